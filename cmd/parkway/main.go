@@ -1,0 +1,57 @@
+// Command parkway is the one Parkway binary: the all-in-one demo, a standalone gateway,
+// a standalone pool, and the disaster-recovery admin CLI. It only wires: each subcommand
+// lives in its own file, parses flags and config, and calls into the packages that do the
+// work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// subcommands maps a subcommand name to its runner. Each runner owns its flag set.
+var subcommands = map[string]func(ctx context.Context, args []string) error{}
+
+const usage = `usage: parkway <command> [flags]
+
+commands:
+  demo      pool-a, pool-b and the gateway in one process
+  gateway   the edge gateway from a config file
+  pool      one SIP pool (registrar, proxy, Call Park) from a config file
+  dr        disaster-recovery admin: status | failover | failback
+
+Run 'parkway <command> -h' for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	run, ok := subcommands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "parkway: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	// SIGINT cancels ctx and stops at once; SIGTERM is a drain request a runner can
+	// watch with drainSignal, so servers finish what they hold.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[2:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "parkway %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// drainSignal returns a channel that receives once when SIGTERM arrives: the cue to stop
+// taking new work and finish what is in hand.
+func drainSignal() <-chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	return ch
+}
