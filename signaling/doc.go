@@ -1,0 +1,16 @@
+// Package signaling is the contract between the Parkway softphone (Go compiled to
+// WebAssembly) and the edge gateway: the JSON messages they exchange over the websocket,
+// the disaster-recovery phases, the call states, and the capability rule that says which
+// call control a user may use in which phase.
+//
+// It is pure Go with no I/O, so the same code decides in the browser (to enable a button)
+// and in the gateway (to refuse an action): the UI can never offer what the gateway
+// refuses.
+//
+// Entry points:
+//   - [Decode] turns one websocket frame into a typed [Message], or a typed error
+//     ([*Error]) that the gateway sends back as a JSON error frame.
+//   - [Encode] wraps a [Message] in the versioned [Envelope].
+//   - [CapabilitiesFor] is the capability rule: DESIGN.md §2's table, made from the seed
+//     ("Call Park experience in Lync Server 2013 during pool failure").
+package signaling

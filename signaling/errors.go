@@ -1,0 +1,60 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode names a class of error in the "error" message, so a client can act on it
+// without parsing prose.
+type ErrorCode string
+
+// Error codes the decoder produces, then those the gateway adds.
+const (
+	CodeMalformed   ErrorCode = "malformed"           // not a JSON object of the envelope's shape
+	CodeTooLarge    ErrorCode = "too-large"           // over MaxMessageSize
+	CodeUnknownType ErrorCode = "unknown-type"        // a type this side does not accept
+	CodeVersion     ErrorCode = "unsupported-version" // a protocol version we do not speak
+	CodeBadField    ErrorCode = "bad-field"           // a field missing, unknown or out of range
+
+	CodeUnauthorized ErrorCode = "unauthorized" // no or bad session token
+	CodeRefused      ErrorCode = "refused"      // the capability rule says no (Reason says why)
+	CodeNoCall       ErrorCode = "no-call"      // the call the action names does not exist
+	CodeUnavailable  ErrorCode = "unavailable"  // the gateway cannot do it now
+	CodeInternal     ErrorCode = "internal"     // a fault on our side
+)
+
+// Error is a typed signaling error. The gateway sends it back verbatim as an "error"
+// message, with Ref set to the request's id, and the session carries on.
+type Error struct {
+	Code    ErrorCode `json:"code"`
+	Field   string    `json:"field,omitempty"`
+	Message string    `json:"message"`
+	Ref     string    `json:"ref,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) and friends match on the code alone.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code && t.Field == "" && t.Message == ""
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrMalformed   = &Error{Code: CodeMalformed}
+	ErrTooLarge    = &Error{Code: CodeTooLarge}
+	ErrUnknownType = &Error{Code: CodeUnknownType}
+	ErrVersion     = &Error{Code: CodeVersion}
+	ErrBadField    = &Error{Code: CodeBadField}
+)
+
+func badField(field, format string, args ...any) *Error {
+	return &Error{Code: CodeBadField, Field: field, Message: fmt.Sprintf(format, args...)}
+}
