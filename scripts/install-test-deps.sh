@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what `go tool task test` needs on a fresh Debian machine with Go: Chromium and
+# SIPp from Debian's packages (only as root: otherwise it says what is missing), and the
+# Playwright npm packages. Idempotent: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v sipp >/dev/null || missing+=(sip-tester)
+command -v unshare >/dev/null || missing+=(util-linux)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]} from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing: ${missing[*]} — install them with apt-get (needs root)" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d playwright/node_modules/@playwright/test ] || [ playwright/package-lock.json -nt playwright/node_modules/.package-lock.json ]; then
+  (cd playwright && npm ci --no-audit --no-fund)
+fi
