@@ -1,0 +1,159 @@
+package signaling
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodeValidClientMessages(t *testing.T) {
+	cases := []struct {
+		frame string
+		want  Message
+	}{
+		{`{"v":1,"type":"auth","data":{"token":"abc"}}`, &Auth{Token: "abc"}},
+		{`{"v":1,"type":"ping","data":{"seq":3}}`, &Ping{Seq: 3}},
+		{`{"v":1,"type":"pong"}`, &Pong{}},
+		{`{"v":1,"type":"action","id":"9","data":{"action":"park","call":"c1"}}`, &Request{Action: ActionPark, Call: "c1"}},
+		{`{"v":1,"type":"action","data":{"action":"park","call":"c1","orbit":"7005"}}`, &Request{Action: ActionPark, Call: "c1", Orbit: "7005"}},
+		{`{"v":1,"type":"action","data":{"action":"retrieve","orbit":"*123"}}`, &Request{Action: ActionRetrieve, Orbit: "*123"}},
+		{`{"v":1,"type":"action","data":{"action":"call","target":"bob"}}`, &Request{Action: ActionCall, Target: "bob"}},
+		{`{"v":1,"type":"action","data":{"action":"call","target":"+4930123"}}`, &Request{Action: ActionCall, Target: "+4930123"}},
+	}
+	for _, c := range cases {
+		_, m, err := Decode(FromClient, []byte(c.frame))
+		if err != nil {
+			t.Errorf("%s: %v", c.frame, err)
+			continue
+		}
+		if m.Type() != c.want.Type() {
+			t.Errorf("%s: type %s", c.frame, m.Type())
+		}
+		got, _ := Encode("", m)
+		want, _ := Encode("", c.want)
+		if string(got) != string(want) {
+			t.Errorf("%s: decoded to %s, want %s", c.frame, got, want)
+		}
+	}
+}
+
+func TestDecodeRejectsWithTypedErrors(t *testing.T) {
+	cases := []struct {
+		name, frame string
+		want        error
+		field       string
+	}{
+		{"empty", ``, ErrMalformed, ""},
+		{"not json", `hello`, ErrMalformed, ""},
+		{"array", `[1,2]`, ErrMalformed, ""},
+		{"trailing", `{"v":1,"type":"ping"} {}`, ErrMalformed, ""},
+		{"unknown envelope field", `{"v":1,"type":"ping","x":1}`, ErrMalformed, ""},
+		{"no version", `{"type":"ping"}`, ErrVersion, ""},
+		{"future version", `{"v":2,"type":"ping"}`, ErrVersion, ""},
+		{"unknown type", `{"v":1,"type":"teleport"}`, ErrUnknownType, ""},
+		{"gateway-only type from a client", `{"v":1,"type":"state","data":{"phase":"normal"}}`, ErrUnknownType, ""},
+		{"unknown data field", `{"v":1,"type":"auth","data":{"token":"a","admin":true}}`, ErrBadField, ""},
+		{"wrong field type", `{"v":1,"type":"auth","data":{"token":5}}`, ErrBadField, "token"},
+		{"missing token", `{"v":1,"type":"auth","data":{}}`, ErrBadField, "token"},
+		{"unknown action", `{"v":1,"type":"action","data":{"action":"teleport"}}`, ErrBadField, "action"},
+		{"no action", `{"v":1,"type":"action","data":{}}`, ErrBadField, "action"},
+		{"call without target", `{"v":1,"type":"action","data":{"action":"call"}}`, ErrBadField, "target"},
+		{"retrieve without orbit", `{"v":1,"type":"action","data":{"action":"retrieve"}}`, ErrBadField, "orbit"},
+		{"orbit with leading zero", `{"v":1,"type":"action","data":{"action":"retrieve","orbit":"0700"}}`, ErrBadField, "orbit"},
+		{"orbit too long", `{"v":1,"type":"action","data":{"action":"retrieve","orbit":"1234567890"}}`, ErrBadField, "orbit"},
+		{"target with SIP injection", `{"v":1,"type":"action","data":{"action":"call","target":"bob@evil;x=1"}}`, ErrBadField, "target"},
+		{"bad call id", `{"v":1,"type":"action","data":{"action":"hangup","call":"a b"}}`, ErrBadField, "call"},
+		{"long id", `{"v":1,"type":"ping","id":"` + strings.Repeat("x", 65) + `"}`, ErrBadField, "id"},
+		{"oversize", `{"v":1,"type":"auth","data":{"token":"` + strings.Repeat("a", MaxMessageSize) + `"}}`, ErrTooLarge, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, m, err := Decode(FromClient, []byte(c.frame))
+			if err == nil {
+				t.Fatalf("accepted as %#v", m)
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("error %v, want %v", err, c.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Message == "" {
+				t.Fatalf("error %v has no message", err)
+			}
+			if c.field != "" && e.Field != c.field {
+				t.Errorf("field %q, want %q", e.Field, c.field)
+			}
+		})
+	}
+}
+
+func TestDecodeEchoesTheRequestID(t *testing.T) {
+	_, _, err := Decode(FromClient, []byte(`{"v":1,"type":"action","id":"42","data":{"action":"nope"}}`))
+	var e *Error
+	if !errors.As(err, &e) || e.Ref != "42" {
+		t.Fatalf("error %v does not refer to request 42", err)
+	}
+}
+
+func TestGatewayMessagesRoundTrip(t *testing.T) {
+	for _, m := range []Message{
+		&Welcome{User: "alice", Session: "s1", HeartbeatMillis: 2000},
+		NewState(PhaseFailover, "pool-a", "pool-b", CallActive),
+		&Error{Code: CodeRefused, Message: ReasonParkResiliency, Ref: "3"},
+		&Ping{Seq: 1},
+	} {
+		frame, err := Encode("7", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, got, err := Decode(FromGateway, frame)
+		if err != nil {
+			t.Fatalf("%s: %v", frame, err)
+		}
+		if env.ID != "7" || got.Type() != m.Type() {
+			t.Fatalf("%s: decoded %s id %q", frame, got.Type(), env.ID)
+		}
+		again, _ := Encode("7", got)
+		if string(again) != string(frame) {
+			t.Errorf("round trip changed %s into %s", frame, again)
+		}
+	}
+	if _, _, err := Decode(FromGateway, []byte(`{"v":1,"type":"state","data":{"phase":"sideways"}}`)); !errors.Is(err, ErrBadField) {
+		t.Errorf("a state with an unknown phase: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1,"type":"auth","data":{"token":"abc"}}`,
+		`{"v":1,"type":"action","id":"1","data":{"action":"retrieve","orbit":"7001"}}`,
+		`{"v":1,"type":"state","data":{"phase":"failover","capabilities":{"park":{"allowed":false}}}}`,
+		`{"v":1,"type":"ping","data":null}`,
+		`{"v":2}`, `[]`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		for _, side := range []Side{FromClient, FromGateway} {
+			env, m, err := Decode(side, frame)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Code == "" || e.Message == "" {
+					t.Fatalf("untyped or empty error %v", err)
+				}
+				continue
+			}
+			// Whatever decodes re-encodes and decodes to the same thing.
+			again, err := Encode(env.ID, m)
+			if err != nil {
+				t.Fatalf("decoded %T does not encode: %v", m, err)
+			}
+			_, m2, err := Decode(side, again)
+			if err != nil {
+				t.Fatalf("re-encoded %s does not decode: %v", again, err)
+			}
+			if third, _ := Encode(env.ID, m2); string(third) != string(again) {
+				t.Fatalf("not stable: %s vs %s", again, third)
+			}
+		}
+	})
+}
