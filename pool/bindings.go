@@ -1,0 +1,115 @@
+package pool
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// A Binding maps an address-of-record to one contact (RFC 3261 §10.3).
+type Binding struct {
+	Contact sip.Uri
+	// Source is the address the REGISTER came from, kept for diagnostics.
+	Source  string
+	Expires time.Time
+	CallID  string
+	CSeq    uint32
+	// Updated orders contacts: the proxy routes to the most recently refreshed one.
+	Updated time.Time
+}
+
+// BindingStore holds registrations. It is an interface because a pool pair with a shared
+// database (Lync's back end) is a natural next step; the in-memory store is the only one
+// today, and every store must pass the same contract test (TestBindingStoreContract).
+type BindingStore interface {
+	// Put replaces the binding for aor with the same contact key, or adds it.
+	Put(aor string, b Binding)
+	// Remove deletes one contact of aor.
+	Remove(aor, contactKey string)
+	// RemoveAll deletes every contact of aor.
+	RemoveAll(aor string)
+	// Get returns aor's live bindings at now, most recently updated first.
+	Get(aor string, now time.Time) []Binding
+	// Expire drops bindings that expired before now and says how many it dropped.
+	Expire(now time.Time) int
+}
+
+var _ BindingStore = (*memoryBindings)(nil)
+
+// memoryBindings is a BindingStore in a map guarded by one mutex; registrations are rare
+// next to the work a REGISTER does (digest, parsing), so one lock is no bottleneck.
+type memoryBindings struct {
+	mu  sync.Mutex
+	aor map[string]map[string]Binding // aor → contact key → binding
+}
+
+func newMemoryBindings() *memoryBindings {
+	return &memoryBindings{aor: map[string]map[string]Binding{}}
+}
+
+// contactKey identifies a contact for matching refreshes and removals. RFC 3261 §10.3
+// step 7 compares contact URIs with §19.1.4 rules; scheme, user, host, port and transport
+// are the parts phones actually vary.
+func contactKey(u sip.Uri) string {
+	tp, _ := u.UriParams.Get("transport")
+	return u.Scheme + ":" + u.User + "@" + u.HostPort() + ";" + tp
+}
+
+func (m *memoryBindings) Put(aor string, b Binding) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	bs := m.aor[aor]
+	if bs == nil {
+		bs = map[string]Binding{}
+		m.aor[aor] = bs
+	}
+	bs[contactKey(b.Contact)] = b
+}
+
+func (m *memoryBindings) Remove(aor, key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.aor[aor], key)
+	if len(m.aor[aor]) == 0 {
+		delete(m.aor, aor)
+	}
+}
+
+func (m *memoryBindings) RemoveAll(aor string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.aor, aor)
+}
+
+func (m *memoryBindings) Get(aor string, now time.Time) []Binding {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Binding
+	for _, b := range m.aor[aor] {
+		if b.Expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	return out
+}
+
+func (m *memoryBindings) Expire(now time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for aor, bs := range m.aor {
+		for k, b := range bs {
+			if !b.Expires.After(now) {
+				delete(bs, k)
+				n++
+			}
+		}
+		if len(bs) == 0 {
+			delete(m.aor, aor)
+		}
+	}
+	return n
+}

@@ -1,0 +1,183 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Config is one pool's settings: who it is, where it listens, whose passwords it checks,
+// which pool it is paired with, and its Call Park settings (DESIGN.md §3).
+type Config struct {
+	// Name identifies the pool to the gateway and in logs, e.g. "pool-a".
+	Name string
+	// Domain is the SIP domain and the digest realm; empty means Name.
+	Domain string
+	// Listen is the host:port the pool serves SIP on, UDP and TCP on the same port.
+	// Port 0 picks a free port once; Stop and Start keep that port.
+	Listen string
+	// ParkListen is the park service's own SIP listener; empty means Listen's host, any port.
+	ParkListen string
+	// Users are the digest credentials the registrar checks.
+	Users []User
+	// Peer is the paired pool; nil for a lone pool.
+	Peer *Peer
+	// Park configures this pool's Call Park service.
+	Park ParkConfig
+}
+
+// User is one digest credential.
+type User struct {
+	Name     string
+	Password string
+}
+
+// Peer is the paired pool: requests for its orbits, and for users this pool does not
+// know, are proxied to Addr. Orbit ranges are globally unique, as in Lync, which is what
+// lets a user registered at pool-a retrieve a call parked on pool-b.
+type Peer struct {
+	Name   string
+	Addr   string
+	Orbits []Range
+}
+
+// FieldError says which config field is wrong and with what value, so an operator can fix
+// the file without reading code.
+type FieldError struct {
+	Field string
+	Value any
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s = %v: %v", e.Field, e.Value, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate checks the config and returns every problem found, each a *FieldError.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field string, value any, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Value: value, Err: fmt.Errorf(format, args...)})
+	}
+	if c.Name == "" || !isToken(c.Name) {
+		bad("name", strconv.Quote(c.Name), "must be a non-empty SIP token (letters, digits, -._!%%*+`'~)")
+	}
+	if c.Domain != "" && !isHostname(c.Domain) {
+		bad("domain", strconv.Quote(c.Domain), "must be a hostname or IP address")
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		bad("listen", strconv.Quote(c.Listen), "%v", err)
+	}
+	if c.ParkListen != "" {
+		if err := checkHostPort(c.ParkListen); err != nil {
+			bad("parkListen", strconv.Quote(c.ParkListen), "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		f := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Name == "" || !isUserPart(u.Name):
+			bad(f+".name", strconv.Quote(u.Name), "must be a non-empty SIP user name")
+		case u.Name == ParkUser:
+			bad(f+".name", strconv.Quote(u.Name), "is reserved for the park service")
+		case seen[u.Name]:
+			bad(f+".name", strconv.Quote(u.Name), "is listed twice")
+		}
+		seen[u.Name] = true
+		if u.Password == "" {
+			bad(f+".password", `""`, "must not be empty")
+		}
+	}
+	if err := c.Park.Validate(); err != nil {
+		bad("park", "…", "%w", err)
+	}
+	own := c.Park.Orbits
+	for i, r := range own {
+		if err := checkRange(r); err != nil {
+			bad(fmt.Sprintf("park.orbits[%d]", i), r.Start+"-"+r.End, "%v", err)
+		}
+		for _, u := range c.Users {
+			if inRange(r, u.Name) {
+				bad(fmt.Sprintf("park.orbits[%d]", i), r.Start+"-"+r.End, "contains user %q", u.Name)
+			}
+		}
+	}
+	if p := c.Peer; p != nil {
+		if p.Name == "" || !isToken(p.Name) {
+			bad("peer.name", strconv.Quote(p.Name), "must be a non-empty SIP token")
+		} else if p.Name == c.Name {
+			bad("peer.name", strconv.Quote(p.Name), "must differ from name")
+		}
+		if err := checkHostPort(p.Addr); err != nil {
+			bad("peer.addr", strconv.Quote(p.Addr), "%v", err)
+		} else if _, port, _ := net.SplitHostPort(p.Addr); port == "0" {
+			bad("peer.addr", strconv.Quote(p.Addr), "needs a real port")
+		} else if p.Addr == c.Listen {
+			bad("peer.addr", strconv.Quote(p.Addr), "is this pool's own address")
+		}
+		for i, r := range p.Orbits {
+			f := fmt.Sprintf("peer.orbits[%d]", i)
+			if err := checkRange(r); err != nil {
+				bad(f, r.Start+"-"+r.End, "%v", err)
+				continue
+			}
+			for _, o := range own {
+				if checkRange(o) == nil && rangesOverlap(o, r) {
+					bad(f, r.Start+"-"+r.End, "overlaps this pool's orbits %s-%s (orbits are globally unique)", o.Start, o.End)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("must be host:port")
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		// Only IP literals: the pool never resolves names, so it never sends a packet to
+		// an address nobody configured.
+		return errors.New("host must be an IP address")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return errors.New("port must be 0–65535")
+	}
+	return nil
+}
+
+func isHostname(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '.') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isUserPart accepts the characters RFC 3261 §25.1 allows unescaped in a user part that
+// also make sense as a login name.
+func isUserPart(s string) bool {
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("-_.!~*'()&=+$,;?/", ch) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,90 @@
+package pool
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Limits on what the network may make the pool hold. sipgo reads into 32 KiB buffers and
+// caps a stream message at sip.ParseMaxMessageLength (64 KiB); we apply our own, smaller
+// cap before sipgo sees anything.
+const maxMessageSize = 16 * 1024
+
+// guardParser is used only to vet datagrams before sipgo parses them; sip.Parser keeps
+// no per-message state, so one is shared.
+var guardParser = sip.NewParser()
+
+// readFilter vets every UDP datagram before sipgo parses it. sipgo drops an unparseable
+// datagram silently; we answer 400 when the request can be identified (salvageResponse)
+// and drop it otherwise (RFC 3261 §18.3). Oversized datagrams get 513. TCP is vetted by
+// framedConn instead, because a filter sees arbitrary stream chunks, not messages.
+func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
+	if props.Transport != "UDP" {
+		return data, nil
+	}
+	if len(data) <= 4 {
+		return data, nil // CRLF keep-alives, handled by sipgo
+	}
+	code, reason := 400, "Bad Request"
+	if len(data) > maxMessageSize {
+		code, reason = 513, "Message Too Large"
+	} else if _, err := guardParser.ParseSIP(data); err == nil {
+		return data, nil
+	}
+	if res := salvageResponse(data, code, reason); res != nil {
+		if _, err := n.udp.WriteTo(res, props.RemoteAddr); err != nil {
+			n.log.Debug("bad request reply failed", "error", err)
+		}
+	}
+	n.log.Debug("dropped malformed datagram", "from", props.RemoteAddr.String(), "bytes", len(data))
+	return nil, nil
+}
+
+// guardedListener bounds concurrent TCP connections and wraps each in a framedConn.
+// Over the limit a new connection is closed at once: the pool keeps serving the
+// connections it has rather than failing all of them.
+type guardedListener struct {
+	net.Listener
+	sem  chan struct{}
+	idle time.Duration
+	log  *slog.Logger
+}
+
+func newGuardedListener(l net.Listener, max int, idle time.Duration, log *slog.Logger) *guardedListener {
+	return &guardedListener{Listener: l, sem: make(chan struct{}, max), idle: idle, log: log}
+}
+
+// Accept returns only when it has a connection to serve or the listener is closed:
+// sipgo stops serving on any Accept error.
+func (g *guardedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return nil, err
+		}
+		select {
+		case g.sem <- struct{}{}:
+			return newFramedConn(c, g.idle, func() { <-g.sem }), nil
+		default:
+			g.log.Warn("tcp connection limit reached, closing new connection", "from", c.RemoteAddr().String())
+			c.Close()
+		}
+	}
+}
+
+// release runs once when a framed connection closes.
+type release struct {
+	once sync.Once
+	f    func()
+}
+
+func (r *release) do() { r.once.Do(r.f) }

@@ -1,0 +1,94 @@
+package pool
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults for Options; each is what a small PBX would ship with.
+const (
+	DefaultMinExpires     = 60 * time.Second // RFC 3261 §10.2.8 example value; below it, 423.
+	DefaultMaxExpires     = 2 * time.Hour
+	DefaultExpires        = time.Hour // RFC 3261 §10.3 step 6 suggests one hour.
+	DefaultNonceTTL       = 5 * time.Minute
+	DefaultMaxContacts    = 10
+	DefaultMaxTCPConns    = 1024
+	DefaultMaxInFlight    = 2048
+	DefaultRetryAfter     = 30 * time.Second
+	DefaultInviteTimeout  = 3 * time.Minute // RFC 3261 §16.6 step 11: Timer C > 3 min.
+	DefaultTCPIdleTimeout = 10 * time.Minute
+)
+
+// Options tune a Pool; the zero value means the defaults above. New never modifies the
+// caller's Options.
+type Options struct {
+	Logger *slog.Logger
+
+	MinExpires     time.Duration
+	MaxExpires     time.Duration
+	DefaultExpires time.Duration
+	NonceTTL       time.Duration
+	// MaxContacts bounds contacts per user so a registrar cannot be grown without bound.
+	MaxContacts int
+	// MaxTCPConns bounds concurrent TCP connections; more are closed on accept.
+	MaxTCPConns int
+	// MaxInFlight bounds requests being handled at once; more are answered 503.
+	MaxInFlight int
+	// RetryAfter is what a draining or overloaded pool tells clients to wait.
+	RetryAfter time.Duration
+	// InviteTimeout is the proxy's Timer C: an INVITE with no final answer by then is
+	// cancelled downstream and answered 408.
+	InviteTimeout time.Duration
+	// TCPIdleTimeout closes a TCP connection that sends nothing for this long.
+	TCPIdleTimeout time.Duration
+	// DigestAlgorithms are offered in this order in 401 challenges; default SHA-256 then
+	// MD5 (RFC 8760 §2.4). Some phones (SIPp among them) only understand MD5 and pick
+	// the first challenge, so a pool for them lists MD5 alone or first.
+	DigestAlgorithms []string
+	// Now is the registrar's clock; tests move it to expire bindings without sleeping.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&o.MinExpires, DefaultMinExpires)
+	set(&o.MaxExpires, DefaultMaxExpires)
+	set(&o.DefaultExpires, DefaultExpires)
+	set(&o.NonceTTL, DefaultNonceTTL)
+	set(&o.RetryAfter, DefaultRetryAfter)
+	set(&o.InviteTimeout, DefaultInviteTimeout)
+	set(&o.TCPIdleTimeout, DefaultTCPIdleTimeout)
+	if o.MaxExpires < o.MinExpires {
+		o.MaxExpires = o.MinExpires
+	}
+	if o.DefaultExpires < o.MinExpires {
+		o.DefaultExpires = o.MinExpires
+	}
+	if o.DefaultExpires > o.MaxExpires {
+		o.DefaultExpires = o.MaxExpires
+	}
+	if o.MaxContacts <= 0 {
+		o.MaxContacts = DefaultMaxContacts
+	}
+	if o.MaxTCPConns <= 0 {
+		o.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if len(o.DigestAlgorithms) == 0 {
+		o.DigestAlgorithms = digestAlgorithms
+	}
+	o.DigestAlgorithms = append([]string(nil), o.DigestAlgorithms...)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

@@ -1,0 +1,386 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Pool is one SIP pool. Its registrations and settings live as long as the Pool; its
+// sockets, SIP stack and park service live from Start to Stop (a "node"), so Stop can be
+// as abrupt as a crash and Start can bring the same pool back on the same address.
+type Pool struct {
+	cfg      Config
+	opt      Options
+	log      *slog.Logger
+	users    map[string]string // name → password
+	bindings BindingStore
+	nonces   *nonces
+
+	draining atomic.Bool
+	inflight atomic.Int64
+
+	// mu guards node and addr: Start, Stop and Drain may race with each other and with
+	// the gateway's demo API.
+	mu   sync.Mutex
+	node *node
+	addr string // host:port bound by the first Start, reused by later ones
+}
+
+// New checks cfg and builds a stopped pool. cfg and opt are copied; New keeps no
+// reference to the caller's slices.
+func New(cfg Config, opt Options) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pool config: %w", err)
+	}
+	cfg = cfg.clone()
+	if cfg.Domain == "" {
+		cfg.Domain = cfg.Name
+	}
+	opt = opt.withDefaults()
+	for _, a := range opt.DigestAlgorithms {
+		if _, ok := digestHash(a); !ok {
+			return nil, fmt.Errorf("pool options: DigestAlgorithms: %q is not MD5 or SHA-256", a)
+		}
+	}
+	p := &Pool{
+		cfg:      cfg,
+		opt:      opt,
+		log:      opt.Logger.With("pool", cfg.Name),
+		users:    make(map[string]string, len(cfg.Users)),
+		bindings: newMemoryBindings(),
+	}
+	for _, u := range cfg.Users {
+		p.users[u.Name] = u.Password
+	}
+	p.nonces = newNonces(cfg.Domain, opt.NonceTTL, opt.Now)
+	return p, nil
+}
+
+func (c Config) clone() Config {
+	c.Users = append([]User(nil), c.Users...)
+	c.Park.Orbits = append([]Range(nil), c.Park.Orbits...)
+	if c.Peer != nil {
+		peer := *c.Peer
+		peer.Orbits = append([]Range(nil), peer.Orbits...)
+		c.Peer = &peer
+	}
+	return c
+}
+
+// Name is the pool's configured name.
+func (p *Pool) Name() string { return p.cfg.Name }
+
+// Domain is the pool's SIP domain and digest realm.
+func (p *Pool) Domain() string { return p.cfg.Domain }
+
+// OrbitRanges are this pool's park orbits.
+func (p *Pool) OrbitRanges() []Range { return append([]Range(nil), p.cfg.Park.Orbits...) }
+
+// Addr is the SIP host:port the pool is (or was last) bound to; before the first Start it
+// is the configured Listen address.
+func (p *Pool) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.addr != "" {
+		return p.addr
+	}
+	return p.cfg.Listen
+}
+
+// ParkAddr is the park service's own SIP address while running, else "".
+func (p *Pool) ParkAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.node == nil || p.node.park == nil {
+		return ""
+	}
+	return p.node.park.Addr()
+}
+
+// Running reports whether the pool is serving (between Start and Stop).
+func (p *Pool) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.node != nil
+}
+
+// Draining reports whether Drain was called.
+func (p *Pool) Draining() bool { return p.draining.Load() }
+
+// Contacts returns user's live registered contacts, newest first.
+func (p *Pool) Contacts(user string) []string {
+	var out []string
+	for _, b := range p.bindings.Get(user, p.opt.Now()) {
+		out = append(out, b.Contact.String())
+	}
+	return out
+}
+
+// Start binds UDP and TCP on the pool's address, starts the park service and serves until
+// Stop or until ctx ends. It returns once everything is listening.
+func (p *Pool) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.node != nil {
+		return errors.New("pool: already running")
+	}
+	addr := p.addr
+	if addr == "" {
+		addr = p.cfg.Listen
+	}
+	n, err := startNode(ctx, p, addr)
+	if err != nil {
+		return err
+	}
+	p.node = n
+	p.addr = n.addr
+	p.log.Info("pool serving", "sip", n.addr, "park", n.parkAddr())
+	return nil
+}
+
+// Stop closes the SIP listeners and connections and stops the park service without
+// sending BYEs, the way a crash would: parked parties are left to notice by themselves,
+// which is exactly what the disaster-recovery demo shows. Registrations survive, as if
+// kept in a back-end store. Start may be called again.
+func (p *Pool) Stop() error {
+	p.mu.Lock()
+	n := p.node
+	p.node = nil
+	p.mu.Unlock()
+	if n == nil {
+		return nil
+	}
+	p.draining.Store(false)
+	err := n.stop()
+	p.log.Info("pool stopped", "sip", n.addr)
+	return err
+}
+
+// Drain is SIGTERM's graceful half: OPTIONS answers 503 (so health checks move users
+// away), new parks are refused with 503 and Retry-After, and calls already parked stay
+// until they are retrieved or time out.
+func (p *Pool) Drain() {
+	if p.draining.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	n := p.node
+	p.mu.Unlock()
+	if n != nil && n.park != nil {
+		n.park.Drain()
+	}
+	p.log.Info("pool draining")
+}
+
+// node is one run of a pool: sockets, sipgo stack, park service.
+type node struct {
+	pool   *Pool
+	log    *slog.Logger
+	addr   string
+	host   string
+	port   int
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	udp    *net.UDPConn
+	tcp    net.Listener
+	park   parkService
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func (n *node) parkAddr() string {
+	if n.park == nil {
+		return ""
+	}
+	return n.park.Addr()
+}
+
+func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
+	udp, tcp, err := listenBoth(addr)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: listen %s: %w", p.cfg.Name, addr, err)
+	}
+	la := udp.LocalAddr().(*net.UDPAddr)
+	n = &node{
+		pool: p,
+		log:  p.log,
+		addr: la.String(),
+		host: la.IP.String(),
+		port: la.Port,
+		udp:  udp,
+		tcp:  tcp,
+	}
+	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			n.stop()
+			n = nil
+		}
+	}()
+
+	n.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent("parkway-"+p.cfg.Name),
+		sipgo.WithUserAgentHostname(p.cfg.Domain),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(n.log),
+			sip.WithTransportLayerReadFilter(n.readFilter),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(n.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(n.onStrayResponse),
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: sip stack: %w", p.cfg.Name, err)
+	}
+	n.srv, err = sipgo.NewServer(n.ua, sipgo.WithServerLogger(n.log))
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: sip server: %w", p.cfg.Name, err)
+	}
+	n.client, err = sipgo.NewClient(n.ua, sipgo.WithClientHostname(n.host), sipgo.WithClientPort(n.port), sipgo.WithClientLogger(n.log))
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: sip client: %w", p.cfg.Name, err)
+	}
+	n.register()
+
+	parkListen := p.cfg.ParkListen
+	if parkListen == "" {
+		parkListen = net.JoinHostPort(n.host, "0")
+	}
+	n.park, err = newParkService(p.cfg.Park, parkListen, p.cfg.Domain, n.log.With("part", "park"))
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
+	}
+	if n.park != nil {
+		if err := n.park.Start(n.ctx); err != nil {
+			n.park = nil
+			return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
+		}
+		if p.draining.Load() {
+			n.park.Drain()
+		}
+	}
+
+	tcpL := newGuardedListener(tcp, p.opt.MaxTCPConns, p.opt.TCPIdleTimeout, n.log)
+	n.wg.Add(4)
+	go func() {
+		defer n.wg.Done()
+		n.janitor()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.srv.ServeUDP(udp)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.srv.ServeTCP(tcpL)
+	}()
+	// sipgo registers the UDP socket for sending from inside ServeUDP; forwarding with
+	// our Via port needs it, so Start returns only once it is there.
+	for i := 0; i < 5000; i++ {
+		if c, _ := n.ua.TransportLayer().GetConnection("udp", n.addr); c != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-ctx.Done():
+			// The caller's context ending is a stop; Pool.Stop clears p.node.
+			go p.stopNode(n)
+		case <-n.ctx.Done():
+		}
+	}()
+	return n, nil
+}
+
+// stopNode stops n if it is still the pool's current node.
+func (p *Pool) stopNode(n *node) {
+	p.mu.Lock()
+	if p.node == n {
+		p.node = nil
+	}
+	p.mu.Unlock()
+	n.stop()
+}
+
+func (n *node) stop() error {
+	var err error
+	n.once.Do(func() {
+		if n.cancel != nil {
+			n.cancel()
+		}
+		if n.park != nil {
+			err = n.park.Stop()
+		}
+		n.udp.Close()
+		n.tcp.Close()
+		if n.ua != nil {
+			n.ua.Close()
+		}
+		n.wg.Wait()
+	})
+	return err
+}
+
+// listenBoth binds UDP and TCP on the same host:port. With port 0 it lets UDP pick a
+// port and tries a few times to get TCP on it too.
+func listenBoth(addr string) (*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		udp, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+// janitor drops expired registrations now and then. Reads already ignore expired
+// bindings; this only returns their memory.
+func (n *node) janitor() {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if k := n.pool.bindings.Expire(n.pool.opt.Now()); k > 0 {
+				n.log.Debug("expired registrations", "count", k)
+			}
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}

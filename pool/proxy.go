@@ -1,0 +1,340 @@
+package pool
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// The proxy is transaction-stateful (RFC 3261 §16): one server transaction upstream, one
+// client transaction downstream, responses relayed as they come. It never adds
+// Record-Route, so ACK for 2xx, BYE and re-INVITEs go end to end and an established call
+// survives the pool (DESIGN.md §2).
+
+// branchPrefix marks branches this pool generated. After the RFC 3261 magic cookie comes
+// a hash of the request fields that identify it before retargeting (§16.6 step 8), which
+// is what loop detection compares (§16.3 step 4).
+const branchPrefix = sip.RFC3261BranchMagicCookie + ".pw"
+
+func loopHash(req *sip.Request) string {
+	h := sha256.New()
+	h.Write([]byte(req.Recipient.String()))
+	h.Write([]byte{0})
+	h.Write([]byte(req.CallID().Value()))
+	h.Write([]byte{0})
+	if t, ok := req.From().Params.Get("tag"); ok {
+		h.Write([]byte(t))
+	}
+	h.Write([]byte{0})
+	if t, ok := req.To().Params.Get("tag"); ok {
+		h.Write([]byte(t))
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)))
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// newBranch returns a branch unique to this forwarding that still carries req's loop
+// hash. ACK and CANCEL reuse the INVITE's branch instead (§9.1, §17.1.1.3).
+func newBranch(req *sip.Request) string {
+	var r [6]byte
+	rand.Read(r[:])
+	return branchPrefix + loopHash(req) + "." + hex.EncodeToString(r[:])
+}
+
+// looped reports whether req already passed through us with the same identity: our own
+// Via carrying a branch with the same loop hash. A request that comes back retargeted
+// (a spiral) has a different hash and is fine.
+func (n *node) looped(req *sip.Request) bool {
+	want := branchPrefix + loopHash(req) + "."
+	for _, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok || v.Host != n.host || v.Port != n.port {
+			continue
+		}
+		if b, _ := v.Params.Get("branch"); strings.HasPrefix(b, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// noBuild is a client request option that leaves the request as built: sipgo's default
+// would fill in headers a proxy must not change.
+func noBuild(*sipgo.Client, *sip.Request) error { return nil }
+
+// proxy forwards req to t and relays the answers (RFC 3261 §16.6–16.7).
+func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target) {
+	if n.looped(req) {
+		n.respond(req, tx, newSIPError(482, "Loop Detected"))
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		n.respond(req, tx, newSIPError(483, "Too Many Hops"))
+		return
+	}
+	if t.kind == targetPark && req.Recipient.User == ParkUser && n.pool.draining.Load() && !inDialog(req) {
+		// Drain: no new parks (the park service refuses too; answering here saves a hop).
+		n.respond(req, tx, &sipError{Code: 503, Reason: "Pool Draining", RetryAfter: n.pool.opt.RetryAfter})
+		return
+	}
+	fwd := n.forwardCopy(req, t)
+	if req.IsAck() {
+		// ACK for a 2xx has no transaction: relay it statelessly (§16.11 behaviour for a
+		// proxy that is not in the route set, which only happens with odd routing).
+		if err := n.client.WriteRequest(fwd, noBuild); err != nil {
+			n.log.Debug("ack relay failed", "error", err)
+		}
+		return
+	}
+	if req.IsInvite() {
+		// §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil)); err != nil {
+			return
+		}
+	}
+	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
+	if err != nil {
+		// §16.9: a transport error is a 503 from the unreachable element.
+		n.log.Debug("forward failed", "to", t.addr, "error", err)
+		n.respond(req, tx, &sipError{Code: 503, Reason: "Next Hop Unreachable", RetryAfter: n.pool.opt.RetryAfter})
+		return
+	}
+	defer ctr.Terminate()
+	n.relay(req, tx, fwd, ctr)
+}
+
+// inDialog reports whether req belongs to an existing dialog (has a To tag).
+func inDialog(req *sip.Request) bool {
+	_, ok := req.To().Params.Get("tag")
+	return ok
+}
+
+// forwardCopy builds the request to send downstream (§16.6 steps 1–8).
+func (n *node) forwardCopy(req *sip.Request, t target) *sip.Request {
+	fwd := req.Clone()
+	if t.uri != nil {
+		fwd.Recipient = *t.uri.Clone() // step 2: retarget to the registered contact
+	}
+	if mf := fwd.MaxForwards(); mf != nil {
+		mf.Dec() // step 3
+	} else {
+		m := sip.MaxForwardsHeader(70)
+		fwd.AppendHeader(&m)
+	}
+	// Step 4 (Record-Route) is deliberately skipped. Step 8: our Via on top; remember
+	// where the upstream really sent from (RFC 3581 received/rport).
+	if up := fwd.Via(); up != nil {
+		if host, port, err := sip.ParseAddr(req.Source()); err == nil {
+			if up.Host != host {
+				up.Params.Add("received", host)
+			}
+			if v, ok := up.Params.Get("rport"); ok && v == "" {
+				up.Params.Add("rport", strconv.Itoa(port))
+			}
+		}
+	}
+	via := &sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       t.transport,
+		Host:            n.host,
+		Port:            n.port,
+		Params:          sip.NewParams(),
+	}
+	via.Params.Add("branch", newBranch(req))
+	fwd.PrependHeader(via)
+	fwd.SetTransport(t.transport)
+	fwd.SetDestination(t.addr)
+	fwd.SetSource("")
+	if t.transport == "UDP" {
+		// Send from the listening socket, so answers come back to the port in our Via.
+		la := n.udp.LocalAddr().(*net.UDPAddr)
+		fwd.Laddr = sip.Addr{IP: la.IP, Port: la.Port, Hostname: la.IP.String()}
+	}
+	return fwd
+}
+
+// relay passes downstream responses upstream until the transaction is over: the one
+// select loop that owns this forwarded request. For INVITE it also carries a CANCEL from
+// upstream downstream (§16.10) and runs Timer C (§16.6 step 11).
+func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, ctr sip.ClientTransaction) {
+	invite := req.IsInvite()
+	cancelled := make(chan struct{})
+	var timerC <-chan time.Time
+	if invite {
+		var once bool
+		tx.OnCancel(func(*sip.Request) {
+			if !once {
+				once = true
+				close(cancelled)
+			}
+		})
+		t := time.NewTimer(n.pool.opt.InviteTimeout)
+		defer t.Stop()
+		timerC = t.C
+	}
+	var (
+		provisional  bool // a provisional answer came, so a CANCEL may be sent (§9.1)
+		cancelWanted bool
+		cancelSent   bool
+		finalSent    bool
+	)
+	sendCancel := func() {
+		if cancelSent {
+			return
+		}
+		cancelSent = true
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.cancelDownstream(fwd)
+		}()
+	}
+	for {
+		select {
+		case res := <-ctr.Responses():
+			if res.StatusCode == 100 {
+				// §16.7 step 3: 100 is hop-by-hop and not relayed.
+				provisional = true
+				if cancelWanted {
+					sendCancel()
+				}
+				continue
+			}
+			out := res.Clone()
+			out.RemoveHeader("Via") // §16.7 step 3: remove our own Via
+			if res.IsProvisional() {
+				provisional = true
+				if cancelWanted {
+					sendCancel()
+					continue
+				}
+				if err := tx.Respond(out); err != nil {
+					n.log.Debug("relay provisional failed", "error", err)
+				}
+				continue
+			}
+			if finalSent {
+				// A second final (only 2xx from a forking downstream is possible): relay
+				// statelessly, the server transaction is gone (§16.7 step 5).
+				if res.IsSuccess() && invite {
+					n.writeStateless(out)
+				}
+				continue
+			}
+			finalSent = true
+			if err := tx.Respond(out); err != nil {
+				if res.IsSuccess() && invite {
+					// Upstream cancelled while downstream answered: the caller must still
+					// get the 200 so it can ACK and BYE it (§16.10).
+					n.writeStateless(out)
+				}
+			}
+			return
+		case <-cancelled:
+			cancelled = nil
+			cancelWanted = true
+			if provisional {
+				sendCancel()
+			}
+		case <-timerC:
+			timerC = nil
+			// Timer C: give up on a callee that never answers.
+			if provisional {
+				sendCancel()
+			} else {
+				cancelWanted = true
+			}
+			if !finalSent {
+				finalSent = true
+				n.respond(req, tx, newSIPError(408, "Request Timeout"))
+			}
+		case <-ctr.Done():
+			if !finalSent {
+				// The client transaction ended without a final answer: Timer B/F fired
+				// (§16.7 step 9 → 408) or the transport failed (§16.9 → 503).
+				code, reason := 408, "Request Timeout"
+				if err := ctr.Err(); err != nil && !strings.Contains(err.Error(), "timeout") && !strings.Contains(err.Error(), "Timer") {
+					code, reason = 503, "Next Hop Unreachable"
+				}
+				n.respond(req, tx, newSIPError(code, reason))
+			}
+			return
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+// cancelDownstream sends CANCEL for the forwarded INVITE fwd (RFC 3261 §9.1): same
+// Request-URI, Call-ID, From, To, CSeq number and our Via with the same branch.
+func (n *node) cancelDownstream(fwd *sip.Request) {
+	c := sip.NewRequest(sip.CANCEL, *fwd.Recipient.Clone())
+	c.AppendHeader(fwd.Via().Clone())
+	c.AppendHeader(sip.HeaderClone(fwd.From()))
+	c.AppendHeader(sip.HeaderClone(fwd.To()))
+	c.AppendHeader(sip.HeaderClone(fwd.CallID()))
+	c.AppendHeader(&sip.CSeqHeader{SeqNo: fwd.CSeq().SeqNo, MethodName: sip.CANCEL})
+	mf := sip.MaxForwardsHeader(70)
+	c.AppendHeader(&mf)
+	c.SetBody(nil)
+	c.SetTransport(fwd.Transport())
+	c.SetDestination(fwd.Destination())
+	c.Laddr = fwd.Laddr
+	ctx, cancel := context.WithTimeout(n.ctx, 40*time.Second)
+	defer cancel()
+	ctr, err := n.client.TransactionRequest(ctx, c, noBuild)
+	if err != nil {
+		n.log.Debug("cancel downstream failed", "error", err)
+		return
+	}
+	defer ctr.Terminate()
+	for {
+		select {
+		case res := <-ctr.Responses():
+			if !res.IsProvisional() {
+				return
+			}
+		case <-ctr.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// writeStateless sends a response by its top Via, outside any transaction.
+func (n *node) writeStateless(res *sip.Response) {
+	if err := n.srv.WriteResponse(res); err != nil {
+		n.log.Debug("stateless relay failed", "error", err)
+	}
+}
+
+// onStrayResponse handles responses that match no client transaction: 2xx
+// retransmissions to an INVITE whose transaction has ended are relayed statelessly
+// (RFC 3261 §16.7 step 5 via §17.1.1.2); anything else is dropped.
+func (n *node) onStrayResponse(res *sip.Response) {
+	v := res.Via()
+	cs := res.CSeq()
+	if v == nil || cs == nil || v.Host != n.host || v.Port != n.port || cs.MethodName != sip.INVITE || !res.IsSuccess() {
+		return
+	}
+	if b, _ := v.Params.Get("branch"); !strings.HasPrefix(b, branchPrefix) {
+		return
+	}
+	out := res.Clone()
+	out.RemoveHeader("Via")
+	if out.Via() == nil {
+		return
+	}
+	n.writeStateless(out)
+}

@@ -1,0 +1,124 @@
+package pool
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// targetKind says who a request is for.
+type targetKind int
+
+const (
+	targetLocal targetKind = iota // the pool itself (OPTIONS health, REGISTER)
+	targetPark                    // this pool's park service
+	targetUser                    // a user registered here
+	targetPeer                    // the paired pool
+	targetRoute                   // a Route header that names someone else (RFC 3261 §16.4)
+)
+
+// target is where the proxy sends a request: to addr over transport, with Request-URI
+// replaced by uri when uri is non-nil (RFC 3261 §16.5: only registrar lookups retarget).
+type target struct {
+	kind      targetKind
+	addr      string
+	transport string
+	uri       *sip.Uri
+}
+
+// route decides the target of a request by its Request-URI user, in this order:
+// the park access user and our own orbits go to the park service; registered users to
+// their newest contact (no forking: one phone answers, and which one is predictable);
+// the peer's orbits to the peer; a user we know but who is not registered gets 480;
+// a user we do not know goes to the peer unless the peer already saw the request (its
+// address is in a Via), then 404.
+func (n *node) route(req *sip.Request) (target, *sipError) {
+	if r := req.Route(); r != nil {
+		hp := r.Address.HostPort()
+		if _, err := netip.ParseAddr(r.Address.Host); err != nil {
+			return target{}, newSIPError(404, "Route Host Not Served")
+		}
+		if r.Address.Port == 0 {
+			hp = net.JoinHostPort(r.Address.Host, "5060")
+		}
+		return target{kind: targetRoute, addr: hp, transport: uriTransport(r.Address)}, nil
+	}
+	user := req.Recipient.User
+	if user == "" || user == n.pool.cfg.Name {
+		return target{kind: targetLocal}, nil
+	}
+	if user == ParkUser || n.ownsOrbit(user) {
+		if n.park == nil {
+			return target{}, &sipError{Code: 503, Reason: "Park Service Unavailable", RetryAfter: n.pool.opt.RetryAfter}
+		}
+		return target{kind: targetPark, addr: n.park.Addr(), transport: "UDP"}, nil
+	}
+	if bs := n.pool.bindings.Get(user, n.pool.opt.Now()); len(bs) > 0 {
+		c := bs[0].Contact
+		port := c.Port
+		if port == 0 {
+			port = 5060
+		}
+		return target{kind: targetUser, addr: net.JoinHostPort(c.Host, strconv.Itoa(port)), transport: uriTransport(c), uri: &c}, nil
+	}
+	peer := n.pool.cfg.Peer
+	if peer != nil {
+		for _, r := range peer.Orbits {
+			if inRange(r, user) {
+				return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
+			}
+		}
+	}
+	if _, known := n.pool.users[user]; known {
+		// RFC 3261 §21.4.18: a known user who is not reachable right now.
+		return target{}, newSIPError(480, "Temporarily Unavailable")
+	}
+	if peer != nil && !viaContains(req, peer.Addr) {
+		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
+	}
+	return target{}, newSIPError(404, "Not Found")
+}
+
+func (n *node) ownsOrbit(user string) bool {
+	if n.park != nil {
+		return n.park.Owns(user)
+	}
+	for _, r := range n.pool.cfg.Park.Orbits {
+		if inRange(r, user) {
+			return true
+		}
+	}
+	return false
+}
+
+// uriTransport is the transport a URI asks for: its transport parameter, else UDP
+// (RFC 3263 §4.1 for a numeric host with no transport parameter).
+func uriTransport(u sip.Uri) string {
+	if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
+		switch strings.ToUpper(tp) {
+		case "TCP":
+			return "TCP"
+		case "UDP":
+			return "UDP"
+		}
+	}
+	return "UDP"
+}
+
+// viaContains reports whether any Via of req was added by the element at addr.
+func viaContains(req *sip.Request, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	for _, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if ok && v.Host == host && strconv.Itoa(v.Port) == port {
+			return true
+		}
+	}
+	return false
+}
