@@ -1,0 +1,260 @@
+package assets
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Names of the files the handler treats specially.
+const (
+	IndexPage  = "index.html"
+	WidgetPage = "widget.html"
+	WASM       = "main.wasm"
+	wasmGzip   = "main.wasm.gz"
+)
+
+// ErrNotBuilt says the WebAssembly client is missing from the embedded files.
+var ErrNotBuilt = errors.New("the WebAssembly client is not built: run `go tool task wasm` (or `go tool task build`), then rebuild parkway")
+
+// Options tunes a Handler. The zero value serves every page with frame-ancestors 'self'.
+type Options struct {
+	// EmbedOrigins may frame widget.html (issue 6): they are added to its CSP
+	// frame-ancestors. Every other page can only be framed by the gateway's own origin.
+	EmbedOrigins []string
+}
+
+// Handler serves the embedded files. It is immutable after New and safe for concurrent use.
+type Handler struct {
+	files map[string]*file // by name, without the leading slash
+	wasm  *wasmFile        // nil when the client is not built
+	opts  Options
+}
+
+// wasmFile is main.wasm, held compressed; identity is made on first need.
+type wasmFile struct {
+	gz       *file
+	rawSize  int64
+	once     sync.Once
+	identity *file
+	err      error
+}
+
+// New indexes every regular file in fsys (Go sources and dotfiles excepted: package static
+// embeds its own embed.go). It fails only when a compressed client is present but corrupt,
+// because serving that would fail in every browser in a way that is hard to see.
+func New(fsys fs.FS, opts Options) (*Handler, error) {
+	for _, o := range opts.EmbedOrigins {
+		// An origin goes into a header verbatim: nothing that could end the directive.
+		if o == "" || strings.ContainsAny(o, " \t\r\n;,'\"") {
+			return nil, fmt.Errorf("assets: embed origin %q is not a plain origin", o)
+		}
+	}
+	h := &Handler{files: map[string]*file{}, opts: Options{EmbedOrigins: append([]string(nil), opts.EmbedOrigins...)}}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		base := path.Base(name)
+		if d.IsDir() {
+			if name != "." && strings.HasPrefix(base, ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(base, ".") || strings.HasSuffix(base, ".go") || !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		h.files[name] = newFile(name, data)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+	if gz, ok := h.files[wasmGzip]; ok {
+		size, err := gunzipSize(gz.data)
+		if err != nil {
+			return nil, fmt.Errorf("assets: %s: %w", wasmGzip, err)
+		}
+		h.wasm = &wasmFile{gz: &file{name: WASM, data: gz.data, contentType: "application/wasm", etag: gz.etag}, rawSize: size}
+		delete(h.files, wasmGzip)
+		delete(h.files, WASM) // a raw copy beside the .gz is never served: one truth
+	} else if raw, ok := h.files[WASM]; ok {
+		// Built without gzip: serve it as is rather than refuse.
+		h.wasm = &wasmFile{rawSize: int64(len(raw.data))}
+		h.wasm.once.Do(func() { h.wasm.identity = raw })
+		delete(h.files, WASM)
+	}
+	return h, nil
+}
+
+// gunzipSize checks that data is a complete gzip stream and returns the size it inflates
+// to (the number the closing note reports as "main.wasm raw").
+func gunzipSize(data []byte) (int64, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, zr)
+	if err != nil {
+		return 0, err
+	}
+	return n, zr.Close()
+}
+
+// Built reports whether the WebAssembly client is present: nil, or ErrNotBuilt.
+func (h *Handler) Built() error {
+	if h.wasm == nil {
+		return ErrNotBuilt
+	}
+	return nil
+}
+
+// WASMSizes returns main.wasm's size raw and as served compressed (0 when it is embedded
+// uncompressed or missing).
+func (h *Handler) WASMSizes() (raw, gzipped int64) {
+	if h.wasm == nil {
+		return 0, 0
+	}
+	if h.wasm.gz != nil {
+		gzipped = int64(len(h.wasm.gz.data))
+	}
+	return h.wasm.rawSize, gzipped
+}
+
+// Has reports whether name (without a leading slash) is served.
+func (h *Handler) Has(name string) bool {
+	_, ok := h.files[name]
+	return ok || (name == WASM && h.wasm != nil)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" {
+		name = IndexPage // "/" and "/?user=alice"
+	}
+	if name == WASM {
+		h.serveWASM(w, r)
+		return
+	}
+	f, ok := h.files[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if (name == IndexPage || name == WidgetPage) && h.wasm == nil {
+		notBuilt(w, true)
+		return
+	}
+	if name == WidgetPage {
+		w.Header().Set("Content-Security-Policy", frameAncestors(h.opts.EmbedOrigins))
+	}
+	serve(w, r, f)
+}
+
+func (h *Handler) serveWASM(w http.ResponseWriter, r *http.Request) {
+	if h.wasm == nil {
+		notBuilt(w, false)
+		return
+	}
+	// The representation depends on Accept-Encoding: caches must key on it.
+	w.Header().Add("Vary", "Accept-Encoding")
+	if h.wasm.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		if r.Header.Get("Range") == "" {
+			// ServeContent leaves out Content-Length for encoded bodies (it cannot know
+			// a range's length); for the whole body we do, and a browser can show progress.
+			w.Header().Set("Content-Length", strconv.Itoa(len(h.wasm.gz.data)))
+		}
+		serve(w, r, h.wasm.gz)
+		return
+	}
+	f, err := h.wasm.inflated()
+	if err != nil {
+		http.Error(w, "main.wasm: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	serve(w, r, f)
+}
+
+// inflated is main.wasm decompressed, made once on first need: most browsers accept gzip,
+// so most gateways never hold the raw bytes.
+func (wf *wasmFile) inflated() (*file, error) {
+	wf.once.Do(func() {
+		zr, err := gzip.NewReader(bytes.NewReader(wf.gz.data))
+		if err != nil {
+			wf.err = err
+			return
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			wf.err = err
+			return
+		}
+		// A different representation needs a different strong ETag (RFC 9110 §8.8.3).
+		wf.identity = &file{name: WASM, data: raw, contentType: "application/wasm", etag: strings.TrimSuffix(wf.gz.etag, `"`) + `-identity"`}
+	})
+	return wf.identity, wf.err
+}
+
+// serve writes f with its validator. http.ServeContent answers If-None-Match with 304,
+// HEAD without a body and Range requests, so none of that is reimplemented here.
+func serve(w http.ResponseWriter, r *http.Request, f *file) {
+	hd := w.Header()
+	hd.Set("Content-Type", f.contentType)
+	hd.Set("ETag", f.etag)
+	// no-cache means "revalidate every time", not "do not store": a reload costs a 304
+	// and a new build is seen at once. Content-hashed names would save the round trip
+	// but need the pages rewritten at build time; one 304 per file is cheap on a LAN.
+	hd.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(f.data))
+}
+
+// notBuilt answers 503 with the command that fixes it, as a page for browsers and as
+// text for the WebAssembly fetch.
+func notBuilt(w http.ResponseWriter, page bool) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", "30")
+	if !page {
+		http.Error(w, ErrNotBuilt.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, notBuiltPage)
+}
+
+const notBuiltPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Parkway — client not built</title></head>
+<body><main><h1>The softphone is not built</h1>
+<p>This gateway was compiled without the WebAssembly client (<code>main.wasm.gz</code>).
+Run <code>go tool task wasm</code> (or <code>go tool task up</code>), then restart parkway.</p>
+</main></body></html>
+`
+
+// frameAncestors is the CSP for a page that origins may frame, besides the gateway itself.
+func frameAncestors(origins []string) string {
+	csp := "frame-ancestors 'self'"
+	for _, o := range origins {
+		csp += " " + o
+	}
+	return csp
+}

@@ -1,0 +1,229 @@
+package assets
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+var wasmRaw = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 parkway "), 4096)
+
+func gz(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func testFS(t testing.TB) fstest.MapFS {
+	return fstest.MapFS{
+		"index.html":   {Data: []byte("<!doctype html><title>Parkway</title>")},
+		"widget.html":  {Data: []byte("<!doctype html><title>widget</title>")},
+		"app.css":      {Data: []byte("body{}")},
+		"wasm_exec.js": {Data: []byte("'use strict';")},
+		"main.wasm.gz": {Data: gz(t, wasmRaw)},
+		"main.wasm":    {Data: wasmRaw},
+		"embed.go":     {Data: []byte("package static")},
+		".hidden":      {Data: []byte("x")},
+	}
+}
+
+// get serves one request through a real HTTP server on loopback, so headers go through
+// net/http's writer exactly as a browser sees them.
+func get(t *testing.T, h http.Handler, path string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	// A bare Transport so Go does not add Accept-Encoding and decompress behind our back.
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func newHandler(t *testing.T, fsys fstest.MapFS, opts Options) *Handler {
+	t.Helper()
+	h, err := New(fsys, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestContentTypes(t *testing.T) {
+	h := newHandler(t, testFS(t), Options{})
+	for path, want := range map[string]string{
+		"/":                  "text/html; charset=utf-8",
+		"/?user=alice":       "text/html; charset=utf-8",
+		"/index.html":        "text/html; charset=utf-8",
+		"/widget.html":       "text/html; charset=utf-8",
+		"/app.css":           "text/css; charset=utf-8",
+		"/wasm_exec.js":      "text/javascript; charset=utf-8",
+		"/main.wasm":         "application/wasm",
+		"/../../index.html":  "text/html; charset=utf-8",
+		"/static/../app.css": "text/css; charset=utf-8",
+	} {
+		resp, _ := get(t, h, path, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
+			t.Errorf("%s: %d %q, want 200 %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), want)
+		}
+		if resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("ETag") == "" {
+			t.Errorf("%s: cache headers %q %q", path, resp.Header.Get("Cache-Control"), resp.Header.Get("ETag"))
+		}
+	}
+	for _, path := range []string{"/embed.go", "/.hidden", "/main.wasm.gz", "/nope.js"} {
+		if resp, _ := get(t, h, path, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+}
+
+func TestWASMGzipAndIdentity(t *testing.T) {
+	h := newHandler(t, testFS(t), Options{})
+	resp, body := get(t, h, "/main.wasm", map[string]string{"Accept-Encoding": "gzip, deflate, br"})
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("gzip: encoding %q vary %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); !bytes.Equal(got, wasmRaw) {
+		t.Error("gzip body does not inflate to main.wasm")
+	}
+	gzTag := resp.Header.Get("ETag")
+
+	for _, ae := range []string{"", "identity", "gzip;q=0, *", "br"} {
+		resp, body = get(t, h, "/main.wasm", map[string]string{"Accept-Encoding": ae})
+		if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, wasmRaw) {
+			t.Errorf("Accept-Encoding %q: encoding %q, %d bytes", ae, resp.Header.Get("Content-Encoding"), len(body))
+		}
+		if resp.Header.Get("ETag") == gzTag {
+			t.Errorf("Accept-Encoding %q: identity shares the gzip ETag", ae)
+		}
+	}
+	raw, zipped := h.WASMSizes()
+	if raw != int64(len(wasmRaw)) || zipped == 0 || zipped >= raw {
+		t.Errorf("sizes raw %d gzip %d", raw, zipped)
+	}
+}
+
+func TestETagRevalidation(t *testing.T) {
+	h := newHandler(t, testFS(t), Options{})
+	for _, path := range []string{"/", "/app.css", "/main.wasm"} {
+		hdr := map[string]string{"Accept-Encoding": "gzip"}
+		resp, _ := get(t, h, path, hdr)
+		hdr["If-None-Match"] = resp.Header.Get("ETag")
+		resp, body := get(t, h, path, hdr)
+		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Errorf("%s revalidated: %d with %d bytes, want 304", path, resp.StatusCode, len(body))
+		}
+		hdr["If-None-Match"] = `"something-else"`
+		if resp, _ = get(t, h, path, hdr); resp.StatusCode != 200 {
+			t.Errorf("%s with a stale tag: %d", path, resp.StatusCode)
+		}
+	}
+	// A new build changes the tag.
+	fs2 := testFS(t)
+	fs2["app.css"] = &fstest.MapFile{Data: []byte("body{color:red}")}
+	h2 := newHandler(t, fs2, Options{})
+	a, _ := get(t, h, "/app.css", nil)
+	b, _ := get(t, h2, "/app.css", nil)
+	if a.Header.Get("ETag") == b.Header.Get("ETag") {
+		t.Error("changed content kept its ETag")
+	}
+}
+
+func TestNotBuilt(t *testing.T) {
+	fsys := testFS(t)
+	delete(fsys, "main.wasm.gz")
+	delete(fsys, "main.wasm")
+	h := newHandler(t, fsys, Options{})
+	if h.Built() == nil {
+		t.Fatal("Built() = nil without main.wasm")
+	}
+	for _, path := range []string{"/", "/main.wasm", "/widget.html"} {
+		resp, body := get(t, h, path, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "go tool task wasm") {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := get(t, h, "/app.css", nil); resp.StatusCode != 200 {
+		t.Errorf("css without wasm: %d", resp.StatusCode)
+	}
+}
+
+func TestCorruptWASMIsRefused(t *testing.T) {
+	fsys := testFS(t)
+	fsys["main.wasm.gz"] = &fstest.MapFile{Data: gz(t, wasmRaw)[:100]}
+	if _, err := New(fsys, Options{}); err == nil {
+		t.Error("a truncated main.wasm.gz was accepted")
+	}
+}
+
+func TestWidgetFrameAncestors(t *testing.T) {
+	h := newHandler(t, testFS(t), Options{EmbedOrigins: []string{"http://127.0.0.2:9000"}})
+	resp, _ := get(t, h, "/widget.html", nil)
+	if got := resp.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'self' http://127.0.0.2:9000" {
+		t.Errorf("widget CSP %q", got)
+	}
+	if _, err := New(testFS(t), Options{EmbedOrigins: []string{"http://a; script-src *"}}); err == nil {
+		t.Error("an origin that injects a directive was accepted")
+	}
+}
+
+func TestMethods(t *testing.T) {
+	h := newHandler(t, testFS(t), Options{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodHead, srv.URL+"/main.wasm", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err = http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength <= 0 {
+		t.Errorf("HEAD /main.wasm: %d length %d", resp.StatusCode, resp.ContentLength)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=0.5": true, "gzip;q=0": false,
+		"*": true, "*;q=0": false, "br, *": true, "gzip;q=0, *": false, "x-gzip": true, "identity": false,
+	} {
+		if got := acceptsGzip(in); got != want {
+			t.Errorf("acceptsGzip(%q) = %v", in, got)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Package assets serves the softphone's embedded web files (package static): the pages,
+// CSS, wasm_exec.js and the WebAssembly client, with the Content-Type, compression and
+// cache headers a browser needs to pick up a new build at once and nothing else.
+//
+// main.wasm is embedded gzip-compressed (main.wasm.gz, built by `go tool task wasm`) and
+// served as /main.wasm: as is, with Content-Encoding: gzip, to clients that accept gzip,
+// and decompressed once, lazily, for the rare client that does not. Every response carries
+// an ETag derived from the content and Cache-Control: no-cache, so a browser revalidates on
+// each load (a 304 costs one round trip) and a rebuilt binary never serves a stale client.
+//
+// When the WebAssembly client has not been built, the pages that need it answer 503 with
+// the command that builds it, instead of a page that cannot start.
+package assets
