@@ -28,6 +28,7 @@ type Pool struct {
 
 	draining atomic.Bool
 	inflight atomic.Int64
+	drained  chan struct{} // closed once draining and nothing is parked
 
 	// mu guards node and addr: Start, Stop and Drain may race with each other and with
 	// the gateway's demo API.
@@ -58,6 +59,7 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		log:      opt.Logger.With("pool", cfg.Name),
 		users:    make(map[string]string, len(cfg.Users)),
 		bindings: newMemoryBindings(),
+		drained:  make(chan struct{}),
 	}
 	for _, u := range cfg.Users {
 		p.users[u.Name] = u.Password
@@ -180,6 +182,25 @@ func (p *Pool) Drain() {
 		n.park.Drain()
 	}
 	p.log.Info("pool draining")
+	go p.watchDrain()
+}
+
+// Drained is closed once Drain was called and no call is parked any more (or the pool
+// is stopped): the moment a SIGTERMed process may exit without cutting anyone off.
+func (p *Pool) Drained() <-chan struct{} { return p.drained }
+
+func (p *Pool) watchDrain() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for range t.C {
+		p.mu.Lock()
+		n := p.node
+		p.mu.Unlock()
+		if n == nil || n.park == nil || parkIdle(n.park) {
+			close(p.drained)
+			return
+		}
+	}
 }
 
 // node is one run of a pool: sockets, sipgo stack, park service.

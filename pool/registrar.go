@@ -181,4 +181,3 @@ func (n *node) isOurDomain(u sip.Uri) bool {
 	}
 	return false
 }
-

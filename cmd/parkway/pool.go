@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/parkway/parkway/pool"
+)
+
+func init() { subcommands["pool"] = runPool }
+
+// runPool runs one pool from a YAML config file: SIGTERM drains it (exit once parked
+// calls are done), SIGINT stops it at once.
+func runPool(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
+	path := fs.String("config", "", "pool config file (YAML), e.g. configs/pool-a.yaml")
+	debug := fs.Bool("debug", false, "log SIP handling at debug level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		fs.Usage()
+		return errors.New("--config is required")
+	}
+	data, err := os.ReadFile(*path)
+	if err != nil {
+		return err
+	}
+	cfg, err := pool.ParseConfig(data, filepath.Dir(*path))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	p, err := pool.New(cfg, pool.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("pool %s listening on %s (udp+tcp), park service on %s\n", p.Name(), p.Addr(), p.ParkAddr())
+	select {
+	case <-ctx.Done():
+		return p.Stop()
+	case <-drainSignal():
+	}
+	p.Drain()
+	select {
+	case <-ctx.Done():
+	case <-p.Drained():
+	}
+	return p.Stop()
+}

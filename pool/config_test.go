@@ -1,0 +1,93 @@
+package pool
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDemoConfigsMatchFiles(t *testing.T) {
+	a, b := DemoConfigs("127.0.0.1")
+	for _, want := range []Config{a, b} {
+		data, err := os.ReadFile("../configs/" + want.Name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseConfig(data, "")
+		if err != nil {
+			t.Fatalf("%s: %v", want.Name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s.yaml = %+v\nDemoConfigs = %+v", want.Name, got, want)
+		}
+	}
+}
+
+func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
+	base := "name: pool-a\nlisten: 127.0.0.1:5070\nusers: [{name: alice, password: x}]\npark: {orbits: [\"7000-7099\"]}\n"
+	if _, err := ParseConfig([]byte(base), ""); err != nil {
+		t.Fatalf("base config: %v", err)
+	}
+	cases := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"unknown field", base + "colour: blue\n", []string{"colour"}},
+		{"typo in nested field", strings.Replace(base, "orbits", "orbit", 1), []string{"orbit"}},
+		{"bad listen", strings.Replace(base, "127.0.0.1:5070", "localhost:5070", 1), []string{"listen", "localhost:5070"}},
+		{"bad orbit", strings.Replace(base, "7000-7099", "0700-0799", 1), []string{"park.orbits[0]", "0700-0799"}},
+		{"mixed length orbit", strings.Replace(base, "7000-7099", "700-7099", 1), []string{"park.orbits[0]", "same length"}},
+		{"bad timeout", base[:len(base)-2] + ", pickupTimeout: soon}\n", []string{"park.pickupTimeout", "soon"}},
+		{"empty password", strings.Replace(base, "password: x", "password: \"\"", 1), []string{"users[0].password"}},
+		{"reserved user", strings.Replace(base, "name: alice", "name: park", 1), []string{"users[0].name", "park"}},
+		{"peer overlaps", base + "peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: [\"7050-7150\"]}\n", []string{"peer.orbits[0]", "7050-7150", "overlaps"}},
+		{"peer is self", base + "peer: {name: pool-b, addr: 127.0.0.1:5070}\n", []string{"peer.addr", "127.0.0.1:5070"}},
+		{"two documents", base + "---\nname: x\n", []string{"more than one"}},
+		{"empty", "", []string{"empty"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.yaml), "")
+			if err == nil {
+				t.Fatal("ParseConfig accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNewDoesNotKeepCallerSlices(t *testing.T) {
+	cfg := testConfig("pool-a", Range{"7000", "7099"})
+	p, err := New(cfg, Options{Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Users[0].Password = "changed"
+	cfg.Park.Orbits[0].Start = "7050"
+	if p.users["alice"] != "alice-pw" || p.OrbitRanges()[0].Start != "7000" {
+		t.Fatal("pool shares the caller's slices")
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	for _, name := range []string{"pool-a", "pool-b"} {
+		if data, err := os.ReadFile("../configs/" + name + ".yaml"); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("name: x\npark: {orbits: [\"*1-*9\"]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data, "")
+		if err == nil {
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("ParseConfig returned an invalid config: %v", err)
+			}
+		}
+	})
+}
