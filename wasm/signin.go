@@ -16,8 +16,8 @@ import (
 // session is what the gateway issues in exchange for a demo user name: a signed, expiring
 // token that the websocket's first frame presents.
 type session struct {
-	Token     string    `json:"token"`
-	User      string    `json:"user"`
+	Token     string `json:"token"`
+	User      string `json:"user"`
 	ExpiresAt expiry `json:"expiresAt"`
 }
 
