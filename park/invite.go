@@ -1,0 +1,232 @@
+package park
+
+import (
+	"context"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/audiosdp"
+)
+
+func (r *run) routes() {
+	r.srv.OnInvite(r.onInvite)
+	r.srv.OnAck(r.onAck)
+	r.srv.OnBye(r.onBye)
+	r.srv.OnNotify(r.onNotify)
+	r.srv.OnSubscribe(r.onSubscribe)
+	r.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL matching an INVITE is consumed by the transaction layer;
+		// one that gets here matched nothing (RFC 3261 §9.2).
+		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	})
+	r.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		respond(req, tx, 200, "OK", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"))
+	})
+	r.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"))
+	})
+}
+
+// intent is what an INVITE to the park service asks for.
+type intent int
+
+const (
+	intentPark     intent = iota // to sip:park@ or a free orbit via a transfer
+	intentRetrieve               // to an orbit, not via a transfer
+)
+
+// classify decides between park and retrieve. An INVITE that arrives
+// because of a transfer carries Referred-By (RFC 3892): that is a park
+// (directed when it names an orbit). Anything else dialling an orbit is
+// someone picking the call up — the way any phone retrieves, by dialling.
+func (r *run) classify(req *sip.Request) (intent, string, *Error) {
+	user := req.Recipient.User
+	switch {
+	case strings.EqualFold(user, ParkUser):
+		return intentPark, "", nil
+	case !r.s.Owns(user):
+		return 0, "", ErrOrbitNotFound.withOrbit(user)
+	case req.GetHeader("Referred-By") != nil:
+		return intentPark, user, nil
+	default:
+		return intentRetrieve, user, nil
+	}
+}
+
+func (r *run) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		r.onReinvite(req, tx)
+		return
+	}
+	if req.Contact() == nil || req.From() == nil || req.CallID() == nil {
+		respond(req, tx, 400, "Missing Contact, From or Call-ID")
+		return
+	}
+	what, orbit, perr := r.classify(req)
+	if perr != nil {
+		r.respondErr(req, tx, perr)
+		return
+	}
+	if what == intentPark && r.s.draining.Load() {
+		r.respondErr(req, tx, ErrDraining)
+		return
+	}
+	offer, err := audiosdp.Parse(req.Body())
+	if err != nil {
+		r.respondErr(req, tx, ErrNotParkable)
+		return
+	}
+	if what == intentPark {
+		r.park(req, tx, orbit, offer)
+		return
+	}
+	r.retrieve(req, tx, orbit, offer)
+}
+
+// accept creates the UAS leg for an INVITE we are about to answer.
+func (r *run) accept(req *sip.Request, tx sip.ServerTransaction) (*leg, *Error) {
+	media, err := newStream(net.ParseIP(r.s.opt.MediaIP), &r.s.openStreams)
+	if err != nil {
+		return nil, &Error{Status: 500, Diagnostic: 13000, Text: "No media port"}
+	}
+	ss, err := r.dua.ReadInvite(req, tx)
+	if err != nil {
+		media.close()
+		return nil, &Error{Status: 400, Diagnostic: 13000, Text: "Bad INVITE"}
+	}
+	l := r.newLeg(req.CallID().Value(), media)
+	l.ss, l.invite = ss, ss.InviteRequest
+	return l, nil
+}
+
+// park answers the parked party's INVITE (RFC 3515 blind transfer target):
+// allocate the orbit, answer with our SDP and the orbit header, then play
+// music and start the call's pickup timer.
+func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, offer audiosdp.Description) {
+	pc, perr := r.reserve(orbit)
+	if perr != nil {
+		r.respondErr(req, tx, perr)
+		return
+	}
+	l, perr := r.accept(req, tx)
+	if perr != nil {
+		r.release(pc)
+		r.respondErr(req, tx, perr)
+		return
+	}
+	pc.leg = l
+	pc.info.ParkedParty = req.From().Address.String()
+	if rb := referredBy(req); rb != "" {
+		pc.info.ParkedBy = rb
+	}
+	if err := l.answer(offer, sip.NewHeader(OrbitHeader, pc.info.Orbit)); err != nil {
+		// No ACK, or CANCEL raced the answer: the call never got parked.
+		l.end()
+		r.release(pc)
+		return
+	}
+	var music []byte
+	if !r.s.cfg.DisableMusicOnHold {
+		music = r.s.music
+	}
+	l.media.play(offer.Addr, l.pt, music)
+	r.startParked(pc)
+}
+
+// referredBy extracts the URI of a Referred-By header (RFC 3892 §3).
+func referredBy(req *sip.Request) string {
+	v := headerValue(req, "Referred-By")
+	if v == "" {
+		return ""
+	}
+	var u sip.Uri
+	var params sip.HeaderParams
+	if _, err := sip.ParseAddressValue(v, &u, &params); err != nil {
+		return ""
+	}
+	u.Headers = nil
+	return u.String()
+}
+
+// retrieve answers the retriever's INVITE and hands the new leg to the
+// parked call, whose loop connects the two (parked.go).
+func (r *run) retrieve(req *sip.Request, tx sip.ServerTransaction, orbit string, offer audiosdp.Description) {
+	r.s.mu.Lock()
+	pc := r.calls[orbit]
+	busy := pc != nil && pc.retrieving
+	if pc != nil && !busy && pc.info.State != "" {
+		pc.retrieving = true
+	}
+	r.s.mu.Unlock()
+	if pc == nil || pc.info.State == "" {
+		r.respondErr(req, tx, ErrOrbitNotFound.withOrbit(orbit))
+		return
+	}
+	if busy {
+		r.respondErr(req, tx, ErrRetrieveBusy.withOrbit(orbit))
+		return
+	}
+	unmark := func() {
+		r.s.mu.Lock()
+		pc.retrieving = false
+		r.s.mu.Unlock()
+	}
+	l, perr := r.accept(req, tx)
+	if perr != nil {
+		unmark()
+		r.respondErr(req, tx, perr)
+		return
+	}
+	if err := l.answer(offer, sip.NewHeader(OrbitHeader, orbit)); err != nil {
+		l.end()
+		unmark()
+		return
+	}
+	select {
+	case pc.retrievers <- l:
+	case <-pc.done:
+		// The parked call left while we answered (hung up, timed out).
+		unmark()
+		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+		defer cancel()
+		l.hangup(ctx, ErrOrbitNotFound.withOrbit(orbit))
+	case <-r.ctx.Done():
+	}
+}
+
+// onReinvite answers a session refresh in one of our dialogs with the same
+// media; anything else in-dialog that we do not know is 481.
+func (r *run) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	l := r.legByID(req.CallID().Value())
+	if l == nil || l.ended() {
+		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(req, audiosdp.Build(l.media.localAddr(), 1, l.pt))
+	ct := r.contact()
+	res.AppendHeader(&ct)
+	_ = tx.Respond(res)
+}
+
+func (r *run) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if l := r.legByID(req.CallID().Value()); l != nil && l.ss != nil {
+		_ = l.ss.ReadAck(req, tx)
+	}
+}
+
+func (r *run) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	l := r.legByID(req.CallID().Value())
+	if l == nil {
+		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if l.cs != nil {
+		_ = l.cs.ReadBye(req, tx)
+	} else {
+		_ = l.ss.ReadBye(req, tx)
+	}
+	l.end()
+}

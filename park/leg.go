@@ -1,0 +1,215 @@
+package park
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/audiosdp"
+)
+
+// leg is one INVITE dialog the park service is in: with a parked party
+// (park is UAS), a retriever (UAS) or a ring-back target (UAC). It owns the
+// dialog's RTP stream.
+type leg struct {
+	r      *run
+	callID string
+	ss     *sipgo.DialogServerSession
+	cs     *sipgo.DialogClientSession
+	invite *sip.Request // as held by the dialog session (with our tag for UAS)
+	res    *sip.Response
+	media  *stream
+	pt     uint8
+
+	referResult chan int // final sipfrag codes of a REFER we sent on this leg
+
+	endOnce sync.Once
+	gone    chan struct{} // closed when the dialog is over (BYE either way, or Stop)
+}
+
+func (r *run) newLeg(callID string, media *stream) *leg {
+	l := &leg{r: r, callID: callID, media: media, referResult: make(chan int, 4), gone: make(chan struct{})}
+	r.s.mu.Lock()
+	r.legs[callID] = l
+	r.s.mu.Unlock()
+	return l
+}
+
+func (r *run) legByID(id string) *leg {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return r.legs[id]
+}
+
+// end forgets the dialog and closes its media, without signalling: used
+// after a BYE either way and by Stop.
+func (l *leg) end() {
+	l.endOnce.Do(func() {
+		close(l.gone)
+		l.media.close()
+		l.r.s.mu.Lock()
+		if l.r.legs[l.callID] == l {
+			delete(l.r.legs, l.callID)
+		}
+		l.r.s.mu.Unlock()
+	})
+}
+
+func (l *leg) ended() bool {
+	select {
+	case <-l.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *leg) remoteTarget() sip.Uri {
+	if l.cs != nil {
+		if ct := l.res.Contact(); ct != nil {
+			return ct.Address
+		}
+		return l.invite.Recipient
+	}
+	return l.invite.Contact().Address
+}
+
+func (l *leg) localTag() string {
+	if l.cs != nil {
+		t, _ := l.invite.From().Params.Get("tag")
+		return t
+	}
+	t, _ := l.invite.To().Params.Get("tag")
+	return t
+}
+
+func (l *leg) remoteTag() string {
+	if l.cs != nil {
+		t, _ := l.res.To().Params.Get("tag")
+		return t
+	}
+	t, _ := l.invite.From().Params.Get("tag")
+	return t
+}
+
+// remoteIdentity is the peer's URI as the dialog knows it.
+func (l *leg) remoteIdentity() string {
+	if l.cs != nil {
+		return l.invite.To().Address.String()
+	}
+	return l.invite.From().Address.String()
+}
+
+// request sends an in-dialog request and waits for its final response.
+func (l *leg) request(ctx context.Context, method sip.RequestMethod, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	req := sip.NewRequest(method, l.remoteTarget())
+	req.SetTransport(l.invite.Transport())
+	l.r.stamp(req)
+	for _, h := range hdrs {
+		req.AppendHeader(h)
+	}
+	if body != nil {
+		req.SetBody(body)
+	}
+	if l.cs != nil {
+		return l.cs.Do(ctx, req)
+	}
+	return l.ss.Do(ctx, req)
+}
+
+// hangup sends BYE with an RFC 3326 Reason (and ms-diagnostics) and ends
+// the leg whatever the answer.
+func (l *leg) hangup(ctx context.Context, why *Error) {
+	if l.ended() {
+		return
+	}
+	bye := sip.NewRequest(sip.BYE, l.remoteTarget())
+	bye.SetTransport(l.invite.Transport())
+	l.r.stamp(bye)
+	if why != nil {
+		bye.AppendHeader(why.reasonHeader())
+		for _, h := range why.headers(l.r.s.opt.Name) {
+			bye.AppendHeader(h)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if l.cs != nil {
+		err = l.cs.WriteBye(ctx, bye)
+	} else {
+		err = l.ss.WriteBye(ctx, bye)
+	}
+	if err != nil {
+		l.r.s.log.Debug("bye failed", "call-id", l.callID, "err", err)
+	}
+	l.end()
+}
+
+// answer sends 200 with our SDP for an incoming leg and waits for the ACK
+// (RFC 3261 §13.3.1.4). extra headers go on the 200.
+func (l *leg) answer(offer audiosdp.Description, extra ...sip.Header) error {
+	l.pt = offer.Choose()
+	body := audiosdp.Build(l.media.localAddr(), rand.Uint64()>>1, l.pt)
+	res := sip.NewSDPResponseFromRequest(l.ss.InviteRequest, body)
+	for _, h := range extra {
+		res.AppendHeader(h)
+	}
+	l.res = res
+	if err := l.ss.WriteResponse(res); err != nil {
+		return err
+	}
+	return nil
+}
+
+// dial calls target as UAC with an SDP offer and waits until it answers,
+// fails or ctx ends (then CANCEL, RFC 3261 §9.1). The From names the orbit
+// so the parker's phone shows which parked call is ringing back.
+func (r *run) dial(ctx context.Context, target, orbit string) (*leg, error) {
+	var uri sip.Uri
+	if err := sip.ParseUri(target, &uri); err != nil {
+		return nil, fmt.Errorf("dial %q: %w", target, err)
+	}
+	media, err := newStream(net.ParseIP(r.s.opt.MediaIP), &r.s.openStreams)
+	if err != nil {
+		return nil, err
+	}
+	req := sip.NewRequest(sip.INVITE, uri)
+	from := sip.FromHeader{DisplayName: "Parked call " + orbit,
+		Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(&from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
+	ct := r.contact()
+	req.AppendHeader(&ct)
+	req.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(audiosdp.Build(media.localAddr(), rand.Uint64()>>1))
+	r.outbound(req)
+	cs, err := r.dua.WriteInvite(ctx, req)
+	if err != nil {
+		media.close()
+		return nil, fmt.Errorf("dial %s: %w", target, err)
+	}
+	l := r.newLeg(req.CallID().Value(), media)
+	l.cs, l.invite = cs, req
+	if err := cs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		l.end()
+		return nil, fmt.Errorf("dial %s: %w", target, err)
+	}
+	l.res = cs.InviteResponse
+	if err := cs.Ack(ctx); err != nil {
+		l.end()
+		return nil, fmt.Errorf("dial %s: ack: %w", target, err)
+	}
+	if d, err := audiosdp.Parse(l.res.Body()); err == nil {
+		l.pt = d.Choose()
+	}
+	return l, nil
+}

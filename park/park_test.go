@@ -1,0 +1,78 @@
+package park
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParkAndRetrieve(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	events, cancel := s.Events()
+	defer cancel()
+	p := newParties(t)
+
+	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := bp.Header(OrbitHeader); o != "7000" {
+		t.Fatalf("orbit header %q, want 7000", o)
+	}
+	e := nextEvent(t, ctx, events, StateParked)
+	if e.Call.Orbit != "7000" || !strings.Contains(e.Call.ParkedBy, "alice") || !strings.Contains(e.Call.ParkedParty, "bob") {
+		t.Errorf("parked event %+v", e.Call)
+	}
+	select {
+	case m := <-p.alice.Messages():
+		if string(m.Body()) != "Parked at 7000" {
+			t.Errorf("parker told %q", m.Body())
+		}
+	case <-ctx.Done():
+		t.Fatal("parker never told the orbit")
+	}
+	// Music on hold: pool-a's melody is 440/660 Hz.
+	waitTone(t, ctx, bp.Media(), 440)
+	waitTone(t, ctx, bp.Media(), 660)
+	if got := s.Parked(); len(got) != 1 || got[0].Orbit != "7000" || got[0].State != StateParked {
+		t.Fatalf("Parked() = %+v", got)
+	}
+
+	// carol retrieves by dialling the orbit.
+	cp, err := p.carol.Call(ctx, uri(s, "7000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := cp.Successor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bp.Successor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, ctx, events, StateRetrieved)
+	waitTone(t, ctx, cb.Media(), bobHz)
+	waitTone(t, ctx, bc.Media(), carolHz)
+
+	// The park service is out of both paths: its dialogs are over, its
+	// RTP sockets closed, and each phone hears only the other.
+	<-bp.Done()
+	<-cp.Done()
+	waitFor(t, ctx, "park media closed", func() bool { return s.openStreams.Load() == 0 })
+	waitFor(t, ctx, "park dialogs gone", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.run.legs) == 0 && len(s.run.calls) == 0
+	})
+	cb.Media().ResetStats()
+	waitFor(t, ctx, "fresh audio", func() bool { return cb.Media().Packets() > 25 })
+	for src := range cb.Media().Sources() {
+		if !strings.HasPrefix(src, "127.0.0.1:") || src != bc.Media().LocalAddr().String() {
+			t.Errorf("carol receives RTP from %s, want only bob's %s", src, bc.Media().LocalAddr())
+		}
+	}
+	if len(s.Parked()) != 0 {
+		t.Errorf("still parked: %+v", s.Parked())
+	}
+}

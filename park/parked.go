@@ -1,0 +1,371 @@
+package park
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/transfer"
+)
+
+// parkedCall is one call at an orbit. Its fields are guarded by Service.mu;
+// its loop (run) is the only goroutine acting on its dialogs.
+type parkedCall struct {
+	info       ParkedCall // State "" while reserved, before the 200 is ACKed
+	leg        *leg       // park ↔ parked party
+	retrieving bool       // a retriever's leg is on its way to the loop
+	retrievers chan *leg
+	done       chan struct{} // closed when the call left its orbit
+}
+
+// reserve claims orbit (or any free one when orbit is "") so no one else
+// can park there while we answer.
+func (r *run) reserve(orbit string) (*parkedCall, *Error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if orbit != "" {
+		if _, taken := r.calls[orbit]; taken {
+			return nil, ErrOrbitInUse.withOrbit(orbit)
+		}
+	} else {
+		taken := func(o string) bool { _, ok := r.calls[o]; return ok }
+		for _, rg := range r.s.cfg.Orbits {
+			if o, ok := rg.firstFree(taken); ok {
+				orbit = o
+				break
+			}
+		}
+		if orbit == "" {
+			return nil, ErrNoOrbitAvailable
+		}
+	}
+	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *leg), done: make(chan struct{})}
+	r.calls[orbit] = pc
+	return pc, nil
+}
+
+// release frees an orbit whose call never got parked.
+func (r *run) release(pc *parkedCall) {
+	r.s.mu.Lock()
+	if r.calls[pc.info.Orbit] == pc {
+		delete(r.calls, pc.info.Orbit)
+	}
+	r.s.mu.Unlock()
+	close(pc.done)
+}
+
+func (r *run) startParked(pc *parkedCall) {
+	now := time.Now()
+	r.s.mu.Lock()
+	pc.info.Since = now
+	pc.info.Deadline = now.Add(r.s.pickupTimeout())
+	pc.info.State = StateParked
+	info := pc.info
+	r.s.mu.Unlock()
+	r.publish(info, "parked")
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.loop(pc)
+	}()
+	if info.ParkedBy != "" {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.tellParker(info)
+		}()
+	}
+}
+
+// publish records an event for in-process listeners and SIP subscribers.
+func (r *run) publish(info ParkedCall, reason string) {
+	e := r.s.hub.publish(Event{Time: time.Now(), Call: info, Reason: reason})
+	r.s.mu.Lock()
+	r.last = &e
+	r.s.mu.Unlock()
+	r.s.log.Info("park event", "orbit", info.Orbit, "state", info.State, "reason", reason, "seq", e.Seq)
+	r.kickSubscriptions(info.Orbit)
+}
+
+func (r *run) setState(pc *parkedCall, st State, reason string) {
+	r.s.mu.Lock()
+	pc.info.State = st
+	info := pc.info
+	r.s.mu.Unlock()
+	r.publish(info, reason)
+}
+
+// finish takes the call off its orbit with a final state.
+func (r *run) finish(pc *parkedCall, st State, reason string) {
+	r.s.mu.Lock()
+	pc.info.State = st
+	if r.calls[pc.info.Orbit] == pc {
+		delete(r.calls, pc.info.Orbit)
+	}
+	info := pc.info
+	r.s.mu.Unlock()
+	close(pc.done)
+	r.publish(info, reason)
+}
+
+// loop is the parked call's one select loop: it ends when the call is
+// retrieved, times out, the parked party hangs up, or the service stops.
+func (r *run) loop(pc *parkedCall) {
+	ctx := r.ctx
+	timer := time.NewTimer(time.Until(pc.info.Deadline))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return // Stop: vanish like a crashed server, no BYE
+		case <-pc.leg.gone:
+			r.finish(pc, StateDisconnected, "parked party hung up")
+			return
+		case c := <-pc.retrievers:
+			if r.connect(ctx, pc, c) {
+				r.finish(pc, StateRetrieved, "retrieved")
+				return
+			}
+			r.s.mu.Lock()
+			pc.retrieving = false
+			r.s.mu.Unlock()
+			if pc.leg.ended() {
+				r.finish(pc, StateDisconnected, "parked party hung up")
+				return
+			}
+		case <-timer.C:
+			r.timeout(ctx, pc)
+			return
+		}
+	}
+}
+
+// connect hands the parked party to other, a call the park service has
+// with the retriever (or with the parker who answered a ring-back). The
+// parked party gets a REFER (RFC 3515) whose Refer-To is other's Contact
+// with an embedded Replaces naming other's dialog (RFC 3891), so its
+// INVITE goes straight to the retriever and takes over our dialog there.
+// When the transfer succeeds both of our dialogs end and nothing of the
+// call passes through the park service any more.
+func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) bool {
+	b := pc.leg
+	rep := &transfer.Replaces{CallID: other.callID, ToTag: other.remoteTag(), FromTag: other.localTag()}
+	referTo := transfer.FormatReferTo(other.remoteTarget(), rep)
+	tctx, cancel := context.WithTimeout(ctx, r.s.opt.TransferTimeout)
+	defer cancel()
+	res, err := b.request(tctx, sip.REFER, nil,
+		sip.NewHeader("Refer-To", referTo),
+		sip.NewHeader("Referred-By", "<"+r.s.ParkURI()+">"),
+		sip.NewHeader(OrbitHeader, pc.info.Orbit))
+	ok := err == nil && res.IsSuccess()
+	if ok {
+		ok = r.awaitTransfer(tctx, b, other)
+	}
+	if !ok {
+		r.s.log.Info("retrieve failed", "orbit", pc.info.Orbit, "err", err)
+		other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
+		return false
+	}
+	r.s.mu.Lock()
+	pc.info.RetrievedBy = other.remoteIdentity()
+	r.s.mu.Unlock()
+	// RFC 5589 §6.1: the transferor ends its dialog with the transferee once
+	// the transfer succeeded. The retriever's side was replaced and is BYEd
+	// by the retriever; if it does not, we end it too.
+	b.hangup(ctx, nil)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-other.gone:
+		case <-time.After(5 * time.Second):
+			other.hangup(r.ctx, nil)
+		case <-r.ctx.Done():
+		}
+	}()
+	return true
+}
+
+// awaitTransfer waits for the NOTIFY with the final status of the parked
+// party's INVITE (RFC 3515 §2.4.5). Some phones BYE the transferor instead
+// of (or before) the final NOTIFY: if the retriever's dialog with us was
+// replaced (BYE from the retriever) at the same time, that is success too.
+func (r *run) awaitTransfer(ctx context.Context, b, other *leg) bool {
+	for {
+		select {
+		case code := <-b.referResult:
+			if code >= 300 {
+				return false
+			}
+			if code >= 200 {
+				return true
+			}
+		case <-b.gone:
+			select {
+			case <-other.gone:
+				return true
+			case <-time.After(2 * time.Second):
+				return false
+			case <-ctx.Done():
+				return false
+			}
+		case <-other.gone:
+			// Replaced at the retriever: wait briefly for the NOTIFY, but
+			// the call is already where it belongs.
+			select {
+			case code := <-b.referResult:
+				return code < 300
+			case <-time.After(2 * time.Second):
+				return true
+			case <-ctx.Done():
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// timeout runs the end of a parked call nobody picked up: ring the parker
+// back up to MaxPickupAttempts times, then the on-timeout URI, then
+// disconnect with "Park time expired" (DESIGN.md §3).
+func (r *run) timeout(ctx context.Context, pc *parkedCall) {
+	type target struct {
+		uri    string
+		parker bool
+	}
+	var targets []target
+	if pc.info.ParkedBy != "" {
+		for i := 0; i < r.s.cfg.MaxPickupAttempts; i++ {
+			targets = append(targets, target{pc.info.ParkedBy, true})
+		}
+	}
+	if r.s.cfg.OnTimeoutURI != "" {
+		targets = append(targets, target{r.s.cfg.OnTimeoutURI, false})
+	}
+	for _, t := range targets {
+		reason := "calling on-timeout URI " + t.uri
+		if t.parker {
+			reason = "ringing back " + t.uri
+			r.s.mu.Lock()
+			pc.info.Attempts++
+			r.s.mu.Unlock()
+		}
+		r.setState(pc, StateRingingBack, reason)
+		answered, retriever, gone := r.ring(ctx, pc, t.uri)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case gone:
+			r.finish(pc, StateDisconnected, "parked party hung up")
+			return
+		case retriever != nil:
+			if r.connect(ctx, pc, retriever) {
+				r.finish(pc, StateRetrieved, "retrieved while ringing back")
+				return
+			}
+		case answered != nil:
+			if r.connect(ctx, pc, answered) {
+				r.finish(pc, StateRetrieved, "answered by "+t.uri)
+				return
+			}
+		}
+		r.s.mu.Lock()
+		pc.retrieving = false
+		r.s.mu.Unlock()
+		if pc.leg.ended() {
+			r.finish(pc, StateDisconnected, "parked party hung up")
+			return
+		}
+	}
+	pc.leg.hangup(ctx, ErrParkTimeExpired.withOrbit(pc.info.Orbit))
+	r.finish(pc, StateTimedOut, ErrParkTimeExpired.Text)
+}
+
+// ring calls target while watching the parked call: a retriever arriving
+// or the parked party hanging up cancels the ring (CANCEL, RFC 3261 §9).
+func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered, retriever *leg, gone bool) {
+	rctx, cancel := context.WithTimeout(ctx, r.s.opt.RingTimeout)
+	defer cancel()
+	type result struct{ l *leg }
+	done := make(chan result, 1)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		l, err := r.dial(rctx, target, pc.info.Orbit)
+		if err != nil {
+			r.s.log.Info("ring-back not answered", "orbit", pc.info.Orbit, "target", target, "err", err)
+		}
+		done <- result{l}
+	}()
+	drop := func() {
+		cancel()
+		if res := <-done; res.l != nil {
+			res.l.hangup(r.ctx, nil)
+		}
+	}
+	select {
+	case res := <-done:
+		return res.l, nil, false
+	case c := <-pc.retrievers:
+		drop()
+		return nil, c, false
+	case <-pc.leg.gone:
+		drop()
+		return nil, nil, true
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return nil, nil, true
+	}
+}
+
+// tellParker sends the parker a MESSAGE (RFC 3428) naming the orbit, the
+// way Lync shows "call parked at 7005".
+func (r *run) tellParker(info ParkedCall) {
+	var uri sip.Uri
+	if err := sip.ParseUri(info.ParkedBy, &uri); err != nil {
+		return
+	}
+	req := sip.NewRequest(sip.MESSAGE, uri)
+	from := sip.FromHeader{DisplayName: "Call Park", Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(&from)
+	req.AppendHeader(&sip.ToHeader{Address: uri})
+	req.AppendHeader(sip.NewHeader(OrbitHeader, info.Orbit))
+	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=utf-8"))
+	req.SetBody([]byte("Parked at " + info.Orbit))
+	r.outbound(req)
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	defer cancel()
+	if res, err := r.cli.Do(ctx, req); err != nil || !res.IsSuccess() {
+		r.s.log.Info("could not tell the parker", "orbit", info.Orbit, "parker", info.ParkedBy, "err", err)
+	}
+}
+
+// onNotify takes the transferee's progress reports on a REFER we sent
+// (RFC 3515 §2.4.5); the park service subscribes to nothing else.
+func (r *run) onNotify(req *sip.Request, tx sip.ServerTransaction) {
+	ev := strings.ToLower(strings.TrimSpace(headerValue(req, "Event")))
+	if ev != "refer" && !strings.HasPrefix(ev, "refer;") {
+		respond(req, tx, 489, "Bad Event")
+		return
+	}
+	l := r.legByID(req.CallID().Value())
+	if l == nil {
+		respond(req, tx, 481, "Subscription Does Not Exist")
+		return
+	}
+	code, err := transfer.ParseSipfrag(req.Body())
+	if err != nil {
+		respond(req, tx, 400, "Bad sipfrag")
+		return
+	}
+	respond(req, tx, 200, "OK")
+	select {
+	case l.referResult <- code:
+	default:
+	}
+}
