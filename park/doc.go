@@ -1,0 +1,100 @@
+// Package park is a pool's Call Park application, modelled on Lync Server
+// 2013's (CsCpsConfiguration, CsCallParkOrbit) and made to work with any
+// SIP phone that can blind-transfer and dial.
+//
+// The service is a SIP user agent of its own (sipgo) with its own UDP+TCP
+// listener. The pool's proxy forwards requests for sip:park@domain and for
+// the pool's orbit numbers to it; nothing Record-Routes, so in-dialog
+// requests go straight to the service's Contact and, once a call is
+// retrieved, nothing of it passes through the pool or the park service
+// (DESIGN.md §2 invariants).
+//
+// Entry points: New(Config, Options), Service.Start/Stop/Drain, Owns,
+// Parked, Events. Config mirrors Lync's settings and is checked by Validate;
+// Options are runtime (addresses, logger, test knobs).
+//
+// # Park (blind transfer to the park service, RFC 3515 + RFC 3892)
+//
+//	A (parker)            B (parked)            pool proxy        park service
+//	   |  REFER Refer-To: sip:park@dom   |                |                 |
+//	   |  (or sip:7005@dom = directed)   |                |                 |
+//	   |-------------------------------->|                |                 |
+//	   |<--------------- 202 ------------|                |                 |
+//	   |                                 |-- INVITE sip:park@dom, Referred-By: A -->|
+//	   |                                 |                |---------------->|  reserve orbit
+//	   |                                 |<------ 200 (SDP, X-Parkway-Orbit: 7005) -|
+//	   |                                 |------------------ ACK ---------->|
+//	   |                                 |<====== RTP music on hold ========|  paced 20 ms G.711
+//	   |<-- NOTIFY sipfrag 200 ----------|                |                 |
+//	   |--- BYE ------------------------>|                |                 |
+//	   |<------------- MESSAGE "Parked at 7005" (via proxy) ----------------|
+//	   |                       NOTIFY (dialog / x-parkway-park) to subscribers
+//
+// An INVITE to an orbit that carries Referred-By is a park request (a
+// directed park, which Lync cannot do and Asterisk can); one without is a
+// retrieve. sip:park@ picks the lowest free orbit.
+//
+// # Retrieve (dial the orbit; REFER with Replaces, RFC 3891)
+//
+//	C (retriever)                      park service                   B (parked)
+//	   |-- INVITE sip:7005@dom (via proxy) -->|                            |
+//	   |<-------------- 200 (SDP) ------------|                            |
+//	   |--------------- ACK ----------------->|                            |
+//	   |                                      |-- REFER Refer-To: <C-contact?Replaces=
+//	   |                                      |   C-call-id;to-tag=C;from-tag=park> -->|
+//	   |                                      |<----------------- 202 -----------------|
+//	   |<---------- INVITE Replaces: C↔park dialog (direct, no proxy) ------------------|
+//	   |----------------------------------- 200 ---------------------------------------->|
+//	   |<=================== RTP directly between B and C ==============================>|
+//	   |--- BYE (replaced dialog) ----------->|                            |
+//	   |                                      |<-- NOTIFY sipfrag 200 -----|
+//	   |                                      |--- BYE ------------------->|  orbit free, event "retrieved"
+//
+// Why this flow: it needs nothing but REFER support from the parked party
+// (which it already used to get parked) and Replaces support from the
+// retriever; the retriever dials a plain number; and afterwards the park
+// service holds no dialog and no media of the call. A 302 with an embedded
+// Replaces would save a round trip but depends on the proxy passing 3xx
+// upstream and on the retriever honouring headers in a Contact; we chose
+// the path that works with plain phones.
+//
+// # Timeout (ring-back, on-timeout URI, disconnect)
+//
+//	park service                         A (parker)               B (parked)
+//	   | pickup timeout fires                |                        |
+//	   |-- INVITE (From: "Parked call 7005") ->|  × MaxPickupAttempts  |
+//	   |   unanswered after RingTimeout: CANCEL; answered: connect A and B
+//	   |   exactly as a retrieve (REFER B to A with Replaces)          |
+//	   |-- then INVITE OnTimeoutURI, same handling                      |
+//	   |-- BYE, Reason: SIP;cause=408;text="Park time expired" -------->|  event "timed-out"
+//
+// A retriever who dials the orbit while it rings back wins: the ring-back is
+// cancelled. Every state change — parked, ringing-back, retrieved,
+// timed-out, disconnected — is an Event (Service.Events) and a NOTIFY to
+// SUBSCRIBE dialogs (RFC 6665): Event: dialog (RFC 4235, one <dialog> per
+// parked call, state confirmed) on sip:<orbit>@dom for BLF keys or on
+// sip:park@dom for all orbits, and Event: x-parkway-park on sip:park@dom
+// with a JSON PublishedPark body for the gateway.
+//
+// # Answers
+//
+// Failures are *Error values that carry their SIP status, an
+// ms-diagnostics-style code and text (also in Warning), e.g.
+//
+//	orbit not found       404  13001
+//	no orbit available    480  13002
+//	double park           486  13003
+//	park time expired     408  13004 (Reason on the BYE)
+//	pool draining         503  13005 + Retry-After: 30
+//	no G.711 offered      488  13006
+//
+// # Concurrency
+//
+// Service.mu guards the running state: orbit table, dialogs (legs),
+// subscriptions and every parked call's fields. Each parked call has one
+// goroutine running its select loop (parked.go), the only one acting on its
+// dialogs; each subscription one goroutine sending its NOTIFYs in order. All
+// belong to the run's WaitGroup, which Stop waits for after closing the
+// sockets. Stop is deliberately abrupt — no BYE, no NOTIFY — because the
+// pool-failure scenarios must look like a crash to the peers.
+package park
