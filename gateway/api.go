@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// apiError is the body of every JSON error the gateway's HTTP API returns. It has the
+// shape of signaling.Error, so the softphone reads HTTP and websocket errors alike.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Code: code, Message: msg})
+}
+
+// securityHeaders applies to every response. frame-ancestors 'self' stops other sites
+// from framing the softphone (clickjacking a Call button); assets widens it for
+// widget.html only. nosniff keeps browsers from running a file as another type.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOriginWrites refuses state-changing requests from pages of other origins: a
+// cross-site HTML form can POST without a CORS preflight, and the admin API's failover
+// must not be one click on someone else's page away.
+func (s *Server) sameOriginWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if !s.origins.allows(r) {
+				writeError(w, http.StatusForbidden, "forbidden-origin", "requests from origin "+r.Header.Get("Origin")+" are not allowed")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/static"
+)
+
+// Controller is what the gateway needs from the disaster-recovery controller
+// (*dr.Controller): the state now, and a call on every change. It is an interface so
+// tests drive phases directly and a distributed phase store can stand in later.
+type Controller interface {
+	Snapshot() dr.Snapshot
+	// Subscribe calls fn with every new snapshot until cancel is called. fn must not
+	// block; the gateway's fn only stores and signals.
+	Subscribe(fn func(dr.Snapshot)) (cancel func())
+}
+
+// Defaults for Config. The heartbeat numbers make a dead browser (laptop lid closed,
+// network gone) noticed within 6–8 s while costing one small frame per 2 s per tab.
+const (
+	DefaultAuthTimeout  = 5 * time.Second
+	DefaultPingInterval = 2 * time.Second
+	DefaultPeerTimeout  = 6 * time.Second
+	DefaultSessionTTL   = 12 * time.Hour
+	DefaultSendQueue    = 64
+	// DefaultDrainLimit is how much of one oversized message the gateway reads and
+	// throws away to answer it with a JSON error and keep the session; beyond it the
+	// frame is answered and the connection closed with 1009.
+	DefaultDrainLimit = 1 << 20
+)
+
+// DemoUsers are the users of the demo (DESIGN.md §4).
+var DemoUsers = []string{"alice", "bob", "carol", "dave"}
+
+// Config is a gateway's settings. The zero value of every optional field means its
+// default; New never modifies the caller's Config.
+type Config struct {
+	// Controller supplies the DR state pushed to sessions. Required.
+	Controller Controller
+	// Admin serves /api/dr and /api/demo/ (admin.Handler); nil leaves them unmounted.
+	Admin http.Handler
+
+	// Demo enables sign-in by name (POST /api/session) for DemoUsers.
+	Demo bool
+	// DemoUsers overrides the demo's user list.
+	DemoUsers []string
+
+	// AllowedOrigins are browser origins ("http://host:port"), besides the gateway's
+	// own, that may open /ws and make state-changing API calls. A page from any other
+	// origin is refused with 403.
+	AllowedOrigins []string
+	// EmbedOrigins may frame widget.html (CSP frame-ancestors) and, being where the
+	// widget's host pages live, are allowed like AllowedOrigins (issue 6).
+	EmbedOrigins []string
+
+	// SessionKey signs session tokens (at least 32 bytes); empty means a random key
+	// per process, so a restart signs everyone out.
+	SessionKey []byte
+	// SessionTTL is how long a session token is valid.
+	SessionTTL time.Duration
+
+	// Assets are the web files; nil means the embedded static.FS.
+	Assets fs.FS
+
+	// AuthTimeout bounds the wait for the first (auth) frame.
+	AuthTimeout time.Duration
+	// PingInterval is how often the gateway pings each session.
+	PingInterval time.Duration
+	// PeerTimeout closes a session that sent nothing for this long, and bounds how long
+	// one frame may take to write.
+	PeerTimeout time.Duration
+	// SendQueue bounds replies waiting to be written to one session; a client that lets
+	// it fill is closed. Pushed state does not count: only the latest is kept.
+	SendQueue int
+	// DrainLimit: see DefaultDrainLimit.
+	DrainLimit int64
+
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	dur(&c.AuthTimeout, DefaultAuthTimeout)
+	dur(&c.PingInterval, DefaultPingInterval)
+	dur(&c.PeerTimeout, DefaultPeerTimeout)
+	dur(&c.SessionTTL, DefaultSessionTTL)
+	if c.SendQueue <= 0 {
+		c.SendQueue = DefaultSendQueue
+	}
+	if c.DrainLimit <= 0 {
+		c.DrainLimit = DefaultDrainLimit
+	}
+	if c.DrainLimit < signaling.MaxMessageSize {
+		c.DrainLimit = signaling.MaxMessageSize
+	}
+	if len(c.DemoUsers) == 0 {
+		c.DemoUsers = DemoUsers
+	}
+	c.DemoUsers = append([]string(nil), c.DemoUsers...)
+	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
+	c.EmbedOrigins = append([]string(nil), c.EmbedOrigins...)
+	if c.Assets == nil {
+		c.Assets = static.FS
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate names the field and value that is wrong, every one of them.
+func (c Config) validate() error {
+	var errs []error
+	if c.Controller == nil {
+		errs = append(errs, errors.New("controller: is required"))
+	}
+	if c.PeerTimeout <= c.PingInterval {
+		errs = append(errs, fmt.Errorf("peerTimeout %v: must be longer than pingInterval %v, or every session times out", c.PeerTimeout, c.PingInterval))
+	}
+	for i, o := range c.AllowedOrigins {
+		if _, err := parseOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("allowedOrigins[%d] %q: %w", i, o, err))
+		}
+	}
+	for i, o := range c.EmbedOrigins {
+		if _, err := parseOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("embedOrigins[%d] %q: %w", i, o, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parseOrigin accepts exactly what a browser sends in Origin: scheme://host[:port], no
+// path, query or user info, scheme http or https. It returns the normalized form.
+func parseOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", errors.New("scheme must be http or https")
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("must be scheme://host[:port] and nothing else")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}

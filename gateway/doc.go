@@ -1,0 +1,32 @@
+// Package gateway is Parkway's HTTP and websocket edge: it serves the embedded softphone
+// (package assets), signs demo users in (POST /api/session, package auth), runs one
+// session per browser tab on /ws, pushes the disaster-recovery state to every session as
+// it changes, and mounts the admin API (package admin) beside them.
+//
+// Entry points: [New] builds a [Server] from a [Config]; [Server.Serve] runs it on a
+// listener until its context ends, then closes every websocket with 1001 and a reason;
+// [Server.Handler] is the same routes for tests and embedding; [LoadConfig] reads the
+// YAML file `parkway gateway --config` takes.
+//
+// Concurrency model. Each websocket session owns exactly two goroutines, both waited for
+// before the HTTP handler returns: the handler goroutine reads frames (session.go) and a
+// writer goroutine owns every write (writer.go) — replies, heartbeats and pushed state.
+// Nothing else touches the connection. The writer takes work from an outbox (outbox.go):
+// a bounded FIFO for replies, plus a single slot for the latest state that a newer state
+// overwrites. The fan-out (hub.go) never blocks on a client: it encodes each distinct state
+// once and drops it into every session's slot, so a slow or stalled browser only ever
+// misses intermediate states, never delays anyone else. A client that cannot take a
+// frame within the peer timeout, or lets its reply queue fill, is closed.
+//
+// The websocket protocol (messages in package signaling):
+//   - The first frame must be auth with a session token, within Config.AuthTimeout
+//     (default 5 s); otherwise the gateway sends error "unauthorized" and closes with 1008.
+//   - Then welcome (user, session id, heartbeatMs), then the current state, then a state
+//     on every change.
+//   - Heartbeats both ways at the application level, because browsers cannot send
+//     websocket pings: the gateway sends ping every Config.PingInterval (2 s) and closes a
+//     peer it has heard nothing from for Config.PeerTimeout (6 s); it answers every client
+//     ping with a pong echoing seq.
+//   - Every bad frame gets an "error" message (Ref = the frame's id when it could be read)
+//     and the session carries on — see readLimits in session.go for oversized frames.
+package gateway

@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
+)
+
+// hub is the fan-out: it holds the current DR snapshot and every authenticated session,
+// and on each change hands every session the new state frame.
+//
+// mu protects all fields. It is held while the state is dropped into each session's
+// outbox, which never blocks, so a fan-out to 10,000 sessions holds it for about a
+// millisecond and a session joining mid-fan-out still ends on the newest state (see
+// outbox.setState's generations).
+type hub struct {
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	snap     dr.Snapshot
+	key      stateKey
+	gen      uint64
+	// frames caches the encoded state of generation gen per call-state focus: each
+	// distinct State is encoded once however many sessions receive it.
+	frames map[signaling.CallState][]byte
+}
+
+// stateKey is what a State message is made of; a snapshot that changes only other
+// things (a backup pool's health, say) pushes nothing.
+type stateKey struct {
+	phase        signaling.Phase
+	home, active string
+}
+
+func keyOf(s dr.Snapshot) stateKey {
+	return stateKey{phase: s.Phase, home: s.HomePool, active: s.ActivePool}
+}
+
+func newHub(initial dr.Snapshot) *hub {
+	return &hub{
+		sessions: map[*session]struct{}{},
+		snap:     initial,
+		key:      keyOf(initial),
+		gen:      1,
+		frames:   map[signaling.CallState][]byte{},
+	}
+}
+
+// publish takes a snapshot from the controller. Snapshots older than the one held (by
+// Seq) are ignored: Subscribe and Snapshot race at start-up.
+func (h *hub) publish(s dr.Snapshot) (pushed int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.Seq < h.snap.Seq {
+		return 0
+	}
+	h.snap = s
+	if keyOf(s) == h.key {
+		return 0
+	}
+	h.key = keyOf(s)
+	h.gen++
+	clear(h.frames)
+	for sess := range h.sessions {
+		sess.out.setState(h.gen, h.frameLocked(sess.focus()))
+	}
+	return len(h.sessions)
+}
+
+// join adds an authenticated session and gives it the current state.
+func (h *hub) join(sess *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sessions[sess] = struct{}{}
+	sess.out.setState(h.gen, h.frameLocked(sess.focus()))
+}
+
+func (h *hub) leave(sess *session) {
+	h.mu.Lock()
+	delete(h.sessions, sess)
+	h.mu.Unlock()
+}
+
+// phase is the phase requests are checked against.
+func (h *hub) phase() signaling.Phase {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.snap.Phase
+}
+
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+func (h *hub) frameLocked(focus signaling.CallState) []byte {
+	if f, ok := h.frames[focus]; ok {
+		return f
+	}
+	st := signaling.NewState(h.snap.Phase, h.snap.HomePool, h.snap.ActivePool, focus)
+	f, err := signaling.Encode("", st)
+	if err != nil {
+		// A State is plain strings and bools; failing to encode one is a bug.
+		panic("gateway: encode state: " + err.Error())
+	}
+	h.frames[focus] = f
+	return f
+}

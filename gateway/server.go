@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parkway/parkway/gateway/assets"
+	"github.com/parkway/parkway/gateway/auth"
+	"github.com/parkway/parkway/gateway/dr"
+)
+
+// Server is the gateway: static files, sign-in, websocket sessions and the admin API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	signer  *auth.Signer
+	assets  *assets.Handler
+	origins originPolicy
+	hub     *hub
+	handler http.Handler
+
+	unsubscribe func()
+
+	mu       sync.Mutex // protects closed and the Add side of sessions
+	closed   bool
+	shutdown chan struct{} // closed by Close: every session's writer says goodbye
+	sessions sync.WaitGroup
+}
+
+// New builds a Server and subscribes it to cfg.Controller. Call Close (Serve does) to
+// end its sessions and the subscription.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("gateway: config: %w", err)
+	}
+	signer, err := auth.NewSigner(cfg.SessionKey)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: sessionKey: %w", err)
+	}
+	files, err := assets.New(cfg.Assets, assets.Options{EmbedOrigins: cfg.EmbedOrigins})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		signer:   signer,
+		assets:   files,
+		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
+		shutdown: make(chan struct{}),
+	}
+	if err := files.Built(); err != nil {
+		s.log.Warn("softphone pages will answer 503", "err", err)
+	}
+	// Subscribe before reading the snapshot so no change falls between the two;
+	// hub.publish drops whichever of them is older.
+	s.hub = newHub(cfg.Controller.Snapshot())
+	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.hub.publish(snap) })
+	s.hub.publish(cfg.Controller.Snapshot())
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", s.serveWS)
+	api := http.NewServeMux()
+	api.HandleFunc("/api/session", s.serveSignIn)
+	if s.cfg.Admin != nil {
+		api.Handle("/api/dr", s.cfg.Admin)
+		api.Handle("/api/dr/", s.cfg.Admin)
+		api.Handle("/api/demo/", s.cfg.Admin)
+	}
+	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not-found", "no API at "+r.URL.Path)
+	})
+	mux.Handle("/api/", s.sameOriginWrites(api))
+	mux.Handle("/", s.assets)
+	return securityHeaders(mux)
+}
+
+// Handler is every route: / and the other static files, /api/session, /api/dr and
+// /api/demo/ (when Config.Admin is set), and /ws.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Sessions is how many authenticated websocket sessions are connected.
+func (s *Server) Sessions() int { return s.hub.count() }
+
+// Assets is the static file server (for its WASM sizes in reports and tests).
+func (s *Server) Assets() *assets.Handler { return s.assets }
+
+// Serve serves HTTP on ln until ctx ends, then shuts down: websockets are closed with
+// 1001 "gateway shutting down" (a client reconnects elsewhere or later), in-flight HTTP
+// requests get up to 5 s to finish. It returns nil after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.Close()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := hs.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	if e := <-errc; err == nil && !errors.Is(e, http.ErrServerClosed) {
+		err = e
+	}
+	return err
+}
+
+// Close ends every websocket session with 1001 and the reason, stops following the DR
+// controller, and waits for the sessions' goroutines. New /ws requests get 503 after it.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.sessions.Wait()
+		return
+	}
+	s.closed = true
+	close(s.shutdown)
+	s.mu.Unlock()
+	s.unsubscribe()
+	s.sessions.Wait()
+}
+
+// track registers a session goroutine unless the server is closing.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.sessions.Add(1)
+	return true
+}

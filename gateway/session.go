@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parkway/parkway/gateway/auth"
+	"github.com/parkway/parkway/signaling"
+)
+
+// Authentication states of a session. The reader moves pending → ok when a valid auth
+// frame arrives; the writer moves pending → expired when AuthTimeout passes first. The
+// compare-and-swap makes exactly one of them win.
+const (
+	authPending int32 = iota
+	authOK
+	authExpired
+)
+
+// session is one browser tab's websocket: see the package comment for its two goroutines.
+type session struct {
+	srv  *Server
+	conn *websocket.Conn
+	out  *outbox
+	id   string
+	log  *slog.Logger
+
+	auth     atomic.Int32
+	claims   auth.Claims // written by the reader before auth becomes authOK
+	lastSeen atomic.Int64
+	calls    calls
+}
+
+// bufPool holds read buffers of one maximum message each, so 10,000 idle sessions hold
+// no 64 KiB buffers: a buffer is taken for one message and given back.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, signaling.MaxMessageSize+1); return &b }}
+
+func newSession(srv *Server, conn *websocket.Conn) *session {
+	id := make([]byte, 8)
+	rand.Read(id)
+	s := &session{srv: srv, conn: conn, out: newOutbox(srv.cfg.SendQueue), id: hex.EncodeToString(id), calls: noCalls{}}
+	s.log = srv.log.With("session", s.id)
+	s.seen()
+	return s
+}
+
+func (s *session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
+
+func (s *session) focus() signaling.CallState { return s.calls.focus() }
+
+// run serves the session until it ends, and returns only when both its goroutines have.
+func (s *session) run() {
+	readCtx, cancelRead := context.WithCancel(context.Background())
+	readerDone := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer close(s.out.stopped)
+		// The writer ends the session: when it returns the connection is closed, and
+		// cancelling readCtx makes sure the reader is not left waiting on it.
+		defer cancelRead()
+		s.writeLoop(readerDone)
+	}()
+	s.readLoop(readCtx)
+	close(readerDone)
+	<-writerDone
+	s.srv.hub.leave(s)
+	s.conn.CloseNow()
+	s.log.Debug("session ended", "user", s.claims.User)
+}
+
+// readLoop reads frames until the connection fails or a frame ends the session.
+//
+// Read limits. A message up to signaling.MaxMessageSize is decoded. A larger one is read
+// on and thrown away, up to Config.DrainLimit (1 MiB by default), and answered with a
+// "too-large" error: the session lives on, as for any other bad frame. Past DrainLimit
+// the gateway stops reading, answers "too-large" and closes with 1009 (message too big):
+// a client sending that much is not a softphone. coder/websocket's own limit is set just
+// above DrainLimit so that it never closes first and the client always gets the JSON
+// error before the close frame. Memory per message is bounded by MaxMessageSize either way.
+func (s *session) readLoop(ctx context.Context) {
+	limit := s.srv.cfg.DrainLimit
+	s.conn.SetReadLimit(limit + 1)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		typ, r, err := s.conn.Reader(ctx)
+		if err != nil {
+			s.logEnd(err)
+			return
+		}
+		s.seen()
+		buf := *bp
+		n, err := io.ReadFull(r, buf)
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			err = nil // the message is shorter than the buffer: the usual case
+		case err == nil: // filled: the message is larger than MaxMessageSize
+			rest, derr := io.CopyN(io.Discard, r, limit+1-int64(n))
+			switch {
+			case errors.Is(derr, io.EOF):
+				if !s.tooLarge(int64(n)+rest, false) {
+					return
+				}
+				continue
+			case derr == nil:
+				s.tooLarge(limit+1, true)
+				return
+			}
+			err = derr
+		}
+		if err != nil {
+			s.logEnd(err)
+			return
+		}
+		s.seen()
+		if typ != websocket.MessageText {
+			if !s.refuseFrame(&signaling.Error{Code: signaling.CodeMalformed, Message: "binary frames are not accepted: send JSON text frames"}) {
+				return
+			}
+			continue
+		}
+		if !s.handle(buf[:n]) {
+			return
+		}
+	}
+}
+
+// tooLarge answers an oversized message; it reports whether the session goes on.
+func (s *session) tooLarge(size int64, fatal bool) bool {
+	e := &signaling.Error{Code: signaling.CodeTooLarge, Message: fmt.Sprintf("message is %d bytes; the limit is %d", size, signaling.MaxMessageSize)}
+	if fatal {
+		e.Message = fmt.Sprintf("message is over %d bytes; the limit is %d, and the connection is closed", s.srv.cfg.DrainLimit, signaling.MaxMessageSize)
+		if s.auth.Load() == authOK {
+			s.closeWith(e, websocket.StatusMessageTooBig, "message too big")
+			return false
+		}
+	}
+	return s.refuseFrame(e)
+}
+
+// refuseFrame answers a frame that could not be taken. Before authentication every
+// such frame ends the session: the first frame must be auth.
+func (s *session) refuseFrame(e *signaling.Error) bool {
+	if s.auth.Load() != authOK {
+		s.unauthorized(e.Ref, "the first message must be auth with a session token")
+		return false
+	}
+	return s.reply(e.Ref, e)
+}
+
+// handle acts on one text frame; it reports whether the session goes on.
+func (s *session) handle(frame []byte) bool {
+	env, msg, err := signaling.Decode(signaling.FromClient, frame)
+	if s.auth.Load() != authOK {
+		return s.authenticate(env, msg)
+	}
+	if err != nil {
+		var e *signaling.Error
+		if !errors.As(err, &e) {
+			e = &signaling.Error{Code: signaling.CodeInternal, Message: err.Error(), Ref: env.ID}
+		}
+		return s.reply(e.Ref, e)
+	}
+	switch m := msg.(type) {
+	case *signaling.Ping:
+		return s.reply(env.ID, &signaling.Pong{Seq: m.Seq})
+	case *signaling.Pong:
+		return true // seen() already counted it as a sign of life
+	case *signaling.Auth:
+		return s.reauthenticate(env, m)
+	case *signaling.Request:
+		e := decide(s.srv.hub.phase(), s.calls, m)
+		e.Ref = env.ID
+		return s.reply(env.ID, e)
+	}
+	return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnknownType, Message: fmt.Sprintf("message type %q is not handled", env.Type), Ref: env.ID})
+}
+
+// authenticate takes the first frame: a valid auth, or the end of the session.
+func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bool {
+	a, ok := msg.(*signaling.Auth)
+	if !ok {
+		s.unauthorized(env.ID, "the first message must be auth with a session token")
+		return false
+	}
+	claims, err := s.srv.signer.Verify(a.Token, auth.KindSession)
+	if err != nil {
+		s.log.Info("auth refused", "err", err, "user", claims.User)
+		s.unauthorized(env.ID, "the session token is not valid (expired or not issued by this gateway): sign in again")
+		return false
+	}
+	s.claims = claims
+	if !s.auth.CompareAndSwap(authPending, authOK) {
+		return false // AuthTimeout won; the writer is closing
+	}
+	s.log.Debug("session authenticated", "user", claims.User)
+	// The welcome goes into the queue before the session joins the hub, so it is
+	// written before the first state (outbox.take writes replies first).
+	s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
+	s.srv.hub.join(s)
+	return true
+}
+
+// reauthenticate lets a client refresh its token mid-session (same user only), answered
+// with a new welcome. Anything else is refused and the session goes on as before.
+func (s *session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool {
+	claims, err := s.srv.signer.Verify(a.Token, auth.KindSession)
+	if err != nil || claims.User != s.claims.User {
+		return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnauthorized, Message: "the token is not valid for this session's user; the session continues as " + s.claims.User, Ref: env.ID})
+	}
+	s.claims = claims
+	return s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
+}
+
+func (s *session) unauthorized(ref, msg string) {
+	s.auth.CompareAndSwap(authPending, authExpired)
+	s.closeWith(&signaling.Error{Code: signaling.CodeUnauthorized, Message: msg, Ref: ref}, websocket.StatusPolicyViolation, "unauthorized")
+}
+
+// reply queues m; it reports false when the session is over.
+func (s *session) reply(id string, m signaling.Message) bool {
+	frame, err := signaling.Encode(id, m)
+	if err != nil {
+		s.log.Error("encode reply", "err", err)
+		return true
+	}
+	return s.out.reply(frame)
+}
+
+func (s *session) closeWith(e *signaling.Error, code websocket.StatusCode, reason string) {
+	s.reply(e.Ref, e)
+	s.out.close(closeRequest{code: int(code), reason: reason})
+}
+
+func (s *session) logEnd(err error) {
+	if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway {
+		return
+	}
+	s.log.Debug("read ended", "err", err)
+}
