@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/gateway/dr/drtest"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -58,7 +59,7 @@ const waitLimit = 30 * time.Second
 type harness struct {
 	t            testing.TB
 	c            *Controller
-	home, backup *testPool
+	home, backup *drtest.Pool
 	snaps        chan Snapshot
 	last         Snapshot
 	stop         func()
@@ -70,10 +71,10 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // adjusts the Config before New.
 func startController(tb testing.TB, edit func(*Config)) *harness {
 	tb.Helper()
-	h := &harness{t: tb, home: newTestPool(tb), backup: newTestPool(tb), snaps: make(chan Snapshot, 4096)}
+	h := &harness{t: tb, home: drtest.NewPool(tb), backup: drtest.NewPool(tb), snaps: make(chan Snapshot, 4096)}
 	cfg := Config{
-		Home:   Pool{Name: "pool-a", SIPAddr: h.home.addr, Orbits: "7000-7099"},
-		Backup: Pool{Name: "pool-b", SIPAddr: h.backup.addr, Orbits: "8000-8099"},
+		Home:   Pool{Name: "pool-a", SIPAddr: h.home.Addr(), Orbits: "7000-7099"},
+		Backup: Pool{Name: "pool-b", SIPAddr: h.backup.Addr(), Orbits: "8000-8099"},
 		Logger: quietLogger(),
 	}
 	if edit != nil {
@@ -149,6 +150,14 @@ func both(a, b func(Snapshot) bool) func(Snapshot) bool {
 	return func(s Snapshot) bool { return a(s) && b(s) }
 }
 
+// startHome reopens the home pool's socket on its old address.
+func (h *harness) startHome() {
+	h.t.Helper()
+	if err := h.home.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *harness) waitHealthy() Snapshot {
 	h.t.Helper()
 	return h.waitFor("both pools healthy", both(healthy("pool-a", true), healthy("pool-b", true)))
@@ -170,7 +179,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 
 	stopped := time.Now()
-	h.home.stop()
+	h.home.Stop()
 	s = h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 	t.Logf("outage published %v after the home pool stopped", time.Since(stopped))
 	if p, _ := s.Pool("pool-a"); p.Healthy || !strings.Contains(p.Detail, "no answer") {
@@ -193,7 +202,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Errorf("second Failover: %v; want a TransitionError", err)
 	}
 
-	h.home.start()
+	h.startHome()
 	s = h.waitFor("pool-a healthy again", healthy("pool-a", true))
 	if s.Phase != signaling.PhaseFailedOver {
 		t.Errorf("home back: phase %s; want failed-over (an admin decides)", s.Phase)
@@ -212,7 +221,7 @@ func TestOutageAndRecovery(t *testing.T) {
 func TestDrainingPoolIsDown(t *testing.T) {
 	h := startController(t, nil)
 	h.waitHealthy()
-	h.backup.code.Store(503)
+	h.backup.SetStatus(503)
 	s := h.waitFor("pool-b down", healthy("pool-b", false))
 	if p, _ := s.Pool("pool-b"); !strings.Contains(p.Detail, "503") {
 		t.Errorf("pool-b detail %q; want the 503", p.Detail)
@@ -223,10 +232,10 @@ func TestDrainingPoolIsDown(t *testing.T) {
 	if _, err := h.c.Failover(context.Background()); !errors.Is(err, ErrTransition) {
 		t.Errorf("planned failover to a draining backup: %v; want refused", err)
 	}
-	h.backup.code.Store(200)
+	h.backup.SetStatus(200)
 	h.waitFor("pool-b healthy", healthy("pool-b", true))
 
-	h.home.code.Store(503)
+	h.home.SetStatus(503)
 	h.waitFor("outage on a draining home pool", phaseIs(signaling.PhaseOutage))
 }
 
@@ -288,7 +297,7 @@ func TestRedirectRetried(t *testing.T) {
 	r := newFakeRedirector()
 	h := startController(t, func(c *Config) { c.Redirector = r })
 	h.waitHealthy()
-	h.home.stop()
+	h.home.Stop()
 	h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 	<-r.calls
 	r.results <- errors.New("registrar at pool-b said 500")
@@ -312,10 +321,10 @@ func TestHomeBackDuringOutage(t *testing.T) {
 	r := newFakeRedirector()
 	h := startController(t, func(c *Config) { c.Redirector = r })
 	h.waitHealthy()
-	h.home.stop()
+	h.home.Stop()
 	h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 	first := <-r.calls
-	h.home.start()
+	h.startHome()
 	h.waitFor("failback", phaseIs(signaling.PhaseFailback))
 	<-first.ctx.Done() // the move to pool-b was cancelled
 	if call := <-r.calls; call.to != "pool-a" {
@@ -331,7 +340,7 @@ func TestFailoverDuringOutage(t *testing.T) {
 	r := newFakeRedirector()
 	h := startController(t, func(c *Config) { c.Redirector = r })
 	h.waitHealthy()
-	h.home.stop()
+	h.home.Stop()
 	h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 	<-r.calls
 	s, err := h.c.Failover(context.Background())
@@ -350,9 +359,9 @@ func TestAutomatic(t *testing.T) {
 		c.AutoFailbackAfter = 500 * time.Millisecond
 	})
 	h.waitHealthy()
-	h.home.stop()
+	h.home.Stop()
 	h.waitFor("failed-over by itself", phaseIs(signaling.PhaseFailedOver))
-	h.home.start()
+	h.startHome()
 	h.waitFor("failback by itself", phaseIs(signaling.PhaseFailback))
 	h.waitFor("normal", phaseIs(signaling.PhaseNormal))
 }
@@ -480,10 +489,10 @@ func BenchmarkDetection(b *testing.B) {
 		b.StopTimer()
 		h.waitFor("normal with pool-a healthy", both(phaseIs(signaling.PhaseNormal), healthy("pool-a", true)))
 		b.StartTimer()
-		h.home.stop()
+		h.home.Stop()
 		h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 		b.StopTimer()
-		h.home.start()
+		h.startHome()
 		h.waitFor("pool-a back", healthy("pool-a", true))
 		if _, err := h.c.Failback(ctx); err != nil {
 			b.Fatal(err)
