@@ -93,12 +93,34 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 		delete(h.files, wasmGzip)
 		delete(h.files, WASM) // a raw copy beside the .gz is never served: one truth
 	} else if raw, ok := h.files[WASM]; ok {
-		// Built without gzip: serve it as is rather than refuse.
-		h.wasm = &wasmFile{rawSize: int64(len(raw.data))}
-		h.wasm.once.Do(func() { h.wasm.identity = raw })
+		// Built without the .gz (a plain `go build` of the client): compress it here,
+		// once, so browsers still download a fifth of it.
+		gz, err := gzipBytes(raw.data)
+		if err != nil {
+			return nil, fmt.Errorf("assets: compress %s: %w", WASM, err)
+		}
+		h.wasm = &wasmFile{gz: &file{name: WASM, data: gz, contentType: "application/wasm", etag: etagOf(gz, "")}, rawSize: int64(len(raw.data))}
+		h.wasm.once.Do(func() {
+			h.wasm.identity = &file{name: WASM, data: raw.data, contentType: "application/wasm", etag: strings.TrimSuffix(h.wasm.gz.etag, `"`) + `-identity"`}
+		})
 		delete(h.files, WASM)
 	}
 	return h, nil
+}
+
+func gzipBytes(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // gunzipSize checks that data is a complete gzip stream and returns the size it inflates

@@ -227,3 +227,17 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+func TestRawWASMIsCompressedAtStart(t *testing.T) {
+	fsys := testFS(t)
+	delete(fsys, "main.wasm.gz")
+	h := newHandler(t, fsys, Options{})
+	resp, body := get(t, h, "/main.wasm", map[string]string{"Accept-Encoding": "gzip"})
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(body) >= len(wasmRaw) {
+		t.Fatalf("encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), len(body))
+	}
+	resp, body = get(t, h, "/main.wasm", nil)
+	if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, wasmRaw) {
+		t.Errorf("identity: encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), len(body))
+	}
+}

@@ -4,7 +4,8 @@
 //
 // main.wasm is embedded gzip-compressed (main.wasm.gz, built by `go tool task wasm`) and
 // served as /main.wasm: as is, with Content-Encoding: gzip, to clients that accept gzip,
-// and decompressed once, lazily, for the rare client that does not. Every response carries
+// and decompressed once, lazily, for the rare client that does not. A client built
+// without the .gz (main.wasm alone) is compressed once at start-up instead. Every response carries
 // an ETag derived from the content and Cache-Control: no-cache, so a browser revalidates on
 // each load (a 304 costs one round trip) and a rebuilt binary never serves a stale client.
 //
