@@ -5,9 +5,14 @@ import (
 	"net/http"
 )
 
-// apiError is the body of every JSON error the gateway's HTTP API returns. It has the
-// shape of signaling.Error, so the softphone reads HTTP and websocket errors alike.
+// apiError is the body of every JSON error the gateway's HTTP API returns, the same
+// shape as the admin API's: {"error":{"code":"...","message":"..."}}. Code is for
+// programs, message for people.
 type apiError struct {
+	Error apiErrorDetail `json:"error"`
+}
+
+type apiErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -20,7 +25,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, apiError{Code: code, Message: msg})
+	writeJSON(w, status, apiError{Error: apiErrorDetail{Code: code, Message: msg}})
 }
 
 // securityHeaders applies to every response. frame-ancestors 'self' stops other sites

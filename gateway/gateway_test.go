@@ -103,6 +103,9 @@ func postJSON(t *testing.T, url, body string, hdr ...string) (int, map[string]an
 	}
 	var m map[string]any
 	json.NewDecoder(resp.Body).Decode(&m)
+	if e, ok := m["error"].(map[string]any); ok {
+		return resp.StatusCode, e // errors: {"error":{"code","message"}}
+	}
 	return resp.StatusCode, m
 }
 
