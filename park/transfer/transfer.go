@@ -142,7 +142,7 @@ func ParseReferTo(v string) (ReferTo, error) {
 	if rt.Target.Scheme != "sip" && rt.Target.Scheme != "sips" {
 		return ReferTo{}, malformed("Refer-To scheme", v)
 	}
-	if rt.Target.Host == "" {
+	if !validHost(rt.Target.Host) || strings.ContainsAny(rt.Target.User, " \t\r\n<>\"?;") {
 		return ReferTo{}, malformed("Refer-To host", v)
 	}
 	rt.Target.Headers = nil
@@ -165,6 +165,21 @@ func ParseReferTo(v string) (ReferTo, error) {
 		rt.Replaces = &r
 	}
 	return rt, nil
+}
+
+// validHost accepts hostnames, IPv4 and bracketed IPv6 (RFC 3261 §25.1
+// host); sipgo's URI parser is lenient, we are not.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-[]:", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseSipfrag returns the status code of a message/sipfrag body's first
