@@ -180,21 +180,71 @@ func (r *run) retrieve(req *sip.Request, tx sip.ServerTransaction, orbit string,
 		r.respondErr(req, tx, perr)
 		return
 	}
-	if err := l.answer(offer, sip.NewHeader(OrbitHeader, orbit)); err != nil {
+	rt := &retriever{leg: l, direct: !supportsReplaces(req)}
+	if rt.direct {
+		// Third-party call control: the answer waits for the parked
+		// party's SDP (bridge.go). Our own RTP socket is not needed.
+		l.media.close()
+		rt.offer = req.Body()
+		rt.answerSDP = make(chan []byte, 1)
+		rt.answered = make(chan error, 1)
+		_ = l.ss.Respond(180, "Ringing", nil)
+	} else if err := l.answer(offer, sip.NewHeader(OrbitHeader, orbit)); err != nil {
 		l.end()
 		unmark()
 		return
 	}
 	select {
-	case pc.retrievers <- l:
+	case pc.retrievers <- rt:
 	case <-pc.done:
 		// The parked call left while we answered (hung up, timed out).
 		unmark()
+		if rt.direct {
+			r.respondErr(req, tx, ErrOrbitNotFound.withOrbit(orbit))
+			l.end()
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 		defer cancel()
 		l.hangup(ctx, ErrOrbitNotFound.withOrbit(orbit))
+		return
 	case <-r.ctx.Done():
+		return
 	}
+	if rt.direct {
+		r.answerDirect(rt, orbit)
+	}
+}
+
+// answerDirect completes a bridged retrieve: answer the retriever with the
+// parked party's SDP once the loop has it.
+func (r *run) answerDirect(rt *retriever, orbit string) {
+	l := rt.leg
+	var sdp []byte
+	select {
+	case sdp = <-rt.answerSDP:
+	case <-l.ss.Context().Done(): // CANCEL: the bridge will fail its answer
+		sdp = <-rt.answerSDP
+		rt.answered <- context.Canceled
+		l.end()
+		return
+	case <-r.ctx.Done():
+		return
+	}
+	if sdp == nil {
+		e := ErrRetrieveFailed.withOrbit(orbit)
+		_ = l.ss.Respond(e.Status, e.Text, nil, e.headers(r.s.opt.Name)...)
+		l.end()
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(l.ss.InviteRequest, sdp)
+	res.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	l.res = res
+	err := l.ss.WriteResponse(res)
+	if err != nil {
+		l.end()
+	}
+	rt.answered <- err
 }
 
 // onReinvite answers a session refresh in one of our dialogs with the same

@@ -123,6 +123,15 @@ func (l *leg) request(ctx context.Context, method sip.RequestMethod, body []byte
 	return l.ss.Do(ctx, req)
 }
 
+// request2 sends a prepared in-dialog request and waits for its final
+// response.
+func (l *leg) request2(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if l.cs != nil {
+		return l.cs.Do(ctx, req)
+	}
+	return l.ss.Do(ctx, req)
+}
+
 // hangup sends BYE with an RFC 3326 Reason (and ms-diagnostics) and ends
 // the leg whatever the answer.
 func (l *leg) hangup(ctx context.Context, why *Error) {

@@ -3,6 +3,8 @@ package park
 import (
 	"strings"
 	"testing"
+
+	"github.com/parkway/parkway/siptest"
 )
 
 func TestParkAndRetrieve(t *testing.T) {
@@ -75,4 +77,51 @@ func TestParkAndRetrieve(t *testing.T) {
 	if len(s.Parked()) != 0 {
 		t.Errorf("still parked: %+v", s.Parked())
 	}
+}
+
+// A retriever without Replaces support (a SIPp script, a minimal phone)
+// still gets the call: the park service re-INVITEs the parked party towards
+// it, media flows directly, and the park service relays the BYE.
+func TestRetrieveWithoutReplacesBridgesMedia(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	events, cancel := s.Events()
+	defer cancel()
+	p := newParties(t)
+	plain := siptest.NewPhone(t, siptest.PhoneOptions{User: "plain", ToneHz: carolHz, NoReplaces: true})
+	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTone(t, ctx, bp.Media(), 440)
+	cp, err := plain.Call(ctx, uri(s, "7000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Header(OrbitHeader) != "7000" {
+		t.Errorf("orbit header %q", cp.Header(OrbitHeader))
+	}
+	e := nextEvent(t, ctx, events, StateRetrieved)
+	if !strings.Contains(e.Call.RetrievedBy, "plain") {
+		t.Errorf("retrieved by %q", e.Call.RetrievedBy)
+	}
+	waitTone(t, ctx, cp.Media(), bobHz)
+	waitTone(t, ctx, bp.Media(), carolHz)
+	waitFor(t, ctx, "park media closed", func() bool { return s.openStreams.Load() == 0 })
+	bp.Media().ResetStats()
+	waitFor(t, ctx, "fresh audio", func() bool { return bp.Media().Packets() > 25 })
+	for src := range bp.Media().Sources() {
+		if src != cp.Media().LocalAddr().String() {
+			t.Errorf("bob receives RTP from %s, want only the retriever's %s", src, cp.Media().LocalAddr())
+		}
+	}
+	if err := cp.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-bp.Done() // BYE relayed by the park service
+	waitFor(t, ctx, "park dialogs gone", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.run.legs) == 0
+	})
 }

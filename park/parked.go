@@ -16,7 +16,7 @@ type parkedCall struct {
 	info       ParkedCall // State "" while reserved, before the 200 is ACKed
 	leg        *leg       // park ↔ parked party
 	retrieving bool       // a retriever's leg is on its way to the loop
-	retrievers chan *leg
+	retrievers chan *retriever
 	done       chan struct{} // closed when the call left its orbit
 }
 
@@ -41,7 +41,7 @@ func (r *run) reserve(orbit string) (*parkedCall, *Error) {
 			return nil, ErrNoOrbitAvailable
 		}
 	}
-	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *leg), done: make(chan struct{})}
+	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever), done: make(chan struct{})}
 	r.calls[orbit] = pc
 	return pc, nil
 }
@@ -123,9 +123,9 @@ func (r *run) loop(pc *parkedCall) {
 		case <-pc.leg.gone:
 			r.finish(pc, StateDisconnected, "parked party hung up")
 			return
-		case c := <-pc.retrievers:
-			if r.connect(ctx, pc, c) {
-				r.finish(pc, StateRetrieved, "retrieved")
+		case rt := <-pc.retrievers:
+			if st, why := r.takeOver(ctx, pc, rt); st != "" {
+				r.finish(pc, st, why)
 				return
 			}
 			r.s.mu.Lock()
@@ -140,6 +140,19 @@ func (r *run) loop(pc *parkedCall) {
 			return
 		}
 	}
+}
+
+// takeOver gives the parked call to a retriever, by transfer when the
+// retriever supports Replaces and by bridging media otherwise. It returns
+// the final state ("" when the call stays parked) and why.
+func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (State, string) {
+	if rt.direct {
+		return r.bridge(ctx, pc, rt)
+	}
+	if r.connect(ctx, pc, rt.leg) {
+		return StateRetrieved, "retrieved"
+	}
+	return "", ""
 }
 
 // connect hands the parked party to other, a call the park service has
@@ -262,8 +275,8 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 			r.finish(pc, StateDisconnected, "parked party hung up")
 			return
 		case retriever != nil:
-			if r.connect(ctx, pc, retriever) {
-				r.finish(pc, StateRetrieved, "retrieved while ringing back")
+			if st, why := r.takeOver(ctx, pc, retriever); st != "" {
+				r.finish(pc, st, why+" while ringing back")
 				return
 			}
 		case answered != nil:
@@ -286,7 +299,7 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 
 // ring calls target while watching the parked call: a retriever arriving
 // or the parked party hanging up cancels the ring (CANCEL, RFC 3261 §9).
-func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered, retriever *leg, gone bool) {
+func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered *leg, retriever *retriever, gone bool) {
 	rctx, cancel := context.WithTimeout(ctx, r.s.opt.RingTimeout)
 	defer cancel()
 	type result struct{ l *leg }
@@ -309,9 +322,9 @@ func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered
 	select {
 	case res := <-done:
 		return res.l, nil, false
-	case c := <-pc.retrievers:
+	case rt := <-pc.retrievers:
 		drop()
-		return nil, c, false
+		return nil, rt, false
 	case <-pc.leg.gone:
 		drop()
 		return nil, nil, true

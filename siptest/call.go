@@ -179,6 +179,9 @@ func (p *Phone) invite(ctx context.Context, req *sip.Request, headers ...sip.Hea
 	for _, h := range headers {
 		req.AppendHeader(h)
 	}
+	if !p.opt.NoReplaces {
+		req.AppendHeader(sip.NewHeader("Supported", "replaces"))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(m.offer())
 	req.Laddr = p.laddr

@@ -32,6 +32,14 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var replaces *transfer.Replaces
 	if v := headerValue(req, "Replaces"); v != "" {
+		if p.opt.NoReplaces { // RFC 3261 §8.2.2.3
+			_ = tx.Respond(func() *sip.Response {
+				res := sip.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+				res.AppendHeader(sip.NewHeader("Unsupported", "replaces"))
+				return res
+			}())
+			return
+		}
 		r, err := transfer.ParseReplaces(v)
 		if err != nil {
 			respond(req, tx, 400, "Bad Replaces")

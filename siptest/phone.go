@@ -31,6 +31,9 @@ type PhoneOptions struct {
 	// ToneHz is the frequency this phone sends on every call; 0 sends silence
 	// (packets still flow, so they can be counted).
 	ToneHz float64
+	// NoReplaces makes a phone without RFC 3891 support: its INVITEs carry
+	// no "Supported: replaces" and it refuses INVITEs with Replaces (420).
+	NoReplaces bool
 	// Logger receives sipgo's logs; nil discards them.
 	Logger *slog.Logger
 }
