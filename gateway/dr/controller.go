@@ -229,6 +229,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	r := &runState{ctx: ctx}
 	c.run = r
+	// A redirection cut short by an earlier Run's end is resumed: the state still wants
+	// users moved.
+	c.steerLocked()
 	c.mu.Unlock()
 
 	for i, pool := range []Pool{c.cfg.Home, c.cfg.Backup} {

@@ -106,8 +106,8 @@ func startController(tb testing.TB, edit func(*Config)) *harness {
 		if err := <-done; err != nil {
 			tb.Errorf("Run: %v", err)
 		}
-		cancelSub()
 	}
+	tb.Cleanup(cancelSub)
 	tb.Cleanup(h.stop)
 	return h
 }
@@ -341,6 +341,31 @@ func TestHomeBackDuringOutage(t *testing.T) {
 	}
 	r.results <- nil
 	h.waitFor("normal", phaseIs(signaling.PhaseNormal))
+}
+
+// TestRedirectResumedByNextRun: a redirection cancelled because Run ended starts again
+// when Run is called again, since the phase still wants users moved.
+func TestRedirectResumedByNextRun(t *testing.T) {
+	r := newFakeRedirector()
+	h := startController(t, func(c *Config) { c.Redirector = r })
+	h.waitHealthy()
+	h.stopHome()
+	h.waitFor("outage", phaseIs(signaling.PhaseOutage))
+	first := <-r.calls
+	h.stop()
+	<-first.ctx.Done()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if call := <-r.calls; call.to != "pool-b" {
+		t.Fatalf("resumed Redirect to %q; want pool-b", call.to)
+	}
+	r.results <- nil
+	if s := h.waitFor("failover", phaseIs(signaling.PhaseFailover)); s.ActivePool != "pool-b" {
+		t.Errorf("after the resumed redirection: %+v", s)
+	}
 }
 
 // TestFailoverDuringOutage: an admin's failover during the outage is recorded and
