@@ -30,7 +30,11 @@ import (
 // TestMain fails the package when a test leaves goroutines behind: every session
 // goroutine has an owner who waits for it, and this is where that is checked.
 func TestMain(m *testing.M) {
+	if os.Getenv("PARKWAY_SWARM") != "" {
+		os.Exit(runSwarm()) // BenchmarkFanout's client process
+	}
 	code := m.Run()
+	closeFanoutFixture()
 	if code == 0 {
 		if leaked := leakedGoroutines(); leaked != "" {
 			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)

@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parkway/parkway/gateway/auth"
+	"github.com/parkway/parkway/signaling"
+)
+
+// BenchmarkFanout measures a phase change's fan-out: from the DR controller's call to
+// the moment the last of N connected websocket clients has read the new state.
+//
+// The clients are real coder/websocket clients over loopback, run by a child process
+// (this test binary again, see runSwarm): each loopback client costs two file
+// descriptors, and with the gateway and the clients in separate processes 10,000 clients
+// fit under a 20,000 descriptor limit that an unprivileged container cannot raise. The
+// child reports "done" on a pipe when its last client has the new state; the pipe adds
+// microseconds. Clients and gateway share the machine's CPUs, so the numbers are an upper
+// bound for the gateway alone.
+//
+// Each b.N iteration is one phase change; p50/p99 are over the iterations, so run with
+// e.g. -benchtime=50x for a meaningful p99:
+//
+//	go test -run '^$' -bench Fanout -benchtime 50x ./gateway/
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			f := fanoutFixtureFor(b, n)
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d, err := f.round()
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, d)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
+			b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
+			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile of sorted durations, nearest rank.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i]
+}
+
+// fanoutFixture is a gateway in this process and a swarm of n clients in a child. The
+// testing package calls a benchmark function more than once (b.N = 1 first); connecting
+// 10,000 clients each time would mostly measure TIME_WAIT, so the fixture is kept and
+// closed by TestMain (closeFanoutFixture).
+type fanoutFixture struct {
+	n       int
+	g       *testGateway
+	cleanup []func()
+	child   *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  *bufio.Reader
+	phase   int // index into signaling.Phases of the current phase
+}
+
+var fixture struct {
+	mu sync.Mutex
+	f  *fanoutFixture
+}
+
+func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
+	fixture.mu.Lock()
+	defer fixture.mu.Unlock()
+	if fixture.f != nil && fixture.f.n == n {
+		return fixture.f
+	}
+	if fixture.f != nil {
+		fixture.f.close()
+		fixture.f = nil
+	}
+	if err := raiseNoFile(uint64(n + 512)); err != nil {
+		b.Skipf("cannot hold %d sockets: %v", n, err)
+	}
+	f := &fanoutFixture{n: n}
+	fb := &fixtureTB{TB: b}
+	f.g = startGateway(fb, func(c *Config) {
+		// No heartbeats during the measurement, and room for a slow start under load.
+		c.PingInterval = 10 * time.Minute
+		c.PeerTimeout = 20 * time.Minute
+		c.AuthTimeout = 2 * time.Minute
+	})
+	f.cleanup = fb.cleanups
+	token, _, err := f.g.signer.Issue("alice", auth.KindSession, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.child = exec.Command(os.Args[0], "-test.run=^$")
+	f.child.Env = append(os.Environ(), "PARKWAY_SWARM="+strconv.Itoa(n), "PARKWAY_SWARM_URL="+f.g.ws, "PARKWAY_SWARM_TOKEN="+token)
+	f.child.Stderr = os.Stderr
+	f.stdin, _ = f.child.StdinPipe()
+	out, _ := f.child.StdoutPipe()
+	f.stdout = bufio.NewReader(out)
+	if err := f.child.Start(); err != nil {
+		f.close()
+		b.Fatal(err)
+	}
+	if line, err := f.stdout.ReadString('\n'); err != nil || line != "ready\n" {
+		f.close()
+		b.Fatalf("client swarm: %q %v", line, err)
+	}
+	if got := f.g.Sessions(); got != n {
+		f.close()
+		b.Fatalf("%d sessions, want %d", got, n)
+	}
+	fixture.f = f
+	return f
+}
+
+// round changes the phase and returns how long until the last client had it. The
+// swarm is told which phase to count first, so arming it is not measured.
+func (f *fanoutFixture) round() (time.Duration, error) {
+	f.phase = (f.phase + 1) % len(signaling.Phases)
+	p := signaling.Phases[f.phase]
+	if _, err := io.WriteString(f.stdin, string(p)+"\n"); err != nil {
+		return 0, err
+	}
+	if line, err := f.stdout.ReadString('\n'); err != nil || line != "armed\n" {
+		return 0, fmt.Errorf("swarm: %q %v", line, err)
+	}
+	start := time.Now()
+	f.g.ctl.set(p)
+	if line, err := f.stdout.ReadString('\n'); err != nil || line != "done\n" {
+		return 0, fmt.Errorf("swarm: %q %v", line, err)
+	}
+	return time.Since(start), nil
+}
+
+func (f *fanoutFixture) close() {
+	if f.stdin != nil {
+		f.stdin.Close() // the swarm closes its clients and exits on EOF
+	}
+	if f.child != nil && f.child.Process != nil {
+		f.child.Wait()
+	}
+	for i := len(f.cleanup) - 1; i >= 0; i-- {
+		f.cleanup[i]()
+	}
+}
+
+// closeFanoutFixture is called by TestMain after the benchmarks.
+func closeFanoutFixture() {
+	fixture.mu.Lock()
+	defer fixture.mu.Unlock()
+	if fixture.f != nil {
+		fixture.f.close()
+		fixture.f = nil
+	}
+}
+
+// fixtureTB collects cleanups to run when the fixture closes, not when the first
+// benchmark invocation ends.
+type fixtureTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (t *fixtureTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+
+// raiseNoFile lifts the soft RLIMIT_NOFILE to at least n, and the hard one when
+// allowed (it needs CAP_SYS_RESOURCE).
+func raiseNoFile(n uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= n {
+		return nil
+	}
+	lim.Cur = n
+	if lim.Max < n {
+		lim.Max = n
+	}
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// runSwarm is the child side of BenchmarkFanout (TestMain runs it when PARKWAY_SWARM is
+// set): it connects n clients, prints "ready" once each has its first state, then for
+// every phase read from stdin prints "armed", and "done" once every client has read a
+// state with that phase. EOF on stdin closes the clients.
+func runSwarm() int {
+	n, _ := strconv.Atoi(os.Getenv("PARKWAY_SWARM"))
+	url, token := os.Getenv("PARKWAY_SWARM_URL"), os.Getenv("PARKWAY_SWARM_TOKEN")
+	if err := raiseNoFile(uint64(n + 512)); err != nil {
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		return 1
+	}
+	s := &swarm{}
+	first := s.arm(signaling.PhaseNormal, n)
+	authFrame, _ := signaling.Encode("a", &signaling.Auth{Token: token})
+	conns := make([]*websocket.Conn, n)
+	// Bounded concurrency: the listen backlog (somaxconn) is smaller than 10,000.
+	client := &http.Client{Transport: &http.Transport{}}
+	sem := make(chan struct{}, 64)
+	var dials sync.WaitGroup
+	var failed atomic.Pointer[error]
+	for i := range n {
+		sem <- struct{}{}
+		dials.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
+			if err == nil {
+				err = conn.Write(ctx, websocket.MessageText, authFrame)
+			}
+			if err != nil {
+				failed.Store(&err)
+				return
+			}
+			conns[i] = conn
+			s.readers.Go(func() { s.read(conn) })
+		})
+	}
+	dials.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.CloseNow()
+			}
+		}
+		s.readers.Wait()
+	}()
+	if e := failed.Load(); e != nil {
+		fmt.Fprintln(os.Stderr, "swarm: connect:", *e)
+		return 1
+	}
+	<-first.done
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		r := s.arm(signaling.Phase(in.Text()), n)
+		fmt.Println("armed")
+		<-r.done
+		fmt.Println("done")
+	}
+	return 0
+}
+
+type swarm struct {
+	readers sync.WaitGroup
+	cur     atomic.Pointer[swarmRound]
+}
+
+type swarmRound struct {
+	want      []byte // `"phase":"outage"` as it appears in a state frame
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+func (s *swarm) arm(p signaling.Phase, n int) *swarmRound {
+	r := &swarmRound{want: []byte(`"phase":"` + string(p) + `"`), done: make(chan struct{})}
+	r.remaining.Store(int64(n))
+	s.cur.Store(r)
+	return r
+}
+
+// read is one client: it counts the first frame of each round carrying the round's
+// phase. A substring test, not a JSON decode, keeps the clients' share of the CPU small.
+func (s *swarm) read(conn *websocket.Conn) {
+	var counted *swarmRound
+	for {
+		_, frame, err := conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		r := s.cur.Load()
+		if r == counted || !bytes.Contains(frame, r.want) {
+			continue
+		}
+		counted = r
+		if r.remaining.Add(-1) == 0 {
+			close(r.done)
+		}
+	}
+}
