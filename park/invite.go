@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/transfer"
 )
 
 func (r *run) routes() {
@@ -136,19 +137,19 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	r.startParked(pc)
 }
 
-// referredBy extracts the URI of a Referred-By header (RFC 3892 §3).
+// referredBy extracts the URI of a Referred-By header (RFC 3892 §3). Its
+// grammar is Refer-To's (a name-addr), so the same strict parser reads it;
+// anything unparseable counts as absent.
 func referredBy(req *sip.Request) string {
 	v := headerValue(req, "Referred-By")
 	if v == "" {
 		return ""
 	}
-	var u sip.Uri
-	var params sip.HeaderParams
-	if _, err := sip.ParseAddressValue(v, &u, &params); err != nil {
+	rt, err := transfer.ParseReferTo(v)
+	if err != nil {
 		return ""
 	}
-	u.Headers = nil
-	return u.String()
+	return rt.Target.String()
 }
 
 // retrieve answers the retriever's INVITE and hands the new leg to the

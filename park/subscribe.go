@@ -58,19 +58,12 @@ type PublishedPark struct {
 }
 
 func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
-	ev := strings.ToLower(strings.TrimSpace(headerValue(req, "Event")))
-	if i := strings.IndexByte(ev, ';'); i >= 0 {
-		ev = strings.TrimSpace(ev[:i])
-	}
+	ev := eventPackage(headerValue(req, "Event"))
 	user := req.Recipient.User
-	expires := defaultSubExpiry
-	if v := headerValue(req, "Expires"); v != "" {
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-		if err != nil {
-			respond(req, tx, 400, "Bad Expires")
-			return
-		}
-		expires = min(time.Duration(n)*time.Second, maxSubExpiry)
+	expires, err := parseExpires(req.GetHeader("Expires"))
+	if err != nil {
+		respond(req, tx, 400, "Bad Expires")
+		return
 	}
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		r.refresh(req, tx, expires)
@@ -124,6 +117,26 @@ func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		defer r.wg.Done()
 		sub.work(expires)
 	}()
+}
+
+// eventPackage returns the package name of an Event header value
+// (RFC 6665 §8.2.1: event-type, then ;id= and other params), lower-cased.
+func eventPackage(v string) string {
+	ev, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(ev))
+}
+
+// parseExpires reads a SUBSCRIBE's Expires (RFC 6665 §4.1.2.1): absent
+// means the package default, larger than we allow is shortened (§4.2.1.1).
+func parseExpires(h sip.Header) (time.Duration, error) {
+	if h == nil {
+		return defaultSubExpiry, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	return min(time.Duration(n)*time.Second, maxSubExpiry), nil
 }
 
 func (r *run) refresh(req *sip.Request, tx sip.ServerTransaction, expires time.Duration) {
