@@ -297,6 +297,9 @@ func TestDemoRefusedOutsideDemo(t *testing.T) {
 	}
 }
 
+// drtest.Pools stands in for the demo's pools in these tests.
+var _ DemoPools = drtest.Pools(nil)
+
 // failingPools is a DemoPools whose every call fails with err.
 type failingPools struct{ err error }
 
