@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func testLogger() *slog.Logger {
 func init() {
 	// sipgo logs through its own default logger in a few places.
 	sip.SetDefaultLogger(testLogger())
+	sip.SIPDebug = os.Getenv("POOL_TEST_SIP") == "1"
 }
 
 var demoUsers = []User{{"alice", "alice-pw"}, {"bob", "bob-pw"}, {"carol", "carol-pw"}, {"dave", "dave-pw"}}
@@ -144,4 +146,34 @@ func waitListening(t testing.TB, ua *sipgo.UserAgent, addr string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// freePort returns a port that was free for both UDP and TCP on 127.0.0.1 a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// startPair starts the demo pool pair on free ports, each the other's peer.
+func startPair(t testing.TB) (a, b *Pool) {
+	t.Helper()
+	ca, cb := DemoConfigs("127.0.0.1")
+	ca.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cb.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	ca.Peer.Addr, cb.Peer.Addr = cb.Listen, ca.Listen
+	return startPool(t, ca, Options{}), startPool(t, cb, Options{})
 }

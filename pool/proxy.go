@@ -102,6 +102,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target) {
 		}
 	}
 	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
+	n.log.Debug("forwarded", "method", req.Method, "to", t.addr, "error", err)
 	if err != nil {
 		// §16.9: a transport error is a 503 from the unreachable element.
 		n.log.Debug("forward failed", "to", t.addr, "error", err)
@@ -202,6 +203,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 	for {
 		select {
 		case res := <-ctr.Responses():
+			n.log.Debug("relay response", "code", res.StatusCode)
 			if res.StatusCode == 100 {
 				// §16.7 step 3: 100 is hop-by-hop and not relayed.
 				provisional = true
@@ -210,8 +212,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				}
 				continue
 			}
-			out := res.Clone()
-			out.RemoveHeader("Via") // §16.7 step 3: remove our own Via
+			out := upstreamCopy(res, req.Transport())
 			if res.IsProvisional() {
 				provisional = true
 				if cancelWanted {
@@ -233,6 +234,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 			}
 			finalSent = true
 			if err := tx.Respond(out); err != nil {
+				n.log.Debug("relay final failed", "code", res.StatusCode, "error", err)
 				if res.IsSuccess() && invite {
 					// Upstream cancelled while downstream answered: the caller must still
 					// get the 200 so it can ACK and BYE it (§16.10).
@@ -259,6 +261,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				n.respond(req, tx, newSIPError(408, "Request Timeout"))
 			}
 		case <-ctr.Done():
+			n.log.Debug("client transaction ended", "error", ctr.Err(), "final", finalSent)
 			if !finalSent {
 				// The client transaction ended without a final answer: Timer B/F fired
 				// (§16.7 step 9 → 408) or the transport failed (§16.9 → 503).
@@ -270,6 +273,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 			}
 			return
 		case <-n.ctx.Done():
+			n.log.Debug("relay stopped with node")
 			return
 		}
 	}
@@ -331,10 +335,26 @@ func (n *node) onStrayResponse(res *sip.Response) {
 	if b, _ := v.Params.Get("branch"); !strings.HasPrefix(b, branchPrefix) {
 		return
 	}
-	out := res.Clone()
-	out.RemoveHeader("Via")
+	out := upstreamCopy(res, "")
 	if out.Via() == nil {
 		return
 	}
 	n.writeStateless(out)
+}
+
+// upstreamCopy is res as it goes upstream: our Via removed (§16.7 step 3) and the
+// addressing sipgo copied from the downstream leg cleared, so it is sent by the next Via
+// (with its received/rport, RFC 3581 §4) over transport (or the Via's when empty).
+func upstreamCopy(res *sip.Response, transport string) *sip.Response {
+	out := res.Clone()
+	out.RemoveHeader("Via")
+	out.SetDestination("")
+	out.SetSource("")
+	out.SetTransport(transport)
+	if transport == "" {
+		if v := out.Via(); v != nil {
+			out.SetTransport(strings.ToUpper(v.Transport))
+		}
+	}
+	return out
 }

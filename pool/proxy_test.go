@@ -1,0 +1,171 @@
+package pool
+
+import (
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/siptest"
+)
+
+func newPhone(t *testing.T, p *Pool, user, password string, tone float64) *siptest.Phone {
+	t.Helper()
+	return siptest.NewPhone(t, siptest.PhoneOptions{User: user, Password: password, Domain: p.Domain(), Proxy: p.Addr(), ToneHz: tone})
+}
+
+// waitFor polls cond until it holds; the deadline is generous because the test must not
+// fail on a slow machine, only on a wrong result.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCallThroughProxy(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	ctx := testCtx(t)
+	alice := newPhone(t, p, "alice", "alice-pw", 350)
+	bob := newPhone(t, p, "bob", "bob-pw", 440)
+	for _, ph := range []*siptest.Phone{alice, bob} {
+		if _, err := ph.Register(ctx, time.Hour); err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	go func() {
+		select {
+		case in := <-bob.Incoming():
+			in.Answer(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	call, err := alice.Call(ctx, "sip:bob@"+p.Addr())
+	if err != nil {
+		t.Fatalf("alice calls bob: %v", err)
+	}
+	if rr := call.Response().GetHeader("Record-Route"); rr != nil {
+		t.Fatalf("200 OK carries Record-Route %q: the pool put itself in the dialog", rr.Value())
+	}
+	var bobCall *siptest.Call
+	waitFor(t, "bob's side of the call", func() bool {
+		cs := bob.Calls()
+		if len(cs) > 0 {
+			bobCall = cs[0]
+		}
+		return bobCall != nil
+	})
+	waitFor(t, "alice hears bob's 440 Hz", func() bool { return call.Media().HeardTone(440) })
+	waitFor(t, "bob hears alice's 350 Hz", func() bool { return bobCall.Media().HeardTone(350) })
+	// Media flows phone to phone: the only RTP source each side sees is the other phone.
+	for src := range call.Media().Sources() {
+		if src == p.Addr() {
+			t.Fatalf("alice got RTP from the pool %s", src)
+		}
+	}
+	// The dialog's remote target is bob's own contact, not the pool: BYE goes end to end.
+	if rt := call.RemoteTarget(); rt.HostPort() == p.Addr() {
+		t.Fatalf("remote target is the pool (%s)", rt.String())
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatalf("hangup: %v", err)
+	}
+	select {
+	case <-bobCall.Done():
+	case <-ctx.Done():
+		t.Fatal("bob never saw the BYE")
+	}
+}
+
+// TestCallSurvivesPoolStop is the DESIGN.md §2 invariant: no pool in an established
+// call's path, so stopping the pool does not disturb it.
+func TestCallSurvivesPoolStop(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	ctx := testCtx(t)
+	alice := newPhone(t, p, "alice", "alice-pw", 350)
+	bob := newPhone(t, p, "bob", "bob-pw", 440)
+	for _, ph := range []*siptest.Phone{alice, bob} {
+		if _, err := ph.Register(ctx, time.Hour); err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	go func() {
+		if in := <-bob.Incoming(); in != nil {
+			in.Answer(ctx)
+		}
+	}()
+	call, err := alice.Call(ctx, "sip:bob@"+p.Addr())
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	p.Stop()
+	call.Media().ResetStats()
+	waitFor(t, "audio after the pool stopped", func() bool { return call.Media().HeardTone(440) })
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatalf("BYE with the pool down: %v", err)
+	}
+}
+
+func TestProxyAnswers(t *testing.T) {
+	cfg := testConfig("pool-a", Range{"7000", "7099"})
+	p := startPool(t, cfg, Options{})
+	u := newRawUA(t)
+	host, port, _ := sip.ParseAddr(p.Addr())
+	send := func(user string, mutate func(*sip.Request)) *sip.Response {
+		t.Helper()
+		req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: user, Host: host, Port: port})
+		req.SetBody([]byte("hi"))
+		if mutate != nil {
+			mutate(req)
+		}
+		res, err := u.client.Do(testCtx(t), req)
+		if err != nil {
+			t.Fatalf("MESSAGE %s: %v", user, err)
+		}
+		return res
+	}
+	if got := send("zed", nil).StatusCode; got != 404 {
+		t.Errorf("unknown user = %d, want 404", got)
+	}
+	if got := send("carol", nil).StatusCode; got != 480 {
+		t.Errorf("known but unregistered user = %d, want 480", got)
+	}
+	zero := func(r *sip.Request) {
+		mf := sip.MaxForwardsHeader(0)
+		r.AppendHeader(&mf)
+	}
+	if got := send("carol", zero).StatusCode; got != 483 {
+		t.Errorf("Max-Forwards 0 = %d, want 483", got)
+	}
+	ext := func(r *sip.Request) { r.AppendHeader(sip.NewHeader("Proxy-Require", "foo")) }
+	if res := send("carol", ext); res.StatusCode != 420 || res.GetHeader("Unsupported") == nil {
+		t.Errorf("Proxy-Require = %d, want 420 with Unsupported", res.StatusCode)
+	}
+
+	// A contact that points back at the pool makes a loop: the first hop is a spiral
+	// (Request-URI changed), the second comes back identical and is refused (§16.3 step 4).
+	res := u.doAuth(t, registerReq(p, "bob", "<sip:bob@"+p.Addr()+">", 300), "bob", "bob-pw")
+	if res.StatusCode != 200 {
+		t.Fatalf("register loop contact = %d", res.StatusCode)
+	}
+	if got := send("bob", nil).StatusCode; got != 482 {
+		t.Errorf("looping request = %d, want 482", got)
+	}
+}
+
+func TestRetrieveRoutesAcrossPools(t *testing.T) {
+	// Two pools, each the other's peer. A request for pool-b's orbit sent to pool-a goes
+	// to pool-b; an unknown user bounces once and gets 404 (no ping-pong).
+	pa, _ := startPair(t)
+
+	u := newRawUA(t)
+	host, port, _ := sip.ParseAddr(pa.Addr())
+	req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "zed", Host: host, Port: port})
+	res, err := u.client.Do(testCtx(t), req)
+	if err != nil || res.StatusCode != 404 {
+		t.Fatalf("unknown user across pools = %v %v, want 404", res, err)
+	}
+}
