@@ -252,10 +252,10 @@ func TestDrainingPoolIsDown(t *testing.T) {
 // says so.
 func TestUnreachableAtStart(t *testing.T) {
 	h := startController(t, func(c *Config) { c.Home.SIPAddr = "127.0.0.1:9" })
-	if s := h.c.Snapshot(); s.Pools[0].Detail != "not probed yet" {
-		t.Logf("first snapshot: %+v", s) // the first probe may have run already
+	s := h.waitFor("outage", phaseIs(signaling.PhaseOutage))
+	if p := s.Pools[0]; p.Healthy || !strings.Contains(p.Detail, "3 probes in a row") {
+		t.Errorf("pool-a never answered: %+v; want unhealthy after 3 misses", p)
 	}
-	h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 }
 
 // TestPlannedFailover: from normal, with home alive, users are moved by the Redirector
