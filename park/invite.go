@@ -157,15 +157,27 @@ func referredBy(req *sip.Request) string {
 func (r *run) retrieve(req *sip.Request, tx sip.ServerTransaction, orbit string, offer audiosdp.Description) {
 	r.s.mu.Lock()
 	pc := r.calls[orbit]
-	busy := pc != nil && pc.retrieving
-	if pc != nil && !busy && pc.info.State != "" {
-		pc.retrieving = true
-	}
 	r.s.mu.Unlock()
-	if pc == nil || pc.info.State == "" {
+	if pc == nil {
 		r.respondErr(req, tx, ErrOrbitNotFound.withOrbit(orbit))
 		return
 	}
+	// A call still being answered at this orbit is as good as parked: wait
+	// for its ACK rather than tell the retriever there is nothing here.
+	select {
+	case <-pc.ready:
+	case <-pc.done:
+		r.respondErr(req, tx, ErrOrbitNotFound.withOrbit(orbit))
+		return
+	case <-r.ctx.Done():
+		return
+	}
+	r.s.mu.Lock()
+	busy := pc.retrieving || pc.info.State.Final()
+	if !busy {
+		pc.retrieving = true
+	}
+	r.s.mu.Unlock()
 	if busy {
 		r.respondErr(req, tx, ErrRetrieveBusy.withOrbit(orbit))
 		return

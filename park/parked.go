@@ -17,6 +17,7 @@ type parkedCall struct {
 	leg        *leg       // park ↔ parked party
 	retrieving bool       // a retriever's leg is on its way to the loop
 	retrievers chan *retriever
+	ready      chan struct{} // closed once parked (the 200 was ACKed)
 	done       chan struct{} // closed when the call left its orbit
 }
 
@@ -41,7 +42,8 @@ func (r *run) reserve(orbit string) (*parkedCall, *Error) {
 			return nil, ErrNoOrbitAvailable
 		}
 	}
-	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever), done: make(chan struct{})}
+	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever),
+		ready: make(chan struct{}), done: make(chan struct{})}
 	r.calls[orbit] = pc
 	return pc, nil
 }
@@ -64,6 +66,7 @@ func (r *run) startParked(pc *parkedCall) {
 	pc.info.State = StateParked
 	info := pc.info
 	r.s.mu.Unlock()
+	close(pc.ready)
 	r.publish(info, "parked")
 	r.wg.Add(1)
 	go func() {
