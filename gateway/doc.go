@@ -15,8 +15,10 @@
 // a bounded FIFO for replies, plus a single slot for the latest state that a newer state
 // overwrites. The fan-out (hub.go) never blocks on a client: it encodes each distinct state
 // once and drops it into every session's slot, so a slow or stalled browser only ever
-// misses intermediate states, never delays anyone else. A client that cannot take a
-// frame within the peer timeout, or lets its reply queue fill, is closed.
+// misses intermediate states, never delays anyone else. A client that sends faster than
+// it reads waits for its own reply queue, not anyone else's. One server goroutine, the
+// write watchdog (watchdog.go), closes any session whose write has been stuck for the
+// peer timeout; Close waits for it and for every session.
 //
 // The websocket protocol (messages in package signaling):
 //   - The first frame must be auth with a session token, within Config.AuthTimeout

@@ -27,14 +27,16 @@ type Server struct {
 
 	unsubscribe func()
 
-	mu       sync.Mutex // protects closed and the Add side of sessions
+	mu       sync.Mutex // protects closed, live and the Add side of sessions
 	closed   bool
-	shutdown chan struct{} // closed by Close: every session's writer says goodbye
+	live     map[*session]struct{} // every connected session, authenticated or not
+	shutdown chan struct{}         // closed by Close: every session's writer says goodbye
 	sessions sync.WaitGroup
+	watchdog sync.WaitGroup
 }
 
-// New builds a Server and subscribes it to cfg.Controller. Call Close (Serve does) to
-// end its sessions and the subscription.
+// New builds a Server, subscribes it to cfg.Controller and starts its write watchdog.
+// Call Close (Serve does) to end its sessions, the subscription and the watchdog.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -55,6 +57,7 @@ func New(cfg Config) (*Server, error) {
 		assets:   files,
 		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
 		shutdown: make(chan struct{}),
+		live:     map[*session]struct{}{},
 	}
 	if err := files.Built(); err != nil {
 		s.log.Warn("softphone pages will answer 503", "err", err)
@@ -65,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.hub.publish(snap) })
 	s.hub.publish(cfg.Controller.Snapshot())
 	s.handler = s.routes()
+	s.watchdog.Go(s.watchWrites)
 	return s, nil
 }
 
@@ -139,15 +143,24 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.unsubscribe()
 	s.sessions.Wait()
+	s.watchdog.Wait()
 }
 
-// track registers a session goroutine unless the server is closing.
-func (s *Server) track() bool {
+// track registers a session unless the server is closing; untrack undoes it.
+func (s *Server) track(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
 	s.sessions.Add(1)
+	s.live[sess] = struct{}{}
 	return true
+}
+
+func (s *Server) untrack(sess *session) {
+	s.mu.Lock()
+	delete(s.live, sess)
+	s.mu.Unlock()
+	s.sessions.Done()
 }

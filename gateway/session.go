@@ -38,7 +38,10 @@ type session struct {
 	auth     atomic.Int32
 	claims   auth.Claims // written by the reader before auth becomes authOK
 	lastSeen atomic.Int64
-	calls    calls
+	// writeStart is when the write in progress began (Unix ns), 0 between writes: the
+	// server's watchdog closes sessions stuck in one (watchdog.go).
+	writeStart atomic.Int64
+	calls      calls
 }
 
 // bufPool holds read buffers of one maximum message each, so 10,000 idle sessions hold

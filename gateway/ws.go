@@ -22,11 +22,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden-origin", "websocket connections from "+r.Header.Get("Origin")+" are not allowed")
 		return
 	}
-	if !s.track() {
-		writeError(w, http.StatusServiceUnavailable, "shutting-down", "the gateway is shutting down")
-		return
-	}
-	defer s.sessions.Done()
 	// Native clients may use websocket-level pings and pongs; they count as signs of
 	// life too. The callbacks run inside the reader's Read, after sess is set.
 	var sess *session
@@ -40,6 +35,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess = newSession(s, conn)
+	if !s.track(sess) {
+		conn.Close(websocket.StatusGoingAway, "gateway shutting down")
+		return
+	}
+	defer s.untrack(sess)
 	s.log.Debug("session started", "session", sess.id, "remote", r.RemoteAddr)
 	sess.run()
 }
