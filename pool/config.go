@@ -95,7 +95,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.Park.Validate(); err != nil {
-		bad("park", "…", "%w", err)
+		errs = append(errs, err) // park's own *FieldError names "park config: <field> = <value>"
 	}
 	own := c.Park.Orbits
 	for i, r := range own {

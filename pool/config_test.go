@@ -63,7 +63,7 @@ func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
 }
 
 func TestNewDoesNotKeepCallerSlices(t *testing.T) {
-	cfg := testConfig("pool-a", Range{"7000", "7099"})
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	p, err := New(cfg, Options{Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 //	  orbits: ["7000-7099"]
 //	  pickupTimeout: 90s
 //	  musicOnHold: true
-//	  musicFile: music/pool-a.wav
+//	  musicFile: builtin:pool-a    # or a path to an 8 kHz WAV/µ-law file, relative to the config
 //	  maxPickupAttempts: 1
 //	  onTimeoutURI: ""
 type fileConfig struct {
@@ -110,15 +110,14 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 	}
 	pc := ParkConfig{
 		Orbits:            parseRanges("park.orbits", f.Park.Orbits),
-		MusicOnHold:       true,
 		MusicFile:         f.Park.MusicFile,
 		MaxPickupAttempts: f.Park.MaxPickupAttempts,
 		OnTimeoutURI:      f.Park.OnTimeoutURI,
 	}
 	if f.Park.MusicOnHold != nil {
-		pc.MusicOnHold = *f.Park.MusicOnHold
+		pc.DisableMusicOnHold = !*f.Park.MusicOnHold
 	}
-	if pc.MusicFile != "" && !filepath.IsAbs(pc.MusicFile) && dir != "" {
+	if pc.MusicFile != "" && !strings.HasPrefix(pc.MusicFile, "builtin:") && !filepath.IsAbs(pc.MusicFile) && dir != "" {
 		pc.MusicFile = filepath.Join(dir, pc.MusicFile)
 	}
 	if f.Park.PickupTimeout != "" {

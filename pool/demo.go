@@ -33,8 +33,8 @@ func DemoConfigs(host string) (a, b Config) {
 		Park: ParkConfig{
 			Orbits:            append([]Range(nil), orbitsA...),
 			PickupTimeout:     90 * time.Second,
-			MusicOnHold:       true,
-			MaxPickupAttempts: 1,
+			MusicFile:         "builtin:pool-a",
+						MaxPickupAttempts: 1,
 		},
 	}
 	b = Config{
@@ -45,8 +45,8 @@ func DemoConfigs(host string) (a, b Config) {
 		Park: ParkConfig{
 			Orbits:            append([]Range(nil), orbitsB...),
 			PickupTimeout:     45 * time.Second,
-			MusicOnHold:       true,
-			MaxPickupAttempts: 1,
+			MusicFile:         "builtin:pool-b",
+						MaxPickupAttempts: 1,
 		},
 	}
 	return a, b

@@ -35,7 +35,7 @@ func testConfig(name string, orbits Range) Config {
 		Name:   name,
 		Listen: "127.0.0.1:0",
 		Users:  append([]User(nil), demoUsers...),
-		Park:   ParkConfig{Orbits: []Range{orbits}, PickupTimeout: 30 * time.Second, MusicOnHold: true, MaxPickupAttempts: 1},
+		Park:   ParkConfig{Orbits: []Range{orbits}, PickupTimeout: 30 * time.Second, MaxPickupAttempts: 1},
 	}
 }
 

@@ -47,6 +47,10 @@ type Options struct {
 	DigestAlgorithms []string
 	// Now is the registrar's clock; tests move it to expire bindings without sleeping.
 	Now func() time.Time
+
+	// testPickupTimeout shortens the park pickup timeout below Lync's 10 s minimum;
+	// set only by this package's tests.
+	testPickupTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"errors"
-	"strconv"
 )
 
 // Orbit numbers follow Lync's CsCallParkOrbit rule (DESIGN.md §3): a number matching
@@ -54,16 +53,6 @@ func checkRange(r Range) error {
 	return nil
 }
 
-// inRange reports whether user is an orbit number inside r.
-func inRange(r Range, user string) bool {
-	p, d, ok := splitOrbit(user)
-	ps, ds, ok1 := splitOrbit(r.Start)
-	_, de, ok2 := splitOrbit(r.End)
-	if !ok || !ok1 || !ok2 || p != ps || len(d) != len(ds) {
-		return false
-	}
-	return d >= ds && d <= de
-}
 
 func rangesOverlap(a, b Range) bool {
 	pa, sa, _ := splitOrbit(a.Start)
@@ -74,12 +63,4 @@ func rangesOverlap(a, b Range) bool {
 		return false
 	}
 	return sa <= eb && sb <= ea
-}
-
-func orbitCount(r Range) int {
-	_, s, _ := splitOrbit(r.Start)
-	_, e, _ := splitOrbit(r.End)
-	a, _ := strconv.Atoi(s)
-	b, _ := strconv.Atoi(e)
-	return b - a + 1
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/park"
 )
 
 // Pool is one SIP pool. Its registrations and settings live as long as the Pool; its
@@ -34,7 +35,8 @@ type Pool struct {
 	// the gateway's demo API.
 	mu   sync.Mutex
 	node *node
-	addr string // host:port bound by the first Start, reused by later ones
+	addr string        // host:port bound by the first Start, reused by later ones
+	park *park.Service // created by the first Start, restarted by later ones
 }
 
 // New checks cfg and builds a stopped pool. cfg and opt are copied; New keeps no
@@ -103,10 +105,10 @@ func (p *Pool) Addr() string {
 func (p *Pool) ParkAddr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.node == nil || p.node.park == nil {
+	if p.node == nil || p.park == nil {
 		return ""
 	}
-	return p.node.park.Addr()
+	return p.park.Addr()
 }
 
 // Running reports whether the pool is serving (between Start and Stop).
@@ -196,7 +198,7 @@ func (p *Pool) watchDrain() {
 		p.mu.Lock()
 		n := p.node
 		p.mu.Unlock()
-		if n == nil || n.park == nil || parkIdle(n.park) {
+		if n == nil || n.park == nil || len(n.park.Parked()) == 0 {
 			close(p.drained)
 			return
 		}
@@ -215,7 +217,7 @@ type node struct {
 	client *sipgo.Client
 	udp    *net.UDPConn
 	tcp    net.Listener
-	park   parkService
+	park   *park.Service
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -277,22 +279,19 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	}
 	n.register()
 
-	parkListen := p.cfg.ParkListen
-	if parkListen == "" {
-		parkListen = net.JoinHostPort(n.host, "0")
+	if p.addr == "" {
+		p.addr = n.addr // the park service's Outbound
 	}
-	n.park, err = newParkService(p.cfg.Park, parkListen, p.cfg.Domain, n.log.With("part", "park"))
+	ps, err := p.parkService(n.host)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
 	}
-	if n.park != nil {
-		if err := n.park.Start(n.ctx); err != nil {
-			n.park = nil
-			return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
-		}
-		if p.draining.Load() {
-			n.park.Drain()
-		}
+	if err := ps.Start(n.ctx); err != nil {
+		return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
+	}
+	n.park = ps
+	if p.draining.Load() {
+		ps.Drain()
 	}
 
 	tcpL := newGuardedListener(tcp, p.opt.MaxTCPConns, p.opt.TCPIdleTimeout, n.log)

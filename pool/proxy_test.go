@@ -27,7 +27,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCallThroughProxy(t *testing.T) {
-	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
 	ctx := testCtx(t)
 	alice := newPhone(t, p, "alice", "alice-pw", 350)
 	bob := newPhone(t, p, "bob", "bob-pw", 440)
@@ -83,7 +83,7 @@ func TestCallThroughProxy(t *testing.T) {
 // TestCallSurvivesPoolStop is the DESIGN.md §2 invariant: no pool in an established
 // call's path, so stopping the pool does not disturb it.
 func TestCallSurvivesPoolStop(t *testing.T) {
-	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
 	ctx := testCtx(t)
 	alice := newPhone(t, p, "alice", "alice-pw", 350)
 	bob := newPhone(t, p, "bob", "bob-pw", 440)
@@ -110,7 +110,7 @@ func TestCallSurvivesPoolStop(t *testing.T) {
 }
 
 func TestProxyAnswers(t *testing.T) {
-	cfg := testConfig("pool-a", Range{"7000", "7099"})
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	p := startPool(t, cfg, Options{})
 	u := newRawUA(t)
 	host, port, _ := sip.ParseAddr(p.Addr())

@@ -8,7 +8,7 @@ import (
 )
 
 func TestOptionsHealth(t *testing.T) {
-	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
 	u := newRawUA(t)
 	host, port, _ := sip.ParseAddr(p.Addr())
 	options := func() int {
@@ -29,7 +29,7 @@ func TestOptionsHealth(t *testing.T) {
 }
 
 func TestRegisterDigest(t *testing.T) {
-	p := startPool(t, testConfig("pool-a", Range{"7000", "7099"}), Options{})
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
 	u := newRawUA(t)
 	contact := "<sip:alice@" + u.addr + ">"
 

@@ -83,9 +83,6 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 }
 
 func (n *node) ownsOrbit(user string) bool {
-	if n.park != nil {
-		return n.park.Owns(user)
-	}
 	for _, r := range n.pool.cfg.Park.Orbits {
 		if inRange(r, user) {
 			return true

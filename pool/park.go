@@ -1,0 +1,52 @@
+package pool
+
+import (
+	"net"
+
+	"github.com/parkway/parkway/park"
+)
+
+// Range is an orbit range, "7000"–"7099" (park.Range).
+type Range = park.Range
+
+// ParkConfig is the park service's configuration (park.Config), embedded in Config.
+type ParkConfig = park.Config
+
+// inRange reports whether user is an orbit number inside r.
+func inRange(r Range, user string) bool { return r.Contains(user) }
+
+// parkService returns the pool's park service, creating it on the first Start: its
+// Outbound (where ring-backs and "parked at" MESSAGEs go) is this pool's proxy, whose
+// port is known only once bound. The same service is restarted by later Starts, so it
+// keeps its address too.
+func (p *Pool) parkService(host string) (*park.Service, error) {
+	if p.park != nil {
+		return p.park, nil
+	}
+	listen := p.cfg.ParkListen
+	if listen == "" {
+		listen = net.JoinHostPort(host, "0")
+	}
+	s, err := park.New(p.cfg.Park, park.Options{
+		Listen:   listen,
+		Domain:   p.cfg.Domain,
+		Name:     p.cfg.Name,
+		Logger:   p.log.With("part", "park"),
+		Outbound: p.addr,
+		// Tests (and only tests) may shorten the pickup timeout below Lync's 10 s.
+		TestPickupTimeout: p.opt.testPickupTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.park = s
+	return s, nil
+}
+
+// Park is the pool's park service, for the gateway to read parked calls and events
+// (Service.Parked, Service.Events). It is nil before the first Start.
+func (p *Pool) Park() *park.Service {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.park
+}
