@@ -1,0 +1,401 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxPacket bounds one RTP datagram. G.711 at 20 ms is 172 bytes; 1500 is
+// an Ethernet MTU and leaves room for anything a sane peer sends.
+const maxPacket = 1500
+
+// Remote is the SIP peer as its SDP describes it.
+type Remote struct {
+	// Addr is the c=/m= address and port (RFC 4566 §5.7, §5.14).
+	Addr netip.AddrPort
+	// Codec is the G.711 law the SIP side negotiated (its static payload type).
+	Codec Codec
+	// EventPT is the SIP side's telephone-event payload type, 0 when it
+	// negotiated none (RFC 4733 §7.1.1 gives it a dynamic type).
+	EventPT uint8
+}
+
+// BridgeConfig configures a Bridge.
+type BridgeConfig struct {
+	// LocalAddr is where the SIP-side RTP socket binds; its port goes into
+	// the gateway's SDP toward the SIP peer. Zero: 127.0.0.1, any port.
+	LocalAddr netip.AddrPort
+	// Codec is the G.711 law to prefer toward the browser when both are
+	// offered (the SIP side's, when already known). Invalid: the browser's
+	// first choice.
+	Codec Codec
+	// Latch makes the bridge lock onto the source of the first valid RTP
+	// packet after each SetRemote instead of the SDP address, for SIP peers
+	// behind NAT (RFC 7362 §4, "latching"); after that, other sources are
+	// dropped as with a fixed address. Off: only the SDP address is accepted.
+	Latch bool
+}
+
+// Bridge relays one call leg: browser audio from a webrtc.TrackRemote to
+// the SIP peer over a symmetric RTP socket, and the SIP peer's RTP into a
+// Track toward the browser.
+//
+// Symmetric RTP (RFC 4961): the bridge sends from the socket it receives
+// on, so a NAT between it and the SIP peer sees one flow, and it accepts
+// RTP only from the address it sends to. Anything else is dropped and
+// counted in Stats; the call carries on.
+type Bridge struct {
+	conn  *net.UDPConn
+	track *Track
+	latch bool
+	epoch time.Time
+
+	remote atomic.Pointer[peer]
+	dir    atomic.Uint32 // Direction
+	rebase atomic.Bool   // next SIP packet starts a new input stream
+	stats  counters
+
+	fromSIPState sideState // owned by the SIP reader goroutine
+	toSIPState   sideState // owned by the browser reader goroutine
+
+	mu       sync.Mutex // guards receiver, closed
+	receiver *webrtc.RTPReceiver
+	closed   bool
+
+	wg sync.WaitGroup
+}
+
+// peer is the SIP side as the forwarding path sees it; replaced whole on
+// every change so a packet sees one consistent version.
+type peer struct {
+	Remote
+	addr   netip.AddrPort // where to send; the only accepted source once locked
+	locked bool
+}
+
+// sideState is one direction's reusable working set: the whole
+// forwarding path runs inside it without allocating.
+type sideState struct {
+	buf [maxPacket]byte
+	w   wire
+	rw  *rewriter
+	hdr rtp.Header
+}
+
+// NewBridge opens the SIP-side RTP socket and starts reading it. The
+// browser side starts with Attach; the SIP peer with SetRemote.
+func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
+	var c BridgeConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	laddr := c.LocalAddr
+	if !laddr.Addr().IsValid() {
+		laddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), laddr.Port())
+	}
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(laddr))
+	if err != nil {
+		return nil, fmt.Errorf("media: listen RTP %v: %w", laddr, err)
+	}
+	b := &Bridge{
+		conn:  conn,
+		track: NewTrack("audio", "parkway", c.Codec),
+		latch: c.Latch,
+		epoch: time.Now(),
+	}
+	b.fromSIPState.rw = newRewriter()
+	b.toSIPState.rw = newRewriter()
+	b.wg.Add(1)
+	go b.readSIP()
+	return b, nil
+}
+
+// LocalAddr is the SIP-side RTP address, for the gateway's SDP.
+func (b *Bridge) LocalAddr() netip.AddrPort {
+	return b.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// Track is the local track toward the browser; add it to the
+// PeerConnection (Leg does).
+func (b *Bridge) Track() *Track { return b.track }
+
+// Stats returns the counters so far.
+func (b *Bridge) Stats() Stats { return b.stats.snapshot() }
+
+// Direction returns the current direction.
+func (b *Bridge) Direction() Direction { return Direction(b.dir.Load()) }
+
+// SetDirection gates forwarding (hold/resume); see Direction.
+func (b *Bridge) SetDirection(d Direction) { b.dir.Store(uint32(d)) }
+
+// SetRemote points the bridge at a new SIP peer: on answer, and on every
+// re-INVITE that moves the media (park, retrieve, transfer). The browser
+// sees no change: the next packet from the new peer continues the same
+// SSRC, sequence and timestamp. A law other than the browser's fails with
+// ErrCodecMismatch and leaves the current peer in place.
+func (b *Bridge) SetRemote(r Remote) error {
+	if !r.Addr.IsValid() || r.Addr.Port() == 0 {
+		return fmt.Errorf("media: SetRemote: invalid address %v", r.Addr)
+	}
+	if !r.Codec.Valid() {
+		return fmt.Errorf("media: SetRemote: payload type %d is not G.711", uint8(r.Codec))
+	}
+	if c, ok := b.Codec(); ok && c != r.Codec {
+		return fmt.Errorf("media: SetRemote: SIP %v, browser %v: %w", r.Codec, c, ErrCodecMismatch)
+	}
+	r.Addr = netip.AddrPortFrom(r.Addr.Addr().Unmap(), r.Addr.Port())
+	b.remote.Store(&peer{Remote: r, addr: r.Addr, locked: !b.latch})
+	b.rebase.Store(true)
+	return nil
+}
+
+// Remote returns the current SIP peer and the address in use (the latched
+// source when latching); ok is false before SetRemote.
+func (b *Bridge) Remote() (r Remote, addr netip.AddrPort, ok bool) {
+	p := b.remote.Load()
+	if p == nil {
+		return Remote{}, netip.AddrPort{}, false
+	}
+	return p.Remote, p.addr, true
+}
+
+// Codec returns the G.711 law negotiated with the browser, from the
+// bound track or else the attached receiver; ok is false before either.
+func (b *Bridge) Codec() (Codec, bool) {
+	if c, ok := b.track.Codec(); ok {
+		return c, true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.receiver != nil {
+		if n, _, ok := choose(b.receiver.GetParameters().Codecs, 0, false); ok {
+			return n.codec, true
+		}
+	}
+	return 0, false
+}
+
+// Attach starts forwarding a browser track (from PeerConnection.OnTrack)
+// to the SIP peer. The bridge owns the reading goroutine; Close stops the
+// receiver to end it. A second Attach (renegotiation) stops the first.
+func (b *Bridge) Attach(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if track == nil || receiver == nil {
+		return errors.New("media: Attach: nil track or receiver")
+	}
+	if track.Kind() != webrtc.RTPCodecTypeAudio {
+		return fmt.Errorf("media: Attach: %s track, want audio", track.Kind())
+	}
+	pref, hasPref := codecOf(track.Codec())
+	n, _, ok := choose(receiver.GetParameters().Codecs, pref, hasPref)
+	if !ok {
+		return fmt.Errorf("media: Attach: %w", ErrNoG711)
+	}
+	if c, ok := codecOf(track.Codec()); ok {
+		n.codec, n.audioPT = c, uint8(track.Codec().PayloadType)
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	old := b.receiver
+	b.receiver = receiver
+	b.wg.Add(1)
+	b.mu.Unlock()
+	if old != nil && old != receiver {
+		_ = old.Stop()
+	}
+	go b.readBrowser(track, n)
+	return nil
+}
+
+// Close stops both directions and closes the socket. The PeerConnection
+// belongs to the caller (or to Leg).
+func (b *Bridge) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	rcv := b.receiver
+	b.mu.Unlock()
+	err := b.conn.Close()
+	if rcv != nil {
+		_ = rcv.Stop()
+	}
+	b.wg.Wait()
+	return err
+}
+
+func (b *Bridge) now() int64 { return int64(time.Since(b.epoch)) }
+
+// readSIP is the SIP-side reader: one goroutine, one buffer.
+func (b *Bridge) readSIP() {
+	defer b.wg.Done()
+	s := &b.fromSIPState
+	for {
+		n, src, err := b.conn.ReadFromUDPAddrPort(s.buf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Unconnected UDP sockets report no ICMP errors on Linux;
+			// anything else is transient. Count it and keep the call up.
+			b.stats.writeErrors.Add(1)
+			continue
+		}
+		b.fromSIP(s, s.buf[:n], src, b.now())
+	}
+}
+
+// fromSIP forwards one datagram from the SIP socket toward the browser.
+// It is the hot path measured by BenchmarkForward: no allocation, no lock.
+func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64) {
+	if isRTCP(pkt) {
+		// RTCP muxed on the RTP port (RFC 5761). The two sides' SSRCs
+		// differ, so relaying reports would describe the wrong streams;
+		// pion reports to the browser on its own.
+		b.stats.rtcp.Add(1)
+		return
+	}
+	if !parseRTP(pkt, &s.w) {
+		b.stats.malformed.Add(1)
+		return
+	}
+	p := b.remote.Load()
+	if p == nil {
+		b.stats.noRoute.Add(1)
+		return
+	}
+	event := p.EventPT != 0 && s.w.pt == p.EventPT
+	if !event && s.w.pt != uint8(p.Codec) {
+		b.stats.unknownPayload.Add(1)
+		return
+	}
+	if p.locked {
+		if src != p.addr {
+			b.stats.wrongSource.Add(1)
+			return
+		}
+	} else {
+		// Latch (RFC 7362 §4): the first valid packet's source becomes the
+		// peer; one allocation per SetRemote, not per packet.
+		b.remote.CompareAndSwap(p, &peer{Remote: p.Remote, addr: src, locked: true})
+	}
+	if !b.Direction().toBrowser() {
+		b.stats.gated.Add(1)
+		return
+	}
+	bd := b.track.bound.Load()
+	if bd == nil {
+		b.stats.noRoute.Add(1)
+		return
+	}
+	if bd.codec != p.Codec {
+		b.stats.mismatch.Add(1)
+		return
+	}
+	if event && bd.eventPT == 0 {
+		b.stats.unknownPayload.Add(1)
+		return
+	}
+	rebase := b.rebase.Load() && b.rebase.Swap(false)
+	seq, ts, first := s.rw.rewrite(s.w.ssrc, s.w.seq, s.w.ts, event, rebase, now)
+	h := &s.hdr
+	h.Version = 2
+	h.Padding, h.Extension, h.PaddingSize = false, false, 0
+	// RFC 4733 §2.5.1.1 owns the marker of event packets; for audio it
+	// flags the new talkspurt after a switch (RFC 3551 §4.1).
+	h.Marker = s.w.marker || (first && !event)
+	h.SequenceNumber, h.Timestamp = seq, ts
+	h.CSRC, h.Extensions = h.CSRC[:0], h.Extensions[:0]
+	if err := bd.write(h, pkt[s.w.payload:s.w.end], event); err != nil {
+		b.stats.writeErrors.Add(1)
+		return
+	}
+	b.stats.toBrowser.Add(1)
+	if event {
+		b.stats.eventsToBrowser.Add(1)
+	}
+}
+
+// readBrowser is the browser-side reader: one goroutine per attached track.
+func (b *Bridge) readBrowser(track *webrtc.TrackRemote, n negotiated) {
+	defer b.wg.Done()
+	s := &b.toSIPState
+	for {
+		// pion has already undone SRTP; what arrives is plain RTP.
+		k, _, err := track.Read(s.buf[:])
+		if err != nil {
+			return // the receiver stopped: Close, renegotiation or hangup
+		}
+		b.toSIP(s, s.buf[:k], n, b.now())
+	}
+}
+
+// toSIP forwards one browser packet to the SIP peer, rewriting it in
+// place: the new 12-byte header is written just before the payload, over
+// any extension the browser added (it was negotiated with the browser, not
+// with the SIP peer, RFC 8285 §4), and the padding is cut off.
+func (b *Bridge) toSIP(s *sideState, pkt []byte, n negotiated, now int64) {
+	if !parseRTP(pkt, &s.w) {
+		b.stats.malformed.Add(1)
+		return
+	}
+	p := b.remote.Load()
+	if p == nil {
+		b.stats.noRoute.Add(1)
+		return
+	}
+	var pt uint8
+	event := false
+	switch {
+	case s.w.pt == n.audioPT:
+		if n.codec != p.Codec {
+			b.stats.mismatch.Add(1)
+			return
+		}
+		pt = uint8(p.Codec)
+	case n.eventPT != 0 && s.w.pt == n.eventPT:
+		if p.EventPT == 0 {
+			b.stats.unknownPayload.Add(1)
+			return
+		}
+		pt, event = p.EventPT, true
+	default:
+		b.stats.unknownPayload.Add(1)
+		return
+	}
+	if !b.Direction().toSIP() {
+		b.stats.gated.Add(1)
+		return
+	}
+	// The browser's stream only changes on renegotiation, which the
+	// rewriter notices by SSRC; the SIP peer sees one SSRC per leg.
+	seq, ts, first := s.rw.rewrite(s.w.ssrc, s.w.seq, s.w.ts, event, false, now)
+	out := pkt[s.w.payload-fixedHeader : s.w.end]
+	putHeader(out, s.w.marker || (first && !event), pt, seq, ts, s.rw.ssrc)
+	if _, err := b.conn.WriteToUDPAddrPort(out, p.addr); err != nil {
+		b.stats.writeErrors.Add(1)
+		return
+	}
+	b.stats.toSIP.Add(1)
+	if event {
+		b.stats.eventsToSIP.Add(1)
+	}
+}

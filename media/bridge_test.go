@@ -1,0 +1,350 @@
+package media
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+const (
+	browserHz = 440
+	phoneHz   = 660
+)
+
+func TestAudioBothWays(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "the phone to hear the browser's tone", func() bool { return c.phone.ear.heard(browserHz) })
+	eventually(t, "the browser to hear the phone's tone", func() bool { return c.browser.ear.heard(phoneHz) })
+	if c.phone.ear.heard(phoneHz) || c.browser.ear.heard(browserHz) {
+		t.Error("a side hears its own tone")
+	}
+	for _, p := range c.phone.ear.snapshot() {
+		if p.src != c.bridge().LocalAddr() {
+			t.Fatalf("phone got RTP from %v, want the bridge's socket %v (symmetric RTP)", p.src, c.bridge().LocalAddr())
+		}
+		if p.pt != uint8(PCMU) {
+			t.Fatalf("phone got payload type %d, want PCMU", p.pt)
+		}
+	}
+	if s := c.bridge().Stats(); s.WrongSource+s.Malformed+s.WriteErrors != 0 {
+		t.Errorf("unexpected drops: %+v", s)
+	}
+}
+
+func TestPCMAPreferred(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, &BridgeConfig{Codec: PCMA}, browserHz, phoneHz)
+	if got, _ := c.bridge().Codec(); got != PCMA {
+		t.Fatalf("negotiated %v, want PCMA", got)
+	}
+	eventually(t, "the phone to hear the browser in A-law", func() bool { return c.phone.ear.heard(browserHz) })
+	eventually(t, "the browser to hear the phone in A-law", func() bool { return c.browser.ear.heard(phoneHz) })
+	if pk := c.phone.ear.snapshot(); pk[0].pt != uint8(PCMA) {
+		t.Fatalf("phone got payload type %d, want PCMA", pk[0].pt)
+	}
+}
+
+func TestCodecMismatchRefused(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	err := c.bridge().SetRemote(Remote{Addr: c.phone.addr(), Codec: PCMA})
+	if !errors.Is(err, ErrCodecMismatch) {
+		t.Fatalf("SetRemote(PCMA) on a PCMU leg = %v, want ErrCodecMismatch", err)
+	}
+	if r, _, _ := c.bridge().Remote(); r.Codec != PCMU {
+		t.Fatal("a refused SetRemote replaced the peer")
+	}
+}
+
+// TestContinuityAcrossRemoteChange moves the SIP side to a new far end (as
+// park, retrieve and transfer do) and checks the browser sees one stream.
+func TestContinuityAcrossRemoteChange(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "the first far end's tone", func() bool { return c.browser.ear.heard(phoneHz) })
+
+	const secondHz = 880
+	p2 := newPhone(t)
+	defer p2.close()
+	before := c.browser.ear.count()
+	if err := c.bridge().SetRemote(Remote{Addr: p2.addr(), Codec: PCMU, EventPT: sipEventPT}); err != nil {
+		t.Fatal(err)
+	}
+	// The new far end has its own SSRC, sequence and timestamp, far from
+	// the first one's.
+	p2.talkFrom(secondHz, 0xdeadbeef, 40000, 1<<31, c.bridge().LocalAddr())
+	eventually(t, "the second far end's tone", func() bool { return c.browser.ear.heard(secondHz) })
+	eventually(t, "the old phone to hear the browser no more", func() bool {
+		n := c.phone.ear.count()
+		time.Sleep(100 * time.Millisecond)
+		return c.phone.ear.count() == n
+	})
+	eventually(t, "the new phone to hear the browser", func() bool { return p2.ear.heard(browserHz) })
+
+	pk := c.browser.ear.snapshot()
+	ssrc := pk[0].ssrc
+	switched := false
+	for i := 1; i < len(pk); i++ {
+		if pk[i].ssrc != ssrc {
+			t.Fatalf("packet %d: SSRC %#x, want %#x throughout", i, pk[i].ssrc, ssrc)
+		}
+		dseq := pk[i].seq - pk[i-1].seq
+		dts := pk[i].ts - pk[i-1].ts
+		if dseq != 1 {
+			// Loopback loses nothing; a gap here is a rewriting bug.
+			t.Fatalf("packet %d: sequence %d after %d", i, pk[i].seq, pk[i-1].seq)
+		}
+		if int32(dts) < 160 || dts > 8000*5 {
+			t.Fatalf("packet %d: timestamp step %d, want a frame or the real gap (< 5 s)", i, int32(dts))
+		}
+		if i >= before && pk[i].marker {
+			switched = true
+		}
+	}
+	if !switched {
+		t.Error("no marker bit on the first packet of the new far end")
+	}
+	// A stray packet from the old far end is now a wrong source.
+	eventually(t, "the old phone's packets to count as wrong source", func() bool {
+		return c.bridge().Stats().WrongSource > 0
+	})
+}
+
+// talkFrom is talk with a chosen SSRC, sequence and timestamp.
+func (p *phone) talkFrom(freq float64, ssrc uint32, seq uint16, ts uint32, dst netip.AddrPort) {
+	p.to.Store(&dst)
+	buf := make([]byte, maxPacket)
+	v := &voice{ssrc: ssrc, seq: seq, ts: ts, pt: uint8(PCMU), evPT: sipEventPT,
+		events: make(chan byte, 4), stop: make(chan struct{}), done: make(chan struct{})}
+	v.setTone(freq)
+	p.voice = v
+	go v.run(func(h *rtp.Header, payload []byte, _ bool) {
+		n, err := h.MarshalTo(buf)
+		if err != nil {
+			return
+		}
+		n += copy(buf[n:], payload)
+		_, _ = p.conn.WriteToUDPAddrPort(buf[:n], *p.to.Load())
+	})
+}
+
+func TestSpoofedSourceDropped(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "the phone's tone", func() bool { return c.browser.ear.heard(phoneHz) })
+
+	// A spoofer on another port sends well-formed PCMU at 1 kHz, louder
+	// and at twice the rate of the real phone.
+	const spoofHz = 1000
+	spoof := newPhone(t)
+	defer spoof.close()
+	spoof.talk(spoofHz, PCMU, c.bridge().LocalAddr())
+	eventually(t, "spoofed packets to be counted", func() bool { return c.bridge().Stats().WrongSource >= 25 })
+	c.browser.ear.reset()
+	eventually(t, "the real phone's tone after the spoofing", func() bool { return c.browser.ear.heard(phoneHz) })
+	if c.browser.ear.heard(spoofHz) {
+		t.Fatal("the browser heard the spoofer")
+	}
+	for _, p := range spoof.ear.snapshot() {
+		t.Fatalf("the bridge sent %+v to the spoofer", p)
+	}
+}
+
+func TestGarbageDropped(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "the phone's tone", func() bool { return c.browser.ear.heard(phoneHz) })
+
+	// Garbage from the phone's own address: the source check passes, the
+	// content checks must not.
+	dst := c.bridge().LocalAddr()
+	send := func(b []byte) {
+		if _, err := c.phone.conn.WriteToUDPAddrPort(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rr := []byte{0x81, 201, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	garbage := [][]byte{
+		{},                               // empty datagram
+		{0x80, 0},                        // truncated header
+		[]byte("GET / HTTP/1.1\r\n\r\n"), // not RTP at all
+		{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, // STUN binding request
+		{0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0xff, 0xff},                         // extension longer than the packet
+		{0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 200},                                      // padding longer than the packet
+		{0x8f, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1},                                                 // 15 CSRCs announced, none there
+	}
+	before := c.bridge().Stats()
+	for range 10 {
+		for _, g := range garbage {
+			send(g)
+		}
+		send(rr)
+		send([]byte{0x80, 13, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0x40}) // comfort noise, not negotiated
+	}
+	eventually(t, "garbage to be counted", func() bool {
+		s := c.bridge().Stats()
+		return s.Malformed-before.Malformed >= 60 && s.RTCP-before.RTCP >= 10 && s.UnknownPayload-before.UnknownPayload >= 10
+	})
+	c.browser.ear.reset()
+	eventually(t, "the tone to carry on after the garbage", func() bool { return c.browser.ear.heard(phoneHz) })
+	eventually(t, "the phone to keep hearing the browser", func() bool { return c.phone.ear.heard(browserHz) })
+}
+
+func TestLatching(t *testing.T) {
+	checkGoroutines(t)
+	f := testFactory(t)
+	b := newBrowser(t, true)
+	leg, err := connect(t, f, b, &BridgeConfig{Latch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPhone(t)
+	c := &call{browser: b, leg: leg, phone: p}
+	t.Cleanup(c.close)
+
+	// The SDP names an address the phone does not send from (a NAT
+	// rewrote it): a closed port on loopback.
+	hole, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpAddr := hole.LocalAddr().(*net.UDPAddr).AddrPort()
+	hole.Close()
+	if err := leg.Bridge().SetRemote(Remote{Addr: sdpAddr, Codec: PCMU, EventPT: sipEventPT}); err != nil {
+		t.Fatal(err)
+	}
+	b.talk(browserHz)
+	p.talk(phoneHz, PCMU, leg.Bridge().LocalAddr())
+	eventually(t, "the bridge to latch onto the phone", func() bool {
+		_, addr, _ := leg.Bridge().Remote()
+		return addr == p.addr()
+	})
+	eventually(t, "the browser to hear the phone", func() bool { return b.ear.heard(phoneHz) })
+	eventually(t, "the latched phone to hear the browser", func() bool { return p.ear.heard(browserHz) })
+
+	spoof := newPhone(t)
+	defer spoof.close()
+	spoof.talk(1000, PCMU, leg.Bridge().LocalAddr())
+	eventually(t, "a late source to be refused once latched", func() bool { return leg.Bridge().Stats().WrongSource >= 10 })
+	if _, addr, _ := leg.Bridge().Remote(); addr != p.addr() {
+		t.Fatalf("re-latched to %v", addr)
+	}
+}
+
+func TestDTMFBothWays(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "audio both ways", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
+
+	c.browser.voice.events <- 5 // '5'
+	c.phone.voice.events <- 11  // '#'
+	eventually(t, "the phone to get the browser's event as PT 101", func() bool { return len(c.phone.ear.events()) >= 6 })
+	eventually(t, "the browser to get the phone's event as its PT", func() bool { return len(c.browser.ear.events()) >= 6 })
+	for _, e := range c.phone.ear.events() {
+		if e != 5 {
+			t.Fatalf("phone got event %d, want 5", e)
+		}
+	}
+	for _, e := range c.browser.ear.events() {
+		if e != 11 {
+			t.Fatalf("browser got event %d, want 11", e)
+		}
+	}
+	// All packets of one event share its start timestamp (RFC 4733 §2.5.1.2).
+	var ts []uint32
+	for _, p := range c.browser.ear.snapshot() {
+		if p.pt == browserEventPT {
+			ts = append(ts, p.ts)
+		}
+	}
+	for _, x := range ts {
+		if x != ts[0] {
+			t.Fatalf("event timestamps %v, want all equal", ts)
+		}
+	}
+	if s := c.bridge().Stats(); s.EventsToSIP < 6 || s.EventsToBrowser < 6 {
+		t.Fatalf("event counters: %+v", s)
+	}
+}
+
+func TestHoldGatesMedia(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	br := c.bridge()
+	eventually(t, "audio both ways", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
+
+	br.SetDirection(Inactive)
+	// Let packets in flight land, then count.
+	time.Sleep(100 * time.Millisecond)
+	toSIP, toBrowser, gated := br.Stats().ToSIP, br.Stats().ToBrowser, br.Stats().Gated
+	c.browser.ear.reset()
+	c.phone.ear.reset()
+	eventually(t, "both directions to be held back", func() bool { return br.Stats().Gated-gated >= 50 })
+	if s := br.Stats(); s.ToSIP != toSIP || s.ToBrowser != toBrowser {
+		t.Fatalf("forwarded while inactive: %+v", s)
+	}
+	if c.browser.ear.count() != 0 || c.phone.ear.count() != 0 {
+		t.Fatal("audio heard on hold")
+	}
+
+	// recvonly: the SIP peer's audio (music on hold, say) reaches the
+	// browser, the browser's does not reach the SIP peer.
+	br.SetDirection(RecvOnly)
+	eventually(t, "the browser to hear the phone while recvonly", func() bool { return c.browser.ear.heard(phoneHz) })
+	if c.phone.ear.count() != 0 {
+		t.Fatal("the phone heard the browser while recvonly")
+	}
+
+	br.SetDirection(SendRecv)
+	eventually(t, "audio both ways after resume", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
+}
+
+func TestOfferWithoutG711Refused(t *testing.T) {
+	checkGoroutines(t)
+	f := testFactory(t)
+	b := newBrowser(t, false)
+	defer b.close()
+	_, err := connect(t, f, b, nil)
+	if !errors.Is(err, ErrNoG711) {
+		t.Fatalf("Accept(Opus-only offer) = %v, want ErrNoG711", err)
+	}
+}
+
+func TestCloseTearsDown(t *testing.T) {
+	checkGoroutines(t)
+	f := testFactory(t)
+	b := newBrowser(t, true)
+	defer b.close()
+	leg, err := connect(t, f, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPhone(t)
+	defer p.close()
+	if err := leg.Bridge().SetRemote(Remote{Addr: p.addr(), Codec: PCMU}); err != nil {
+		t.Fatal(err)
+	}
+	b.talk(browserHz)
+	eventually(t, "the phone to hear the browser", func() bool { return p.ear.heard(browserHz) })
+	addr := leg.Bridge().LocalAddr()
+	if err := leg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	// The RTP port is free again: the socket really closed.
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatalf("RTP port still bound after Close: %v", err)
+	}
+	c.Close()
+	if err := leg.Bridge().Attach(nil, nil); err == nil {
+		t.Fatal("Attach after Close succeeded")
+	}
+}

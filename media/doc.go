@@ -1,0 +1,29 @@
+// Package media relays one call leg's audio between a browser's WebRTC
+// PeerConnection and a SIP peer's plain RTP, G.711 only, without
+// transcoding.
+//
+// Entry points:
+//
+//   - [NewFactory] builds the gateway's pion API: a MediaEngine with only
+//     PCMU, PCMA and telephone-event, ICE limited to configured addresses,
+//     NAT 1:1 addresses for deployments, RTCP sender/receiver reports.
+//   - [Factory.NewLeg] makes a [Leg]: one PeerConnection toward the browser
+//     wired to one [Bridge]; [Leg.Accept] answers the browser's offer and
+//     refuses one without G.711 with [ErrNoG711].
+//   - [Bridge] is the relay itself: a symmetric RTP socket toward the SIP
+//     peer, latching and source filtering, payload type mapping (audio and
+//     RFC 4733 events), hold gating by [Direction], and SSRC/sequence/
+//     timestamp rewriting so the browser sees one continuous stream while the
+//     far end changes under it ([Bridge.SetRemote]).
+//   - [Track] is a TrackLocal that keeps telephone-event packets as events
+//     (pion's TrackLocalStaticRTP stamps every packet with the audio payload
+//     type).
+//
+// Concurrency: a Bridge owns two goroutines — the SIP socket reader and the
+// browser track reader — and a Leg one more that drains RTCP from its
+// sender so pion's report interceptors run. Each per-packet path is run by
+// exactly one goroutine and touches only that goroutine's buffers, header
+// and rewriter; settings changed from outside (remote, direction, binding)
+// are swapped in through atomics and read once per packet, so the
+// forwarding path takes no lock and allocates nothing.
+package media

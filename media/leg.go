@@ -1,0 +1,165 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Leg is one call's PeerConnection toward the browser wired to its Bridge.
+// The gateway's call owns it; Close tears down both.
+type Leg struct {
+	pc     *webrtc.PeerConnection
+	bridge *Bridge
+	prefer Codec
+
+	mu     sync.Mutex // guards sender, closed
+	sender *webrtc.RTPSender
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewLeg creates a PeerConnection and a Bridge for one call. Nothing is
+// negotiated yet: answer the browser's offer with Accept.
+func (f *Factory) NewLeg(cfg *BridgeConfig) (*Leg, error) {
+	br, err := NewBridge(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// No ICE servers: the gateway is the reachable end (public address or
+	// NAT 1:1), the browser's host/srflx candidates reach it.
+	pc, err := f.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("media: new peer connection: %w", err)
+	}
+	l := &Leg{pc: pc, bridge: br}
+	if cfg != nil {
+		l.prefer = cfg.Codec
+	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		// An error here means a non-audio track or a closed bridge; the
+		// offer check already refused anything without G.711.
+		_ = br.Attach(t, r)
+	})
+	return l, nil
+}
+
+// PeerConnection exposes the browser-side connection for trickle ICE
+// (OnICECandidate, AddICECandidate) and state callbacks.
+func (l *Leg) PeerConnection() *webrtc.PeerConnection { return l.pc }
+
+// Bridge returns the leg's relay, for SetRemote, SetDirection and Stats.
+func (l *Leg) Bridge() *Bridge { return l.bridge }
+
+// Accept answers a browser offer. An offer without G.711 fails with
+// ErrNoG711 before any state changes. The answer carries one G.711 law
+// (the configured preference when offered, else the browser's first) and
+// telephone-event, so the browser cannot switch laws under the bridge.
+// Candidates trickle through PeerConnection().OnICECandidate; use
+// AcceptGathered to wait for them instead.
+func (l *Leg) Accept(offer webrtc.SessionDescription) (webrtc.SessionDescription, error) {
+	codecs, eventPT, err := offerAudio(offer.SDP)
+	if err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	law := codecs[0]
+	for _, c := range codecs {
+		if c == l.prefer && l.prefer.Valid() {
+			law = c
+		}
+	}
+	if err := l.pc.SetRemoteDescription(offer); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: set offer: %w", err)
+	}
+	// AddTrack after the offer reuses the offer's audio transceiver and
+	// makes it sendrecv (JSEP §5.10), instead of adding an m-line.
+	sender, err := l.pc.AddTrack(l.bridge.Track())
+	if err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: add track: %w", err)
+	}
+	var tr *webrtc.RTPTransceiver
+	for _, t := range l.pc.GetTransceivers() {
+		if t.Sender() == sender {
+			tr = t
+		}
+	}
+	if tr == nil || tr.Mid() == "" {
+		// The track got a new m-line: the offer had no usable audio one.
+		return webrtc.SessionDescription{}, ErrNoG711
+	}
+	prefs := []webrtc.RTPCodecParameters{codecParameters(law)}
+	if eventPT != 0 {
+		ev := eventParameters()
+		ev.PayloadType = webrtc.PayloadType(eventPT)
+		prefs = append(prefs, ev)
+	}
+	if err := tr.SetCodecPreferences(prefs); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: codec preferences: %w", err)
+	}
+	l.startRTCP(tr.Sender())
+	answer, err := l.pc.CreateAnswer(nil)
+	if err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: create answer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(answer); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: set answer: %w", err)
+	}
+	return answer, nil
+}
+
+// AcceptGathered is Accept for signaling without trickle ICE: it waits for
+// candidate gathering and returns the answer with all candidates in it.
+func (l *Leg) AcceptGathered(ctx context.Context, offer webrtc.SessionDescription) (webrtc.SessionDescription, error) {
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	if _, err := l.Accept(offer); err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return webrtc.SessionDescription{}, fmt.Errorf("media: gather candidates: %w", ctx.Err())
+	}
+	return *l.pc.LocalDescription(), nil
+}
+
+// startRTCP drains RTCP from the sender. pion runs its interceptors (the
+// receiver reports about our stream, and RTCP bookkeeping) only as RTCP is
+// read; the reports are for getStats, the bridge does not act on them.
+func (l *Leg) startRTCP(s *webrtc.RTPSender) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.sender == s {
+		return
+	}
+	l.sender = s
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		buf := make([]byte, maxPacket)
+		for {
+			if _, _, err := s.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// Close closes the PeerConnection and the Bridge and waits for every
+// goroutine the leg started.
+func (l *Leg) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	err := l.pc.Close()
+	err = errors.Join(err, l.bridge.Close())
+	l.wg.Wait()
+	return err
+}

@@ -1,0 +1,38 @@
+package media
+
+import "sync/atomic"
+
+// Stats counts what a Bridge did with each packet. Drops are counted, not
+// logged: a spoofing source can send thousands a second.
+type Stats struct {
+	ToSIP, ToBrowser             uint64 // packets forwarded (audio and events)
+	EventsToSIP, EventsToBrowser uint64 // of which RFC 4733 events
+
+	WrongSource    uint64 // RTP from an address other than the locked peer
+	Malformed      uint64 // not RTP version 2, or inconsistent lengths
+	RTCP           uint64 // RTCP multiplexed on the RTP port (not relayed)
+	UnknownPayload uint64 // payload types neither side negotiated (CN, …)
+	CodecMismatch  uint64 // G.711 laws differ between the sides
+	Gated          uint64 // held back by the Direction (hold)
+	NoRoute        uint64 // no SIP peer yet, or the browser track not bound
+	WriteErrors    uint64 // send failures on either side
+}
+
+// counters is Stats as atomics, written by the forwarding goroutines.
+type counters struct {
+	toSIP, toBrowser             atomic.Uint64
+	eventsToSIP, eventsToBrowser atomic.Uint64
+	wrongSource, malformed, rtcp atomic.Uint64
+	unknownPayload, mismatch     atomic.Uint64
+	gated, noRoute, writeErrors  atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		ToSIP: c.toSIP.Load(), ToBrowser: c.toBrowser.Load(),
+		EventsToSIP: c.eventsToSIP.Load(), EventsToBrowser: c.eventsToBrowser.Load(),
+		WrongSource: c.wrongSource.Load(), Malformed: c.malformed.Load(), RTCP: c.rtcp.Load(),
+		UnknownPayload: c.unknownPayload.Load(), CodecMismatch: c.mismatch.Load(),
+		Gated: c.gated.Load(), NoRoute: c.noRoute.Load(), WriteErrors: c.writeErrors.Load(),
+	}
+}
