@@ -2,10 +2,12 @@ package park
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/parkway/parkway/park/audiosdp"
 )
+
+var errRingTimeout = errors.New("ring timeout")
 
 // leg is one INVITE dialog the park service is in: with a parked party
 // (park is UAS), a retriever (UAS) or a ring-back target (UAC). It owns the
@@ -178,9 +182,14 @@ func (l *leg) answer(offer audiosdp.Description, extra ...sip.Header) error {
 }
 
 // dial calls target as UAC with an SDP offer and waits until it answers,
-// fails or ctx ends (then CANCEL, RFC 3261 §9.1). The From names the orbit
+// fails, rings for longer than ring, or ctx ends. The From names the orbit
 // so the parker's phone shows which parked call is ringing back.
-func (r *run) dial(ctx context.Context, target, orbit string) (*leg, error) {
+//
+// Giving up sends CANCEL only once a provisional response arrived (RFC 3261
+// §9.1 forbids it before); a target that never answered anything — a dead
+// phone — is abandoned at once instead of waiting out Timer B (32 s), and so
+// is everything when the service stops.
+func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration) (*leg, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(target, &uri); err != nil {
 		return nil, fmt.Errorf("dial %q: %w", target, err)
@@ -208,12 +217,32 @@ func (r *run) dial(ctx context.Context, target, orbit string) (*leg, error) {
 	}
 	l := r.newLeg(req.CallID().Value(), media)
 	l.cs, l.invite = cs, req
-	if err := cs.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+	var provisional atomic.Bool
+	wctx, giveUp := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer giveUp(nil)
+	decide := func() {
+		if provisional.Load() && r.ctx.Err() == nil {
+			giveUp(errRingTimeout) // WaitAnswer sends CANCEL
+		} else {
+			giveUp(sipgo.WaitAnswerForceCancelErr) // WaitAnswer just returns
+		}
+	}
+	stopAfter := context.AfterFunc(ctx, decide)
+	defer stopAfter()
+	timer := time.AfterFunc(ring, decide)
+	defer timer.Stop()
+	err = cs.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.IsProvisional() {
+			provisional.Store(true)
+		}
+		return nil
+	}})
+	if err != nil {
 		l.end()
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
 	l.res = cs.InviteResponse
-	if err := cs.Ack(ctx); err != nil {
+	if err := cs.Ack(wctx); err != nil {
 		l.end()
 		return nil, fmt.Errorf("dial %s: ack: %w", target, err)
 	}

@@ -303,14 +303,14 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 // ring calls target while watching the parked call: a retriever arriving
 // or the parked party hanging up cancels the ring (CANCEL, RFC 3261 §9).
 func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered *leg, retriever *retriever, gone bool) {
-	rctx, cancel := context.WithTimeout(ctx, r.s.opt.RingTimeout)
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct{ l *leg }
 	done := make(chan result, 1)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		l, err := r.dial(rctx, target, pc.info.Orbit)
+		l, err := r.dial(rctx, target, pc.info.Orbit, r.s.opt.RingTimeout)
 		if err != nil {
 			r.s.log.Info("ring-back not answered", "orbit", pc.info.Orbit, "target", target, "err", err)
 		}
