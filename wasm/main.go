@@ -71,7 +71,7 @@ func (a *app) handle(ev any) {
 		if ev.status != connConnected {
 			a.connected = false
 			a.pending = map[string]signaling.Action{}
-			reason := "Connecting to the gateway…"
+			reason := "Connecting…"
 			switch ev.status {
 			case connReconnecting:
 				reason = "Reconnecting to the gateway…"

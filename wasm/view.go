@@ -203,19 +203,10 @@ func (v *view) waiting(reason string, everConnected bool) {
 	}
 }
 
-// showState renders a pushed state: the phase and its words, the pools, and every
-// button enabled exactly as the gateway's capabilities say.
+// showState renders a pushed state: every button enabled exactly as the gateway's
+// capabilities say, the pools, the phase's words, and data-phase last — so anything that
+// watches data-phase (a test, a host page) finds the rest of the state already in place.
 func (v *view) showState(s *signaling.State) {
-	setAttr(v.status, "data-phase", string(s.Phase))
-	setAttr(v.status, "data-resiliency", fmt.Sprint(s.Resiliency))
-	removeAttr(v.status, "data-stale")
-	text := s.Status
-	if text == "" {
-		text = s.Phase.Describe()
-	}
-	setText(v.statusText, text)
-	setText(v.homePool, s.HomePool)
-	setText(v.activePool, s.ActivePool)
 	for a := range v.buttons {
 		verdict, ok := s.Capabilities[a]
 		if !ok {
@@ -224,6 +215,16 @@ func (v *view) showState(s *signaling.State) {
 		}
 		v.setButton(a, verdict.Allowed, verdict.Reason)
 	}
+	setText(v.homePool, s.HomePool)
+	setText(v.activePool, s.ActivePool)
+	text := s.Status
+	if text == "" {
+		text = s.Phase.Describe()
+	}
+	setText(v.statusText, text)
+	setAttr(v.status, "data-resiliency", fmt.Sprint(s.Resiliency))
+	removeAttr(v.status, "data-stale")
+	setAttr(v.status, "data-phase", string(s.Phase))
 }
 
 // setButton enables or disables one control. A disabled one says why twice: in title

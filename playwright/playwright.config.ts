@@ -1,0 +1,54 @@
+// Playwright drives Debian's Chromium (/usr/bin/chromium; no browser downloads) against a
+// real `parkway demo` that the webServer below starts on loopback. scripts/e2e.sh runs
+// this inside a network namespace that has only loopback when it runs as root.
+import { defineConfig } from '@playwright/test';
+
+// An uncommon fixed port, overridable, so a developer's `go tool task up` on 8080 does
+// not collide with the suite.
+const port = Number(process.env.PARKWAY_E2E_PORT ?? 18787);
+const host = '127.0.0.1';
+export const baseURL = `http://${host}:${port}`;
+const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
+
+export default defineConfig({
+  testDir: './tests',
+  // Specs share one demo server and change its pool phase: run them one at a time, in
+  // file order. The machine has two cores and Go builds may share it.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 5_000 },
+  reporter: process.env.CI ? [['list']] : [['list'], ['html', { open: 'never' }]],
+  outputDir: './test-results',
+  use: {
+    baseURL,
+    headless: true,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: process.env.PARKWAY_CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        '--allow-loopback-in-peer-connection',
+      ],
+    },
+  },
+  webServer: {
+    command: `${bin} demo --http ${host}:${port}`,
+    url: `${baseURL}/api/dr`,
+    reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
+    timeout: 30_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

@@ -1,0 +1,52 @@
+// Measurements, not pass/fail timers (DESIGN.md §5): page load → connected with the
+// buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
+// numbers are printed and attached to the report. Screenshots at phone and desktop width
+// go to test-results/ for people to look at.
+import { expect, test } from '@playwright/test';
+import { connection, open } from './support';
+
+test('page load → connected with buttons rendered (measured)', async ({ page, request }, info) => {
+  const runs: { ready: number; wasm: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto(`/?user=alice&run=${i}`);
+    await expect(page.locator('html')).toHaveAttribute('data-ready', 'true', { timeout: 20_000 });
+    await expect(connection(page)).toHaveAttribute('data-connection', 'connected');
+    // performance marks are relative to navigation start.
+    const m = await page.evaluate(() => {
+      const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+      return { ready: at('parkway-ready'), wasm: at('parkway-wasm-started') };
+    });
+    runs.push(m);
+    // A new tab is a cold-ish start: sessionStorage is per tab, so it also signs in.
+    await page.evaluate(() => sessionStorage.clear());
+  }
+  const sorted = runs.map((r) => r.ready).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  const line = `page load → connected, buttons rendered: median ${median.toFixed(0)} ms (runs ${runs
+    .map((r) => `${r.ready.toFixed(0)} [wasm running at ${r.wasm.toFixed(0)}]`)
+    .join(', ')})`;
+  console.log(line);
+  info.annotations.push({ type: 'page load → connected', description: line });
+
+  const gz = await request.get('/main.wasm', { headers: { 'Accept-Encoding': 'gzip' } });
+  const raw = await request.get('/main.wasm', { headers: { 'Accept-Encoding': 'identity' } });
+  expect(gz.ok() && raw.ok()).toBeTruthy();
+  const sizes = `main.wasm: ${(await raw.body()).length} bytes raw; served with Content-Encoding ${
+    gz.headers()['content-encoding'] ?? 'none'
+  }, Content-Length ${gz.headers()['content-length'] ?? '?'}`;
+  console.log(sizes);
+  info.annotations.push({ type: 'main.wasm size', description: sizes });
+});
+
+test('screenshots at phone and desktop width', async ({ page }, info) => {
+  for (const [name, size] of [
+    ['phone', { width: 390, height: 844 }],
+    ['desktop', { width: 1280, height: 860 }],
+  ] as const) {
+    await page.setViewportSize(size);
+    await open(page, 'alice');
+    const path = info.outputPath(`softphone-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  }
+});
