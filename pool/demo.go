@@ -34,7 +34,7 @@ func DemoConfigs(host string) (a, b Config) {
 			Orbits:            append([]Range(nil), orbitsA...),
 			PickupTimeout:     90 * time.Second,
 			MusicFile:         "builtin:pool-a",
-						MaxPickupAttempts: 1,
+			MaxPickupAttempts: 1,
 		},
 	}
 	b = Config{
@@ -46,7 +46,7 @@ func DemoConfigs(host string) (a, b Config) {
 			Orbits:            append([]Range(nil), orbitsB...),
 			PickupTimeout:     45 * time.Second,
 			MusicFile:         "builtin:pool-b",
-						MaxPickupAttempts: 1,
+			MaxPickupAttempts: 1,
 		},
 	}
 	return a, b

@@ -53,7 +53,6 @@ func checkRange(r Range) error {
 	return nil
 }
 
-
 func rangesOverlap(a, b Range) bool {
 	pa, sa, _ := splitOrbit(a.Start)
 	pb, sb, _ := splitOrbit(b.Start)

@@ -1,0 +1,182 @@
+package pool
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/siptest"
+)
+
+const (
+	aliceHz = 350
+	bobHz   = 1500
+	carolHz = 1800
+)
+
+func registerAll(t *testing.T, ctx context.Context, phones ...*siptest.Phone) {
+	t.Helper()
+	for _, ph := range phones {
+		if _, err := ph.Register(ctx, time.Hour); err != nil {
+			t.Fatalf("register %s: %v", ph.URI(), err)
+		}
+	}
+}
+
+// parkVia has alice call bob through p and blind-transfer him to sip:park@p; it returns
+// bob's call with the park service (or the REFER's failure code).
+func parkVia(t *testing.T, ctx context.Context, p *Pool, alice, bob *siptest.Phone) (*siptest.Call, int) {
+	t.Helper()
+	answered := make(chan *siptest.Call, 1)
+	go func() {
+		select {
+		case c := <-bob.Incoming():
+			c.Answer(ctx)
+			answered <- c
+		case <-ctx.Done():
+		}
+	}()
+	ab, err := alice.Call(ctx, "sip:"+bob.AOR().User+"@"+p.Addr())
+	if err != nil {
+		t.Fatalf("alice calls bob: %v", err)
+	}
+	var ba *siptest.Call
+	select {
+	case ba = <-answered:
+	case <-ctx.Done():
+		t.Fatal("bob never got the call")
+	}
+	code, err := ab.Refer(ctx, "sip:"+ParkUser+"@"+p.Addr())
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	ab.Hangup(ctx)
+	if code != 200 {
+		return nil, code
+	}
+	bp, err := ba.Successor(ctx)
+	if err != nil {
+		t.Fatalf("bob's call with the park service: %v", err)
+	}
+	return bp, code
+}
+
+// TestParkAndRetrieveAcrossPools: a call parked on pool-b is retrieved by a user
+// registered at pool-a, who dials the orbit at its own pool (orbits are globally unique,
+// DESIGN.md §3), and afterwards the two phones talk directly.
+func TestParkAndRetrieveAcrossPools(t *testing.T) {
+	ctx := testCtx(t)
+	pa, pb := startPair(t)
+	alice := newPhone(t, pb, "alice", "alice-demo", aliceHz)
+	bob := newPhone(t, pb, "bob", "bob-demo", bobHz)
+	carol := newPhone(t, pa, "carol", "carol-demo", carolHz)
+	registerAll(t, ctx, alice, bob, carol)
+	events, stop := pb.Park().Events()
+	defer stop()
+
+	bp, code := parkVia(t, ctx, pb, alice, bob)
+	if bp == nil {
+		t.Fatalf("park refused with %d", code)
+	}
+	var orbit string
+	waitFor(t, "parked on pool-b", func() bool {
+		ps := pb.Park().Parked()
+		if len(ps) == 1 {
+			orbit = ps[0].Orbit
+		}
+		return orbit != ""
+	})
+	if !strings.HasPrefix(orbit, "80") {
+		t.Fatalf("orbit %q is not pool-b's", orbit)
+	}
+	// The parker is told the orbit through pool-b's proxy.
+	select {
+	case m := <-alice.Messages():
+		if !strings.Contains(string(m.Body()), orbit) {
+			t.Errorf("parker told %q, want orbit %s", m.Body(), orbit)
+		}
+	case <-ctx.Done():
+		t.Fatal("parker never told the orbit")
+	}
+	waitFor(t, "pool-b's music on hold (1000 Hz)", func() bool { return bp.Media().HeardTone(1000) })
+
+	cp, err := carol.Call(ctx, "sip:"+orbit+"@"+pa.Addr())
+	if err != nil {
+		t.Fatalf("carol retrieves %s via pool-a: %v", orbit, err)
+	}
+	cb, err := cp.Successor(ctx)
+	if err != nil {
+		t.Fatalf("carol's call with bob: %v", err)
+	}
+	bc, err := bp.Successor(ctx)
+	if err != nil {
+		t.Fatalf("bob's call with carol: %v", err)
+	}
+	waitFor(t, "retrieved event", func() bool {
+		for {
+			select {
+			case e := <-events:
+				if e.Call.State == park.StateRetrieved {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+	waitFor(t, "carol hears bob", func() bool { return cb.Media().HeardTone(bobHz) })
+	waitFor(t, "bob hears carol", func() bool { return bc.Media().HeardTone(carolHz) })
+	cb.Media().ResetStats()
+	waitFor(t, "fresh audio", func() bool { return cb.Media().Packets() > 25 })
+	for src := range cb.Media().Sources() {
+		if src != bc.Media().LocalAddr().String() {
+			t.Errorf("carol receives RTP from %s, want only bob's %s", src, bc.Media().LocalAddr())
+		}
+	}
+	if ps := pb.Park().Parked(); len(ps) != 0 {
+		t.Errorf("still parked: %+v", ps)
+	}
+}
+
+// TestDrain: SIGTERM's behaviour. Health answers 503, a new park is refused with 503,
+// the call already parked stays retrievable, and Drained closes once it is gone.
+func TestDrain(t *testing.T) {
+	ctx := testCtx(t)
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	alice := newPhone(t, p, "alice", "alice-pw", aliceHz)
+	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	carol := newPhone(t, p, "carol", "carol-pw", carolHz)
+	dave := newPhone(t, p, "dave", "dave-pw", 0)
+	registerAll(t, ctx, alice, bob, carol, dave)
+
+	bp, code := parkVia(t, ctx, p, alice, bob)
+	if bp == nil {
+		t.Fatalf("park refused with %d", code)
+	}
+	waitFor(t, "parked", func() bool { return len(p.Park().Parked()) == 1 })
+	p.Drain()
+	select {
+	case <-p.Drained():
+		t.Fatal("Drained closed while a call is parked")
+	default:
+	}
+	// carol and dave: a new park is refused (the REFER's NOTIFY carries the 503).
+	if bp2, code := parkVia(t, ctx, p, carol, dave); bp2 != nil || code != 503 {
+		t.Fatalf("park while draining: code %d, want 503", code)
+	}
+	orbit := p.Park().Parked()[0].Orbit
+	cp, err := carol.Call(ctx, "sip:"+orbit+"@"+p.Addr())
+	if err != nil {
+		t.Fatalf("retrieve while draining: %v", err)
+	}
+	if _, err := cp.Successor(ctx); err != nil {
+		t.Fatalf("retrieve while draining: %v", err)
+	}
+	select {
+	case <-p.Drained():
+	case <-ctx.Done():
+		t.Fatal("Drained never closed after the last parked call was retrieved")
+	}
+}
