@@ -69,6 +69,8 @@ func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (State,
 	}
 	r.s.mu.Lock()
 	pc.info.RetrievedBy = rt.leg.remoteIdentity()
+	b.peerSDP = rt.offer
+	rt.leg.peerSDP = res.Body()
 	r.s.mu.Unlock()
 	r.wg.Add(1)
 	go func() {

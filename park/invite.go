@@ -268,7 +268,15 @@ func (r *run) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	res := sip.NewSDPResponseFromRequest(req, audiosdp.Build(l.media.localAddr(), 1, l.pt))
+	r.s.mu.Lock()
+	body := l.peerSDP
+	r.s.mu.Unlock()
+	if body == nil {
+		body = audiosdp.Build(l.media.localAddr(), 1, l.pt)
+	}
+	// A bridged leg keeps pointing at the other party: a session refresh
+	// must not pull media back to the park service's closed socket.
+	res := sip.NewSDPResponseFromRequest(req, body)
 	ct := r.contact()
 	res.AppendHeader(&ct)
 	_ = tx.Respond(res)

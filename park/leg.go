@@ -32,6 +32,9 @@ type leg struct {
 	pt     uint8
 
 	referResult chan int // final sipfrag codes of a REFER we sent on this leg
+	// peerSDP is set on bridged legs (bridge.go): the SDP this leg's peer
+	// was given, i.e. the other party's. Guarded by Service.mu.
+	peerSDP []byte
 
 	endOnce sync.Once
 	gone    chan struct{} // closed when the dialog is over (BYE either way, or Stop)

@@ -115,6 +115,16 @@ func TestRetrieveWithoutReplacesBridgesMedia(t *testing.T) {
 			t.Errorf("bob receives RTP from %s, want only the retriever's %s", src, cp.Media().LocalAddr())
 		}
 	}
+	// A session refresh from the parked side keeps media pointing at the
+	// retriever, not at the park service.
+	if err := bp.Reinvite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bp.Media().ResetStats()
+	cp.Media().ResetStats()
+	waitTone(t, ctx, bp.Media(), carolHz)
+	waitTone(t, ctx, cp.Media(), bobHz)
+
 	if err := cp.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}

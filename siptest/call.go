@@ -317,3 +317,41 @@ func (c *Call) ReferTo(ctx context.Context, referTo string) (int, error) {
 		}
 	}
 }
+
+// Reinvite refreshes the session with a re-INVITE carrying the same offer
+// (RFC 3261 §14.1), follows the answer's address, and ACKs it.
+func (c *Call) Reinvite(ctx context.Context) error {
+	req := sip.NewRequest(sip.INVITE, c.RemoteTarget())
+	req.Laddr = c.p.laddr
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(c.media.offer())
+	var res *sip.Response
+	var err error
+	if c.cs != nil {
+		res, err = c.cs.Do(ctx, req)
+	} else {
+		res, err = c.ss.Do(ctx, req)
+	}
+	if err != nil {
+		return fmt.Errorf("siptest: re-INVITE: %w", err)
+	}
+	if !res.IsSuccess() {
+		return &ResponseError{Res: res}
+	}
+	ack := sip.NewRequest(sip.ACK, c.RemoteTarget())
+	ack.Laddr = c.p.laddr
+	if c.cs != nil {
+		err = c.cs.WriteRequest(ack)
+	} else {
+		err = c.ss.WriteRequest(ack)
+	}
+	if err != nil {
+		return fmt.Errorf("siptest: ACK re-INVITE: %w", err)
+	}
+	d, err := audiosdp.Parse(res.Body())
+	if err != nil {
+		return fmt.Errorf("siptest: re-INVITE answer: %w", err)
+	}
+	c.media.start(d, uint8(c.media.pt.Load()))
+	return nil
+}
