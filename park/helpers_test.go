@@ -2,11 +2,15 @@ package park
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/siptest"
 )
@@ -14,6 +18,9 @@ import (
 // TestMain fails the package when goroutines of ours outlive the tests
 // (sipgo's transaction timers may legitimately linger a few seconds).
 func TestMain(m *testing.M) {
+	// sipgo logs connection bookkeeping on its package logger; the tests
+	// provoke plenty of it on purpose (floods, garbage).
+	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	code := m.Run()
 	if code == 0 {
 		deadline := time.Now().Add(10 * time.Second)

@@ -53,6 +53,12 @@ type Options struct {
 	// TransferTimeout bounds the wait for the parked party to complete the
 	// REFER that connects it to its retriever; default 10 s.
 	TransferTimeout time.Duration
+	// MaxSubscriptions caps live SUBSCRIBE dialogs (each costs a goroutine);
+	// beyond it SUBSCRIBE gets 503 with Retry-After. Default 1024.
+	MaxSubscriptions int
+	// MaxTCPConns caps concurrent TCP connections to the listener; extra
+	// ones are closed on accept. Default 256.
+	MaxTCPConns int
 	// TestPickupTimeout, when set, replaces Config.PickupTimeout without its
 	// 10 s minimum. For tests only: production configs go through Validate.
 	TestPickupTimeout time.Duration
@@ -86,6 +92,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.TransferTimeout <= 0 {
 		o.TransferTimeout = 10 * time.Second
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = 1024
+	}
+	if o.MaxTCPConns <= 0 {
+		o.MaxTCPConns = 256
 	}
 	return o, nil
 }
@@ -208,7 +220,7 @@ func (s *Service) Start(ctx context.Context) error {
 			r.routes()
 			r.wg.Add(2)
 			go func() { defer r.wg.Done(); _ = srv.ServeUDP(udp) }()
-			go func() { defer r.wg.Done(); _ = srv.ServeTCP(tcp) }()
+			go func() { defer r.wg.Done(); _ = srv.ServeTCP(limitListener(tcp, s.opt.MaxTCPConns)) }()
 			if err = r.waitListening(); err == nil {
 				s.run = r
 				s.addr = udp.LocalAddr().String()

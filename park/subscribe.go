@@ -105,6 +105,11 @@ func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		r.s.mu.Unlock()
 		return
 	}
+	if len(r.subs) >= r.s.opt.MaxSubscriptions {
+		r.s.mu.Unlock()
+		respond(req, tx, 503, "Too Many Subscriptions", sip.NewHeader("Retry-After", "60"))
+		return
+	}
 	if expires > 0 {
 		r.subs[sub.callID] = sub
 	}
