@@ -18,6 +18,8 @@ type Binding struct {
 	CSeq    uint32
 	// Updated orders contacts: the proxy routes to the most recently refreshed one.
 	Updated time.Time
+	// seq breaks ties between bindings refreshed at the same instant.
+	seq uint64
 }
 
 // BindingStore holds registrations. It is an interface because a pool pair with a shared
@@ -43,6 +45,7 @@ var _ BindingStore = (*memoryBindings)(nil)
 type memoryBindings struct {
 	mu  sync.Mutex
 	aor map[string]map[string]Binding // aor → contact key → binding
+	seq uint64
 }
 
 func newMemoryBindings() *memoryBindings {
@@ -65,6 +68,8 @@ func (m *memoryBindings) Put(aor string, b Binding) {
 		bs = map[string]Binding{}
 		m.aor[aor] = bs
 	}
+	m.seq++
+	b.seq = m.seq
 	bs[contactKey(b.Contact)] = b
 }
 
@@ -92,7 +97,12 @@ func (m *memoryBindings) Get(aor string, now time.Time) []Binding {
 			out = append(out, b)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Updated.Equal(out[j].Updated) {
+			return out[i].Updated.After(out[j].Updated)
+		}
+		return out[i].seq > out[j].seq
+	})
 	return out
 }
 
