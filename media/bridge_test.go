@@ -348,3 +348,13 @@ func TestCloseTearsDown(t *testing.T) {
 		t.Fatal("Attach after Close succeeded")
 	}
 }
+
+// TestRTCPReports: the gateway leg sends RTCP sender reports about its
+// stream and receiver reports about the browser's (RFC 3550 §6.4), which
+// the browser's getStats turns into round-trip time, loss and jitter.
+func TestRTCPReports(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "a sender report from the gateway", func() bool { return c.browser.senderReports.Load() > 0 })
+	eventually(t, "a receiver report from the gateway", func() bool { return c.browser.receiverReports.Load() > 0 })
+}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -251,6 +253,10 @@ type browser struct {
 	ear   *ear
 	voice *voice
 	wg    sync.WaitGroup
+
+	// RTCP the gateway sent: sender reports about its stream (read from
+	// our receiver) and receiver reports about ours (from our sender).
+	senderReports, receiverReports atomic.Int64
 }
 
 func newBrowser(t testing.TB, withG711 bool) *browser {
@@ -260,11 +266,15 @@ func newBrowser(t testing.TB, withG711 bool) *browser {
 		t.Fatal(err)
 	}
 	b := &browser{pc: pc, track: NewTrack("mic", "browser", PCMU), ear: newEar(browserEventPT)}
-	if _, err := pc.AddTransceiverFromTrack(b.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+	tr, err := pc.AddTransceiverFromTrack(b.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err != nil {
 		t.Fatal(err)
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		b.wg.Add(1)
+	b.wg.Add(1)
+	go b.countRTCP(tr.Sender().ReadRTCP)
+	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		b.wg.Add(2)
+		go b.countRTCP(r.ReadRTCP)
 		go func() {
 			defer b.wg.Done()
 			buf := make([]byte, maxPacket)
@@ -281,6 +291,24 @@ func newBrowser(t testing.TB, withG711 bool) *browser {
 		}()
 	})
 	return b
+}
+
+func (b *browser) countRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error)) {
+	defer b.wg.Done()
+	for {
+		pkts, _, err := read()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.SenderReport:
+				b.senderReports.Add(1)
+			case *rtcp.ReceiverReport:
+				b.receiverReports.Add(1)
+			}
+		}
+	}
 }
 
 // talk starts the browser's microphone: a tone as PCMU.
