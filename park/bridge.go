@@ -72,20 +72,56 @@ func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (State,
 	b.peerSDP = rt.offer
 	rt.leg.peerSDP = res.Body()
 	r.s.mu.Unlock()
+	r.relayBye(b, rt.leg)
+	return StateRetrieved, "retrieved (media bridged by re-INVITE)"
+}
+
+// bridgeLegs points two established calls of ours at each other with two
+// re-INVITEs (RFC 3725 §4.1 style): the parked party gets other's SDP as
+// an offer, other gets the parked party's answer. For parked parties that
+// refuse REFER.
+func (r *run) bridgeLegs(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (State, string) {
+	b := pc.leg
+	tctx, cancel := context.WithTimeout(ctx, r.s.opt.TransferTimeout)
+	defer cancel()
+	res1, err := r.reinvite(tctx, b, otherSDP)
+	if err != nil || !res1.IsSuccess() {
+		r.s.log.Info("bridge re-INVITE of parked party failed", "orbit", pc.info.Orbit, "err", err)
+		other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
+		return "", ""
+	}
+	b.media.close()
+	res2, err := r.reinvite(tctx, other, res1.Body())
+	if err != nil || !res2.IsSuccess() {
+		r.s.log.Info("bridge re-INVITE of retriever failed", "orbit", pc.info.Orbit, "err", err)
+		other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
+		b.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
+		return StateDisconnected, "retriever refused the bridged media"
+	}
+	other.media.close()
+	r.s.mu.Lock()
+	pc.info.RetrievedBy = other.remoteIdentity()
+	b.peerSDP = otherSDP
+	other.peerSDP = res1.Body()
+	r.s.mu.Unlock()
+	r.relayBye(b, other)
+	return StateRetrieved, "retrieved (media bridged by re-INVITE)"
+}
+
+// relayBye ends each bridged leg when the other ends (RFC 3725 §4.1: the
+// controller tears down the other side).
+func (r *run) relayBye(a, b *leg) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		// Relay the end of the call (RFC 3725 §4.1: the controller ends
-		// the other leg).
 		select {
-		case <-b.gone:
-			rt.leg.hangup(r.ctx, nil)
-		case <-rt.leg.gone:
+		case <-a.gone:
 			b.hangup(r.ctx, nil)
+		case <-b.gone:
+			a.hangup(r.ctx, nil)
 		case <-r.ctx.Done():
 		}
 	}()
-	return StateRetrieved, "retrieved (media bridged by re-INVITE)"
 }
 
 // reinvite sends an in-dialog INVITE with sdp on a leg where we are UAS and

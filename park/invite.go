@@ -193,12 +193,11 @@ func (r *run) retrieve(req *sip.Request, tx sip.ServerTransaction, orbit string,
 		r.respondErr(req, tx, perr)
 		return
 	}
-	rt := &retriever{leg: l, direct: !supportsReplaces(req)}
+	rt := &retriever{leg: l, direct: !supportsReplaces(req), offer: req.Body()}
 	if rt.direct {
 		// Third-party call control: the answer waits for the parked
 		// party's SDP (bridge.go). Our own RTP socket is not needed.
 		l.media.close()
-		rt.offer = req.Body()
 		rt.answerSDP = make(chan []byte, 1)
 		rt.answered = make(chan error, 1)
 		_ = l.ss.Respond(180, "Ringing", nil)

@@ -135,3 +135,29 @@ func TestRetrieveWithoutReplacesBridgesMedia(t *testing.T) {
 		return len(s.run.legs) == 0
 	})
 }
+
+// A parked party that cannot take a REFER (Allow without REFER) is bridged
+// to its retriever with two re-INVITEs; media flows directly.
+func TestParkedPartyWithoutReferIsBridged(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
+	bob := siptest.NewPhone(t, siptest.PhoneOptions{User: "bob", ToneHz: bobHz, NoRefer: true})
+	carol := siptest.NewPhone(t, siptest.PhoneOptions{User: "carol", ToneHz: carolHz})
+	bp, err := bob.Call(ctx, uri(s, ParkUser), referredByHdr(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTone(t, ctx, bp.Media(), 440)
+	cp, err := carol.Call(ctx, uri(s, bp.Header(OrbitHeader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "park media closed", func() bool { return s.openStreams.Load() == 0 })
+	waitTone(t, ctx, cp.Media(), bobHz)
+	waitTone(t, ctx, bp.Media(), carolHz)
+	if err := bp.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-cp.Done() // BYE relayed
+}

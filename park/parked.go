@@ -152,10 +152,41 @@ func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (Stat
 	if rt.direct {
 		return r.bridge(ctx, pc, rt)
 	}
-	if r.connect(ctx, pc, rt.leg) {
-		return StateRetrieved, "retrieved"
+	return r.handTo(ctx, pc, rt.leg, rt.offer)
+}
+
+// handTo connects the parked party with other, an established call of
+// ours (a retriever, or a parker who answered a ring-back) whose SDP is
+// otherSDP: by transfer (connect), or — when the parked party cannot take
+// a REFER — by bridging media with two re-INVITEs (bridgeLegs).
+func (r *run) handTo(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (State, string) {
+	ok, refused := false, !allowsRefer(pc.leg.invite)
+	if !refused {
+		ok, refused = r.connect(ctx, pc, other)
 	}
+	switch {
+	case ok:
+		return StateRetrieved, "retrieved"
+	case refused:
+		return r.bridgeLegs(ctx, pc, other, otherSDP)
+	}
+	other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
 	return "", ""
+}
+
+// allowsRefer reads the parked party's Allow (RFC 3261 §20.5): absent
+// means unknown, so we try.
+func allowsRefer(invite *sip.Request) bool {
+	hs := invite.GetHeaders("Allow")
+	if len(hs) == 0 {
+		return true
+	}
+	for _, h := range hs {
+		if strings.Contains(strings.ToUpper(h.Value()), "REFER") {
+			return true
+		}
+	}
+	return false
 }
 
 // connect hands the parked party to other, a call the park service has
@@ -164,8 +195,9 @@ func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (Stat
 // with an embedded Replaces naming other's dialog (RFC 3891), so its
 // INVITE goes straight to the retriever and takes over our dialog there.
 // When the transfer succeeds both of our dialogs end and nothing of the
-// call passes through the park service any more.
-func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) bool {
+// call passes through the park service any more. refused reports a REFER
+// turned down outright (the parked party does not do transfers).
+func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) (ok, refused bool) {
 	b := pc.leg
 	rep := &transfer.Replaces{CallID: other.callID, ToTag: other.remoteTag(), FromTag: other.localTag()}
 	referTo := transfer.FormatReferTo(other.remoteTarget(), rep)
@@ -175,14 +207,19 @@ func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) bool {
 		sip.NewHeader("Refer-To", referTo),
 		sip.NewHeader("Referred-By", "<"+r.s.ParkURI()+">"),
 		sip.NewHeader(OrbitHeader, pc.info.Orbit))
-	ok := err == nil && res.IsSuccess()
+	if err == nil && !res.IsSuccess() {
+		switch res.StatusCode {
+		case 403, 405, 420, 489, 501, 603:
+			return false, true
+		}
+	}
+	ok = err == nil && res.IsSuccess()
 	if ok {
 		ok = r.awaitTransfer(tctx, b, other)
 	}
 	if !ok {
 		r.s.log.Info("retrieve failed", "orbit", pc.info.Orbit, "err", err)
-		other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
-		return false
+		return false, false
 	}
 	r.s.mu.Lock()
 	pc.info.RetrievedBy = other.remoteIdentity()
@@ -201,7 +238,7 @@ func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) bool {
 		case <-r.ctx.Done():
 		}
 	}()
-	return true
+	return true, false
 }
 
 // awaitTransfer waits for the NOTIFY with the final status of the parked
@@ -283,8 +320,8 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 				return
 			}
 		case answered != nil:
-			if r.connect(ctx, pc, answered) {
-				r.finish(pc, StateRetrieved, "answered by "+t.uri)
+			if st, _ := r.handTo(ctx, pc, answered, answered.res.Body()); st != "" {
+				r.finish(pc, st, "answered by "+t.uri)
 				return
 			}
 		}

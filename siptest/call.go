@@ -182,6 +182,7 @@ func (p *Phone) invite(ctx context.Context, req *sip.Request, headers ...sip.Hea
 	if !p.opt.NoReplaces {
 		req.AppendHeader(sip.NewHeader("Supported", "replaces"))
 	}
+	req.AppendHeader(sip.NewHeader("Allow", p.allow()))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(m.offer())
 	req.Laddr = p.laddr

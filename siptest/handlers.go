@@ -117,6 +117,14 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
+// allow is the phone's Allow header value (RFC 3261 §20.5).
+func (p *Phone) allow() string {
+	if p.opt.NoRefer {
+		return "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, MESSAGE"
+	}
+	return "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, MESSAGE, REFER"
+}
+
 // accept answers 200 with our SDP and waits for the ACK.
 func (c *Call) accept(offer audiosdp.Description) error {
 	pt := offer.Choose()
@@ -176,6 +184,12 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // onRefer accepts a REFER on a call and follows it (RFC 3515 §2.4).
 func (p *Phone) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	if p.opt.NoRefer {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", p.allow()))
+		_ = tx.Respond(res)
+		return
+	}
 	c := p.callByID(req.CallID().Value())
 	if c == nil || c.ended() {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")

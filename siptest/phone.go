@@ -34,6 +34,9 @@ type PhoneOptions struct {
 	// NoReplaces makes a phone without RFC 3891 support: its INVITEs carry
 	// no "Supported: replaces" and it refuses INVITEs with Replaces (420).
 	NoReplaces bool
+	// NoRefer makes a phone that does not do transfers: its INVITEs'
+	// Allow omits REFER and it answers REFER with 405.
+	NoRefer bool
 	// Logger receives sipgo's logs; nil discards them.
 	Logger *slog.Logger
 }
