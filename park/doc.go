@@ -58,6 +58,30 @@
 // upstream and on the retriever honouring headers in a Contact; we chose
 // the path that works with plain phones.
 //
+// # Fallback for peers without REFER or Replaces: media bridging (RFC 3725)
+//
+// A retriever whose INVITE lacks "Supported: replaces" (SIPp, minimal
+// phones) is not answered at once: the service re-INVITEs the parked party
+// with the retriever's SDP and answers the retriever with the parked
+// party's, so RTP flows directly between them:
+//
+//	C (retriever, no Replaces)          park service                B (parked)
+//	   |-- INVITE sip:7005@dom ------------->|                            |
+//	   |<-------------- 180 -----------------|-- re-INVITE (C's SDP) ----->|
+//	   |                                     |<------- 200 (B's SDP) -----|
+//	   |                                     |--------- ACK ------------->|  music stops
+//	   |<------------ 200 (B's SDP) ---------|                            |
+//	   |--- ACK ---------------------------->|                            |
+//	   |<==================== RTP directly between B and C ==============>|
+//	   |--- BYE ---------------------------->|--- BYE ------------------->|  relayed
+//
+// A parked party that cannot take a REFER (its Allow omits REFER, or it
+// answers 405/501/403/420/489) is handled the same way with two re-INVITEs
+// after the retriever was answered. In both cases the park service stays in
+// the signalling path (it relays BYE) but not in the media path — the one
+// documented exception to "the park service drops out of the path", traded
+// for working with peers that implement neither RFC 3515 nor RFC 3891.
+//
 // # Timeout (ring-back, on-timeout URI, disconnect)
 //
 //	park service                         A (parker)               B (parked)
