@@ -21,6 +21,8 @@ type stream struct {
 	received atomic.Int64
 	open     *atomic.Int64 // the service's count of open streams
 
+	mu        sync.Mutex // orders play against close, so no sender starts after close
+	closed    bool
 	startOnce sync.Once
 	stopOnce  sync.Once
 	stop      chan struct{}
@@ -45,6 +47,11 @@ func (s *stream) localAddr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPA
 // one 160-sample frame every 20 ms (RFC 3551 §4.5). A nil music sends
 // silence. Only the first call has an effect.
 func (s *stream) play(remote *net.UDPAddr, pt uint8, music []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	s.startOnce.Do(func() {
 		frames := music
 		silence := byte(0xff) // µ-law zero
@@ -116,6 +123,9 @@ func (s *stream) drain() {
 
 func (s *stream) close() {
 	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		close(s.stop)
 		s.conn.Close()
 		s.wg.Wait()
