@@ -2,7 +2,7 @@
 // every phase every button is enabled exactly as DESIGN.md §2 says, a disabled one saying
 // why (title and aria-describedby). The phases are reached for real: pool-a's SIP
 // listeners are stopped and started, and failover/failback go through the admin API.
-import { expect, test } from '@playwright/test';
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import {
   PHASES,
   checkSnapshot,
@@ -15,14 +15,14 @@ import {
   restoreNormal,
   waitForPhase,
   type Phase,
+  type Snapshot,
 } from './support';
-
-test.describe.configure({ mode: 'serial' });
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 test.afterEach(async ({ request }) => restoreNormal(request));
 
-test('every phase shows in the status and every button follows the capability table', async ({ page, request }) => {
+// walk drives the demo through every phase for real and returns what the page showed.
+async function walk(page: Page, request: APIRequestContext): Promise<Snapshot[]> {
   await recordStates(page);
   await open(page, 'alice');
 
@@ -31,7 +31,7 @@ test('every phase shows in the status and every button follows the capability ta
   await expectButtons(page, 'normal');
 
   // outage, then failover once users are redirected. Outage lasts only until the
-  // redirection completes, so it is checked from the recorded snapshots below.
+  // redirection completes, so it is checked from the recorded snapshots.
   await post(request, '/api/demo/pools/pool-a/stop');
   await waitForPhase(request, 'failover');
   await expectPhase(page, 'failover');
@@ -43,23 +43,43 @@ test('every phase shows in the status and every button follows the capability ta
   await expectPhase(page, 'failed-over');
   await expectButtons(page, 'failed-over');
 
-  // failback, then normal once users are home again.
+  // failback, then normal once users are home again (failback is as brief as outage).
   await post(request, '/api/demo/pools/pool-a/start');
-  await expect.poll(async () => (await (await request.get('/api/dr')).json()).pools?.find((p: { name: string }) => p.name === 'pool-a')?.healthy, {
-    message: 'pool-a healthy again', timeout: 10_000,
-  }).toBe(true);
+  await expect
+    .poll(async () => (await (await request.get('/api/dr')).json()).pools?.find((p: { name: string }) => p.name === 'pool-a')?.healthy, {
+      message: 'pool-a healthy again',
+      timeout: 10_000,
+    })
+    .toBe(true);
   await post(request, '/api/dr/failback');
   await waitForPhase(request, ['failback', 'normal']);
   await expectPhase(page, 'normal');
   await expectButtons(page, 'normal');
 
-  // Every phase the page showed, at the moment it showed it.
   const seen = await recorded(page);
-  const phases = seen.map((s) => s.phase);
-  test.info().annotations.push({ type: 'phases shown', description: phases.join(' → ') });
+  test.info().annotations.push({ type: 'phases shown', description: seen.map((s) => s.phase).join(' → ') });
+  return seen;
+}
+
+test('every phase the page shows has its status text and exactly the capability table\'s buttons', async ({ page, request }) => {
+  const seen = await walk(page, request);
+  expect(seen.length).toBeGreaterThanOrEqual(4);
   for (const s of seen) expect(checkSnapshot(s), `the page as it showed ${s.phase}`).toEqual([]);
+});
+
+// Issue 2: "every phase shows in the status". Outage and failback are brief in the demo
+// (with no registrations to move, redirection completes at once), so this holds only if
+// the gateway delivers every phase change rather than only the newest state.
+test('every one of the five phases reaches the page, the brief ones too', async ({ page, request }) => {
+  const seen = await walk(page, request);
+  const phases = seen.map((s) => s.phase);
   const missing = PHASES.filter((p: Phase) => !phases.includes(p));
-  expect(missing, `phases the page never showed (it showed ${phases.join(' → ')})`).toEqual([]);
+  expect(
+    missing,
+    `phases the page never showed (it showed ${phases.join(' → ')}); the gateway pushed a newer state ` +
+      'before these were written to the websocket and only the newest was sent',
+  ).toEqual([]);
+  for (const s of seen) expect(checkSnapshot(s), `the page as it showed ${s.phase}`).toEqual([]);
 });
 
 test('a second user in another tab sees the same phase with their own capabilities', async ({ browser, request }) => {
