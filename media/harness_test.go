@@ -114,6 +114,8 @@ type received struct {
 // ear records what an endpoint hears: every packet's header, the decoded
 // audio in a tone detector, and the events.
 type ear struct {
+	notify atomic.Pointer[chan time.Time] // when set, gets each packet's arrival time instead
+
 	mu      sync.Mutex
 	packets []received
 	det     *tone.Detector
@@ -123,6 +125,10 @@ type ear struct {
 func newEar(eventPT uint8) *ear { return &ear{det: tone.NewDetector(400), eventPT: eventPT} }
 
 func (e *ear) hear(h *rtp.Header, payload []byte, src netip.AddrPort) {
+	if n := e.notify.Load(); n != nil {
+		*n <- time.Now()
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := received{pt: h.PayloadType, marker: h.Marker, seq: h.SequenceNumber, ts: h.Timestamp, ssrc: h.SSRC, at: time.Now(), src: src}
@@ -443,7 +449,17 @@ func connect(t testing.TB, f *Factory, b *browser, cfg *BridgeConfig) (*Leg, err
 
 // newCall connects a browser and a phone through a leg, both talking:
 // the browser at browserHz, the phone at phoneHz.
-func newCall(t *testing.T, cfg *BridgeConfig, browserHz, phoneHz float64) *call {
+func newCall(t testing.TB, cfg *BridgeConfig, browserHz, phoneHz float64) *call {
+	t.Helper()
+	c := newQuietCall(t, cfg)
+	c.browser.talk(browserHz)
+	codec, _ := c.bridge().Codec()
+	c.phone.talk(phoneHz, codec, c.bridge().LocalAddr())
+	return c
+}
+
+// newQuietCall connects a browser and a phone through a leg, silent.
+func newQuietCall(t testing.TB, cfg *BridgeConfig) *call {
 	t.Helper()
 	f := testFactory(t)
 	b := newBrowser(t, true)
@@ -462,8 +478,6 @@ func newCall(t *testing.T, cfg *BridgeConfig, browserHz, phoneHz float64) *call 
 	if err := leg.Bridge().SetRemote(Remote{Addr: p.addr(), Codec: codec, EventPT: sipEventPT}); err != nil {
 		t.Fatal(err)
 	}
-	b.talk(browserHz)
-	p.talk(phoneHz, codec, leg.Bridge().LocalAddr())
 	return c
 }
 
