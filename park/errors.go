@@ -75,7 +75,8 @@ func (e *Error) reasonHeader() sip.Header {
 	return sip.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", e.Status, e.Text))
 }
 
-// asError maps any error to the park Error it stands for.
+// asError maps any error to the park Error it stands for; anything else
+// (a store backend failing) is a 500.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

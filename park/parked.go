@@ -24,27 +24,20 @@ type parkedCall struct {
 // reserve claims orbit (or any free one when orbit is "") so no one else
 // can park there while we answer.
 func (r *run) reserve(orbit string) (*parkedCall, *Error) {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
+	var err error
 	if orbit != "" {
-		if _, taken := r.calls[orbit]; taken {
-			return nil, ErrOrbitInUse.withOrbit(orbit)
-		}
+		err = r.orbits.Claim(orbit)
 	} else {
-		taken := func(o string) bool { _, ok := r.calls[o]; return ok }
-		for _, rg := range r.s.cfg.Orbits {
-			if o, ok := rg.firstFree(taken); ok {
-				orbit = o
-				break
-			}
-		}
-		if orbit == "" {
-			return nil, ErrNoOrbitAvailable
-		}
+		orbit, err = r.orbits.ClaimFirst(r.s.cfg.Orbits)
+	}
+	if err != nil {
+		return nil, asError(err)
 	}
 	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever),
 		ready: make(chan struct{}), done: make(chan struct{})}
+	r.s.mu.Lock()
 	r.calls[orbit] = pc
+	r.s.mu.Unlock()
 	return pc, nil
 }
 
@@ -53,6 +46,7 @@ func (r *run) release(pc *parkedCall) {
 	r.s.mu.Lock()
 	if r.calls[pc.info.Orbit] == pc {
 		delete(r.calls, pc.info.Orbit)
+		r.orbits.Release(pc.info.Orbit)
 	}
 	r.s.mu.Unlock()
 	close(pc.done)
@@ -106,6 +100,7 @@ func (r *run) finish(pc *parkedCall, st State, reason string) {
 	pc.info.State = st
 	if r.calls[pc.info.Orbit] == pc {
 		delete(r.calls, pc.info.Orbit)
+		r.orbits.Release(pc.info.Orbit)
 	}
 	info := pc.info
 	r.s.mu.Unlock()

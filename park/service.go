@@ -59,6 +59,10 @@ type Options struct {
 	// MaxTCPConns caps concurrent TCP connections to the listener; extra
 	// ones are closed on accept. Default 256.
 	MaxTCPConns int
+	// Orbits, when set, allocates orbits instead of a fresh in-memory store
+	// per Start (see OrbitStore). Claims survive Stop only if the store
+	// keeps them.
+	Orbits OrbitStore
 	// TestPickupTimeout, when set, replaces Config.PickupTimeout without its
 	// 10 s minimum. For tests only: production configs go through Validate.
 	TestPickupTimeout time.Duration
@@ -140,10 +144,11 @@ type run struct {
 	tcp    net.Listener
 	laddr  sip.Addr
 
-	calls map[string]*parkedCall   // by orbit
-	legs  map[string]*leg          // by Call-ID: every INVITE dialog we are in
-	subs  map[string]*subscription // by Call-ID
-	last  *Event                   // the latest event, for x-parkway-park bodies
+	orbits OrbitStore
+	calls  map[string]*parkedCall   // by orbit
+	legs   map[string]*leg          // by Call-ID: every INVITE dialog we are in
+	subs   map[string]*subscription // by Call-ID
+	last   *Event                   // the latest event, for x-parkway-park bodies
 }
 
 // New checks cfg and prepares a service; Start makes it listen.
@@ -213,7 +218,11 @@ func (s *Service) Start(ctx context.Context) error {
 			sipgo.WithClientHostname(uaddr.IP.String()), sipgo.WithClientPort(uaddr.Port))
 		if err == nil {
 			rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			r := &run{s: s, ctx: rctx, cancel: cancel, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp,
+			orbits := s.opt.Orbits
+			if orbits == nil {
+				orbits = NewMemoryOrbits()
+			}
+			r := &run{s: s, ctx: rctx, orbits: orbits, cancel: cancel, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp,
 				laddr: sip.Addr{IP: uaddr.IP, Port: uaddr.Port, Hostname: uaddr.IP.String()},
 				calls: map[string]*parkedCall{}, legs: map[string]*leg{}, subs: map[string]*subscription{}}
 			r.dua = &sipgo.DialogUA{Client: cli, ContactHDR: r.contact()}
