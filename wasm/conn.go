@@ -132,6 +132,7 @@ func (c *client) run(ctx context.Context) {
 			c.wait(ctx, failures, err)
 			continue
 		}
+		mark("parkway-session")
 		welcomed, err := c.serve(ctx, sess)
 		if errors.Is(err, errUnauthorized) {
 			// Expired or revoked: sign in again with the same name on the next attempt.
@@ -178,6 +179,7 @@ func (c *client) session(ctx context.Context) (session, error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, signInTimeout)
 	defer cancel()
+	mark("parkway-signin")
 	s, err := signIn(sctx, user)
 	if err != nil {
 		return session{}, err
@@ -207,6 +209,7 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
 	}
 	ws.SetReadLimit(signaling.MaxMessageSize)
+	mark("parkway-ws-open")
 
 	quit := make(chan struct{})
 	defer func() {
@@ -295,6 +298,7 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 				// Hearing it is the point; heard is already updated.
 			case *signaling.Welcome:
 				welcomed = true
+				mark("parkway-welcome")
 				if m.HeartbeatMillis > 0 {
 					interval = time.Duration(m.HeartbeatMillis) * time.Millisecond
 				}

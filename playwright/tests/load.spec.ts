@@ -3,10 +3,10 @@
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
 import { expect, test } from '@playwright/test';
-import { connection, open } from './support';
+import { alertRegion, button, connection, expectPhase, open, post, restoreNormal } from './support';
 
 test('page load → connected with buttons rendered (measured)', async ({ page, request }, info) => {
-  const runs: { ready: number; wasm: number }[] = [];
+  const runs: Record<string, number>[] = [];
   for (let i = 0; i < 5; i++) {
     await page.goto(`/?user=alice&run=${i}`);
     await expect(page.locator('html')).toHaveAttribute('data-ready', 'true', { timeout: 20_000 });
@@ -14,7 +14,14 @@ test('page load → connected with buttons rendered (measured)', async ({ page, 
     // performance marks are relative to navigation start.
     const m = await page.evaluate(() => {
       const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
-      return { ready: at('parkway-ready'), wasm: at('parkway-wasm-started') };
+      return {
+        ready: at('parkway-ready'),
+        wasm: at('parkway-wasm-started'),
+        signin: at('parkway-signin'),
+        session: at('parkway-session'),
+        open: at('parkway-ws-open'),
+        welcome: at('parkway-welcome'),
+      };
     });
     runs.push(m);
     // A new tab is a cold-ish start: sessionStorage is per tab, so it also signs in.
@@ -23,7 +30,7 @@ test('page load → connected with buttons rendered (measured)', async ({ page, 
   const sorted = runs.map((r) => r.ready).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const line = `page load → connected, buttons rendered: median ${median.toFixed(0)} ms (runs ${runs
-    .map((r) => `${r.ready.toFixed(0)} [wasm running at ${r.wasm.toFixed(0)}]`)
+    .map((r) => `${r.ready.toFixed(0)} [wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`)
     .join(', ')})`;
   console.log(line);
   info.annotations.push({ type: 'page load → connected', description: line });
@@ -38,7 +45,8 @@ test('page load → connected with buttons rendered (measured)', async ({ page, 
   info.annotations.push({ type: 'main.wasm size', description: sizes });
 });
 
-test('screenshots at phone and desktop width', async ({ page }, info) => {
+test('screenshots at phone and desktop width', async ({ page, request }, info) => {
+  await restoreNormal(request);
   for (const [name, size] of [
     ['phone', { width: 390, height: 844 }],
     ['desktop', { width: 1280, height: 860 }],
@@ -49,4 +57,14 @@ test('screenshots at phone and desktop width', async ({ page }, info) => {
     await page.screenshot({ path, fullPage: true });
     console.log(`screenshot: ${path}`);
   }
+  // Resiliency mode, with the gateway's answer to a Call on show.
+  await post(request, '/api/demo/pools/pool-a/stop');
+  await expectPhase(page, 'failover', { timeout: 5_000 });
+  await page.getByLabel('Number', { exact: true }).fill('bob');
+  await button(page, 'call').click();
+  await expect(alertRegion(page)).toBeVisible();
+  const path = info.outputPath('softphone-desktop-failover.png');
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot: ${path}`);
+  await restoreNormal(request);
 });
