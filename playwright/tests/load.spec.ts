@@ -63,8 +63,11 @@ test('screenshots at phone and desktop width', async ({ page, request }, info) =
   await page.getByLabel('Number', { exact: true }).fill('bob');
   await button(page, 'call').click();
   await expect(alertRegion(page)).toBeVisible();
-  const path = info.outputPath('softphone-desktop-failover.png');
-  await page.screenshot({ path, fullPage: true });
-  console.log(`screenshot: ${path}`);
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const path = info.outputPath(`softphone-desktop-failover-${scheme}.png`);
+    await page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  }
   await restoreNormal(request);
 });

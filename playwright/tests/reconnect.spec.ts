@@ -157,3 +157,26 @@ test('an unknown user is asked to sign in, and can', async ({ page }) => {
   await expect(form).toBeHidden();
   await expect(page.locator('[data-part="user"]')).toHaveText('alice');
 });
+
+test('rides out the browser going offline and back', async ({ page, context }) => {
+  const history = await recordConnection(page);
+  await open(page, 'carol');
+  // Chromium's offline emulation fails new connections and stops delivering frames on
+  // open websockets: the heartbeat notices, and reconnect attempts fail until online.
+  await context.setOffline(true);
+  await expect(connection(page)).toHaveAttribute('data-connection', 'reconnecting', { timeout: 15_000 });
+  await expect(connection(page)).toContainText(/Reconnecting… \(attempt [2-9]\d*\)/, { timeout: 15_000 });
+  await context.setOffline(false);
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: 15_000 });
+  await expectButtons(page, 'normal');
+  console.log(`offline → online: ${(await history()).join(' | ')}`);
+});
+
+test('a page whose WebAssembly cannot load says so', async ({ page }) => {
+  await page.route('**/main.wasm', (route) => route.fulfill({ status: 503, body: 'unavailable' }));
+  await page.goto('/?user=alice');
+  await expect(page.locator('html')).toHaveAttribute('data-client', 'failed');
+  await expect(page.locator('[data-part="loader"]')).toBeVisible();
+  await expect(page.locator('[data-part="loader"]')).toContainText('could not be loaded');
+  for (const a of ACTIONS) await expect(button(page, a)).toBeDisabled();
+});
