@@ -161,3 +161,35 @@ func TestParkedPartyWithoutReferIsBridged(t *testing.T) {
 	}
 	<-cp.Done() // BYE relayed
 }
+
+// The same park and retrieve with the parked party and the retriever on
+// TCP: the park service's in-dialog requests (REFER, BYE) follow the
+// transport of each dialog.
+func TestParkAndRetrieveOverTCP(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	p := parties{
+		alice: siptest.NewPhone(t, siptest.PhoneOptions{User: "alice", ToneHz: aliceHz}),
+		bob:   siptest.NewPhone(t, siptest.PhoneOptions{User: "bob", ToneHz: bobHz, Transport: "tcp"}),
+		carol: siptest.NewPhone(t, siptest.PhoneOptions{User: "carol", ToneHz: carolHz, Transport: "tcp"}),
+	}
+	bp, err := parkBob(t, ctx, p, uri(s, ParkUser)+";transport=tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := bp.Request().Transport(); tp != "TCP" {
+		t.Fatalf("bob parked over %s", tp)
+	}
+	waitTone(t, ctx, bp.Media(), 440)
+	cp, err := p.carol.Call(ctx, uri(s, "7000")+";transport=tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := cp.Successor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTone(t, ctx, cb.Media(), bobHz)
+	<-bp.Done()
+	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
+}

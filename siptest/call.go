@@ -185,7 +185,7 @@ func (p *Phone) invite(ctx context.Context, req *sip.Request, headers ...sip.Hea
 	req.AppendHeader(sip.NewHeader("Allow", p.allow()))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(m.offer())
-	req.Laddr = p.laddr
+	p.stamp(req)
 	cs, err := p.dua.WriteInvite(ctx, req)
 	if err != nil {
 		m.close()
@@ -252,7 +252,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 		return nil
 	}
 	bye := sip.NewRequest(sip.BYE, c.RemoteTarget())
-	bye.Laddr = c.p.laddr
+	c.p.stamp(bye)
 	var err error
 	if c.cs != nil {
 		err = c.cs.WriteBye(ctx, bye)
@@ -269,7 +269,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 // request sends an in-dialog request and waits for its final response.
 func (c *Call) request(ctx context.Context, method sip.RequestMethod, body []byte, headers ...sip.Header) (*sip.Response, error) {
 	req := sip.NewRequest(method, c.RemoteTarget())
-	req.Laddr = c.p.laddr
+	c.p.stamp(req)
 	for _, h := range headers {
 		req.AppendHeader(h)
 	}
@@ -323,7 +323,7 @@ func (c *Call) ReferTo(ctx context.Context, referTo string) (int, error) {
 // (RFC 3261 §14.1), follows the answer's address, and ACKs it.
 func (c *Call) Reinvite(ctx context.Context) error {
 	req := sip.NewRequest(sip.INVITE, c.RemoteTarget())
-	req.Laddr = c.p.laddr
+	c.p.stamp(req)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(c.media.offer())
 	var res *sip.Response
@@ -340,7 +340,7 @@ func (c *Call) Reinvite(ctx context.Context) error {
 		return &ResponseError{Res: res}
 	}
 	ack := sip.NewRequest(sip.ACK, c.RemoteTarget())
-	ack.Laddr = c.p.laddr
+	c.p.stamp(ack)
 	if c.cs != nil {
 		err = c.cs.WriteRequest(ack)
 	} else {

@@ -220,6 +220,7 @@ func (p *Phone) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: rt.Target.Scheme, User: rt.Target.User, Host: rt.Target.Host, Port: rt.Target.Port}})
 		ct := p.contact()
 		inv.AppendHeader(&ct)
+		p.stamp(inv)
 		hdrs := []sip.Header{sip.NewHeader("Referred-By", referredBy)}
 		if rt.Replaces != nil {
 			// The Replaces target is a contact, not an AOR: go straight there

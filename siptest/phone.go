@@ -31,6 +31,10 @@ type PhoneOptions struct {
 	// ToneHz is the frequency this phone sends on every call; 0 sends silence
 	// (packets still flow, so they can be counted).
 	ToneHz float64
+	// Transport is "udp" (default) or "tcp": how this phone sends its
+	// requests and what its Contact asks peers to use. A TCP phone listens
+	// on both, on the same port.
+	Transport string
 	// NoReplaces makes a phone without RFC 3891 support: its INVITEs carry
 	// no "Supported: replaces" and it refuses INVITEs with Replaces (420).
 	NoReplaces bool
@@ -50,6 +54,7 @@ type Phone struct {
 	cli    *sipgo.Client
 	dua    *sipgo.DialogUA
 	conn   net.PacketConn
+	tcp    net.Listener // nil for UDP phones
 	laddr  sip.Addr
 	aor    sip.Uri
 	ctx    context.Context
@@ -84,7 +89,11 @@ func newPhone(opt PhoneOptions) (*Phone, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	tcp := strings.EqualFold(opt.Transport, "tcp")
+	if opt.Transport != "" && !tcp && !strings.EqualFold(opt.Transport, "udp") {
+		return nil, fmt.Errorf("PhoneOptions.Transport %q: want udp or tcp", opt.Transport)
+	}
+	conn, tln, err := listen(tcp)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +112,7 @@ func newPhone(opt PhoneOptions) (*Phone, error) {
 		return nil, err
 	}
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(opt.Logger),
-		sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port),
-		sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
+		sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port))
 	if err != nil {
 		conn.Close()
 		ua.Close()
@@ -132,6 +140,14 @@ func newPhone(opt PhoneOptions) (*Phone, error) {
 		defer p.wg.Done()
 		_ = srv.ServeUDP(conn) // returns when conn closes
 	}()
+	if tln != nil {
+		p.tcp = tln
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			_ = srv.ServeTCP(tln)
+		}()
+	}
 	// Requests are sent from the listener (Laddr), which sipgo only knows
 	// once ServeUDP has registered it; wait for that before returning.
 	for i := 0; ; i++ {
@@ -176,6 +192,9 @@ func (p *Phone) close() {
 		c.end("phone closed")
 	}
 	p.conn.Close()
+	if p.tcp != nil {
+		p.tcp.Close()
+	}
 	p.ua.Close()
 	p.wg.Wait()
 }
@@ -188,7 +207,39 @@ func (p *Phone) Addr() string { return p.laddr.String() }
 
 // ContactURI is where in-dialog requests reach this phone.
 func (p *Phone) ContactURI() sip.Uri {
-	return sip.Uri{Scheme: "sip", User: p.opt.User, Host: "127.0.0.1", Port: p.laddr.Port}
+	u := sip.Uri{Scheme: "sip", User: p.opt.User, Host: "127.0.0.1", Port: p.laddr.Port}
+	if p.tcp != nil {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", "tcp")
+	}
+	return u
+}
+
+// stamp sends a request over the phone's transport: UDP requests leave
+// from the listener (our Contact), TCP ones on a connection of their own.
+func (p *Phone) stamp(req *sip.Request) {
+	if p.tcp != nil {
+		req.SetTransport("TCP")
+		return
+	}
+	req.Laddr = p.laddr
+}
+
+// listen binds UDP on 127.0.0.1:0 and, for TCP phones, TCP on the same
+// port (retrying a few ports if TCP's is taken).
+func listen(tcp bool) (net.PacketConn, net.Listener, error) {
+	for i := 0; i < 20; i++ {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil || !tcp {
+			return conn, nil, err
+		}
+		ln, err := net.Listen("tcp4", conn.LocalAddr().String())
+		if err == nil {
+			return conn, ln, nil
+		}
+		conn.Close()
+	}
+	return nil, nil, errors.New("no port free for both UDP and TCP")
 }
 
 func (p *Phone) contact() sip.ContactHeader {
@@ -238,6 +289,7 @@ func (p *Phone) newRequest(method sip.RequestMethod, target string) (*sip.Reques
 	if p.opt.Proxy != "" {
 		req.SetDestination(p.opt.Proxy)
 	}
+	p.stamp(req)
 	return req, nil
 }
 

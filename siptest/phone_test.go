@@ -150,3 +150,24 @@ func TestReplaces(t *testing.T) {
 		t.Fatalf("unmatched Replaces: %v, want 481", err)
 	}
 }
+
+func TestCallOverTCP(t *testing.T) {
+	ctx := ctxT(t)
+	a := NewPhone(t, PhoneOptions{User: "alice", ToneHz: 440, Transport: "tcp"})
+	b := NewPhone(t, PhoneOptions{User: "bob", ToneHz: 1000, Transport: "tcp"})
+	got := answerNext(t, ctx, b)
+	ca, err := a.Call(ctx, b.URI()+";transport=tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := <-got
+	if tp := cb.Request().Transport(); tp != "TCP" {
+		t.Errorf("INVITE arrived over %s", tp)
+	}
+	waitTone(t, ctx, ca.Media(), 1000)
+	waitTone(t, ctx, cb.Media(), 440)
+	if err := cb.Hangup(ctx); err != nil { // the callee's BYE goes to the caller's TCP contact
+		t.Fatal(err)
+	}
+	<-ca.Done()
+}

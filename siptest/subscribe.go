@@ -106,6 +106,7 @@ func (s *Subscription) Refresh(ctx context.Context, expires time.Duration) (*sip
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader("Event", s.event))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	s.p.stamp(req)
 	return s.p.do(ctx, req)
 }
 
