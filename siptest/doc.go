@@ -18,6 +18,7 @@
 //	c.Media().HeardTone(440)              // Goertzel on the last second of audio
 //	sub, _ := p.Subscribe(ctx, uri, "dialog", time.Minute) // RFC 6665; sub.Notifies()
 //	msg := <-p.Messages()                 // SIP MESSAGE (RFC 3428)
+//	c.Reinvite(ctx)                       // session refresh with the same offer
 //	c.Hangup(ctx)
 //
 // Behaviour a test can rely on: a REFER received on a call is always accepted
@@ -26,6 +27,11 @@
 // §2.4.4-2.4.5). An INVITE with Replaces that matches a call is answered
 // automatically and the replaced call is ended with BYE (RFC 3891 §3).
 // Errors for non-2xx final answers are *ResponseError carrying the response.
+//
+// Phones are UDP by default; Transport: "tcp" adds a TCP listener on the
+// same port and sends over TCP. NoReplaces and NoRefer make a "plain" phone
+// that lacks RFC 3891 or RFC 3515 (no "Supported: replaces", no REFER in
+// Allow, 420/405 answers), to test the fallbacks servers need for them.
 //
 // When PhoneOptions.Domain is empty the phone's address of record is its own
 // listener (sip:user@127.0.0.1:port), so tests without a registrar can route
