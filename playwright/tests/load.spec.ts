@@ -65,6 +65,7 @@ test('screenshots at phone and desktop width', async ({ page, request }, info) =
   await expect(alertRegion(page)).toBeVisible();
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(300); // let the buttons' colour transitions finish
     const path = info.outputPath(`softphone-desktop-failover-${scheme}.png`);
     await page.screenshot({ path, fullPage: true });
     console.log(`screenshot: ${path}`);
