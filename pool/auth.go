@@ -55,7 +55,7 @@ func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string,
 func (n *node) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
 	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
 	nonce := n.pool.nonces.issue()
-	for _, alg := range n.pool.opt.DigestAlgorithms {
+	for _, alg := range n.pool.cfg.DigestAlgorithms {
 		res.AppendHeader(sip.NewHeader("WWW-Authenticate", digestChallenge(n.pool.cfg.Domain, nonce, alg, stale)))
 	}
 	if err := tx.Respond(res); err != nil {

@@ -27,6 +27,10 @@ type Config struct {
 	Peer *Peer
 	// Park configures this pool's Call Park service.
 	Park ParkConfig
+	// DigestAlgorithms are offered in this order in 401 challenges; empty means
+	// SHA-256 then MD5 (RFC 8760 §2.4). Phones that only know MD5 and answer the first
+	// challenge (SIPp among them) need MD5 first or alone.
+	DigestAlgorithms []string
 }
 
 // User is one digest credential.
@@ -92,6 +96,11 @@ func (c Config) Validate() error {
 		seen[u.Name] = true
 		if u.Password == "" {
 			bad(f+".password", `""`, "must not be empty")
+		}
+	}
+	for i, a := range c.DigestAlgorithms {
+		if _, ok := digestHash(a); !ok {
+			bad(fmt.Sprintf("digestAlgorithms[%d]", i), strconv.Quote(a), "must be SHA-256 or MD5")
 		}
 	}
 	if err := c.Park.Validate(); err != nil {

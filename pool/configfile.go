@@ -27,6 +27,7 @@ import (
 //	  musicFile: builtin:pool-a    # or a path to an 8 kHz WAV/µ-law file, relative to the config
 //	  maxPickupAttempts: 1
 //	  onTimeoutURI: ""
+//	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`
@@ -35,6 +36,7 @@ type fileConfig struct {
 	Users      []fileUser `yaml:"users"`
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
+	Digest     []string   `yaml:"digestAlgorithms"`
 }
 
 type fileUser struct {
@@ -81,10 +83,11 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		return Config{}, errors.New("config: more than one YAML document")
 	}
 	cfg := Config{
-		Name:       f.Name,
-		Domain:     f.Domain,
-		Listen:     f.Listen,
-		ParkListen: f.ParkListen,
+		Name:             f.Name,
+		Domain:           f.Domain,
+		Listen:           f.Listen,
+		ParkListen:       f.ParkListen,
+		DigestAlgorithms: f.Digest,
 	}
 	var errs []error
 	for _, u := range f.Users {

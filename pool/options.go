@@ -41,10 +41,6 @@ type Options struct {
 	InviteTimeout time.Duration
 	// TCPIdleTimeout closes a TCP connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
-	// DigestAlgorithms are offered in this order in 401 challenges; default SHA-256 then
-	// MD5 (RFC 8760 §2.4). Some phones (SIPp among them) only understand MD5 and pick
-	// the first challenge, so a pool for them lists MD5 alone or first.
-	DigestAlgorithms []string
 	// Now is the registrar's clock; tests move it to expire bindings without sleeping.
 	Now func() time.Time
 
@@ -84,10 +80,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
-	if len(o.DigestAlgorithms) == 0 {
-		o.DigestAlgorithms = digestAlgorithms
-	}
-	o.DigestAlgorithms = append([]string(nil), o.DigestAlgorithms...)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

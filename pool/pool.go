@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,12 +50,13 @@ func New(cfg Config, opt Options) (*Pool, error) {
 	if cfg.Domain == "" {
 		cfg.Domain = cfg.Name
 	}
-	opt = opt.withDefaults()
-	for _, a := range opt.DigestAlgorithms {
-		if _, ok := digestHash(a); !ok {
-			return nil, fmt.Errorf("pool options: DigestAlgorithms: %q is not MD5 or SHA-256", a)
-		}
+	if len(cfg.DigestAlgorithms) == 0 {
+		cfg.DigestAlgorithms = append([]string(nil), digestAlgorithms...)
 	}
+	for i, a := range cfg.DigestAlgorithms {
+		cfg.DigestAlgorithms[i] = strings.ToUpper(a)
+	}
+	opt = opt.withDefaults()
 	p := &Pool{
 		cfg:      cfg,
 		opt:      opt,
@@ -72,6 +74,7 @@ func New(cfg Config, opt Options) (*Pool, error) {
 
 func (c Config) clone() Config {
 	c.Users = append([]User(nil), c.Users...)
+	c.DigestAlgorithms = append([]string(nil), c.DigestAlgorithms...)
 	c.Park.Orbits = append([]Range(nil), c.Park.Orbits...)
 	if c.Peer != nil {
 		peer := *c.Peer

@@ -167,7 +167,9 @@ func TestRegisterOnlyOwnAOR(t *testing.T) {
 
 func TestStaleNonce(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{Now: clock.Now, NonceTTL: time.Minute, DigestAlgorithms: []string{"MD5"}})
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.DigestAlgorithms = []string{"MD5"}
+	p := startPool(t, cfg, Options{Now: clock.Now, NonceTTL: time.Minute})
 	u := newRawUA(t)
 	ctx := testCtx(t)
 	req := registerReq(p, "alice", "<sip:alice@127.0.0.1:40001>", 120)
