@@ -88,8 +88,13 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MediaIP == "" {
 		o.MediaIP = host
 	}
-	if net.ParseIP(o.MediaIP) == nil {
-		return o, fmt.Errorf("park options: media IP %q is not an IP address", o.MediaIP)
+	if ip := net.ParseIP(o.MediaIP); ip == nil || ip.IsUnspecified() {
+		// SDP and Contact announce these addresses to peers: a wildcard
+		// would tell them nothing.
+		return o, fmt.Errorf("park options: media IP %q must be a specific IP address", o.MediaIP)
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		return o, fmt.Errorf("park options: listen %q must name a specific IP address (it is our Contact)", o.Listen)
 	}
 	if o.RingTimeout <= 0 {
 		o.RingTimeout = 20 * time.Second
