@@ -50,7 +50,7 @@ func (r *run) classify(req *sip.Request) (intent, string, *Error) {
 		return intentPark, "", nil
 	case !r.s.Owns(user):
 		return 0, "", ErrOrbitNotFound.withOrbit(user)
-	case req.GetHeader("Referred-By") != nil:
+	case req.GetHeader("Referred-By") != nil || req.GetHeader("b") != nil: // "b": compact form
 		return intentPark, user, nil
 	default:
 		return intentRetrieve, user, nil
@@ -118,11 +118,11 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 		r.respondErr(req, tx, perr)
 		return
 	}
+	r.s.mu.Lock()
 	pc.leg = l
 	pc.info.ParkedParty = req.From().Address.String()
-	if rb := referredBy(req); rb != "" {
-		pc.info.ParkedBy = rb
-	}
+	pc.info.ParkedBy = referredBy(req)
+	r.s.mu.Unlock()
 	if err := l.answer(offer, sip.NewHeader(OrbitHeader, pc.info.Orbit)); err != nil {
 		// No ACK, or CANCEL raced the answer: the call never got parked.
 		l.end()
@@ -142,6 +142,9 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 // anything unparseable counts as absent.
 func referredBy(req *sip.Request) string {
 	v := headerValue(req, "Referred-By")
+	if v == "" {
+		v = headerValue(req, "b") // compact form (RFC 3892 §3)
+	}
 	if v == "" {
 		return ""
 	}
