@@ -2,6 +2,9 @@ package park
 
 import (
 	"context"
+	"net"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +33,7 @@ func BenchmarkParkRetrieve(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		bp, err := bob.Call(ctx, "sip:park@"+s.Addr(), rb)
 		if err != nil {
@@ -51,4 +55,62 @@ func BenchmarkParkRetrieve(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+	// CPU of the whole process: the service and the three phones with
+	// their RTP, so an upper bound for the service alone.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/cycle")
+}
+
+// BenchmarkMusicOnHold measures what music on hold costs: 100 streams
+// (a full demo orbit range) paced to one sink for the benchmark's time,
+// reported as CPU time per second of one stream.
+func BenchmarkMusicOnHold(b *testing.B) {
+	music, err := loadMusic("builtin:pool-a")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	go func() { // drain, as a phone would
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sink.ReadFromUDP(buf); err != nil {
+				return
+			}
+		}
+	}()
+	var open atomic.Int64
+	const streams = 100
+	var all []*stream
+	for i := 0; i < streams; i++ {
+		st, err := newStream(net.IPv4(127, 0, 0, 1), &open)
+		if err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, st)
+	}
+	cpu0 := cpuTime()
+	start := time.Now()
+	for _, st := range all {
+		st.play(sink.LocalAddr().(*net.UDPAddr), 0, music)
+	}
+	// One op = one 20 ms frame interval of all streams.
+	for i := 0; i < b.N; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
+	for _, st := range all {
+		st.close()
+	}
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/(wall.Seconds()*streams), "cpu-ms/stream-s")
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%cpu-100-streams")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
