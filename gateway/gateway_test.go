@@ -425,21 +425,30 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestSlowClientDoesNotBlockOthers(t *testing.T) {
-	g := startGateway(t, nil)
-	slow, _ := g.connect(t, "alice") // never reads again
+	g := startGatewayOn(t, nil, func(l net.Listener) net.Listener { return smallBuffers{l} })
+	// The slow client never reads: with small socket buffers its writer is soon stuck
+	// in a write, and stays stuck (the peer timeout is the default 6 s).
+	slow, _, err := g.dialSmall(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.send(signaling.Encode("a", &signaling.Auth{Token: g.signIn(t, "alice")}))
 	fast, _ := g.connect(t, "bob")
-	big := `{"v":1,"type":"ping","id":"` + strings.Repeat("x", 60) + `"}`
-	// Fill the slow client's socket: it does not read its pongs.
-	go func() {
-		for i := 0; i < 2000; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := slow.conn.Write(ctx, websocket.MessageText, []byte(big))
-			cancel()
-			if err != nil {
-				return
+	ping := []byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("x", 60) + `"}`)
+	stuck := func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for sess := range g.live {
+			if sess.auth.Load() == authOK && sess.claims.User == "alice" && sess.writeStart.Load() != 0 {
+				return true
 			}
 		}
-	}()
+		return false
+	}
+	defer slow.flood(ping)()
+	for !stuck() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	phases := []signaling.Phase{signaling.PhaseOutage, signaling.PhaseFailover, signaling.PhaseFailedOver, signaling.PhaseFailback}
 	for i := 0; i < 2000; i++ {
 		g.ctl.set(phases[i%len(phases)])
@@ -451,6 +460,9 @@ func TestSlowClientDoesNotBlockOthers(t *testing.T) {
 		}
 	}
 	fast.pingPong(7)
+	if !stuck() {
+		t.Error("the slow client got unstuck: the test proved nothing")
+	}
 }
 
 func TestClientThatDoesNotReadIsClosed(t *testing.T) {
@@ -534,5 +546,38 @@ func TestConfigValidation(t *testing.T) {
 		} else if errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestCloseEndsAStuckSession(t *testing.T) {
+	g := startGatewayOn(t, func(c *Config) {
+		c.PeerTimeout = 500 * time.Millisecond
+		c.PingInterval = 100 * time.Millisecond
+	}, func(l net.Listener) net.Listener { return smallBuffers{l} })
+	c, _, err := g.dialSmall(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(signaling.Encode("a", &signaling.Auth{Token: g.signIn(t, "alice")}))
+	ping := []byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("z", 60) + `"}`)
+	stuck := func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for sess := range g.live {
+			if sess.writeStart.Load() != 0 {
+				return true
+			}
+		}
+		return false
+	}
+	defer c.flood(ping)()
+	for !stuck() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	t0 := time.Now()
+	g.Close() // returns once the watchdog has freed the stuck writer
+	t.Logf("Close took %v", time.Since(t0))
+	if n := len(g.live); n != 0 {
+		t.Errorf("%d sessions live after Close", n)
 	}
 }

@@ -195,6 +195,7 @@ func startGatewayOn(t testing.TB, mod func(*Config), wrap func(net.Listener) net
 		t.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = srv.ConnContext
 	if wrap != nil {
 		ts.Listener = wrap(ts.Listener)
 	}
@@ -382,4 +383,19 @@ func (g *testGateway) dialSmall(t testing.TB) (*client, *http.Response, error) {
 	}
 	t.Cleanup(func() { conn.CloseNow() })
 	return &client{t: t, conn: conn}, resp, nil
+}
+
+// flood sends frame over and over, never reading, until the connection fails. The
+// returned func closes the connection and waits for the sender.
+func (c *client) flood(frame []byte) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c.conn.Write(context.Background(), websocket.MessageText, frame) == nil {
+		}
+	}()
+	return func() {
+		c.conn.CloseNow()
+		<-done
+	}
 }

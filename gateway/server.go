@@ -32,7 +32,10 @@ type Server struct {
 	live     map[*session]struct{} // every connected session, authenticated or not
 	shutdown chan struct{}         // closed by Close: every session's writer says goodbye
 	sessions sync.WaitGroup
-	watchdog sync.WaitGroup
+	// The watchdog outlives shutdown until every session has ended: a writer stuck on a
+	// dead client during shutdown still needs it.
+	watchdog     sync.WaitGroup
+	stopWatchdog chan struct{}
 }
 
 // New builds a Server, subscribes it to cfg.Controller and starts its write watchdog.
@@ -58,6 +61,8 @@ func New(cfg Config) (*Server, error) {
 		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
 		shutdown: make(chan struct{}),
 		live:     map[*session]struct{}{},
+
+		stopWatchdog: make(chan struct{}),
 	}
 	if err := files.Built(); err != nil {
 		s.log.Warn("softphone pages will answer 503", "err", err)
@@ -106,6 +111,7 @@ func (s *Server) Assets() *assets.Handler { return s.assets }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
+		ConnContext:       s.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -129,6 +135,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+type rawConnKey struct{}
+
+// ConnContext lets the gateway reach a websocket's TCP connection, to cut it when a
+// close handshake hangs on a client that takes no data (coder/websocket's Close waits
+// 5 s for that, and its CloseNow cannot interrupt a Close in progress). Serve sets it;
+// set it as http.Server.ConnContext when serving Handler yourself.
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, rawConnKey{}, c)
+}
+
 // Close ends every websocket session with 1001 and the reason, stops following the DR
 // controller, and waits for the sessions' goroutines. New /ws requests get 503 after it.
 func (s *Server) Close() {
@@ -136,6 +152,7 @@ func (s *Server) Close() {
 	if s.closed {
 		s.mu.Unlock()
 		s.sessions.Wait()
+		s.watchdog.Wait()
 		return
 	}
 	s.closed = true
@@ -143,6 +160,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.unsubscribe()
 	s.sessions.Wait()
+	close(s.stopWatchdog)
 	s.watchdog.Wait()
 }
 

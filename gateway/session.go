@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ const (
 type session struct {
 	srv  *Server
 	conn *websocket.Conn
+	raw  net.Conn // the TCP connection under conn, when the server was given ConnContext
 	out  *outbox
 	id   string
 	log  *slog.Logger

@@ -13,7 +13,7 @@ func (s *Server) watchWrites() {
 	var stuck []*session
 	for {
 		select {
-		case <-s.shutdown:
+		case <-s.stopWatchdog:
 			return
 		case now := <-t.C:
 			limit := now.Add(-s.cfg.PeerTimeout).UnixNano()
@@ -27,8 +27,18 @@ func (s *Server) watchWrites() {
 			s.mu.Unlock()
 			for _, sess := range stuck {
 				sess.log.Info("closing a client that takes no data", "for", s.cfg.PeerTimeout)
-				sess.conn.CloseNow() // the blocked write fails and the writer ends the session
+				sess.cut()
 			}
 		}
 	}
+}
+
+// cut drops the connection under a stuck write so that the write fails and the writer
+// ends the session. Closing the TCP connection works even during a close handshake;
+// CloseNow is the fallback when it is not known.
+func (sess *session) cut() {
+	if sess.raw != nil {
+		sess.raw.Close()
+	}
+	sess.conn.CloseNow()
 }

@@ -29,7 +29,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 		readerGone := false
 		select {
 		case <-s.srv.shutdown:
-			s.conn.Close(websocket.StatusGoingAway, "gateway shutting down")
+			s.close(websocket.StatusGoingAway, "gateway shutting down")
 			return
 		case <-readerDone:
 			readerGone = true
@@ -39,7 +39,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 				if f, err := signaling.Encode("", e); err == nil {
 					s.write(f)
 				}
-				s.conn.Close(websocket.StatusPolicyViolation, "unauthorized")
+				s.close(websocket.StatusPolicyViolation, "unauthorized")
 				return
 			}
 		case <-s.out.wake:
@@ -75,7 +75,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 		}
 		if closing != nil {
 			// No state after the error that explains the close: it would bury it.
-			s.conn.Close(websocket.StatusCode(closing.code), closing.reason)
+			s.close(websocket.StatusCode(closing.code), closing.reason)
 			return
 		}
 		if state != nil && !s.write(state) {
@@ -105,4 +105,13 @@ func (s *session) write(frame []byte) bool {
 		return false
 	}
 	return true
+}
+
+// close runs the close handshake. coder/websocket gives the close frame 5 s to be
+// written and the peer 5 s to answer; marking it as a write lets the watchdog cut the
+// first wait short for a client that takes no data.
+func (s *session) close(code websocket.StatusCode, reason string) {
+	s.writeStart.Store(time.Now().UnixNano())
+	s.conn.Close(code, reason)
+	s.writeStart.Store(0)
 }

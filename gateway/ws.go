@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -35,6 +36,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess = newSession(s, conn)
+	sess.raw, _ = r.Context().Value(rawConnKey{}).(net.Conn)
 	if !s.track(sess) {
 		conn.Close(websocket.StatusGoingAway, "gateway shutting down")
 		return
