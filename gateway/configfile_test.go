@@ -75,3 +75,13 @@ func TestParseConfigRefuses(t *testing.T) {
 		t.Error("empty config accepted")
 	}
 }
+
+func TestExampleConfig(t *testing.T) {
+	fc, err := LoadConfig("testdata/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.DR.Home.Name != "pool-a" || fc.Gateway.PeerTimeout != 6*time.Second || fc.Gateway.Demo {
+		t.Errorf("%+v", fc)
+	}
+}
