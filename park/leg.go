@@ -241,6 +241,19 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 		return nil
 	}})
 	if err != nil {
+		if res := cs.InviteResponse; res != nil && res.IsSuccess() {
+			// The 200 crossed our CANCEL (RFC 3261 §9.1): the call exists
+			// at the far end, so complete it with ACK and end it with BYE.
+			l.res = res
+			if cs.Ack(context.WithoutCancel(ctx)) == nil {
+				r.wg.Add(1)
+				go func() {
+					defer r.wg.Done()
+					l.hangup(r.ctx, nil)
+				}()
+				return nil, fmt.Errorf("dial %s: answered after giving up: %w", target, err)
+			}
+		}
 		l.end()
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}

@@ -56,9 +56,17 @@ func TestTimeoutRingsBackNTimesThenDisconnects(t *testing.T) {
 	waitFor(t, ctx, "orbit free", func() bool { return len(s.Parked()) == 0 && s.openStreams.Load() == 0 })
 }
 
+// answerable keeps the pickup timeout short but lets ring-backs ring long
+// enough that a loaded machine never races the answer against the give-up.
+func answerable() Options {
+	o := shortTimers()
+	o.RingTimeout = 20 * time.Second
+	return o
+}
+
 func TestRingBackAnsweredConnectsParkerAndParked(t *testing.T) {
 	ctx := testCtx(t)
-	s := startService(t, defaultConfig(), shortTimers())
+	s := startService(t, defaultConfig(), answerable())
 	events, cancel := s.Events()
 	defer cancel()
 	p := newParties(t)
@@ -94,7 +102,7 @@ func TestOnTimeoutURI(t *testing.T) {
 	operator := siptest.NewPhone(t, siptest.PhoneOptions{User: "operator", ToneHz: 2000})
 	cfg := defaultConfig()
 	cfg.OnTimeoutURI = operator.URI()
-	s := startService(t, cfg, shortTimers())
+	s := startService(t, cfg, answerable())
 	events, cancel := s.Events()
 	defer cancel()
 	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
