@@ -1,0 +1,306 @@
+package ua
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+// Call is one call of a user, outgoing or incoming, from dialing or ringing to ended.
+// Its ID and its MediaLeg stay the same for its whole life; the SIP dialog under it
+// may change (a REFER followed, an INVITE with Replaces accepted).
+//
+// Concurrency (STYLE.md habit 4): the call owns one context, which ends it, and one
+// goroutine running a select loop (run); every change to the call's SIP or media state
+// is a function run on that loop, so operations and incoming requests never interleave.
+// Helper goroutines (dialog watchers, a REFER being followed) belong to the call's
+// WaitGroup and post their results back to the loop.
+type Call struct {
+	u        *User
+	id       string
+	outgoing bool
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ops    chan func()
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	reinviting atomic.Bool // a re-INVITE of ours is pending: answer theirs 491 (RFC 3261 §14.2)
+
+	// mu guards the fields below for readers off the loop; only the loop writes them.
+	mu         sync.Mutex
+	d          *dialog
+	old        []*dialog // dialogs this call left behind, kept until they end
+	leg        MediaLeg
+	local      localMedia
+	remote     remoteMedia
+	peer       string
+	state      signaling.CallState
+	holding    bool // we put the call on hold
+	remoteHold bool // the far end put us on hold
+	reason     string
+	orbit      string
+}
+
+// endCause carries the reason a call ended through its context's cause.
+type endCause struct{ reason string }
+
+func (e *endCause) Error() string { return e.reason }
+
+func newCallID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newCall registers a call with its user and starts its loop.
+func (u *User) newCall(outgoing bool, peer string, state signaling.CallState) *Call {
+	c := &Call{u: u, id: newCallID(), outgoing: outgoing, ops: make(chan func()),
+		done: make(chan struct{}), peer: peer, state: state}
+	c.ctx, c.cancel = context.WithCancelCause(u.ctx)
+	u.mu.Lock()
+	u.calls[c.id] = c
+	u.mu.Unlock()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		c.run()
+	}()
+	return c
+}
+
+// ID identifies the call to the gateway; it survives dialog changes.
+func (c *Call) ID() string { return c.id }
+
+// User is the user whose call this is.
+func (c *Call) User() *User { return c.u }
+
+// Outgoing reports whether this user placed the call.
+func (c *Call) Outgoing() bool { return c.outgoing }
+
+// Peer is the far end's URI.
+func (c *Call) Peer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peer
+}
+
+// State is the call's state now.
+func (c *Call) State() signaling.CallState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// RemoteHold reports whether the far end has put this call on hold.
+func (c *Call) RemoteHold() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteHold
+}
+
+// Direction is the media direction negotiated for our side.
+func (c *Call) Direction() Direction {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.local.dir
+}
+
+// Done is closed when the call has ended and its dialog is torn down.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// EndReason says why the call ended ("" while it lasts).
+func (c *Call) EndReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// CallID is the SIP Call-ID of the call's current dialog ("" before one exists).
+func (c *Call) CallID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.d == nil {
+		return ""
+	}
+	return c.d.callID
+}
+
+func (c *Call) dialog() *dialog {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.d
+}
+
+// setState records and publishes a state change.
+func (c *Call) setState(s signaling.CallState, reason string) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+	c.u.publish(Event{Call: c, State: s, Reason: reason})
+}
+
+// Hangup ends the call: BYE when connected, CANCEL while dialing, 603 while ringing.
+func (c *Call) Hangup(ctx context.Context) error { return c.End(ctx, "hung up") }
+
+// End ends the call with a reason the far end receives in a Reason header
+// (RFC 3326) and this user sees in the ended event — e.g. "the park pool failed".
+// It waits until the call is torn down or ctx ends.
+func (c *Call) End(ctx context.Context, reason string) error {
+	c.cancel(&endCause{reason})
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// do runs f on the call's loop and returns its error.
+func (c *Call) do(ctx context.Context, f func() error) error {
+	errc := make(chan error, 1)
+	op := func() { errc <- f() }
+	select {
+	case c.ops <- op:
+	case <-c.ctx.Done():
+		return ErrCallEnded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post runs f on the loop without waiting; false when the call is over.
+func (c *Call) post(f func()) bool {
+	select {
+	case c.ops <- f:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// run is the call's select loop: the one goroutine that changes the call.
+func (c *Call) run() {
+	defer c.teardown()
+	for {
+		select {
+		case f := <-c.ops:
+			f()
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// teardown ends the current dialog (BYE with our reason unless the far end already
+// hung up), forgets the call's dialogs and publishes the end. It runs on
+// context.WithoutCancel so a call ended by sign-out still says goodbye.
+func (c *Call) teardown() {
+	reason := "ended"
+	var ec *endCause
+	if errors.As(context.Cause(c.ctx), &ec) {
+		reason = ec.reason
+	} else if c.u.ctx.Err() != nil {
+		reason = "signed out"
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.u.m.cfg.RequestTimeout)
+	defer cancel()
+	c.mu.Lock()
+	d, old, state := c.d, c.old, c.state
+	c.mu.Unlock()
+	if d != nil && !d.ended() {
+		if state == signaling.CallRinging && d.ss != nil {
+			// Hung up before answering: decline (RFC 3261 §21.6.3).
+			_ = d.ss.Respond(603, "Decline", nil)
+		} else {
+			_ = d.bye(ctx, reason)
+		}
+	}
+	for _, o := range old {
+		if !o.ended() {
+			_ = o.bye(ctx, "")
+		}
+		c.u.m.removeDialog(o)
+	}
+	if d != nil {
+		c.u.m.removeDialog(d)
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	c.reason = reason
+	c.state = signaling.CallEnded
+	orbit := c.orbit
+	c.mu.Unlock()
+	c.u.mu.Lock()
+	delete(c.u.calls, c.id)
+	c.u.mu.Unlock()
+	c.u.publish(Event{Call: c, State: signaling.CallEnded, Reason: reason, Orbit: orbit})
+	close(c.done)
+}
+
+// adopt makes d the call's current dialog (on the loop) and watches it: when the far
+// end ends the current dialog, the call ends with its reason. A dialog that was
+// replaced ends quietly.
+func (c *Call) adopt(d *dialog) {
+	c.mu.Lock()
+	if c.d != nil && c.d != d {
+		c.old = append(c.old, c.d)
+	}
+	c.d = d
+	u := d.remoteURI()
+	c.peer = u.String()
+	c.mu.Unlock()
+	c.u.m.addDialog(d)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-d.context().Done():
+		case <-c.ctx.Done():
+			return
+		}
+		c.post(func() {
+			c.mu.Lock()
+			current := c.d == d
+			state := c.state
+			c.mu.Unlock()
+			if !current {
+				c.u.m.removeDialog(d)
+				return
+			}
+			reason := d.hangupText()
+			switch {
+			case reason != "":
+			case state == signaling.CallRinging:
+				reason = "cancelled"
+			default:
+				reason = "remote hung up"
+			}
+			c.cancel(&endCause{reason})
+		})
+	}()
+}
+
+// newLocal starts our side of the session for leg: a fresh o= session ID.
+func newLocal(leg MediaLeg) localMedia {
+	return localMedia{addr: leg.LocalRTP(), id: rand.Uint64() >> 2, version: 1,
+		payloads: []uint8{PayloadPCMU, PayloadPCMA}, events: PayloadEventsDef, dir: SendRecv}
+}
+
+// waitTimeout is a generous bound for waits inside the loop that a broken peer could
+// otherwise stretch forever.
+const waitTimeout = 32 * time.Second

@@ -1,0 +1,288 @@
+package ua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Manager is the gateway's SIP side: one sipgo stack and one UDP+TCP listener shared
+// by every signed-in user, each user with its own Contact (sip:alice@ip:port).
+// Requests are dispatched to users by Request-URI user, and to calls by dialog
+// (Call-ID and our tag, RFC 3261 §12).
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	cli  *sipgo.Client
+	udp  *net.UDPConn
+	tcp  net.Listener
+	host string
+	port int
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // serving goroutines and every user's
+
+	// mu guards active, users, dialogs and watchers.
+	mu       sync.Mutex
+	active   Pool
+	users    map[string]*User
+	dialogs  map[string]*dialog // by dialogKey
+	watchers map[*Watcher]struct{}
+	closed   bool
+}
+
+// NewManager binds the listener and starts serving. Close stops it.
+func NewManager(cfg Config) (*Manager, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("ua config: %w", err)
+	}
+	udp, tcp, err := listenBoth(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("ua: listen %s: %w", cfg.Listen, err)
+	}
+	la := udp.LocalAddr().(*net.UDPAddr)
+	m := &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		udp:      udp,
+		tcp:      tcp,
+		host:     la.IP.String(),
+		port:     la.Port,
+		users:    map[string]*User{},
+		dialogs:  map[string]*dialog{},
+		watchers: map[*Watcher]struct{}{},
+	}
+	for _, p := range cfg.Pools {
+		if p.Name == cfg.Active {
+			m.active = p
+		}
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Manager, error) {
+		udp.Close()
+		tcp.Close()
+		if m.ua != nil {
+			m.ua.Close()
+		}
+		return nil, err
+	}
+	m.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgentHostname(m.host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger)),
+	)
+	if err != nil {
+		return fail(fmt.Errorf("ua: sip stack: %w", err))
+	}
+	m.srv, err = sipgo.NewServer(m.ua, sipgo.WithServerLogger(cfg.Logger))
+	if err != nil {
+		return fail(fmt.Errorf("ua: sip server: %w", err))
+	}
+	// Requests leave from the listening socket (connection addr), so that answers
+	// and in-dialog requests come back to the port in our Via and Contact.
+	m.cli, err = sipgo.NewClient(m.ua, sipgo.WithClientLogger(cfg.Logger),
+		sipgo.WithClientHostname(m.host), sipgo.WithClientPort(m.port),
+		sipgo.WithClientConnectionAddr(la.String()))
+	if err != nil {
+		return fail(fmt.Errorf("ua: sip client: %w", err))
+	}
+	m.routes()
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		_ = m.srv.ServeUDP(udp) // returns when udp closes
+	}()
+	go func() {
+		defer m.wg.Done()
+		_ = m.srv.ServeTCP(tcp)
+	}()
+	// sipgo registers the UDP socket for sending from inside ServeUDP; sending with
+	// our connection address needs it, so NewManager returns only once it is there.
+	for i := 0; ; i++ {
+		if c, _ := m.ua.TransportLayer().GetConnection("udp", la.String()); c != nil {
+			break
+		}
+		if i > 5000 {
+			m.Close()
+			return nil, errors.New("ua: udp listener never registered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return m, nil
+}
+
+// Addr is the gateway's SIP listener, host:port.
+func (m *Manager) Addr() string { return net.JoinHostPort(m.host, strconv.Itoa(m.port)) }
+
+// Active is the pool users register with now.
+func (m *Manager) Active() Pool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.active
+}
+
+// Pool returns the configured pool named name.
+func (m *Manager) Pool(name string) (Pool, bool) {
+	for _, p := range m.cfg.Pools {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Pool{}, false
+}
+
+// User returns the signed-in user name, or nil.
+func (m *Manager) User(name string) *User {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.users[name]
+}
+
+// Users returns a snapshot of the signed-in users.
+func (m *Manager) Users() []*User {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*User, 0, len(m.users))
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	return out
+}
+
+// Close signs every user out (ending their calls and un-REGISTERing, bounded by
+// ctx-less timeouts) and closes the listener.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	users := make([]*User, 0, len(m.users))
+	for _, u := range m.users {
+		users = append(users, u)
+	}
+	watchers := make([]*Watcher, 0, len(m.watchers))
+	for w := range m.watchers {
+		watchers = append(watchers, w)
+	}
+	m.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RequestTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, m.cfg.Parallelism)
+	for _, w := range watchers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			w.Close()
+		}()
+	}
+	for _, u := range users {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_ = u.SignOut(ctx)
+		}()
+	}
+	wg.Wait()
+	m.cancel()
+	m.udp.Close()
+	m.tcp.Close()
+	m.ua.Close()
+	m.wg.Wait()
+	return nil
+}
+
+// listenBoth binds UDP and TCP on the same host:port; with port 0 it lets UDP pick
+// and tries a few times to get TCP on the same port (SIP expects both, RFC 3261 §18).
+func listenBoth(addr string) (*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		udp, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		lastErr = err
+		if port != "0" {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+// dialogKey identifies a dialog from our side: Call-ID and our own tag. Two users of
+// this gateway calling each other through a pool share a Call-ID, so the Call-ID alone
+// is not enough (RFC 3261 §12: the dialog ID is Call-ID, local tag, remote tag).
+func dialogKey(callID, localTag string) string { return callID + "\x00" + localTag }
+
+func (m *Manager) addDialog(d *dialog) {
+	m.mu.Lock()
+	m.dialogs[dialogKey(d.callID, d.localTag())] = d
+	m.mu.Unlock()
+}
+
+func (m *Manager) removeDialog(d *dialog) {
+	m.mu.Lock()
+	k := dialogKey(d.callID, d.localTag())
+	if m.dialogs[k] == d {
+		delete(m.dialogs, k)
+	}
+	m.mu.Unlock()
+}
+
+// dialogFor finds the dialog an in-dialog request belongs to: its To tag is ours.
+func (m *Manager) dialogFor(req *sip.Request) *dialog {
+	to := req.To()
+	if to == nil || req.CallID() == nil {
+		return nil
+	}
+	tag, _ := to.Params.Get("tag")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dialogs[dialogKey(req.CallID().Value(), tag)]
+}
+
+// dialogByReplaces finds the dialog an RFC 3891 Replaces header names: to-tag is ours.
+func (m *Manager) dialogByReplaces(callID, ourTag, theirTag string) *dialog {
+	m.mu.Lock()
+	d := m.dialogs[dialogKey(callID, ourTag)]
+	m.mu.Unlock()
+	if d == nil || d.remoteTag() != theirTag {
+		return nil
+	}
+	return d
+}

@@ -1,0 +1,84 @@
+package ua
+
+import "net/netip"
+
+// MediaLeg is one call's RTP endpoint on the gateway — the media bridge's SIP side
+// (package media implements it). The user agent never touches RTP: it puts LocalRTP
+// in its SDP and tells the leg where the far end is and which way media may flow.
+// One leg serves a call for its whole life, across transfers, park and retrieve, so
+// the browser never renegotiates (issue 4 item 2).
+type MediaLeg interface {
+	// LocalRTP is the address announced in our SDP (c= and m=).
+	LocalRTP() netip.AddrPort
+	// SetRemote points the leg at the far end's RTP address with the G.711 payload
+	// type negotiated (0 PCMU, 8 PCMA). Called on answer and whenever the far end or
+	// its address changes (re-INVITE, REFER followed, INVITE with Replaces).
+	SetRemote(addr netip.AddrPort, payloadType uint8) error
+	// SetDirection gates the leg as negotiated, from the leg's point of view.
+	SetDirection(d Direction)
+}
+
+// Direction is an SDP media direction (RFC 4566 §6, RFC 3264 §6.1) seen from our side.
+// Its values are in the same order as package media's Direction.
+type Direction uint32
+
+// The four SDP directions.
+const (
+	SendRecv Direction = iota
+	SendOnly
+	RecvOnly
+	Inactive
+)
+
+func (d Direction) String() string {
+	switch d {
+	case SendRecv:
+		return "sendrecv"
+	case SendOnly:
+		return "sendonly"
+	case RecvOnly:
+		return "recvonly"
+	case Inactive:
+		return "inactive"
+	}
+	return "unknown"
+}
+
+// answer is the direction an answerer takes for an offer's (RFC 3264 §6.1): the
+// mirror image, limited by what we want (wantRecv false when we hold). With both true
+// it is the plain mirror, which is also our direction after an answer to our offer.
+func (d Direction) answer(wantSend, wantRecv bool) Direction {
+	var send, recv bool
+	switch d {
+	case SendRecv:
+		send, recv = true, true
+	case SendOnly:
+		recv = true
+	case RecvOnly:
+		send = true
+	}
+	send, recv = send && wantSend, recv && wantRecv
+	switch {
+	case send && recv:
+		return SendRecv
+	case send:
+		return SendOnly
+	case recv:
+		return RecvOnly
+	}
+	return Inactive
+}
+
+func parseDirection(s string) (Direction, bool) {
+	switch s {
+	case "sendrecv":
+		return SendRecv, true
+	case "sendonly":
+		return SendOnly, true
+	case "recvonly":
+		return RecvOnly, true
+	case "inactive":
+		return Inactive, true
+	}
+	return 0, false
+}

@@ -1,0 +1,158 @@
+package ua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/pool"
+)
+
+func TestRegisterRefreshUnregister(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{MinExpires: time.Second})
+	cfg := ps.config(demoUsers)
+	cfg.Expires = 2 * time.Second
+	cfg.RefreshAt = 0.5
+	m := newManager(t, cfg)
+	alice := signIn(t, m, "alice")
+	if got := ps.a.Contacts("alice"); len(got) != 1 || !strings.Contains(got[0], m.Addr()) {
+		t.Fatalf("pool-a contacts for alice = %v, want one at %s", got, m.Addr())
+	}
+	if p, ok := alice.Registered(); !ok || p.Name != "pool-a" {
+		t.Fatalf("Registered = %v %v", p, ok)
+	}
+	// Refreshes happen on their own: the binding outlives several lifetimes.
+	first := alice.reg.at
+	eventually(t, "two refreshes", func() bool {
+		alice.reg.mu.Lock()
+		defer alice.reg.mu.Unlock()
+		return alice.reg.at.Sub(first) > 2*time.Second
+	})
+	if got := ps.a.Contacts("alice"); len(got) != 1 {
+		t.Fatalf("after refreshes pool-a contacts = %v", got)
+	}
+	if err := alice.SignOut(testCtx(t)); err != nil {
+		t.Fatalf("SignOut: %v", err)
+	}
+	if got := ps.a.Contacts("alice"); len(got) != 0 {
+		t.Fatalf("after sign-out pool-a contacts = %v", got)
+	}
+	if m.User("alice") != nil {
+		t.Fatal("alice still signed in")
+	}
+}
+
+func TestSignInWrongPassword(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	cfg := ps.config(demoUsers)
+	cfg.Credentials = StaticCredentials{"alice": "wrong"}
+	m := newManager(t, cfg)
+	_, err := m.SignIn(testCtx(t), "alice")
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 403 {
+		t.Fatalf("SignIn with a wrong password: %v, want 403", err)
+	}
+	if m.User("alice") != nil {
+		t.Fatal("failed sign-in left a user behind")
+	}
+}
+
+func TestRedirectAndBack(t *testing.T) {
+	checkNoLeaks(t)
+	users := manyUsers(20)
+	ps := startPools(t, users, pool.Options{})
+	m := newManager(t, ps.config(users))
+	ctx := testCtx(t)
+	for _, u := range users {
+		signIn(t, m, u.Name)
+	}
+	for _, to := range []string{"pool-b", "pool-a", "pool-b"} {
+		if err := m.Redirect(ctx, to); err != nil {
+			t.Fatalf("Redirect %s: %v", to, err)
+		}
+		if m.Active().Name != to {
+			t.Fatalf("Active = %s, want %s", m.Active().Name, to)
+		}
+		p := ps.a
+		if to == "pool-b" {
+			p = ps.b
+		}
+		for _, u := range users {
+			if got := p.Contacts(u.Name); len(got) == 0 {
+				t.Fatalf("%s not registered at %s after Redirect", u.Name, to)
+			}
+			if rp, ok := m.User(u.Name).Registered(); !ok || rp.Name != to {
+				t.Fatalf("%s Registered = %s %v", u.Name, rp.Name, ok)
+			}
+		}
+	}
+	// Signing in after a redirect registers at the new active pool.
+	m.User("alice").SignOut(ctx)
+	alice := signIn(t, m, "alice")
+	if p, _ := alice.Registered(); p.Name != "pool-b" {
+		t.Fatalf("alice signed in at %s, want pool-b", p.Name)
+	}
+}
+
+func TestRedirectNamesWhoFailed(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	cfg := ps.config(demoUsers)
+	cfg.RequestTimeout = 2 * time.Second
+	m := newManager(t, cfg)
+	signIn(t, m, "alice")
+	signIn(t, m, "bob")
+	ps.b.Stop() // a backup that is down: nobody can move
+	err := m.Redirect(testCtx(t), "pool-b")
+	var re *RedirectError
+	if !errors.As(err, &re) || len(re.Failed) != 2 || re.Failed["alice"] == nil {
+		t.Fatalf("Redirect to a dead pool: %v", err)
+	}
+	if !strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "bob") {
+		t.Fatalf("error does not name the users: %v", err)
+	}
+	if err := m.Redirect(testCtx(t), "nowhere"); err == nil {
+		t.Fatal("Redirect to an unknown pool succeeded")
+	}
+	// The pool comes back: calling again completes the move (dr retries Redirect).
+	if err := ps.b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Redirect(testCtx(t), "pool-b"); err != nil {
+		t.Fatalf("Redirect after the pool came back: %v", err)
+	}
+}
+
+// BenchmarkRedirect measures moving every user from pool-a to pool-b (and back, on
+// alternate iterations) with digest authentication, on loopback.
+func BenchmarkRedirect(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			users := manyUsers(n - len(demoUsers))
+			ps := startPools(b, users, pool.Options{})
+			m := newManager(b, ps.config(users))
+			ctx := context.Background()
+			for _, u := range users {
+				if _, err := m.SignIn(ctx, u.Name); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				to := "pool-b"
+				if i%2 == 1 {
+					to = "pool-a"
+				}
+				if err := m.Redirect(ctx, to); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/redirect")
+		})
+	}
+}
