@@ -59,6 +59,7 @@ type Bridge struct {
 	epoch time.Time
 
 	remote atomic.Pointer[peer]
+	law    atomic.Int32  // Codec+1 from the answer (Leg), 0 before
 	dir    atomic.Uint32 // Direction
 	rebase atomic.Bool   // next SIP packet starts a new input stream
 	stats  counters
@@ -167,11 +168,15 @@ func (b *Bridge) Remote() (r Remote, addr netip.AddrPort, ok bool) {
 	return p.Remote, p.addr, true
 }
 
-// Codec returns the G.711 law negotiated with the browser, from the
-// bound track or else the attached receiver; ok is false before either.
+// Codec returns the G.711 law negotiated with the browser: from the
+// bound track, else the attached receiver, else the answer Leg gave; ok is
+// false before any of them.
 func (b *Bridge) Codec() (Codec, bool) {
 	if c, ok := b.track.Codec(); ok {
 		return c, true
+	}
+	if l := b.law.Load(); l != 0 {
+		return Codec(l - 1), true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -182,6 +187,10 @@ func (b *Bridge) Codec() (Codec, bool) {
 	}
 	return 0, false
 }
+
+// expect records the law an answer to the browser carried, so SetRemote
+// can check the SIP side before media flows.
+func (b *Bridge) expect(c Codec) { b.law.Store(int32(c) + 1) }
 
 // Attach starts forwarding a browser track (from PeerConnection.OnTrack)
 // to the SIP peer. The bridge owns the reading goroutine; Close stops the
@@ -294,7 +303,14 @@ func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64
 		}
 	} else {
 		// Latch (RFC 7362 §4): the first valid packet's source becomes the
-		// peer; one allocation per SetRemote, not per packet.
+		// peer; one allocation per SetRemote, not per packet. Right after a
+		// SetRemote, a late packet of the previous far end (same SSRC as
+		// the last stream, from elsewhere than the new SDP address) must
+		// not win the latch.
+		if src != p.addr && s.rw.started && s.w.ssrc == s.rw.inSSRC && b.rebase.Load() {
+			b.stats.wrongSource.Add(1)
+			return
+		}
 		b.remote.CompareAndSwap(p, &peer{Remote: p.Remote, addr: src, locked: true})
 	}
 	if !b.Direction().toBrowser() {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 const (
@@ -357,4 +359,65 @@ func TestRTCPReports(t *testing.T) {
 	c := newCall(t, nil, browserHz, phoneHz)
 	eventually(t, "a sender report from the gateway", func() bool { return c.browser.senderReports.Load() > 0 })
 	eventually(t, "a receiver report from the gateway", func() bool { return c.browser.receiverReports.Load() > 0 })
+}
+
+// TestLatchIgnoresOldFarEnd: after SetRemote in latching mode, packets the
+// previous far end still sends must not capture the latch.
+func TestLatchIgnoresOldFarEnd(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, &BridgeConfig{Latch: true}, browserHz, phoneHz)
+	eventually(t, "the first far end's tone", func() bool { return c.browser.ear.heard(phoneHz) })
+
+	p2 := newPhone(t)
+	defer p2.close()
+	if err := c.bridge().SetRemote(Remote{Addr: p2.addr(), Codec: PCMU, EventPT: sipEventPT}); err != nil {
+		t.Fatal(err)
+	}
+	// The old phone keeps talking for a while before the new one starts.
+	eventually(t, "the old far end to be refused", func() bool { return c.bridge().Stats().WrongSource >= 10 })
+	if _, addr, _ := c.bridge().Remote(); addr != p2.addr() {
+		t.Fatalf("latched to %v, want the new far end %v", addr, p2.addr())
+	}
+	p2.talkFrom(880, 0xfeed, 1, 1, c.bridge().LocalAddr())
+	eventually(t, "the new far end's tone", func() bool { return c.browser.ear.heard(880) })
+}
+
+// TestReofferKeepsMedia: a browser re-offer (here an ICE restart) is
+// answered on the same leg; audio carries on, toward the browser on the
+// same SSRC, with no new track.
+func TestReofferKeepsMedia(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "audio both ways", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
+
+	offer, err := c.browser.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(c.browser.pc)
+	if err := c.browser.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	answer, err := c.leg.AcceptGathered(ctx, *c.browser.pc.LocalDescription())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.browser.pc.SetRemoteDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	c.browser.ear.reset()
+	c.phone.ear.reset()
+	eventually(t, "audio both ways after the re-offer", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
+	pk := c.browser.ear.snapshot()
+	for _, p := range pk {
+		if p.ssrc != pk[0].ssrc {
+			t.Fatal("SSRC toward the browser changed across the re-offer")
+		}
+	}
+	if n := len(c.leg.PeerConnection().GetTransceivers()); n != 1 {
+		t.Fatalf("%d transceivers after the re-offer, want 1", n)
+	}
 }

@@ -426,9 +426,6 @@ func connect(t testing.TB, f *Factory, b *browser, cfg *BridgeConfig) (*Leg, err
 		_ = leg.Close()
 		return nil, err
 	}
-	if testing.Verbose() {
-		t.Logf("answer:\n%s", answer.SDP)
-	}
 	connected := make(chan struct{})
 	var once sync.Once
 	b.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {

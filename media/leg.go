@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
@@ -16,8 +17,9 @@ type Leg struct {
 	bridge *Bridge
 	prefer Codec
 
-	mu     sync.Mutex // guards sender, closed
+	mu     sync.Mutex // guards sender, law, closed
 	sender *webrtc.RTPSender
+	law    Codec // the law in the last answer
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -66,20 +68,37 @@ func (l *Leg) Accept(offer webrtc.SessionDescription) (webrtc.SessionDescription
 	if err != nil {
 		return webrtc.SessionDescription{}, err
 	}
+	l.mu.Lock()
+	closed, sender, current := l.closed, l.sender, l.law
+	l.mu.Unlock()
+	if closed {
+		return webrtc.SessionDescription{}, ErrClosed
+	}
 	law := codecs[0]
-	for _, c := range codecs {
-		if c == l.prefer && l.prefer.Valid() {
-			law = c
+	want, hasWant := l.prefer, l.prefer.Valid()
+	if sender != nil {
+		// A re-offer (ICE restart, the browser's own renegotiation) must
+		// keep the law: the SIP side is already talking it.
+		want, hasWant = current, true
+	}
+	if hasWant {
+		if !slices.Contains(codecs, want) {
+			if sender != nil {
+				return webrtc.SessionDescription{}, fmt.Errorf("media: re-offer drops %v: %w", want, ErrCodecMismatch)
+			}
+		} else {
+			law = want
 		}
 	}
 	if err := l.pc.SetRemoteDescription(offer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("media: set offer: %w", err)
 	}
-	// AddTrack after the offer reuses the offer's audio transceiver and
-	// makes it sendrecv (JSEP §5.10), instead of adding an m-line.
-	sender, err := l.pc.AddTrack(l.bridge.Track())
-	if err != nil {
-		return webrtc.SessionDescription{}, fmt.Errorf("media: add track: %w", err)
+	if sender == nil {
+		// AddTrack after the offer reuses the offer's audio transceiver
+		// and makes it sendrecv (JSEP §5.10), instead of adding an m-line.
+		if sender, err = l.pc.AddTrack(l.bridge.Track()); err != nil {
+			return webrtc.SessionDescription{}, fmt.Errorf("media: add track: %w", err)
+		}
 	}
 	var tr *webrtc.RTPTransceiver
 	for _, t := range l.pc.GetTransceivers() {
@@ -100,7 +119,11 @@ func (l *Leg) Accept(offer webrtc.SessionDescription) (webrtc.SessionDescription
 	if err := tr.SetCodecPreferences(prefs); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("media: codec preferences: %w", err)
 	}
-	l.startRTCP(tr.Sender())
+	l.mu.Lock()
+	l.law = law
+	l.mu.Unlock()
+	l.bridge.expect(law)
+	l.startRTCP(sender)
 	answer, err := l.pc.CreateAnswer(nil)
 	if err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("media: create answer: %w", err)
