@@ -30,5 +30,9 @@
 //     peer it has heard nothing from for Config.PeerTimeout (6 s); it answers every client
 //     ping with a pong echoing seq.
 //   - Every bad frame gets an "error" message (Ref = the frame's id when it could be read)
-//     and the session carries on — see readLimits in session.go for oversized frames.
+//     and the session carries on; oversized frames are answered too (session.readLoop
+//     says how, up to Config.DrainLimit, 1 MiB, then 1009).
+//   - An action request is checked with the capability rule and answered with an error
+//     until the SIP user agent exists (issue 4): "refused" with the rule's reason,
+//     "no-call" for a call id that does not exist, otherwise "unavailable" (actions.go).
 package gateway
