@@ -59,6 +59,10 @@ type Config struct {
 	// own, that may open /ws and make state-changing API calls. A page from any other
 	// origin is refused with 403.
 	AllowedOrigins []string
+	// Hosts are the names this gateway answers to (the Host header, without port);
+	// any other gets 421, which stops DNS rebinding. IP literals always pass. Empty
+	// means "localhost" in demo mode and any name otherwise.
+	Hosts []string
 	// EmbedOrigins may frame widget.html (CSP frame-ancestors) and, being where the
 	// widget's host pages live, are allowed like AllowedOrigins (issue 6).
 	EmbedOrigins []string
@@ -113,6 +117,7 @@ func (c Config) withDefaults() Config {
 	c.DemoUsers = append([]string(nil), c.DemoUsers...)
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
 	c.EmbedOrigins = append([]string(nil), c.EmbedOrigins...)
+	c.Hosts = append([]string(nil), c.Hosts...)
 	if c.Assets == nil {
 		c.Assets = static.FS
 	}

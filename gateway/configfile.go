@@ -32,6 +32,7 @@ type FileConfig struct {
 // never a silent default). Example (configs/gateway.yaml):
 //
 //	http: 127.0.0.1:8080
+//	hosts: [phone.example.com]       # names the gateway answers to (DNS-rebinding guard)
 //	demo: false                      # true enables POST /api/session for the demo users
 //	allowedOrigins: ["https://phone.example.com"]
 //	embedOrigins: []                 # pages that may frame widget.html (issue 6)
@@ -51,6 +52,7 @@ type FileConfig struct {
 // files of their own, not in this one, so it can be shared and committed.
 type fileConfig struct {
 	HTTP              string        `yaml:"http"`
+	Hosts             []string      `yaml:"hosts"`
 	Demo              bool          `yaml:"demo"`
 	AllowedOrigins    []string      `yaml:"allowedOrigins"`
 	EmbedOrigins      []string      `yaml:"embedOrigins"`
@@ -159,6 +161,7 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 	}
 	g := Config{
 		Demo:           f.Demo,
+		Hosts:          f.Hosts,
 		AllowedOrigins: f.AllowedOrigins,
 		EmbedOrigins:   f.EmbedOrigins,
 		SessionTTL:     duration("sessionTTL", f.SessionTTL),

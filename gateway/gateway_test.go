@@ -581,3 +581,36 @@ func TestCloseEndsAStuckSession(t *testing.T) {
 		t.Errorf("%d sessions live after Close", n)
 	}
 }
+
+func TestHostGuard(t *testing.T) {
+	get := func(url, host string) int {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	demo := startGateway(t, nil)
+	for host, want := range map[string]int{
+		"127.0.0.1:8080": 200, "[::1]:8080": 200, "localhost:8080": 200, "LOCALHOST.": 200,
+		"evil.example:8080": 421, "rebind.evil.example": 421,
+	} {
+		if got := get(demo.url+"/", host); got != want {
+			t.Errorf("demo, Host %s: %d, want %d", host, got, want)
+		}
+	}
+	named := startGateway(t, func(c *Config) { c.Demo = false; c.Hosts = []string{"phone.example.com"} })
+	if got := get(named.url+"/", "phone.example.com:443"); got != 200 {
+		t.Errorf("configured host: %d", got)
+	}
+	if got := get(named.url+"/", "localhost"); got != 421 {
+		t.Errorf("unlisted localhost: %d", got)
+	}
+	open := startGateway(t, func(c *Config) { c.Demo = false })
+	if got := get(open.url+"/", "anything.example"); got != 200 {
+		t.Errorf("no hosts outside demo mode: %d", got)
+	}
+}

@@ -92,7 +92,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("/api/", s.sameOriginWrites(api))
 	mux.Handle("/", s.assets)
-	return securityHeaders(mux)
+	return securityHeaders(newHostGuard(s.cfg.Hosts, s.cfg.Demo).wrap(mux))
 }
 
 // Handler is every route: / and the other static files, /api/session, /api/dr and
