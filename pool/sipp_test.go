@@ -1,0 +1,207 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SIPp (Debian's sip-tester) drives a real `parkway pool` process with scenarios from
+// testdata/sipp: phones nobody here wrote. Without sipp the tests skip, unless CI asks
+// for them with PARKWAY_REQUIRE_SIPP=1.
+
+func requireSIPp(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("PARKWAY_REQUIRE_SIPP") == "1" {
+			t.Fatal("sipp not found and PARKWAY_REQUIRE_SIPP=1: install Debian's sip-tester (apt-get install -y sip-tester)")
+		}
+		t.Skip("sipp not found: install Debian's sip-tester (apt-get install -y sip-tester) to run the SIPp scenarios")
+	}
+	return path
+}
+
+// poolProcess is a `parkway pool` child process.
+type poolProcess struct {
+	addr string
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+}
+
+// startPoolProcess builds the parkway binary into a temp dir and runs one pool from a
+// YAML config with MD5 digest (SIPp answers only MD5) on a free port.
+func startPoolProcess(t testing.TB, extra string) *poolProcess {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "parkway")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/parkway")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cfg := fmt.Sprintf(`name: pool-a
+listen: %s
+digestAlgorithms: [MD5]
+users:
+  - {name: alice, password: alice-demo}
+  - {name: bob, password: bob-demo}
+  - {name: carol, password: carol-demo}
+park:
+  orbits: ["7000-7099"]
+  pickupTimeout: 90s
+%s`, addr, extra)
+	path := filepath.Join(dir, "pool.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pp := &poolProcess{addr: addr, out: &bytes.Buffer{}}
+	pp.cmd = exec.Command(bin, "pool", "--config", path)
+	pp.cmd.Stdout, pp.cmd.Stderr = pp.out, pp.out
+	if err := pp.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pp.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { pp.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			pp.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("pool output:\n%s", pp.out.String())
+		}
+	})
+	// Ready when OPTIONS is answered.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("udp", addr)
+		if err == nil {
+			c.Write([]byte(rawRequest(c.LocalAddr(), "UDP", "", "1 OPTIONS", "")))
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			buf := make([]byte, 2048)
+			n, _ := c.Read(buf)
+			c.Close()
+			if bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200")) {
+				return pp
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool process never answered OPTIONS:\n%s", pp.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sipp is one SIPp run.
+type sipp struct {
+	name string
+	cmd  *exec.Cmd
+	dir  string
+	out  bytes.Buffer
+	done chan error
+}
+
+// injection writes the SIPp injection file: domain; contact host:port; expires; orbit.
+func injection(t testing.TB, dir, name string, fields ...string) string {
+	path := filepath.Join(dir, name+".csv")
+	if err := os.WriteFile(path, []byte("SEQUENTIAL\n"+strings.Join(fields, ";")+";\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startSIPp runs sipp with scenario against the pool from local port port.
+func startSIPp(t testing.TB, bin, name, scenario, target string, port int, args ...string) *sipp {
+	t.Helper()
+	dir := t.TempDir()
+	s := &sipp{name: name, dir: dir, done: make(chan error, 1)}
+	base := []string{target, "-sf", filepath.Join("testdata", "sipp", scenario),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin",
+		"-timeout", "90s", "-timeout_error", "-trace_err", "-trace_msg", "-max_recv_loops", "1000"}
+	wd, _ := os.Getwd()
+	for i, a := range base {
+		if strings.HasPrefix(a, "testdata") {
+			base[i] = filepath.Join(wd, a)
+		}
+	}
+	s.cmd = exec.Command(bin, append(base, args...)...)
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start sipp %s: %v", name, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+		}
+	})
+	return s
+}
+
+// wait waits for the run to finish and fails the test with SIPp's error log if it failed.
+func (s *sipp) wait(t testing.TB, ctx context.Context) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			logs, _ := filepath.Glob(filepath.Join(s.dir, "*errors.log"))
+			var b strings.Builder
+			for _, l := range logs {
+				data, _ := os.ReadFile(l)
+				b.Write(data)
+			}
+			if os.Getenv("POOL_TEST_SIPP_KEEP") != "" {
+				exec.Command("cp", "-r", s.dir, os.Getenv("POOL_TEST_SIPP_KEEP")).Run()
+			}
+			t.Fatalf("sipp %s failed: %v\n%s", s.name, err, b.String())
+		}
+	case <-ctx.Done():
+		s.cmd.Process.Kill()
+		t.Fatalf("sipp %s did not finish", s.name)
+	}
+}
+
+func TestSIPpParkAndRetrieve(t *testing.T) {
+	bin := requireSIPp(t)
+	pp := startPoolProcess(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	alicePort, bobPort, carolPhonePort, carolPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	contact := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+
+	// Each phone registers its Contact (the port its scenario will then serve on).
+	for _, r := range []struct {
+		user string
+		port int
+	}{{"alice", alicePort}, {"bob", bobPort}, {"carol", carolPhonePort}} {
+		inf := injection(t, dir, "reg-"+r.user, "pool-a", "127.0.0.1:"+strconv.Itoa(r.port), "300")
+		startSIPp(t, bin, "register "+r.user, "register.xml", pp.addr, freeAux(t),
+			"-inf", inf, "-s", r.user, "-au", r.user, "-ap", r.user+"-demo", "-m", "1").wait(t, ctx)
+	}
+	poolHost, poolPort, _ := net.SplitHostPort(pp.addr)
+	inf := injection(t, dir, "call", "pool-a", contact(carolPhonePort), "300", "7000", poolHost, poolPort)
+	bob := startSIPp(t, bin, "bob (parked)", "parked.xml", pp.addr, bobPort, "-inf", inf, "-m", "1")
+	carolPhone := startSIPp(t, bin, "carol's phone", "answerer.xml", pp.addr, carolPhonePort, "-inf", inf, "-m", "1")
+	time.Sleep(200 * time.Millisecond) // let the UAS processes bind before anyone calls them
+	startSIPp(t, bin, "alice (parker)", "parker.xml", pp.addr, alicePort, "-inf", inf, "-m", "1").wait(t, ctx)
+	startSIPp(t, bin, "carol (retriever)", "retriever.xml", pp.addr, carolPort, "-inf", inf, "-m", "1").wait(t, ctx)
+	bob.wait(t, ctx)
+	carolPhone.wait(t, ctx)
+}
+
+// freeAux is a free port for a SIPp run whose Contact does not matter.
+func freeAux(t testing.TB) int { return freePort(t) }
