@@ -18,16 +18,17 @@ func (r *run) routes() {
 	r.srv.OnBye(r.onBye)
 	r.srv.OnNotify(r.onNotify)
 	r.srv.OnSubscribe(r.onSubscribe)
+	r.srv.OnRefer(r.onRefer)
 	r.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching an INVITE is consumed by the transaction layer;
 		// one that gets here matched nothing (RFC 3261 §9.2).
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
 	})
 	r.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		respond(req, tx, 200, "OK", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"))
+		respond(req, tx, 200, "OK", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY, REFER"))
 	})
 	r.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
-		respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"))
+		respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY, REFER"))
 	})
 }
 

@@ -192,7 +192,10 @@ func (l *leg) answer(offer audiosdp.Description, extra ...sip.Header) error {
 // §9.1 forbids it before); a target that never answered anything — a dead
 // phone — is abandoned at once instead of waiting out Timer B (32 s), and so
 // is everything when the service stops.
-func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration) (*leg, error) {
+//
+// direct sends the INVITE straight to target (a contact, as in a park by
+// REFER with Replaces) instead of through Outbound; extra headers are added.
+func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration, direct bool, extra ...sip.Header) (*leg, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(target, &uri); err != nil {
 		return nil, fmt.Errorf("dial %q: %w", target, err)
@@ -210,9 +213,16 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 	ct := r.contact()
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	for _, h := range extra {
+		req.AppendHeader(h)
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(audiosdp.Build(media.localAddr(), rand.Uint64()>>1))
-	r.outbound(req)
+	if direct {
+		r.stamp(req)
+	} else {
+		r.outbound(req)
+	}
 	cs, err := r.dua.WriteInvite(ctx, req)
 	if err != nil {
 		media.close()
@@ -266,4 +276,13 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 		l.pt = d.Choose()
 	}
 	return l, nil
+}
+
+// asDialogError finds the final response in a failed INVITE's error.
+func asDialogError(err error) (*sip.Response, bool) {
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) && de.Res != nil {
+		return de.Res, true
+	}
+	return nil, false
 }

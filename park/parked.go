@@ -342,7 +342,7 @@ func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		l, err := r.dial(rctx, target, pc.info.Orbit, r.s.opt.RingTimeout)
+		l, err := r.dial(rctx, target, pc.info.Orbit, r.s.opt.RingTimeout, false)
 		if err != nil {
 			r.s.log.Info("ring-back not answered", "orbit", pc.info.Orbit, "target", target, "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/transfer"
 )
 
 // Call is one INVITE dialog of a Phone, either side.
@@ -158,6 +159,13 @@ func (c *Call) RemoteTag() string {
 	}
 	t, _ := c.invite.From().Params.Get("tag")
 	return t
+}
+
+// Replaces identifies this call from the peer's side (RFC 3891 §3: to-tag
+// is the peer's own tag), for a Refer-To that asks a third party to take
+// the peer over — e.g. to park it with a REFER to the park service.
+func (c *Call) Replaces() transfer.Replaces {
+	return transfer.Replaces{CallID: c.callID, ToTag: c.RemoteTag(), FromTag: c.LocalTag()}
 }
 
 // Call sends an INVITE to target with a G.711 offer and waits for the final

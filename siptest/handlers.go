@@ -262,19 +262,17 @@ func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	id := req.CallID().Value()
 	event := headerValue(req, "Event")
 	if event == "refer" || len(event) > 6 && event[:6] == "refer;" {
-		c := p.callByID(id)
-		if c == nil {
-			respond(req, tx, 481, "Subscription Does Not Exist")
+		if c := p.callByID(id); c != nil {
+			respond(req, tx, 200, "OK")
+			if code, err := transfer.ParseSipfrag(req.Body()); err == nil {
+				select {
+				case c.referNotify <- code:
+				default:
+				}
+			}
 			return
 		}
-		respond(req, tx, 200, "OK")
-		if code, err := transfer.ParseSipfrag(req.Body()); err == nil {
-			select {
-			case c.referNotify <- code:
-			default:
-			}
-		}
-		return
+		// Otherwise it reports on an out-of-dialog REFER (ReferOut).
 	}
 	p.mu.Lock()
 	s := p.subs[id]

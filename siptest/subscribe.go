@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/transfer"
 )
 
 // Subscription is a SUBSCRIBE dialog (RFC 6665 §4.1) and the NOTIFYs it
@@ -126,6 +128,51 @@ func (s *Subscription) NextNotify(ctx context.Context, want string) (*sip.Reques
 			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("siptest: waiting for NOTIFY with %q: %w", want, ctx.Err())
+		}
+	}
+}
+
+// ReferOut sends a REFER outside any dialog (RFC 3515 §2.4.2) to target,
+// asking it to contact referTo (a raw Refer-To value). The returned
+// Subscription receives the NOTIFYs of the implicit subscription; see
+// TransferResult.
+func (p *Phone) ReferOut(ctx context.Context, target, referTo string) (*Subscription, error) {
+	req, err := p.newRequest(sip.REFER, target)
+	if err != nil {
+		return nil, err
+	}
+	req.AppendHeader(sip.NewHeader("Refer-To", referTo))
+	req.AppendHeader(sip.NewHeader("Referred-By", "<"+p.aor.String()+">"))
+	if err := clientBuild(p, req); err != nil {
+		return nil, err
+	}
+	s := &Subscription{p: p, event: "refer", callID: req.CallID().Value(), notifies: make(chan *sip.Request, 64)}
+	p.mu.Lock()
+	p.subs[s.callID] = s
+	p.mu.Unlock()
+	res, err := p.do(ctx, req)
+	if err != nil {
+		p.mu.Lock()
+		delete(p.subs, s.callID)
+		p.mu.Unlock()
+		return nil, err
+	}
+	s.Response = res
+	s.from, s.to, s.cseq, s.target = *req.From(), *res.To(), req.CSeq().SeqNo, req.Recipient
+	return s, nil
+}
+
+// TransferResult waits for the NOTIFY carrying a final sipfrag status
+// (RFC 3515 §2.4.5) and returns that status.
+func (s *Subscription) TransferResult(ctx context.Context) (int, error) {
+	for {
+		select {
+		case n := <-s.notifies:
+			if code, err := transfer.ParseSipfrag(n.Body()); err == nil && code >= 200 {
+				return code, nil
+			}
+		case <-ctx.Done():
+			return 0, fmt.Errorf("siptest: waiting for transfer result: %w", ctx.Err())
 		}
 	}
 }
