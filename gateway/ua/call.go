@@ -193,6 +193,22 @@ func (c *Call) post(f func()) bool {
 	}
 }
 
+// exec runs f on the loop and waits until it has run; false when the call is over.
+// SIP handlers use it: sipgo terminates a server transaction whose handler returns
+// before a final response was sent, so a handler must wait for the loop to answer.
+func (c *Call) exec(f func()) bool {
+	ran := make(chan struct{})
+	if !c.post(func() { defer close(ran); f() }) {
+		return false
+	}
+	select {
+	case <-ran:
+		return true
+	case <-c.done:
+		return true
+	}
+}
+
 // run is the call's select loop: the one goroutine that changes the call.
 func (c *Call) run() {
 	defer c.teardown()
@@ -226,6 +242,7 @@ func (c *Call) teardown() {
 		if state == signaling.CallRinging && d.ss != nil {
 			// Hung up before answering: decline (RFC 3261 §21.6.3).
 			_ = d.ss.Respond(603, "Decline", nil)
+			d.answer()
 		} else {
 			_ = d.bye(ctx, reason)
 		}

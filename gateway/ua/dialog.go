@@ -22,6 +22,8 @@ type dialog struct {
 	ss     *sipgo.DialogServerSession // we received it
 
 	referResults chan referResult // sipfrag reports of REFERs we sent here
+	answered     chan struct{}    // closed once our final answer to the INVITE is out
+	answerOnce   sync.Once
 
 	mu      sync.Mutex
 	target  sip.Uri
@@ -38,12 +40,16 @@ func newClientDialog(c *Call, cs *sipgo.DialogClientSession) *dialog {
 }
 
 func newServerDialog(c *Call, ss *sipgo.DialogServerSession) *dialog {
-	d := &dialog{m: c.u.m, call: c, callID: ss.InviteRequest.CallID().Value(), ss: ss, referResults: make(chan referResult, 8)}
+	d := &dialog{m: c.u.m, call: c, callID: ss.InviteRequest.CallID().Value(), ss: ss,
+		referResults: make(chan referResult, 8), answered: make(chan struct{})}
 	if ct := ss.InviteRequest.Contact(); ct != nil {
 		d.target = ct.Address
 	}
 	return d
 }
+
+// answer records that our final answer to the INVITE was sent.
+func (d *dialog) answer() { d.answerOnce.Do(func() { close(d.answered) }) }
 
 // localTag and remoteTag are the dialog ID's tags from our side.
 func (d *dialog) localTag() string {

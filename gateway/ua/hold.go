@@ -138,7 +138,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 	if len(req.Body()) == 0 {
 		// An offerless re-INVITE wants our offer in the 200 and its answer in the ACK
 		// (RFC 3264 §5); we re-offer what we have and keep the media as it is.
-		ok := c.post(func() {
+		ok := c.exec(func() {
 			c.mu.Lock()
 			local := c.local
 			c.mu.Unlock()
@@ -162,7 +162,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 		}
 		return
 	}
-	ok := c.post(func() {
+	ok := c.exec(func() {
 		c.mu.Lock()
 		current := c.d == d
 		wasHeld := c.remoteHold

@@ -57,13 +57,20 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := u.newCall(false, req.From().Address.String(), signaling.CallRinging)
 	d := newServerDialog(c, ss)
 	in := &Incoming{call: c, offer: offer, From: req.From().Address.String(), To: req.To().Address.String()}
-	if !c.post(func() {
+	if !c.exec(func() {
 		c.adopt(d)
 		_ = ss.Respond(180, "Ringing", nil)
 		c.u.publish(Event{Call: c, State: signaling.CallRinging})
 		u.incoming.push(in)
 	}) {
 		respond(req, tx, 480, "Temporarily Unavailable")
+		return
+	}
+	// sipgo ends the INVITE transaction when this handler returns: stay until the call
+	// was answered, declined or cancelled.
+	select {
+	case <-d.answered:
+	case <-c.done:
 	}
 }
 
@@ -88,13 +95,16 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		c.mu.Unlock()
 		if err := c.applyRemote(in.offer, false); err != nil {
 			_ = d.ss.Respond(500, "Media Unavailable", nil)
+			d.answer()
 			c.cancel(&endCause{"media failed"})
 			return err
 		}
 		res := sip.NewSDPResponseFromRequest(d.ss.InviteRequest, buildSDP(local))
 		res.AppendHeader(sip.NewHeader("Allow", allow))
 		res.AppendHeader(sip.NewHeader("Supported", "replaces"))
-		if err := d.ss.WriteResponse(res); err != nil {
+		err := d.ss.WriteResponse(res)
+		d.answer()
+		if err != nil {
 			c.cancel(&endCause{"answer failed"})
 			return fmt.Errorf("ua: answer: %w", err)
 		}
@@ -122,6 +132,7 @@ func (in *Incoming) Decline(ctx context.Context, code int) error {
 			return fmt.Errorf("ua: decline: call is %s", state)
 		}
 		err := d.ss.Respond(code, statusText(code), nil)
+		d.answer()
 		reason := "declined"
 		if code == 486 || code == 600 {
 			reason = "busy"

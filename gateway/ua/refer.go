@@ -165,7 +165,7 @@ func (m *Manager) onRefer(d *dialog, req *sip.Request, tx sip.ServerTransaction)
 	if referredBy == "" {
 		referredBy = "<" + req.From().Address.String() + ">"
 	}
-	ok := c.post(func() {
+	ok := c.exec(func() {
 		c.mu.Lock()
 		current, state := c.d == d, c.state
 		c.mu.Unlock()
@@ -227,7 +227,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	if _, err := netip.ParseAddr(rt.Target.Host); err == nil || rt.Replaces != nil {
 		// A contact (an IP host) is reached directly, so no pool ends up in the path of
 		// the new call; a domain goes through the pool's proxy.
-		req.SetDestination("")
+		req.RemoveHeader("Route")
 	}
 	req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
 	if rt.Replaces != nil {

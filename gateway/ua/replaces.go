@@ -44,7 +44,7 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		respond(req, tx, 400, "Bad Request")
 		return
 	}
-	ok := c.post(func() {
+	ok := c.exec(func() {
 		c.mu.Lock()
 		current, leg, state := c.d == old, c.leg, c.state
 		pt := offer.codec()

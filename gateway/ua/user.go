@@ -202,7 +202,9 @@ func (u *User) newRequest(method sip.RequestMethod, target sip.Uri, pool Pool) *
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: target.Scheme, User: target.User, Host: target.Host, Port: target.Port}})
 	ct := u.contact
 	req.AppendHeader(&ct)
-	req.SetDestination(pool.Addr)
+	// The pool is our outbound proxy: a loose Route naming it (RFC 3261 §8.1.2) sends
+	// the request there whatever the Request-URI, and CANCEL copies it (§9.1).
+	req.AppendHeader(sip.NewHeader("Route", "<sip:"+pool.Addr+";lr>"))
 	req.SetTransport("UDP")
 	return req
 }
