@@ -186,7 +186,9 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 func startGatewayOn(t testing.TB, mod func(*Config), wrap func(net.Listener) net.Listener) *testGateway {
 	t.Helper()
 	ctl := newFakeController()
-	cfg := Config{Controller: ctl, Demo: true, Assets: testAssets(t), Logger: quietLogger()}
+	// A generous peer timeout, so a test slowed down by a loaded machine is never
+	// failed by a heartbeat; the heartbeat tests set their own.
+	cfg := Config{Controller: ctl, Demo: true, Assets: testAssets(t), Logger: quietLogger(), PeerTimeout: time.Minute}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -296,7 +298,10 @@ func (c *client) read() (signaling.Envelope, signaling.Message, error) {
 		if err != nil {
 			return env, nil, fmt.Errorf("gateway sent a frame its own contract refuses: %w: %s", err, frame)
 		}
-		if _, ok := m.(*signaling.Ping); ok {
+		if p, ok := m.(*signaling.Ping); ok {
+			// Answer as the softphone does, so waiting in read keeps the session alive.
+			f, _ := signaling.Encode("", &signaling.Pong{Seq: p.Seq})
+			c.conn.Write(context.Background(), websocket.MessageText, f)
 			continue
 		}
 		return env, m, nil
