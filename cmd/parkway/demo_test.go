@@ -92,8 +92,16 @@ func (d *demo) post(tb testing.TB, path, body string) []byte {
 	return b
 }
 
-// softphone signs in as user and returns its websocket after the welcome and first state.
-func (d *demo) softphone(tb testing.TB, user string) (*websocket.Conn, *signaling.State) {
+// phone is a softphone's websocket whose reader runs on its own goroutine, answering
+// the gateway's pings as the real client does, however long the test looks elsewhere.
+type phone struct {
+	conn   *websocket.Conn
+	msgs   chan signaling.Message
+	closed chan error // the read error that ended the reader
+}
+
+// softphone signs in as user and returns its phone after the welcome and first state.
+func (d *demo) softphone(tb testing.TB, user string) (*phone, *signaling.State) {
 	tb.Helper()
 	var si struct{ Token string }
 	if err := json.Unmarshal(d.post(tb, "/api/session", `{"user":"`+user+`"}`), &si); err != nil {
@@ -105,49 +113,65 @@ func (d *demo) softphone(tb testing.TB, user string) (*websocket.Conn, *signalin
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { conn.CloseNow() })
+	p := &phone{conn: conn, msgs: make(chan signaling.Message, 1024), closed: make(chan error, 1)}
+	done := make(chan struct{})
+	go p.read(done)
+	tb.Cleanup(func() { conn.CloseNow(); <-done })
 	frame, _ := signaling.Encode("", &signaling.Auth{Token: si.Token})
 	if err := conn.Write(ctx, websocket.MessageText, frame); err != nil {
 		tb.Fatal(err)
 	}
-	if _, ok := next(tb, conn).(*signaling.Welcome); !ok {
+	if _, ok := p.next(tb).(*signaling.Welcome); !ok {
 		tb.Fatal("no welcome")
 	}
-	st, ok := next(tb, conn).(*signaling.State)
+	st, ok := p.next(tb).(*signaling.State)
 	if !ok {
 		tb.Fatal("no state after the welcome")
 	}
-	return conn, st
+	return p, st
 }
 
-// next reads the next message that is not a heartbeat, answering the gateway's pings.
-func next(tb testing.TB, conn *websocket.Conn) signaling.Message {
-	tb.Helper()
+func (p *phone) read(done chan<- struct{}) {
+	defer close(done)
 	for {
-		_, frame, err := conn.Read(context.Background())
+		_, frame, err := p.conn.Read(context.Background())
 		if err != nil {
-			tb.Fatalf("read: %v", err)
+			p.closed <- err
+			close(p.msgs)
+			return
 		}
 		_, m, err := signaling.Decode(signaling.FromGateway, frame)
 		if err != nil {
-			tb.Fatalf("decode %s: %v", frame, err)
+			p.closed <- err
+			close(p.msgs)
+			return
 		}
-		if p, ok := m.(*signaling.Ping); ok {
-			f, _ := signaling.Encode("", &signaling.Pong{Seq: p.Seq})
-			conn.Write(context.Background(), websocket.MessageText, f)
+		if ping, ok := m.(*signaling.Ping); ok {
+			f, _ := signaling.Encode("", &signaling.Pong{Seq: ping.Seq})
+			p.conn.Write(context.Background(), websocket.MessageText, f)
 			continue
 		}
-		return m
+		p.msgs <- m
 	}
+}
+
+// next returns the next message that is not a heartbeat.
+func (p *phone) next(tb testing.TB) signaling.Message {
+	tb.Helper()
+	m, ok := <-p.msgs
+	if !ok {
+		tb.Fatalf("websocket ended: %v", <-p.closed)
+	}
+	return m
 }
 
 // waitPhase reads states until one has one of the phases. The gateway keeps only the
 // latest state for a client, so a phase that lasted a millisecond (outage, when there is
 // nobody to redirect) may be replaced by the next before it is written.
-func waitPhase(tb testing.TB, conn *websocket.Conn, ps ...signaling.Phase) *signaling.State {
+func (p *phone) waitPhase(tb testing.TB, ps ...signaling.Phase) *signaling.State {
 	tb.Helper()
 	for {
-		if st, ok := next(tb, conn).(*signaling.State); ok && slices.Contains(ps, st.Phase) {
+		if st, ok := p.next(tb).(*signaling.State); ok && slices.Contains(ps, st.Phase) {
 			return st
 		}
 	}
@@ -171,16 +195,16 @@ func TestDemo(t *testing.T) {
 	}
 	stopped := time.Now()
 	d.post(t, "/api/demo/pools/pool-a/stop", "")
-	st = waitPhase(t, conn, signaling.PhaseOutage, signaling.PhaseFailover)
+	st = conn.waitPhase(t, signaling.PhaseOutage, signaling.PhaseFailover)
 	t.Logf("%s pushed %v after pool-a stopped", st.Phase, time.Since(stopped).Round(time.Millisecond))
 	if st.Phase == signaling.PhaseOutage {
-		st = waitPhase(t, conn, signaling.PhaseFailover)
+		st = conn.waitPhase(t, signaling.PhaseFailover)
 	}
 	if !st.Resiliency || st.Capabilities[signaling.ActionPark].Allowed {
 		t.Errorf("failover state %+v", st)
 	}
 	d.post(t, "/api/dr/failover", "")
-	if st := waitPhase(t, conn, signaling.PhaseFailedOver); st.ActivePool != "pool-b" || !st.Capabilities[signaling.ActionRetrieve].Allowed {
+	if st := conn.waitPhase(t, signaling.PhaseFailedOver); st.ActivePool != "pool-b" || !st.Capabilities[signaling.ActionRetrieve].Allowed {
 		t.Errorf("failed-over state %+v", st)
 	}
 	d.post(t, "/api/demo/pools/pool-a/start", "")
@@ -188,12 +212,14 @@ func TestDemo(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	d.post(t, "/api/dr/failback", "")
-	waitPhase(t, conn, signaling.PhaseNormal)
+	conn.waitPhase(t, signaling.PhaseNormal)
 
 	if err := d.stop(); err != nil {
 		t.Errorf("demo: %v", err)
 	}
-	_, _, err = conn.Read(context.Background())
+	for range conn.msgs {
+	}
+	err = <-conn.closed
 	var ce websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway {
 		t.Errorf("after the demo stopped: %v, want close 1001", err)
@@ -218,20 +244,20 @@ func BenchmarkPoolStopToOutagePushed(b *testing.B) {
 		start := time.Now()
 		d.post(b, "/api/demo/pools/pool-a/stop", "")
 		// Outage, or failover when outage lasted too briefly to be written (see waitPhase).
-		st := waitPhase(b, conn, signaling.PhaseOutage, signaling.PhaseFailover)
+		st := conn.waitPhase(b, signaling.PhaseOutage, signaling.PhaseFailover)
 		took := time.Since(start)
 		b.StopTimer()
 		total += took
 		worst = max(worst, took)
 		if st.Phase == signaling.PhaseOutage {
-			waitPhase(b, conn, signaling.PhaseFailover)
+			conn.waitPhase(b, signaling.PhaseFailover)
 		}
 		d.post(b, "/api/demo/pools/pool-a/start", "")
 		for s, _ := d.status(); !allHealthy(s); s, _ = d.status() {
 			time.Sleep(20 * time.Millisecond)
 		}
 		d.post(b, "/api/dr/failback", "")
-		waitPhase(b, conn, signaling.PhaseNormal)
+		conn.waitPhase(b, signaling.PhaseNormal)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/stop-to-outage")
