@@ -34,6 +34,12 @@
 // directed park, which Lync cannot do and Asterisk can); one without is a
 // retrieve. sip:park@ picks the lowest free orbit.
 //
+// Park also works the other way round, for parked parties that cannot
+// follow a REFER: the parker sends an out-of-dialog REFER to sip:park@ (or
+// an orbit) with Refer-To: <B?Replaces=A↔B>, and the park service INVITEs
+// B with that Replaces (draft-procter-bliss-call-park-extension; ladder in
+// refer.go). The 202 carries X-Parkway-Orbit, the NOTIFYs the outcome.
+//
 // # Retrieve (dial the orbit; REFER with Replaces, RFC 3891)
 //
 //	C (retriever)                      park service                   B (parked)

@@ -7,8 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/siptest"
 )
 
 func freePort(t *testing.T) string {
@@ -20,11 +24,22 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
-// sipp runs one SIPp scenario (Debian's sip-tester) for one call.
-func sipp(ctx context.Context, t *testing.T, bin, target, scenario string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
-	args := append([]string{target, "-sf", scenario, "-m", "1", "-i", "127.0.0.1",
-		"-p", freePort(t), "-mp", freePort(t), "-timeout", "40s", "-timeout_error", "-nostdin",
-		"-trace_msg", "-trace_err"}, extra...)
+// sipp runs a SIPp scenario (Debian's sip-tester) on port (a free one if
+// ""), towards target (none for a UAS), for one call unless extra says -m.
+func sipp(ctx context.Context, t *testing.T, bin, target, port, scenario string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
+	if port == "" {
+		port = freePort(t)
+	}
+	var args []string
+	if target != "" {
+		args = append(args, target)
+	}
+	args = append(args, "-sf", scenario, "-i", "127.0.0.1", "-p", port, "-mp", freePort(t),
+		"-timeout", "40s", "-timeout_error", "-nostdin", "-trace_msg", "-trace_err")
+	if !slices.Contains(extra, "-m") {
+		args = append(args, "-m", "1")
+	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -57,12 +72,12 @@ func TestSIPpPlainPhones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parked, pout := sipp(ctx, t, bin, s.Addr(), dir+"/parked.xml")
+	parked, pout := sipp(ctx, t, bin, s.Addr(), "", dir+"/parked.xml")
 	if err := parked.Start(); err != nil {
 		t.Fatal(err)
 	}
 	e := nextEvent(t, ctx, events, StateParked)
-	retr, rout := sipp(ctx, t, bin, s.Addr(), dir+"/retriever.xml", "-s", e.Call.Orbit)
+	retr, rout := sipp(ctx, t, bin, s.Addr(), "", dir+"/retriever.xml", "-s", e.Call.Orbit)
 	if err := retr.Run(); err != nil {
 		t.Fatalf("retriever: %v\n%s", err, rout)
 	}
@@ -71,5 +86,52 @@ func TestSIPpPlainPhones(t *testing.T) {
 	}
 	r := nextEvent(t, ctx, events, StateRetrieved)
 	t.Logf("retrieved: %s (%s)", r.Reason, r.Call.RetrievedBy)
+	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
+}
+
+// TestSIPpParkedByRefer parks a SIPp answering phone by REFER to the park
+// service (the SIPp phone only answers INVITEs and re-INVITEs), then a SIPp
+// retriever picks it up.
+func TestSIPpParkedByRefer(t *testing.T) {
+	bin, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp (Debian sip-tester) not installed")
+	}
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	events, cancel := s.Events()
+	defer cancel()
+	dir, err := filepath.Abs("testdata/sipp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uasPort := freePort(t)
+	uas, uout := sipp(ctx, t, bin, "", uasPort, dir+"/uas.xml", "-m", "2")
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
+	ab, err := alice.Call(ctx, "sip:uas@127.0.0.1:"+uasPort) // retransmits until SIPp is up
+	if err != nil {
+		t.Fatalf("call SIPp: %v\n%s", err, uout)
+	}
+	rep := ab.Replaces()
+	sub, err := alice.ReferOut(ctx, uri(s, ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := sub.TransferResult(ctx); code != 200 {
+		t.Fatalf("park by REFER: %d %v", code, err)
+	}
+	_ = ab.Hangup(ctx) // SIPp does not honour Replaces, so the parker leaves itself
+	e := nextEvent(t, ctx, events, StateParked)
+	retr, rout := sipp(ctx, t, bin, s.Addr(), "", dir+"/retriever.xml", "-s", e.Call.Orbit)
+	if err := retr.Run(); err != nil {
+		t.Fatalf("retriever: %v\n%s", err, rout)
+	}
+	if err := uas.Wait(); err != nil {
+		t.Fatalf("parked SIPp: %v\n%s", err, uout)
+	}
+	nextEvent(t, ctx, events, StateRetrieved)
 	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
 }
