@@ -314,7 +314,7 @@ func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64
 		b.remote.CompareAndSwap(p, &peer{Remote: p.Remote, addr: src, locked: true})
 	}
 	if !b.Direction().toBrowser() {
-		b.stats.gated.Add(1)
+		b.stats.gatedToBrowser.Add(1)
 		return
 	}
 	bd := b.track.bound.Load()
@@ -398,7 +398,7 @@ func (b *Bridge) toSIP(s *sideState, pkt []byte, n negotiated, now int64) {
 		return
 	}
 	if !b.Direction().toSIP() {
-		b.stats.gated.Add(1)
+		b.stats.gatedToSIP.Add(1)
 		return
 	}
 	// The browser's stream only changes on renegotiation, which the

@@ -281,16 +281,24 @@ func TestHoldGatesMedia(t *testing.T) {
 	eventually(t, "audio both ways", func() bool { return c.phone.ear.heard(browserHz) && c.browser.ear.heard(phoneHz) })
 
 	br.SetDirection(Inactive)
-	// Let packets in flight land, then count.
-	time.Sleep(100 * time.Millisecond)
-	toSIP, toBrowser, gated := br.Stats().ToSIP, br.Stats().ToBrowser, br.Stats().Gated
+	// Each direction is one goroutine handling packets in order: once it
+	// has held one back, it forwards no more.
+	g := br.Stats()
+	eventually(t, "both directions to see the hold", func() bool {
+		s := br.Stats()
+		return s.GatedToSIP > g.GatedToSIP && s.GatedToBrowser > g.GatedToBrowser
+	})
+	held := br.Stats()
 	c.browser.ear.reset()
 	c.phone.ear.reset()
-	eventually(t, "both directions to be held back", func() bool { return br.Stats().Gated-gated >= 50 })
-	if s := br.Stats(); s.ToSIP != toSIP || s.ToBrowser != toBrowser {
-		t.Fatalf("forwarded while inactive: %+v", s)
+	eventually(t, "a second of held-back audio", func() bool {
+		s := br.Stats()
+		return s.GatedToSIP-held.GatedToSIP >= 50 && s.GatedToBrowser-held.GatedToBrowser >= 50
+	})
+	if s := br.Stats(); s.ToSIP != held.ToSIP || s.ToBrowser != held.ToBrowser {
+		t.Fatalf("forwarded while inactive: %+v, held at %+v", s, held)
 	}
-	if c.browser.ear.count() != 0 || c.phone.ear.count() != 0 {
+	if c.browser.ear.heard(phoneHz) || c.phone.ear.heard(browserHz) {
 		t.Fatal("audio heard on hold")
 	}
 

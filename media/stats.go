@@ -13,7 +13,8 @@ type Stats struct {
 	RTCP           uint64 // RTCP multiplexed on the RTP port (not relayed)
 	UnknownPayload uint64 // payload types neither side negotiated (CN, …)
 	CodecMismatch  uint64 // G.711 laws differ between the sides
-	Gated          uint64 // held back by the Direction (hold)
+	GatedToSIP     uint64 // held back by the Direction (hold), per direction
+	GatedToBrowser uint64
 	NoRoute        uint64 // no SIP peer yet, or the browser track not bound
 	WriteErrors    uint64 // send failures on either side
 }
@@ -24,7 +25,8 @@ type counters struct {
 	eventsToSIP, eventsToBrowser atomic.Uint64
 	wrongSource, malformed, rtcp atomic.Uint64
 	unknownPayload, mismatch     atomic.Uint64
-	gated, noRoute, writeErrors  atomic.Uint64
+	gatedToSIP, gatedToBrowser   atomic.Uint64
+	noRoute, writeErrors         atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -33,6 +35,6 @@ func (c *counters) snapshot() Stats {
 		EventsToSIP: c.eventsToSIP.Load(), EventsToBrowser: c.eventsToBrowser.Load(),
 		WrongSource: c.wrongSource.Load(), Malformed: c.malformed.Load(), RTCP: c.rtcp.Load(),
 		UnknownPayload: c.unknownPayload.Load(), CodecMismatch: c.mismatch.Load(),
-		Gated: c.gated.Load(), NoRoute: c.noRoute.Load(), WriteErrors: c.writeErrors.Load(),
+		GatedToSIP: c.gatedToSIP.Load(), GatedToBrowser: c.gatedToBrowser.Load(), NoRoute: c.noRoute.Load(), WriteErrors: c.writeErrors.Load(),
 	}
 }
