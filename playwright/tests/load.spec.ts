@@ -3,13 +3,13 @@
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
 import { expect, test } from '@playwright/test';
-import { alertRegion, button, connection, expectPhase, open, post, restoreNormal } from './support';
+import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
 test('page load → connected with buttons rendered (measured)', async ({ page, request }, info) => {
   const runs: Record<string, number>[] = [];
   for (let i = 0; i < 5; i++) {
     await page.goto(`/?user=alice&run=${i}`);
-    await expect(page.locator('html')).toHaveAttribute('data-ready', 'true', { timeout: 20_000 });
+    await expect(page.locator('html')).toHaveAttribute('data-ready', 'true', { timeout: startTimeout });
     await expect(connection(page)).toHaveAttribute('data-connection', 'connected');
     // performance marks are relative to navigation start.
     const m = await page.evaluate(() => {

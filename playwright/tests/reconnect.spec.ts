@@ -6,7 +6,7 @@
 // connections for a while, or stop relaying the gateway's frames (a dead peer that never
 // closes: only the heartbeat can notice it).
 import { expect, test, type Page, type WebSocketRoute } from '@playwright/test';
-import { ACTIONS, button, connection, expectButtons, expectPhase, open, post, restoreNormal, statusRegion } from './support';
+import { ACTIONS, button, connection, expectButtons, expectPhase, open, post, restoreNormal, startTimeout, statusRegion } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 test.afterEach(async ({ request }) => restoreNormal(request));
@@ -78,7 +78,7 @@ test('reconnects after the gateway drops the websocket, showing each attempt', a
   await expect(statusRegion(page)).toHaveAttribute('data-phase', 'normal');
   await expect(statusRegion(page)).toHaveAttribute('data-stale', 'true');
 
-  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: 20_000 });
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: startTimeout });
   const took = Date.now() - dropped;
   const shown = await history();
   console.log(`drop → connected again after 3 refused attempts: ${took} ms; indicator: ${shown.join(' | ')}`);
@@ -109,7 +109,7 @@ test('notices a gateway that falls silent without closing, by the heartbeat', as
   const noticed = Date.now() - silentAt;
   console.log(`silent gateway noticed after ${noticed} ms (heartbeat ${ctl.heartbeatMs} ms)`);
   expect(noticed).toBeGreaterThanOrEqual(2 * ctl.heartbeatMs);
-  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: 10_000 });
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: startTimeout });
   expect(ctl.routes.length).toBeGreaterThanOrEqual(2);
   await expectButtons(page, 'normal');
 });
@@ -118,7 +118,7 @@ test('before the first state every button is disabled and says it is connecting'
   // A websocket that opens and never answers: the page must not offer anything yet.
   await page.routeWebSocket(/\/ws$/, () => {});
   await page.goto('/?user=alice');
-  await expect(page.locator('html')).toHaveAttribute('data-client', 'running');
+  await expect(page.locator('html')).toHaveAttribute('data-client', 'running', { timeout: startTimeout });
   await expect(connection(page)).toHaveAttribute('data-connection', 'connecting');
   await expect(connection(page)).toContainText('Connecting…');
   for (const a of ACTIONS) {
@@ -148,12 +148,12 @@ test('a refused session token makes the page sign in again', async ({ page }) =>
 
 test('an unknown user is asked to sign in, and can', async ({ page }) => {
   await page.goto('/?user=mallory');
-  await expect(connection(page)).toHaveAttribute('data-connection', 'signed-out', { timeout: 10_000 });
+  await expect(connection(page)).toHaveAttribute('data-connection', 'signed-out', { timeout: startTimeout });
   const form = page.locator('[data-part="signin"]');
   await expect(form).toBeVisible();
   await page.getByLabel('Sign in as').fill('alice');
   await page.getByLabel('Sign in as').press('Enter');
-  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: 10_000 });
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: startTimeout });
   await expect(form).toBeHidden();
   await expect(page.locator('[data-part="user"]')).toHaveText('alice');
 });
@@ -167,7 +167,7 @@ test('rides out the browser going offline and back', async ({ page, context }) =
   await expect(connection(page)).toHaveAttribute('data-connection', 'reconnecting', { timeout: 15_000 });
   await expect(connection(page)).toContainText(/Reconnecting… \(attempt [2-9]\d*\)/, { timeout: 15_000 });
   await context.setOffline(false);
-  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: 15_000 });
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: startTimeout });
   await expectButtons(page, 'normal');
   console.log(`offline → online: ${(await history()).join(' | ')}`);
 });
@@ -175,7 +175,7 @@ test('rides out the browser going offline and back', async ({ page, context }) =
 test('a page whose WebAssembly cannot load says so', async ({ page }) => {
   await page.route('**/main.wasm', (route) => route.fulfill({ status: 503, body: 'unavailable' }));
   await page.goto('/?user=alice');
-  await expect(page.locator('html')).toHaveAttribute('data-client', 'failed');
+  await expect(page.locator('html')).toHaveAttribute('data-client', 'failed', { timeout: startTimeout });
   await expect(page.locator('[data-part="loader"]')).toBeVisible();
   await expect(page.locator('[data-part="loader"]')).toContainText('could not be loaded');
   for (const a of ACTIONS) await expect(button(page, a)).toBeDisabled();
