@@ -104,16 +104,28 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 		}
 		return nil, fmt.Errorf("INVITE: %w", err)
 	}
-	if err := cs.Ack(ictx); err != nil {
-		_ = cs.Bye(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("ACK: %w", err)
-	}
 	d := newClientDialog(c, cs)
 	r, perr := parseSDP(cs.InviteResponse.Body())
+	acked := false
+	ack := func() error {
+		acked = true
+		if err := cs.Ack(ictx); err != nil {
+			return fmt.Errorf("ACK: %w", err)
+		}
+		return nil
+	}
 	err = c.do(context.WithoutCancel(ctx), func() error {
 		if perr != nil {
 			return perr
 		}
+		// The dialog becomes the call's before the ACK leaves: the far end may act on
+		// it at once (the park service REFERs the parked party to us right after our
+		// ACK, and its INVITE with Replaces must find this dialog).
+		defer func() {
+			if !acked {
+				_ = ack()
+			}
+		}()
 		if onAnswered != nil {
 			return onAnswered(d, r)
 		}
@@ -127,6 +139,9 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 	if err != nil {
 		// Answered but unusable, or the call ended meanwhile: say goodbye to this
 		// dialog (RFC 3264 §6: an answer we cannot use ends the session).
+		if !acked {
+			_ = ack()
+		}
 		_ = d.bye(context.WithoutCancel(ctx), "")
 		return nil, err
 	}
