@@ -266,6 +266,11 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 			}
 			return false, fmt.Errorf("the connection closed before sign-in completed: %w", err)
 		case <-check.C:
+			if len(frames) > 0 {
+				// Frames are waiting: the page was busy, not the gateway silent. Read
+				// them before judging the link.
+				continue
+			}
 			now := time.Now()
 			if !welcomed && now.Sub(heard) > welcomeTimeout {
 				return false, errNoWelcome

@@ -33,6 +33,15 @@ func await(ctx context.Context, promise js.Value) (js.Value, error) {
 		onErr.Release()
 		return r.v, r.err
 	case <-ctx.Done():
+		// A promise that settled while this goroutine waited for the CPU still counts:
+		// a starved page should not call a fast answer a timeout.
+		select {
+		case r := <-done:
+			onOK.Release()
+			onErr.Release()
+			return r.v, r.err
+		default:
+		}
 		// The callbacks stay alive until the promise settles; release them then.
 		go func() {
 			<-done
