@@ -155,7 +155,7 @@ func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (Stat
 // otherSDP: by transfer (connect), or — when the parked party cannot take
 // a REFER — by bridging media with two re-INVITEs (bridgeLegs).
 func (r *run) handTo(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (State, string) {
-	ok, refused := false, !allowsRefer(pc.leg.invite)
+	ok, refused := false, !pc.leg.peerAllowsRefer()
 	if !refused {
 		ok, refused = r.connect(ctx, pc, other)
 	}
@@ -169,10 +169,15 @@ func (r *run) handTo(ctx context.Context, pc *parkedCall, other *leg, otherSDP [
 	return "", ""
 }
 
-// allowsRefer reads the parked party's Allow (RFC 3261 §20.5): absent
-// means unknown, so we try.
-func allowsRefer(invite *sip.Request) bool {
-	hs := invite.GetHeaders("Allow")
+// peerAllowsRefer reads the peer's Allow (RFC 3261 §20.5) from its INVITE,
+// or from its 200 when we called it: absent means unknown, so we try.
+func (l *leg) peerAllowsRefer() bool {
+	var hs []sip.Header
+	if l.cs != nil {
+		hs = l.res.GetHeaders("Allow")
+	} else {
+		hs = l.invite.GetHeaders("Allow")
+	}
 	if len(hs) == 0 {
 		return true
 	}

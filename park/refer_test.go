@@ -99,3 +99,43 @@ func TestParkByReferStaleReplaces(t *testing.T) {
 		return len(s.run.calls) == 0 && !s.run.orbits.Claimed("7000")
 	})
 }
+
+// Parked by REFER (the park service called the parked party) and unable to
+// take a REFER itself: a Replaces-capable retriever is bridged by
+// re-INVITEs on both of the service's legs.
+func TestParkedByReferWithoutReferIsBridged(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice", ToneHz: aliceHz})
+	bob := siptest.NewPhone(t, siptest.PhoneOptions{User: "bob", ToneHz: bobHz, NoRefer: true})
+	carol := siptest.NewPhone(t, siptest.PhoneOptions{User: "carol", ToneHz: carolHz})
+	got := answerNext(t, ctx, bob)
+	ab, err := alice.Call(ctx, bob.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := <-got
+	rep := ab.Replaces()
+	sub, err := alice.ReferOut(ctx, uri(s, ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := sub.TransferResult(ctx); code != 200 {
+		t.Fatalf("park by REFER: %d", code)
+	}
+	bp, err := ba.Successor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := carol.Call(ctx, uri(s, "7000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTone(t, ctx, cp.Media(), bobHz)
+	waitTone(t, ctx, bp.Media(), carolHz)
+	waitFor(t, ctx, "park media closed", func() bool { return s.openStreams.Load() == 0 })
+	if err := cp.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-bp.Done() // relayed BYE
+}

@@ -129,6 +129,7 @@ func (p *Phone) allow() string {
 func (c *Call) accept(offer audiosdp.Description) error {
 	pt := offer.Choose()
 	res := sip.NewSDPResponseFromRequest(c.ss.InviteRequest, audiosdp.Build(c.media.LocalAddr(), uint64(time.Now().UnixNano())>>1, pt))
+	res.AppendHeader(sip.NewHeader("Allow", c.p.allow()))
 	c.res = res
 	c.media.start(offer, pt)
 	if err := c.ss.WriteResponse(res); err != nil {
