@@ -39,7 +39,7 @@ type poolProcess struct {
 
 // startPoolProcess builds the parkway binary into a temp dir and runs one pool from a
 // YAML config with MD5 digest (SIPp answers only MD5) on a free port.
-func startPoolProcess(t testing.TB, extra string) *poolProcess {
+func startPoolProcess(t testing.TB, orbits string) *poolProcess {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "parkway")
@@ -56,9 +56,9 @@ users:
   - {name: bob, password: bob-demo}
   - {name: carol, password: carol-demo}
 park:
-  orbits: ["7000-7099"]
+  orbits: ["%s"]
   pickupTimeout: 90s
-%s`, addr, extra)
+`, addr, orbits)
 	path := filepath.Join(dir, "pool.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -147,6 +147,10 @@ func startSIPp(t testing.TB, bin, name, scenario, target string, port int, args 
 		if s.cmd.ProcessState == nil {
 			s.cmd.Process.Kill()
 		}
+		// POOL_TEST_SIPP_KEEP=dir keeps every SIPp run's logs of a failed test.
+		if keep := os.Getenv("POOL_TEST_SIPP_KEEP"); keep != "" && t.Failed() {
+			exec.Command("cp", "-r", s.dir, keep).Run()
+		}
 	})
 	return s
 }
@@ -163,9 +167,6 @@ func (s *sipp) wait(t testing.TB, ctx context.Context) {
 				data, _ := os.ReadFile(l)
 				b.Write(data)
 			}
-			if os.Getenv("POOL_TEST_SIPP_KEEP") != "" {
-				exec.Command("cp", "-r", s.dir, os.Getenv("POOL_TEST_SIPP_KEEP")).Run()
-			}
 			t.Fatalf("sipp %s failed: %v\n%s", s.name, err, b.String())
 		}
 	case <-ctx.Done():
@@ -176,7 +177,7 @@ func (s *sipp) wait(t testing.TB, ctx context.Context) {
 
 func TestSIPpParkAndRetrieve(t *testing.T) {
 	bin := requireSIPp(t)
-	pp := startPoolProcess(t, "")
+	pp := startPoolProcess(t, "7000-7099")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -193,7 +194,7 @@ func TestSIPpParkAndRetrieve(t *testing.T) {
 			"-inf", inf, "-s", r.user, "-au", r.user, "-ap", r.user+"-demo", "-m", "1").wait(t, ctx)
 	}
 	poolHost, poolPort, _ := net.SplitHostPort(pp.addr)
-	inf := injection(t, dir, "call", "pool-a", contact(carolPhonePort), "300", "7000", poolHost, poolPort)
+	inf := injection(t, dir, "call", "pool-a", contact(carolPhonePort), "300", "7000", poolHost, poolPort, "park")
 	bob := startSIPp(t, bin, "bob (parked)", "parked.xml", pp.addr, bobPort, "-inf", inf, "-m", "1")
 	carolPhone := startSIPp(t, bin, "carol's phone", "answerer.xml", pp.addr, carolPhonePort, "-inf", inf, "-m", "1")
 	time.Sleep(200 * time.Millisecond) // let the UAS processes bind before anyone calls them
