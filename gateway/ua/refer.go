@@ -104,15 +104,19 @@ func (c *Call) refer(ctx context.Context, referTo string) (referResult, error) {
 				return r, nil
 			}
 		case <-c.done:
-			// The far end may hang up right after its final NOTIFY; take it if it came.
-			select {
-			case r := <-d.referResults:
-				if r.code >= 200 {
-					return r, nil
+			// The far end may hang up right after its final NOTIFY; take it if it came
+			// (behind any provisional ones).
+			for {
+				select {
+				case r := <-d.referResults:
+					if r.code >= 200 {
+						return r, nil
+					}
+					continue
+				default:
 				}
-			default:
+				return referResult{}, ErrCallEnded
 			}
-			return referResult{}, ErrCallEnded
 		case <-wctx.Done():
 			return referResult{}, fmt.Errorf("waiting for the transfer's NOTIFY: %w", wctx.Err())
 		}

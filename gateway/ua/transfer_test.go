@@ -94,7 +94,7 @@ func TestAttendedTransfer(t *testing.T) {
 	}
 	cc := <-ccIn
 	if err := ac.AttendedTransfer(ctx, consult); err != nil {
-		t.Fatalf("AttendedTransfer: %v", err)
+		t.Fatalf("AttendedTransfer: %v (alice-bob ended: %q, consult: %q)", err, ac.EndReason(), consult.EndReason())
 	}
 	<-consult.Done()
 	<-ac.Done()
