@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -56,8 +57,17 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
 			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+			b.ReportMetric(f.perClient/1024, "KiB/client")
 		})
 	}
+}
+
+// memInUse is the gateway process's live heap and goroutine stacks after a GC.
+func memInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse + m.StackInuse)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -83,6 +93,8 @@ type fanoutFixture struct {
 	stdin   io.WriteCloser
 	stdout  *bufio.Reader
 	phase   int // index into signaling.Phases of the current phase
+	// perClient is the gateway's heap and stack growth per connected client, in bytes.
+	perClient float64
 }
 
 var fixture struct {
@@ -112,6 +124,7 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 		c.AuthTimeout = 2 * time.Minute
 	})
 	f.cleanup = fb.cleanups
+	before := memInUse()
 	token, _, err := f.g.signer.Issue("alice", auth.KindSession, time.Hour)
 	if err != nil {
 		b.Fatal(err)
@@ -134,6 +147,7 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 		f.close()
 		b.Fatalf("%d sessions, want %d", got, n)
 	}
+	f.perClient = float64(memInUse()-before) / float64(n)
 	fixture.f = f
 	return f
 }
