@@ -1,6 +1,7 @@
 package media
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,12 @@ type Remote struct {
 	// EventPT is the SIP side's telephone-event payload type, 0 when it
 	// negotiated none (RFC 4733 §7.1.1 gives it a dynamic type).
 	EventPT uint8
+	// RTCPAddr is the SDP's a=rtcp address (RFC 3605); zero means RTP
+	// port + 1 (RFC 3550 §11).
+	RTCPAddr netip.AddrPort
+	// RTCPMux is set when the SIP side negotiated a=rtcp-mux (RFC 5761):
+	// RTCP then shares the RTP socket.
+	RTCPMux bool
 }
 
 // BridgeConfig configures a Bridge.
@@ -42,6 +49,9 @@ type BridgeConfig struct {
 	// behind NAT (RFC 7362 §4, "latching"); after that, other sources are
 	// dropped as with a fixed address. Off: only the SDP address is accepted.
 	Latch bool
+	// RTCPInterval is the mean interval of RTCP reports to the SIP peer;
+	// zero means RFC 3550's 5 s.
+	RTCPInterval time.Duration
 }
 
 // Bridge relays one call leg: browser audio from a webrtc.TrackRemote to
@@ -66,6 +76,12 @@ type Bridge struct {
 
 	fromSIPState sideState // owned by the SIP reader goroutine
 	toSIPState   sideState // owned by the browser reader goroutine
+	reception    reception // updated by the SIP reader goroutine
+	rtcp         rtcpState
+
+	interval time.Duration // mean RTCP report interval
+	done     chan struct{} // closed by Close
+	rtcpDone chan struct{} // closed when the RTCP sender has said BYE
 
 	mu       sync.Mutex // guards receiver, closed
 	receiver *webrtc.RTPReceiver
@@ -102,20 +118,29 @@ func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
 	if !laddr.Addr().IsValid() {
 		laddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), laddr.Port())
 	}
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(laddr))
+	conn, rtcpConn, err := listenPair(laddr)
 	if err != nil {
-		return nil, fmt.Errorf("media: listen RTP %v: %w", laddr, err)
+		return nil, fmt.Errorf("media: listen RTP/RTCP %v: %w", laddr, err)
 	}
 	b := &Bridge{
-		conn:  conn,
-		track: NewTrack("audio", "parkway", c.Codec),
-		latch: c.Latch,
-		epoch: time.Now(),
+		conn:     conn,
+		rtcp:     rtcpState{conn: rtcpConn},
+		done:     make(chan struct{}),
+		interval: cmp.Or(c.RTCPInterval, rtcpInterval),
+		rtcpDone: make(chan struct{}),
+		track:    NewTrack("audio", "parkway", c.Codec),
+		latch:    c.Latch,
+		epoch:    time.Now(),
 	}
 	b.fromSIPState.rw = newRewriter()
 	b.toSIPState.rw = newRewriter()
-	b.wg.Add(1)
+	b.wg.Add(3)
 	go b.readSIP()
+	go b.readRTCP()
+	go func() {
+		defer close(b.rtcpDone)
+		b.runRTCP()
+	}()
 	return b, nil
 }
 
@@ -129,7 +154,12 @@ func (b *Bridge) LocalAddr() netip.AddrPort {
 func (b *Bridge) Track() *Track { return b.track }
 
 // Stats returns the counters so far.
-func (b *Bridge) Stats() Stats { return b.stats.snapshot() }
+func (b *Bridge) Stats() Stats {
+	s := b.stats.snapshot()
+	s.PeerFractionLost = uint8(b.rtcp.peerLost.Load())
+	s.PeerJitter = b.rtcp.peerJitter.Load()
+	return s
+}
 
 // Direction returns the current direction.
 func (b *Bridge) Direction() Direction { return Direction(b.dir.Load()) }
@@ -153,6 +183,9 @@ func (b *Bridge) SetRemote(r Remote) error {
 		return fmt.Errorf("media: SetRemote: SIP %v, browser %v: %w", r.Codec, c, ErrCodecMismatch)
 	}
 	r.Addr = netip.AddrPortFrom(r.Addr.Addr().Unmap(), r.Addr.Port())
+	if r.RTCPAddr.IsValid() {
+		r.RTCPAddr = netip.AddrPortFrom(r.RTCPAddr.Addr().Unmap(), r.RTCPAddr.Port())
+	}
 	b.remote.Store(&peer{Remote: r, addr: r.Addr, locked: !b.latch})
 	b.rebase.Store(true)
 	return nil
@@ -243,7 +276,9 @@ func (b *Bridge) Close() error {
 	b.closed = true
 	rcv := b.receiver
 	b.mu.Unlock()
-	err := b.conn.Close()
+	close(b.done)
+	<-b.rtcpDone // BYE goes out before the sockets close
+	err := errors.Join(b.conn.Close(), b.rtcp.conn.Close())
 	if rcv != nil {
 		_ = rcv.Stop()
 	}
@@ -276,10 +311,9 @@ func (b *Bridge) readSIP() {
 // It is the hot path measured by BenchmarkForward: no allocation, no lock.
 func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64) {
 	if isRTCP(pkt) {
-		// RTCP muxed on the RTP port (RFC 5761). The two sides' SSRCs
-		// differ, so relaying reports would describe the wrong streams;
-		// pion reports to the browser on its own.
-		b.stats.rtcp.Add(1)
+		// RTCP muxed on the RTP port (RFC 5761): terminated here, never
+		// relayed (see rtcp.go).
+		b.handleRTCP(pkt, src)
 		return
 	}
 	if !parseRTP(pkt, &s.w) {
@@ -313,6 +347,7 @@ func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64
 		}
 		b.remote.CompareAndSwap(p, &peer{Remote: p.Remote, addr: src, locked: true})
 	}
+	b.reception.update(s.w.ssrc, s.w.seq, s.w.ts, event, uint32(now*clockRate/int64(time.Second)))
 	if !b.Direction().toBrowser() {
 		b.stats.gatedToBrowser.Add(1)
 		return
@@ -411,6 +446,10 @@ func (b *Bridge) toSIP(s *sideState, pkt []byte, n negotiated, now int64) {
 		return
 	}
 	b.stats.toSIP.Add(1)
+	b.rtcp.sentPackets.Add(1)
+	b.rtcp.sentOctets.Add(uint32(s.w.end - s.w.payload))
+	b.rtcp.sentTS.Store(ts)
+	b.rtcp.sentAt.Store(now)
 	if event {
 		b.stats.eventsToSIP.Add(1)
 	}

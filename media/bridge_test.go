@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -427,5 +428,93 @@ func TestReofferKeepsMedia(t *testing.T) {
 	}
 	if n := len(c.leg.PeerConnection().GetTransceivers()); n != 1 {
 		t.Fatalf("%d transceivers after the re-offer, want 1", n)
+	}
+}
+
+// TestSIPSideRTCP: the bridge reports to the SIP peer on its RTCP port —
+// a sender report about the browser's audio it relays, with a reception
+// block about the phone's stream — takes the phone's receiver report,
+// and says BYE on Close.
+func TestSIPSideRTCP(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, &BridgeConfig{RTCPInterval: 200 * time.Millisecond}, browserHz, phoneHz)
+	rtcpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtcpConn.Close()
+	phoneRTCP := rtcpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := c.bridge().SetRemote(Remote{Addr: c.phone.addr(), Codec: PCMU, EventPT: sipEventPT, RTCPAddr: phoneRTCP}); err != nil {
+		t.Fatal(err)
+	}
+	if c.bridge().LocalAddr().Port()%2 != 0 {
+		t.Errorf("RTP port %d is odd (RFC 3550 §11)", c.bridge().LocalAddr().Port())
+	}
+	bridgeRTCP := netip.AddrPortFrom(c.bridge().LocalAddr().Addr(), c.bridge().LocalAddr().Port()+1)
+
+	got := make(chan []rtcp.Packet, 64)
+	go func() {
+		buf := make([]byte, maxPacket)
+		for {
+			n, src, err := rtcpConn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			if src != bridgeRTCP {
+				t.Errorf("RTCP from %v, want the bridge's RTCP socket %v", src, bridgeRTCP)
+			}
+			if pk, err := rtcp.Unmarshal(buf[:n]); err == nil {
+				got <- pk
+			}
+		}
+	}()
+	var sr *rtcp.SenderReport
+	eventually(t, "a sender report with a reception block", func() bool {
+		select {
+		case pk := <-got:
+			if r, ok := pk[0].(*rtcp.SenderReport); ok && len(r.Reports) == 1 && r.PacketCount > 0 {
+				sr = r
+			}
+		default:
+		}
+		return sr != nil
+	})
+	if sr.Reports[0].SSRC != c.phone.voice.ssrc {
+		t.Errorf("reception block about SSRC %#x, want the phone's %#x", sr.Reports[0].SSRC, c.phone.voice.ssrc)
+	}
+
+	// The phone reports 25/256 loss of the bridge's stream.
+	rr, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: c.phone.voice.ssrc,
+		Reports: []rtcp.ReceptionReport{{SSRC: sr.SSRC, FractionLost: 25, Jitter: 12}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rtcpConn.WriteToUDPAddrPort(rr, bridgeRTCP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the peer's report to be read", func() bool {
+		s := c.bridge().Stats()
+		return s.PeerFractionLost == 25 && s.PeerJitter == 12 && s.RTCP > 0
+	})
+
+	c.browser.close()
+	if err := c.leg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bye := false
+	deadline := time.After(waitLong)
+	for !bye {
+		var pk []rtcp.Packet
+		select {
+		case pk = <-got:
+		case <-deadline:
+			t.Fatal("no BYE on Close")
+		}
+		for _, p := range pk {
+			if g, ok := p.(*rtcp.Goodbye); ok && len(g.Sources) == 1 && g.Sources[0] == sr.SSRC {
+				bye = true
+			}
+		}
 	}
 }

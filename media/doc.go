@@ -15,13 +15,18 @@
 //     RFC 4733 events), hold gating by [Direction], and SSRC/sequence/
 //     timestamp rewriting so the browser sees one continuous stream while the
 //     far end changes under it ([Bridge.SetRemote]).
+//   - RTCP is terminated on each side, never relayed (the SSRCs differ):
+//     pion reports to the browser; the bridge reports to the SIP peer from
+//     an even/odd RTP/RTCP port pair (RFC 3550 §6, §11) and reads the
+//     peer's reports into [Stats].
 //   - [Track] is a TrackLocal that keeps telephone-event packets as events
 //     (pion's TrackLocalStaticRTP stamps every packet with the audio payload
 //     type).
 //
-// Concurrency: a Bridge owns two goroutines — the SIP socket reader and the
-// browser track reader — and a Leg one more that drains RTCP from its
-// sender so pion's report interceptors run. Each per-packet path is run by
+// Concurrency: a Bridge owns four goroutines — the SIP RTP reader, the
+// browser track reader, the SIP RTCP reader and the RTCP sender — and a
+// Leg one more that drains RTCP from its pion sender so pion's report
+// interceptors run. Close ends them all and waits for them. Each per-packet path is run by
 // exactly one goroutine and touches only that goroutine's buffers, header
 // and rewriter; settings changed from outside (remote, direction, binding)
 // are swapped in through atomics and read once per packet, so the

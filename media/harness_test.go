@@ -189,6 +189,7 @@ type voice struct {
 	gen    *tone.Generator
 	genHz  float64
 	events chan byte
+	once   sync.Once
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -203,7 +204,10 @@ func startVoice(freq float64, pt, evPT uint8, send func(h *rtp.Header, payload [
 
 func (v *voice) setTone(freq float64) { v.freq.Store(uint64(freq)) }
 
-func (v *voice) close() { close(v.stop); <-v.done }
+func (v *voice) close() {
+	v.once.Do(func() { close(v.stop) })
+	<-v.done
+}
 
 func (v *voice) run(send func(h *rtp.Header, payload []byte, event bool)) {
 	defer close(v.done)

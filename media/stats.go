@@ -10,13 +10,19 @@ type Stats struct {
 
 	WrongSource    uint64 // RTP from an address other than the locked peer
 	Malformed      uint64 // not RTP version 2, or inconsistent lengths
-	RTCP           uint64 // RTCP multiplexed on the RTP port (not relayed)
+	RTCP           uint64 // RTCP compound packets from the SIP peer (terminated, not relayed)
+	RTCPSent       uint64 // RTCP compound packets sent to the SIP peer
 	UnknownPayload uint64 // payload types neither side negotiated (CN, …)
 	CodecMismatch  uint64 // G.711 laws differ between the sides
 	GatedToSIP     uint64 // held back by the Direction (hold), per direction
 	GatedToBrowser uint64
 	NoRoute        uint64 // no SIP peer yet, or the browser track not bound
 	WriteErrors    uint64 // send failures on either side
+
+	// The SIP peer's last reception report about our stream (RFC 3550
+	// §6.4.1): fraction lost ×256 and interarrival jitter in 8 kHz units.
+	PeerFractionLost uint8
+	PeerJitter       uint32
 }
 
 // counters is Stats as atomics, written by the forwarding goroutines.
@@ -24,6 +30,7 @@ type counters struct {
 	toSIP, toBrowser             atomic.Uint64
 	eventsToSIP, eventsToBrowser atomic.Uint64
 	wrongSource, malformed, rtcp atomic.Uint64
+	rtcpSent                     atomic.Uint64
 	unknownPayload, mismatch     atomic.Uint64
 	gatedToSIP, gatedToBrowser   atomic.Uint64
 	noRoute, writeErrors         atomic.Uint64
@@ -31,7 +38,8 @@ type counters struct {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		ToSIP: c.toSIP.Load(), ToBrowser: c.toBrowser.Load(),
+		RTCPSent: c.rtcpSent.Load(),
+		ToSIP:    c.toSIP.Load(), ToBrowser: c.toBrowser.Load(),
 		EventsToSIP: c.eventsToSIP.Load(), EventsToBrowser: c.eventsToBrowser.Load(),
 		WrongSource: c.wrongSource.Load(), Malformed: c.malformed.Load(), RTCP: c.rtcp.Load(),
 		UnknownPayload: c.unknownPayload.Load(), CodecMismatch: c.mismatch.Load(),
