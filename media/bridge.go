@@ -40,9 +40,10 @@ type BridgeConfig struct {
 	// LocalAddr is where the SIP-side RTP socket binds; its port goes into
 	// the gateway's SDP toward the SIP peer. Zero: 127.0.0.1, any port.
 	LocalAddr netip.AddrPort
-	// Codec is the G.711 law to prefer toward the browser when both are
-	// offered (the SIP side's, when already known). Invalid: the browser's
-	// first choice.
+	// Codec is the G.711 law chosen toward the browser when it offers
+	// both; the zero value is PCMU. Set it to the SIP side's law when that
+	// is known first (an incoming SIP call), so no side must renegotiate.
+	// A value other than PCMU or PCMA takes the browser's first choice.
 	Codec Codec
 	// Latch makes the bridge lock onto the source of the first valid RTP
 	// packet after each SetRemote instead of the SDP address, for SIP peers
