@@ -45,7 +45,8 @@ func (u *User) Registered() (Pool, bool) {
 
 // register binds the user's Contact at pool for expires (0 removes it), answering a
 // digest challenge (RFC 3261 §22.2; a stale nonce is answered once more, RFC 7616
-// §3.3). Moving to another pool starts a new Call-ID there.
+// §3.3) and a 423 with the pool's Min-Expires (§10.2.8). Moving to another pool starts
+// a new Call-ID there.
 func (u *User) register(ctx context.Context, pool Pool, expires time.Duration) error {
 	r := &u.reg
 	r.mu.Lock()
@@ -58,7 +59,39 @@ func (u *User) register(ctx context.Context, pool Pool, expires time.Duration) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, u.m.cfg.RequestTimeout)
 	defer cancel()
+	for try := 0; ; try++ {
+		res, err := u.sendRegister(ctx, pool, expires)
+		if err != nil {
+			return err
+		}
+		if res.StatusCode == 423 && expires > 0 && try == 0 {
+			minExp, perr := strconv.Atoi(headerValue(res, "Min-Expires"))
+			if perr == nil && time.Duration(minExp)*time.Second > expires {
+				expires = time.Duration(minExp) * time.Second
+				continue
+			}
+		}
+		if !res.IsSuccess() {
+			return &StatusError{Method: "REGISTER at " + pool.Name, Code: res.StatusCode, Reason: res.Reason}
+		}
+		if expires == 0 {
+			r.bound = false
+			return nil
+		}
+		r.granted = u.granted(res, expires)
+		r.at = time.Now()
+		r.bound = true
+		select {
+		case r.rearm <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+}
 
+// sendRegister sends one REGISTER (and its answers to challenges); r.mu is held.
+func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duration) (*sip.Response, error) {
+	r := &u.reg
 	r.cseq++
 	aor := u.aor(pool)
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: pool.domain()})
@@ -83,32 +116,9 @@ func (u *User) register(ctx context.Context, pool Pool, expires time.Duration) e
 		r.cseq = cs.SeqNo // DoDigestAuth counted up
 	}
 	if err != nil {
-		return fmt.Errorf("REGISTER at %s: %w", pool.Name, err)
+		return nil, fmt.Errorf("REGISTER at %s: %w", pool.Name, err)
 	}
-	if res.StatusCode == 423 {
-		// Interval Too Brief: ask again with the pool's minimum (§10.2.8).
-		if minExp, perr := strconv.Atoi(headerValue(res, "Min-Expires")); perr == nil && expires > 0 && time.Duration(minExp)*time.Second > expires {
-			r.mu.Unlock()
-			err := u.register(ctx, pool, time.Duration(minExp)*time.Second)
-			r.mu.Lock()
-			return err
-		}
-	}
-	if !res.IsSuccess() {
-		return &StatusError{Method: "REGISTER at " + pool.Name, Code: res.StatusCode, Reason: res.Reason}
-	}
-	if expires == 0 {
-		r.bound = false
-		return nil
-	}
-	r.granted = u.granted(res, expires)
-	r.at = time.Now()
-	r.bound = true
-	select {
-	case r.rearm <- struct{}{}:
-	default:
-	}
-	return nil
+	return res, nil
 }
 
 // granted reads the lifetime the registrar gave our contact: its expires parameter in
