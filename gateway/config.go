@@ -33,6 +33,9 @@ const (
 	DefaultPeerTimeout  = 6 * time.Second
 	DefaultSessionTTL   = 12 * time.Hour
 	DefaultSendQueue    = 64
+	// DefaultMaxSessions bounds websocket sessions: each costs about 32 KiB in the
+	// gateway (BenchmarkFanout), so 50,000 is some 1.6 GB.
+	DefaultMaxSessions = 50000
 	// DefaultDrainLimit is how much of one oversized message the gateway reads and
 	// throws away to answer it with a JSON error and keep the session; beyond it the
 	// frame is answered and the connection closed with 1009.
@@ -88,6 +91,9 @@ type Config struct {
 	SendQueue int
 	// DrainLimit: see DefaultDrainLimit.
 	DrainLimit int64
+	// MaxSessions bounds connected websockets (authenticated or not); beyond it /ws
+	// answers 503, and a softphone retries with backoff.
+	MaxSessions int
 
 	Logger *slog.Logger
 }
@@ -104,6 +110,9 @@ func (c Config) withDefaults() Config {
 	dur(&c.SessionTTL, DefaultSessionTTL)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = DefaultMaxSessions
 	}
 	if c.DrainLimit <= 0 {
 		c.DrainLimit = DefaultDrainLimit

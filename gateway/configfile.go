@@ -39,6 +39,7 @@ type FileConfig struct {
 //	sessionKeyFile: session.key      # ≥ 32 bytes; absent: a random key per process
 //	sessionTTL: 12h
 //	authTimeout: 5s
+//	maxSessions: 50000               # websockets; each costs ~32 KiB
 //	heartbeat: {interval: 2s, timeout: 6s}
 //	adminTokenFile: admin.token      # absent: the admin API is open (trusted networks only)
 //	pools:
@@ -59,6 +60,7 @@ type fileConfig struct {
 	SessionKeyFile    string        `yaml:"sessionKeyFile"`
 	SessionTTL        string        `yaml:"sessionTTL"`
 	AuthTimeout       string        `yaml:"authTimeout"`
+	MaxSessions       int           `yaml:"maxSessions"`
 	Heartbeat         fileHeartbeat `yaml:"heartbeat"`
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
 	Pools             filePools     `yaml:"pools"`
@@ -168,6 +170,10 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 		AuthTimeout:    duration("authTimeout", f.AuthTimeout),
 		PingInterval:   duration("heartbeat.interval", f.Heartbeat.Interval),
 		PeerTimeout:    duration("heartbeat.timeout", f.Heartbeat.Timeout),
+		MaxSessions:    f.MaxSessions,
+	}
+	if f.MaxSessions < 0 {
+		bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", DefaultMaxSessions)
 	}
 	for i, o := range f.AllowedOrigins {
 		if _, err := parseOrigin(o); err != nil {

@@ -628,3 +628,17 @@ func TestHostGuard(t *testing.T) {
 		t.Errorf("no hosts outside demo mode: %d", got)
 	}
 }
+
+func TestSessionLimit(t *testing.T) {
+	g := startGateway(t, func(c *Config) { c.MaxSessions = 1 })
+	first, _ := g.connect(t, "alice")
+	_, resp, err := g.dial(t, "")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second session: %v %v, want 503", err, resp)
+	}
+	first.conn.Close(websocket.StatusNormalClosure, "")
+	for g.full() { // the first session's goroutines are winding down
+		time.Sleep(5 * time.Millisecond)
+	}
+	g.connect(t, "bob")
+}

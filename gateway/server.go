@@ -99,6 +99,13 @@ func (s *Server) routes() http.Handler {
 // /api/demo/ (when Config.Admin is set), and /ws.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// full reports whether a new session would be refused.
+func (s *Server) full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live) >= s.cfg.MaxSessions
+}
+
 // Sessions is how many authenticated websocket sessions are connected.
 func (s *Server) Sessions() int { return s.hub.count() }
 
@@ -164,11 +171,11 @@ func (s *Server) Close() {
 	s.watchdog.Wait()
 }
 
-// track registers a session unless the server is closing; untrack undoes it.
+// track registers a session unless the server is closing or full; untrack undoes it.
 func (s *Server) track(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || len(s.live) >= s.cfg.MaxSessions {
 		return false
 	}
 	s.sessions.Add(1)

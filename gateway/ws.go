@@ -23,6 +23,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden-origin", "websocket connections from "+r.Header.Get("Origin")+" are not allowed")
 		return
 	}
+	// Checked before the upgrade so the refusal is an HTTP status a client can back
+	// off on; track checks again, atomically, after it.
+	if s.full() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "too-many-sessions", "the gateway is at its session limit; retry later")
+		return
+	}
 	// Native clients may use websocket-level pings and pongs; they count as signs of
 	// life too. The callbacks run inside the reader's Read, after sess is set.
 	var sess *session
@@ -38,7 +45,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	sess = newSession(s, conn)
 	sess.raw, _ = r.Context().Value(rawConnKey{}).(net.Conn)
 	if !s.track(sess) {
-		conn.Close(websocket.StatusGoingAway, "gateway shutting down")
+		// Closing, or filled up since the check above.
+		conn.Close(websocket.StatusTryAgainLater, "gateway shutting down or full")
 		return
 	}
 	defer s.untrack(sess)
