@@ -34,6 +34,8 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // serving goroutines and every user's
 
+	chals challenges // digest challenges per pool, for pre-emptive credentials
+
 	// mu guards active, users, dialogs and watchers.
 	mu       sync.Mutex
 	active   Pool

@@ -40,9 +40,14 @@ func (m *Manager) Redirect(ctx context.Context, to string) error {
 		wg     sync.WaitGroup
 		sem    = make(chan struct{}, m.cfg.Parallelism)
 	)
-	for _, u := range users {
+	for i, u := range users {
 		if p, ok := u.Registered(); ok && p.Name == pool.Name {
 			continue
+		}
+		if i == 1 {
+			// Let the first REGISTER fetch the pool's challenge before the rest go, so
+			// they carry credentials from the start (digest.go).
+			wg.Wait()
 		}
 		select {
 		case sem <- struct{}{}:

@@ -108,8 +108,10 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	req.SetDestination(pool.Addr)
 	req.SetTransport("UDP")
 
+	u.m.preAuthorize(req, pool, u.name, u.password)
 	res, err := u.m.cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
+		u.m.rememberChallenge(pool, res)
 		res, err = u.m.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: u.name, Password: u.password})
 	}
 	if cs := req.CSeq(); cs != nil {
