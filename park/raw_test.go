@@ -35,10 +35,13 @@ func (r *rawUDP) send(t *testing.T, msg string) {
 	}
 }
 
-// roundTrip sends msg and returns the first final response (skipping 1xx).
+// roundTrip sends msg (if any) and returns the next datagram that is not a
+// 1xx response.
 func (r *rawUDP) roundTrip(t *testing.T, ctx context.Context, msg string) string {
 	t.Helper()
-	r.send(t, msg)
+	if msg != "" {
+		r.send(t, msg)
+	}
 	buf := make([]byte, 65535)
 	for {
 		dl, _ := ctx.Deadline()
