@@ -153,3 +153,39 @@ func TestSubscribeRefusals(t *testing.T) {
 		t.Errorf("x-parkway-park on an orbit: %v, want 489", err)
 	}
 }
+
+// sip:park@ with Event: dialog lists every parked call as a dialog, for a
+// BLF panel watching the whole service.
+func TestSubscribeAllOrbitsDialog(t *testing.T) {
+	ctx := testCtx(t)
+	s := startService(t, defaultConfig(), Options{})
+	panel := siptest.NewPhone(t, siptest.PhoneOptions{User: "panel"})
+	sub, err := panel.Subscribe(ctx, uri(s, ParkUser), "dialog", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
+	for _, name := range []string{"b1", "b2"} {
+		ph := siptest.NewPhone(t, siptest.PhoneOptions{User: name})
+		if _, err := ph.Call(ctx, uri(s, ParkUser), referredByHdr(alice)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		n, err := sub.NextNotify(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := dialogDoc(t, n.Body())
+		if doc.Entity != s.ParkURI() {
+			t.Fatalf("entity %q", doc.Entity)
+		}
+		if len(doc.Dialogs) == 2 {
+			ids := doc.Dialogs[0].ID + "," + doc.Dialogs[1].ID
+			if ids != "orbit-7000,orbit-7001" {
+				t.Errorf("dialogs %s", ids)
+			}
+			return
+		}
+	}
+}
