@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/parkway/parkway/siptest"
 )
@@ -167,5 +168,75 @@ func TestRetrieveRoutesAcrossPools(t *testing.T) {
 	res, err := u.client.Do(testCtx(t), req)
 	if err != nil || res.StatusCode != 404 {
 		t.Fatalf("unknown user across pools = %v %v, want 404", res, err)
+	}
+}
+
+// TestCancelReachesCallee: a caller's CANCEL is carried downstream (RFC 3261 §16.10), so
+// the ringing phone stops ringing, and the caller gets 487 for its INVITE.
+func TestCancelReachesCallee(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	ctx := testCtx(t)
+	bob := newPhone(t, p, "bob", "bob-pw", 0)
+	registerAll(t, ctx, bob)
+	u := newRawUA(t)
+	host, port, _ := sip.ParseAddr(p.Addr())
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "bob", Host: host, Port: port})
+	inv.AppendHeader(sip.NewHeader("Contact", "<sip:tester@"+u.addr+">"))
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"))
+	tx, err := u.client.TransactionRequest(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	var ringing *siptest.Call
+	select {
+	case ringing = <-bob.Incoming():
+	case <-ctx.Done():
+		t.Fatal("bob never rang")
+	}
+	// Wait for the relayed 180 so a CANCEL is allowed (§9.1).
+	for got180 := false; !got180; {
+		select {
+		case res := <-tx.Responses():
+			got180 = res.StatusCode == 180
+		case <-ctx.Done():
+			t.Fatal("no 180 relayed")
+		}
+	}
+	cancel := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	cancel.AppendHeader(inv.Via().Clone())
+	cancel.AppendHeader(sip.HeaderClone(inv.From()))
+	cancel.AppendHeader(sip.HeaderClone(inv.To()))
+	cancel.AppendHeader(sip.HeaderClone(inv.CallID()))
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	mf := sip.MaxForwardsHeader(70)
+	cancel.AppendHeader(&mf)
+	cancel.SetBody(nil)
+	cancel.Laddr = inv.Laddr
+	if res, err := u.client.Do(ctx, cancel, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil || res.StatusCode != 200 {
+		t.Fatalf("CANCEL = %v %v, want 200", res, err)
+	}
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.StatusCode < 200 {
+				continue
+			}
+			if res.StatusCode != 487 {
+				t.Fatalf("INVITE final = %d, want 487", res.StatusCode)
+			}
+		case <-ctx.Done():
+			t.Fatal("no final answer to the cancelled INVITE")
+		}
+		break
+	}
+	select {
+	case <-ringing.Done():
+		if r := ringing.EndReason(); r != "cancelled" {
+			t.Fatalf("bob's call ended with %q, want cancelled", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("bob kept ringing: the CANCEL never reached him")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,11 +44,7 @@ type poolProcess struct {
 func startPoolProcess(t testing.TB, orbits string) *poolProcess {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "parkway")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/parkway")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := parkwayBinary(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	cfg := fmt.Sprintf(`name: pool-a
 listen: %s
@@ -162,10 +160,18 @@ func (s *sipp) wait(t testing.TB, ctx context.Context) {
 	case err := <-s.done:
 		if err != nil {
 			logs, _ := filepath.Glob(filepath.Join(s.dir, "*errors.log"))
+			// SIPp logs every discarded message too; keep the lines that say why it failed.
 			var b strings.Builder
 			for _, l := range logs {
 				data, _ := os.ReadFile(l)
-				b.Write(data)
+				for _, line := range strings.Split(string(data), "\n") {
+					if strings.Contains(line, "Aborting") || strings.Contains(line, "timeout") || strings.Contains(line, "rror") {
+						b.WriteString(line + "\n")
+					}
+					if b.Len() > 8000 {
+						break
+					}
+				}
 			}
 			t.Fatalf("sipp %s failed: %v\n%s", s.name, err, b.String())
 		}
@@ -206,3 +212,58 @@ func TestSIPpParkAndRetrieve(t *testing.T) {
 
 // freeAux is a free port for a SIPp run whose Contact does not matter.
 func freeAux(t testing.TB) int { return freePort(t) }
+
+// TestPoolProcessSIGTERM: `parkway pool` drains on SIGTERM — health answers 503 — and,
+// with nothing parked, exits cleanly on its own.
+func TestPoolProcessSIGTERM(t *testing.T) {
+	pp := startPoolProcess(t, "7000-7099")
+	if err := pp.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pp.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pool exited with %v after SIGTERM:\n%s", err, pp.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("pool did not exit after SIGTERM:\n%s", pp.out.String())
+	}
+	if !strings.Contains(pp.out.String(), "pool draining") {
+		t.Fatalf("pool did not drain before exiting:\n%s", pp.out.String())
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// parkwayBinary builds cmd/parkway once per test run (TestMain removes it).
+func parkwayBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "parkway-pool-test")
+		if buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "parkway"), "../cmd/parkway").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "parkway")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
