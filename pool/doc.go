@@ -10,10 +10,16 @@
 // end to end, so a pool failure cannot break a call that is already connected
 // (DESIGN.md §2 invariants). Requests are routed by Request-URI user:
 //
-//	"park" or an orbit of this pool   → the pool's park service
-//	a user registered here            → that user's most recent contact
-//	an orbit of the paired pool       → the paired pool
-//	a user this pool does not know    → the paired pool (if any), else 404
+//	"park" or an orbit of this pool    → the pool's park service
+//	a user registered here             → that user's most recent contact (no forking)
+//	an orbit of the paired pool        → the paired pool
+//	any other user                     → the paired pool, unless it already saw the
+//	                                     request; then 480 (known user) or 404
+//
+// Requests that reach the pool itself (no user part, or the pool's name): REGISTER is
+// the registrar, OPTIONS the health probe (200 serving, 503 draining). INVITEs are not
+// authenticated: the pool trusts its loopback network and authenticates registrations,
+// which is what decides where calls are delivered.
 //
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go

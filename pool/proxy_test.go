@@ -157,10 +157,10 @@ func TestProxyAnswers(t *testing.T) {
 	}
 }
 
-func TestRetrieveRoutesAcrossPools(t *testing.T) {
+func TestPeerRouting(t *testing.T) {
 	// Two pools, each the other's peer. A request for pool-b's orbit sent to pool-a goes
 	// to pool-b; an unknown user bounces once and gets 404 (no ping-pong).
-	pa, _ := startPair(t)
+	pa, pb := startPair(t)
 
 	u := newRawUA(t)
 	host, port, _ := sip.ParseAddr(pa.Addr())
@@ -168,6 +168,29 @@ func TestRetrieveRoutesAcrossPools(t *testing.T) {
 	res, err := u.client.Do(testCtx(t), req)
 	if err != nil || res.StatusCode != 404 {
 		t.Fatalf("unknown user across pools = %v %v, want 404", res, err)
+	}
+	// A known user registered at neither pool: 480 after asking the peer.
+	req = sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "dave", Host: host, Port: port})
+	if res, err := u.client.Do(testCtx(t), req); err != nil || res.StatusCode != 480 {
+		t.Fatalf("unregistered known user = %v %v, want 480", res, err)
+	}
+	// During a failover users are split between the pools: bob is registered at pool-b
+	// and reachable from pool-a.
+	ctx := testCtx(t)
+	bob := newPhone(t, pb, "bob", "bob-demo", 0)
+	registerAll(t, ctx, bob)
+	req = sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "bob", Host: host, Port: port})
+	req.SetBody([]byte("over here"))
+	if res, err := u.client.Do(ctx, req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("MESSAGE to bob via pool-a = %v %v, want 200", res, err)
+	}
+	select {
+	case m := <-bob.Messages():
+		if string(m.Body()) != "over here" {
+			t.Fatalf("bob got %q", m.Body())
+		}
+	case <-ctx.Done():
+		t.Fatal("bob never got the MESSAGE")
 	}
 }
 

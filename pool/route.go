@@ -32,9 +32,8 @@ type target struct {
 // route decides the target of a request by its Request-URI user, in this order:
 // the park access user and our own orbits go to the park service; registered users to
 // their newest contact (no forking: one phone answers, and which one is predictable);
-// the peer's orbits to the peer; a user we know but who is not registered gets 480;
-// a user we do not know goes to the peer unless the peer already saw the request (its
-// address is in a Via), then 404.
+// the peer's orbits to the peer; any other user goes to the peer unless the peer already
+// saw the request (its address is in a Via); then a user we know gets 480, others 404.
 func (n *node) route(req *sip.Request) (target, *sipError) {
 	if r := req.Route(); r != nil {
 		hp := r.Address.HostPort()
@@ -72,12 +71,15 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 			}
 		}
 	}
+	if peer != nil && !viaContains(req, peer.Addr) {
+		// Users we do not know live at the peer; users we know but who are not
+		// registered here may be registered there — during a failover or failback the
+		// users of one pool pair are split between its two registrars.
+		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
+	}
 	if _, known := n.pool.users[user]; known {
 		// RFC 3261 §21.4.18: a known user who is not reachable right now.
 		return target{}, newSIPError(480, "Temporarily Unavailable")
-	}
-	if peer != nil && !viaContains(req, peer.Addr) {
-		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
 	}
 	return target{}, newSIPError(404, "Not Found")
 }
