@@ -194,11 +194,9 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 			return
 		}
 		cancelSent = true
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.cancelDownstream(fwd)
-		}()
+		// Owned by the node's context: it ends with the CANCEL's transaction or at Stop.
+		// (Not in n.wg: Stop may already be waiting on it.)
+		go n.cancelDownstream(fwd)
 	}
 	for {
 		select {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,14 @@ import (
 // SIPp (Debian's sip-tester) drives a real `parkway pool` process with scenarios from
 // testdata/sipp: phones nobody here wrote. Without sipp the tests skip, unless CI asks
 // for them with PARKWAY_REQUIRE_SIPP=1.
+//
+//	PARKWAY_REQUIRE_SIPP=1 go test ./pool -run SIPp -v
+//	POOL_TEST_SIPP_KEEP=/tmp/sipp-logs ...   # keep SIPp's message logs of a failed run
+//
+// The scenarios: register.xml (REGISTER with digest), parker.xml (alice calls bob and
+// blind-transfers him to sip:park@ or an orbit), parked.xml (bob follows that transfer
+// and later the park service's transfer to the retriever), retriever.xml (carol dials
+// the orbit) and answerer.xml (carol's phone, which takes bob's call).
 
 func requireSIPp(t testing.TB) string {
 	t.Helper()
@@ -260,10 +269,38 @@ func parkwayBinary(t testing.TB) string {
 	return filepath.Join(buildDir, "parkway")
 }
 
+// TestMain removes the built binary and fails the run if goroutines of this package
+// outlive the pools that started them (every test stops its pools in Cleanup).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	if code == 0 {
+		if leaked := poolGoroutines(10 * time.Second); leaked != "" {
+			fmt.Fprintf(os.Stderr, "goroutines of package pool still running after all tests:\n%s\n", leaked)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// poolGoroutines waits up to wait for goroutines running this package's non-test code
+// to end and returns the stacks of those that do not.
+func poolGoroutines(wait time.Duration) string {
+	deadline := time.Now().Add(wait)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "parkway/parkway/pool.") && !strings.Contains(g, "pool.TestMain") && !strings.Contains(g, "_test.go") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 || time.Now().After(deadline) {
+			return strings.Join(leaked, "\n\n")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
