@@ -47,7 +47,9 @@ type Call struct {
 	holding    bool // we put the call on hold
 	remoteHold bool // the far end put us on hold
 	reason     string
-	orbit      string
+	orbit      string // where this user parked the call (Park)
+	parkedPool string // this call is parked: its far end is this pool's park service…
+	parkedAt   string // …at this orbit
 }
 
 // endCause carries the reason a call ended through its context's cause.
@@ -122,6 +124,16 @@ func (c *Call) EndReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
+}
+
+// ParkedOn reports whether this call is parked — its far end is a park service, after
+// the other party parked it — and on which pool and orbit. When that pool fails, the
+// gateway ends such calls with a reason (issue 5: "hung up promptly with a clear
+// reason, never left in silence"): see Manager.EndParked.
+func (c *Call) ParkedOn() (pool, orbit string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parkedPool, c.parkedAt, c.parkedPool != ""
 }
 
 // CallID is the SIP Call-ID of the call's current dialog ("" before one exists).
@@ -233,11 +245,21 @@ func (c *Call) teardown() {
 	} else if c.u.ctx.Err() != nil {
 		reason = "signed out"
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.u.m.cfg.RequestTimeout)
-	defer cancel()
 	c.mu.Lock()
 	d, old, state := c.d, c.old, c.state
+	c.reason = reason
+	c.state = signaling.CallEnded
+	orbit := c.orbit
 	c.mu.Unlock()
+	c.u.mu.Lock()
+	delete(c.u.calls, c.id)
+	c.u.mu.Unlock()
+	// Tell the user first: a BYE to a dead pool's park service only times out, and the
+	// softphone must not wait for that to show why the call ended.
+	c.u.publish(Event{Call: c, State: signaling.CallEnded, Reason: reason, Orbit: orbit})
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.u.m.cfg.RequestTimeout)
+	defer cancel()
 	if d != nil && !d.ended() {
 		if state == signaling.CallRinging && d.ss != nil {
 			// Hung up before answering: decline (RFC 3261 §21.6.3).
@@ -257,15 +279,6 @@ func (c *Call) teardown() {
 		c.u.m.removeDialog(d)
 	}
 	c.wg.Wait()
-	c.mu.Lock()
-	c.reason = reason
-	c.state = signaling.CallEnded
-	orbit := c.orbit
-	c.mu.Unlock()
-	c.u.mu.Lock()
-	delete(c.u.calls, c.id)
-	c.u.mu.Unlock()
-	c.u.publish(Event{Call: c, State: signaling.CallEnded, Reason: reason, Orbit: orbit})
 	close(c.done)
 }
 
@@ -278,6 +291,7 @@ func (c *Call) adopt(d *dialog) {
 		c.old = append(c.old, c.d)
 	}
 	c.d = d
+	c.parkedPool, c.parkedAt = "", "" // a new far end; followRefer sets them again
 	u := d.remoteURI()
 	c.peer = u.String()
 	c.mu.Unlock()

@@ -96,7 +96,17 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 	if err != nil {
 		return nil, fmt.Errorf("INVITE: %w", err)
 	}
-	err = cs.WaitAnswer(ictx, sipgo.AnswerOptions{Username: c.u.name, Password: c.u.password})
+	ringing := false
+	err = cs.WaitAnswer(ictx, sipgo.AnswerOptions{Username: c.u.name, Password: c.u.password,
+		OnResponse: func(res *sip.Response) error {
+			// The far end rings (180/183): the softphone can play ring-back. Only for a
+			// call being dialled; a REFER being followed is not the user's doing.
+			if onAnswered == nil && !ringing && (res.StatusCode == 180 || res.StatusCode == 183) {
+				ringing = true
+				c.u.publish(Event{Call: c, State: signaling.CallDialing, Reason: "ringing"})
+			}
+			return nil
+		}})
 	if err != nil {
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {

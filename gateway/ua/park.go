@@ -84,3 +84,28 @@ func (m *Manager) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	default:
 	}
 }
+
+// EndParked ends every call of this gateway that is parked on pool's park service,
+// with reason (e.g. "the park pool failed"), and returns how many it ended. The DR
+// controller's outage is the moment: the park service is gone and will never send the
+// parked party a BYE (DESIGN.md §2, "parked, not yet retrieved: disconnected").
+func (m *Manager) EndParked(ctx context.Context, pool, reason string) int {
+	var parked []*Call
+	for _, u := range m.Users() {
+		for _, c := range u.Calls() {
+			if p, _, ok := c.ParkedOn(); ok && p == pool {
+				parked = append(parked, c)
+			}
+		}
+	}
+	for _, c := range parked {
+		c.cancel(&endCause{reason})
+	}
+	for _, c := range parked {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+	}
+	return len(parked)
+}

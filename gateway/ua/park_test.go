@@ -187,3 +187,34 @@ func TestParkedUserRetrievedByPhone(t *testing.T) {
 	_ = next.Hangup(ctx)
 	<-bc.Done()
 }
+
+// TestParkPoolFails: bob (a gateway user) is parked on pool-a; pool-a dies without a
+// word; the gateway ends bob's parked call with a reason, promptly — before the BYE to
+// the dead park service has timed out.
+func TestParkPoolFails(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	cfg := ps.config(demoUsers)
+	cfg.RequestTimeout = 3 * time.Second
+	m := newManager(t, cfg)
+	ctx := testCtx(t)
+	alice, bob, ac, bc, _, _ := callPair(t, m)
+	if _, err := ac.Park(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, alice, signaling.CallEnded, "parked")
+	nextEvent(t, bob, signaling.CallActive, "parked")
+	if p, orbit, ok := bc.ParkedOn(); !ok || p != "pool-a" || orbit != "7000" {
+		t.Fatalf("ParkedOn = %q %q %v", p, orbit, ok)
+	}
+	ps.a.Stop() // a crash: no BYE, no NOTIFY
+	if n := m.EndParked(ctx, "pool-b", "x"); n != 0 {
+		t.Fatalf("EndParked(pool-b) ended %d calls", n)
+	}
+	go m.EndParked(ctx, "pool-a", "the park pool failed")
+	e := nextEvent(t, bob, signaling.CallEnded, "")
+	if e.Call != bc || e.Reason != "the park pool failed" {
+		t.Fatalf("bob's end: %q", e.Reason)
+	}
+	<-bc.Done()
+}

@@ -256,10 +256,11 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 			return err
 		}
 		reason := "transferred"
+		c.mu.Lock()
 		if orbit != "" {
 			reason = "parked"
+			c.parkedPool, c.parkedAt = pool.Name, orbit
 		}
-		c.mu.Lock()
 		c.state = signaling.CallActive
 		c.mu.Unlock()
 		c.u.publish(Event{Call: c, State: signaling.CallActive, Reason: reason, Orbit: orbit})
