@@ -236,6 +236,26 @@ func TestCallToAndFromPhone(t *testing.T) {
 	}
 	eventually(t, "phone hears alice's 440 Hz", func() bool { return pc.Media().HeardTone(440) })
 	eventually(t, "alice's leg gets the phone's RTP", func() bool { return leg.From(udpAddrPort(pc.Media().LocalAddr())) > 10 })
+	// Hold against a phone that answers every offer a=sendrecv: our side still holds.
+	if err := ac.Hold(ctx); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if leg.Dir() != SendOnly || ac.State() != signaling.CallHeld {
+		t.Fatalf("held: leg %s state %s", leg.Dir(), ac.State())
+	}
+	// The phone refreshes the session (re-INVITE, RFC 3261 §14.2): we answer, still held.
+	if err := pc.Reinvite(ctx); err != nil {
+		t.Fatalf("phone re-INVITE: %v", err)
+	}
+	if leg.Dir() != SendOnly || len(leg.Remotes()) != 1 {
+		t.Fatalf("after the phone's re-INVITE: leg %s remotes %v", leg.Dir(), leg.Remotes())
+	}
+	if err := ac.Resume(ctx); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	if leg.Dir() != SendRecv {
+		t.Fatalf("resumed: leg %s", leg.Dir())
+	}
 	if err := pc.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 		return fmt.Errorf("re-INVITE answer: %w", err)
 	}
 	c.mu.Lock()
-	c.local.dir = r.dir.answer(true, true)
+	c.local.dir = dir.and(r.dir.answer(true, true))
 	c.mu.Unlock()
 	// The answer's direction is about the far end; ours is its mirror. remoteHold is
 	// about their offers, not their answers, so keep it.

@@ -69,6 +69,25 @@ func (d Direction) answer(wantSend, wantRecv bool) Direction {
 	return Inactive
 }
 
+func (d Direction) sends() bool    { return d == SendRecv || d == SendOnly }
+func (d Direction) receives() bool { return d == SendRecv || d == RecvOnly }
+
+// and is what both d and o allow: our offered direction limits what an answer can
+// give us, even when a peer answers a=sendonly with a=sendrecv (RFC 3264 §6.1 says it
+// must not; some phones do).
+func (d Direction) and(o Direction) Direction {
+	send, recv := d.sends() && o.sends(), d.receives() && o.receives()
+	switch {
+	case send && recv:
+		return SendRecv
+	case send:
+		return SendOnly
+	case recv:
+		return RecvOnly
+	}
+	return Inactive
+}
+
 func parseDirection(s string) (Direction, bool) {
 	switch s {
 	case "sendrecv":
