@@ -25,6 +25,8 @@ const (
 	// DefaultRequestTimeout bounds one non-INVITE transaction (REGISTER, REFER,
 	// SUBSCRIBE…); RFC 3261's Timer F is 32 s, far too long for a user waiting.
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultWatchExpires is the park-watch subscription lifetime asked for.
+	DefaultWatchExpires = 10 * time.Minute
 	// DefaultReferTimeout is how long a transfer or park waits for the final NOTIFY.
 	DefaultReferTimeout = 40 * time.Second
 )
@@ -80,6 +82,9 @@ type Config struct {
 	// RequestTimeout bounds a non-INVITE transaction; ReferTimeout a transfer.
 	RequestTimeout time.Duration
 	ReferTimeout   time.Duration
+	// WatchExpires is the park-watch subscription lifetime asked for (RFC 6665
+	// §4.1.2.1); default 10 minutes, refreshed at RefreshAt of what is granted.
+	WatchExpires time.Duration
 	// UserAgent is the User-Agent header value; default "parkway-gateway".
 	UserAgent string
 	// Logger receives the manager's logs and sipgo's; nil discards them.
@@ -134,6 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReferTimeout <= 0 {
 		c.ReferTimeout = DefaultReferTimeout
+	}
+	if c.WatchExpires <= 0 {
+		c.WatchExpires = DefaultWatchExpires
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "parkway-gateway"

@@ -17,10 +17,6 @@ import (
 // watchUser is the user part of the watcher's Contact and From: it is not a person.
 const watchUser = "parkway-watch"
 
-// watchExpires is the subscription lifetime asked for (RFC 6665 §4.1.2.1); it is
-// refreshed at Config.RefreshAt of what the notifier grants.
-const watchExpires = 10 * time.Minute
-
 // ParkedList is a pool's parked calls, as its park service last reported them
 // (Event: x-parkway-park, park/subscribe.go).
 type ParkedList struct {
@@ -161,7 +157,7 @@ func (w *Watcher) run() {
 			t.Reset(w.refreshIn())
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
-			err := w.refresh(ctx, watchExpires)
+			err := w.refresh(ctx, w.m.cfg.WatchExpires)
 			if err != nil {
 				// The dialog is gone (481, a restarted pool): start a new one.
 				err = w.subscribe(ctx, w.currentPool())
@@ -204,7 +200,7 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: w.m.host, Port: w.m.port}})
 	req.AppendHeader(sip.NewHeader("Event", park.EventPark))
 	req.AppendHeader(sip.NewHeader("Accept", park.ContentTypePark))
-	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(watchExpires/time.Second))))
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(w.m.cfg.WatchExpires/time.Second))))
 	req.SetDestination(p.Addr)
 	req.SetTransport("UDP")
 	// The first NOTIFY may overtake the 2xx (RFC 6665 §4.1.2.4): be ready for it.
@@ -228,7 +224,7 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 		if ct := res.Contact(); ct != nil {
 			w.target = ct.Address
 		}
-		w.granted = watchExpires
+		w.granted = w.m.cfg.WatchExpires
 		if n, err := strconv.Atoi(headerValue(res, "Expires")); err == nil && n > 0 {
 			w.granted = time.Duration(n) * time.Second
 		}

@@ -1,8 +1,10 @@
 package ua
 
 import (
+	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
@@ -99,4 +101,36 @@ func TestParkedCallsWatcher(t *testing.T) {
 	})
 	nextEvent(t, alice, signaling.CallEnded, "parked")
 	w.Close()
+}
+
+// TestWatcherRefreshAndPoolRestart: the subscription is refreshed before it expires,
+// and when the pool restarts (its park service forgot us) the watcher subscribes again.
+func TestWatcherRefreshAndPoolRestart(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	cfg := ps.config(demoUsers)
+	cfg.WatchExpires = 2 * time.Second
+	m := newManager(t, cfg)
+	ctx := testCtx(t)
+	var rec listRecorder
+	w, err := m.WatchParked(ctx, "pool-a", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// Several lifetimes later, still subscribed: a park shows up.
+	time.Sleep(5 * time.Second)
+	ps.a.Stop()
+	if err := ps.a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, ac, _, _, _ := callPair(t, m)
+	orbit, err := ac.Park(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the park listed after the restart", func() bool {
+		l, _ := rec.last()
+		return len(l.Parked) == 1 && l.Parked[0].Orbit == orbit
+	})
 }
