@@ -12,9 +12,20 @@ import (
 // correct answer used an expired nonce, 403 when the answer is wrong, 400 when the
 // Authorization header cannot be parsed.
 func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
+	return n.authenticateAs(req, tx, false)
+}
+
+// authenticateAs is authenticate for a registrar (401, Authorization) or, with proxy set,
+// for the proxy (407, Proxy-Authorization; RFC 3261 §22.3).
+func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy bool) (string, bool) {
 	p := n.pool
 	realm := p.cfg.Domain
-	for _, h := range req.GetHeaders("Authorization") {
+	credHeader := "Authorization"
+	if proxy {
+		credHeader = "Proxy-Authorization"
+	}
+	challenge := func(stale bool) { n.challengeAs(req, tx, stale, proxy) }
+	for _, h := range req.GetHeaders(credHeader) {
 		c, err := parseDigestCredentials(h.Value())
 		if errors.Is(err, errNotDigest) {
 			continue
@@ -27,13 +38,13 @@ func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string,
 			continue // credentials for some other realm on the path
 		}
 		if _, ok := digestHash(c.Algorithm); !ok {
-			n.challenge(req, tx, false)
+			challenge(false)
 			return "", false
 		}
 		password, known := p.users[c.Username]
 		nonceErr := p.nonces.check(c.Nonce)
 		if errors.Is(nonceErr, errNonceInvalid) {
-			n.challenge(req, tx, false)
+			challenge(false)
 			return "", false
 		}
 		if !known || !digestMatches(c, string(req.Method), password) {
@@ -41,24 +52,61 @@ func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string,
 			return "", false
 		}
 		if nonceErr != nil {
-			n.challenge(req, tx, true)
+			challenge(true)
 			return "", false
 		}
 		return c.Username, true
 	}
-	n.challenge(req, tx, false)
+	challenge(false)
 	return "", false
 }
 
 // challenge answers 401 with one WWW-Authenticate per supported algorithm, most
 // preferred first (RFC 8760 §2.4).
-func (n *node) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
-	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+func (n *node) challengeAs(req *sip.Request, tx sip.ServerTransaction, stale, proxy bool) {
+	code, reason, header := 401, "Unauthorized", "WWW-Authenticate"
+	if proxy {
+		code, reason, header = 407, "Proxy Authentication Required", "Proxy-Authenticate"
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := n.pool.nonces.issue()
 	for _, alg := range n.pool.cfg.DigestAlgorithms {
-		res.AppendHeader(sip.NewHeader("WWW-Authenticate", digestChallenge(n.pool.cfg.Domain, nonce, alg, stale)))
+		res.AppendHeader(sip.NewHeader(header, digestChallenge(n.pool.cfg.Domain, nonce, alg, stale)))
 	}
 	if err := tx.Respond(res); err != nil {
 		n.log.Debug("challenge respond failed", "error", err)
 	}
+}
+
+// authenticateCaller applies Config.AuthenticateCalls: a new dialog or out-of-dialog
+// request that claims (in From) to be one of this pool's users must prove it with
+// Proxy-Authorization, so nobody on the network can call as alice. Requests relayed by
+// the peer pool or sent by our park service were authenticated where they entered (or
+// are the service's own), and users of other domains cannot be checked here at all.
+// Our credentials are removed before forwarding (RFC 3261 §22.3).
+func (n *node) authenticateCaller(req *sip.Request, tx sip.ServerTransaction) bool {
+	if !n.pool.cfg.AuthenticateCalls || inDialog(req) || req.IsAck() || req.IsCancel() {
+		return true
+	}
+	from := req.From().Address.User
+	if _, ours := n.pool.users[from]; !ours {
+		return true
+	}
+	if peer := n.pool.cfg.Peer; peer != nil && viaContains(req, peer.Addr) {
+		return true
+	}
+	if n.park != nil && viaContains(req, n.park.Addr()) {
+		return true
+	}
+	user, ok := n.authenticateAs(req, tx, true)
+	if !ok {
+		return false
+	}
+	if user != from {
+		n.respond(req, tx, newSIPError(403, "Forbidden: From Does Not Match Credentials"))
+		return false
+	}
+	for req.RemoveHeader("Proxy-Authorization") {
+	}
+	return true
 }

@@ -31,6 +31,10 @@ type Config struct {
 	// SHA-256 then MD5 (RFC 8760 §2.4). Phones that only know MD5 and answer the first
 	// challenge (SIPp among them) need MD5 first or alone.
 	DigestAlgorithms []string
+	// AuthenticateCalls makes the proxy demand digest credentials (407) from requests
+	// that start a dialog or stand alone and claim one of this pool's users in From.
+	// Off by default: the demo's phones and gateway sit on loopback with the pool.
+	AuthenticateCalls bool
 }
 
 // User is one digest credential.

@@ -28,6 +28,7 @@ import (
 //	  maxPickupAttempts: 1
 //	  onTimeoutURI: ""
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
+//	authenticateCalls: false           # optional; true demands 407 digest on calls from our users
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`
@@ -37,6 +38,7 @@ type fileConfig struct {
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
 	Digest     []string   `yaml:"digestAlgorithms"`
+	AuthCalls  bool       `yaml:"authenticateCalls"`
 }
 
 type fileUser struct {
@@ -83,11 +85,12 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		return Config{}, errors.New("config: more than one YAML document")
 	}
 	cfg := Config{
-		Name:             f.Name,
-		Domain:           f.Domain,
-		Listen:           f.Listen,
-		ParkListen:       f.ParkListen,
-		DigestAlgorithms: f.Digest,
+		Name:              f.Name,
+		Domain:            f.Domain,
+		Listen:            f.Listen,
+		ParkListen:        f.ParkListen,
+		DigestAlgorithms:  f.Digest,
+		AuthenticateCalls: f.AuthCalls,
 	}
 	var errs []error
 	for _, u := range f.Users {

@@ -72,6 +72,9 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 		n.respond(req, tx, newSIPError(400, "REGISTER Request-URI Must Not Have A User"))
 		return
 	}
+	if !n.authenticateCaller(req, tx) {
+		return
+	}
 	n.proxy(req, tx, t)
 }
 

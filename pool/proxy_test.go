@@ -263,3 +263,57 @@ func TestCancelReachesCallee(t *testing.T) {
 		t.Fatal("bob kept ringing: the CANCEL never reached him")
 	}
 }
+
+func TestAuthenticateCalls(t *testing.T) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.AuthenticateCalls = true
+	p := startPool(t, cfg, Options{})
+	ctx := testCtx(t)
+	alice := newPhone(t, p, "alice", "alice-pw", aliceHz)
+	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	registerAll(t, ctx, alice, bob)
+
+	u := newRawUA(t)
+	host, port, _ := sip.ParseAddr(p.Addr())
+	message := func(from string) *sip.Request {
+		req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "bob", Host: host, Port: port})
+		f := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: from, Host: p.Domain()}, Params: sip.NewParams()}
+		f.Params.Add("tag", sip.GenerateTagN(8))
+		req.AppendHeader(f)
+		req.SetBody([]byte("hi"))
+		return req
+	}
+	res, err := u.client.Do(ctx, message("alice"))
+	if err != nil || res.StatusCode != 407 || res.GetHeader("Proxy-Authenticate") == nil {
+		t.Fatalf("MESSAGE from alice without credentials = %v %v, want 407", res, err)
+	}
+	req := message("alice")
+	res, _ = u.client.Do(ctx, req)
+	if res, err = u.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "bob", Password: "bob-pw"}); err != nil || res.StatusCode != 403 {
+		t.Fatalf("MESSAGE from alice with bob's credentials = %v %v, want 403", res, err)
+	}
+	req = message("alice")
+	res, _ = u.client.Do(ctx, req)
+	if res, err = u.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "alice", Password: "alice-pw"}); err != nil || res.StatusCode != 200 {
+		t.Fatalf("MESSAGE from alice with her credentials = %v %v, want 200", res, err)
+	}
+	if m := <-bob.Messages(); m.GetHeader("Proxy-Authorization") != nil {
+		t.Fatal("the pool forwarded its own credentials")
+	}
+	// Someone from another domain cannot be checked here and is let through.
+	if res, err := u.client.Do(ctx, message("stranger")); err != nil || res.StatusCode != 200 {
+		t.Fatalf("MESSAGE from a stranger = %v %v, want 200", res, err)
+	}
+	<-bob.Messages()
+	// A phone that answers 407 calls as usual.
+	go func() {
+		if in := <-bob.Incoming(); in != nil {
+			in.Answer(ctx)
+		}
+	}()
+	call, err := alice.Call(ctx, "sip:bob@"+p.Addr())
+	if err != nil {
+		t.Fatalf("authenticated call: %v", err)
+	}
+	call.Hangup(ctx)
+}
