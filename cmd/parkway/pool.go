@@ -40,6 +40,7 @@ func runPool(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log) // sipgo logs a few things through the default logger
 	p, err := pool.New(cfg, pool.Options{Logger: log})
 	if err != nil {
 		return err
