@@ -61,8 +61,7 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(buildSDP(c.local))
 	req.Laddr = u.m.laddr()
-	d, err := c.invite(ctx, req, nil)
-	if err != nil {
+	if _, err := c.invite(ctx, req, nil); err != nil {
 		reason := "failed"
 		var se *StatusError
 		if errors.As(err, &se) {
@@ -79,7 +78,6 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 		<-c.done
 		return nil, fmt.Errorf("ua: dial %s: %w", target, err)
 	}
-	_ = d
 	return c, nil
 }
 

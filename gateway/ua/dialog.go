@@ -22,6 +22,7 @@ type dialog struct {
 	ss     *sipgo.DialogServerSession // we received it
 
 	referResults chan referResult // sipfrag reports of REFERs we sent here
+	acks         chan uint32      // CSeqs of ACKs received for our 2xx to re-INVITEs
 	answered     chan struct{}    // closed once our final answer to the INVITE is out
 	answerOnce   sync.Once
 
@@ -31,7 +32,8 @@ type dialog struct {
 }
 
 func newClientDialog(c *Call, cs *sipgo.DialogClientSession) *dialog {
-	d := &dialog{m: c.u.m, call: c, callID: cs.InviteRequest.CallID().Value(), cs: cs, referResults: make(chan referResult, 8)}
+	d := &dialog{m: c.u.m, call: c, callID: cs.InviteRequest.CallID().Value(), cs: cs,
+		referResults: make(chan referResult, 8), acks: make(chan uint32, 4)}
 	d.target = cs.InviteRequest.Recipient
 	if ct := cs.InviteResponse.Contact(); ct != nil {
 		d.target = ct.Address
@@ -41,7 +43,7 @@ func newClientDialog(c *Call, cs *sipgo.DialogClientSession) *dialog {
 
 func newServerDialog(c *Call, ss *sipgo.DialogServerSession) *dialog {
 	d := &dialog{m: c.u.m, call: c, callID: ss.InviteRequest.CallID().Value(), ss: ss,
-		referResults: make(chan referResult, 8), answered: make(chan struct{})}
+		referResults: make(chan referResult, 8), acks: make(chan uint32, 4), answered: make(chan struct{})}
 	if ct := ss.InviteRequest.Contact(); ct != nil {
 		d.target = ct.Address
 	}

@@ -21,8 +21,17 @@ func (m *Manager) routes() {
 		m.onNewInvite(req, tx)
 	})
 	m.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
-		if d := m.dialogFor(req); d != nil && d.ss != nil && d.ss.LoadState() < sip.DialogStateConfirmed {
+		d := m.dialogFor(req)
+		if d == nil {
+			return
+		}
+		if d.ss != nil && d.ss.LoadState() < sip.DialogStateConfirmed {
 			_ = d.ss.ReadAck(req, tx)
+			return
+		}
+		select { // the ACK of a 2xx to a re-INVITE: stop retransmitting it
+		case d.acks <- req.CSeq().SeqNo:
+		default:
 		}
 	})
 	m.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {

@@ -147,6 +147,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 			ct := c.u.contact
 			res.AppendHeader(&ct)
 			_ = tx.Respond(res)
+			c.retransmit2xx(d, req.CSeq().SeqNo, tx, res)
 		})
 		if !ok {
 			respond(req, tx, 481, "Call/Transaction Does Not Exist")
@@ -196,6 +197,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 		res.AppendHeader(&ct)
 		res.AppendHeader(sip.NewHeader("Allow", allow))
 		_ = tx.Respond(res)
+		c.retransmit2xx(d, req.CSeq().SeqNo, tx, res)
 		if held := c.RemoteHold(); held != wasHeld {
 			reason := "resumed by the other party"
 			if held {
@@ -207,4 +209,35 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 	if !ok {
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
 	}
+}
+
+// retransmit2xx resends our 2xx to a re-INVITE until its ACK arrives: over UDP that is
+// the UAS core's job, not the transaction's (RFC 3261 §13.3.1.4, RFC 6026 §7.1), at T1
+// doubling to T2, for at most 64*T1. On the loop; the goroutine is the call's.
+func (c *Call) retransmit2xx(d *dialog, cseq uint32, tx sip.ServerTransaction, res *sip.Response) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		interval := sip.T1
+		t := time.NewTimer(interval)
+		defer t.Stop()
+		giveUp := time.NewTimer(64 * sip.T1)
+		defer giveUp.Stop()
+		for {
+			select {
+			case n := <-d.acks:
+				if n == cseq {
+					return
+				}
+			case <-t.C:
+				_ = tx.Respond(res)
+				interval = min(2*interval, sip.T2)
+				t.Reset(interval)
+			case <-giveUp.C:
+				return
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}()
 }
