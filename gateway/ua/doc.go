@@ -15,7 +15,11 @@
 //	c.End(ctx, "the park pool failed")    // BYE with a Reason (RFC 3326)
 //	e := <-u.Events()                     // dialing, ringing, active, held, ended + reason
 //	m.Redirect(ctx, "pool-b")             // gateway/dr's Redirector: re-register everyone
+//	m.EndParked(ctx, "pool-a", reason)    // end our calls parked on a pool that failed
 //	w, _ := m.WatchParked(ctx, "", fn)    // SUBSCRIBE x-parkway-park (RFC 6665)
+//
+// Failures are *StatusError (errors.Is(err, ErrNotFound), ErrBusy, ErrDeclined…) and
+// *RedirectError (which users could not move).
 //
 // # One stack, many users
 //
