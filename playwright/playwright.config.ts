@@ -25,7 +25,8 @@ export default defineConfig({
   use: {
     baseURL,
     headless: true,
-    trace: 'retain-on-failure',
+    // Traces without the screencast: it costs CPU the two-core machine does not have.
+    trace: { mode: 'retain-on-failure', screenshots: false, snapshots: true },
     screenshot: 'only-on-failure',
     launchOptions: {
       executablePath: process.env.PARKWAY_CHROMIUM ?? '/usr/bin/chromium',
