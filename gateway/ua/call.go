@@ -329,7 +329,7 @@ func (c *Call) adopt(d *dialog) {
 // newLocal starts our side of the session for leg: a fresh o= session ID.
 func newLocal(leg MediaLeg) localMedia {
 	return localMedia{addr: leg.LocalRTP(), id: rand.Uint64() >> 2, version: 1,
-		payloads: []uint8{PayloadPCMU, PayloadPCMA}, events: PayloadEventsDef, dir: SendRecv}
+		payloads: legCodecs(leg), events: PayloadEventsDef, dir: SendRecv}
 }
 
 // waitTimeout is a generous bound for waits inside the loop that a broken peer could

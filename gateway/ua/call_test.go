@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,5 +293,60 @@ func TestCallToAndFromPhone(t *testing.T) {
 	<-r.c.Done()
 	if got := r.c.EndReason(); !contains(got, "the park pool failed") {
 		t.Fatalf("phone saw end reason %q", got)
+	}
+}
+
+// lawLeg is a testLeg whose G.711 law is fixed (a browser that negotiated one), and
+// which records the telephone-event type.
+type lawLeg struct {
+	*testLeg
+	law    uint8
+	events atomic.Uint32
+}
+
+func (l *lawLeg) Codecs() []uint8              { return []uint8{l.law} }
+func (l *lawLeg) SetEventPayloadType(pt uint8) { l.events.Store(uint32(pt)) }
+
+func (l *testLeg) PT() uint8 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pt
+}
+
+func TestCodecFixedByTheLeg(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	m := newManager(t, ps.config(demoUsers))
+	ctx := testCtx(t)
+	alice, bob := signIn(t, m, "alice"), signIn(t, m, "bob")
+
+	// A PCMA-only caller: the offer lists PCMA alone, the callee answers PCMA.
+	al := &lawLeg{testLeg: newTestLeg(t, 440), law: PayloadPCMA}
+	bl := newTestLeg(t, 660)
+	go func() {
+		if _, err := nextIncoming(t, bob).Answer(ctx, bl); err != nil {
+			t.Errorf("answer: %v", err)
+		}
+	}()
+	ac, err := alice.Dial(ctx, "bob", al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if al.PT() != PayloadPCMA || bl.PT() != PayloadPCMA || al.events.Load() != uint32(PayloadEventsDef) {
+		t.Fatalf("laws: alice %d bob %d, events %d", al.PT(), bl.PT(), al.events.Load())
+	}
+	_ = ac.Hangup(ctx)
+	nextEvent(t, bob, signaling.CallEnded, "")
+
+	// A PCMU-only caller and a PCMA-only callee: 488, a typed ErrNoCodec.
+	ul := &lawLeg{testLeg: newTestLeg(t, 440), law: PayloadPCMU}
+	go func() {
+		in := nextIncoming(t, bob)
+		if _, err := in.Answer(ctx, &lawLeg{testLeg: newTestLeg(t, 660), law: PayloadPCMA}); !errors.Is(err, ErrNoCodec) {
+			t.Errorf("answer with no common law: %v", err)
+		}
+	}()
+	if _, err := alice.Dial(ctx, "bob", ul); !errors.Is(err, ErrNoCodec) {
+		t.Fatalf("Dial with no common law: %v, want ErrNoCodec", err)
 	}
 }

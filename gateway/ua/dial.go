@@ -181,6 +181,9 @@ func (c *Call) applyRemote(r remoteMedia, isAnswer bool) error {
 			return fmt.Errorf("media: %w", err)
 		}
 	}
+	if es, ok := leg.(EventPayloadSetter); ok && prev.events != r.events {
+		es.SetEventPayloadType(r.events)
+	}
 	leg.SetDirection(dir)
 	return nil
 }

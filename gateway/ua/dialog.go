@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -25,6 +26,8 @@ type dialog struct {
 	acks         chan uint32      // CSeqs of ACKs received for our 2xx to re-INVITEs
 	answered     chan struct{}    // closed once our final answer to the INVITE is out
 	answerOnce   sync.Once
+
+	byeReceived atomic.Bool // the far end sent BYE (it may overtake its own ACK)
 
 	mu      sync.Mutex
 	target  sip.Uri
@@ -175,6 +178,7 @@ func (d *dialog) bye(ctx context.Context, reason string) error {
 // readBye answers the far end's BYE and remembers its Reason.
 func (d *dialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	text := reasonText(headerValue(req, "Reason"))
+	d.byeReceived.Store(true)
 	d.mu.Lock()
 	d.byeText = text
 	d.mu.Unlock()

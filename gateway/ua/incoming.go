@@ -85,10 +85,19 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		if state != signaling.CallRinging || d == nil || d.ss == nil {
 			return fmt.Errorf("ua: answer: call is %s", state)
 		}
+		pt, ok := pickCodec(in.offer.payloads, legCodecs(leg))
+		if !ok {
+			// RFC 3264 §6: nothing in the offer we can carry without transcoding.
+			_ = d.ss.Respond(488, "Not Acceptable Here", nil)
+			d.answer()
+			c.cancel(&endCause{"no common codec"})
+			return fmt.Errorf("ua: answer: %w", ErrNoCodec)
+		}
+		in.offer.payloads = append([]uint8{pt}, in.offer.payloads...)
 		c.mu.Lock()
 		c.leg = leg
 		c.local = newLocal(leg)
-		c.local.payloads = []uint8{in.offer.codec()}
+		c.local.payloads = []uint8{pt}
 		c.local.events = in.offer.events // same dynamic type as offered (RFC 3264 §6.1)
 		c.local.dir = in.offer.dir.answer(true, true)
 		local := c.local
@@ -104,6 +113,11 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		res.AppendHeader(sip.NewHeader("Supported", "replaces"))
 		err := d.ss.WriteResponse(res)
 		d.answer()
+		if err != nil && d.byeReceived.Load() {
+			// The caller hung up at once and its BYE overtook its ACK: the call was
+			// answered; the dialog watcher ends it with the caller's reason.
+			err = nil
+		}
 		if err != nil {
 			c.cancel(&endCause{"answer failed"})
 			return fmt.Errorf("ua: answer: %w", err)

@@ -18,6 +18,49 @@ type MediaLeg interface {
 	SetDirection(d Direction)
 }
 
+// CodecLimiter is an optional MediaLeg interface. A leg whose G.711 law is already
+// fixed — the browser negotiated PCMA before the call was placed — lists the payload
+// types it can carry, and only those are offered and accepted, so the bridge never has
+// to transcode (issue 4 item 2).
+type CodecLimiter interface {
+	Codecs() []uint8
+}
+
+// EventPayloadSetter is an optional MediaLeg interface, told the RFC 4733
+// telephone-event payload type the far end negotiated (0 for none), for DTMF.
+type EventPayloadSetter interface {
+	SetEventPayloadType(pt uint8)
+}
+
+// legCodecs is what leg can carry, in its order of preference.
+func legCodecs(leg MediaLeg) []uint8 {
+	if cl, ok := leg.(CodecLimiter); ok {
+		var out []uint8
+		for _, pt := range cl.Codecs() {
+			if pt == PayloadPCMU || pt == PayloadPCMA {
+				out = append(out, pt)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return []uint8{PayloadPCMU, PayloadPCMA}
+}
+
+// pickCodec is the first of the far end's types the leg can carry (RFC 3264 §6.1: the
+// answerer keeps the offerer's order); ok is false when there is none.
+func pickCodec(offered, ours []uint8) (uint8, bool) {
+	for _, o := range offered {
+		for _, p := range ours {
+			if o == p {
+				return o, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // Direction is an SDP media direction (RFC 4566 §6, RFC 3264 §6.1) seen from our side.
 // Its values are in the same order as package media's Direction.
 type Direction uint32
