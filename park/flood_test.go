@@ -15,17 +15,18 @@ func TestSubscriptionFloodIsCapped(t *testing.T) {
 	ok, refused := 0, 0
 	for i := 0; i < 40; i++ {
 		res := raw.roundTrip(t, ctx, requestText(raw, "SUBSCRIBE", "park", s.Addr(), "Event: dialog\r\nExpires: 3600\r\n", ""))
+		// An accepted subscription's NOTIFY may overtake its 200: it is not the
+		// answer, so keep reading (without sending another SUBSCRIBE).
+		for strings.HasPrefix(res, "NOTIFY") {
+			res = raw.roundTrip(t, ctx, "")
+		}
 		switch {
 		case strings.HasPrefix(res, "SIP/2.0 200"):
 			ok++
 		case strings.HasPrefix(res, "SIP/2.0 503") && strings.Contains(res, "Retry-After"):
 			refused++
 		default:
-			// NOTIFYs to our raw socket: not a response, ignore.
-			if !strings.HasPrefix(res, "NOTIFY") {
-				t.Fatalf("answered %q", firstLine(res))
-			}
-			i--
+			t.Fatalf("answered %q", firstLine(res))
 		}
 	}
 	if ok != 20 || refused != 20 {
