@@ -65,3 +65,9 @@ func (m *Manager) preAuthorize(req *sip.Request, p Pool, user, password string) 
 	req.RemoveHeader("Authorization")
 	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
 }
+
+func (m *Manager) hasChallenge(p Pool) bool {
+	m.chals.mu.Lock()
+	defer m.chals.mu.Unlock()
+	return m.chals.byPool[p.Name] != nil
+}

@@ -44,7 +44,7 @@ func (m *Manager) Redirect(ctx context.Context, to string) error {
 		if p, ok := u.Registered(); ok && p.Name == pool.Name {
 			continue
 		}
-		if i == 1 {
+		if i == 1 && !m.hasChallenge(pool) {
 			// Let the first REGISTER fetch the pool's challenge before the rest go, so
 			// they carry credentials from the start (digest.go).
 			wg.Wait()
