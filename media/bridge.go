@@ -50,6 +50,9 @@ type BridgeConfig struct {
 	// behind NAT (RFC 7362 §4, "latching"); after that, other sources are
 	// dropped as with a fixed address. Off: only the SDP address is accepted.
 	Latch bool
+	// PortMin and PortMax, when set and LocalAddr has no port, bound the
+	// SIP-side RTP/RTCP ports, so a firewall can open a known range.
+	PortMin, PortMax uint16
 	// RTCPInterval is the mean interval of RTCP reports to the SIP peer;
 	// zero means RFC 3550's 5 s.
 	RTCPInterval time.Duration
@@ -119,7 +122,7 @@ func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
 	if !laddr.Addr().IsValid() {
 		laddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), laddr.Port())
 	}
-	conn, rtcpConn, err := listenPair(laddr)
+	conn, rtcpConn, err := listenPair(laddr, c.PortMin, c.PortMax)
 	if err != nil {
 		return nil, fmt.Errorf("media: listen RTP/RTCP %v: %w", laddr, err)
 	}

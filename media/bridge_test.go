@@ -518,3 +518,34 @@ func TestSIPSideRTCP(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgePorts(t *testing.T) {
+	checkGoroutines(t)
+	// A configured range: every bridge gets an even RTP port in it with
+	// RTCP on the next one, until the range is full.
+	const lo, hi = 47000, 47009 // five pairs: 47000 … 47008
+	var open []*Bridge
+	defer func() {
+		for _, b := range open {
+			b.Close()
+		}
+	}()
+	for {
+		b, err := NewBridge(&BridgeConfig{PortMin: lo, PortMax: hi})
+		if err != nil {
+			break
+		}
+		open = append(open, b)
+		p := b.LocalAddr().Port()
+		if p < lo || p+1 > hi || p%2 != 0 {
+			t.Fatalf("RTP port %d outside %d-%d or odd", p, lo, hi)
+		}
+	}
+	// Other processes may hold some of these ports; at most five fit.
+	if len(open) > 5 {
+		t.Fatalf("%d bridges in a five-pair range", len(open))
+	}
+	if _, err := NewBridge(&BridgeConfig{LocalAddr: netip.MustParseAddrPort("127.0.0.1:47001")}); err == nil {
+		t.Fatal("odd fixed RTP port accepted")
+	}
+}

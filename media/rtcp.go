@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -108,25 +109,54 @@ type rtcpState struct {
 
 // listenPair opens an RTP socket on an even port and its RTCP socket on
 // the next one (RFC 3550 §11): a SIP peer whose SDP has no a=rtcp
-// (RFC 3605) sends RTCP to RTP port + 1.
-func listenPair(laddr netip.AddrPort) (rtpConn, rtcpConn *net.UDPConn, err error) {
-	for range 64 {
-		rtpConn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(laddr))
+// (RFC 3605) sends RTCP to RTP port + 1. A fixed port in laddr is used as
+// given; otherwise the pair comes from [portMin, portMax] when set (so a
+// firewall can open a known range), or from the OS's ephemeral ports.
+func listenPair(laddr netip.AddrPort, portMin, portMax uint16) (rtpConn, rtcpConn *net.UDPConn, err error) {
+	try := func(port uint16) bool {
+		rtpConn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(laddr.Addr(), port)))
 		if err != nil {
-			return nil, nil, err
+			return false
 		}
-		port := rtpConn.LocalAddr().(*net.UDPAddr).Port
-		if laddr.Port() == 0 && port%2 == 1 {
+		got := rtpConn.LocalAddr().(*net.UDPAddr).Port
+		if got%2 == 1 {
 			rtpConn.Close()
-			continue
+			err = fmt.Errorf("odd RTP port %d", got)
+			return false
 		}
-		rtcpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: laddr.Addr().AsSlice(), Port: port + 1})
-		if err == nil {
+		rtcpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: laddr.Addr().AsSlice(), Port: got + 1})
+		if err != nil {
+			rtpConn.Close()
+			return false
+		}
+		return true
+	}
+	switch {
+	case laddr.Port() != 0:
+		if laddr.Port()%2 == 1 {
+			return nil, nil, fmt.Errorf("RTP port %d is odd (RFC 3550 §11)", laddr.Port())
+		}
+		if try(laddr.Port()) {
 			return rtpConn, rtcpConn, nil
 		}
-		rtpConn.Close()
-		if laddr.Port() != 0 {
-			return nil, nil, err
+		return nil, nil, err
+	case portMin != 0 || portMax != 0:
+		lo, hi := int(portMin+1)&^1, int(portMax)-1 // even RTP ports whose +1 is in range
+		if lo > hi {
+			return nil, nil, fmt.Errorf("port range %d-%d holds no even/odd pair", portMin, portMax)
+		}
+		pairs := (hi-lo)/2 + 1
+		start := rand.IntN(pairs) // random start: concurrent calls spread out
+		for i := range pairs {
+			if try(uint16(lo + 2*((start+i)%pairs))) {
+				return rtpConn, rtcpConn, nil
+			}
+		}
+		return nil, nil, fmt.Errorf("no free even/odd port pair in %d-%d", portMin, portMax)
+	}
+	for range 64 {
+		if try(0) {
+			return rtpConn, rtcpConn, nil
 		}
 	}
 	return nil, nil, errors.New("no free even/odd port pair")

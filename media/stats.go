@@ -8,7 +8,7 @@ type Stats struct {
 	ToSIP, ToBrowser             uint64 // packets forwarded (audio and events)
 	EventsToSIP, EventsToBrowser uint64 // of which RFC 4733 events
 
-	WrongSource    uint64 // RTP from an address other than the locked peer
+	WrongSource    uint64 // RTP (or RTCP) from an address other than the peer's
 	Malformed      uint64 // not RTP version 2, or inconsistent lengths
 	RTCP           uint64 // RTCP compound packets from the SIP peer (terminated, not relayed)
 	RTCPSent       uint64 // RTCP compound packets sent to the SIP peer
