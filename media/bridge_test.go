@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -547,5 +548,68 @@ func TestBridgePorts(t *testing.T) {
 	}
 	if _, err := NewBridge(&BridgeConfig{LocalAddr: netip.MustParseAddrPort("127.0.0.1:47001")}); err == nil {
 		t.Fatal("odd fixed RTP port accepted")
+	}
+}
+
+// TestGatewayOffers: the gateway may speak first (Offer/SetAnswer); the
+// call then works as when the browser offers.
+func TestGatewayOffers(t *testing.T) {
+	checkGoroutines(t)
+	f := testFactory(t)
+	b := newBrowser(t, true)
+	leg, err := f.NewLeg(&BridgeConfig{Codec: PCMA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPhone(t)
+	c := &call{browser: b, leg: leg, phone: p}
+	t.Cleanup(c.close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	offer, err := leg.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := make(chan struct{})
+	var once sync.Once
+	b.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	if err := b.pc.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := b.pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(b.pc)
+	if err := b.pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := leg.SetAnswer(*b.pc.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(waitLong):
+		t.Fatal("browser never connected")
+	}
+	law, _ := leg.Bridge().Codec()
+	if law != PCMA {
+		t.Fatalf("law %v, want the preferred PCMA", law)
+	}
+	if err := leg.Bridge().SetRemote(Remote{Addr: p.addr(), Codec: law, EventPT: sipEventPT}); err != nil {
+		t.Fatal(err)
+	}
+	b.talk(browserHz)
+	p.talk(phoneHz, law, leg.Bridge().LocalAddr())
+	eventually(t, "the phone to hear the browser", func() bool { return p.ear.heard(browserHz) })
+	eventually(t, "the browser to hear the phone", func() bool { return b.ear.heard(phoneHz) })
+	if n := len(leg.PeerConnection().GetTransceivers()); n != 1 {
+		t.Fatalf("%d transceivers, want 1", n)
 	}
 }

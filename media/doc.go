@@ -9,7 +9,9 @@
 //     NAT 1:1 addresses for deployments, RTCP sender/receiver reports.
 //   - [Factory.NewLeg] makes a [Leg]: one PeerConnection toward the browser
 //     wired to one [Bridge]; [Leg.Accept] answers the browser's offer and
-//     refuses one without G.711 with [ErrNoG711].
+//     refuses one without G.711 with [ErrNoG711]; [Leg.Offer] and
+//     [Leg.SetAnswer] serve flows where the gateway offers first. Either
+//     way the browser gets exactly one G.711 law.
 //   - [Bridge] is the relay itself: a symmetric RTP socket toward the SIP
 //     peer, latching and source filtering, payload type mapping (audio and
 //     RFC 4733 events), hold gating by [Direction], and SSRC/sequence/

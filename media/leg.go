@@ -149,6 +149,67 @@ func (l *Leg) AcceptGathered(ctx context.Context, offer webrtc.SessionDescriptio
 	return *l.pc.LocalDescription(), nil
 }
 
+// Offer makes the gateway's offer to the browser, for flows where the
+// gateway speaks first. It carries one law (the configured one) and
+// telephone-event, so the browser cannot pick the other law under the
+// bridge (every browser has both); it waits for candidate gathering so the
+// offer is complete without trickle. Follow with SetAnswer.
+func (l *Leg) Offer(ctx context.Context) (webrtc.SessionDescription, error) {
+	l.mu.Lock()
+	closed, sender := l.closed, l.sender
+	l.mu.Unlock()
+	if closed {
+		return webrtc.SessionDescription{}, ErrClosed
+	}
+	if sender == nil {
+		tr, err := l.pc.AddTransceiverFromTrack(l.bridge.Track(), webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		if err != nil {
+			return webrtc.SessionDescription{}, fmt.Errorf("media: add transceiver: %w", err)
+		}
+		law := PCMU
+		if l.prefer == PCMA {
+			law = PCMA
+		}
+		prefs := []webrtc.RTPCodecParameters{codecParameters(law), eventParameters()}
+		if err := tr.SetCodecPreferences(prefs); err != nil {
+			return webrtc.SessionDescription{}, fmt.Errorf("media: codec preferences: %w", err)
+		}
+		sender = tr.Sender()
+		l.startRTCP(sender)
+	}
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	offer, err := l.pc.CreateOffer(nil)
+	if err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: create offer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(offer); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("media: set offer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return webrtc.SessionDescription{}, fmt.Errorf("media: gather candidates: %w", ctx.Err())
+	}
+	return *l.pc.LocalDescription(), nil
+}
+
+// SetAnswer applies the browser's answer to Offer. An answer without
+// G.711 fails with ErrNoG711 (the browser refused every law offered).
+func (l *Leg) SetAnswer(answer webrtc.SessionDescription) error {
+	codecs, _, err := offerAudio(answer.SDP)
+	if err != nil {
+		return err
+	}
+	if err := l.pc.SetRemoteDescription(answer); err != nil {
+		return fmt.Errorf("media: set answer: %w", err)
+	}
+	l.mu.Lock()
+	l.law = codecs[0]
+	l.mu.Unlock()
+	l.bridge.expect(codecs[0])
+	return nil
+}
+
 // startRTCP drains RTCP from the sender. pion runs its interceptors (the
 // receiver reports about our stream, and RTCP bookkeeping) only as RTCP is
 // read; the reports are for getStats, the bridge does not act on them.
