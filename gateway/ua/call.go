@@ -36,20 +36,22 @@ type Call struct {
 	reinviting atomic.Bool // a re-INVITE of ours is pending: answer theirs 491 (RFC 3261 §14.2)
 
 	// mu guards the fields below for readers off the loop; only the loop writes them.
-	mu         sync.Mutex
-	d          *dialog
-	old        []*dialog // dialogs this call left behind, kept until they end
-	leg        MediaLeg
-	local      localMedia
-	remote     remoteMedia
-	peer       string
-	state      signaling.CallState
-	holding    bool // we put the call on hold
-	remoteHold bool // the far end put us on hold
-	reason     string
-	orbit      string // where this user parked the call (Park)
-	parkedPool string // this call is parked: its far end is this pool's park service…
-	parkedAt   string // …at this orbit
+	mu          sync.Mutex
+	d           *dialog
+	old         []*dialog // dialogs this call left behind, kept until they end
+	leg         MediaLeg
+	local       localMedia
+	remote      remoteMedia
+	peer        string
+	state       signaling.CallState
+	holding     bool // we put the call on hold
+	remoteHold  bool // the far end put us on hold
+	reason      string
+	orbit       string // where this user parked the call (Park)
+	referReason string // how the call ends if the pending REFER succeeds
+	referOK     bool   // the transferee reported success (NOTIFY 2xx)
+	parkedPool  string // this call is parked: its far end is this pool's park service…
+	parkedAt    string // …at this orbit
 }
 
 // endCause carries the reason a call ended through its context's cause.
@@ -308,6 +310,8 @@ func (c *Call) adopt(d *dialog) {
 			c.mu.Lock()
 			current := c.d == d
 			state := c.state
+			transferred := c.referOK && c.referReason != ""
+			referReason := c.referReason
 			c.mu.Unlock()
 			if !current {
 				c.u.m.removeDialog(d)
@@ -315,6 +319,8 @@ func (c *Call) adopt(d *dialog) {
 			}
 			reason := d.hangupText()
 			switch {
+			case transferred:
+				reason = referReason // the transferee left as we asked
 			case reason != "":
 			case state == signaling.CallRinging:
 				reason = "cancelled"

@@ -33,7 +33,7 @@ func (c *Call) Park(ctx context.Context, orbit string) (string, error) {
 	for len(c.u.messages) > 0 { // forget an earlier park's MESSAGE
 		<-c.u.messages
 	}
-	res, err := c.refer(ctx, transfer.FormatReferTo(uri, nil))
+	res, err := c.refer(ctx, transfer.FormatReferTo(uri, nil), "parked")
 	if err != nil {
 		return "", fmt.Errorf("ua: park: %w", err)
 	}

@@ -32,7 +32,7 @@ func (c *Call) Transfer(ctx context.Context, target string) error {
 	if err != nil {
 		return fmt.Errorf("ua: transfer: %w", err)
 	}
-	res, err := c.refer(ctx, transfer.FormatReferTo(uri, nil))
+	res, err := c.refer(ctx, transfer.FormatReferTo(uri, nil), "transferred")
 	if err != nil {
 		return fmt.Errorf("ua: transfer to %s: %w", target, err)
 	}
@@ -57,7 +57,7 @@ func (c *Call) AttendedTransfer(ctx context.Context, consult *Call) error {
 	// Tags from the target's point of view: to-tag is the target's own tag (our
 	// remote tag), from-tag its peer's (ours) (RFC 3891 §3).
 	rp := &transfer.Replaces{CallID: cd.callID, ToTag: cd.remoteTag(), FromTag: cd.localTag()}
-	res, err := c.refer(ctx, transfer.FormatReferTo(cd.remoteTarget(), rp))
+	res, err := c.refer(ctx, transfer.FormatReferTo(cd.remoteTarget(), rp), "transferred")
 
 	if err != nil {
 		return fmt.Errorf("ua: attended transfer: %w", err)
@@ -71,8 +71,9 @@ func (c *Call) AttendedTransfer(ctx context.Context, consult *Call) error {
 }
 
 // refer sends a REFER on the current dialog and waits, off the loop, for the NOTIFY
-// that reports the final outcome (RFC 3515 §2.4.4).
-func (c *Call) refer(ctx context.Context, referTo string) (referResult, error) {
+// that reports the final outcome (RFC 3515 §2.4.4). When it succeeds the call ends with
+// reason done — even if the transferee's BYE gets here before we hang up ourselves.
+func (c *Call) refer(ctx context.Context, referTo, done string) (referResult, error) {
 	var d *dialog
 	err := c.do(ctx, func() error {
 		c.mu.Lock()
@@ -85,6 +86,9 @@ func (c *Call) refer(ctx context.Context, referTo string) (referResult, error) {
 		for len(d.referResults) > 0 { // forget a previous REFER's reports
 			<-d.referResults
 		}
+		c.mu.Lock()
+		c.referReason, c.referOK = done, false
+		c.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, c.u.m.cfg.RequestTimeout)
 		defer cancel()
 		_, err := d.request(rctx, sip.REFER, nil,
@@ -137,6 +141,15 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 	}
 	respond(req, tx, 200, "OK")
 	r := referResult{code: code, orbit: sipfragHeader(req.Body(), orbitHeader)}
+	if code >= 200 && code < 300 {
+		c := d.call
+		c.mu.Lock()
+		c.referOK = true
+		if r.orbit != "" {
+			c.orbit = r.orbit
+		}
+		c.mu.Unlock()
+	}
 	select {
 	case d.referResults <- r:
 	default:
