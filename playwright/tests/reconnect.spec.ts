@@ -102,20 +102,23 @@ test('reconnects after the gateway drops the websocket, showing each attempt', a
 
 test('notices a gateway that falls silent without closing, by the heartbeat', async ({ page }) => {
   const ctl = await relay(page);
+  const history = await recordConnection(page);
   await open(page, 'bob');
   expect(ctl.heartbeatMs, 'the welcome names a heartbeat interval').toBeGreaterThan(0);
 
   // From now on nothing the gateway sends reaches the page, and the socket stays open.
   (ctl.routes[0] as unknown as { __route: { silent: boolean } }).__route.silent = true;
   const silentAt = Date.now();
-  await expect(connection(page)).toHaveAttribute('data-connection', 'reconnecting', {
-    timeout: 5 * ctl.heartbeatMs + 2_000,
-  });
+  // The page gives up on the silent socket and opens a new one (the reconnecting state
+  // in between can last only milliseconds, so the indicator's history is checked after).
+  await expect
+    .poll(() => ctl.routes.length, { message: 'a new websocket', timeout: 5 * ctl.heartbeatMs + 5_000 })
+    .toBeGreaterThanOrEqual(2);
   const noticed = Date.now() - silentAt;
-  console.log(`silent gateway noticed after ${noticed} ms (heartbeat ${ctl.heartbeatMs} ms)`);
+  console.log(`silent gateway noticed and replaced after ${noticed} ms (heartbeat ${ctl.heartbeatMs} ms)`);
   expect(noticed).toBeGreaterThanOrEqual(2 * ctl.heartbeatMs);
   await expect(connection(page)).toHaveAttribute('data-connection', 'connected', { timeout: startTimeout });
-  expect(ctl.routes.length).toBeGreaterThanOrEqual(2);
+  expect(await history()).toContain('reconnecting: Reconnecting… (attempt 1)');
   await expectButtons(page, 'normal');
 });
 
