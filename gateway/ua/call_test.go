@@ -58,9 +58,19 @@ func TestCallBetweenTwoUsers(t *testing.T) {
 	if ac.State() != signaling.CallActive || bc.State() != signaling.CallActive {
 		t.Fatalf("states %s %s", ac.State(), bc.State())
 	}
-	// Calls survive a redirection: the dialog does not go through the pool.
+	// Calls survive a redirection and the death of the pool they were placed through:
+	// the dialog and the media run end to end (DESIGN.md §2 invariants).
 	if err := m.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
+	}
+	ps.a.Stop()
+	n := al.From(bl.LocalRTP())
+	eventually(t, "audio after pool-a died", func() bool { return al.From(bl.LocalRTP()) > n+10 })
+	if err := ac.Hold(ctx); err != nil {
+		t.Fatalf("hold without pool-a: %v", err)
+	}
+	if err := ac.Resume(ctx); err != nil {
+		t.Fatalf("resume without pool-a: %v", err)
 	}
 	if err := ac.Hangup(ctx); err != nil {
 		t.Fatal(err)
