@@ -218,3 +218,44 @@ func TestParkPoolFails(t *testing.T) {
 	}
 	<-bc.Done()
 }
+
+// TestRetrieveAfterFailback: a call parked on pool-b while users were failed over
+// stays parked when they move back to pool-a, and a user on pool-a retrieves it (the
+// orbit is routed to the peer pool, DESIGN.md §2 "failback: stays parked").
+func TestRetrieveAfterFailback(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	m := newManager(t, ps.config(demoUsers))
+	ctx := testCtx(t)
+	alice, bob := signIn(t, m, "alice"), signIn(t, m, "bob")
+	carol := signIn(t, m, "carol")
+	if err := m.Redirect(ctx, "pool-b"); err != nil {
+		t.Fatal(err)
+	}
+	bl := newTestLeg(t, 660)
+	go func() {
+		if _, err := nextIncoming(t, bob).Answer(ctx, bl); err != nil {
+			t.Errorf("answer: %v", err)
+		}
+	}()
+	ac, err := alice.Dial(ctx, "bob", newTestLeg(t, 440))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orbit, err := ac.Park(ctx, "")
+	if err != nil || orbit != "8000" {
+		t.Fatalf("park on pool-b: %q %v", orbit, err)
+	}
+	if err := m.Redirect(ctx, "pool-a"); err != nil { // failback
+		t.Fatal(err)
+	}
+	if p, _ := carol.Registered(); p.Name != "pool-a" {
+		t.Fatalf("carol on %s", p.Name)
+	}
+	cl := newTestLeg(t, 880)
+	if _, err := carol.Dial(ctx, orbit, cl); err != nil {
+		t.Fatalf("retrieve %s from pool-a: %v", orbit, err)
+	}
+	eventually(t, "bob hears carol", func() bool { return bl.From(cl.LocalRTP()) > 10 })
+	eventually(t, "carol hears bob", func() bool { return cl.From(bl.LocalRTP()) > 10 })
+}
