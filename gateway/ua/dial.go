@@ -176,13 +176,14 @@ func (c *Call) applyRemote(r remoteMedia, isAnswer bool) error {
 	if leg == nil {
 		return nil
 	}
+	// The event type first: a bridge may take it with the next SetRemote.
+	if es, ok := leg.(EventPayloadSetter); ok && prev.events != r.events {
+		es.SetEventPayloadType(r.events)
+	}
 	if prev.addr != r.addr || len(prev.payloads) == 0 || prev.codec() != pt {
 		if err := leg.SetRemote(r.addr, pt); err != nil {
 			return fmt.Errorf("media: %w", err)
 		}
-	}
-	if es, ok := leg.(EventPayloadSetter); ok && prev.events != r.events {
-		es.SetEventPayloadType(r.events)
 	}
 	leg.SetDirection(dir)
 	return nil

@@ -27,7 +27,9 @@ type CodecLimiter interface {
 }
 
 // EventPayloadSetter is an optional MediaLeg interface, told the RFC 4733
-// telephone-event payload type the far end negotiated (0 for none), for DTMF.
+// telephone-event payload type the far end negotiated (0 for none), for DTMF. It is
+// called before the SetRemote it belongs to, so an adapter over media.Bridge can pass
+// both in one media.Remote.
 type EventPayloadSetter interface {
 	SetEventPayloadType(pt uint8)
 }
