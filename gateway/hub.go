@@ -62,7 +62,7 @@ func (h *hub) publish(s dr.Snapshot) (pushed int) {
 	h.gen++
 	clear(h.frames)
 	for sess := range h.sessions {
-		sess.out.setState(h.gen, h.frameLocked(sess.focus()))
+		sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
 	}
 	return len(h.sessions)
 }
@@ -72,7 +72,7 @@ func (h *hub) join(sess *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sessions[sess] = struct{}{}
-	sess.out.setState(h.gen, h.frameLocked(sess.focus()))
+	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
 }
 
 func (h *hub) leave(sess *session) {

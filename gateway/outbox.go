@@ -1,10 +1,20 @@
 package gateway
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/parkway/parkway/signaling"
+)
 
 // outbox is what one session's writer has yet to write: replies in order, and the
-// latest pushed state. The fan-out only ever touches the state slot, and that never
-// blocks, so one slow client cannot stall the others.
+// pushed states not yet written. The fan-out only ever touches the states, and that
+// never blocks, so one slow client cannot stall the others.
+//
+// Pending states coalesce only within a phase: a newer state of the same phase replaces
+// the pending one, but a phase change is kept, so a brief phase (outage lasts as long as
+// redirection, which can be a millisecond) still reaches every softphone — the status
+// line tells the whole story, not just its end. At most maxPendingStates are kept; past
+// that the oldest go, and the client still ends on the newest.
 //
 // Replies (to the client's own requests) go through a bounded channel, and a reader that
 // finds it full waits: a client that sends faster than it reads is slowed to the pace
@@ -18,10 +28,19 @@ type outbox struct {
 	stopped chan struct{} // closed when the writer has ended
 
 	mu       sync.Mutex
-	state    []byte // the newest state not yet written, nil if none
-	stateGen uint64 // generation of the newest state accepted, written or not
+	states   []pendingState // states not yet written, oldest first
+	stateGen uint64         // generation of the newest state accepted, written or not
 	closing  *closeRequest
 	wake     chan struct{}
+}
+
+// maxPendingStates bounds the states one session may have waiting: a stalled client
+// costs a few hundred bytes, never a backlog of every phase change.
+const maxPendingStates = 8
+
+type pendingState struct {
+	phase signaling.Phase
+	frame []byte
 }
 
 // closeRequest asks the writer to close the connection once the replies queued before
@@ -70,25 +89,33 @@ func (o *outbox) close(req closeRequest) {
 // setState offers a state of generation gen (1, 2, …). A generation not newer than one
 // already seen is dropped, so a session that joins during a fan-out cannot end on a
 // stale phase.
-func (o *outbox) setState(gen uint64, frame []byte) {
+func (o *outbox) setState(gen uint64, phase signaling.Phase, frame []byte) {
 	o.mu.Lock()
 	if gen <= o.stateGen {
 		o.mu.Unlock()
 		return
 	}
 	o.stateGen = gen
-	o.state = frame
+	if n := len(o.states); n > 0 && o.states[n-1].phase == phase {
+		o.states[n-1].frame = frame
+	} else {
+		if n == maxPendingStates {
+			o.states = append(o.states[:0], o.states[1:]...)
+		}
+		o.states = append(o.states, pendingState{phase: phase, frame: frame})
+	}
 	o.mu.Unlock()
 	o.ring()
 }
 
-// take returns the pending state and close request. The writer calls it before
-// draining replies: anything queued before a state or close was set is then already in
-// the channel, so a welcome precedes the first state and an error precedes its close.
-func (o *outbox) take() (state []byte, closing *closeRequest) {
+// take returns the pending states, oldest first, and the close request. The writer
+// calls it before draining replies: anything queued before a state or close was set is
+// then already in the channel, so a welcome precedes the first state and an error
+// precedes its close.
+func (o *outbox) take() (states []pendingState, closing *closeRequest) {
 	o.mu.Lock()
-	state, o.state = o.state, nil
+	states, o.states = o.states, nil
 	closing = o.closing
 	o.mu.Unlock()
-	return state, closing
+	return states, closing
 }

@@ -62,7 +62,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 				return
 			}
 		}
-		state, closing := s.out.take()
+		states, closing := s.out.take()
 		for drained := false; !drained; {
 			select {
 			case f := <-s.out.replies:
@@ -78,8 +78,10 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 			s.close(websocket.StatusCode(closing.code), closing.reason)
 			return
 		}
-		if state != nil && !s.write(state) {
-			return
+		for _, st := range states {
+			if !s.write(st.frame) {
+				return
+			}
 		}
 		if readerGone {
 			s.conn.CloseNow()
