@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/sipnet"
 )
 
 // ParkUser is the user part of the park access URI: INVITE sip:park@domain
@@ -202,7 +203,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.addr != "" {
 		listen = s.addr
 	}
-	udp, tcp, err := listenBoth(ctx, listen)
+	udp, tcp, err := sipnet.ListenBoth(ctx, listen)
 	if err != nil {
 		return fmt.Errorf("park: listen %s: %w", listen, err)
 	}
@@ -249,29 +250,6 @@ func (s *Service) Start(ctx context.Context) error {
 	tcp.Close()
 	ua.Close()
 	return fmt.Errorf("park: sip stack: %w", err)
-}
-
-// listenBoth binds UDP and TCP on the same host:port; with port 0 it tries
-// a few free UDP ports until TCP can have the same one.
-func listenBoth(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
-	var lc net.ListenConfig
-	var lastErr error
-	for i := 0; i < 20; i++ {
-		udp, err := lc.ListenPacket(ctx, "udp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		tcp, err := lc.Listen(ctx, "tcp", udp.LocalAddr().String())
-		if err == nil {
-			return udp, tcp, nil
-		}
-		udp.Close()
-		lastErr = err
-		if _, port, _ := net.SplitHostPort(addr); port != "0" {
-			break
-		}
-	}
-	return nil, nil, lastErr
 }
 
 // waitListening returns once sipgo has registered the UDP listener, so our

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/sipnet"
 )
 
 // Pool is one SIP pool. Its registrations and settings live as long as the Pool; its
@@ -235,7 +235,7 @@ func (n *node) parkAddr() string {
 }
 
 func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
-	udp, tcp, err := listenBoth(addr)
+	udp, tcp, err := sipnet.ListenBoth(context.Background(), addr)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: listen %s: %w", p.cfg.Name, addr, err)
 	}
@@ -358,37 +358,6 @@ func (n *node) stop() error {
 		n.wg.Wait()
 	})
 	return err
-}
-
-// listenBoth binds UDP and TCP on the same host:port. With port 0 it lets UDP pick a
-// port and tries a few times to get TCP on it too.
-func listenBoth(addr string) (*net.UDPConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	var lastErr error
-	for try := 0; try < 20; try++ {
-		ua, err := net.ResolveUDPAddr("udp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		udp, err := net.ListenUDP("udp", ua)
-		if err != nil {
-			return nil, nil, err
-		}
-		p := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err == nil {
-			return udp, tcp, nil
-		}
-		udp.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	return nil, nil, lastErr
 }
 
 // janitor drops expired registrations now and then. Reads already ignore expired

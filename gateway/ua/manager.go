@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/sipnet"
 )
 
 // Manager is the gateway's SIP side: one sipgo stack and one UDP+TCP listener shared
@@ -51,7 +52,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ua config: %w", err)
 	}
-	udp, tcp, err := listenBoth(cfg.Listen)
+	udp, tcp, err := sipnet.ListenBoth(context.Background(), cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("ua: listen %s: %w", cfg.Listen, err)
 	}
@@ -213,37 +214,6 @@ func (m *Manager) Close() error {
 	m.ua.Close()
 	m.wg.Wait()
 	return nil
-}
-
-// listenBoth binds UDP and TCP on the same host:port; with port 0 it lets UDP pick
-// and tries a few times to get TCP on the same port (SIP expects both, RFC 3261 §18).
-func listenBoth(addr string) (*net.UDPConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	var lastErr error
-	for try := 0; try < 20; try++ {
-		ua, err := net.ResolveUDPAddr("udp", addr)
-		if err != nil {
-			return nil, nil, err
-		}
-		udp, err := net.ListenUDP("udp", ua)
-		if err != nil {
-			return nil, nil, err
-		}
-		p := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err == nil {
-			return udp, tcp, nil
-		}
-		udp.Close()
-		lastErr = err
-		if port != "0" {
-			break
-		}
-	}
-	return nil, nil, lastErr
 }
 
 // dialogKey identifies a dialog from our side: Call-ID and our own tag. Two users of
