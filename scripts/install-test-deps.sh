@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what `go tool task test` needs on a fresh Debian machine with Go: Chromium and
-# SIPp from Debian's packages (only as root: otherwise it says what is missing), and the
-# Playwright npm packages. Idempotent: it installs only what is missing.
+# Installs what `go tool task test` needs on a fresh Debian machine with Go: Chromium,
+# SIPp and Node.js (Playwright's runner, and the js/wasm test host) from Debian's
+# packages — only as root; otherwise it says what is missing — and the Playwright npm
+# packages. Idempotent: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v unshare >/dev/null || missing+=(util-linux)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v gzip >/dev/null || missing+=(gzip)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${missing[*]} from Debian's packages"
