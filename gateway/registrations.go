@@ -78,7 +78,10 @@ func newRegistrations(r Registrar, grace time.Duration, log *slog.Logger) *regis
 
 // join counts a new session of user and signs the user in, in the background: a pool
 // that does not answer takes the request timeout (10 s) to fail, and the session must
-// keep reading heartbeats meanwhile. failed is called if the sign-in fails.
+// keep reading heartbeats meanwhile. failed is called on the first failure; the
+// sign-in is then retried with backoff while the user has a session, because the
+// usual cause — the pool died mid-sign-in — is cured by the DR controller moving
+// everyone to the backup, and a user left unregistered would get no calls.
 func (g *registrations) join(user string, failed func(error)) {
 	g.mu.Lock()
 	if g.closed {
@@ -96,16 +99,44 @@ func (g *registrations) join(user string, failed func(error)) {
 	g.mu.Unlock()
 	go func() {
 		defer g.wg.Done()
-		u.op.Lock()
-		defer u.op.Unlock()
-		if !g.wanted(user, u) {
-			return // every session of the user ended (and the sign-out is scheduled)
-		}
-		if err := g.r.SignIn(g.ctx, user); err != nil && g.ctx.Err() == nil {
-			g.log.Warn("sip sign-in failed", "user", user, "err", err)
-			failed(err)
+		backoff := retryMin
+		for attempt := 0; ; attempt++ {
+			tried, err := g.signIn(user, u)
+			if !tried || err == nil {
+				return
+			}
+			g.log.Warn("sip sign-in failed", "user", user, "err", err, "retry", backoff)
+			if attempt == 0 {
+				failed(err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-g.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, retryMax)
 		}
 	}()
+}
+
+// Backoff between sign-in attempts after a failure.
+const (
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+)
+
+// signIn makes one attempt, unless the user is no longer wanted (tried is false then).
+func (g *registrations) signIn(user string, u *userRegistration) (tried bool, err error) {
+	u.op.Lock()
+	defer u.op.Unlock()
+	if !g.wanted(user, u) {
+		return false, nil // every session of the user ended (the sign-out is scheduled)
+	}
+	err = g.r.SignIn(g.ctx, user)
+	if g.ctx.Err() != nil {
+		return false, nil
+	}
+	return true, err
 }
 
 // leave uncounts a session; the last one schedules the sign-out after the grace period.

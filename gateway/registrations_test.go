@@ -159,6 +159,17 @@ func TestRegistrationsSignInFailure(t *testing.T) {
 	c.pingPong(1)
 	g.ctl.set(signaling.PhaseOutage)
 	statesUntil(t, c, signaling.PhaseOutage)
+
+	// The gateway keeps trying, and stops once the pool takes the registration.
+	reg.mu.Lock()
+	reg.failWith = nil
+	reg.mu.Unlock()
+	waitFor(t, "a retried sign-in", func() bool { in, _ := reg.counts("carol"); return in >= 2 })
+	in, _ := reg.counts("carol")
+	time.Sleep(3 * retryMin) // more retries would have come by now; none must
+	if again, _ := reg.counts("carol"); again != in {
+		t.Fatalf("%d sign-ins after one succeeded", again-in)
+	}
 }
 
 // sipPools starts the demo's two pools on free loopback ports.

@@ -225,10 +225,10 @@ func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 }
 
 // sipUnavailable tells the softphone that its user could not be registered with the
-// pool. The session goes on: the DR state still arrives, and the next sign-in (a
-// reconnect, or another tab) tries again.
+// pool. The session goes on: the DR state still arrives, and the gateway keeps trying
+// (registrations.join).
 func (s *session) sipUnavailable(err error) {
-	s.reply("", &signaling.Error{Code: signaling.CodeUnavailable, Message: "Calls are unavailable: the gateway could not register you with the phone system (" + err.Error() + "). Reload to try again."})
+	s.reply("", &signaling.Error{Code: signaling.CodeUnavailable, Message: "Calls are unavailable: the gateway could not register you with the phone system (" + err.Error() + "); it keeps trying."})
 }
 
 // reauthenticate lets a client refresh its token mid-session (same user only), answered

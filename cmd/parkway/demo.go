@@ -55,13 +55,17 @@ func runDemo(ctx context.Context, args []string) error {
 	cfgA.Listen = net.JoinHostPort(*sipHost, strconv.Itoa(ports[0]))
 	cfgB.Listen = net.JoinHostPort(*sipHost, strconv.Itoa(ports[1]))
 	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
-	pools := &demoPools{ctx: ctx, byName: map[string]*pool.Pool{}}
+	// The pools outlive ctx until runDemo returns: the gateway's user agent signs its
+	// users out on the way down, and those un-REGISTERs need the pools still serving.
+	poolCtx, stopPools := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPools()
+	pools := &demoPools{ctx: poolCtx, byName: map[string]*pool.Pool{}}
 	for _, c := range []pool.Config{cfgA, cfgB} {
 		p, err := pool.New(c, pool.Options{Logger: log})
 		if err != nil {
 			return err
 		}
-		if err := p.Start(ctx); err != nil {
+		if err := p.Start(poolCtx); err != nil {
 			return fmt.Errorf("start %s: %w", c.Name, err)
 		}
 		defer p.Stop()
