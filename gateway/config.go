@@ -53,6 +53,12 @@ type Config struct {
 	// Admin serves /api/dr and /api/demo/ (admin.Handler); nil leaves them unmounted.
 	Admin http.Handler
 
+	// Registrar signs each authenticated user in to SIP (SIPUsers over a ua.Manager)
+	// and out again SignOutGrace after their last session ends. Nil means no SIP: the
+	// sessions carry the DR state and refuse calls, as before the user agent existed.
+	Registrar    Registrar
+	SignOutGrace time.Duration
+
 	// Demo enables sign-in by name (POST /api/session) for DemoUsers.
 	Demo bool
 	// DemoUsers overrides the demo's user list.
@@ -108,6 +114,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.PingInterval, DefaultPingInterval)
 	dur(&c.PeerTimeout, DefaultPeerTimeout)
 	dur(&c.SessionTTL, DefaultSessionTTL)
+	dur(&c.SignOutGrace, DefaultSignOutGrace)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
 	}

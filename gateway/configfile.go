@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -26,6 +28,10 @@ type FileConfig struct {
 	Gateway    Config
 	DR         dr.Config
 	AdminToken string
+	// UA is the SIP user agent's config when the file has a sip section (nil without
+	// one: no SIP). Its Pools are the DR pools, Active is home; the caller builds the
+	// ua.Manager, passes it as DR.Redirector and as Gateway.Registrar (SIPUsers).
+	UA *ua.Config
 }
 
 // fileConfig is the YAML form, parsed strictly (an unknown or misspelt key is an error,
@@ -48,6 +54,10 @@ type FileConfig struct {
 //	probe: {interval: 250ms, timeout: 250ms, misses: 3}
 //	autoFailoverAfter: 0s            # 0: an admin completes failover (the Lync model)
 //	autoFailbackAfter: 0s
+//	sip:                             # absent: no SIP user agent (sessions carry DR state only)
+//	  listen: 127.0.0.1:5090         # the gateway's SIP listener, UDP and TCP; an IP, it goes in Contact
+//	  credentialsFile: users.yaml    # "user: password" per line, the pools' digest passwords
+//	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
 //
 // Relative file names are taken relative to the config file's directory. Secrets live in
 // files of their own, not in this one, so it can be shared and committed.
@@ -67,6 +77,13 @@ type fileConfig struct {
 	Probe             fileProbe     `yaml:"probe"`
 	AutoFailoverAfter string        `yaml:"autoFailoverAfter"`
 	AutoFailbackAfter string        `yaml:"autoFailbackAfter"`
+	SIP               *fileSIP      `yaml:"sip"`
+}
+
+type fileSIP struct {
+	Listen          string `yaml:"listen"`
+	CredentialsFile string `yaml:"credentialsFile"`
+	SignOutGrace    string `yaml:"signOutGrace"`
 }
 
 type fileHeartbeat struct {
@@ -233,11 +250,79 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 	if wg := g.withDefaults(); wg.PeerTimeout <= wg.PingInterval {
 		bad("heartbeat.timeout", wg.PeerTimeout, "must be longer than heartbeat.interval (%v)", wg.PingInterval)
 	}
+	if f.SIP != nil {
+		fc.UA = parseSIP(f.SIP, fc.DR, dir, bad)
+		g.SignOutGrace = duration("sip.signOutGrace", f.SIP.SignOutGrace)
+	}
 	fc.Gateway = g
 	if len(errs) > 0 {
 		return FileConfig{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return fc, nil
+}
+
+// parseSIP builds the user agent's config from the sip section and the DR pools,
+// reporting each problem through bad.
+func parseSIP(f *fileSIP, d dr.Config, dir string, bad func(field string, value any, format string, args ...any)) *ua.Config {
+	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name}
+	if f.Listen == "" {
+		c.Listen = "127.0.0.1:5090"
+	} else if ap, err := netip.ParseAddrPort(f.Listen); err != nil || !ap.IsValid() {
+		bad("sip.listen", fmt.Sprintf("%q", f.Listen), "must be ip:port (the IP goes into every user's Contact)")
+	}
+	for _, p := range []struct {
+		field string
+		pool  dr.Pool
+	}{{"pools.home.sip", d.Home}, {"pools.backup.sip", d.Backup}} {
+		if _, err := netip.ParseAddrPort(p.pool.SIPAddr); err != nil && p.pool.SIPAddr != "" {
+			bad(p.field, fmt.Sprintf("%q", p.pool.SIPAddr), "must be ip:port when the gateway registers users (sip)")
+		}
+		c.Pools = append(c.Pools, ua.Pool{Name: p.pool.Name, Addr: p.pool.SIPAddr})
+	}
+	if f.CredentialsFile == "" {
+		bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")
+		return c
+	}
+	name := f.CredentialsFile
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(dir, name)
+	}
+	creds, err := loadCredentials(name)
+	if err != nil {
+		bad("sip.credentialsFile", fmt.Sprintf("%q", f.CredentialsFile), "%v", err)
+	}
+	c.Credentials = creds
+	return c
+}
+
+// loadCredentials reads a YAML map of user → digest password, strictly: every name and
+// password non-empty, at least one user.
+func loadCredentials(path string) (ua.StaticCredentials, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigFile)
+	}
+	var m map[string]string
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("is empty: want \"user: password\" lines")
+		}
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, errors.New("names no users")
+	}
+	for user, pw := range m {
+		if user == "" || strings.TrimSpace(pw) == "" {
+			return nil, fmt.Errorf("user %q: name and password must not be empty", user)
+		}
+	}
+	return ua.StaticCredentials(m), nil
 }
 
 // checkOrbitRange accepts "7000-7099" or a single orbit: Lync's orbit rule

@@ -19,12 +19,16 @@ pools:
   home:   {name: pool-a, sip: 127.0.0.1:5070, orbits: ["7000-7099"]}
   backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099", "*10-*19"]}
 probe: {interval: 100ms, misses: 2}
+sip: {listen: 127.0.0.1:5090, credentialsFile: users.yaml, signOutGrace: 3s}
 `
 
 func writeSecrets(t *testing.T) string {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "session.key"), []byte(strings.Repeat("k", 40)+"\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "admin.token"), []byte("0123456789abcdef0123\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("alice: alice-pw\nbob: bob-pw\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "empty.yaml"), []byte("alice: \"\"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "list.yaml"), []byte("- alice\n"), 0o600)
 	return dir
 }
 
@@ -46,6 +50,16 @@ func TestParseConfig(t *testing.T) {
 	if fc.Gateway.Demo {
 		t.Error("demo on by default")
 	}
+	if fc.UA == nil || fc.UA.Listen != "127.0.0.1:5090" || fc.UA.Active != "pool-a" || len(fc.UA.Pools) != 2 || fc.UA.Pools[1].Addr != "127.0.0.1:5080" {
+		t.Fatalf("ua %+v", fc.UA)
+	}
+	if pw, ok := fc.UA.Credentials.Password("bob"); !ok || pw != "bob-pw" || fc.Gateway.SignOutGrace != 3*time.Second {
+		t.Errorf("credentials %q %v, grace %v", pw, ok, fc.Gateway.SignOutGrace)
+	}
+	noSIP, err := ParseConfig([]byte(strings.Replace(goodConfig, "sip: {", "#", 1)), dir)
+	if err != nil || noSIP.UA != nil {
+		t.Errorf("without sip: %v %+v", err, noSIP.UA)
+	}
 }
 
 func TestParseConfigRefuses(t *testing.T) {
@@ -60,6 +74,14 @@ func TestParseConfigRefuses(t *testing.T) {
 		"same pool names": {"name: pool-b", "name: pool-a"},
 		"no port":         {"127.0.0.1:5070", "127.0.0.1"},
 		"heartbeat":       {"timeout: 4s", "timeout: 1s"},
+		"sip no creds":    {"credentialsFile: users.yaml, ", ""},
+		"sip creds gone":  {"credentialsFile: users.yaml", "credentialsFile: nope.yaml"},
+		"sip empty pw":    {"credentialsFile: users.yaml", "credentialsFile: empty.yaml"},
+		"sip creds list":  {"credentialsFile: users.yaml", "credentialsFile: list.yaml"},
+		"sip listen name": {"listen: 127.0.0.1:5090", "listen: localhost:5090"},
+		"sip pool name":   {"sip: 127.0.0.1:5080", "sip: pool-b.example:5080"},
+		"sip bad key":     {"signOutGrace: 3s", "signoutGrace: 3s"},
+		"sip bad grace":   {"signOutGrace: 3s", "signOutGrace: soon"},
 	} {
 		_, err := ParseConfig([]byte(strings.Replace(goodConfig, tc.edit, tc.want, 1)), dir)
 		if err == nil {
@@ -83,5 +105,8 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if fc.DR.Home.Name != "pool-a" || fc.Gateway.PeerTimeout != 6*time.Second || fc.Gateway.Demo {
 		t.Errorf("%+v", fc)
+	}
+	if fc.UA == nil || fc.UA.Credentials == nil || fc.Gateway.SignOutGrace != DefaultSignOutGrace {
+		t.Errorf("sip %+v, grace %v", fc.UA, fc.Gateway.SignOutGrace)
 	}
 }

@@ -32,6 +32,11 @@
 //   - Every bad frame gets an "error" message (Ref = the frame's id when it could be read)
 //     and the session carries on; oversized frames are answered too (session.readLoop
 //     says how, up to Config.DrainLimit, 1 MiB, then 1009).
+//   - With Config.Registrar set, an authenticated session signs its user in to SIP (a
+//     REGISTER at the active pool, in the background) and the user's last session
+//     ending signs them out after Config.SignOutGrace (10 s), so a reload does not churn
+//     registrations (registrations.go). A failed sign-in is an "unavailable" error to
+//     the client and is retried with backoff; the session carries on regardless.
 //   - An action request is checked with the capability rule and answered with an error
 //     until the SIP user agent exists (issue 4): "refused" with the rule's reason,
 //     "no-call" for a call id that does not exist, otherwise "unavailable" (actions.go).

@@ -23,6 +23,7 @@ type Server struct {
 	assets  *assets.Handler
 	origins originPolicy
 	hub     *hub
+	regs    *registrations // nil without Config.Registrar
 	handler http.Handler
 
 	unsubscribe func()
@@ -72,6 +73,9 @@ func New(cfg Config) (*Server, error) {
 	s.hub = newHub(cfg.Controller.Snapshot())
 	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.hub.publish(snap) })
 	s.hub.publish(cfg.Controller.Snapshot())
+	if cfg.Registrar != nil {
+		s.regs = newRegistrations(cfg.Registrar, cfg.SignOutGrace, s.log)
+	}
 	s.handler = s.routes()
 	s.watchdog.Go(s.watchWrites)
 	return s, nil
@@ -167,6 +171,10 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.unsubscribe()
 	s.sessions.Wait()
+	if s.regs != nil {
+		// After the sessions: none can join or leave any more.
+		s.regs.close()
+	}
 	close(s.stopWatchdog)
 	s.watchdog.Wait()
 }

@@ -80,6 +80,9 @@ func (s *session) run() {
 	close(readerDone)
 	<-writerDone
 	s.srv.hub.leave(s)
+	if s.srv.regs != nil && s.auth.Load() == authOK {
+		s.srv.regs.leave(s.claims.User)
+	}
 	s.conn.CloseNow()
 	s.log.Debug("session ended", "user", s.claims.User)
 }
@@ -215,7 +218,17 @@ func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 	// written before the first state (outbox.take writes replies first).
 	s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
 	s.srv.hub.join(s)
+	if s.srv.regs != nil {
+		s.srv.regs.join(claims.User, s.sipUnavailable)
+	}
 	return true
+}
+
+// sipUnavailable tells the softphone that its user could not be registered with the
+// pool. The session goes on: the DR state still arrives, and the gateway keeps trying
+// (registrations.join).
+func (s *session) sipUnavailable(err error) {
+	s.reply("", &signaling.Error{Code: signaling.CodeUnavailable, Message: "Calls are unavailable: the gateway could not register you with the phone system (" + err.Error() + "); it keeps trying."})
 }
 
 // reauthenticate lets a client refresh its token mid-session (same user only), answered

@@ -15,7 +15,9 @@ import (
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/pool"
+	"github.com/parkway/parkway/signaling"
 )
 
 func init() { subcommands["demo"] = runDemo }
@@ -53,13 +55,17 @@ func runDemo(ctx context.Context, args []string) error {
 	cfgA.Listen = net.JoinHostPort(*sipHost, strconv.Itoa(ports[0]))
 	cfgB.Listen = net.JoinHostPort(*sipHost, strconv.Itoa(ports[1]))
 	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
-	pools := &demoPools{ctx: ctx, byName: map[string]*pool.Pool{}}
+	// The pools outlive ctx until runDemo returns: the gateway's user agent signs its
+	// users out on the way down, and those un-REGISTERs need the pools still serving.
+	poolCtx, stopPools := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPools()
+	pools := &demoPools{ctx: poolCtx, byName: map[string]*pool.Pool{}}
 	for _, c := range []pool.Config{cfgA, cfgB} {
 		p, err := pool.New(c, pool.Options{Logger: log})
 		if err != nil {
 			return err
 		}
-		if err := p.Start(ctx); err != nil {
+		if err := p.Start(poolCtx); err != nil {
 			return fmt.Errorf("start %s: %w", c.Name, err)
 		}
 		defer p.Stop()
@@ -67,12 +73,37 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	home, backup := pools.byName[cfgA.Name], pools.byName[cfgB.Name]
 
-	ctl, err := dr.New(dr.Config{Home: drPool(home), Backup: drPool(backup), Logger: log})
+	// The gateway's SIP side: every signed-in user registers at the active pool with
+	// the demo's published passwords, and the DR controller moves them (Redirector).
+	creds := ua.StaticCredentials{}
+	for _, u := range pool.DemoUsers {
+		creds[u.Name] = u.Password
+	}
+	sip, err := ua.NewManager(ua.Config{
+		Listen:      net.JoinHostPort(*sipHost, "0"),
+		Pools:       []ua.Pool{{Name: home.Name(), Addr: home.Addr()}, {Name: backup.Name(), Addr: backup.Addr()}},
+		Active:      home.Name(),
+		Credentials: creds,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	defer sip.Close() // before the pools stop, so the un-REGISTERs reach them
+
+	ctl, err := dr.New(dr.Config{Home: drPool(home), Backup: drPool(backup), Redirector: sip, Logger: log})
 	if err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // before the pools stop: Run probes them
+	// DESIGN.md §2: when the home pool fails, calls parked on it are hung up with a
+	// reason, never left in silence (the park service that holds them is gone).
+	defer ctl.Subscribe(func(s dr.Snapshot) {
+		if s.Phase == signaling.PhaseOutage {
+			wg.Go(func() { sip.EndParked(ctx, home.Name(), "the park pool failed") })
+		}
+	})()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -85,6 +116,7 @@ func runDemo(ctx context.Context, args []string) error {
 	gw, err := gateway.New(gateway.Config{
 		Controller: ctl,
 		Admin:      admin.Handler(ctl, pools),
+		Registrar:  gateway.SIPUsers(sip),
 		Demo:       true,
 		Logger:     log,
 	})
@@ -98,7 +130,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := gw.Assets().Built(); err != nil {
 		fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 	}
-	fmt.Printf("Parkway demo: pool-a (home) SIP %s, pool-b (backup) SIP %s\n", home.Addr(), backup.Addr())
+	fmt.Printf("Parkway demo: pool-a (home) SIP %s, pool-b (backup) SIP %s, gateway SIP %s\n", home.Addr(), backup.Addr(), sip.Addr())
 	fmt.Printf("Open %s/?user=alice  (users: %s)\n", baseURL(ln.Addr()), strings.Join(gateway.DemoUsers, ", "))
 	return gw.Serve(ctx, ln)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/signaling"
 )
 
 func init() { subcommands["gateway"] = runGateway }
@@ -44,6 +46,19 @@ func runGateway(ctx context.Context, args []string) error {
 		}
 	}()
 
+	// With a sip section, the gateway registers its users at the pools, and the DR
+	// controller moves them between pools through the same user agent.
+	var sip *ua.Manager
+	if fc.UA != nil {
+		uc := *fc.UA
+		uc.Logger = log
+		if sip, err = ua.NewManager(uc); err != nil {
+			return err
+		}
+		defer sip.Close()
+		fc.DR.Redirector = sip
+		fc.Gateway.Registrar = gateway.SIPUsers(sip)
+	}
 	fc.DR.Logger = log
 	ctl, err := dr.New(fc.DR)
 	if err != nil {
@@ -51,6 +66,14 @@ func runGateway(ctx context.Context, args []string) error {
 	}
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
+	if sip != nil {
+		// DESIGN.md §2: calls parked on the failed home pool are hung up with a reason.
+		defer ctl.Subscribe(func(s dr.Snapshot) {
+			if s.Phase == signaling.PhaseOutage {
+				wg.Go(func() { sip.EndParked(ctx, fc.DR.Home.Name, "the park pool failed") })
+			}
+		})()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
