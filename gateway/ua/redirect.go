@@ -41,6 +41,9 @@ func (m *Manager) Redirect(ctx context.Context, to string) error {
 		sem    = make(chan struct{}, m.cfg.Parallelism)
 	)
 	for i, u := range users {
+		// A REGISTER still waiting on the pool we are leaving (it may be dead) holds
+		// the user's registration lock for up to RequestTimeout: cut it short first.
+		u.reg.preempt(pool.Name)
 		if p, ok := u.Registered(); ok && p.Name == pool.Name {
 			continue
 		}

@@ -26,6 +26,33 @@ type registration struct {
 	bound   bool
 
 	rearm chan struct{} // tells keepRegistered the schedule changed
+
+	// inflight is the REGISTER being sent (with mu held), so that a move to another
+	// pool can cut short one towards a pool that just died instead of waiting out its
+	// RequestTimeout behind mu. inflightMu guards the two fields; never hold it while
+	// taking mu.
+	inflightMu     sync.Mutex
+	inflightPool   string
+	inflightCancel context.CancelFunc
+}
+
+// preempt cancels a REGISTER in flight towards any pool but to, and reports whether it
+// did. The cancelled caller gets a context error and retries as it would after any
+// failure, by then towards the active pool.
+func (r *registration) preempt(to string) bool {
+	r.inflightMu.Lock()
+	defer r.inflightMu.Unlock()
+	if r.inflightCancel == nil || r.inflightPool == to {
+		return false
+	}
+	r.inflightCancel()
+	return true
+}
+
+func (r *registration) setInflight(pool string, cancel context.CancelFunc) {
+	r.inflightMu.Lock()
+	r.inflightPool, r.inflightCancel = pool, cancel
+	r.inflightMu.Unlock()
 }
 
 // Pool is the pool the user is registered with (or last tried).
@@ -49,6 +76,7 @@ func (u *User) Registered() (Pool, bool) {
 // a new Call-ID there.
 func (u *User) register(ctx context.Context, pool Pool, expires time.Duration) error {
 	r := &u.reg
+	r.preempt(pool.Name)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool.Name != pool.Name || r.callID == "" {
@@ -59,6 +87,8 @@ func (u *User) register(ctx context.Context, pool Pool, expires time.Duration) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, u.m.cfg.RequestTimeout)
 	defer cancel()
+	r.setInflight(pool.Name, cancel)
+	defer r.setInflight("", nil)
 	for try := 0; ; try++ {
 		res, err := u.sendRegister(ctx, pool, expires)
 		if err != nil {

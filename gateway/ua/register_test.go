@@ -165,3 +165,63 @@ func BenchmarkRedirect(b *testing.B) {
 		})
 	}
 }
+
+// TestRedirectCutsShortARegisterToADeadPool: a sign-in whose REGISTER went to the pool
+// that just died must not hold the move to the backup for the REGISTER's whole timeout
+// (which the DR controller would see as a slow failover).
+func TestRedirectCutsShortARegisterToADeadPool(t *testing.T) {
+	checkNoLeaks(t)
+	ps := startPools(t, demoUsers, pool.Options{})
+	hole, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	cfg := ps.config(demoUsers)
+	cfg.Pools = append(cfg.Pools, Pool{Name: "pool-c", Addr: hole.LocalAddr().String()})
+	cfg.Active = "pool-c"
+	// Far longer than the test may take: only preemption lets Redirect finish.
+	cfg.RequestTimeout = time.Hour
+	m := newManager(t, cfg)
+	ctx := testCtx(t)
+
+	signedIn := make(chan error, 1)
+	go func() {
+		_, err := m.SignIn(ctx, "alice")
+		signedIn <- err
+	}()
+	// The REGISTER has reached the dead pool.
+	hole.SetReadDeadline(time.Now().Add(wait))
+	if _, _, err := hole.ReadFromUDP(make([]byte, 4096)); err != nil {
+		t.Fatalf("no REGISTER reached the dead pool: %v", err)
+	}
+
+	redirected := make(chan error, 1)
+	go func() { redirected <- m.Redirect(ctx, "pool-b") }()
+	select {
+	case err := <-redirected:
+		var re *RedirectError
+		if err != nil && !errors.As(err, &re) {
+			t.Fatalf("Redirect: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Redirect waited behind a REGISTER to a dead pool")
+	}
+	select {
+	case err := <-signedIn:
+		// Cut short, not timed out: a REGISTER left to sipgo's transaction timer
+		// would have held the move for 32 s.
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("sign-in towards the dead pool ended with %v, want it cancelled by the move", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the sign-in towards the dead pool was not cut short")
+	}
+	// The gateway retries a failed sign-in: it lands at the new active pool.
+	if m.User("alice") == nil {
+		signIn(t, m, "alice")
+	}
+	if p, ok := m.User("alice").Registered(); !ok || p.Name != "pool-b" {
+		t.Fatalf("alice at %s (%v), want pool-b", p.Name, ok)
+	}
+}
