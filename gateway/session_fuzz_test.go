@@ -16,6 +16,8 @@ func FuzzHandle(f *testing.F) {
 		`{"v":1,"type":"pong","data":{"seq":3}}`,
 		`{"v":1,"type":"action","id":"x","data":{"action":"park","call":"c1"}}`,
 		`{"v":1,"type":"action","id":"y","data":{"action":"call","target":"bob"}}`,
+		`{"v":1,"type":"action","id":"z","data":{"action":"call","target":"bob","sdp":"v=0\r\n"}}`,
+		`{"v":1,"type":"action","id":"w","data":{"action":"answer","call":"c1","sdp":"v=0\r\nm=audio 9 RTP/AVP 111\r\n"}}`,
 		`{"v":1,"type":"auth","data":{"token":"pk1.a.b"}}`,
 		`{"v":2,"type":"ping"}`, `{"v":1,"type":`, `null`, `[]`, "\xff",
 	} {

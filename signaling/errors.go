@@ -20,6 +20,8 @@ const (
 	CodeUnauthorized ErrorCode = "unauthorized" // no or bad session token
 	CodeRefused      ErrorCode = "refused"      // the capability rule says no (Reason says why)
 	CodeNoCall       ErrorCode = "no-call"      // the call the action names does not exist
+	CodeNotFound     ErrorCode = "not-found"    // the user or number called does not exist
+	CodeNoG711       ErrorCode = "no-g711"      // the browser's offer has no G.711: nothing to bridge without transcoding
 	CodeUnavailable  ErrorCode = "unavailable"  // the gateway cannot do it now
 	CodeInternal     ErrorCode = "internal"     // a fault on our side
 )

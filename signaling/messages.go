@@ -2,10 +2,11 @@ package signaling
 
 import (
 	"regexp"
+	"strings"
 )
 
 // Message types. Client → gateway: auth, ping, pong, action. Gateway → client: welcome,
-// state, error, ping, pong.
+// state, call, error, ping, pong.
 const (
 	TypeAuth    Type = "auth"
 	TypePing    Type = "ping"
@@ -14,6 +15,7 @@ const (
 	TypeWelcome Type = "welcome"
 	TypeState   Type = "state"
 	TypeError   Type = "error"
+	TypeCall    Type = "call"
 )
 
 var registry = map[Side]map[Type]func() Message{
@@ -27,6 +29,7 @@ var registry = map[Side]map[Type]func() Message{
 		TypeWelcome: func() Message { return new(Welcome) },
 		TypeState:   func() Message { return new(State) },
 		TypeError:   func() Message { return new(Error) },
+		TypeCall:    func() Message { return new(Call) },
 		TypePing:    func() Message { return new(Ping) },
 		TypePong:    func() Message { return new(Pong) },
 	},
@@ -77,7 +80,16 @@ type Request struct {
 	Target string `json:"target,omitempty"`
 	// Orbit is the orbit to retrieve from, or to park on (directed park).
 	Orbit string `json:"orbit,omitempty"`
+	// SDP is the browser's complete offer (candidates gathered, no trickle) for the
+	// call's media: required by the gateway with call, answer and retrieve, which each
+	// start a media leg, and refused with any other action. The gateway's answer comes
+	// back in the Call message that carries this request's id.
+	SDP string `json:"sdp,omitempty"`
 }
+
+// MaxSDPSize bounds an SDP in a message: a browser's audio-only offer with a handful of
+// candidates is 2–4 KiB.
+const MaxSDPSize = 32 << 10
 
 func (*Request) Type() Type { return TypeAction }
 
@@ -107,6 +119,14 @@ func (m *Request) validate() *Error {
 	if m.Orbit != "" && !OrbitPattern.MatchString(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
+	if m.SDP != "" {
+		if e := validSDP(m.SDP); e != nil {
+			return e
+		}
+		if !startsMedia(m.Action) {
+			return badField("sdp", "is only taken with call, answer and retrieve, not %s", m.Action)
+		}
+	}
 	switch m.Action {
 	case ActionCall:
 		if m.Target == "" {
@@ -120,6 +140,64 @@ func (m *Request) validate() *Error {
 		if m.Target == "" && m.Call == "" {
 			return badField("target", "is required to transfer a call")
 		}
+	}
+	return nil
+}
+
+// startsMedia: the actions that give a call its media leg.
+func startsMedia(a Action) bool {
+	return a == ActionCall || a == ActionAnswer || a == ActionRetrieve
+}
+
+// validSDP checks the shape only (RFC 4566 §5: an SDP starts with its version line);
+// the gateway's media stack parses the rest and says what it lacks.
+func validSDP(s string) *Error {
+	if len(s) > MaxSDPSize {
+		return badField("sdp", "is %d bytes; at most %d", len(s), MaxSDPSize)
+	}
+	if !strings.HasPrefix(s, "v=0") {
+		return badField("sdp", "is not an SDP session description (it must start with v=0)")
+	}
+	return nil
+}
+
+// Call is one call's state as the gateway pushes it to every session of the user: on
+// each change, from dialing or ringing to ended. A Call sent because of a request
+// carries the request's id in its envelope and, for call, answer and retrieve, the
+// gateway's SDP answer to that tab's offer.
+type Call struct {
+	ID    string    `json:"id"`
+	Peer  string    `json:"peer,omitempty"`
+	State CallState `json:"state"`
+	// Direction is "outgoing" (this user placed it) or "incoming".
+	Direction string `json:"direction,omitempty"`
+	// Reason says why a call ended ("hung up", "not found", "declined"…) or what
+	// happened to it ("held by the other party").
+	Reason string `json:"reason,omitempty"`
+	// SDP is the gateway's answer to the browser's offer, sent only to the tab that
+	// made the offer.
+	SDP string `json:"sdp,omitempty"`
+}
+
+// Call directions.
+const (
+	CallOutgoing = "outgoing"
+	CallIncoming = "incoming"
+)
+
+func (*Call) Type() Type { return TypeCall }
+func (m *Call) validate() *Error {
+	if !callIDPattern.MatchString(m.ID) {
+		return badField("id", "%q is not a call id", m.ID)
+	}
+	if m.State == CallNone || !m.State.Valid() {
+		return badField("state", "%q is not a call state", string(m.State))
+	}
+	if m.Direction != "" && m.Direction != CallOutgoing && m.Direction != CallIncoming {
+		return badField("direction", "%q is neither outgoing nor incoming", m.Direction)
+	}
+	if m.SDP != "" {
+		return validSDP(m.SDP)
 	}
 	return nil
 }
