@@ -35,6 +35,19 @@ const msgUnavailable = "%s is allowed but not available yet: calls arrive with t
 //     "refused" with the rule's reason ("There is no call", "No call is ringing");
 //  4. the rule allows it → "unavailable": there is no SIP user agent to do it yet.
 func decide(phase signaling.Phase, cs calls, req *signaling.Request) *signaling.Error {
+	if e := check(phase, cs, req); e != nil {
+		return e
+	}
+	return unavailable(req)
+}
+
+// unavailable is the answer to an allowed action the gateway cannot carry out.
+func unavailable(req *signaling.Request) *signaling.Error {
+	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf(msgUnavailable, actionName(req.Action))}
+}
+
+// check is decide's steps 1–3: nil when the capability rule allows the request.
+func check(phase signaling.Phase, cs calls, req *signaling.Request) *signaling.Error {
 	if v := signaling.PhaseAllows(phase, req.Action); !v.Allowed {
 		return &signaling.Error{Code: signaling.CodeRefused, Message: v.Reason}
 	}
@@ -49,7 +62,7 @@ func decide(phase signaling.Phase, cs calls, req *signaling.Request) *signaling.
 	if v := signaling.CallAllows(state, req.Action); !v.Allowed {
 		return &signaling.Error{Code: signaling.CodeRefused, Message: v.Reason}
 	}
-	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf(msgUnavailable, actionName(req.Action))}
+	return nil
 }
 
 // aboutACall: call and retrieve start a new call; every other action acts on one.

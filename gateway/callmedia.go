@@ -17,7 +17,8 @@ import (
 // The ua calls it from the call's loop only, but SetEventPayloadType and SetRemote
 // arrive as two calls that belong together, so mu keeps the event type they share.
 type callMedia struct {
-	br *media.Bridge
+	br    *media.Bridge
+	entry *callEntry // the gateway's side of the call, found by this leg (calls.go)
 
 	mu      sync.Mutex
 	eventPT uint8 // the far end's telephone-event type, for the next SetRemote

@@ -6,11 +6,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/static"
 )
@@ -58,6 +61,14 @@ type Config struct {
 	// sessions carry the DR state and refuse calls, as before the user agent existed.
 	Registrar    Registrar
 	SignOutGrace time.Duration
+
+	// SIP and Media, both set, make the gateway carry calls (issue 4): each call gets
+	// a media.Leg from Media toward the browser, bridged to a call of the user's
+	// agent in SIP. Registrar defaults to SIPUsers(SIP). MediaAddr is where bridges
+	// bind their SIP-side RTP sockets; zero means 127.0.0.1.
+	SIP       *ua.Manager
+	Media     *media.Factory
+	MediaAddr netip.Addr
 
 	// Demo enables sign-in by name (POST /api/session) for DemoUsers.
 	Demo bool
@@ -111,6 +122,12 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	dur(&c.AuthTimeout, DefaultAuthTimeout)
+	if c.Registrar == nil && c.SIP != nil {
+		c.Registrar = SIPUsers(c.SIP)
+	}
+	if !c.MediaAddr.IsValid() {
+		c.MediaAddr = netip.MustParseAddr("127.0.0.1")
+	}
 	dur(&c.PingInterval, DefaultPingInterval)
 	dur(&c.PeerTimeout, DefaultPeerTimeout)
 	dur(&c.SessionTTL, DefaultSessionTTL)

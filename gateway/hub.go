@@ -75,6 +75,19 @@ func (h *hub) join(sess *session) {
 	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
 }
 
+// refocus pushes sess the state for its focus call again, after the focus changed:
+// capabilities follow the call the user looks at. The generation moves on so the
+// outbox takes it; the cached frames stay valid, the snapshot being the same.
+func (h *hub) refocus(sess *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.sessions[sess]; !ok {
+		return
+	}
+	h.gen++
+	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
+}
+
 func (h *hub) leave(sess *session) {
 	h.mu.Lock()
 	delete(h.sessions, sess)

@@ -55,6 +55,9 @@ type registrations struct {
 	r     Registrar
 	grace time.Duration
 	log   *slog.Logger
+	// signedIn, when set, hears of every successful sign-in, so the user's calls can
+	// be followed from their new user agent (calls.go).
+	signedIn func(user string)
 
 	ctx    context.Context // ends at close: in-flight sign-ins give up
 	cancel context.CancelFunc
@@ -102,6 +105,9 @@ func (g *registrations) join(user string, failed func(error)) {
 		backoff := retryMin
 		for attempt := 0; ; attempt++ {
 			tried, err := g.signIn(user, u)
+			if tried && err == nil && g.signedIn != nil {
+				g.signedIn(user)
+			}
 			if !tried || err == nil {
 				return
 			}

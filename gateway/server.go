@@ -24,6 +24,7 @@ type Server struct {
 	origins originPolicy
 	hub     *hub
 	regs    *registrations // nil without Config.Registrar
+	phones  *phones        // nil without Config.SIP and Config.Media
 	handler http.Handler
 
 	unsubscribe func()
@@ -75,6 +76,10 @@ func New(cfg Config) (*Server, error) {
 	s.hub.publish(cfg.Controller.Snapshot())
 	if cfg.Registrar != nil {
 		s.regs = newRegistrations(cfg.Registrar, cfg.SignOutGrace, s.log)
+	}
+	if cfg.SIP != nil && cfg.Media != nil && s.regs != nil {
+		s.phones = newPhones(s, cfg.SIP, cfg.Media, cfg.MediaAddr)
+		s.regs.signedIn = s.phones.signedIn
 	}
 	s.handler = s.routes()
 	s.watchdog.Go(s.watchWrites)
@@ -171,6 +176,10 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.unsubscribe()
 	s.sessions.Wait()
+	if s.phones != nil {
+		// After the sessions: no request can start a call any more.
+		s.phones.close()
+	}
 	if s.regs != nil {
 		// After the sessions: none can join or leave any more.
 		s.regs.close()

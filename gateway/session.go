@@ -44,6 +44,7 @@ type session struct {
 	// server's watchdog closes sessions stuck in one (watchdog.go).
 	writeStart atomic.Int64
 	calls      calls
+	phone      *phone // the user's calls, with Config.SIP and Config.Media; set at auth
 }
 
 // bufPool holds read buffers of one maximum message each, so 10,000 idle sessions hold
@@ -80,6 +81,9 @@ func (s *session) run() {
 	close(readerDone)
 	<-writerDone
 	s.srv.hub.leave(s)
+	if s.phone != nil {
+		s.phone.leave(s)
+	}
 	if s.srv.regs != nil && s.auth.Load() == authOK {
 		s.srv.regs.leave(s.claims.User)
 	}
@@ -189,7 +193,14 @@ func (s *session) handle(frame []byte) bool {
 	case *signaling.Auth:
 		return s.reauthenticate(env, m)
 	case *signaling.Request:
-		e := decide(s.srv.hub.phase(), s.calls, m)
+		e := check(s.srv.hub.phase(), s.calls, m)
+		if e == nil && s.phone != nil {
+			s.phone.act(s, env.ID, m)
+			return true
+		}
+		if e == nil {
+			e = unavailable(m)
+		}
 		e.Ref = env.ID
 		return s.reply(env.ID, e)
 	}
@@ -217,6 +228,11 @@ func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 	// The welcome goes into the queue before the session joins the hub, so it is
 	// written before the first state (outbox.take writes replies first).
 	s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
+	if s.srv.phones != nil {
+		// Before the hub: from then on the hub asks the phone for the focus call.
+		s.phone = s.srv.phones.join(s, claims.User)
+		s.calls = s.phone
+	}
 	s.srv.hub.join(s)
 	if s.srv.regs != nil {
 		s.srv.regs.join(claims.User, s.sipUnavailable)

@@ -97,6 +97,15 @@ func (c *Call) Peer() string {
 	return c.peer
 }
 
+// Leg is the MediaLeg the call was dialled or answered with (nil while an incoming
+// call rings). The gateway finds its own state for a call by the leg it gave, which it
+// needs before Dial returns: the call's first events arrive while it still dials.
+func (c *Call) Leg() MediaLeg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leg
+}
+
 // State is the call's state now.
 func (c *Call) State() signaling.CallState {
 	c.mu.Lock()

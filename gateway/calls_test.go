@@ -1,0 +1,167 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parkway/parkway/pool"
+	"github.com/parkway/parkway/signaling"
+)
+
+// callGateway is a gateway that carries calls: real pools, a real user agent, media
+// legs on loopback.
+func callGateway(t *testing.T) (*testGateway, *pool.Pool) {
+	t.Helper()
+	poolA, poolB := sipPools(t)
+	m := sipManager(t, poolA, poolB)
+	f := testFactory(t)
+	g := startGateway(t, func(c *Config) { c.SIP = m; c.Media = f; c.SignOutGrace = time.Hour })
+	return g, poolA
+}
+
+// nextCall reads until a call message matching ok arrives (states, pongs skipped);
+// errors fail the test.
+func nextCall(t *testing.T, c *client, what string, ok func(env signaling.Envelope, m *signaling.Call) bool) (signaling.Envelope, *signaling.Call) {
+	t.Helper()
+	for {
+		env, m, err := c.read()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		switch m := m.(type) {
+		case *signaling.Call:
+			if ok(env, m) {
+				return env, m
+			}
+		case *signaling.Error:
+			t.Fatalf("waiting for %s: error %+v", what, m)
+		}
+	}
+}
+
+// nextError reads until an error arrives (calls and states skipped).
+func nextError(t *testing.T, c *client) *signaling.Error {
+	t.Helper()
+	for {
+		_, m, err := c.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := m.(*signaling.Error); ok {
+			return e
+		}
+	}
+}
+
+func request(id string, r *signaling.Request) ([]byte, error) { return signaling.Encode(id, r) }
+
+// Alice calls bob through the real websocket: each browser's offer rides on its
+// request, the gateway's answer comes back in a call message, both hear each other,
+// alice holds and resumes, and hanging up ends the call in both tabs.
+func TestCallsOverWebsocket(t *testing.T) {
+	g, poolA := callGateway(t)
+	aliceWS, _ := g.connect(t, "alice")
+	bobWS, _ := g.connect(t, "bob")
+	waitFor(t, "alice and bob registered", func() bool {
+		return len(poolA.Contacts("alice")) > 0 && len(poolA.Contacts("bob")) > 0
+	})
+	// A registration is at the pool before the gateway's pump follows the user agent.
+	waitFor(t, "the gateway following both user agents", func() bool {
+		return g.phoneReady("alice") && g.phoneReady("bob")
+	})
+
+	aliceTab := newBrowser(t, true)
+	aliceWS.send(request("call1", &signaling.Request{Action: signaling.ActionCall, Target: "bob", SDP: aliceTab.offer().SDP}))
+	_, dialing := nextCall(t, aliceWS, "alice's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool {
+		return env.ID == "call1" && m.SDP != ""
+	})
+	if dialing.State != signaling.CallDialing || dialing.Direction != signaling.CallOutgoing {
+		t.Fatalf("first call message %+v", dialing)
+	}
+	// The browser's media comes up while bob's phone still rings.
+	aliceTab.answered(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: dialing.SDP})
+
+	_, ringing := nextCall(t, bobWS, "bob's call to ring", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.State == signaling.CallRinging
+	})
+	if ringing.Direction != signaling.CallIncoming || !strings.Contains(ringing.Peer, "alice") {
+		t.Fatalf("ringing %+v", ringing)
+	}
+	bobTab := newBrowser(t, true)
+	bobWS.send(request("ans1", &signaling.Request{Action: signaling.ActionAnswer, Call: ringing.ID, SDP: bobTab.offer().SDP}))
+	_, bobAnswer := nextCall(t, bobWS, "bob's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool {
+		return env.ID == "ans1" && m.SDP != ""
+	})
+	bobTab.answered(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: bobAnswer.SDP})
+	nextCall(t, bobWS, "bob's call active", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallActive })
+	nextCall(t, aliceWS, "alice's call active", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == dialing.ID && m.State == signaling.CallActive
+	})
+
+	aliceTab.talk(aliceHz)
+	bobTab.talk(bobHz)
+	waitFor(t, "alice to hear bob", func() bool { return aliceTab.heard(bobHz) })
+	waitFor(t, "bob to hear alice", func() bool { return bobTab.heard(aliceHz) })
+
+	aliceWS.send(request("h1", &signaling.Request{Action: signaling.ActionHold, Call: dialing.ID}))
+	nextCall(t, aliceWS, "alice's call held", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallHeld })
+	waitFor(t, "alice's browser to go quiet while she holds", func() bool { return aliceTab.quietFor(500 * time.Millisecond) })
+	aliceWS.send(request("r1", &signaling.Request{Action: signaling.ActionResume, Call: dialing.ID}))
+	nextCall(t, aliceWS, "alice's call resumed", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallActive })
+	aliceTab.forget()
+	waitFor(t, "alice to hear bob after resume", func() bool { return aliceTab.heard(bobHz) })
+
+	aliceWS.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: dialing.ID}))
+	nextCall(t, aliceWS, "alice's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+	_, ended := nextCall(t, bobWS, "bob's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+	if ended.Reason == "" {
+		t.Error("bob's call ended without a reason")
+	}
+	// An action on the call that ended is a JSON error, and the session goes on.
+	aliceWS.send(request("h2", &signaling.Request{Action: signaling.ActionHold, Call: dialing.ID}))
+	if e := nextError(t, aliceWS); e.Code != signaling.CodeNoCall || e.Ref != "h2" {
+		t.Fatalf("hold after hangup: %+v", e)
+	}
+}
+
+// Bad calls get JSON errors that say what is wrong: an offer without G.711, an unknown
+// user, a call without an offer.
+func TestCallsRefused(t *testing.T) {
+	g, poolA := callGateway(t)
+	c, _ := g.connect(t, "carol")
+	waitFor(t, "carol registered", func() bool { return len(poolA.Contacts("carol")) > 0 && g.phoneReady("carol") })
+
+	opus := newBrowser(t, false)
+	c.send(request("o1", &signaling.Request{Action: signaling.ActionCall, Target: "bob", SDP: opus.offer().SDP}))
+	if e := nextError(t, c); e.Code != signaling.CodeNoG711 || e.Ref != "o1" || !strings.Contains(e.Message, "offer has no G.711") {
+		t.Fatalf("opus-only offer: %+v", e)
+	}
+
+	tab := newBrowser(t, true)
+	c.send(request("n1", &signaling.Request{Action: signaling.ActionCall, Target: "nobody", SDP: tab.offer().SDP}))
+	if e := nextError(t, c); e.Code != signaling.CodeNotFound || e.Ref != "n1" || !strings.Contains(e.Message, "not found") {
+		t.Fatalf("call to an unknown user: %+v", e)
+	}
+
+	c.send(request("s1", &signaling.Request{Action: signaling.ActionCall, Target: "bob"}))
+	if e := nextError(t, c); e.Code != signaling.CodeBadField || e.Field != "sdp" {
+		t.Fatalf("call without an offer: %+v", e)
+	}
+	c.pingPong(7)
+}
+
+// phoneReady reports whether the gateway follows user's SIP agent.
+func (g *testGateway) phoneReady(user string) bool {
+	g.phones.mu.Lock()
+	ph := g.phones.users[user]
+	g.phones.mu.Unlock()
+	if ph == nil {
+		return false
+	}
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	return ph.u != nil
+}
