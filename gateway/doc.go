@@ -37,7 +37,14 @@
 //     ending signs them out after Config.SignOutGrace (10 s), so a reload does not churn
 //     registrations (registrations.go). A failed sign-in is an "unavailable" error to
 //     the client and is retried with backoff; the session carries on regardless.
-//   - An action request is checked with the capability rule and answered with an error
-//     until the SIP user agent exists (issue 4): "refused" with the rule's reason,
-//     "no-call" for a call id that does not exist, otherwise "unavailable" (actions.go).
+//   - An action request is checked with the capability rule (actions.go): "refused" with
+//     the rule's reason, "no-call" for a call id that does not exist. Without
+//     Config.SIP and Config.Media an allowed action is "unavailable". With them
+//     (calls.go), call, answer, decline, hang up, hold and resume run through the user's
+//     ua.User with one media.Leg per call: the browser's complete SDP offer rides on the
+//     call/answer request, the leg's answer comes back in a "call" message carrying the
+//     request's id, and every change of every call is pushed to each of the user's tabs
+//     as a "call" message; the newest live call is the focus the pushed capabilities
+//     are computed for. An offer without G.711 gets "no-g711", a call to an unknown
+//     user "not-found". callmedia.go adapts the leg's bridge to ua.MediaLeg.
 package gateway
