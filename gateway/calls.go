@@ -63,6 +63,7 @@ type callEntry struct {
 	peer     string
 	state    signaling.CallState
 	reason   string
+	orbit    string
 	seq      int // creation order: the newest live call is the focus
 
 	// The tab whose offer the leg answered gets the answer once, with its request id.
@@ -187,7 +188,7 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 func (ph *phone) event(ev ua.Event) {
 	ph.mu.Lock()
 	e := ph.entryLocked(ev.Call)
-	e.state, e.reason, e.peer = ev.State, ev.Reason, ev.Call.Peer()
+	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, ev.Call.Peer()
 	var leg *media.Leg
 	if e.state == signaling.CallEnded {
 		leg, e.leg = e.leg, nil
@@ -204,7 +205,7 @@ func (ph *phone) event(ev ua.Event) {
 // capabilities again, since the focus call may have changed.
 func (ph *phone) push(e *callEntry) {
 	ph.mu.Lock()
-	msg := signaling.Call{ID: e.id, Peer: e.peer, State: e.state, Reason: e.reason, Direction: signaling.CallIncoming}
+	msg := signaling.Call{ID: e.id, Peer: e.peer, State: e.state, Reason: e.reason, Orbit: e.orbit, Direction: signaling.CallIncoming}
 	if e.outgoing {
 		msg.Direction = signaling.CallOutgoing
 	}
@@ -286,12 +287,16 @@ func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Er
 	}
 	switch req.Action {
 	case signaling.ActionCall:
-		return ph.dial(ctx, s, id, u, req)
+		return ph.dial(ctx, s, id, u, req.Target, req)
+	case signaling.ActionRetrieve:
+		// Retrieving is dialling the orbit (park/doc.go): the park service hands the
+		// parked party over to us.
+		return ph.dial(ctx, s, id, u, req.Orbit, req)
 	case signaling.ActionAnswer:
 		if in == nil {
 			return noCall(req.Call)
 		}
-		return ph.answer(ctx, s, id, e, req)
+		return ph.answer(ctx, s, id, e, in, req)
 	case signaling.ActionDecline:
 		if in == nil {
 			return noCall(req.Call)
@@ -305,6 +310,21 @@ func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Er
 			return sipError("Hang up", in.Decline(ctx, 603))
 		}
 		return sipError("Hang up", call.Hangup(ctx))
+	case signaling.ActionPark:
+		if call == nil {
+			return noCall(req.Call)
+		}
+		// The orbit reaches the tabs with the call's end (reason "parked").
+		_, err := call.Park(ctx, req.Orbit)
+		return sipError("Park", err)
+	case signaling.ActionTransfer:
+		if call == nil {
+			return noCall(req.Call)
+		}
+		if req.Target == "" {
+			return &signaling.Error{Code: signaling.CodeBadField, Field: "target", Message: "is required: attended transfer is not carried yet"}
+		}
+		return sipError("Transfer", call.Transfer(ctx, req.Target))
 	case signaling.ActionHold, signaling.ActionResume:
 		if call == nil {
 			return noCall(req.Call)
@@ -330,7 +350,7 @@ func sipError(what string, err error) *signaling.Error {
 
 // newLeg answers the browser's offer with a new leg. An offer without G.711 is refused
 // before any PeerConnection exists: the bridge never transcodes.
-func (ph *phone) newLeg(ctx context.Context, offer string) (*media.Leg, string, *signaling.Error) {
+func (ph *phone) newLeg(ctx context.Context, offer string, law media.Codec) (*media.Leg, string, *signaling.Error) {
 	if offer == "" {
 		return nil, "", &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
 	}
@@ -340,7 +360,7 @@ func (ph *phone) newLeg(ctx context.Context, offer string) (*media.Leg, string, 
 		}
 		return nil, "", &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
 	}
-	leg, err := ph.p.f.NewLeg(&media.BridgeConfig{LocalAddr: netip.AddrPortFrom(ph.p.addr, 0)})
+	leg, err := ph.p.f.NewLeg(&media.BridgeConfig{LocalAddr: netip.AddrPortFrom(ph.p.addr, 0), Codec: law})
 	if err != nil {
 		return nil, "", &signaling.Error{Code: signaling.CodeInternal, Message: "media: " + err.Error()}
 	}
@@ -357,28 +377,34 @@ func (ph *phone) newLeg(ctx context.Context, offer string) (*media.Leg, string, 
 
 // dial places a call with a new leg. The leg's answer goes to the tab in the call's
 // first message (dialing), so the browser's media is up before the far end answers.
-func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, req *signaling.Request) *signaling.Error {
-	leg, answer, e := ph.newLeg(ctx, req.SDP)
+func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, target string, req *signaling.Request) *signaling.Error {
+	leg, answer, e := ph.newLeg(ctx, req.SDP, media.PCMU)
 	if e != nil {
 		return e
 	}
 	cm := newCallMedia(leg)
 	cm.entry = &callEntry{leg: leg, origin: s, ref: id, answer: answer}
-	_, err := u.Dial(ctx, req.Target, cm)
+	_, err := u.Dial(ctx, target, cm)
 	if err == nil {
 		return nil
 	}
 	_ = leg.Close() // the ended event may have closed it already; Close is idempotent
 	if errors.Is(err, ua.ErrNotFound) {
-		return &signaling.Error{Code: signaling.CodeNotFound, Field: "target", Message: fmt.Sprintf("%s: not found", req.Target)}
+		return &signaling.Error{Code: signaling.CodeNotFound, Message: fmt.Sprintf("%s: not found", target)}
 	}
-	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("the call to %s failed: %v", req.Target, err)}
+	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("the call to %s failed: %v", target, err)}
 }
 
 // answer answers a ringing call with a new leg; the tab gets the SDP answer before the
 // SIP side is answered, so its audio is ready when the caller's starts.
-func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry, req *signaling.Request) *signaling.Error {
-	leg, answer, se := ph.newLeg(ctx, req.SDP)
+func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry, in *ua.Incoming, req *signaling.Request) *signaling.Error {
+	// The browser speaks the caller's first law, when the browser offered it, so the
+	// SIP answer needs no transcoding (a SIP phone may offer PCMA only).
+	law := media.PCMU
+	if c := in.Codecs(); len(c) > 0 {
+		law = media.Codec(c[0])
+	}
+	leg, answer, se := ph.newLeg(ctx, req.SDP, law)
 	if se != nil {
 		return se
 	}
@@ -386,7 +412,6 @@ func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry
 	ph.mu.Lock()
 	e.leg, e.origin, e.ref, e.answer = leg, s, id, answer
 	cm.entry = e
-	in := e.in
 	ph.mu.Unlock()
 	ph.push(e)
 	if _, err := in.Answer(ctx, cm); err != nil {

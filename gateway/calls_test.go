@@ -165,3 +165,77 @@ func (g *testGateway) phoneReady(user string) bool {
 	defer ph.mu.Unlock()
 	return ph.u != nil
 }
+
+// establish has from call to over the websocket with fresh browsers and returns the
+// caller's and callee's call ids and tabs, once both calls are active.
+func establish(t *testing.T, from, to *client, target string) (fromID, toID string, fromTab, toTab *browser) {
+	t.Helper()
+	fromTab = newBrowser(t, true)
+	from.send(request("dial-"+target, &signaling.Request{Action: signaling.ActionCall, Target: target, SDP: fromTab.offer().SDP}))
+	_, dialing := nextCall(t, from, "the caller's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool {
+		return env.ID == "dial-"+target && m.SDP != ""
+	})
+	fromTab.answered(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: dialing.SDP})
+	_, ringing := nextCall(t, to, "the callee's call to ring", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.State == signaling.CallRinging
+	})
+	toTab = newBrowser(t, true)
+	to.send(request("ans-"+target, &signaling.Request{Action: signaling.ActionAnswer, Call: ringing.ID, SDP: toTab.offer().SDP}))
+	_, ans := nextCall(t, to, "the callee's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool {
+		return env.ID == "ans-"+target && m.SDP != ""
+	})
+	toTab.answered(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP})
+	nextCall(t, from, "the caller's call active", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == dialing.ID && m.State == signaling.CallActive
+	})
+	nextCall(t, to, "the callee's call active", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == ringing.ID && m.State == signaling.CallActive
+	})
+	return dialing.ID, ringing.ID, fromTab, toTab
+}
+
+// Alice parks bob on pool-a; she is told the orbit; carol retrieves it from her tab,
+// and bob and carol hear each other over bob's same browser leg (no renegotiation).
+func TestCallsParkAndRetrieve(t *testing.T) {
+	g, poolA := callGateway(t)
+	aliceWS, _ := g.connect(t, "alice")
+	bobWS, _ := g.connect(t, "bob")
+	carolWS, _ := g.connect(t, "carol")
+	waitFor(t, "everyone registered", func() bool {
+		for _, u := range []string{"alice", "bob", "carol"} {
+			if len(poolA.Contacts(u)) == 0 || !g.phoneReady(u) {
+				return false
+			}
+		}
+		return true
+	})
+	aliceID, bobID, _, bobTab := establish(t, aliceWS, bobWS, "bob")
+
+	aliceWS.send(request("park", &signaling.Request{Action: signaling.ActionPark, Call: aliceID}))
+	_, parked := nextCall(t, aliceWS, "alice's call parked", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == aliceID && m.State == signaling.CallEnded
+	})
+	if parked.Reason != "parked" || !signaling.OrbitPattern.MatchString(parked.Orbit) {
+		t.Fatalf("alice's parked call %+v", parked)
+	}
+	waitFor(t, "pool-a holds the parked call", func() bool { return len(poolA.Park().Parked()) == 1 })
+
+	carolTab := newBrowser(t, true)
+	carolWS.send(request("ret", &signaling.Request{Action: signaling.ActionRetrieve, Orbit: parked.Orbit, SDP: carolTab.offer().SDP}))
+	_, dialing := nextCall(t, carolWS, "carol's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool {
+		return env.ID == "ret" && m.SDP != ""
+	})
+	carolTab.answered(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: dialing.SDP})
+	nextCall(t, carolWS, "carol's retrieved call active", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == dialing.ID && m.State == signaling.CallActive
+	})
+	carolTab.talk(aliceHz)
+	bobTab.talk(bobHz)
+	bobTab.forget()
+	waitFor(t, "bob to hear carol", func() bool { return bobTab.heard(aliceHz) })
+	waitFor(t, "carol to hear bob", func() bool { return carolTab.heard(bobHz) })
+	waitFor(t, "the orbit free again", func() bool { return len(poolA.Park().Parked()) == 0 })
+
+	bobWS.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: bobID}))
+	nextCall(t, carolWS, "carol's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+}

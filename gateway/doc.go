@@ -40,11 +40,12 @@
 //   - An action request is checked with the capability rule (actions.go): "refused" with
 //     the rule's reason, "no-call" for a call id that does not exist. Without
 //     Config.SIP and Config.Media an allowed action is "unavailable". With them
-//     (calls.go), call, answer, decline, hang up, hold and resume run through the user's
-//     ua.User with one media.Leg per call: the browser's complete SDP offer rides on the
-//     call/answer request, the leg's answer comes back in a "call" message carrying the
-//     request's id, and every change of every call is pushed to each of the user's tabs
-//     as a "call" message; the newest live call is the focus the pushed capabilities
-//     are computed for. An offer without G.711 gets "no-g711", a call to an unknown
-//     user "not-found". callmedia.go adapts the leg's bridge to ua.MediaLeg.
+//     (calls.go), call, answer, decline, hang up, hold, resume, park, retrieve and blind
+//     transfer run through the user's ua.User with one media.Leg per call: the
+//     browser's complete SDP offer rides on the call/answer/retrieve request, the leg's
+//     answer comes back in a "call" message carrying the request's id, and every change
+//     of every call is pushed to each of the user's tabs as a "call" message (a parked
+//     call's end carries the orbit); the newest live call is the focus the pushed
+//     capabilities are computed for. An offer without G.711 gets "no-g711", a call to
+//     an unknown user "not-found". callmedia.go adapts the leg's bridge to ua.MediaLeg.
 package gateway

@@ -47,6 +47,7 @@ func TestDecodeCall(t *testing.T) {
 		`{"id":"c1","state":"parked"}`,
 		`{"id":"c1","state":"active","direction":"sideways"}`,
 		`{"id":"c1","state":"active","sdp":"nope"}`,
+		`{"id":"c1","state":"ended","orbit":"0"}`,
 	} {
 		if _, _, err := Decode(FromGateway, []byte(`{"v":1,"type":"call","data":`+data+`}`)); !errors.Is(err, ErrBadField) {
 			t.Errorf("%s: %v, want bad-field", data, err)

@@ -131,6 +131,7 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"action","id":"2","data":{"action":"call","target":"bob","sdp":"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}}`,
 		`{"v":1,"type":"action","data":{"action":"hold","call":"c1","sdp":"v=0"}}`,
 		`{"v":1,"type":"call","id":"2","data":{"id":"c1","peer":"sip:bob@pool-a","state":"ended","direction":"outgoing","reason":"not found"}}`,
+		`{"v":1,"type":"call","data":{"id":"c1","state":"ended","reason":"parked","orbit":"7000"}}`,
 		`{"v":2}`, `[]`, `{`,
 	} {
 		f.Add([]byte(s))

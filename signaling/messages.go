@@ -177,6 +177,9 @@ type Call struct {
 	// SDP is the gateway's answer to the browser's offer, sent only to the tab that
 	// made the offer.
 	SDP string `json:"sdp,omitempty"`
+	// Orbit is where this user parked the call (state ended, reason "parked"), for
+	// the parker to read out.
+	Orbit string `json:"orbit,omitempty"`
 }
 
 // Call directions.
@@ -195,6 +198,9 @@ func (m *Call) validate() *Error {
 	}
 	if m.Direction != "" && m.Direction != CallOutgoing && m.Direction != CallIncoming {
 		return badField("direction", "%q is neither outgoing nor incoming", m.Direction)
+	}
+	if m.Orbit != "" && !OrbitPattern.MatchString(m.Orbit) {
+		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
 	if m.SDP != "" {
 		return validSDP(m.SDP)

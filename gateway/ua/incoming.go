@@ -19,6 +19,11 @@ type Incoming struct {
 	From, To string
 }
 
+// Codecs are the G.711 payload types the caller offered, in its order of preference
+// (0 PCMU, 8 PCMA). The gateway makes the browser's leg speak the first, so the
+// answer needs no transcoding whichever law a SIP phone insists on.
+func (in *Incoming) Codecs() []uint8 { return append([]uint8(nil), in.offer.payloads...) }
+
 // Call is the ringing call (its ID is what the gateway shows).
 func (in *Incoming) Call() *Call { return in.call }
 
