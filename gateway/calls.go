@@ -392,6 +392,11 @@ func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, ta
 	if errors.Is(err, ua.ErrNotFound) {
 		return &signaling.Error{Code: signaling.CodeNotFound, Message: fmt.Sprintf("%s: not found", target)}
 	}
+	if errors.Is(err, ua.ErrBusy) || errors.Is(err, ua.ErrDeclined) || (errors.Is(err, context.Canceled) && ctx.Err() == nil) {
+		// The far end said no, or the user hung up while it rang: the call's ended
+		// message says so, which is an outcome, not an error of the request.
+		return nil
+	}
 	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("the call to %s failed: %v", target, err)}
 }
 

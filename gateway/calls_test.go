@@ -239,3 +239,43 @@ func TestCallsParkAndRetrieve(t *testing.T) {
 	bobWS.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: bobID}))
 	nextCall(t, carolWS, "carol's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
 }
+
+// Bob declines: alice's call ends with the reason, and no error is raised for it. Then
+// alice calls again and hangs up while it rings: bob's ringing call ends too.
+func TestCallsDeclineAndCancel(t *testing.T) {
+	g, poolA := callGateway(t)
+	aliceWS, _ := g.connect(t, "alice")
+	bobWS, _ := g.connect(t, "bob")
+	waitFor(t, "alice and bob registered", func() bool {
+		return len(poolA.Contacts("alice")) > 0 && len(poolA.Contacts("bob")) > 0 && g.phoneReady("alice") && g.phoneReady("bob")
+	})
+
+	aliceTab := newBrowser(t, true)
+	aliceWS.send(request("d1", &signaling.Request{Action: signaling.ActionCall, Target: "bob", SDP: aliceTab.offer().SDP}))
+	_, ringing := nextCall(t, bobWS, "bob's call to ring", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallRinging })
+	bobWS.send(request("no", &signaling.Request{Action: signaling.ActionDecline, Call: ringing.ID}))
+	_, ended := nextCall(t, aliceWS, "alice's call declined", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+	if ended.Reason != "declined" {
+		t.Fatalf("alice's call ended %+v, want declined", ended)
+	}
+	nextCall(t, bobWS, "bob's call ended", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == ringing.ID && m.State == signaling.CallEnded
+	})
+
+	again := newBrowser(t, true)
+	aliceWS.send(request("d2", &signaling.Request{Action: signaling.ActionCall, Target: "bob", SDP: again.offer().SDP}))
+	_, dialing := nextCall(t, aliceWS, "alice's second call", func(env signaling.Envelope, m *signaling.Call) bool { return env.ID == "d2" && m.SDP != "" })
+	_, ringing = nextCall(t, bobWS, "bob's second call to ring", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallRinging })
+	aliceWS.send(request("x", &signaling.Request{Action: signaling.ActionHangup, Call: dialing.ID}))
+	nextCall(t, bobWS, "bob's ringing call cancelled", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == ringing.ID && m.State == signaling.CallEnded
+	})
+	nextCall(t, aliceWS, "alice's call ended", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == dialing.ID && m.State == signaling.CallEnded
+	})
+	// No error came for the decline or the cancel: the next error is the one asked for.
+	aliceWS.send(request("h", &signaling.Request{Action: signaling.ActionHold, Call: "gone"}))
+	if e := nextError(t, aliceWS); e.Ref != "h" || e.Code != signaling.CodeNoCall {
+		t.Fatalf("error %+v, want the no-call for h", e)
+	}
+}
