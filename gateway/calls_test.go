@@ -100,6 +100,11 @@ func TestCallsOverWebsocket(t *testing.T) {
 	nextCall(t, aliceWS, "alice's call active", func(_ signaling.Envelope, m *signaling.Call) bool {
 		return m.ID == dialing.ID && m.State == signaling.CallActive
 	})
+	// The capabilities follow the call in focus: with an active call, Hold is enabled
+	// and Answer is not. The state is pushed right after the call message.
+	if st := nextState(t, aliceWS); !st.Capabilities[signaling.ActionHold].Allowed || st.Capabilities[signaling.ActionAnswer].Allowed {
+		t.Fatalf("capabilities with an active call: %+v", st.Capabilities)
+	}
 
 	aliceTab.talk(aliceHz)
 	bobTab.talk(bobHz)
@@ -277,5 +282,22 @@ func TestCallsDeclineAndCancel(t *testing.T) {
 	aliceWS.send(request("h", &signaling.Request{Action: signaling.ActionHold, Call: "gone"}))
 	if e := nextError(t, aliceWS); e.Ref != "h" || e.Code != signaling.CodeNoCall {
 		t.Fatalf("error %+v, want the no-call for h", e)
+	}
+}
+
+// nextState reads until a state arrives (call messages skipped; errors fail).
+func nextState(t *testing.T, c *client) *signaling.State {
+	t.Helper()
+	for {
+		_, m, err := c.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *signaling.State:
+			return m
+		case *signaling.Error:
+			t.Fatalf("waiting for a state: error %+v", m)
+		}
 	}
 }
