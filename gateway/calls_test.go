@@ -301,3 +301,34 @@ func nextState(t *testing.T, c *client) *signaling.State {
 		}
 	}
 }
+
+// Bob has two tabs: both ring; the one that answers gets the SDP answer, the other
+// only the call's states, and both see it end.
+func TestCallsTwoTabs(t *testing.T) {
+	g, poolA := callGateway(t)
+	aliceWS, _ := g.connect(t, "alice")
+	bob1, _ := g.connect(t, "bob")
+	bob2, _ := g.connect(t, "bob")
+	waitFor(t, "alice and bob registered", func() bool {
+		return len(poolA.Contacts("alice")) > 0 && len(poolA.Contacts("bob")) > 0 && g.phoneReady("alice") && g.phoneReady("bob")
+	})
+	aliceTab := newBrowser(t, true)
+	aliceWS.send(request("d", &signaling.Request{Action: signaling.ActionCall, Target: "bob", SDP: aliceTab.offer().SDP}))
+	_, r1 := nextCall(t, bob1, "tab 1 rings", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallRinging })
+	_, r2 := nextCall(t, bob2, "tab 2 rings", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallRinging })
+	if r1.ID != r2.ID {
+		t.Fatalf("the tabs ring different calls: %s, %s", r1.ID, r2.ID)
+	}
+	tab2 := newBrowser(t, true)
+	bob2.send(request("a", &signaling.Request{Action: signaling.ActionAnswer, Call: r2.ID, SDP: tab2.offer().SDP}))
+	nextCall(t, bob2, "tab 2's answer SDP", func(env signaling.Envelope, m *signaling.Call) bool { return env.ID == "a" && m.SDP != "" })
+	_, active := nextCall(t, bob1, "tab 1 sees the call active", func(_ signaling.Envelope, m *signaling.Call) bool {
+		if m.SDP != "" {
+			t.Fatalf("tab 1 got tab 2's SDP answer: %+v", m)
+		}
+		return m.State == signaling.CallActive
+	})
+	bob1.send(request("x", &signaling.Request{Action: signaling.ActionHangup, Call: active.ID}))
+	nextCall(t, bob2, "tab 2 sees it end", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+	nextCall(t, aliceWS, "alice's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+}
