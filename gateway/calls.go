@@ -25,6 +25,11 @@ import (
 // for. mu guards users and closed; each phone's own mu guards its sessions and calls.
 // Lock order: a phone's mu is never held while a session's outbox or the hub is
 // touched, because the hub calls back into phone.focus under its own lock.
+//
+// A call message is a reply, not the latest-state slot: a tab must see every state of
+// its calls. So a tab whose reply queue is full holds up its user's pump until the
+// writer drains it or the write watchdog cuts the tab (Config.PeerTimeout); other
+// users are never affected.
 type phones struct {
 	m    *ua.Manager
 	f    *media.Factory
