@@ -68,6 +68,10 @@ func (a *app) do(act signaling.Action) {
 		return
 	}
 	a.view.clearAlert()
+	if needsOffer(act) {
+		a.prepareOffer(req) // sent from the loop once the offer is complete
+		return
+	}
 	id, err := a.client.send(req)
 	if err != nil {
 		a.view.showAlert(label+" was not sent", capitalize(err.Error())+".", "local")

@@ -47,6 +47,12 @@ type (
 	welcomeEvent struct{ welcome *signaling.Welcome }
 	stateEvent   struct{ state *signaling.State }
 	errorEvent   struct{ err *signaling.Error }
+	// callEvent is a change of one of the user's calls; ref is the id of the request
+	// it answers, if any (then it may carry the gateway's SDP answer for our offer).
+	callEvent struct {
+		call *signaling.Call
+		ref  string
+	}
 )
 
 var (
@@ -287,7 +293,7 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 			}
 		case b := <-frames:
 			heard = time.Now()
-			_, msg, err := signaling.Decode(signaling.FromGateway, b)
+			env, msg, err := signaling.Decode(signaling.FromGateway, b)
 			if err != nil {
 				// A frame from a newer gateway, or a bug: say so and carry on rather
 				// than drop a working link.
@@ -315,6 +321,8 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 				c.emit(connEvent{status: connConnected})
 			case *signaling.State:
 				c.emit(stateEvent{state: m})
+			case *signaling.Call:
+				c.emit(callEvent{call: m, ref: env.ID})
 			case *signaling.Error:
 				if m.Code == signaling.CodeUnauthorized {
 					return welcomed, errUnauthorized

@@ -24,4 +24,7 @@
 //   - backoff.go  the reconnect delay
 //   - view.go     rendering state, connection, errors and calls into the page
 //   - actions.go  turning a button press into a request
+//   - webrtc.go   one RTCPeerConnection per call (microphone in, <audio> out), the
+//     complete offer on Call and Answer; window.__parkwayPCs is a test hook
+//   - calllist.go the user's calls as pushed, the focus call, the call list
 package main

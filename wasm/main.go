@@ -21,6 +21,14 @@ type app struct {
 	focusCall     string // the call actions are about; none until calls exist
 	// pending maps the ids of requests in flight to their action, to title errors.
 	pending map[string]signaling.Action
+
+	events chan<- any       // for goroutines that report back to the loop
+	calls  callList         // the user's calls, as the gateway pushes them
+	offers map[string]*peer // peers whose offer went out, by request id
+	peers  map[string]*peer // peers of this tab's calls, by call id
+	// offerCalls maps a request whose offer was answered to its call, until the call
+	// connects or ends: an error for that request ends the call.
+	offerCalls map[string]string
 }
 
 func main() {
@@ -37,7 +45,8 @@ func main() {
 	// and a press nobody saw is better than a page that freezes.
 	presses := make(chan signaling.Action, 8)
 	c := newClient(events, requestedUser())
-	a := &app{view: v, client: c, pending: map[string]signaling.Action{}}
+	a := &app{view: v, client: c, pending: map[string]signaling.Action{}, events: events,
+		offers: map[string]*peer{}, peers: map[string]*peer{}, offerCalls: map[string]string{}}
 
 	v.onAction(func(act signaling.Action) {
 		select {
@@ -71,6 +80,10 @@ func (a *app) handle(ev any) {
 		if ev.status != connConnected {
 			a.connected = false
 			a.pending = map[string]signaling.Action{}
+			for id, p := range a.offers { // their answers will never come
+				p.close()
+				delete(a.offers, id)
+			}
 			reason := "Connecting…"
 			switch ev.status {
 			case connReconnecting:
@@ -91,7 +104,14 @@ func (a *app) handle(ev any) {
 			a.view.markReady()
 		}
 	case errorEvent:
+		a.offerRefused(ev.err)
 		a.showGatewayError(ev.err)
+	case callEvent:
+		a.callChanged(ev)
+	case offerEvent:
+		a.sendOffer(ev)
+	case remoteEvent:
+		a.view.showAlert("The call's audio failed", capitalize(ev.err.Error())+".", "local")
 	}
 }
 
