@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -113,10 +115,24 @@ func runDemo(ctx context.Context, args []string) error {
 		}
 	}()
 
+	// Calls: each gets a pion PeerConnection toward the browser whose ICE offers only
+	// the SIP host's address (loopback by default), and an RTP bridge bound there too.
+	mediaIP, err := netip.ParseAddr(*sipHost)
+	if err != nil {
+		return fmt.Errorf("-sip-host %q must be an IP address for media: %w", *sipHost, err)
+	}
+	mf, err := media.NewFactory(&media.Options{IPs: []netip.Addr{mediaIP}})
+	if err != nil {
+		return err
+	}
+
 	gw, err := gateway.New(gateway.Config{
 		Controller: ctl,
 		Admin:      admin.Handler(ctl, pools),
 		Registrar:  gateway.SIPUsers(sip),
+		SIP:        sip,
+		Media:      mf,
+		MediaAddr:  mediaIP,
 		Demo:       true,
 		Logger:     log,
 	})

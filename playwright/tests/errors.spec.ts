@@ -1,7 +1,7 @@
 // (e) A request the gateway refuses shows the gateway's own words in the alert region
-// (role="alert", announced by screen readers), titled by the button that asked. Issue 2
-// has no calls yet, so Call is refused by the gateway even where the capability rule
-// allows it. Also: problems the page can tell by itself, and keyboard use.
+// (role="alert", announced by screen readers), titled by the button that asked. The
+// gateway carries calls (issue 4), so a Call to a user nobody is registered as is what
+// it refuses: "not found". Also: problems the page can tell by itself, and keyboard use.
 import { expect, test, type Page } from '@playwright/test';
 import { alertRegion, button, open, restoreNormal } from './support';
 
@@ -28,7 +28,7 @@ function gatewayErrors(page: Page) {
 test('a refused Call shows the gateway\'s error', async ({ page }) => {
   const errors = gatewayErrors(page);
   await open(page, 'alice');
-  await page.getByLabel('Number', { exact: true }).fill('bob');
+  await page.getByLabel('Number', { exact: true }).fill('nobody');
   await button(page, 'call').click();
 
   await expect(alertRegion(page)).toBeVisible();
@@ -38,6 +38,10 @@ test('a refused Call shows the gateway\'s error', async ({ page }) => {
   await expect(alertRegion(page)).toContainText(err.message);
   await expect(alertRegion(page)).toHaveAttribute('data-code', err.code);
   await expect(alertTitle(page)).toHaveText(/^Call (refused|unavailable|failed)$/);
+  expect(err.code).toBe('not-found');
+  await expect(alertRegion(page)).toContainText('not found');
+  // The call that was refused left no call behind.
+  await expect(page.locator('[data-part="calls"] [data-call-state]:not([data-call-state="ended"])')).toHaveCount(0);
   console.log(`Call → ${err.code}: ${err.message}`);
 
   // Dismissable, from the keyboard too.
@@ -86,7 +90,7 @@ test('the controls are reachable and usable from the keyboard, with a visible fo
   await open(page, 'alice');
   const number = page.getByLabel('Number', { exact: true });
   await number.focus();
-  await number.fill('bob');
+  await number.fill('nobody');
   await page.keyboard.press('Tab');
   await expect(button(page, 'call')).toBeFocused();
   const outline = await button(page, 'call').evaluate((el) => getComputedStyle(el).outlineStyle);
