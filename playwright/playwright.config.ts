@@ -41,6 +41,7 @@ export default defineConfig({
         '--use-fake-device-for-media-stream',
         '--use-fake-ui-for-media-stream',
         '--allow-loopback-in-peer-connection',
+        '--autoplay-policy=no-user-gesture-required',
       ],
     },
   },
