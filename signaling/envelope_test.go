@@ -19,6 +19,12 @@ func TestDecodeValidClientMessages(t *testing.T) {
 		{`{"v":1,"type":"action","data":{"action":"retrieve","orbit":"*123"}}`, &Request{Action: ActionRetrieve, Orbit: "*123"}},
 		{`{"v":1,"type":"action","data":{"action":"call","target":"bob"}}`, &Request{Action: ActionCall, Target: "bob"}},
 		{`{"v":1,"type":"action","data":{"action":"call","target":"+4930123"}}`, &Request{Action: ActionCall, Target: "+4930123"}},
+		{`{"v":1,"type":"action","data":{"action":"transfer","call":"c1","target":"carol"}}`, &Request{Action: ActionTransfer, Call: "c1", Target: "carol"}},
+		{`{"v":1,"type":"action","data":{"action":"transfer","call":"c1","consult":"c2"}}`, &Request{Action: ActionTransfer, Call: "c1", Consult: "c2"}},
+		{`{"v":1,"type":"action","data":{"action":"mute","call":"c1","muted":false}}`, &Request{Action: ActionMute, Call: "c1", Muted: new(false)}},
+		{`{"v":1,"type":"ice","data":{"ref":"7","candidate":"candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+			&ICE{Ref: "7", Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", SDPMid: "0", SDPMLineIndex: new(uint16(0))}},
+		{`{"v":1,"type":"ice","data":{"ref":"7","candidate":""}}`, &ICE{Ref: "7"}},
 	}
 	for _, c := range cases {
 		_, m, err := Decode(FromClient, []byte(c.frame))
@@ -63,6 +69,16 @@ func TestDecodeRejectsWithTypedErrors(t *testing.T) {
 		{"orbit too long", `{"v":1,"type":"action","data":{"action":"retrieve","orbit":"1234567890"}}`, ErrBadField, "orbit"},
 		{"target with SIP injection", `{"v":1,"type":"action","data":{"action":"call","target":"bob@evil;x=1"}}`, ErrBadField, "target"},
 		{"bad call id", `{"v":1,"type":"action","data":{"action":"hangup","call":"a b"}}`, ErrBadField, "call"},
+		{"transfer to nobody", `{"v":1,"type":"action","data":{"action":"transfer","call":"c1"}}`, ErrBadField, "target"},
+		{"blind and attended at once", `{"v":1,"type":"action","data":{"action":"transfer","call":"c1","target":"bob","consult":"c2"}}`, ErrBadField, "consult"},
+		{"attended without the call", `{"v":1,"type":"action","data":{"action":"transfer","consult":"c2"}}`, ErrBadField, "call"},
+		{"attended to itself", `{"v":1,"type":"action","data":{"action":"transfer","call":"c1","consult":"c1"}}`, ErrBadField, "consult"},
+		{"consult on park", `{"v":1,"type":"action","data":{"action":"park","call":"c1","consult":"c2"}}`, ErrBadField, "consult"},
+		{"mute without muted", `{"v":1,"type":"action","data":{"action":"mute","call":"c1"}}`, ErrBadField, "muted"},
+		{"muted on hold", `{"v":1,"type":"action","data":{"action":"hold","call":"c1","muted":true}}`, ErrBadField, "muted"},
+		{"ice without ref", `{"v":1,"type":"ice","data":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5 typ host"}}`, ErrBadField, "ref"},
+		{"ice not a candidate", `{"v":1,"type":"ice","data":{"ref":"1","candidate":"a=evil"}}`, ErrBadField, "candidate"},
+		{"parked from a client", `{"v":1,"type":"parked","data":{"pool":"pool-a","calls":[]}}`, ErrUnknownType, ""},
 		{"long id", `{"v":1,"type":"ping","id":"` + strings.Repeat("x", 65) + `"}`, ErrBadField, "id"},
 		{"oversize", `{"v":1,"type":"auth","data":{"token":"` + strings.Repeat("a", MaxMessageSize) + `"}}`, ErrTooLarge, ""},
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Message types. Client → gateway: auth, ping, pong, action. Gateway → client: welcome,
-// state, call, error, ping, pong.
+// Message types. Client → gateway: auth, ping, pong, action, ice. Gateway → client:
+// welcome, state, call, parked, ice, error, ping, pong.
 const (
 	TypeAuth    Type = "auth"
 	TypePing    Type = "ping"
@@ -16,6 +16,8 @@ const (
 	TypeState   Type = "state"
 	TypeError   Type = "error"
 	TypeCall    Type = "call"
+	TypeParked  Type = "parked"
+	TypeICE     Type = "ice"
 )
 
 var registry = map[Side]map[Type]func() Message{
@@ -24,12 +26,15 @@ var registry = map[Side]map[Type]func() Message{
 		TypePing:   func() Message { return new(Ping) },
 		TypePong:   func() Message { return new(Pong) },
 		TypeAction: func() Message { return new(Request) },
+		TypeICE:    func() Message { return new(ICE) },
 	},
 	FromGateway: {
 		TypeWelcome: func() Message { return new(Welcome) },
 		TypeState:   func() Message { return new(State) },
 		TypeError:   func() Message { return new(Error) },
 		TypeCall:    func() Message { return new(Call) },
+		TypeParked:  func() Message { return new(Parked) },
+		TypeICE:     func() Message { return new(ICE) },
 		TypePing:    func() Message { return new(Ping) },
 		TypePong:    func() Message { return new(Pong) },
 	},
@@ -76,14 +81,22 @@ type Request struct {
 	Action Action `json:"action"`
 	// Call names the call the action is about (answer, hang up, hold, …).
 	Call string `json:"call,omitempty"`
-	// Target is whom to call or transfer to: a user name or a number.
+	// Target is whom to call or transfer to (blind transfer): a user name or a number.
 	Target string `json:"target,omitempty"`
+	// Consult names the user's other call for an attended transfer: Call's party is
+	// transferred to Consult's party (REFER with Replaces) and both calls end here.
+	Consult string `json:"consult,omitempty"`
+	// Muted is required with mute: true stops sending the user's microphone on Call
+	// (the gateway stops forwarding it; the tab also disables its track), false
+	// sends it again.
+	Muted *bool `json:"muted,omitempty"`
 	// Orbit is the orbit to retrieve from, or to park on (directed park).
 	Orbit string `json:"orbit,omitempty"`
-	// SDP is the browser's complete offer (candidates gathered, no trickle) for the
-	// call's media: required by the gateway with call, answer and retrieve, which each
-	// start a media leg, and refused with any other action. The gateway's answer comes
-	// back in the Call message that carries this request's id.
+	// SDP is the browser's offer for the call's media: required by the gateway with
+	// call, answer and retrieve, which each start a media leg, and refused with any
+	// other action. The gateway's answer comes back in the Call message that carries
+	// this request's id. The offer may hold all candidates, or none and trickle them
+	// in ICE messages that name this request's id.
 	SDP string `json:"sdp,omitempty"`
 }
 
@@ -119,6 +132,17 @@ func (m *Request) validate() *Error {
 	if m.Orbit != "" && !OrbitPattern.MatchString(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
+	if m.Consult != "" {
+		if !callIDPattern.MatchString(m.Consult) {
+			return badField("consult", "%q is not a call id", m.Consult)
+		}
+		if m.Action != ActionTransfer {
+			return badField("consult", "is only taken with transfer, not %s", m.Action)
+		}
+	}
+	if m.Muted != nil && m.Action != ActionMute {
+		return badField("muted", "is only taken with mute, not %s", m.Action)
+	}
 	if m.SDP != "" {
 		if e := validSDP(m.SDP); e != nil {
 			return e
@@ -137,8 +161,19 @@ func (m *Request) validate() *Error {
 			return badField("orbit", "is required to retrieve a parked call")
 		}
 	case ActionTransfer:
-		if m.Target == "" && m.Call == "" {
-			return badField("target", "is required to transfer a call")
+		switch {
+		case m.Target == "" && m.Consult == "":
+			return badField("target", "or consult is required to transfer a call")
+		case m.Target != "" && m.Consult != "":
+			return badField("consult", "names the call of an attended transfer; a blind transfer takes target alone")
+		case m.Consult != "" && m.Call == "":
+			return badField("call", "is required with consult: the call to transfer")
+		case m.Consult != "" && m.Consult == m.Call:
+			return badField("consult", "must be another call than the one transferred")
+		}
+	case ActionMute:
+		if m.Muted == nil {
+			return badField("muted", "is required: true to mute, false to unmute")
 		}
 	}
 	return nil
@@ -180,6 +215,8 @@ type Call struct {
 	// Orbit is where this user parked the call (state ended, reason "parked"), for
 	// the parker to read out.
 	Orbit string `json:"orbit,omitempty"`
+	// Muted says the user's microphone is not sent on this call (action mute).
+	Muted bool `json:"muted,omitempty"`
 }
 
 // Call directions.
@@ -204,6 +241,70 @@ func (m *Call) validate() *Error {
 	}
 	if m.SDP != "" {
 		return validSDP(m.SDP)
+	}
+	return nil
+}
+
+// Parked is the live list of calls parked on the active pool, like a BLF panel: pushed
+// after Welcome and on every change (a call parked, retrieved, ringing back, timed
+// out), and again when the active pool changes.
+type Parked struct {
+	// Pool is the pool whose park service holds these calls.
+	Pool  string       `json:"pool"`
+	Calls []ParkedCall `json:"calls"`
+}
+
+// ParkedCall is one parked call. Times are Unix milliseconds.
+type ParkedCall struct {
+	Orbit string `json:"orbit"`
+	// Peer is the parked party (a user name or number); ParkedBy who parked it.
+	Peer     string `json:"peer"`
+	ParkedBy string `json:"parkedBy,omitempty"`
+	Since    int64  `json:"since"`
+	// Expires is when the pickup timeout rings the parker back (0: no timeout).
+	Expires int64 `json:"expires,omitempty"`
+	// State is "parked", or "ringing-back" while the parker is being called back.
+	State string `json:"state,omitempty"`
+}
+
+func (*Parked) Type() Type { return TypeParked }
+func (m *Parked) validate() *Error {
+	for i, c := range m.Calls {
+		if !OrbitPattern.MatchString(c.Orbit) {
+			return badField("calls", "[%d]: %q is not an orbit number", i, c.Orbit)
+		}
+	}
+	return nil
+}
+
+// ICE trickles one ICE candidate of a call's media, either way. Ref is the id of the
+// action (call, answer or retrieve) whose offer started the media leg: the browser
+// trickles before it knows the call's id, and the gateway answers in kind. An empty
+// Candidate means that side has gathered all its candidates.
+type ICE struct {
+	Ref       string `json:"ref"`
+	Candidate string `json:"candidate"`
+	// SDPMid and SDPMLineIndex are RTCIceCandidateInit's, as the browser gives them.
+	SDPMid        string  `json:"sdpMid,omitempty"`
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+}
+
+// MaxCandidateSize bounds one candidate line (RFC 8839 lines are ~100–200 bytes).
+const MaxCandidateSize = 1024
+
+func (*ICE) Type() Type { return TypeICE }
+func (m *ICE) validate() *Error {
+	if m.Ref == "" {
+		return badField("ref", "is required: the id of the call, answer or retrieve action whose offer started the media")
+	}
+	if len(m.Ref) > 64 {
+		return badField("ref", "is %d characters; at most 64", len(m.Ref))
+	}
+	if len(m.Candidate) > MaxCandidateSize {
+		return badField("candidate", "is %d bytes; at most %d", len(m.Candidate), MaxCandidateSize)
+	}
+	if m.Candidate != "" && !strings.HasPrefix(m.Candidate, "candidate:") {
+		return badField("candidate", "is not an ICE candidate (it must start with candidate:)")
 	}
 	return nil
 }
