@@ -6,8 +6,9 @@
 // configured, so a restart signs everyone out, which is what a demo wants); [Signer.Issue]
 // makes a token for a user, [Signer.Verify] checks one and returns its [Claims].
 //
-// A token carries a [Kind]. Sessions are KindSession. Issue 6's widget tickets will be
+// A token carries a [Kind]. Sessions are KindSession. Issue 6's widget tickets are
 // KindTicket, short-lived and single-use: Verify checks the signature, expiry and kind, and
-// the caller that accepts tickets also consumes the ticket's ID (Claims.ID) in a store, so
-// the same format serves both without a second signing scheme.
+// the caller that accepts tickets also spends the ticket's ID (Claims.ID) in a
+// [SpentStore], so the same format serves both without a second signing scheme.
+// [MemorySpent] is the in-process store; it remembers an ID only until its ticket expires.
 package auth
