@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
@@ -86,6 +87,13 @@ type Config struct {
 	// EmbedOrigins may frame widget.html (CSP frame-ancestors) and, being where the
 	// widget's host pages live, are allowed like AllowedOrigins (issue 6).
 	EmbedOrigins []string
+	// EmbedKey authenticates host backends asking for widget tickets (POST /api/tickets,
+	// Authorization: Bearer KEY); empty means no tickets are issued. TicketTTL is how long
+	// a ticket waits to be exchanged (DefaultTicketTTL); Tickets remembers spent ones
+	// (nil: an auth.MemorySpent in this process). See tickets.go.
+	EmbedKey  []byte
+	TicketTTL time.Duration
+	Tickets   auth.SpentStore
 
 	// SessionKey signs session tokens (at least 32 bytes); empty means a random key
 	// per process, so a restart signs everyone out.
@@ -131,6 +139,10 @@ func (c Config) withDefaults() Config {
 	dur(&c.PingInterval, DefaultPingInterval)
 	dur(&c.PeerTimeout, DefaultPeerTimeout)
 	dur(&c.SessionTTL, DefaultSessionTTL)
+	dur(&c.TicketTTL, DefaultTicketTTL)
+	if c.Tickets == nil {
+		c.Tickets = &auth.MemorySpent{}
+	}
 	dur(&c.SignOutGrace, DefaultSignOutGrace)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
@@ -150,6 +162,7 @@ func (c Config) withDefaults() Config {
 	c.DemoUsers = append([]string(nil), c.DemoUsers...)
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
 	c.EmbedOrigins = append([]string(nil), c.EmbedOrigins...)
+	c.EmbedKey = append([]byte(nil), c.EmbedKey...)
 	c.Hosts = append([]string(nil), c.Hosts...)
 	if c.Assets == nil {
 		c.Assets = static.FS
@@ -178,6 +191,9 @@ func (c Config) validate() error {
 		if _, err := parseOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("embedOrigins[%d] %q: %w", i, o, err))
 		}
+	}
+	if n := len(c.EmbedKey); n > 0 && n < MinEmbedKeySize {
+		errs = append(errs, fmt.Errorf("embedKey: %d bytes; at least %d are needed", n, MinEmbedKeySize))
 	}
 	return errors.Join(errs...)
 }

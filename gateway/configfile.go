@@ -42,6 +42,8 @@ type FileConfig struct {
 //	demo: false                      # true enables POST /api/session for the demo users
 //	allowedOrigins: ["https://phone.example.com"]
 //	embedOrigins: []                 # pages that may frame widget.html (issue 6)
+//	embedKeyFile: embed.key          # ≥ 16 bytes; host backends' bearer key for POST /api/tickets
+//	ticketTTL: 60s                   # how long a widget ticket waits to be exchanged
 //	sessionKeyFile: session.key      # ≥ 32 bytes; absent: a random key per process
 //	sessionTTL: 12h
 //	authTimeout: 5s
@@ -67,6 +69,8 @@ type fileConfig struct {
 	Demo              bool          `yaml:"demo"`
 	AllowedOrigins    []string      `yaml:"allowedOrigins"`
 	EmbedOrigins      []string      `yaml:"embedOrigins"`
+	EmbedKeyFile      string        `yaml:"embedKeyFile"`
+	TicketTTL         string        `yaml:"ticketTTL"`
 	SessionKeyFile    string        `yaml:"sessionKeyFile"`
 	SessionTTL        string        `yaml:"sessionTTL"`
 	AuthTimeout       string        `yaml:"authTimeout"`
@@ -184,6 +188,7 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 		AllowedOrigins: f.AllowedOrigins,
 		EmbedOrigins:   f.EmbedOrigins,
 		SessionTTL:     duration("sessionTTL", f.SessionTTL),
+		TicketTTL:      duration("ticketTTL", f.TicketTTL),
 		AuthTimeout:    duration("authTimeout", f.AuthTimeout),
 		PingInterval:   duration("heartbeat.interval", f.Heartbeat.Interval),
 		PeerTimeout:    duration("heartbeat.timeout", f.Heartbeat.Timeout),
@@ -207,6 +212,12 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 			bad("sessionKeyFile", fmt.Sprintf("%q", f.SessionKeyFile), "holds %d bytes; at least 32 are needed", len(key))
 		}
 		g.SessionKey = key
+	}
+	if key := readSecret("embedKeyFile", f.EmbedKeyFile); key != nil {
+		if len(key) < MinEmbedKeySize {
+			bad("embedKeyFile", fmt.Sprintf("%q", f.EmbedKeyFile), "holds %d bytes; use at least %d random ones", len(key), MinEmbedKeySize)
+		}
+		g.EmbedKey = key
 	}
 	if tok := readSecret("adminTokenFile", f.AdminTokenFile); tok != nil {
 		if len(tok) < 16 {

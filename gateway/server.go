@@ -27,6 +27,12 @@ type Server struct {
 	phones  *phones        // nil without Config.SIP and Config.Media
 	handler http.Handler
 
+	// Widget tickets (tickets.go): the hashed embed key (nil: none issued), the store of
+	// spent ticket IDs, and the normalized embed allowlist.
+	embedKey     *embedKey
+	spent        auth.SpentStore
+	embedOrigins map[string]bool
+
 	unsubscribe func()
 
 	mu       sync.Mutex // protects closed, live and the Add side of sessions
@@ -61,11 +67,14 @@ func New(cfg Config) (*Server, error) {
 		signer:   signer,
 		assets:   files,
 		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
+		embedKey: newEmbedKey(cfg.EmbedKey),
+		spent:    cfg.Tickets,
 		shutdown: make(chan struct{}),
 		live:     map[*session]struct{}{},
 
 		stopWatchdog: make(chan struct{}),
 	}
+	s.embedOrigins = newOriginPolicy(cfg.EmbedOrigins).allowed
 	if err := files.Built(); err != nil {
 		s.log.Warn("softphone pages will answer 503", "err", err)
 	}
@@ -91,6 +100,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/ws", s.serveWS)
 	api := http.NewServeMux()
 	api.HandleFunc("/api/session", s.serveSignIn)
+	api.HandleFunc("/api/tickets", s.serveTickets)
+	api.HandleFunc("/api/widget/session", s.serveWidgetSession)
 	if s.cfg.Admin != nil {
 		api.Handle("/api/dr", s.cfg.Admin)
 		api.Handle("/api/dr/", s.cfg.Admin)
