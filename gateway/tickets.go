@@ -225,3 +225,8 @@ type apiFieldDetail struct {
 	Message string `json:"message"`
 	Field   string `json:"field"`
 }
+
+// DemoEmbedKey is `parkway demo`'s embed key. It is published, like the demo users'
+// passwords, so a host page's backend in a demo or a test can buy tickets; a real
+// gateway reads its own from embedKeyFile.
+const DemoEmbedKey = "parkway-demo-embed-key"

@@ -33,8 +33,17 @@ func runDemo(ctx context.Context, args []string) error {
 	portA := fs.Int("pool-a-port", 0, "pool-a's SIP port (UDP and TCP); 0 picks a free one")
 	portB := fs.Int("pool-b-port", 0, "pool-b's SIP port (UDP and TCP); 0 picks a free one")
 	debug := fs.Bool("debug", false, "log at debug level")
+	var embedOrigins []string
+	fs.Func("embed-origin", "a page origin that may embed the widget (repeatable; default "+defaultEmbedOrigin+")", func(o string) error {
+		embedOrigins = append(embedOrigins, o)
+		return nil
+	})
+	embedKey := fs.String("embed-key", gateway.DemoEmbedKey, "the key host backends present to POST /api/tickets (published: demo only)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if len(embedOrigins) == 0 {
+		embedOrigins = []string{defaultEmbedOrigin}
 	}
 	log := newLogger(*debug)
 	ctx, cancel := context.WithCancel(ctx)
@@ -135,6 +144,10 @@ func runDemo(ctx context.Context, args []string) error {
 		MediaAddr:  mediaIP,
 		Demo:       true,
 		Logger:     log,
+		// The widget: pages on these origins may frame it, and their backends buy
+		// tickets with the demo's published key (README "Embedding the widget").
+		EmbedOrigins: embedOrigins,
+		EmbedKey:     []byte(*embedKey),
 	})
 	if err != nil {
 		return err
@@ -150,6 +163,9 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Printf("Open %s/?user=alice  (users: %s)\n", baseURL(ln.Addr()), strings.Join(gateway.DemoUsers, ", "))
 	return gw.Serve(ctx, ln)
 }
+
+// defaultEmbedOrigin is the Playwright host page's origin (playwright/host/).
+const defaultEmbedOrigin = "http://127.0.0.2:18788"
 
 // demoPools is admin.DemoPools over the demo's in-process pools.
 type demoPools struct {
