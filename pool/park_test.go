@@ -180,3 +180,63 @@ func TestDrain(t *testing.T) {
 		t.Fatal("Drained never closed after the last parked call was retrieved")
 	}
 }
+
+// TestDrainedAfterRestart: a pool drained and stopped, then started again, is serving
+// and not drained; draining it again closes the new run's Drained (once, no panic).
+func TestDrainedAfterRestart(t *testing.T) {
+	ctx := testCtx(t)
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	p.Drain()
+	select {
+	case <-p.Drained():
+	case <-ctx.Done():
+		t.Fatal("Drained never closed with nothing parked")
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Drained():
+		t.Fatal("Drained still closed after the pool was started again")
+	default:
+	}
+	if p.Draining() {
+		t.Fatal("restarted pool still draining")
+	}
+	p.Drain()
+	select {
+	case <-p.Drained():
+	case <-ctx.Done():
+		t.Fatal("Drained of the restarted pool never closed")
+	}
+}
+
+// TestStopClosesDrained: stopping a draining pool that still holds a parked call
+// releases whoever waits on Drained, since nobody can be cut off any more.
+func TestStopClosesDrained(t *testing.T) {
+	ctx := testCtx(t)
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	alice := newPhone(t, p, "alice", "alice-pw", aliceHz)
+	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	registerAll(t, ctx, alice, bob)
+	if bp, code := parkVia(t, ctx, p, alice, bob); bp == nil {
+		t.Fatalf("park refused with %d", code)
+	}
+	waitFor(t, "parked", func() bool { return len(p.Park().Parked()) == 1 })
+	p.Drain()
+	drained := p.Drained()
+	select {
+	case <-drained:
+		t.Fatal("Drained closed while a call is parked")
+	default:
+	}
+	p.Stop()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		t.Fatal("Drained never closed after Stop")
+	}
+}

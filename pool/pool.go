@@ -30,14 +30,18 @@ type Pool struct {
 
 	draining atomic.Bool
 	inflight atomic.Int64
-	drained  chan struct{} // closed once draining and nothing is parked
 
-	// mu guards node and addr: Start, Stop and Drain may race with each other and with
-	// the gateway's demo API.
+	// mu guards node, addr and the drained channel: Start, Stop and Drain may race with
+	// each other and with the gateway's demo API.
 	mu   sync.Mutex
 	node *node
 	addr string        // host:port bound by the first Start, reused by later ones
 	park *park.Service // created by the first Start, restarted by later ones
+	// drained is closed once draining and nothing is parked, or when a draining pool
+	// stops; a Start after that gives the new run a fresh one (drainedShut says it is
+	// closed, so it is closed once).
+	drained     chan struct{}
+	drainedShut bool
 }
 
 // New checks cfg and builds a stopped pool. cfg and opt are copied; New keeps no
@@ -141,6 +145,17 @@ func (p *Pool) Start(ctx context.Context) error {
 	if p.node != nil {
 		return errors.New("pool: already running")
 	}
+	if p.drainedShut {
+		// The previous run drained (or was stopped while draining): this one is not
+		// drained until it is drained again.
+		p.drained = make(chan struct{})
+		p.drainedShut = false
+		if p.draining.Load() {
+			// The context ended the last run while draining (Stop would have cleared
+			// draining): this run drains too, so it needs its own watcher.
+			go p.watchDrain(p.drained)
+		}
+	}
 	addr := p.addr
 	if addr == "" {
 		addr = p.cfg.Listen
@@ -163,6 +178,9 @@ func (p *Pool) Stop() error {
 	p.mu.Lock()
 	n := p.node
 	p.node = nil
+	if n != nil && p.draining.Load() {
+		p.shutDrainedLocked() // a stopped pool cuts nobody off any more
+	}
 	p.mu.Unlock()
 	if n == nil {
 		return nil
@@ -182,29 +200,50 @@ func (p *Pool) Drain() {
 	}
 	p.mu.Lock()
 	n := p.node
+	ch := p.drained
 	p.mu.Unlock()
 	if n != nil && n.park != nil {
 		n.park.Drain()
 	}
 	p.log.Info("pool draining")
-	go p.watchDrain()
+	go p.watchDrain(ch)
 }
 
 // Drained is closed once Drain was called and no call is parked any more (or the pool
-// is stopped): the moment a SIGTERMed process may exit without cutting anyone off.
-func (p *Pool) Drained() <-chan struct{} { return p.drained }
+// is stopped): the moment a SIGTERMed process may exit without cutting anyone off. A
+// Start after that begins a run that is not drained: call Drained again for its channel.
+func (p *Pool) Drained() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.drained
+}
 
-func (p *Pool) watchDrain() {
+// shutDrainedLocked closes drained once; p.mu is held.
+func (p *Pool) shutDrainedLocked() {
+	if !p.drainedShut {
+		p.drainedShut = true
+		close(p.drained)
+	}
+}
+
+// watchDrain closes ch once nothing is parked. It gives up when ch is no longer the
+// pool's: Stop closed it and a later Start made a new one.
+func (p *Pool) watchDrain(ch chan struct{}) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for range t.C {
 		p.mu.Lock()
-		n := p.node
-		p.mu.Unlock()
-		if n == nil || n.park == nil || len(n.park.Parked()) == 0 {
-			close(p.drained)
+		if p.drained != ch {
+			p.mu.Unlock()
 			return
 		}
+		n := p.node
+		if n == nil || n.park == nil || len(n.park.Parked()) == 0 {
+			p.shutDrainedLocked()
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
 	}
 }
 
