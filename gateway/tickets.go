@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -39,6 +40,13 @@ const MinEmbedKeySize = 16
 
 // ticketUser is what a host may name as a widget user: a SIP user part without escapes.
 var ticketUser = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+
+// ticketRequest is the body of POST /api/tickets.
+type ticketRequest struct {
+	User string `json:"user"`
+	// TTLSeconds optionally shortens the ticket's life below TicketTTL (never longer).
+	TTLSeconds *int `json:"ttlSeconds"`
+}
 
 // TicketGrant is the answer to POST /api/tickets.
 type TicketGrant struct {
@@ -92,10 +100,20 @@ func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "a ticket needs the embed key as Authorization: Bearer KEY")
 		return
 	}
-	var req signInRequest
+	var req ticketRequest
 	if !decodeStrict(w, r, &req) {
-		writeError(w, http.StatusBadRequest, "malformed", `the body must be {"user":"NAME"}`)
+		writeError(w, http.StatusBadRequest, "malformed", `the body must be {"user":"NAME"} or {"user":"NAME","ttlSeconds":N}`)
 		return
+	}
+	ttl := s.cfg.TicketTTL
+	if req.TTLSeconds != nil {
+		d := time.Duration(*req.TTLSeconds) * time.Second
+		if d <= 0 || d > ttl {
+			writeJSON(w, http.StatusBadRequest, apiFieldError{Error: apiFieldDetail{Code: "bad-field", Field: "ttlSeconds",
+				Message: fmt.Sprintf("ttlSeconds must be 1 to %d (ticketTTL): a host may shorten a ticket's life, not lengthen it", int(ttl/time.Second))}})
+			return
+		}
+		ttl = d
 	}
 	if !ticketUser.MatchString(req.User) {
 		writeJSON(w, http.StatusBadRequest, apiFieldError{Error: apiFieldDetail{Code: "bad-field", Field: "user",
@@ -106,7 +124,7 @@ func (s *Server) serveTickets(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown-user", "no demo user "+quote(req.User)+"; the demo users are "+strings.Join(s.cfg.DemoUsers, ", "))
 		return
 	}
-	ticket, claims, err := s.signer.Issue(req.User, auth.KindTicket, s.cfg.TicketTTL)
+	ticket, claims, err := s.signer.Issue(req.User, auth.KindTicket, ttl)
 	if err != nil {
 		s.log.Error("issue widget ticket", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "could not issue a ticket")

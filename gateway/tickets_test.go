@@ -76,6 +76,9 @@ func TestTicketIssue(t *testing.T) {
 		"bad user":      {`{"user":"al ice"}`, "Bearer " + testEmbedKey, 400, "bad-field"},
 		"empty user":    {`{"user":""}`, "Bearer " + testEmbedKey, 400, "bad-field"},
 		"not demo user": {`{"user":"mallory"}`, "Bearer " + testEmbedKey, 404, "unknown-user"},
+		"ttl too long":  {`{"user":"alice","ttlSeconds":61}`, "Bearer " + testEmbedKey, 400, "bad-field"},
+		"ttl zero":      {`{"user":"alice","ttlSeconds":0}`, "Bearer " + testEmbedKey, 400, "bad-field"},
+		"ttl a string":  {`{"user":"alice","ttlSeconds":"5"}`, "Bearer " + testEmbedKey, 400, "malformed"},
 	} {
 		hdr := []string{}
 		if tc.auth != "" {
@@ -87,6 +90,12 @@ func TestTicketIssue(t *testing.T) {
 	}
 	if _, m := postJSON(t, g.url+"/api/tickets", `{"user":"al ice"}`, "Authorization", "Bearer "+testEmbedKey); m["field"] != "user" {
 		t.Errorf("bad user names no field: %v", m)
+	}
+	// A host may shorten a ticket's life.
+	if code, m := postJSON(t, g.url+"/api/tickets", `{"user":"alice","ttlSeconds":5}`, "Authorization", "Bearer "+testEmbedKey); code != 200 {
+		t.Errorf("5 s ticket: %d %v", code, m)
+	} else if exp, _ := time.Parse(time.RFC3339, m["expiresAt"].(string)); exp.After(time.Now().Add(5 * time.Second)) {
+		t.Errorf("5 s ticket expires at %v", exp)
 	}
 	resp, err := http.Get(g.url + "/api/tickets")
 	if err != nil {
