@@ -9,8 +9,9 @@ import (
 // authenticate checks the digest credentials of req (RFC 3261 §22.4) and returns the
 // authenticated user. On failure it has already answered: 401 with fresh challenges when
 // there are no usable credentials or the nonce is unknown, 401 with stale=true when a
-// correct answer used an expired nonce, 403 when the answer is wrong, 400 when the
-// Authorization header cannot be parsed.
+// correct answer used an expired nonce or replayed a nonce-count, 403 when the answer is
+// wrong, 400 when the Authorization header cannot be parsed or its uri is not the
+// Request-URI.
 func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
 	return n.authenticateAs(req, tx, false)
 }
@@ -47,11 +48,24 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 			challenge(false)
 			return "", false
 		}
+		if !digestURIMatches(c.URI, req.Recipient) {
+			// RFC 2617 §3.2.2.5, RFC 7616 §3.4.6: credentials computed for another
+			// URI would let an answer captured for one request authorise another.
+			n.respond(req, tx, newSIPError(400, "Authorization URI Does Not Match Request-URI"))
+			return "", false
+		}
+		nc, ncOK := parseNonceCount(c.NC)
+		if c.QOP != "" && !ncOK {
+			n.respond(req, tx, newSIPError(400, "Bad Nonce-Count"))
+			return "", false
+		}
 		if !known || !digestMatches(c, string(req.Method), password) {
 			n.respond(req, tx, newSIPError(403, "Forbidden: Bad Credentials"))
 			return "", false
 		}
-		if nonceErr != nil {
+		if nonceErr != nil || !p.nonces.use(c.Nonce, nc, c.QOP != "") {
+			// Expired, or a nonce-count already used with this nonce: a replay, or a
+			// phone reusing a nonce it may not; either way a fresh nonce settles it.
 			challenge(true)
 			return "", false
 		}

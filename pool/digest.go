@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // Digest authentication as SIP uses it: RFC 3261 §22.4 on top of RFC 2617, with the
@@ -210,6 +213,50 @@ func digestMatches(c digestCredentials, method, password string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.ToLower(c.Response)), []byte(want)) == 1
+}
+
+// parseNonceCount reads nc, exactly 8 hex digits (RFC 7616 §3.4: nc-value = 8LHEX).
+func parseNonceCount(v string) (uint64, bool) {
+	if len(v) != 8 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 16, 32)
+	return n, err == nil
+}
+
+// digestURIMatches reports whether the credentials' uri names the request's Request-URI
+// (RFC 2617 §3.2.2.5, RFC 7616 §3.4.6: otherwise 400). Phones copy the Request-URI, so
+// the strings are normally equal; otherwise both are compared as SIP URIs (RFC 3261
+// §19.1.4): scheme and host case-insensitively, user and port exactly, and parameters
+// as §19.1.4 says.
+func digestURIMatches(credURI string, reqURI sip.Uri) bool {
+	if credURI == reqURI.String() {
+		return true
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(credURI, &u); err != nil {
+		return false
+	}
+	if !strings.EqualFold(u.Scheme, reqURI.Scheme) || u.User != reqURI.User || u.Password != reqURI.Password ||
+		!strings.EqualFold(u.Host, reqURI.Host) || u.Port != reqURI.Port {
+		return false
+	}
+	// A parameter in both must match; user, ttl, method and maddr must also be in both
+	// or neither; others in only one are ignored (sipgo's clients, for one, leave the
+	// Request-URI's parameters out of uri).
+	for _, kv := range u.UriParams {
+		if b, ok := reqURI.UriParams.Get(kv.K); ok && !strings.EqualFold(kv.V, b) {
+			return false
+		}
+	}
+	for _, name := range []string{"user", "ttl", "method", "maddr"} {
+		_, aok := u.UriParams.Get(name)
+		_, bok := reqURI.UriParams.Get(name)
+		if aok != bok {
+			return false
+		}
+	}
+	return true
 }
 
 // digestChallenge renders one WWW-Authenticate value.

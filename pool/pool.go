@@ -399,8 +399,8 @@ func (n *node) stop() error {
 	return err
 }
 
-// janitor drops expired registrations now and then. Reads already ignore expired
-// bindings; this only returns their memory.
+// janitor drops expired registrations and nonce counts now and then. Reads already
+// ignore expired bindings and nonces; this only returns their memory.
 func (n *node) janitor() {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
@@ -410,6 +410,7 @@ func (n *node) janitor() {
 			if k := n.pool.bindings.Expire(n.pool.opt.Now()); k > 0 {
 				n.log.Debug("expired registrations", "count", k)
 			}
+			n.pool.nonces.expire()
 		case <-n.ctx.Done():
 			return
 		}
