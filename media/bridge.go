@@ -75,6 +75,7 @@ type Bridge struct {
 	remote atomic.Pointer[peer]
 	law    atomic.Int32  // Codec+1 from the answer (Leg), 0 before
 	dir    atomic.Uint32 // Direction
+	muted  atomic.Bool   // the browser's audio is not forwarded (SetMuted)
 	rebase atomic.Bool   // next SIP packet starts a new input stream
 	stats  counters
 
@@ -170,6 +171,16 @@ func (b *Bridge) Direction() Direction { return Direction(b.dir.Load()) }
 
 // SetDirection gates forwarding (hold/resume); see Direction.
 func (b *Bridge) SetDirection(d Direction) { b.dir.Store(uint32(d)) }
+
+// SetMuted stops (true) or restarts (false) forwarding the browser's audio to the
+// SIP peer: the user's mute button, enforced at the gateway so a tab that keeps
+// sending cannot be heard. Unlike hold it is not signalled to the SIP peer and leaves
+// the direction alone; RFC 4733 events still go through, so a muted user can dial
+// digits. Dropped packets count as GatedToSIP.
+func (b *Bridge) SetMuted(m bool) { b.muted.Store(m) }
+
+// Muted reports whether SetMuted(true) is in force.
+func (b *Bridge) Muted() bool { return b.muted.Load() }
 
 // SetRemote points the bridge at a new SIP peer: on answer, and on every
 // re-INVITE that moves the media (park, retrieve, transfer). The browser
@@ -436,7 +447,7 @@ func (b *Bridge) toSIP(s *sideState, pkt []byte, n negotiated, now int64) {
 		b.stats.unknownPayload.Add(1)
 		return
 	}
-	if !b.Direction().toSIP() {
+	if !b.Direction().toSIP() || (!event && b.muted.Load()) {
 		b.stats.gatedToSIP.Add(1)
 		return
 	}
