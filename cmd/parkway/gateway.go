@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -85,6 +87,16 @@ func runGateway(ctx context.Context, args []string) error {
 
 	cfg := fc.Gateway
 	cfg.Controller = ctl
+	if sip != nil {
+		// Calls: each gets a pion PeerConnection toward the browser whose ICE offers
+		// the SIP listener's address, and an RTP bridge bound there too, as in the demo.
+		mediaIP := netip.MustParseAddrPort(sip.Addr()).Addr()
+		mf, err := media.NewFactory(&media.Options{IPs: []netip.Addr{mediaIP}})
+		if err != nil {
+			return err
+		}
+		cfg.SIP, cfg.Media, cfg.MediaAddr = sip, mf, mediaIP
+	}
 	cfg.Admin = admin.Handler(ctl, nil, admin.WithToken(fc.AdminToken))
 	cfg.Logger = log
 	if fc.AdminToken == "" {
