@@ -47,6 +47,8 @@ type (
 	welcomeEvent struct{ welcome *signaling.Welcome }
 	stateEvent   struct{ state *signaling.State }
 	errorEvent   struct{ err *signaling.Error }
+	parkedEvent  struct{ parked *signaling.Parked }
+	iceEvent     struct{ ice *signaling.ICE }
 	// callEvent is a change of one of the user's calls; ref is the id of the request
 	// it answers, if any (then it may carry the gateway's SDP answer for our offer).
 	callEvent struct {
@@ -323,6 +325,10 @@ func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err er
 				c.emit(stateEvent{state: m})
 			case *signaling.Call:
 				c.emit(callEvent{call: m, ref: env.ID})
+			case *signaling.Parked:
+				c.emit(parkedEvent{parked: m})
+			case *signaling.ICE:
+				c.emit(iceEvent{ice: m})
 			case *signaling.Error:
 				if m.Code == signaling.CodeUnauthorized {
 					return welcomed, errUnauthorized
@@ -354,7 +360,10 @@ func (c *client) write(ws *websocket.Conn, id string, m signaling.Message) error
 
 // send sends a request on the current connection and returns its id, which the
 // gateway echoes as ref in an error that refuses it.
-func (c *client) send(req *signaling.Request) (string, error) {
+func (c *client) send(req *signaling.Request) (string, error) { return c.sendMessage(req) }
+
+// sendMessage sends any client message with a fresh id.
+func (c *client) sendMessage(m signaling.Message) (string, error) {
 	c.mu.Lock()
 	ws := c.ws
 	c.nextID++
@@ -363,5 +372,5 @@ func (c *client) send(req *signaling.Request) (string, error) {
 	if ws == nil {
 		return "", errNotConnected
 	}
-	return id, c.write(ws, id, req)
+	return id, c.write(ws, id, m)
 }

@@ -5,12 +5,18 @@ package main
 import (
 	"context"
 	"syscall/js"
+	"time"
 
 	"github.com/parkway/parkway/signaling"
 )
 
-// app is the one loop that owns the view: connection events and button presses arrive
-// on channels and are handled in order, so no two goroutines ever touch the DOM.
+// resyncGrace is how long after a reconnect's state the tab waits for the gateway to
+// resend the calls it still carries; a listed call not resent by then is over.
+const resyncGrace = 2 * time.Second
+
+// app is the one loop that owns the view: connection events, page inputs and API
+// commands arrive on channels and are handled in order, so no two goroutines ever
+// touch the DOM.
 type app struct {
 	view   *view
 	client *client
@@ -18,18 +24,46 @@ type app struct {
 	connected     bool   // between welcome and the link failing
 	everConnected bool   // some state has been shown, so the status is a real phase
 	ready         bool   // the first state has been rendered
-	focusCall     string // the call actions are about; none until calls exist
-	// pending maps the ids of requests in flight to their action, to title errors.
+	readySent     bool   // the API's ready event went out for this connection
+	user          string // as the gateway welcomed us
+	// state is the last pushed pool state; nil until the first. Buttons are enabled by
+	// signaling.Allows for its phase and the focus call's state.
+	state      *signaling.State
+	waitReason string // why nothing can be done while not connected
+	// pending maps the ids of requests in flight to their action, to title errors;
+	// waiters holds those the JavaScript API waits on.
 	pending map[string]signaling.Action
+	waiters map[string]waiter
 
-	events chan<- any       // for goroutines that report back to the loop
+	events chan any         // for goroutines that report back to the loop
 	calls  callList         // the user's calls, as the gateway pushes them
 	offers map[string]*peer // peers whose offer went out, by request id
 	peers  map[string]*peer // peers of this tab's calls, by call id
+	byRef  map[string]*peer // every live peer by the id of its offer's request
 	// offerCalls maps a request whose offer was answered to its call, until the call
 	// connects or ends: an error for that request ends the call.
 	offerCalls map[string]string
+	// iceIDs are the ids of ice messages sent; noTrickle is set once the gateway
+	// refuses one (it predates trickle ICE), and no more are sent.
+	iceIDs    map[string]bool
+	noTrickle bool
+	// localMute is the user's mute per call, applied to the microphone at once.
+	localMute map[string]bool
+
+	parked *signaling.Parked
+	ring   ringer
+	// After a reconnect: the calls the gateway resent, and which resync is current.
+	resyncing bool
+	resent    map[string]bool
+	resyncGen int
+	published signaling.Capabilities
 }
+
+// resyncEvent ends the wait for resent calls of reconnect gen.
+type resyncEvent struct{ gen int }
+
+// holdToggleEvent is the H key: hold the focus call, or resume it.
+type holdToggleEvent struct{}
 
 func main() {
 	mark("parkway-wasm-started")
@@ -40,22 +74,30 @@ func main() {
 	}
 	setAttr(document.Get("documentElement"), "data-client", "running")
 
-	events := make(chan any, 32)
-	// Presses are dropped, not queued, if the loop is behind: a js.Func must not block,
+	events := make(chan any, 64)
+	// Inputs are dropped, not queued, if the loop is behind: a js.Func must not block,
 	// and a press nobody saw is better than a page that freezes.
-	presses := make(chan signaling.Action, 8)
+	inputs := make(chan any, 16)
 	c := newClient(events, requestedUser())
-	a := &app{view: v, client: c, pending: map[string]signaling.Action{}, events: events,
-		offers: map[string]*peer{}, peers: map[string]*peer{}, offerCalls: map[string]string{}}
+	a := &app{view: v, client: c, events: events,
+		pending: map[string]signaling.Action{}, waiters: map[string]waiter{},
+		offers: map[string]*peer{}, peers: map[string]*peer{}, byRef: map[string]*peer{},
+		offerCalls: map[string]string{}, iceIDs: map[string]bool{}, localMute: map[string]bool{},
+		waitReason: "Connecting…"}
 
-	v.onAction(func(act signaling.Action) {
+	offer := func(in any) bool {
 		select {
-		case presses <- act:
+		case inputs <- in:
+			return true
 		default:
+			return false
 		}
-	})
+	}
+	v.onInput(func(in any) { offer(in) })
 	v.onSignIn(c.signInAs)
 	v.onDismiss()
+	v.releases = append(v.releases, listenKeys(func(in any) { offer(in) }))
+	v.releases = append(v.releases, installAPI(func(cmd command) bool { return offer(apiEvent{cmd}) }))
 	// Back online: retry now rather than at the end of the current backoff.
 	v.releases = append(v.releases, listen(global, "online", func(js.Value) { c.poke() }))
 
@@ -63,12 +105,20 @@ func main() {
 	defer cancel()
 	defer v.close()
 	go c.run(ctx)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		select {
 		case ev := <-events:
 			a.handle(ev)
-		case act := <-presses:
-			a.do(act)
+		case in := <-inputs:
+			a.input(in)
+		case now := <-tick.C:
+			a.view.tickTimers(&a.calls, now)
+			if a.parked != nil && len(a.parked.Calls) > 0 {
+				a.showParked()
+			}
+			a.ring.keep()
 		}
 	}
 }
@@ -77,42 +127,226 @@ func (a *app) handle(ev any) {
 	switch ev := ev.(type) {
 	case connEvent:
 		a.view.showConnection(ev)
+		publish("connection", map[string]string{"state": string(ev.status)})
 		if ev.status != connConnected {
-			a.connected = false
-			a.pending = map[string]signaling.Action{}
-			for id, p := range a.offers { // their answers will never come
-				p.close()
-				delete(a.offers, id)
-			}
-			reason := "Connecting…"
-			switch ev.status {
-			case connReconnecting:
-				reason = "Reconnecting to the gateway…"
-			case connSignedOut:
-				reason = "Sign in to use the softphone"
-			}
-			a.view.waiting(reason, a.everConnected)
+			a.disconnected(ev.status)
 		}
 	case welcomeEvent:
 		a.connected = true
+		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
+		// Calls survive a reconnect: the gateway resends the ones it still carries.
+		a.resyncGen++
+		a.resyncing = len(a.calls.liveIDs()) > 0
+		a.resent = map[string]bool{}
 	case stateEvent:
 		a.everConnected = true
+		a.state = ev.state
+		a.refresh()
 		a.view.showState(ev.state)
+		a.publishState(true)
+		if a.resyncing {
+			gen := a.resyncGen
+			go func() {
+				time.Sleep(resyncGrace)
+				a.events <- resyncEvent{gen}
+			}()
+		}
 		if !a.ready {
 			a.ready = true
 			a.view.markReady()
 		}
+		if a.connected && !a.readySent {
+			a.readySent = true
+			publish("ready", map[string]string{"user": a.user})
+		}
+	case resyncEvent:
+		a.resynced(ev.gen)
 	case errorEvent:
-		a.offerRefused(ev.err)
-		a.showGatewayError(ev.err)
+		a.gatewayError(ev.err)
 	case callEvent:
 		a.callChanged(ev)
+	case parkedEvent:
+		a.parked = ev.parked
+		a.showParked()
+		publish("parked", ev.parked)
+	case iceEvent:
+		a.remoteICE(ev.ice)
 	case offerEvent:
 		a.sendOffer(ev)
+	case localICEEvent:
+		a.localCandidate(ev)
 	case remoteEvent:
-		a.view.showAlert("The call's audio failed", capitalize(ev.err.Error())+".", "local")
+		a.remoteApplied(ev)
 	}
+}
+
+// disconnected: nothing can be asked of a gateway that is not there. Calls and their
+// media stay (the gateway keeps them for a while); offers whose answers can no longer
+// come are closed, and API commands waiting on the gateway are told.
+func (a *app) disconnected(status connStatus) {
+	a.connected = false
+	a.readySent = false
+	a.pending = map[string]signaling.Action{}
+	for id, w := range a.waiters {
+		w.cmd.reply.fail(&apiError{Code: string(signaling.CodeUnavailable), Message: "The connection to the gateway was lost before it answered."})
+		delete(a.waiters, id)
+	}
+	for id, p := range a.offers { // their answers will never come
+		a.closePeer(p)
+		delete(a.offers, id)
+	}
+	a.waitReason = "Connecting…"
+	switch status {
+	case connReconnecting:
+		a.waitReason = "Reconnecting to the gateway…"
+	case connSignedOut:
+		a.waitReason = "Sign in to use the softphone"
+	}
+	a.view.waiting(a.waitReason, a.everConnected)
+	a.showParked()
+}
+
+// resynced ends the calls the gateway did not resend after a reconnect: it no longer
+// has them, so their media is gone too.
+func (a *app) resynced(gen int) {
+	if gen != a.resyncGen || !a.resyncing || !a.connected {
+		return
+	}
+	a.resyncing = false
+	now := time.Now()
+	for _, id := range a.calls.liveIDs() {
+		if a.resent[id] {
+			continue
+		}
+		a.endPeer(id)
+		c := a.calls.get(id).Call
+		c.State, c.Reason = signaling.CallEnded, "ended while the connection was down"
+		a.calls.update(&c, now)
+		a.publishCall(a.calls.get(id))
+	}
+	a.callsChanged()
+}
+
+// callChanged follows a call message: the answer to our offer goes to its peer, a call
+// that ended closes its peer, and API commands waiting for this change are settled.
+func (a *app) callChanged(ev callEvent) {
+	c := ev.call
+	if a.resyncing {
+		a.resent[c.ID] = true
+	}
+	a.attachAnswer(c, ev.ref)
+	prev := a.calls.state(c.ID)
+	switch c.State {
+	case signaling.CallEnded:
+		a.endPeer(c.ID)
+		delete(a.localMute, c.ID)
+		if prev != signaling.CallEnded && c.Reason == "parked" && c.Orbit != "" {
+			peer := c.Peer
+			if old := a.calls.get(c.ID); peer == "" && old != nil {
+				peer = old.Peer
+			}
+			setText(a.view.parkNotice, "Parked "+peer+" on orbit "+c.Orbit)
+		}
+	case signaling.CallActive:
+		for ref, id := range a.offerCalls { // connected: the request succeeded
+			if id == c.ID {
+				delete(a.offerCalls, ref)
+				delete(a.pending, ref)
+			}
+		}
+	}
+	a.calls.update(c, time.Now())
+	for id, w := range a.waiters {
+		if ok, call, e := w.done(c, ev.ref); ok {
+			if e != nil {
+				w.cmd.reply.fail(e)
+			} else {
+				w.cmd.reply.ok(call)
+			}
+			delete(a.waiters, id)
+		}
+	}
+	a.publishCall(a.calls.get(c.ID))
+	a.callsChanged()
+}
+
+// callsChanged re-renders what depends on the calls: the list, the buttons, the ring.
+func (a *app) callsChanged() {
+	a.view.showCalls(&a.calls, a.calls.focus(), a.muted, time.Now())
+	a.refresh()
+	a.publishState(false)
+	a.ring.set(a.anyRinging())
+}
+
+func (a *app) anyRinging() bool {
+	for _, c := range a.calls.calls {
+		if c.State == signaling.CallRinging && c.Direction != signaling.CallOutgoing {
+			return true
+		}
+	}
+	return false
+}
+
+// muted reports whether c's microphone is off: the user's own press, or the gateway's
+// word.
+func (a *app) muted(c *listedCall) bool {
+	if m, ok := a.localMute[c.ID]; ok {
+		return m
+	}
+	return c.Muted
+}
+
+func (a *app) publishCall(c *listedCall) {
+	if c == nil {
+		return
+	}
+	publish("call", callData{ID: c.ID, Peer: c.Peer, State: c.State, Direction: c.Direction,
+		Reason: c.Reason, Orbit: c.Orbit, Muted: a.muted(c)})
+}
+
+// capabilities is the capability rule for the focus call, as the buttons show it.
+func (a *app) capabilities() signaling.Capabilities {
+	if a.state == nil {
+		return nil
+	}
+	return signaling.CapabilitiesFor(a.state.Phase, a.calls.state(a.calls.focus()))
+}
+
+// publishState sends the API's state event: always for a pushed state, else only when
+// the focus call's capabilities changed.
+func (a *app) publishState(pushed bool) {
+	if a.state == nil || !a.connected {
+		return
+	}
+	caps := a.capabilities()
+	if !pushed && sameCapabilities(caps, a.published) {
+		return
+	}
+	a.published = caps
+	s := *a.state
+	s.Capabilities = caps
+	publish("state", &s)
+}
+
+func sameCapabilities(x, y signaling.Capabilities) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for k, v := range x {
+		if y[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *app) showParked() {
+	retrieve := signaling.Verdict{Reason: a.waitReason}
+	if a.connected && a.state != nil {
+		retrieve = signaling.PhaseAllows(a.state.Phase, signaling.ActionRetrieve)
+	}
+	a.view.showParked(a.parked, retrieve, time.Now())
 }
 
 // fail shows a problem that stops the client, where the loader shows its own.

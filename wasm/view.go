@@ -24,6 +24,16 @@ type view struct {
 	number, orbit                  js.Value
 	calls, callsEmpty              js.Value
 	signIn, signInUser, signInNote js.Value
+	parkNotice                     js.Value
+	parked, parkedPool             js.Value
+	parkedEmpty                    js.Value
+	keypad, keypadSent             js.Value
+	transferMode                   js.Value
+
+	// callItems and parkedItems are the rendered list items by call id and by orbit,
+	// updated in place so a timer tick or a state push keeps the keyboard focus.
+	callItems   map[string]js.Value
+	parkedItems map[string]js.Value
 
 	buttons map[signaling.Action]js.Value
 	reasons map[signaling.Action]js.Value // the visually hidden "why it is disabled" text
@@ -54,6 +64,15 @@ func bindView(root js.Value) (*view, error) {
 		signIn:         part("signin"),
 		signInUser:     part("signin-user"),
 		signInNote:     part("signin-note"),
+		parkNotice:     part("park-notice"),
+		parked:         part("parked"),
+		parkedPool:     part("parked-pool"),
+		parkedEmpty:    part("parked-empty"),
+		keypad:         part("keypad"),
+		keypadSent:     part("keypad-sent"),
+		transferMode:   part("transfer-mode"),
+		callItems:      map[string]js.Value{},
+		parkedItems:    map[string]js.Value{},
 		buttons:        map[signaling.Action]js.Value{},
 		reasons:        map[signaling.Action]js.Value{},
 	}
@@ -101,26 +120,75 @@ func (v *view) close() {
 	v.releases = nil
 }
 
-// onAction calls fn with the action of a pressed button, and with the call or retrieve
-// action when a form is submitted with Enter (in Number, or in Orbit).
-func (v *view) onAction(fn func(signaling.Action)) {
+// Inputs from the page, which the loop in main.go carries out in order.
+type (
+	pressEvent  struct{ act signaling.Action } // a control button, or Enter in a field
+	selectEvent struct{ call string }          // a call's select button
+	digitEvent  struct{ digit string }         // a keypad key (or a digit key)
+	// parkedRetrieveEvent is a parked call's Retrieve button.
+	parkedRetrieveEvent struct{ orbit string }
+	numberEvent         struct{} // the Number field changed (the transfer plan may)
+)
+
+// onInput calls fn with every input of the page: a pressed control (or Enter in Number
+// or Orbit, meaning Call and Retrieve), a call picked in the list, a keypad key, a
+// parked call's Retrieve, a change of the Number field. fn runs in a js.Func: it must
+// not block.
+func (v *view) onInput(fn func(any)) {
 	for a, btn := range v.buttons {
 		a := a
-		v.releases = append(v.releases, listen(btn, "click", func(js.Value) { fn(a) }))
+		v.releases = append(v.releases, listen(btn, "click", func(js.Value) { fn(pressEvent{a}) }))
 	}
 	v.onSubmit(v.number, signaling.ActionCall, fn)
 	v.onSubmit(v.orbit, signaling.ActionRetrieve, fn)
+	if present(v.number) {
+		v.releases = append(v.releases, listen(v.number, "input", func(js.Value) { fn(numberEvent{}) }))
+	}
+	// The lists are re-rendered, so their buttons are reached by delegation.
+	if present(v.calls) {
+		v.releases = append(v.releases, listen(v.calls, "click", func(ev js.Value) {
+			if b := closest(ev.Get("target"), `button[data-part="call-select"]`); present(b) {
+				if li := closest(b, "li[data-call-id]"); present(li) {
+					fn(selectEvent{li.Call("getAttribute", "data-call-id").String()})
+				}
+			}
+		}))
+	}
+	if present(v.parked) {
+		v.releases = append(v.releases, listen(v.parked, "click", func(ev js.Value) {
+			if b := closest(ev.Get("target"), `button[data-part="parked-retrieve"]`); present(b) {
+				if li := closest(b, "li[data-orbit]"); present(li) {
+					fn(parkedRetrieveEvent{li.Call("getAttribute", "data-orbit").String()})
+				}
+			}
+		}))
+	}
+	if present(v.keypad) {
+		v.releases = append(v.releases, listen(v.keypad, "click", func(ev js.Value) {
+			if b := closest(ev.Get("target"), "button[data-digit]"); present(b) {
+				fn(digitEvent{b.Call("getAttribute", "data-digit").String()})
+			}
+		}))
+	}
+}
+
+// closest is el's nearest ancestor (or itself) matching sel, or null.
+func closest(el js.Value, sel string) js.Value {
+	if !present(el) || el.Get("closest").Type() != js.TypeFunction {
+		return js.Null()
+	}
+	return el.Call("closest", sel)
 }
 
 // onSubmit makes Enter in input's form mean action — if that action is allowed now, as
 // if its button were pressed; the loop checks.
-func (v *view) onSubmit(input js.Value, a signaling.Action, fn func(signaling.Action)) {
+func (v *view) onSubmit(input js.Value, a signaling.Action, fn func(any)) {
 	if !present(input) || !present(input.Get("form")) {
 		return
 	}
 	v.releases = append(v.releases, listen(input.Get("form"), "submit", func(ev js.Value) {
 		ev.Call("preventDefault")
-		fn(a)
+		fn(pressEvent{a})
 	}))
 }
 
@@ -203,18 +271,10 @@ func (v *view) waiting(reason string, everConnected bool) {
 	}
 }
 
-// showState renders a pushed state: every button enabled exactly as the gateway's
-// capabilities say, the pools, the phase's words, and data-phase last — so anything that
-// watches data-phase (a test, a host page) finds the rest of the state already in place.
+// showState renders a pushed state: the pools, the phase's words, and data-phase last —
+// so anything that watches data-phase (a test, a host page) finds the rest of the state,
+// the buttons included (the loop sets them first), already in place.
 func (v *view) showState(s *signaling.State) {
-	for a := range v.buttons {
-		verdict, ok := s.Capabilities[a]
-		if !ok {
-			// Fail closed: an action the gateway did not mention is one it would refuse.
-			verdict = signaling.Verdict{Reason: "The gateway did not say whether this is available"}
-		}
-		v.setButton(a, verdict.Allowed, verdict.Reason)
-	}
 	setText(v.homePool, s.HomePool)
 	setText(v.activePool, s.ActivePool)
 	text := s.Status
@@ -247,15 +307,6 @@ func (v *view) setButton(a signaling.Action, allowed bool, reason string) {
 	setAttr(btn, "title", reason)
 	setAttr(btn, "aria-describedby", v.reasons[a].Get("id").String())
 	setText(v.reasons[a], reason)
-}
-
-// allowed reports whether a's button is enabled now.
-func (v *view) allowed(a signaling.Action) (bool, string) {
-	btn := v.buttons[a]
-	if !btn.Get("disabled").Bool() {
-		return true, ""
-	}
-	return false, v.reasons[a].Get("textContent").String()
 }
 
 // showAlert shows a problem in the alert region, which assistive technology announces.

@@ -10,145 +10,241 @@ import (
 	"syscall/js"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/pion/webrtc/v4"
 )
 
-// The browser side of a call: one RTCPeerConnection per call this tab placed or
-// answered, created through syscall/js. The gateway does not trickle: the tab gathers
-// every ICE candidate first and sends the complete offer on the call or answer request;
-// the gateway's answer comes back in the call message that carries that request's id.
+// The browser side of a call: one PeerConnection per call this tab placed, answered or
+// retrieved, made with pion/webrtc's js build, which wraps the browser's own
+// RTCPeerConnection. That build has no AddTrack or OnTrack, so the microphone goes into
+// the audio transceiver's sender with replaceTrack (Sender().JSValue()) and what
+// arrives is played by an <audio> element fed from the underlying connection's track
+// event.
 //
-// Test hook: every live RTCPeerConnection is also in the JavaScript array
+// Trickle ICE (RFC 8838): the offer goes out as soon as it is set locally, and every
+// candidate the browser gathers follows in an ice message whose ref is the id of the
+// request that carried the offer; the gateway's candidates come back the same way.
+// A gateway that does not take ice messages answers them unknown-type: the tab then
+// stops trickling and the call still connects, because the browser, as the
+// controlling ICE agent, checks the candidates in the gateway's answer and the gateway
+// learns the browser's address from those checks (peer-reflexive, RFC 8445 §7.3.1.3).
+//
+// Local candidates are read from the browser's own icecandidate event rather than
+// pion's OnICECandidate: the js build rebuilds a candidate from its parsed fields and
+// drops sdpMid, sdpMLineIndex and the ufrag extension the gateway needs to match it.
+//
+// Test hook: every live connection's RTCPeerConnection is also in the JavaScript array
 // window.__parkwayPCs (removed when its call ends), so a test can read getStats().
 
-// gatherTimeout bounds waiting for ICE gathering; on loopback it takes milliseconds.
-const gatherTimeout = 10 * time.Second
-
-// peer is one call's RTCPeerConnection, the microphone stream feeding it and the
-// <audio> element playing what arrives.
+// peer is one call's PeerConnection, the microphone stream feeding it and the <audio>
+// element playing what arrives. The loop in main.go owns it; goroutines that wait on
+// its promises report back through events.
 type peer struct {
-	pc, mic, audio js.Value
-	releases       []func()
+	pc         *webrtc.PeerConnection
+	tr         *webrtc.RTPTransceiver
+	mic, audio js.Value
+	releases   []func()
+
+	// ref is the id of the request that carried the offer, "" until it is sent.
+	ref string
+	// outICE holds candidates gathered before the offer went out.
+	outICE []signaling.ICE
+	// remoteSet: the gateway's answer is applied; inICE holds its candidates that
+	// arrived before that.
+	remoteSet bool
+	inICE     []webrtc.ICECandidateInit
+	muted     bool
+	closed    bool
 }
 
-// offerEvent is a peer whose complete offer is ready to go out on req, or why not.
+// offerEvent is a peer whose offer is set and ready to go out for cmd, or why not.
 type offerEvent struct {
-	req  *signaling.Request
+	cmd  command
 	peer *peer
 	err  error
 }
 
-// remoteEvent reports a failed setRemoteDescription.
-type remoteEvent struct{ err error }
+// localICEEvent is a candidate the browser gathered for p (Candidate "" when done).
+type localICEEvent struct {
+	peer *peer
+	ice  signaling.ICE
+}
+
+// remoteEvent reports that the gateway's answer was applied to p, or why not.
+type remoteEvent struct {
+	peer *peer
+	err  error
+}
 
 // newPeer opens a PeerConnection with the microphone on it and returns it once its
-// offer is set locally and ICE gathering is complete. Run it on its own goroutine,
-// never in a js.Func: it waits on promises.
-func newPeer(ctx context.Context) (*peer, error) {
-	ctor := global.Get("RTCPeerConnection")
+// offer is set locally; candidates then arrive on events as localICEEvent. Run it on
+// its own goroutine, never in a js.Func: it waits on promises.
+func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 	devices := global.Get("navigator").Get("mediaDevices")
-	if ctor.Type() != js.TypeFunction || !present(devices) {
+	if global.Get("RTCPeerConnection").Type() != js.TypeFunction || !present(devices) {
 		return nil, errors.New("this browser cannot make calls (no WebRTC or no microphone access)")
 	}
-	p := &peer{pc: ctor.New()}
-	hook := global.Get("__parkwayPCs")
-	if hook.Type() != js.TypeObject {
-		hook = global.Get("Array").New()
-		global.Set("__parkwayPCs", hook)
+	mic, err := await(ctx, devices.Call("getUserMedia", map[string]any{"audio": true}))
+	if err != nil {
+		return nil, errors.New("no microphone: " + err.Error())
 	}
-	hook.Call("push", p.pc)
-
-	p.audio = document.Call("createElement", "audio")
-	p.audio.Set("autoplay", true)
-	setAttr(p.audio, "data-part", "remote-audio")
-	document.Get("body").Call("append", p.audio)
-	p.releases = append(p.releases, listen(p.pc, "track", func(ev js.Value) {
-		if s := ev.Get("streams"); s.Length() > 0 {
-			p.audio.Set("srcObject", s.Index(0))
-			return
-		}
-		p.audio.Set("srcObject", global.Get("MediaStream").New([]any{ev.Get("track")}))
-	}))
-
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		stopTracks(mic)
+		return nil, errors.New("could not open a WebRTC connection: " + err.Error())
+	}
+	p := &peer{pc: pc, mic: mic}
 	ok := false
 	defer func() {
 		if !ok {
 			p.close()
 		}
 	}()
-	constraints := map[string]any{"audio": true}
-	mic, err := await(ctx, devices.Call("getUserMedia", constraints))
-	if err != nil {
-		return nil, errors.New("no microphone: " + err.Error())
+	raw := pc.JSValue()
+	hook := global.Get("__parkwayPCs")
+	if hook.Type() != js.TypeObject {
+		hook = global.Get("Array").New()
+		global.Set("__parkwayPCs", hook)
 	}
-	p.mic = mic
-	tracks := mic.Call("getAudioTracks")
-	for i := 0; i < tracks.Length(); i++ {
-		p.pc.Call("addTrack", tracks.Index(i), mic)
-	}
+	hook.Call("push", raw)
 
-	gathered := make(chan struct{}, 1)
-	p.releases = append(p.releases, listen(p.pc, "icegatheringstatechange", func(js.Value) {
-		if p.pc.Get("iceGatheringState").String() == "complete" {
-			select {
-			case gathered <- struct{}{}:
-			default:
+	p.audio = document.Call("createElement", "audio")
+	p.audio.Set("autoplay", true)
+	setAttr(p.audio, "data-part", "remote-audio")
+	document.Get("body").Call("append", p.audio)
+	p.releases = append(p.releases, listen(raw, "track", func(ev js.Value) {
+		if s := ev.Get("streams"); s.Length() > 0 {
+			p.audio.Set("srcObject", s.Index(0))
+			return
+		}
+		p.audio.Set("srcObject", global.Get("MediaStream").New([]any{ev.Get("track")}))
+	}))
+	p.releases = append(p.releases, listen(raw, "icecandidate", func(ev js.Value) {
+		m := signaling.ICE{}
+		if c := ev.Get("candidate"); present(c) {
+			m.Candidate = c.Get("candidate").String()
+			if mid := c.Get("sdpMid"); mid.Type() == js.TypeString {
+				m.SDPMid = mid.String()
+			}
+			if i := c.Get("sdpMLineIndex"); i.Type() == js.TypeNumber {
+				n := uint16(i.Int())
+				m.SDPMLineIndex = &n
 			}
 		}
+		// A js.Func must not block on a busy loop.
+		go func() { events <- localICEEvent{peer: p, ice: m} }()
 	}))
-	offer, err := await(ctx, p.pc.Call("createOffer"))
+
+	tr, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err != nil {
+		return nil, errors.New("could not add audio: " + err.Error())
+	}
+	p.tr = tr
+	if tracks := mic.Call("getAudioTracks"); tracks.Length() > 0 {
+		if _, err := await(ctx, tr.Sender().JSValue().Call("replaceTrack", tracks.Index(0))); err != nil {
+			return nil, errors.New("could not send the microphone: " + err.Error())
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return nil, errors.New("could not make an offer: " + err.Error())
 	}
-	if _, err := await(ctx, p.pc.Call("setLocalDescription", offer)); err != nil {
+	if err := pc.SetLocalDescription(offer); err != nil {
 		return nil, errors.New("could not use the offer: " + err.Error())
-	}
-	if p.pc.Get("iceGatheringState").String() != "complete" {
-		t := time.NewTimer(gatherTimeout)
-		defer t.Stop()
-		select {
-		case <-gathered:
-		case <-t.C:
-			return nil, errors.New("gathering network addresses took too long")
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
 	}
 	ok = true
 	return p, nil
 }
 
-// sdp is the complete local offer.
-func (p *peer) sdp() string { return p.pc.Get("localDescription").Get("sdp").String() }
+// sdp is the local offer as set (with whatever candidates were gathered by now).
+func (p *peer) sdp() string {
+	if d := p.pc.LocalDescription(); d != nil {
+		return d.SDP
+	}
+	return ""
+}
 
 // answered applies the gateway's answer. It waits on a promise: own goroutine only.
-func (p *peer) answered(ctx context.Context, sdp string) error {
-	desc := map[string]any{"type": "answer", "sdp": sdp}
-	_, err := await(ctx, p.pc.Call("setRemoteDescription", desc))
-	return err
+func (p *peer) answered(sdp string) error {
+	return p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+}
+
+// addRemote applies the gateway's candidates in order. Own goroutine only.
+func (p *peer) addRemote(cands []webrtc.ICECandidateInit) {
+	for _, c := range cands {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			global.Get("console").Call("warn", "parkway: the gateway's ICE candidate was not taken:", err.Error())
+		}
+	}
+}
+
+// remoteCandidate turns the gateway's ice message into what addIceCandidate takes.
+// An empty candidate (the gateway has gathered all) is an end-of-candidates marker.
+func remoteCandidate(m *signaling.ICE) webrtc.ICECandidateInit {
+	c := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: m.SDPMLineIndex}
+	if m.SDPMid != "" {
+		mid := m.SDPMid
+		c.SDPMid = &mid
+	}
+	if c.SDPMid == nil && c.SDPMLineIndex == nil {
+		// The browser refuses a candidate with neither; the call has one m-line.
+		var zero uint16
+		c.SDPMLineIndex = &zero
+	}
+	return c
+}
+
+// setMuted stops or restarts sending the microphone on this call.
+func (p *peer) setMuted(muted bool) {
+	p.muted = muted
+	if !present(p.mic) {
+		return
+	}
+	tracks := p.mic.Call("getAudioTracks")
+	for i := 0; i < tracks.Length(); i++ {
+		tracks.Index(i).Set("enabled", !muted)
+	}
+}
+
+// errNoDTMF: the call's sender cannot send telephone-events (the answer has none).
+var errNoDTMF = errors.New("this call cannot send keypad tones")
+
+// sendDTMF queues digits as RFC 4733 telephone-events on the call's sender, after any
+// still playing: 100 ms tones, 70 ms apart (RFC 4733 §2.5.1.2's usual values).
+func (p *peer) sendDTMF(digits string) error {
+	if p.tr == nil {
+		return errNoDTMF
+	}
+	d := p.tr.Sender().JSValue().Get("dtmf")
+	if !present(d) || !d.Get("canInsertDTMF").Truthy() {
+		return errNoDTMF
+	}
+	d.Call("insertDTMF", d.Get("toneBuffer").String()+digits, 100, 70)
+	return nil
 }
 
 // close ends the connection, stops the microphone, removes the audio element and the
 // test hook's reference, and releases the callbacks. Safe to call twice.
 func (p *peer) close() {
+	if p.closed {
+		return
+	}
+	p.closed = true
 	for _, r := range p.releases {
 		r()
 	}
 	p.releases = nil
 	if present(p.mic) {
-		tracks := p.mic.Call("getTracks")
-		for i := 0; i < tracks.Length(); i++ {
-			tracks.Index(i).Call("stop")
-		}
+		stopTracks(p.mic)
 		p.mic = js.Undefined()
 	}
-	if present(p.pc) {
-		p.pc.Call("close")
+	if p.pc != nil {
+		raw := p.pc.JSValue()
+		_ = p.pc.Close()
 		if hook := global.Get("__parkwayPCs"); hook.Type() == js.TypeObject {
-			if i := hook.Call("indexOf", p.pc).Int(); i >= 0 {
+			if i := hook.Call("indexOf", raw).Int(); i >= 0 {
 				hook.Call("splice", i, 1)
 			}
 		}
-		p.pc = js.Undefined()
 	}
 	if present(p.audio) {
 		p.audio.Set("srcObject", js.Null())
@@ -157,80 +253,151 @@ func (p *peer) close() {
 	}
 }
 
-// needsOffer reports whether act carries this tab's SDP offer.
-func needsOffer(act signaling.Action) bool {
-	return act == signaling.ActionCall || act == signaling.ActionAnswer
+func stopTracks(stream js.Value) {
+	tracks := stream.Call("getTracks")
+	for i := 0; i < tracks.Length(); i++ {
+		tracks.Index(i).Call("stop")
+	}
 }
 
-// prepareOffer builds the peer for req off the loop and reports back as an offerEvent.
-func (a *app) prepareOffer(req *signaling.Request) {
+// needsOffer reports whether act carries this tab's SDP offer: the actions that start
+// a media leg at the gateway.
+func needsOffer(act signaling.Action) bool {
+	return act == signaling.ActionCall || act == signaling.ActionAnswer || act == signaling.ActionRetrieve
+}
+
+// prepareOffer builds the peer for cmd off the loop and reports back as an offerEvent.
+func (a *app) prepareOffer(cmd command) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p, err := newPeer(ctx)
-		if err == nil {
-			req.SDP = p.sdp()
-		}
-		a.events <- offerEvent{req: req, peer: p, err: err}
+		p, err := newPeer(ctx, a.events)
+		a.events <- offerEvent{cmd: cmd, peer: p, err: err}
 	}()
 }
 
-// sendOffer sends a request whose offer is ready; the gateway's answer will carry its id.
+// sendOffer sends the request whose offer is ready, then the candidates gathered so
+// far; the gateway's answer will carry the request's id.
 func (a *app) sendOffer(ev offerEvent) {
-	label := labels[ev.req.Action]
+	label := labels[ev.cmd.act]
 	if ev.err != nil {
-		a.view.showAlert(label+" was not sent", capitalize(ev.err.Error())+".", "local")
+		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "unavailable", Message: capitalize(ev.err.Error()) + "."})
 		return
 	}
-	id, err := a.client.send(ev.req)
+	req := ev.cmd.request()
+	req.SDP = ev.peer.sdp()
+	if req.SDP == "" {
+		ev.peer.close()
+		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "internal", Message: "The browser made no offer."})
+		return
+	}
+	id, err := a.client.send(req)
 	if err != nil {
 		ev.peer.close()
-		a.view.showAlert(label+" was not sent", capitalize(err.Error())+".", "local")
+		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "not-ready", Message: capitalize(err.Error()) + "."})
 		return
 	}
-	a.pending[id] = ev.req.Action
-	a.offers[id] = ev.peer
+	a.sent(id, ev.cmd)
+	p := ev.peer
+	p.ref = id
+	a.offers[id] = p
+	a.byRef[id] = p
+	for _, m := range p.outICE {
+		a.trickle(p, m)
+	}
+	p.outICE = nil
 }
 
-// callChanged follows a call message: the answer to our offer goes to its peer, and a
-// call that ended closes its peer.
-func (a *app) callChanged(ev callEvent) {
-	c := ev.call
-	if p, ok := a.offers[ev.ref]; ok && c.SDP != "" {
-		// The request may still fail (a call to an unknown user is refused after the
-		// leg answered): its error then ends this call, so keep ref → call until then.
-		delete(a.offers, ev.ref)
-		a.offerCalls[ev.ref] = c.ID
-		if old := a.peers[c.ID]; old != nil && old != p {
-			old.close()
-		}
-		a.peers[c.ID] = p
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := p.answered(ctx, c.SDP); err != nil {
-				a.events <- remoteEvent{err: err}
-			}
-		}()
+// localCandidate sends a candidate the browser gathered, or keeps it until the offer
+// has gone out.
+func (a *app) localCandidate(ev localICEEvent) {
+	p := ev.peer
+	if p.closed {
+		return
 	}
-	if c.State == signaling.CallEnded {
-		a.endPeer(c.ID)
-	} else if c.State == signaling.CallActive {
-		for ref, id := range a.offerCalls { // connected: the request succeeded
-			if id == c.ID {
-				delete(a.offerCalls, ref)
-				delete(a.pending, ref)
-			}
-		}
+	if p.ref == "" {
+		p.outICE = append(p.outICE, ev.ice)
+		return
 	}
-	a.calls.update(c)
-	a.focusCall = a.calls.focus()
-	a.view.showCalls(&a.calls)
+	a.trickle(p, ev.ice)
+}
+
+func (a *app) trickle(p *peer, m signaling.ICE) {
+	if a.noTrickle {
+		return
+	}
+	m.Ref = p.ref
+	id, err := a.client.sendMessage(&m)
+	if err == nil {
+		a.iceIDs[id] = true
+	}
+}
+
+// remoteCandidate applies (or keeps until the answer is applied) a candidate the
+// gateway trickled for the media leg that ref's offer started.
+func (a *app) remoteICE(m *signaling.ICE) {
+	p := a.byRef[m.Ref]
+	if p == nil || p.closed {
+		return
+	}
+	c := remoteCandidate(m)
+	if !p.remoteSet {
+		p.inICE = append(p.inICE, c)
+		return
+	}
+	go p.addRemote([]webrtc.ICECandidateInit{c})
+}
+
+// remoteApplied follows setRemoteDescription: the candidates that waited for it go in.
+func (a *app) remoteApplied(ev remoteEvent) {
+	if ev.err != nil {
+		if !ev.peer.closed {
+			a.view.showAlert("The call's audio failed", capitalize(ev.err.Error())+".", "local")
+		}
+		return
+	}
+	p := ev.peer
+	p.remoteSet = true
+	if len(p.inICE) > 0 && !p.closed {
+		cands := p.inICE
+		p.inICE = nil
+		go p.addRemote(cands)
+	}
+}
+
+// attachAnswer gives the gateway's answer in c to the peer whose offer ref carried.
+func (a *app) attachAnswer(c *signaling.Call, ref string) {
+	p, ok := a.offers[ref]
+	if !ok || c.SDP == "" {
+		return
+	}
+	// The request may still fail (a call to an unknown user is refused after the
+	// leg answered): its error then ends this call, so keep ref → call until then.
+	delete(a.offers, ref)
+	a.offerCalls[ref] = c.ID
+	if old := a.peers[c.ID]; old != nil && old != p {
+		a.closePeer(old)
+	}
+	a.peers[c.ID] = p
+	if a.localMute[c.ID] {
+		p.setMuted(true)
+	}
+	sdp := c.SDP
+	go func() {
+		a.events <- remoteEvent{peer: p, err: p.answered(sdp)}
+	}()
+}
+
+func (a *app) closePeer(p *peer) {
+	if p.ref != "" {
+		delete(a.byRef, p.ref)
+	}
+	p.close()
 }
 
 func (a *app) endPeer(call string) {
 	if p := a.peers[call]; p != nil {
-		p.close()
+		a.closePeer(p)
 		delete(a.peers, call)
 	}
 	for ref, id := range a.offerCalls {
@@ -244,7 +411,7 @@ func (a *app) endPeer(call string) {
 // ends the call it had started, saying why, unless the gateway already ended it.
 func (a *app) offerRefused(e *signaling.Error) {
 	if p, ok := a.offers[e.Ref]; ok {
-		p.close()
+		a.closePeer(p)
 		delete(a.offers, e.Ref)
 	}
 	id, ok := a.offerCalls[e.Ref]
@@ -252,13 +419,10 @@ func (a *app) offerRefused(e *signaling.Error) {
 		return
 	}
 	a.endPeer(id)
-	for _, c := range a.calls.calls {
-		if c.ID == id && c.State != signaling.CallEnded {
-			ended := *c
-			ended.State, ended.Reason = signaling.CallEnded, e.Message
-			a.calls.update(&ended)
-		}
+	if c := a.calls.get(id); c != nil && c.State != signaling.CallEnded {
+		ended := c.Call
+		ended.State, ended.Reason = signaling.CallEnded, e.Message
+		a.calls.update(&ended, time.Now())
 	}
-	a.focusCall = a.calls.focus()
-	a.view.showCalls(&a.calls)
+	a.callsChanged()
 }
