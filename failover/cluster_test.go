@@ -1,0 +1,472 @@
+package failover
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/browsertest"
+	"github.com/parkway/parkway/gateway/admin"
+	"github.com/parkway/parkway/gateway/auth"
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
+)
+
+// bin is the parkway binary TestMain builds once for every test.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parkway-failover-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "parkway")
+	build := exec.Command("go", "build", "-o", bin, "github.com/parkway/parkway/cmd/parkway")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "failover: building cmd/parkway:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// wait is how long any one step may take: generous, because a loaded 2-core machine
+// runs three processes and several PeerConnections per test. No test fails because
+// something was slow but still happened.
+const wait = 15 * time.Second
+
+// step is a context for one step of a test.
+func step(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Tones each user's microphone plays; none is a pool's music on hold (pool-a 440/660 Hz,
+// pool-b 1000/1200 Hz, park.BuiltinMusicHz).
+var hz = map[string]float64{"alice": 1400, "bob": 1700, "carol": 2000, "dave": 2300, "erin": 2600}
+
+// demoUsers are the users both pools know, with the demo's published passwords.
+var demoUsers = []string{"alice", "bob", "carol", "dave"}
+
+// holdout is erin: a user the gateway has a password for but whom only one pool
+// knows. While she is signed in, a redirection to the other pool cannot finish, so
+// the phase before it (outage, or failover, or failback) lasts until she signs out —
+// which lets a test check what that phase allows without racing a redirection that
+// otherwise takes milliseconds. It is the real behaviour of a user the backup
+// registrar refuses: the controller keeps retrying and keeps everyone in the phase.
+const holdout = "erin"
+
+type clusterOptions struct {
+	// holdoutAt names the only pool that knows erin ("" : neither, erin unused).
+	holdoutAt string
+	// pickupB is pool-b's call pickup timeout; zero means 90 s.
+	pickupB time.Duration
+	// users are extra users both pools know (benchmarks), password = name.
+	users []string
+}
+
+// cluster is two `parkway pool` processes and one `parkway gateway` process.
+type cluster struct {
+	t     testing.TB
+	dir   string
+	opts  clusterOptions
+	ports map[string]int // pool name → SIP port
+	procs map[string]*proc
+	url   string // the gateway, http://127.0.0.1:port
+	key   []byte // the gateway's session key, to issue tokens as an identity provider would
+	admin *admin.Client
+}
+
+func startCluster(t testing.TB, opts clusterOptions) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), opts: opts, procs: map[string]*proc{}}
+	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t)}
+	c.writeConfigs()
+	t.Cleanup(c.stop)
+	c.startPool("pool-a")
+	c.startPool("pool-b")
+	gw := c.start("gateway", "gateway", "--config", filepath.Join(c.dir, "gateway.yaml"))
+	line := gw.waitLine(t, gatewayLine)
+	c.url = gatewayLine.FindStringSubmatch(line)[1]
+	c.admin = &admin.Client{Gateway: c.url}
+	c.waitStatus("normal with both pools healthy", func(s dr.Snapshot) bool {
+		return s.Phase == signaling.PhaseNormal && healthy(s, "pool-a") && healthy(s, "pool-b")
+	})
+	return c
+}
+
+var gatewayLine = regexp.MustCompile(`Parkway gateway on (http://[0-9.:]+) `)
+
+func healthy(s dr.Snapshot, pool string) bool {
+	p, ok := s.Pool(pool)
+	return ok && p.Healthy
+}
+
+func (c *cluster) writeConfigs() {
+	c.key = make([]byte, 32)
+	rand.Read(c.key)
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(body), 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	write("session.key", hex.EncodeToString(c.key))
+	c.key = []byte(hex.EncodeToString(c.key)) // the gateway uses the file's bytes as the key
+
+	users := append(append([]string(nil), demoUsers...), c.opts.users...)
+	var creds strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&creds, "%s: %s\n", u, password(u))
+	}
+	fmt.Fprintf(&creds, "%s: %s\n", holdout, password(holdout))
+	write("users.yaml", creds.String())
+
+	pool := func(name, peer, orbits, peerOrbits, music string, pickup time.Duration) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "name: %s\nlisten: 127.0.0.1:%d\nusers:\n", name, c.ports[name])
+		for _, u := range users {
+			fmt.Fprintf(&b, "  - {name: %s, password: %s}\n", u, password(u))
+		}
+		if c.opts.holdoutAt == name {
+			fmt.Fprintf(&b, "  - {name: %s, password: %s}\n", holdout, password(holdout))
+		}
+		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, orbits: [%q]}\n", peer, c.ports[peer], peerOrbits)
+		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1}\n", orbits, pickup, music)
+		return b.String()
+	}
+	pickupB := c.opts.pickupB
+	if pickupB == 0 {
+		pickupB = 90 * time.Second
+	}
+	write("pool-a.yaml", pool("pool-a", "pool-b", "7000-7099", "8000-8099", "builtin:pool-a", 90*time.Second))
+	write("pool-b.yaml", pool("pool-b", "pool-a", "8000-8099", "7000-7099", "builtin:pool-b", pickupB))
+	write("gateway.yaml", fmt.Sprintf(`http: 127.0.0.1:0
+demo: true
+sessionKeyFile: session.key
+maxSessions: 5000
+heartbeat: {interval: 2s, timeout: 30s}
+pools:
+  home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"]}
+  backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"]}
+sip:
+  listen: 127.0.0.1:0
+  credentialsFile: users.yaml
+  signOutGrace: 1s
+`, c.ports["pool-a"], c.ports["pool-b"]))
+}
+
+func password(user string) string { return user + "-pw" }
+
+// startPool starts (or restarts, on the same port) a pool process and waits until it
+// serves.
+func (c *cluster) startPool(name string) {
+	c.t.Helper()
+	p := c.start(name, "pool", "--config", filepath.Join(c.dir, name+".yaml"))
+	p.waitLine(c.t, regexp.MustCompile(`pool `+name+` listening on`))
+}
+
+// kill SIGKILLs a process and waits for it to be gone: a crash, nothing said to peers.
+func (c *cluster) kill(name string) time.Time {
+	c.t.Helper()
+	p := c.procs[name]
+	killed := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatalf("kill %s: %v", name, err)
+	}
+	<-p.done
+	return killed
+}
+
+// restart starts a killed pool again and waits until the gateway's prober sees it.
+func (c *cluster) restart(name string) {
+	c.t.Helper()
+	c.startPool(name)
+	c.waitStatus(name+" healthy", func(s dr.Snapshot) bool { return healthy(s, name) })
+}
+
+func (c *cluster) waitStatus(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
+	c.t.Helper()
+	ctx := step(c.t)
+	var last dr.Snapshot
+	var err error
+	for {
+		last, err = c.admin.Status(ctx)
+		if err == nil && ok(last) {
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("waiting for %s: last status %+v, err %v", what, last, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// failover and failback are the admin's `parkway dr failover|failback`.
+func (c *cluster) failover() dr.Snapshot {
+	c.t.Helper()
+	s, err := c.admin.Failover(step(c.t))
+	if err != nil {
+		c.t.Fatalf("admin failover: %v", err)
+	}
+	return s
+}
+
+func (c *cluster) failback() dr.Snapshot {
+	c.t.Helper()
+	s, err := c.admin.Failback(step(c.t))
+	if err != nil {
+		c.t.Fatalf("admin failback: %v", err)
+	}
+	return s
+}
+
+// phone signs user in (demo sign-in for the demo users, a token from the session key
+// otherwise) and waits until the gateway can place the user's calls.
+func (c *cluster) phone(user string) *browsertest.Phone {
+	c.t.Helper()
+	p := c.connect(user)
+	if err := p.WaitReady(step(c.t)); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// connect signs user in without waiting for the SIP registration.
+func (c *cluster) connect(user string) *browsertest.Phone {
+	c.t.Helper()
+	opts := &browsertest.Options{Hz: hz[user]}
+	if opts.Hz == 0 {
+		opts.Hz = 440
+	}
+	if !isDemoUser(user) {
+		opts.Token = c.token(user)
+	}
+	p, err := browsertest.Connect(step(c.t), c.url, user, opts)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(p.Close)
+	return p
+}
+
+func isDemoUser(u string) bool {
+	for _, d := range demoUsers {
+		if d == u {
+			return true
+		}
+	}
+	return false
+}
+
+// token issues a session token with the gateway's key, as an identity provider that
+// shares it would.
+func (c *cluster) token(user string) string {
+	c.t.Helper()
+	s, err := auth.NewSigner(c.key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tok, _, err := s.Issue(user, auth.KindSession, time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tok
+}
+
+// stop ends the gateway first (its users sign out while the pools still answer), then
+// the pools; on failure it shows the end of each process's log.
+func (c *cluster) stop() {
+	for _, name := range []string{"gateway", "pool-a", "pool-b"} {
+		if p := c.procs[name]; p != nil {
+			t0 := time.Now()
+			p.stop()
+			if d := time.Since(t0); d > 3*time.Second {
+				// The gateway's user agent bounds each goodbye (a BYE to a dead park
+				// service) by its 10 s request timeout.
+				c.t.Logf("%s took %v to stop", name, d.Round(time.Millisecond))
+			}
+		}
+	}
+	if c.t.Failed() {
+		for _, name := range []string{"gateway", "pool-a", "pool-b"} {
+			if p := c.procs[name]; p != nil {
+				c.t.Logf("--- %s log (end) ---\n%s", name, p.tail(60))
+			}
+		}
+	}
+}
+
+// proc is one parkway process; its stdout and stderr go to a log in memory.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	out  *logBuffer
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	out := &logBuffer{}
+	if old := c.procs[name]; old != nil {
+		out.Write(old.out.bytes()) // a restarted process keeps its predecessor's log
+		fmt.Fprintf(out, "--- %s restarted ---\n", name)
+		out.mark()
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), out: out}
+	go func() {
+		defer close(p.done)
+		_ = cmd.Wait()
+	}()
+	c.procs[name] = p
+	return p
+}
+
+// stop interrupts the process (SIGINT: stop at once) and kills it if it lingers.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// waitLine waits for a line matching re in what the process printed since it started
+// and returns it.
+func (p *proc) waitLine(t testing.TB, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		if line := p.out.find(re); line != "" {
+			return line
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before printing %q:\n%s", p.cmd.Args[1], re, p.tail(40))
+		case <-deadline:
+			t.Fatalf("%s never printed %q:\n%s", p.cmd.Args[1], re, p.tail(40))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (p *proc) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(string(p.out.bytes()), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// logBuffer collects a process's output; find looks only at what came after mark.
+type logBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	from int
+}
+
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+func (l *logBuffer) mark() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.from = l.buf.Len()
+}
+
+func (l *logBuffer) bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
+}
+
+func (l *logBuffer) find(re *regexp.Regexp) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(string(l.buf.Bytes()[l.from:]), "\n") {
+		if re.MatchString(line) {
+			return line
+		}
+	}
+	return ""
+}
+
+// Ports handed out in this process, so two clusters never pick the same one between
+// choosing it and binding it.
+var (
+	portsMu sync.Mutex
+	used    = map[int]bool{}
+)
+
+// freePort finds a loopback port free for both UDP and TCP: a pool binds both, and each
+// pool must know the other's port before either starts.
+func freePort(t testing.TB) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		tl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		tl.Close()
+		if err != nil {
+			continue
+		}
+		ul.Close()
+		if used[port] {
+			continue
+		}
+		used[port] = true
+		return port
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return 0
+}
+
+// refusal asserts that err is the gateway's refusal with exactly this code and message.
+func refusal(t testing.TB, what string, err error, code signaling.ErrorCode, message string) {
+	t.Helper()
+	var se *signaling.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("%s: want the gateway's %s error %q, got %v", what, code, message, err)
+	}
+	if se.Code != code || se.Message != message {
+		t.Fatalf("%s: got error {code %q, message %q}, want {code %q, message %q}", what, se.Code, se.Message, code, message)
+	}
+}
