@@ -1,0 +1,128 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func push(l *callList, id string, s signaling.CallState, peer string, at time.Time) {
+	l.update(&signaling.Call{ID: id, State: s, Peer: peer, SDP: "v=0"}, at)
+}
+
+func TestFocusIsTheNewestLiveCallUnlessTheUserChoseOne(t *testing.T) {
+	var l callList
+	if f := l.focus(); f != "" {
+		t.Fatalf("no calls: focus %q", f)
+	}
+	push(&l, "c1", signaling.CallActive, "carol", t0)
+	push(&l, "c2", signaling.CallRinging, "bob", t0)
+	if f := l.focus(); f != "c2" {
+		t.Fatalf("a new call takes the focus: got %q", f)
+	}
+	if !l.choose("c1") || l.focus() != "c1" {
+		t.Fatalf("choosing c1: focus %q", l.focus())
+	}
+	push(&l, "c2", signaling.CallRinging, "", t0) // an update of a known call keeps the choice
+	if l.focus() != "c1" {
+		t.Fatalf("an update moved the focus to %q", l.focus())
+	}
+	push(&l, "c1", signaling.CallEnded, "", t0)
+	if l.focus() != "c2" {
+		t.Fatalf("the chosen call ended: focus %q, want c2", l.focus())
+	}
+	if l.choose("c1") {
+		t.Fatal("an ended call cannot be chosen")
+	}
+	push(&l, "c3", signaling.CallDialing, "dave", t0)
+	if l.focus() != "c3" {
+		t.Fatalf("new call c3: focus %q", l.focus())
+	}
+	if c := l.get("c2"); c.Peer != "bob" || c.SDP != "" {
+		t.Fatalf("update kept peer %q and dropped SDP %q", c.Peer, c.SDP)
+	}
+}
+
+func TestEndedCallsAreTrimmed(t *testing.T) {
+	var l callList
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		push(&l, id, signaling.CallEnded, "x", t0)
+	}
+	push(&l, "live", signaling.CallActive, "x", t0)
+	if len(l.calls) != keepEnded+1 || l.get("a") != nil || l.get("e") == nil {
+		t.Fatalf("kept %d calls", len(l.calls))
+	}
+}
+
+func TestTransferPlan(t *testing.T) {
+	var l callList
+	if _, ok := l.planTransfer(""); ok {
+		t.Fatal("no calls: no transfer")
+	}
+	push(&l, "c1", signaling.CallActive, "bob", t0)
+	p, ok := l.planTransfer("")
+	if ok {
+		t.Fatalf("one call, no target: %+v", p)
+	}
+	p, ok = l.planTransfer("7000")
+	if !ok || p.call != "c1" || p.target != "7000" || p.consult != "" || p.describe != "Blind transfer of bob to 7000" {
+		t.Fatalf("blind: %+v %v", p, ok)
+	}
+	push(&l, "c1", signaling.CallHeld, "", t0)
+	push(&l, "c2", signaling.CallActive, "carol", t0)
+	p, ok = l.planTransfer("")
+	if !ok || p.call != "c1" || p.consult != "c2" || p.target != "" {
+		t.Fatalf("attended: %+v %v", p, ok)
+	}
+	if p.describe != "Attended transfer: connect bob with carol" {
+		t.Fatalf("attended describe %q", p.describe)
+	}
+	// A target typed wins: a blind transfer of the focus call (the newest, c2).
+	p, ok = l.planTransfer("dave")
+	if !ok || p.call != "c2" || p.target != "dave" || p.consult != "" {
+		t.Fatalf("blind with two calls: %+v %v", p, ok)
+	}
+	// Two held calls and no connected one: which to connect is not clear.
+	push(&l, "c2", signaling.CallHeld, "", t0)
+	if p, ok := l.planTransfer(""); ok {
+		t.Fatalf("two held: %+v", p)
+	}
+}
+
+func TestTimers(t *testing.T) {
+	cases := map[time.Duration]string{
+		0:                              "0:00",
+		-time.Second:                   "0:00",
+		999 * time.Millisecond:         "0:00",
+		time.Second:                    "0:01",
+		59 * time.Second:               "0:59",
+		61 * time.Second:               "1:01",
+		10*time.Minute + 5*time.Second: "10:05",
+		time.Hour + 2*time.Minute + 3*time.Second: "1:02:03",
+	}
+	for d, want := range cases {
+		if got := elapsed(d); got != want {
+			t.Errorf("elapsed(%v) = %q, want %q", d, got, want)
+		}
+	}
+	var l callList
+	push(&l, "c", signaling.CallDialing, "bob", t0)
+	c := l.get("c")
+	if got := c.timerText(t0.Add(5 * time.Second)); got != "" {
+		t.Fatalf("a call not yet connected shows %q", got)
+	}
+	push(&l, "c", signaling.CallActive, "", t0.Add(10*time.Second))
+	if got := c.timerText(t0.Add(75 * time.Second)); got != "1:05" {
+		t.Fatalf("connected 65 s: %q", got)
+	}
+	push(&l, "c", signaling.CallHeld, "", t0.Add(20*time.Second)) // hold keeps the clock
+	push(&l, "c", signaling.CallEnded, "", t0.Add(130*time.Second))
+	if got := c.timerText(t0.Add(time.Hour)); got != "2:00" {
+		t.Fatalf("ended call shows its length: %q", got)
+	}
+}
