@@ -298,8 +298,9 @@ export async function parkFocus(t: Tab, orbitRange: RegExp, orbit?: string): Pro
   await btn(p, 'park').click();
   await expect(parkNotice(p), `${t.user} is told the orbit`).toBeVisible({ timeout: 15_000 });
   await expect(parkNotice(p)).toContainText(orbitRange);
-  const m = (await parkNotice(p).innerText()).match(orbitRange);
-  expect(m, `an orbit in ${orbitRange} in ${JSON.stringify(await parkNotice(p).innerText())}`).toBeTruthy();
+  const text = await parkNotice(p).innerText();
+  const m = text.match(orbitRange);
+  expect(m, `an orbit in ${orbitRange} in ${JSON.stringify(text)}`).toBeTruthy();
   if (orbit) expect(m![0]).toBe(orbit);
   return m![0];
 }
