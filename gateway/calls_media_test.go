@@ -222,10 +222,10 @@ func TestCallsMediaTwoCalls(t *testing.T) {
 }
 
 // RTP that is not the phone's is dropped at the gateway's SIP-side port and the call
-// carries on: spoofed packets (valid RTP, the phone's own payload type, another tone)
-// from a wrong port and from a wrong address, and garbage from the phone's own
-// address. Alice keeps hearing the phone, never the spoofer's tone, and the bridge
-// counts the drops.
+// carries on: spoofed packets (valid RTP, the phone's own payload type and SSRC, another
+// tone) and garbage from a wrong port and from a wrong address, and garbage from the
+// phone's own address. Alice keeps hearing the phone, never the spoofer's tone; the
+// bridge counts every drop and stays with the phone.
 func TestCallsMediaSpoofedRTP(t *testing.T) {
 	r := newCallRig(t, rigOptions{})
 	ws := r.signedIn(t, "alice")[0]
@@ -265,14 +265,22 @@ func TestCallsMediaSpoofedRTP(t *testing.T) {
 		{0x80, 18, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3}, // G.729: not negotiated
 	}
 	stop := time.Now().Add(2 * time.Second)
+	var spoofed, junk int
 	for seq := uint16(1); time.Now().Before(stop); seq++ {
 		gen.Encode(payload, tone.PCMU)
 		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 0x5151}, Payload: payload}
 		n, _ := p.MarshalTo(buf)
+		g := garbage[int(seq)%len(garbage)]
 		for _, c := range spoofers {
-			_, _ = c.WriteToUDPAddrPort(buf[:n], target)
+			if _, err := c.WriteToUDPAddrPort(buf[:n], target); err == nil {
+				spoofed++
+			}
+			if _, err := c.WriteToUDPAddrPort(g, target); err == nil {
+				junk++
+			}
 		}
-		sip.sendRaw(garbage[int(seq)%len(garbage)])
+		sip.sendRaw(g)
+		junk++
 		time.Sleep(5 * time.Millisecond)
 		if l := tb.level(spoofHz); l > 0.3 {
 			t.Fatalf("alice hears the spoofer (level %.2f)", l)
@@ -283,12 +291,16 @@ func TestCallsMediaSpoofedRTP(t *testing.T) {
 	if l := tb.level(spoofHz); l > 0.3 {
 		t.Fatalf("alice hears the spoofer (level %.2f)", l)
 	}
+	// Every packet is dropped and counted (a few may be lost in the kernel's buffer).
 	after := br.Stats()
-	if d := after.WrongSource - before.WrongSource; d < 2*100 {
-		t.Errorf("wrong-source drops %d, want every spoofed packet (≥ 200)", d)
+	wrong := after.WrongSource - before.WrongSource
+	bad := (after.Malformed + after.UnknownPayload) - (before.Malformed + before.UnknownPayload)
+	t.Logf("sent %d spoofed, %d garbage; the bridge dropped %d from wrong sources, %d malformed or unknown", spoofed, junk, wrong, bad)
+	if wrong < uint64(spoofed)*9/10 || wrong > uint64(spoofed) {
+		t.Errorf("wrong-source drops %d for %d spoofed packets", wrong, spoofed)
 	}
-	if d := (after.Malformed + after.UnknownPayload) - (before.Malformed + before.UnknownPayload); d < 100 {
-		t.Errorf("garbage drops %d (malformed %d, unknown payload %d), want ≥ 100", d, after.Malformed-before.Malformed, after.UnknownPayload-before.UnknownPayload)
+	if bad < uint64(junk)*9/10 || bad > uint64(junk) {
+		t.Errorf("garbage drops %d for %d garbage packets", bad, junk)
 	}
 	if r, addr, _ := br.Remote(); addr != netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sip.port())) {
 		t.Errorf("the bridge's peer moved to %v (remote %+v)", addr, r)
