@@ -3,10 +3,14 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/signaling"
 )
 
 // callMedia lets a media.Leg's Bridge serve as a call's ua.MediaLeg: the user agent
@@ -85,4 +89,177 @@ func (m *callMedia) Codecs() []uint8 {
 		return []uint8{uint8(c)}
 	}
 	return nil
+}
+
+// Trickle ICE (JSEP §4.1.8, RFC 8838) over the websocket: ice messages name the
+// call, answer or retrieve action whose offer started the leg (its ref), since the
+// tab trickles before it knows the call's id.
+
+// maxPendingCandidates bounds the candidates a tab may send for an action whose leg
+// does not exist yet; a browser gathers a handful per network interface.
+const maxPendingCandidates = 32
+
+// refKey names one media-starting action: the tab that sent it and its id.
+type refKey struct {
+	s   *session
+	ref string
+}
+
+// iceRef is the media of one action: no leg while the offer is being answered, with
+// the candidates that arrived meanwhile; then the leg. It lives in phone.refs until
+// the call ends, the action fails or the tab goes.
+type iceRef struct {
+	leg     *media.Leg
+	pending []webrtc.ICECandidateInit
+}
+
+// startsMedia: the actions whose offer starts a leg.
+func startsMedia(a signaling.Action) bool {
+	return a == signaling.ActionCall || a == signaling.ActionAnswer || a == signaling.ActionRetrieve
+}
+
+// hasCandidates reports whether an SDP carries any ICE candidate (RFC 8839 §5.1); one
+// without them is a trickling offer.
+func hasCandidates(sdp string) bool {
+	return strings.Contains(sdp, "\na=candidate:") || strings.Contains(sdp, "\ra=candidate:")
+}
+
+// openRef makes the action (s, id) known before it runs, so candidates the tab sends
+// right after its offer are kept for the leg.
+func (ph *phone) openRef(s *session, id string) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	if _, ok := ph.sessions[s]; ok {
+		ph.refs[refKey{s, id}] = &iceRef{}
+	}
+}
+
+func (ph *phone) dropRef(s *session, id string) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	delete(ph.refs, refKey{s, id})
+}
+
+// dropRefsLocked forgets the refs of a leg that is closing; under ph.mu.
+func (ph *phone) dropRefsLocked(leg *media.Leg) {
+	if leg == nil {
+		return
+	}
+	for k, r := range ph.refs {
+		if r.leg == leg {
+			delete(ph.refs, k)
+		}
+	}
+}
+
+// attachRef gives the action's ref its leg, once the leg has the tab's offer, and
+// applies the candidates that waited for it.
+func (ph *phone) attachRef(s *session, id string, leg *media.Leg) {
+	ph.mu.Lock()
+	r := ph.refs[refKey{s, id}]
+	if r == nil {
+		ph.mu.Unlock()
+		return // the tab is gone; the call goes on without its candidates
+	}
+	r.leg = leg
+	pending := r.pending
+	r.pending = nil
+	ph.mu.Unlock()
+	for _, c := range pending {
+		if err := leg.PeerConnection().AddICECandidate(c); err != nil {
+			ph.p.log.Debug("trickled candidate refused", "user", ph.name, "ref", id, "err", err)
+		}
+	}
+}
+
+// iceCandidate takes one candidate a tab trickled; it reports whether the session
+// goes on. A ref that names no media action of this tab is "no-call" (field ref).
+func (s *session) iceCandidate(id string, m *signaling.ICE) bool {
+	var e *signaling.Error
+	if s.phone == nil {
+		e = noRef(m.Ref)
+	} else {
+		e = s.phone.addCandidate(s, m)
+	}
+	if e != nil {
+		e.Ref = id
+		return s.reply(id, e)
+	}
+	return true
+}
+
+func noRef(ref string) *signaling.Error {
+	return &signaling.Error{Code: signaling.CodeNoCall, Field: "ref", Message: fmt.Sprintf("no call, answer or retrieve %q of this tab has media to take candidates", ref)}
+}
+
+func (ph *phone) addCandidate(s *session, m *signaling.ICE) *signaling.Error {
+	c := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: m.SDPMLineIndex}
+	if m.SDPMid != "" {
+		mid := m.SDPMid
+		c.SDPMid = &mid
+	}
+	ph.mu.Lock()
+	r := ph.refs[refKey{s, m.Ref}]
+	if r == nil {
+		ph.mu.Unlock()
+		return noRef(m.Ref)
+	}
+	if r.leg == nil {
+		defer ph.mu.Unlock()
+		if len(r.pending) >= maxPendingCandidates {
+			return &signaling.Error{Code: signaling.CodeBadField, Field: "candidate", Message: fmt.Sprintf("more than %d candidates for %q before its offer was answered", maxPendingCandidates, m.Ref)}
+		}
+		r.pending = append(r.pending, c)
+		return nil
+	}
+	leg := r.leg
+	ph.mu.Unlock()
+	if err := leg.PeerConnection().AddICECandidate(c); err != nil {
+		return &signaling.Error{Code: signaling.CodeBadField, Field: "candidate", Message: err.Error()}
+	}
+	return nil
+}
+
+// outTrickle sends a leg's own candidates to the tab that offered, as ice messages
+// with the action's id, ending with an empty candidate. They are held until start:
+// the tab must have the answer before the candidates that belong to it.
+type outTrickle struct {
+	s   *session
+	ref string
+
+	mu      sync.Mutex // held while sending, so candidates go out in gathering order
+	started bool
+	pending []*signaling.ICE
+}
+
+func newOutTrickle(s *session, ref string) *outTrickle { return &outTrickle{s: s, ref: ref} }
+
+// candidate is the leg's OnICECandidate handler; nil means gathering is complete.
+func (t *outTrickle) candidate(c *webrtc.ICECandidate) {
+	m := &signaling.ICE{Ref: t.ref}
+	if c != nil {
+		init := c.ToJSON()
+		m.Candidate, m.SDPMLineIndex = init.Candidate, init.SDPMLineIndex
+		if init.SDPMid != nil {
+			m.SDPMid = *init.SDPMid
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		t.pending = append(t.pending, m)
+		return
+	}
+	t.s.reply("", m)
+}
+
+// start sends what was gathered so far and every later candidate as it comes.
+func (t *outTrickle) start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.started = true
+	for _, m := range t.pending {
+		t.s.reply("", m)
+	}
+	t.pending = nil
 }

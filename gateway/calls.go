@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
@@ -41,21 +43,32 @@ type phones struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	parked *parkedFeed // the active pool's parked calls, for every session (parked.go)
+
 	mu     sync.Mutex
 	users  map[string]*phone
 	closed bool
 }
 
 // phone is one user's calls and tabs.
+//
+// out serialises what goes to the tabs — a call's pushes and a new tab's greeting —
+// so a tab never sees a call's older state after a newer one. It is taken before mu
+// or the hub's lock, never while holding either.
 type phone struct {
 	p    *phones
 	name string
+
+	out sync.Mutex
 
 	mu       sync.Mutex
 	u        *ua.User // the user agent pumped now; nil before the first sign-in
 	sessions map[*session]struct{}
 	calls    map[string]*callEntry
 	seq      int
+	// refs finds the media leg of a call, answer or retrieve action by the tab and the
+	// action's id, for the ICE candidates the tab trickles (callmedia.go).
+	refs map[refKey]*iceRef
 }
 
 // callEntry is the gateway's side of one call.
@@ -69,39 +82,92 @@ type callEntry struct {
 	state    signaling.CallState
 	reason   string
 	orbit    string
-	seq      int // creation order: the newest live call is the focus
+	muted    bool // the user muted the microphone: the bridge drops the tab's audio
+	seq      int  // creation order: the newest live call is the focus
+	// xfer is set while the call is one of the two of an attended transfer: the
+	// consult call's far end takes the transferee in its place, and the "replaced"
+	// that ends it here means the transfer happened.
+	xfer bool
 
 	// The tab whose offer the leg answered gets the answer once, with its request id.
-	origin *session
-	ref    string
-	answer string
+	origin  *session
+	ref     string
+	answer  string
+	trickle *outTrickle // the leg's own candidates, held until the answer is queued
 }
 
 func newPhones(srv *Server, m *ua.Manager, f *media.Factory, addr netip.Addr) *phones {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &phones{m: m, f: f, addr: addr, srv: srv, log: srv.log, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
+	p := &phones{m: m, f: f, addr: addr, srv: srv, log: srv.log, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
+	p.parked = newParkedFeed(p)
+	p.wg.Go(func() { p.parked.run(ctx) })
+	return p
 }
 
 // join adds an authenticated session to its user's phone; its calls interface is the
-// phone from then on.
+// phone from then on. The session is greeted at once: after its welcome, a state,
+// then a call message for each of the user's live calls and the parked-calls list,
+// so a tab that reconnected rebuilds what it showed (issue 6 item 5).
 func (p *phones) join(s *session, user string) *phone {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	ph := p.users[user]
 	if ph == nil {
-		ph = &phone{p: p, name: user, sessions: map[*session]struct{}{}, calls: map[string]*callEntry{}}
+		ph = &phone{p: p, name: user, sessions: map[*session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}}
 		p.users[user] = ph
 	}
-	ph.mu.Lock()
-	ph.sessions[s] = struct{}{}
-	ph.mu.Unlock()
+	p.mu.Unlock()
+	ph.greet(s)
+	p.parked.greet(s)
 	return ph
 }
 
+// greet adds s to the phone's tabs and sends it the live calls, without SDP. Their
+// state message goes first: the state the hub pushes reaches the tab after its
+// welcome, but the writer may put queued replies before it (writer.go), and a
+// softphone must learn the phase before it lists calls. A second state is harmless.
+func (ph *phone) greet(s *session) {
+	ph.out.Lock()
+	defer ph.out.Unlock()
+	focus := ph.focus()
+	ph.mu.Lock()
+	ph.sessions[s] = struct{}{}
+	var live []signaling.Call
+	for _, e := range ph.calls {
+		if e.state != signaling.CallNone && e.state != signaling.CallEnded {
+			live = append(live, e.message())
+		}
+	}
+	ph.mu.Unlock()
+	slices.SortFunc(live, func(a, b signaling.Call) int { return strings.Compare(a.ID, b.ID) })
+	ph.p.srv.hub.greet(s, focus)
+	for i := range live {
+		s.reply("", &live[i])
+	}
+}
+
+// greet queues the current state for s as a reply, under the hub's lock, so no newer
+// state can be written before it.
+func (h *hub) greet(s *session, focus signaling.CallState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case s.out.replies <- h.frameLocked(focus):
+	default: // a queue full at sign-in cannot happen; the pushed state still comes
+	}
+}
+
+// leave forgets a tab that closed. Its calls go on: they end when the user hangs up,
+// or when the user's last tab has been gone for the sign-out grace (registrations.go).
 func (ph *phone) leave(s *session) {
 	ph.mu.Lock()
 	delete(ph.sessions, s)
+	for k := range ph.refs {
+		if k.s == s {
+			delete(ph.refs, k)
+		}
+	}
 	ph.mu.Unlock()
+	ph.p.parked.leave(s)
 }
 
 // signedIn starts pumping the user's agent once the pool took its registration. A
@@ -161,6 +227,7 @@ func (ph *phone) pump(u *ua.User) {
 	for id, c := range ph.calls {
 		if c.call.User() == u {
 			legs = append(legs, c.leg)
+			ph.dropRefsLocked(c.leg)
 			delete(ph.calls, id)
 		}
 	}
@@ -196,7 +263,13 @@ func (ph *phone) event(ev ua.Event) {
 	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, ev.Call.Peer()
 	var leg *media.Leg
 	if e.state == signaling.CallEnded {
+		if e.xfer && e.reason == "replaced" {
+			// The consult call of an attended transfer: its far end took the
+			// transferee in our place (RFC 3891), which is the transfer succeeding.
+			e.reason = "transferred"
+		}
 		leg, e.leg = e.leg, nil
+		ph.dropRefsLocked(leg)
 		delete(ph.calls, e.id)
 	}
 	ph.mu.Unlock()
@@ -206,27 +279,53 @@ func (ph *phone) event(ev ua.Event) {
 	}
 }
 
+// message is e as a call message, without SDP; under ph.mu.
+func (e *callEntry) message() signaling.Call {
+	m := signaling.Call{ID: e.id, Peer: e.peer, State: e.state, Reason: e.reason, Orbit: e.orbit, Muted: e.muted, Direction: signaling.CallIncoming}
+	if e.outgoing {
+		m.Direction = signaling.CallOutgoing
+	}
+	return m
+}
+
 // push sends e's state to every tab, the answer SDP to the tab that offered, and the
 // capabilities again, since the focus call may have changed.
-func (ph *phone) push(e *callEntry) {
+func (ph *phone) push(e *callEntry) { ph.pushTo(e, nil, "") }
+
+// pushTo is push with the request id going to the tab that asked (to, when not nil)
+// instead of the SDP answer going to the tab that offered. The leg's own ICE
+// candidates start trickling to the offering tab once its answer is queued: a browser
+// cannot add a candidate before it has the description it belongs to.
+func (ph *phone) pushTo(e *callEntry, to *session, id string) {
+	ph.out.Lock()
+	defer ph.out.Unlock()
 	ph.mu.Lock()
-	msg := signaling.Call{ID: e.id, Peer: e.peer, State: e.state, Reason: e.reason, Orbit: e.orbit, Direction: signaling.CallIncoming}
-	if e.outgoing {
-		msg.Direction = signaling.CallOutgoing
+	msg := e.message()
+	var (
+		origin      *session
+		ref, answer string
+		tr          *outTrickle
+	)
+	if to == nil {
+		origin, ref, answer, tr = e.origin, e.ref, e.answer, e.trickle
+		e.origin, e.ref, e.answer, e.trickle = nil, "", "", nil
+	} else {
+		origin, ref = to, id
 	}
-	origin, ref, answer := e.origin, e.ref, e.answer
-	e.origin, e.ref, e.answer = nil, "", ""
 	sessions := make([]*session, 0, len(ph.sessions))
 	for s := range ph.sessions {
 		sessions = append(sessions, s)
 	}
 	ph.mu.Unlock()
 	for _, s := range sessions {
-		m, id := msg, ""
+		m, mid := msg, ""
 		if s == origin {
-			m.SDP, id = answer, ref
+			m.SDP, mid = answer, ref
 		}
-		s.reply(id, &m)
+		s.reply(mid, &m)
+		if s == origin && tr != nil {
+			tr.start()
+		}
 		ph.p.srv.hub.refocus(s)
 	}
 }
@@ -267,9 +366,17 @@ func (ph *phone) act(s *session, id string, req *signaling.Request) {
 	}
 	ph.p.wg.Add(1)
 	ph.p.mu.Unlock()
+	media := startsMedia(req.Action)
+	if media {
+		// Before the request runs: the tab may trickle candidates for it at once.
+		ph.openRef(s, id)
+	}
 	go func() {
 		defer ph.p.wg.Done()
 		if e := ph.do(s, id, req); e != nil {
+			if media {
+				ph.dropRef(s, id)
+			}
 			e.Ref = id
 			s.reply(id, e)
 		}
@@ -326,10 +433,15 @@ func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Er
 		if call == nil {
 			return noCall(req.Call)
 		}
-		if req.Target == "" {
-			return &signaling.Error{Code: signaling.CodeBadField, Field: "target", Message: "is required: attended transfer is not carried yet"}
+		if req.Consult != "" {
+			return ph.attended(ctx, e, req.Consult)
 		}
 		return sipError("Transfer", call.Transfer(ctx, req.Target))
+	case signaling.ActionMute:
+		if e == nil || req.Muted == nil {
+			return noCall(req.Call)
+		}
+		return ph.mute(s, id, e, *req.Muted)
 	case signaling.ActionHold, signaling.ActionResume:
 		if call == nil {
 			return noCall(req.Call)
@@ -340,6 +452,45 @@ func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Er
 		return sipError("Resume", call.Resume(ctx))
 	}
 	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("%s is allowed but not available yet", actionName(req.Action))}
+}
+
+// attended transfers e's far end to the far end of the user's call consult (RFC 5589
+// §7): a REFER with Replaces on e. Both calls end here with reason "transferred".
+func (ph *phone) attended(ctx context.Context, e *callEntry, consult string) *signaling.Error {
+	ph.mu.Lock()
+	c := ph.calls[consult]
+	if c == nil || c.call == nil || c.state == signaling.CallNone || c.state == signaling.CallEnded {
+		ph.mu.Unlock()
+		return &signaling.Error{Code: signaling.CodeNoCall, Field: "consult", Message: fmt.Sprintf("there is no call %q", consult)}
+	}
+	if c.state != signaling.CallActive && c.state != signaling.CallHeld {
+		ph.mu.Unlock()
+		return &signaling.Error{Code: signaling.CodeRefused, Field: "consult", Message: "The consult call is not connected yet"}
+	}
+	e.xfer, c.xfer = true, true
+	call, cc := e.call, c.call
+	ph.mu.Unlock()
+	if err := call.AttendedTransfer(ctx, cc); err != nil {
+		ph.mu.Lock()
+		e.xfer, c.xfer = false, false
+		ph.mu.Unlock()
+		return sipError("Transfer", err)
+	}
+	return nil
+}
+
+// mute stops or restarts forwarding the tab's audio on e's leg and tells every tab.
+// A call still ringing at the far end has its leg already; one being answered gets
+// the flag with its leg (answer).
+func (ph *phone) mute(s *session, id string, e *callEntry, muted bool) *signaling.Error {
+	ph.mu.Lock()
+	e.muted = muted
+	if e.leg != nil {
+		e.leg.Bridge().SetMuted(muted)
+	}
+	ph.mu.Unlock()
+	ph.pushTo(e, s, id)
+	return nil
 }
 
 func noCall(id string) *signaling.Error {
@@ -355,40 +506,60 @@ func sipError(what string, err error) *signaling.Error {
 
 // newLeg answers the browser's offer with a new leg. An offer without G.711 is refused
 // before any PeerConnection exists: the bridge never transcodes.
-func (ph *phone) newLeg(ctx context.Context, offer string, law media.Codec) (*media.Leg, string, *signaling.Error) {
+//
+// An offer with candidates is answered with all of ours (AcceptGathered), as a client
+// that gathered before offering may not take trickled ones. An offer without any
+// trickles (JSEP §4.1.8): the answer goes at once and the leg's candidates follow as
+// ice messages to the tab (tr, started when the answer is queued), while the tab's
+// reach the leg through the action's ref.
+func (ph *phone) newLeg(ctx context.Context, s *session, id, offer string, law media.Codec) (*media.Leg, string, *outTrickle, *signaling.Error) {
 	if offer == "" {
-		return nil, "", &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
+		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
 	}
 	if _, err := media.OfferCodecs(offer); err != nil {
 		if errors.Is(err, media.ErrNoG711) {
-			return nil, "", &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio; Parkway relays G.711 without transcoding"}
+			return nil, "", nil, &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio; Parkway relays G.711 without transcoding"}
 		}
-		return nil, "", &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
+		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
 	}
 	leg, err := ph.p.f.NewLeg(&media.BridgeConfig{LocalAddr: netip.AddrPortFrom(ph.p.addr, 0), Codec: law})
 	if err != nil {
-		return nil, "", &signaling.Error{Code: signaling.CodeInternal, Message: "media: " + err.Error()}
+		return nil, "", nil, &signaling.Error{Code: signaling.CodeInternal, Message: "media: " + err.Error()}
 	}
-	answer, err := leg.AcceptGathered(ctx, webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer})
+	desc := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}
+	var (
+		answer webrtc.SessionDescription
+		tr     *outTrickle
+	)
+	if hasCandidates(offer) {
+		answer, err = leg.AcceptGathered(ctx, desc)
+	} else {
+		tr = newOutTrickle(s, id)
+		// Before Accept: gathering starts with the local description.
+		leg.PeerConnection().OnICECandidate(tr.candidate)
+		answer, err = leg.Accept(desc)
+	}
 	if err != nil {
 		_ = leg.Close()
 		if errors.Is(err, media.ErrNoG711) {
-			return nil, "", &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio"}
+			return nil, "", nil, &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio"}
 		}
-		return nil, "", &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
+		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
 	}
-	return leg, answer.SDP, nil
+	// The remote description is set: the tab's candidates can reach the leg now.
+	ph.attachRef(s, id, leg)
+	return leg, answer.SDP, tr, nil
 }
 
 // dial places a call with a new leg. The leg's answer goes to the tab in the call's
 // first message (dialing), so the browser's media is up before the far end answers.
 func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, target string, req *signaling.Request) *signaling.Error {
-	leg, answer, e := ph.newLeg(ctx, req.SDP, media.PCMU)
+	leg, answer, tr, e := ph.newLeg(ctx, s, id, req.SDP, media.PCMU)
 	if e != nil {
 		return e
 	}
 	cm := newCallMedia(leg)
-	cm.entry = &callEntry{leg: leg, origin: s, ref: id, answer: answer}
+	cm.entry = &callEntry{leg: leg, origin: s, ref: id, answer: answer, trickle: tr}
 	_, err := u.Dial(ctx, target, cm)
 	if err == nil {
 		return nil
@@ -414,13 +585,14 @@ func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry
 	if c := in.Codecs(); len(c) > 0 {
 		law = media.Codec(c[0])
 	}
-	leg, answer, se := ph.newLeg(ctx, req.SDP, law)
+	leg, answer, tr, se := ph.newLeg(ctx, s, id, req.SDP, law)
 	if se != nil {
 		return se
 	}
 	cm := newCallMedia(leg)
 	ph.mu.Lock()
-	e.leg, e.origin, e.ref, e.answer = leg, s, id, answer
+	e.leg, e.origin, e.ref, e.answer, e.trickle = leg, s, id, answer, tr
+	leg.Bridge().SetMuted(e.muted)
 	cm.entry = e
 	ph.mu.Unlock()
 	ph.push(e)
@@ -429,6 +601,7 @@ func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry
 		if e.leg == leg {
 			e.leg = nil
 		}
+		ph.dropRefsLocked(leg)
 		ph.mu.Unlock()
 		_ = leg.Close()
 		return sipError("Answer", err)

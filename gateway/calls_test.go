@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -331,4 +332,46 @@ func TestCallsTwoTabs(t *testing.T) {
 	bob1.send(request("x", &signaling.Request{Action: signaling.ActionHangup, Call: active.ID}))
 	nextCall(t, bob2, "tab 2 sees it end", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
 	nextCall(t, aliceWS, "alice's call ended", func(_ signaling.Envelope, m *signaling.Call) bool { return m.State == signaling.CallEnded })
+}
+
+// ready waits until every user is registered at p and followed by the gateway.
+func ready(t *testing.T, g *testGateway, p *pool.Pool, users ...string) {
+	t.Helper()
+	waitFor(t, strings.Join(users, ", ")+" registered", func() bool {
+		for _, u := range users {
+			if len(p.Contacts(u)) == 0 || !g.phoneReady(u) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// alive proves the session still answers: a ping gets its pong, whatever else
+// (states, calls, parked lists) arrives in between.
+func alive(t *testing.T, c *client, seq uint64) {
+	t.Helper()
+	id := fmt.Sprint("alive", seq)
+	c.send(signaling.Encode(id, &signaling.Ping{Seq: seq}))
+	for {
+		env, m, err := c.read()
+		if err != nil {
+			t.Fatalf("waiting for pong %d: %v", seq, err)
+		}
+		if p, ok := m.(*signaling.Pong); ok && p.Seq == seq && env.ID == id {
+			return
+		}
+		if e, ok := m.(*signaling.Error); ok {
+			t.Fatalf("waiting for pong %d: error %+v", seq, e)
+		}
+	}
+}
+
+// ended waits for the call id to end in c and returns its message.
+func ended(t *testing.T, c *client, id string) *signaling.Call {
+	t.Helper()
+	_, m := nextCall(t, c, "call "+id+" to end", func(_ signaling.Envelope, m *signaling.Call) bool {
+		return m.ID == id && m.State == signaling.CallEnded
+	})
+	return m
 }

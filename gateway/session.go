@@ -192,6 +192,8 @@ func (s *session) handle(frame []byte) bool {
 		return true // seen() already counted it as a sign of life
 	case *signaling.Auth:
 		return s.reauthenticate(env, m)
+	case *signaling.ICE:
+		return s.iceCandidate(env.ID, m) // trickle ICE (callmedia.go)
 	case *signaling.Request:
 		e := check(s.srv.hub.phase(), s.calls, m)
 		if e == nil && s.phone != nil {

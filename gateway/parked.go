@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/signaling"
+)
+
+// parkedFeed is the live parked-calls list (DESIGN.md §3, like a BLF panel): one
+// subscription per gateway to the active pool's park service (ua.Manager.WatchParked
+// with pool "", which Redirect moves to the new active pool on failover and
+// failback), and a "parked" message to every session on every change and to each new
+// session when it is greeted.
+//
+// The watcher's callback runs on a SIP goroutine and must not wait for any tab, so it
+// only records the newest list and rings kick; run owns the fan-out. A tab whose reply
+// queue is full is skipped and tried again shortly, with whatever list is newest
+// then: the list is a state, so only the last one matters, and one stuck tab never
+// holds up the others.
+//
+// mu guards frame, gen and sent.
+type parkedFeed struct {
+	p    *phones
+	kick chan struct{}
+
+	mu    sync.Mutex
+	frame []byte // the newest list, encoded; nil until the first arrives
+	gen   uint64 // counts lists
+	// sent holds every greeted session and the generation it was last sent (0:
+	// none yet).
+	sent map[*session]uint64
+}
+
+// parkedRetry is how soon a tab whose queue was full is offered the list again.
+const parkedRetry = 250 * time.Millisecond
+
+func newParkedFeed(p *phones) *parkedFeed {
+	return &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{}}
+}
+
+// run subscribes (retrying with backoff while no pool takes the SUBSCRIBE: the active
+// pool may be down at start) and fans every list out until ctx ends.
+func (f *parkedFeed) run(ctx context.Context) {
+	var w *ua.Watcher
+	for backoff := retryMin; w == nil; backoff = min(2*backoff, retryMax) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var err error
+		w, err = f.p.m.WatchParked(sctx, "", f.update)
+		cancel()
+		if err == nil {
+			break
+		}
+		f.p.log.Warn("watching parked calls", "err", err, "retry", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+	}
+	defer w.Close()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.kick:
+		case <-retry.C:
+		}
+		if !f.fanOut() {
+			retry.Reset(parkedRetry)
+		}
+	}
+}
+
+// update takes a list from the watcher.
+func (f *parkedFeed) update(l ua.ParkedList) {
+	frame, err := signaling.Encode("", parkedMessage(l))
+	if err != nil {
+		f.p.log.Error("encode parked calls", "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.frame = frame
+	f.gen++
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// fanOut offers the newest list to every session that lacks it; false when some queue
+// was full.
+func (f *parkedFeed) fanOut() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := true
+	for s, g := range f.sent {
+		if g < f.gen && f.frame != nil {
+			if f.offerLocked(s) {
+				f.sent[s] = f.gen
+			} else {
+				all = false
+			}
+		}
+	}
+	return all
+}
+
+// greet sends a new session the list it has not seen, after its calls (calls.go).
+func (f *parkedFeed) greet(s *session) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent[s] = 0
+	if f.frame == nil {
+		return
+	}
+	if f.offerLocked(s) {
+		f.sent[s] = f.gen
+		return
+	}
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *parkedFeed) leave(s *session) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.sent, s)
+}
+
+// offerLocked queues the list for s without waiting (outbox.reply would wait for a
+// full queue); a session that has ended counts as served.
+func (f *parkedFeed) offerLocked(s *session) bool {
+	select {
+	case s.out.replies <- f.frame:
+		return true
+	case <-s.out.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// parkedMessage is a watcher's list as the softphone shows it: user parts of the
+// URIs, Unix milliseconds, calls that left their orbit left out.
+func parkedMessage(l ua.ParkedList) *signaling.Parked {
+	m := &signaling.Parked{Pool: l.Pool, Calls: make([]signaling.ParkedCall, 0, len(l.Parked))}
+	for _, c := range l.Parked {
+		if c.State.Final() || !signaling.OrbitPattern.MatchString(c.Orbit) {
+			continue
+		}
+		pc := signaling.ParkedCall{
+			Orbit:    c.Orbit,
+			Peer:     uriUser(c.ParkedParty),
+			ParkedBy: uriUser(c.ParkedBy),
+			Since:    c.Since.UnixMilli(),
+			State:    string(c.State),
+		}
+		if !c.Deadline.IsZero() {
+			pc.Expires = c.Deadline.UnixMilli()
+		}
+		if c.State == park.StateParked || c.State == park.StateRingingBack {
+			m.Calls = append(m.Calls, pc)
+		}
+	}
+	return m
+}
+
+// uriUser is the user part of a SIP URI or name-addr ("Bob" <sip:bob@pool-a;x=y> →
+// bob); a URI without one gives its host.
+func uriUser(s string) string {
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		s = s[i+1:]
+		if j := strings.IndexByte(s, '>'); j >= 0 {
+			s = s[:j]
+		}
+	}
+	s = strings.TrimSpace(s)
+	for _, scheme := range []string{"sip:", "sips:", "tel:"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			s = s[len(scheme):]
+			break
+		}
+	}
+	if i := strings.IndexAny(s, ";?"); i >= 0 {
+		s = s[:i]
+	}
+	if user, _, ok := strings.Cut(s, "@"); ok {
+		return user
+	}
+	host, _, _ := strings.Cut(s, ":")
+	return host
+}
