@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -236,7 +238,11 @@ func (r *callRig) bridgeOf(user, id string) *media.Bridge {
 // a fresh tab, and returns the call id once the tab's media is up.
 func dialFrom(t *testing.T, c *client, ref, target string, retrieve bool) (string, *tab) {
 	t.Helper()
-	tb := newTab(t)
+	return dialWith(t, c, newTab(t), ref, target, retrieve)
+}
+
+func dialWith(t *testing.T, c *client, tb *tab, ref, target string, retrieve bool) (string, *tab) {
+	t.Helper()
 	req := &signaling.Request{Action: signaling.ActionCall, Target: target, SDP: tb.offer()}
 	if retrieve {
 		req = &signaling.Request{Action: signaling.ActionRetrieve, Orbit: target, SDP: tb.offer()}
@@ -252,10 +258,18 @@ func dialFrom(t *testing.T, c *client, ref, target string, retrieve bool) (strin
 // answerOn waits for a call to ring on c and answers it with a fresh tab.
 func answerOn(t *testing.T, c *client, ref string) (string, *tab) {
 	t.Helper()
+	return answerWith(t, c, nil, ref)
+}
+
+// answerWith is answerOn with a given tab (nil: a fresh one, made once it rings).
+func answerWith(t *testing.T, c *client, tb *tab, ref string) (string, *tab) {
+	t.Helper()
 	_, ringing := nextCall(t, c, "a call to ring", func(_ signaling.Envelope, m *signaling.Call) bool {
 		return m.State == signaling.CallRinging
 	})
-	tb := newTab(t)
+	if tb == nil {
+		tb = newTab(t)
+	}
 	c.send(request(ref, &signaling.Request{Action: signaling.ActionAnswer, Call: ringing.ID, SDP: tb.offer()}))
 	_, ans := nextCall(t, c, "the answer SDP of "+ref, func(env signaling.Envelope, m *signaling.Call) bool {
 		return env.ID == ref && m.SDP != ""
@@ -476,9 +490,44 @@ type tab struct {
 	connected chan struct{}
 }
 
-func newTab(t testing.TB) *tab {
+func newTab(t testing.TB) *tab { return newTabWith(t, browserAPI(t, true)) }
+
+// chromeAPI offers audio as Chrome does: Opus, RED, G.722, PCMU, PCMA, CN, and
+// telephone-event at 48 kHz (110) beside the 8 kHz one (126) — the offer a G.711 leg
+// must pick its law and event type out of.
+func chromeAPI(t testing.TB) *webrtc.API {
 	t.Helper()
-	pc, err := browserAPI(t, true).NewPeerConnection(webrtc.Configuration{})
+	me := &webrtc.MediaEngine{}
+	for _, c := range []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, PayloadType: 9},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/CN", ClockRate: 8000}, PayloadType: 13},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 48000}, PayloadType: 110},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 8000}, PayloadType: browserEventPT},
+	} {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(loopbackSettings()))
+}
+
+// loopbackSettings limits ICE to loopback, as browserAPI does (DESIGN.md §5).
+func loopbackSettings() webrtc.SettingEngine {
+	se := webrtc.SettingEngine{}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	return se
+}
+
+func newTabWith(t testing.TB, api *webrtc.API) *tab {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,28 +632,27 @@ func (b *tab) close() {
 
 // rtpEnd is a UDP RTP endpoint on 127.0.0.1: a SIPp scenario announces its port in
 // SDP, so SIPp does the phone's signalling while the test sends and hears its media —
-// tone, DTMF (payload type 101, as the scenarios announce) and, for the spoofing test,
+// tone, DTMF (at the payload type the scenario announces) and, for the spoofing test,
 // garbage from the right address. It learns the gateway's bridge address from the
 // first packet (symmetric RTP, RFC 4961) and answers there.
 type rtpEnd struct {
 	*ear
-	conn  *net.UDPConn
-	mouth *mouth
-	peer  atomic.Pointer[netip.AddrPort]
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	eventPT uint8 // the telephone-event type its SDP announces
+	conn    *net.UDPConn
+	mouth   *mouth
+	peer    atomic.Pointer[netip.AddrPort]
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
-const sipEventPT = 101
-
-func newRTPEnd(t testing.TB, freq float64) *rtpEnd {
+func newRTPEnd(t testing.TB, freq float64, eventPT uint8) *rtpEnd {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &rtpEnd{ear: newEar(), conn: conn, mouth: newMouth(freq), stop: make(chan struct{})}
+	e := &rtpEnd{ear: newEar(), eventPT: eventPT, conn: conn, mouth: newMouth(freq), stop: make(chan struct{})}
 	e.wg.Add(2)
 	go e.read()
 	go e.send()
@@ -629,7 +677,7 @@ func (e *rtpEnd) read() {
 		if e.peer.Load() == nil {
 			e.peer.Store(&src)
 		}
-		e.hear(&p, sipEventPT)
+		e.hear(&p, e.eventPT)
 	}
 }
 
@@ -652,7 +700,7 @@ func (e *rtpEnd) send() {
 		h, out, ev := e.mouth.next(payload)
 		h.SSRC = 0x5151
 		if ev {
-			h.PayloadType = sipEventPT
+			h.PayloadType = e.eventPT
 		}
 		n, err := h.MarshalTo(buf)
 		if err != nil {
@@ -728,6 +776,11 @@ func sipp(t testing.TB, name, scenario, target string, port int, fields []string
 	if target != "" {
 		base = append([]string{target}, base...)
 	}
+	if !slices.Contains(args, "-mp") {
+		// SIPp binds its media ports even when it sends no RTP; left at the default
+		// (6000) two runs at once would collide.
+		base = append(base, "-mp", strconv.Itoa(freeUDPPort(t)))
+	}
 	s := &sippRun{name: name, dir: dir, done: make(chan error, 1)}
 	s.cmd = exec.Command(bin, append(base, args...)...)
 	s.cmd.Dir = dir
@@ -749,6 +802,12 @@ func sipp(t testing.TB, name, scenario, target string, port int, fields []string
 func (s *sippRun) listening(t testing.TB, port int) {
 	t.Helper()
 	poll(t, "sipp "+s.name+" to listen", 30*time.Second, func() bool {
+		select {
+		case s.err = <-s.done:
+			s.over = true
+			t.Fatalf("sipp %s exited before listening: %v\n%s", s.name, s.err, s.out.String())
+		default:
+		}
 		c, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err == nil {
 			c.Close()

@@ -179,7 +179,7 @@ func newLoadRig(b *testing.B, n int) *loadRig {
 	lr.echo = freeUDPPort(b)
 	port := freeUDPPort(b)
 	sippRegister(b, lr.r.poolA, "erin", "erin-sip", port)
-	lr.sipp = sipp(b, "erin answers all", "answer.xml", "", port, []string{strconv.Itoa(lr.echo)},
+	lr.sipp = sipp(b, "erin answers all", "answer.xml", "", port, []string{strconv.Itoa(lr.echo), "101"},
 		"-s", "erin", "-m", strconv.Itoa(n+1), "-l", strconv.Itoa(n+1), "-timeout", "900s", "-rtp_echo", "-mp", strconv.Itoa(lr.echo))
 	lr.sipp.listening(b, port)
 	b.Cleanup(func() {

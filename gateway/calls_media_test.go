@@ -229,8 +229,8 @@ func TestCallsMediaTwoCalls(t *testing.T) {
 func TestCallsMediaSpoofedRTP(t *testing.T) {
 	r := newCallRig(t, rigOptions{})
 	ws := r.signedIn(t, "alice")[0]
-	sip := newRTPEnd(t, phoneHz)
-	uas := erinAnswers(t, r, sip.port())
+	sip := newRTPEnd(t, phoneHz, 101)
+	uas := erinAnswers(t, r, sip.port(), 101)
 
 	id, tb := dialFrom(t, ws, "d1", "erin", false)
 	untilState(t, ws, id, signaling.CallActive)

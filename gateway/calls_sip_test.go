@@ -16,12 +16,12 @@ import (
 // the bridge — and siptest phones, which send their own tone and tell what they hear.
 
 // erinAnswers registers erin at pool-a with SIPp's answer.xml serving her Contact; her
-// SDP names rtpPort.
-func erinAnswers(t *testing.T, r *callRig, rtpPort int, args ...string) *sippRun {
+// SDP names rtpPort and telephone-event at eventPT.
+func erinAnswers(t *testing.T, r *callRig, rtpPort, eventPT int, args ...string) *sippRun {
 	t.Helper()
 	port := freeUDPPort(t)
 	sippRegister(t, r.poolA, "erin", "erin-sip", port)
-	uas := sipp(t, "erin answers", "answer.xml", "", port, []string{strconv.Itoa(rtpPort)},
+	uas := sipp(t, "erin answers", "answer.xml", "", port, []string{strconv.Itoa(rtpPort), strconv.Itoa(eventPT)},
 		append([]string{"-s", "erin", "-m", "1"}, args...)...)
 	uas.listening(t, port)
 	return uas
@@ -38,7 +38,7 @@ func TestCallsSIPBrowserCallsSIPp(t *testing.T) {
 	r := newCallRig(t, rigOptions{})
 	ws := r.signedIn(t, "alice")[0]
 	echo := freeUDPPort(t)
-	uas := erinAnswers(t, r, echo, sippEcho(echo)...)
+	uas := erinAnswers(t, r, echo, 101, sippEcho(echo)...)
 
 	id, tb := dialFrom(t, ws, "d1", "erin", false)
 	untilState(t, ws, id, signaling.CallActive)
@@ -57,7 +57,7 @@ func TestCallsSIPSIPpCallsBrowser(t *testing.T) {
 	ws := r.signedIn(t, "alice")[0]
 	echo := freeUDPPort(t)
 	uac := sipp(t, "erin calls alice", "caller.xml", r.poolA.Addr(), freeUDPPort(t),
-		[]string{strconv.Itoa(echo), r.poolA.Domain()}, append([]string{"-s", "alice", "-m", "1"}, sippEcho(echo)...)...)
+		[]string{strconv.Itoa(echo), r.poolA.Domain(), "101"}, append([]string{"-s", "alice", "-m", "1"}, sippEcho(echo)...)...)
 
 	id, tb := answerOn(t, ws, "a1")
 	untilState(t, ws, id, signaling.CallActive)
@@ -233,36 +233,64 @@ func TestCallsSIPRetrieveFromPhone(t *testing.T) {
 }
 
 // DTMF both ways between alice's browser and a SIP phone (SIPp's signalling, the
-// test's RTP socket as its media): digits alice's browser sends as RFC 4733 events at
-// Chrome's payload type reach the phone at the type its SDP gave (101), and the
-// phone's reach the browser at the browser's; audio flows both ways around them.
+// test's RTP socket as its media): digits the browser sends as RFC 4733 events at its
+// payload type reach the phone at the type the phone's SDP gave, and the phone's reach
+// the browser at the browser's; audio flows both ways around them. Each way of placing
+// the call, with the phone's event type at the common 101 and at another dynamic
+// type, and with a plain offer and Chrome's (telephone-event at 48 kHz beside 8 kHz).
 func TestCallsSIPDTMF(t *testing.T) {
-	r := newCallRig(t, rigOptions{})
-	ws := r.signedIn(t, "alice")[0]
-	sip := newRTPEnd(t, phoneHz)
-	uas := erinAnswers(t, r, sip.port())
+	for _, tc := range []struct {
+		name     string
+		incoming bool // the phone calls the browser
+		eventPT  uint8
+		chrome   bool
+	}{
+		{"browser calls phone", false, 101, false},
+		{"browser calls phone, events at 96, Chrome's offer", false, 96, true},
+		{"phone calls browser, Chrome's offer", true, 101, true},
+		{"phone calls browser, events at 97", true, 97, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newCallRig(t, rigOptions{})
+			ws := r.signedIn(t, "alice")[0]
+			sip := newRTPEnd(t, phoneHz, tc.eventPT)
+			pt := strconv.Itoa(int(tc.eventPT))
+			tb := newTab(t)
+			if tc.chrome {
+				tb = newTabWith(t, chromeAPI(t))
+			}
+			var phone *sippRun
+			var id string
+			if tc.incoming {
+				phone = sipp(t, "erin calls alice", "caller.xml", r.poolA.Addr(), freeUDPPort(t),
+					[]string{strconv.Itoa(sip.port()), r.poolA.Domain(), pt}, "-s", "alice", "-m", "1")
+				id, _ = answerWith(t, ws, tb, "a1")
+			} else {
+				phone = erinAnswers(t, r, sip.port(), int(tc.eventPT))
+				id, _ = dialWith(t, ws, tb, "d1", "erin", false)
+			}
+			untilState(t, ws, id, signaling.CallActive)
+			tb.talk(aliceHz)
+			waitFor(t, "the phone to hear alice", func() bool { return sip.heard(aliceHz) })
+			waitFor(t, "alice to hear the phone", func() bool { return tb.heard(phoneHz) })
 
-	id, tb := dialFrom(t, ws, "d1", "erin", false)
-	untilState(t, ws, id, signaling.CallActive)
-	tb.talk(aliceHz)
-	waitFor(t, "the phone to hear alice", func() bool { return sip.heard(aliceHz) })
-	waitFor(t, "alice to hear the phone", func() bool { return tb.heard(phoneHz) })
+			tb.press("159#")
+			sip.press("7*0D")
+			waitFor(t, "the phone to get alice's digits", func() bool { return len(sip.received()) >= 4 })
+			waitFor(t, "alice to get the phone's digits", func() bool { return len(tb.received()) >= 4 })
+			if got := sip.received(); got != "159#" {
+				t.Errorf("the phone got %q, want 159#", got)
+			}
+			if got := tb.received(); got != "7*0D" {
+				t.Errorf("alice's browser got %q, want 7*0D", got)
+			}
+			if st := r.bridgeOf("alice", id).Stats(); st.EventsToSIP == 0 || st.EventsToBrowser == 0 {
+				t.Errorf("bridge stats %+v: events not counted both ways", st)
+			}
 
-	tb.press("159#")
-	sip.press("7*0D")
-	waitFor(t, "the phone to get alice's digits", func() bool { return len(sip.received()) >= 4 })
-	waitFor(t, "alice to get the phone's digits", func() bool { return len(tb.received()) >= 4 })
-	if got := sip.received(); got != "159#" {
-		t.Errorf("the phone got %q, want 159#", got)
+			act(ws, "bye", signaling.ActionHangup, id)
+			untilState(t, ws, id, signaling.CallEnded)
+			phone.wait(t)
+		})
 	}
-	if got := tb.received(); got != "7*0D" {
-		t.Errorf("alice's browser got %q, want 7*0D", got)
-	}
-	if st := r.bridgeOf("alice", id).Stats(); st.EventsToSIP == 0 || st.EventsToBrowser == 0 {
-		t.Errorf("bridge stats %+v: events not counted both ways", st)
-	}
-
-	act(ws, "bye", signaling.ActionHangup, id)
-	untilState(t, ws, id, signaling.CallEnded)
-	uas.wait(t)
 }
