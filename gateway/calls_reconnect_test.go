@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+// A websocket cut does not drop the call (issue 6 item 5): alice's tab loses its
+// websocket for 3 s mid-call, well inside the sign-out grace; her call with bob stays
+// up, and the tab that reconnects gets, after welcome and state, the call as it is
+// (no SDP), with audio still flowing both ways on the same PeerConnection, and can
+// hang it up.
+func TestCallsReconnectKeepsCall(t *testing.T) {
+	poolA, poolB := sipPools(t)
+	m := sipManager(t, poolA, poolB)
+	f := testFactory(t)
+	// The real grace, not callGateway's hour: the cut must be survived by design.
+	g := startGateway(t, func(c *Config) { c.SIP = m; c.Media = f; c.SignOutGrace = DefaultSignOutGrace })
+	aliceWS, _ := g.connect(t, "alice")
+	bobWS, _ := g.connect(t, "bob")
+	ready(t, g, poolA, "alice", "bob")
+	aliceID, bobID, aliceTab, bobTab := establish(t, aliceWS, bobWS, "bob")
+	aliceTab.talk(aliceHz)
+	bobTab.talk(bobHz)
+	waitFor(t, "alice to hear bob", func() bool { return aliceTab.heard(bobHz) })
+	waitFor(t, "bob to hear alice", func() bool { return bobTab.heard(aliceHz) })
+
+	aliceWS.conn.CloseNow()
+	time.Sleep(3 * time.Second)
+	aliceTab.forget()
+	waitFor(t, "alice to hear bob with her websocket gone", func() bool { return aliceTab.heard(bobHz) })
+
+	again, _ := g.connect(t, "alice")
+	var got *signaling.Call
+	for got == nil {
+		_, m, err := again.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *signaling.Call:
+			got = m
+		case *signaling.State:
+		default:
+			t.Fatalf("the reconnected tab got %T %+v before its call", m, m)
+		}
+	}
+	if got.ID != aliceID || got.State != signaling.CallActive || got.SDP != "" || got.Direction != signaling.CallOutgoing {
+		t.Fatalf("the reconnected tab's call %+v, want %s active, outgoing, no SDP", got, aliceID)
+	}
+	if s := aliceTab.pc.ConnectionState(); s != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("alice's PeerConnection is %s", s)
+	}
+	aliceTab.forget()
+	bobTab.forget()
+	waitFor(t, "alice to hear bob after reconnecting", func() bool { return aliceTab.heard(bobHz) })
+	waitFor(t, "bob to hear alice after she reconnected", func() bool { return bobTab.heard(aliceHz) })
+
+	again.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: aliceID}))
+	ended(t, again, aliceID)
+	ended(t, bobWS, bobID)
+}
