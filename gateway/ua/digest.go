@@ -22,7 +22,9 @@ type cachedChallenge struct {
 	count int
 }
 
-// rememberChallenge keeps the 401's first challenge (the pool's preferred algorithm).
+// rememberChallenge keeps the 401's first challenge (the pool's preferred algorithm),
+// which a REGISTER has just answered successfully with nonce-count 1: the next use
+// counts from 2.
 func (m *Manager) rememberChallenge(p Pool, res *sip.Response) {
 	if res.StatusCode != 401 {
 		return
@@ -41,7 +43,7 @@ func (m *Manager) rememberChallenge(p Pool, res *sip.Response) {
 	if m.chals.byPool == nil {
 		m.chals.byPool = map[string]*cachedChallenge{}
 	}
-	m.chals.byPool[p.Name] = &cachedChallenge{chal: chal}
+	m.chals.byPool[p.Name] = &cachedChallenge{chal: chal, count: 1}
 }
 
 // preAuthorize adds an Authorization answering the pool's last challenge, if any.

@@ -141,8 +141,14 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	u.m.preAuthorize(req, pool, u.name, u.password)
 	res, err := u.m.cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
-		u.m.rememberChallenge(pool, res)
+		chal := res
 		res, err = u.m.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: u.name, Password: u.password})
+		// Share the challenge only once it has worked, with its nonce-count 1 spent:
+		// shared earlier, other REGISTERs' counts on it could reach the pool before
+		// ours, and the pool refuses a count lower than one it has seen (a replay).
+		if err == nil && res.StatusCode < 300 {
+			u.m.rememberChallenge(pool, chal)
+		}
 	}
 	if cs := req.CSeq(); cs != nil {
 		r.cseq = cs.SeqNo // DoDigestAuth counted up

@@ -137,6 +137,28 @@ func TestRedirectNamesWhoFailed(t *testing.T) {
 	}
 }
 
+// TestRedirectManyUsersAtOnce: a Redirect pre-authorizes its REGISTERs with the pool's
+// last challenge, and the pool refuses a nonce-count it has already seen or one below
+// the highest seen (replay protection), which REGISTERs sent 64 at a time and handled
+// concurrently often trip over. Every user must still be registered: one refused that
+// way retries with a challenge no other REGISTER is using.
+func TestRedirectManyUsersAtOnce(t *testing.T) {
+	users := manyUsers(300)
+	ps := startPools(t, users, pool.Options{})
+	m := newManager(t, ps.config(users))
+	ctx := testCtx(t)
+	for _, u := range users {
+		if _, err := m.SignIn(ctx, u.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, to := range []string{"pool-b", "pool-a", "pool-b"} {
+		if err := m.Redirect(ctx, to); err != nil {
+			t.Fatalf("Redirect to %s: %v", to, err)
+		}
+	}
+}
+
 // BenchmarkRedirect measures moving every user from pool-a to pool-b (and back, on
 // alternate iterations) with digest authentication, on loopback.
 func BenchmarkRedirect(b *testing.B) {
