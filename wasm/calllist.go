@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
@@ -174,10 +175,30 @@ func (l *callList) planTransfer(target string) (p transferPlan, ok bool) {
 }
 
 func peerName(c *listedCall) string {
-	if c.Peer != "" {
-		return c.Peer
+	if n := displayPeer(c.Peer); n != "" {
+		return n
 	}
 	return "the caller"
+}
+
+// displayPeer is who a peer is in the words a user knows: the user part of a SIP or
+// tel URI ("sip:carol@pool-a;transport=tcp" is carol), or the peer as given.
+func displayPeer(peer string) string {
+	s := strings.TrimSpace(peer)
+	if i := strings.LastIndex(s, "<"); i >= 0 { // "Carol" <sip:carol@pool-a>
+		s = strings.TrimSuffix(s[i+1:], ">")
+	}
+	lower := strings.ToLower(s)
+	for _, scheme := range []string{"sip:", "sips:", "tel:"} {
+		if strings.HasPrefix(lower, scheme) {
+			s = s[len(scheme):]
+			break
+		}
+	}
+	if i := strings.IndexAny(s, "@;?"); i > 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 // elapsed formats a call's duration as a timer: m:ss, or h:mm:ss from an hour on.

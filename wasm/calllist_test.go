@@ -126,3 +126,21 @@ func TestTimers(t *testing.T) {
 		t.Fatalf("ended call shows its length: %q", got)
 	}
 }
+
+func TestDisplayPeer(t *testing.T) {
+	cases := map[string]string{
+		"bob":                            "bob",
+		"sip:carol@pool-a":               "carol",
+		"SIP:carol@pool-a;transport=tcp": "carol",
+		"sips:dave@example.com":          "dave",
+		"tel:+15551234;phone-context=x":  "+15551234",
+		`"Carol" <sip:carol@pool-a>`:     "carol",
+		"7001":                           "7001",
+		"":                               "",
+	}
+	for in, want := range cases {
+		if got := displayPeer(in); got != want {
+			t.Errorf("displayPeer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

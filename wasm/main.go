@@ -246,6 +246,9 @@ func (a *app) callChanged(ev callEvent) {
 			if old := a.calls.get(c.ID); peer == "" && old != nil {
 				peer = old.Peer
 			}
+			if peer = displayPeer(peer); peer == "" {
+				peer = "the call"
+			}
 			setText(a.view.parkNotice, "Parked "+peer+" on orbit "+c.Orbit)
 		}
 	case signaling.CallActive:
@@ -301,7 +304,7 @@ func (a *app) publishCall(c *listedCall) {
 	if c == nil {
 		return
 	}
-	publish("call", callData{ID: c.ID, Peer: c.Peer, State: c.State, Direction: c.Direction,
+	publish("call", callData{ID: c.ID, Peer: displayPeer(c.Peer), State: c.State, Direction: c.Direction,
 		Reason: c.Reason, Orbit: c.Orbit, Muted: a.muted(c)})
 }
 

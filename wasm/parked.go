@@ -32,7 +32,7 @@ func parkedRows(p *signaling.Parked, now time.Time) []parkedRow {
 	}
 	rows := make([]parkedRow, 0, len(p.Calls))
 	for _, c := range p.Calls {
-		r := parkedRow{Orbit: c.Orbit, Peer: c.Peer, By: c.ParkedBy, Seconds: -1}
+		r := parkedRow{Orbit: c.Orbit, Peer: displayPeer(c.Peer), By: displayPeer(c.ParkedBy), Seconds: -1}
 		if r.Peer == "" {
 			r.Peer = "unknown caller"
 		}

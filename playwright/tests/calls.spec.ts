@@ -4,7 +4,7 @@
 // RTCPeerConnection getStats (the WASM client keeps its live connections in
 // window.__parkwayPCs, a test hook) — then Hold / Resume and Hang up through the buttons.
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { alertRegion, button, open, restoreNormal } from './support';
+import { alertRegion, button, callWith, dial, liveCallItems, open, restoreNormal } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 
@@ -108,4 +108,143 @@ test('alice calls bob, both hear each other, hold, resume and hang up', async ({
     await expect.poll(async () => (await inbound(page)).pcs, { message: 'the PeerConnection is closed' }).toBe(0);
     await page.context().close();
   }
+});
+
+// senderState reads the first live PeerConnection's audio sender: whether the
+// microphone track is enabled, and the keypad tones its RTCDTMFSender has played since
+// watchTones was called.
+async function senderState(page: Page): Promise<{ enabled: boolean | null; tones: string[] }> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __parkwayPCs?: RTCPeerConnection[]; __tones?: string[] };
+    const pc = (w.__parkwayPCs ?? []).find((p) => p.connectionState !== 'closed');
+    const sender = pc?.getSenders().find((s) => s.track?.kind === 'audio');
+    return { enabled: sender?.track ? sender.track.enabled : null, tones: w.__tones ?? [] };
+  });
+}
+
+async function watchTones(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __parkwayPCs?: RTCPeerConnection[]; __tones?: string[] };
+    w.__tones = [];
+    const pc = (w.__parkwayPCs ?? []).find((p) => p.connectionState !== 'closed');
+    const dtmf = pc?.getSenders().find((s) => s.track?.kind === 'audio')?.dtmf;
+    if (dtmf) dtmf.addEventListener('tonechange', (e) => { if ((e as RTCDTMFToneChangeEvent).tone) w.__tones!.push((e as RTCDTMFToneChangeEvent).tone); });
+  });
+}
+
+const keypad = (page: Page, digit: string) => page.locator(`[data-part="keypad"] button[data-digit="${digit}"]`);
+
+test('mute and the keypad: the keypad types a number when idle, sends tones during a call; Mute stops the microphone', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const alice = await tab(browser, 'alice');
+  const bob = await tab(browser, 'bob');
+  const number = alice.getByLabel('Number', { exact: true });
+
+  // No call: the keypad types into Number, and so do the digit keys.
+  await keypad(alice, '7').click();
+  await keypad(alice, '0').click();
+  await keypad(alice, '#').click();
+  await expect(number).toHaveValue('70#');
+  await alice.locator('body').press('1');
+  await expect(number).toHaveValue('70#1');
+  await number.fill('');
+
+  const call = await dial(alice, 'bob');
+  await expect(bob.locator('[data-part="calls"] [data-call-state="ringing"]')).toHaveCount(1, { timeout: 10_000 });
+  await button(bob, 'answer').click();
+  await expect(call).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expect(call.locator('[data-part="call-timer"]')).toHaveText(/^\d+:\d\d$/);
+  await expectAudio(bob, 'bob hears alice');
+
+  // Mute: the button is pressed, the call says so, the microphone track is off.
+  const mute = button(alice, 'mute');
+  await expect(mute).toHaveAttribute('aria-pressed', 'false');
+  await mute.click();
+  await expect(mute).toHaveAttribute('aria-pressed', 'true');
+  await expect(call).toHaveAttribute('data-muted', 'true');
+  await expect.poll(async () => (await senderState(alice)).enabled).toBe(false);
+  await expect(alertRegion(alice)).toBeHidden();
+  // M unmutes (the page has the keyboard, no field does).
+  await alice.locator('body').press('m');
+  await expect(mute).toHaveAttribute('aria-pressed', 'false');
+  await expect(call).toHaveAttribute('data-muted', 'false');
+  await expect.poll(async () => (await senderState(alice)).enabled).toBe(true);
+
+  // The keypad during a connected call sends RFC 4733 tones and types nothing.
+  await watchTones(alice);
+  await keypad(alice, '1').click();
+  await keypad(alice, '#').click();
+  await alice.locator('body').press('5');
+  await expect.poll(async () => (await senderState(alice)).tones.join(''), { message: 'tones played', timeout: 5_000 }).toBe('1#5');
+  await expect(number).toHaveValue('');
+  await expect(alice.locator('[data-part="keypad-sent"]')).toHaveText('1#5');
+  await expect(alertRegion(alice)).toBeHidden();
+
+  // Esc hangs up.
+  await alice.locator('body').press('Escape');
+  await expect(liveCallItems(alice)).toHaveCount(0, { timeout: 10_000 });
+  await expect(liveCallItems(bob)).toHaveCount(0, { timeout: 10_000 });
+  for (const page of [alice, bob]) await page.context().close();
+});
+
+test('call waiting: bob calls alice while she talks to carol; she holds carol, answers bob, then goes back to carol', async ({ browser }) => {
+  // Three Chromium pages with two calls on a shared two-core machine: generous, since
+  // this judges behaviour, not speed.
+  test.setTimeout(240_000);
+  const alice = await tab(browser, 'alice');
+  const bob = await tab(browser, 'bob');
+  const carol = await tab(browser, 'carol');
+
+  await dial(carol, 'alice');
+  const fromCarol = callWith(alice, 'carol');
+  await expect(fromCarol).toHaveAttribute('data-call-state', 'ringing', { timeout: 10_000 });
+  await expect(alice.locator('html')).toHaveAttribute('data-ringing', 'true');
+  await alice.locator('body').press('a'); // A answers
+  await expect(fromCarol).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expect(alice.locator('html')).not.toHaveAttribute('data-ringing', 'true');
+  await expectAudio(alice, 'alice hears carol');
+
+  // Bob calls: his call rings at alice beside carol's and takes the focus.
+  await dial(bob, 'alice');
+  const fromBob = callWith(alice, 'bob');
+  await expect(fromBob).toHaveAttribute('data-call-state', 'ringing', { timeout: 10_000 });
+  await expect(liveCallItems(alice)).toHaveCount(2);
+  await expect(fromBob).toHaveAttribute('aria-current', 'true');
+  await expect(alice.locator('html')).toHaveAttribute('data-ringing', 'true');
+  await expect(button(alice, 'hold')).toBeDisabled(); // the focus call rings
+  await expect(button(alice, 'answer')).toBeEnabled();
+
+  // Alice selects carol's call and holds it; then selects bob's and answers.
+  await fromCarol.locator('[data-part="call-select"]').click();
+  await expect(fromCarol).toHaveAttribute('aria-current', 'true');
+  await expect(fromBob).not.toHaveAttribute('aria-current', 'true');
+  await expect(button(alice, 'answer')).toBeDisabled();
+  await expect(button(alice, 'answer')).toHaveAttribute('title', 'No call is ringing');
+  await button(alice, 'hold').click();
+  await expect(fromCarol).toHaveAttribute('data-call-state', 'held');
+  await fromBob.locator('[data-part="call-select"]').click();
+  await button(alice, 'answer').click();
+  await expect(fromBob).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expect(fromCarol).toHaveAttribute('data-call-state', 'held');
+  await expect(alice.locator('html')).not.toHaveAttribute('data-ringing', 'true');
+  await expect(alertRegion(alice)).toBeHidden();
+  await expectAudio(alice, 'alice hears bob');
+  await expectAudio(bob, 'bob hears alice');
+  for (const c of [fromBob, fromCarol]) await expect(c.locator('[data-part="call-timer"]')).toHaveText(/^\d+:\d\d$/);
+
+  // With one call held and one connected and no number typed, Transfer would connect them.
+  await expect(alice.locator('[data-part="transfer-mode"]')).toHaveText('Attended transfer: connect carol with bob');
+
+  // Hang up bob (the focus), then resume carol.
+  await button(alice, 'hangup').click();
+  await expect(liveCallItems(bob)).toHaveCount(0, { timeout: 10_000 });
+  await expect(liveCallItems(alice)).toHaveCount(1);
+  await expect(fromCarol).toHaveAttribute('aria-current', 'true');
+  await alice.locator('body').press('h'); // H resumes the held focus call
+  await expect(fromCarol).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expectAudio(carol, 'carol hears alice again');
+  await button(alice, 'hangup').click();
+  await expect(liveCallItems(alice)).toHaveCount(0, { timeout: 10_000 });
+  await expect(liveCallItems(carol)).toHaveCount(0, { timeout: 10_000 });
+  for (const page of [alice, bob, carol]) await page.context().close();
 });

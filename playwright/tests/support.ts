@@ -229,3 +229,29 @@ export async function restoreNormal(request: APIRequestContext): Promise<void> {
   }
   throw new Error(`the demo did not return to normal (phase ${await drPhase(request)})`);
 }
+
+// The softphone's call list (wasm/callview.go): li.call per call, newest first, with
+// data-call-id, data-call-state, data-direction, data-muted (data-orbit once parked),
+// aria-current on the call the controls act on, and inside it call-peer, call-state,
+// call-timer and the call-select button.
+export const callItems = (page: Page): Locator => page.locator('[data-part="calls"] > li.call');
+export const liveCallItems = (page: Page): Locator =>
+  page.locator('[data-part="calls"] > li.call:not([data-call-state="ended"])');
+// callWith is the live call whose peer is exactly peer.
+export const callWith = (page: Page, peer: string): Locator =>
+  liveCallItems(page).filter({ has: page.locator('[data-part="call-peer"]', { hasText: new RegExp(`^${peer}$`) }) });
+
+// dial calls target from page with the Number field and the Call button, and waits for
+// the call to show. SIP registrations happen in the background after sign-in: until
+// the callee's is at the pool a call is "not found", so it tries again until it rings.
+export async function dial(page: Page, target: string, opts?: { timeout?: number }): Promise<Locator> {
+  const before = await liveCallItems(page).count();
+  await page.getByLabel('Number', { exact: true }).fill(target);
+  await expect(async () => {
+    if (await alertRegion(page).isVisible()) await page.getByRole('button', { name: 'Dismiss' }).click();
+    await button(page, 'call').click();
+    await expect(liveCallItems(page)).toHaveCount(before + 1, { timeout: 8_000 });
+  }).toPass({ timeout: opts?.timeout ?? 30_000 });
+  await page.getByLabel('Number', { exact: true }).fill('');
+  return callWith(page, target);
+}
