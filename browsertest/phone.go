@@ -156,11 +156,24 @@ func (p *Phone) State() signaling.State {
 // Phase is the phase the gateway pushed last.
 func (p *Phone) Phase() signaling.Phase { return p.State().Phase }
 
+// WaitPushed waits until the latest pushed state satisfies ok, and returns it. The
+// gateway keeps only the newest state for a tab that has not read the previous one
+// yet, so a phase that lasts a few milliseconds may never reach the tab: wait for
+// where things end up, not for each step on the way.
+func (p *Phone) WaitPushed(ctx context.Context, ok func(signaling.State) bool) (signaling.State, error) {
+	var last signaling.State
+	err := p.wait(ctx, func() bool {
+		last = *p.state
+		return ok(last)
+	})
+	return last, err
+}
+
 // WaitPhase waits until the gateway has pushed phase.
 func (p *Phone) WaitPhase(ctx context.Context, phase signaling.Phase) error {
-	err := p.wait(ctx, func() bool { return p.state.Phase == phase })
+	last, err := p.WaitPushed(ctx, func(s signaling.State) bool { return s.Phase == phase })
 	if err != nil {
-		return fmt.Errorf("browsertest: %s waiting for phase %s (last %s): %w", p.user, phase, p.Phase(), err)
+		return fmt.Errorf("browsertest: %s waiting for phase %s (last %s): %w", p.user, phase, last.Phase, err)
 	}
 	return nil
 }
@@ -168,11 +181,8 @@ func (p *Phone) WaitPhase(ctx context.Context, phase signaling.Phase) error {
 // WaitCapability waits until the pushed capabilities say allowed for a, and returns
 // that verdict (with its reason when refused).
 func (p *Phone) WaitCapability(ctx context.Context, a signaling.Action, allowed bool) (signaling.Verdict, error) {
-	var v signaling.Verdict
-	err := p.wait(ctx, func() bool {
-		v = p.state.Capabilities[a]
-		return v.Allowed == allowed
-	})
+	last, err := p.WaitPushed(ctx, func(s signaling.State) bool { return s.Capabilities[a].Allowed == allowed })
+	v := last.Capabilities[a]
 	if err != nil {
 		return v, fmt.Errorf("browsertest: %s waiting for %s allowed=%v (last %+v): %w", p.user, a, allowed, v, err)
 	}
