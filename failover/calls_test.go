@@ -16,7 +16,7 @@ import (
 var music = map[string][2]float64{"pool-a": {440, 660}, "pool-b": {1000, 1200}}
 
 // connectCall has from call to, to answer, and checks audio both ways.
-func connectCall(t *testing.T, from, to *browsertest.Phone) (caller, callee *browsertest.Call) {
+func connectCall(t testing.TB, from, to *browsertest.Phone) (caller, callee *browsertest.Call) {
 	t.Helper()
 	caller, err := from.Call(step(t), to.User())
 	if err != nil {
@@ -35,7 +35,7 @@ func connectCall(t *testing.T, from, to *browsertest.Phone) (caller, callee *bro
 }
 
 // active waits until every call is active.
-func active(t *testing.T, calls ...*browsertest.Call) {
+func active(t testing.TB, calls ...*browsertest.Call) {
 	t.Helper()
 	for _, c := range calls {
 		if _, err := c.WaitState(step(t), signaling.CallActive); err != nil {
@@ -46,7 +46,7 @@ func active(t *testing.T, calls ...*browsertest.Call) {
 
 // talking checks audio both ways between user a on call ca and user b on call cb:
 // each hears the other's tone, heard afresh after this point.
-func talking(t *testing.T, a string, ca *browsertest.Call, b string, cb *browsertest.Call) {
+func talking(t testing.TB, a string, ca *browsertest.Call, b string, cb *browsertest.Call) {
 	t.Helper()
 	ca.Forget()
 	cb.Forget()
@@ -59,7 +59,7 @@ func talking(t *testing.T, a string, ca *browsertest.Call, b string, cb *browser
 }
 
 // hearsMusic waits until the call plays pool's music on hold.
-func hearsMusic(t *testing.T, who string, c *browsertest.Call, pool string) {
+func hearsMusic(t testing.TB, who string, c *browsertest.Call, pool string) {
 	t.Helper()
 	c.Forget()
 	ctx := step(t)
@@ -73,7 +73,7 @@ func hearsMusic(t *testing.T, who string, c *browsertest.Call, pool string) {
 }
 
 // park parks the call and checks the orbit is in the pool's range.
-func park(t *testing.T, who string, c *browsertest.Call, pool string) string {
+func park(t testing.TB, who string, c *browsertest.Call, pool string) string {
 	t.Helper()
 	orbit, err := c.Park(step(t), "")
 	if err != nil {
@@ -88,7 +88,7 @@ func park(t *testing.T, who string, c *browsertest.Call, pool string) string {
 
 // parkRefused checks that the gateway both pushes Park as disabled with reason and
 // refuses a park request with exactly that reason, leaving the call up.
-func parkRefused(t *testing.T, p *browsertest.Phone, c *browsertest.Call, reason string) {
+func parkRefused(t testing.TB, p *browsertest.Phone, c *browsertest.Call, reason string) {
 	t.Helper()
 	v, err := p.WaitCapability(step(t), signaling.ActionPark, false)
 	if err != nil {
@@ -105,7 +105,7 @@ func parkRefused(t *testing.T, p *browsertest.Phone, c *browsertest.Call, reason
 }
 
 // holdAndResume puts c on hold (its holder hears nothing) and takes it off again.
-func holdAndResume(t *testing.T, who string, c *browsertest.Call) {
+func holdAndResume(t testing.TB, who string, c *browsertest.Call) {
 	t.Helper()
 	if err := c.Hold(step(t)); err != nil {
 		t.Fatalf("%s holds: %v", who, err)
@@ -119,7 +119,7 @@ func holdAndResume(t *testing.T, who string, c *browsertest.Call) {
 }
 
 // ended waits until c ends and checks its reason.
-func ended(t *testing.T, who string, c *browsertest.Call, reason string) {
+func ended(t testing.TB, who string, c *browsertest.Call, reason string) {
 	t.Helper()
 	got, err := c.WaitState(step(t), signaling.CallEnded)
 	if err != nil {
@@ -131,7 +131,7 @@ func ended(t *testing.T, who string, c *browsertest.Call, reason string) {
 }
 
 // phases waits until every phone has been pushed phase.
-func phases(t *testing.T, phase signaling.Phase, phones ...*browsertest.Phone) {
+func phases(t testing.TB, phase signaling.Phase, phones ...*browsertest.Phone) {
 	t.Helper()
 	for _, p := range phones {
 		if err := p.WaitPhase(step(t), phase); err != nil {
@@ -141,7 +141,7 @@ func phases(t *testing.T, phase signaling.Phase, phones ...*browsertest.Phone) {
 }
 
 // still checks that a call is still up.
-func still(t *testing.T, who string, c *browsertest.Call) {
+func still(t testing.TB, who string, c *browsertest.Call) {
 	t.Helper()
 	if last := c.Last(); last.State != signaling.CallActive {
 		t.Fatalf("%s's call is %s (reason %q), want still active", who, last.State, last.Reason)
@@ -167,7 +167,7 @@ func timeout(t testing.TB, d time.Duration) context.Context {
 
 // transfer has from blind-transfer its call c to target, who answers: the transfer
 // completes only when the transferee's new call is answered, so both run at once.
-func transfer(t *testing.T, from *browsertest.Phone, c *browsertest.Call, target *browsertest.Phone) *browsertest.Call {
+func transfer(t testing.TB, from *browsertest.Phone, c *browsertest.Call, target *browsertest.Phone) *browsertest.Call {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- c.Transfer(step(t), target.User()) }()

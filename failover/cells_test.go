@@ -2,6 +2,7 @@ package failover
 
 import (
 	"testing"
+	"time"
 
 	"github.com/parkway/parkway/browsertest"
 	"github.com/parkway/parkway/gateway/dr"
@@ -14,7 +15,7 @@ import (
 // always dies by SIGKILL.
 
 // toFailover kills pool-a and waits until the gateway has redirected everyone to pool-b.
-func toFailover(t *testing.T, c *cluster, phones ...*browsertest.Phone) {
+func toFailover(t testing.TB, c *cluster, phones ...*browsertest.Phone) {
 	t.Helper()
 	killed := c.kill("pool-a")
 	phases(t, signaling.PhaseFailover, phones...)
@@ -22,7 +23,7 @@ func toFailover(t *testing.T, c *cluster, phones ...*browsertest.Phone) {
 }
 
 // toFailedOver is toFailover and the admin's failover.
-func toFailedOver(t *testing.T, c *cluster, phones ...*browsertest.Phone) {
+func toFailedOver(t testing.TB, c *cluster, phones ...*browsertest.Phone) {
 	t.Helper()
 	toFailover(t, c, phones...)
 	c.failover()
@@ -30,7 +31,7 @@ func toFailedOver(t *testing.T, c *cluster, phones ...*browsertest.Phone) {
 }
 
 // startFailback restarts pool-a and has the admin fail back.
-func startFailback(t *testing.T, c *cluster) {
+func startFailback(t testing.TB, c *cluster) {
 	t.Helper()
 	c.restart("pool-a")
 	c.failback()
@@ -300,7 +301,7 @@ func TestPlannedFailover(t *testing.T) {
 
 // retrieved has parker call parked, park the call on pool, and retriever pick it up:
 // the retriever and the parked party are then in a direct call with audio both ways.
-func retrieved(t *testing.T, parker, parked, retriever *browsertest.Phone, pool string) (rc, pc *browsertest.Call) {
+func retrieved(t testing.TB, parker, parked, retriever *browsertest.Phone, pool string) (rc, pc *browsertest.Call) {
 	t.Helper()
 	ac, pc := connectCall(t, parker, parked)
 	orbit := park(t, parker.User(), ac, pool)
@@ -312,4 +313,26 @@ func retrieved(t *testing.T, parker, parked, retriever *browsertest.Phone, pool 
 	active(t, rc)
 	talking(t, retriever.User(), rc, parked.User(), pc)
 	return rc, pc
+}
+
+// With autoFailoverAfter and autoFailbackAfter set, no admin is needed: the outage ends
+// in failed-over by itself, and a home pool healthy for long enough brings everyone
+// back. The call in progress stays up throughout.
+func TestAutomaticFailoverAndFailback(t *testing.T) {
+	parallel(t)
+	c := startCluster(t, clusterOptions{autoFailover: time.Second, autoFailback: time.Second})
+	alice, bob := c.phone("alice"), c.phone("bob")
+	ac, bc := connectCall(t, alice, bob)
+
+	c.kill("pool-a")
+	phases(t, signaling.PhaseFailedOver, alice, bob)
+	talking(t, "alice", ac, "bob", bc)
+	c.restart("pool-a")
+	phases(t, signaling.PhaseNormal, alice, bob)
+	talking(t, "alice", ac, "bob", bc)
+	if _, err := alice.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
+		t.Fatal(err)
+	}
+	park(t, "alice", ac, "pool-a")
+	hearsMusic(t, "bob", bc, "pool-a")
 }

@@ -80,8 +80,11 @@ type clusterOptions struct {
 	holdoutAt string
 	// pickupB is pool-b's call pickup timeout; zero means 90 s.
 	pickupB time.Duration
-	// users are extra users both pools know (benchmarks), password = name.
+	// users are extra users both pools know (benchmarks).
 	users []string
+	// autoFailover and autoFailback are the gateway's autoFailoverAfter and
+	// autoFailbackAfter; zero leaves both to the admin.
+	autoFailover, autoFailback time.Duration
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -164,6 +167,8 @@ demo: true
 sessionKeyFile: session.key
 maxSessions: 5000
 heartbeat: {interval: 2s, timeout: 30s}
+autoFailoverAfter: %s
+autoFailbackAfter: %s
 pools:
   home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"]}
   backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"]}
@@ -171,7 +176,7 @@ sip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-`, c.ports["pool-a"], c.ports["pool-b"]))
+`, c.opts.autoFailover, c.opts.autoFailback, c.ports["pool-a"], c.ports["pool-b"]))
 }
 
 func password(user string) string { return user + "-pw" }
