@@ -17,6 +17,7 @@ import {
   connect,
   expectAudio,
   expectMusic,
+  expectNoMusic,
   expectOffersOnlyAllowed,
   expectParkedShown,
   hangUpAll,
@@ -26,11 +27,14 @@ import {
   parkedAt,
   parkFocus,
   refusals,
-  tab,
+  tabsFor,
   type Tab,
 } from './story-support';
 
 const POOL_A_ORBIT = /\b70\d\d\b/;
+// Generous: each page compiles a 6 MB WASM module, and on a loaded two-core machine
+// four of them starting can take a minute. This bounds a hang, it times nothing.
+const SLOW = 240_000;
 
 let tabs: Tab[] = [];
 
@@ -43,13 +47,8 @@ test.afterEach(async ({ request }) => {
 });
 
 test('alice parks bob, the others see it live, carol retrieves it from the panel', async ({ browser }) => {
-  test.setTimeout(120_000);
-  const [alice, bob, carol, dave] = (tabs = [
-    await tab(browser, 'alice'),
-    await tab(browser, 'bob'),
-    await tab(browser, 'carol'),
-    await tab(browser, 'dave'),
-  ]);
+  test.setTimeout(SLOW);
+  const [alice, bob, carol, dave] = (tabs = await tabsFor(browser, ['alice', 'bob', 'carol', 'dave']));
   for (const t of [carol, dave]) await expect(parked(t.page), `${t.user}'s panel starts empty`).toHaveCount(0);
 
   await connect(alice, bob);
@@ -62,7 +61,7 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
   await expect(liveCalls(alice.page), 'alice has no call once bob is parked').toHaveCount(0, { timeout: 10_000 });
   await expect(liveCalls(bob.page), 'bob is still in his call').toHaveCount(1);
   await expectAudio(bob, 'bob hears music on hold');
-  await expectMusic(bob, POOL_A_HZ, POOL_B_HZ, 'bob parked on pool-a');
+  const music = await expectMusic(bob, POOL_A_HZ, POOL_B_HZ, 'bob parked on pool-a');
 
   // The parked panel on the other pages shows it live (alice's too).
   for (const t of [carol, dave, alice]) await expectParkedShown(t, orbit, 'bob', 'alice');
@@ -76,6 +75,8 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
   await expect(liveCalls(bob.page)).toHaveAttribute('data-call-state', 'active');
   await expectAudio(carol, 'carol hears bob');
   await expectAudio(bob, 'bob hears carol');
+  // …and no longer the music: 660 Hz is far from anything Chromium's fake microphone makes.
+  await expectNoMusic(bob, 660, music[660], 'bob retrieved by carol');
   for (const t of [alice, bob, carol, dave]) await expect(parked(t.page), `${t.user}'s panel is empty again`).toHaveCount(0, { timeout: 10_000 });
   for (const t of [alice, bob, carol, dave]) await expectOffersOnlyAllowed(t, 'normal');
 
@@ -86,8 +87,8 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
 });
 
 test('directed park on a typed orbit, retrieved by typing the orbit; an empty orbit is a clear error', async ({ browser }) => {
-  test.setTimeout(120_000);
-  const [alice, bob, dave] = (tabs = [await tab(browser, 'alice'), await tab(browser, 'bob'), await tab(browser, 'dave')]);
+  test.setTimeout(SLOW);
+  const [alice, bob, dave] = (tabs = await tabsFor(browser, ['alice', 'bob', 'dave']));
 
   await connect(alice, bob);
   const want = '7042';

@@ -4,7 +4,7 @@
 // capability table written out as data, so the UI is checked against the design and not
 // against the Go rule it is built from.
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
-import { open, type Phase } from './support';
+import { type Phase } from './support';
 
 export type Action =
   | 'call'
@@ -155,8 +155,22 @@ export async function tab(browser: Browser, user: string, context?: BrowserConte
     if (m.type() === 'error') console.log(`[${user} console] ${m.text()}`);
   });
   await page.addInitScript(`(${recorder.toString()})(${readUI.toString()})`);
-  await open(page, user);
+  await page.goto(`/?user=${encodeURIComponent(user)}`);
+  // support.ts's open() allows 30 s; pages here start three or four at a time on a
+  // loaded two-core machine, so they get longer. It bounds a hang; it times nothing.
+  await expect(page.locator('[data-part="connection"]'), `${user}'s page connects`).toHaveAttribute('data-connection', 'connected', {
+    timeout: 120_000,
+  });
+  await expect(page.locator('[data-part="status"]')).toHaveAttribute('data-phase', /^(normal|outage|failover|failed-over|failback)$/);
   return { user, page, context: ctx, gatewayErrors };
+}
+
+// tabsFor opens a tab per user, one after another (a page compiling its WASM is CPU
+// bound: starting them together only makes each one slower).
+export async function tabsFor(browser: Browser, users: string[]): Promise<Tab[]> {
+  const out: Tab[] = [];
+  for (const u of users) out.push(await tab(browser, u));
+  return out;
 }
 
 // recorder runs in the page before it loads (see tab): it keeps every alert shown and a
@@ -433,11 +447,12 @@ export async function tones(page: Page, freqs: number[], ms = 2_500): Promise<Re
 
 // expectMusic checks that the page hears one pool's music on hold and not the other's:
 // each of want's notes at least 20 dB above the louder of other's.
-export async function expectMusic(t: Tab, want: number[], other: number[], what: string): Promise<void> {
+export async function expectMusic(t: Tab, want: number[], other: number[], what: string): Promise<Record<number, number>> {
+  let levels: Record<number, number> = {};
   await expect
     .poll(
       async () => {
-        const lv = await tones(t.page, [...want, ...other]);
+        const lv = (levels = await tones(t.page, [...want, ...other]));
         const floor = Math.max(...other.map((f) => lv[f]));
         const quiet = Math.min(...want.map((f) => lv[f]));
         console.log(`${what}: levels ${JSON.stringify(Object.fromEntries(Object.entries(lv).map(([k, v]) => [k, Math.round(v)])))}`);
@@ -446,4 +461,17 @@ export async function expectMusic(t: Tab, want: number[], other: number[], what:
       { message: `${what}: hears ${want.join('/')} Hz, not ${other.join('/')} Hz`, timeout: 12_000, intervals: [250] },
     )
     .toBeGreaterThan(20);
+  return levels;
+}
+
+// expectNoMusic checks that a note the page heard at level (dBFS) while parked is at
+// least 20 dB quieter now that the call was retrieved.
+export async function expectNoMusic(t: Tab, hz: number, level: number, what: string): Promise<void> {
+  await expect
+    .poll(async () => (await tones(t.page, [hz], 1_500))[hz], {
+      message: `${what}: the ${hz} Hz note of the music on hold (${Math.round(level)} dB while parked) is gone`,
+      timeout: 12_000,
+      intervals: [250],
+    })
+    .toBeLessThan(level - 20);
 }

@@ -30,6 +30,7 @@ import {
   connect,
   expectAudio,
   expectMusic,
+  expectNoMusic,
   expectOffersOnlyAllowed,
   expectParkedShown,
   hangUpAll,
@@ -42,6 +43,7 @@ import {
   parkFocus,
   refusals,
   tab,
+  tabsFor,
   uiHistory,
   type Tab,
 } from './story-support';
@@ -58,10 +60,11 @@ test.afterAll(async ({ request }) => {
 });
 
 test('pool-a fails and comes back: park, outage, resiliency mode, failover, failback', async ({ browser, request }) => {
-  test.setTimeout(180_000);
-  const alice = await tab(browser, 'alice');
-  const bob = await tab(browser, 'bob');
-  const carol = await tab(browser, 'carol');
+  // Generous: four pages each compile a 6 MB WASM module, which on a loaded two-core
+  // machine can take a minute. This bounds a hang; it times nothing.
+  test.setTimeout(360_000);
+  const [alice, bob, carol] = await tabsFor(browser, ['alice', 'bob', 'carol']);
+  tabs = [alice, bob, carol];
   const dave = await tab(browser, 'dave', carol.context);
   tabs = [alice, bob, carol, dave];
 
@@ -165,7 +168,7 @@ test('pool-a fails and comes back: park, outage, resiliency mode, failover, fail
 
     await expect(liveCalls(dave.page), 'dave is still parked').toHaveCount(1);
     for (const t of [bob, carol, alice]) await expectParkedShown(t, orbitB, 'dave', 'alice');
-    await expectMusic(dave, POOL_B_HZ, POOL_A_HZ, 'dave still parked on pool-b after failback');
+    const music = await expectMusic(dave, POOL_B_HZ, POOL_A_HZ, 'dave still parked on pool-b after failback');
 
     await parkedAt(bob.page, orbitB).locator('[data-part="parked-retrieve"]').click();
     const bc = callWith(bob.page, 'dave');
@@ -173,6 +176,7 @@ test('pool-a fails and comes back: park, outage, resiliency mode, failover, fail
     await expect(liveCalls(dave.page)).toHaveAttribute('data-call-state', 'active');
     await expectAudio(bob, 'bob hears dave');
     await expectAudio(dave, 'dave hears bob');
+    await expectNoMusic(dave, 1000, music[1000], 'dave retrieved by bob');
     for (const t of tabs) await expect(parked(t.page), `${t.user}'s panel is empty again`).toHaveCount(0, { timeout: 10_000 });
     await phaseChecked('normal');
     await expect(btn(bob.page, 'park'), 'normal again: park is offered').toBeEnabled();

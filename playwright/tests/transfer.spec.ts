@@ -19,11 +19,14 @@ import {
   liveCalls,
   numberField,
   refusals,
-  tab,
+  tabsFor,
   type Tab,
 } from './story-support';
 
 let tabs: Tab[] = [];
+// Generous: each page compiles a 6 MB WASM module, and on a loaded two-core machine
+// three of them starting can take a minute. This bounds a hang, it times nothing.
+const SLOW = 240_000;
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 test.afterEach(async ({ request }) => {
@@ -34,8 +37,8 @@ test.afterEach(async ({ request }) => {
 });
 
 test('blind transfer: alice sends bob to carol, carol answers, bob and carol talk', async ({ browser }) => {
-  test.setTimeout(120_000);
-  const [carol, alice, bob] = (tabs = [await tab(browser, 'carol'), await tab(browser, 'alice'), await tab(browser, 'bob')]);
+  test.setTimeout(SLOW);
+  const [carol, alice, bob] = (tabs = await tabsFor(browser, ['carol', 'alice', 'bob']));
 
   await connect(alice, bob);
   await expectAudio(bob, 'bob hears alice');
@@ -62,8 +65,8 @@ test('blind transfer: alice sends bob to carol, carol answers, bob and carol tal
 });
 
 test('attended transfer: alice holds bob, consults carol, then joins them', async ({ browser }) => {
-  test.setTimeout(120_000);
-  const [carol, alice, bob] = (tabs = [await tab(browser, 'carol'), await tab(browser, 'alice'), await tab(browser, 'bob')]);
+  test.setTimeout(SLOW);
+  const [carol, alice, bob] = (tabs = await tabsFor(browser, ['carol', 'alice', 'bob']));
 
   const { ac: toBob } = await connect(alice, bob);
   await btn(alice.page, 'hold').click();
