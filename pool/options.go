@@ -16,6 +16,7 @@ const (
 	DefaultMaxInFlight    = 2048
 	DefaultRetryAfter     = 30 * time.Second
 	DefaultInviteTimeout  = 3 * time.Minute // RFC 3261 §16.6 step 11: Timer C > 3 min.
+	DefaultPeerTimeout    = 2 * time.Second // four T1s: a live peer answers 100 in milliseconds
 	DefaultTCPIdleTimeout = 10 * time.Minute
 )
 
@@ -39,6 +40,12 @@ type Options struct {
 	// InviteTimeout is the proxy's Timer C: an INVITE with no final answer by then is
 	// cancelled downstream and answered 408.
 	InviteTimeout time.Duration
+	// PeerTimeout is how long a request forwarded to the paired pool may go without
+	// any answer (not even 100 Trying, which a live pool sends at once, §16.2) before
+	// the peer counts as down for it, and the pool answers as if it had no peer: 404
+	// for a user it does not know, 480 for one of its own. Without it, a call to an
+	// unknown user during failover would wait for Timer B (32 s) on the dead home pool.
+	PeerTimeout time.Duration
 	// TCPIdleTimeout closes a TCP connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
 	// Now is the registrar's clock; tests move it to expire bindings without sleeping.
@@ -61,6 +68,7 @@ func (o Options) withDefaults() Options {
 	set(&o.NonceTTL, DefaultNonceTTL)
 	set(&o.RetryAfter, DefaultRetryAfter)
 	set(&o.InviteTimeout, DefaultInviteTimeout)
+	set(&o.PeerTimeout, DefaultPeerTimeout)
 	set(&o.TCPIdleTimeout, DefaultTCPIdleTimeout)
 	if o.MaxExpires < o.MinExpires {
 		o.MaxExpires = o.MinExpires

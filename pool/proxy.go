@@ -110,7 +110,11 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target) {
 		return
 	}
 	defer ctr.Terminate()
-	n.relay(req, tx, fwd, ctr)
+	var peerDown func() *sipError
+	if t.kind == targetPeer {
+		peerDown = func() *sipError { return n.withoutPeer(req) }
+	}
+	n.relay(req, tx, fwd, ctr, peerDown)
 }
 
 // inDialog reports whether req belongs to an existing dialog (has a To tag).
@@ -166,9 +170,17 @@ func (n *node) forwardCopy(req *sip.Request, t target) *sip.Request {
 
 // relay passes downstream responses upstream until the transaction is over: the one
 // select loop that owns this forwarded request. For INVITE it also carries a CANCEL from
-// upstream downstream (§16.10) and runs Timer C (§16.6 step 11).
-func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, ctr sip.ClientTransaction) {
+// upstream downstream (§16.10) and runs Timer C (§16.6 step 11). With peerDown set (the
+// request went to the paired pool), a peer that sends nothing at all within
+// Options.PeerTimeout is taken for dead and peerDown's answer goes upstream.
+func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, ctr sip.ClientTransaction, peerDown func() *sipError) {
 	invite := req.IsInvite()
+	var silent <-chan time.Time
+	if peerDown != nil {
+		t := time.NewTimer(n.pool.opt.PeerTimeout)
+		defer t.Stop()
+		silent = t.C
+	}
 	cancelled := make(chan struct{})
 	var timerC <-chan time.Time
 	if invite {
@@ -202,6 +214,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 		select {
 		case res := <-ctr.Responses():
 			n.log.Debug("relay response", "code", res.StatusCode)
+			silent = nil // the peer is alive: its answer, however slow, is the answer
 			if res.StatusCode == 100 {
 				// §16.7 step 3: 100 is hop-by-hop and not relayed.
 				provisional = true
@@ -258,6 +271,12 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				finalSent = true
 				n.respond(req, tx, newSIPError(408, "Request Timeout"))
 			}
+		case <-silent:
+			// No provisional answer was seen, so there is nothing to CANCEL (§9.1);
+			// returning terminates the client transaction and its retransmissions.
+			n.log.Info("peer pool silent: answering without it", "peer", fwd.Destination(), "method", req.Method, "user", req.Recipient.User)
+			n.respond(req, tx, peerDown())
+			return
 		case <-ctr.Done():
 			n.log.Debug("client transaction ended", "error", ctr.Err(), "final", finalSent)
 			if !finalSent {

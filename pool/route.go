@@ -77,11 +77,17 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 		// users of one pool pair are split between its two registrars.
 		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
 	}
-	if _, known := n.pool.users[user]; known {
+	return target{}, n.withoutPeer(req)
+}
+
+// withoutPeer is the answer for a user found neither here nor at the peer — or whom
+// the peer, being down, cannot be asked about.
+func (n *node) withoutPeer(req *sip.Request) *sipError {
+	if _, known := n.pool.users[req.Recipient.User]; known {
 		// RFC 3261 §21.4.18: a known user who is not reachable right now.
-		return target{}, newSIPError(480, "Temporarily Unavailable")
+		return newSIPError(480, "Temporarily Unavailable")
 	}
-	return target{}, newSIPError(404, "Not Found")
+	return newSIPError(404, "Not Found")
 }
 
 func (n *node) ownsOrbit(user string) bool {
