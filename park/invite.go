@@ -9,27 +9,66 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/inorder"
 	"github.com/parkway/parkway/park/transfer"
 )
 
 func (r *run) routes() {
-	r.srv.OnInvite(r.onInvite)
-	r.srv.OnAck(r.onAck)
-	r.srv.OnBye(r.onBye)
-	r.srv.OnNotify(r.onNotify)
-	r.srv.OnSubscribe(r.onSubscribe)
-	r.srv.OnRefer(r.onRefer)
-	r.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	r.srv.OnInvite(r.inOrder(r.onInvite))
+	r.srv.OnAck(r.inOrder(r.onAck))
+	r.srv.OnBye(r.inOrder(r.onBye))
+	r.srv.OnNotify(r.inOrder(r.onNotify))
+	r.srv.OnSubscribe(r.inOrder(r.onSubscribe))
+	r.srv.OnRefer(r.inOrder(r.onRefer))
+	r.srv.OnCancel(r.inOrder(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching an INVITE is consumed by the transaction layer;
 		// one that gets here matched nothing (RFC 3261 §9.2).
 		respond(req, tx, 481, "Call/Transaction Does Not Exist")
-	})
-	r.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+	}))
+	r.srv.OnOptions(r.inOrder(func(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 200, "OK", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY, REFER"))
-	})
-	r.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+	}))
+	r.srv.OnNoRoute(r.inOrder(func(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY, REFER"))
-	})
+	}))
+}
+
+// inOrder has h take the requests of one dialog in the order they were read (package
+// inorder): sipgo runs every message on a goroutine of its own, and an ACK overtaken by
+// the BYE or REFER sent after it would leave a call half set up. Requests that start a
+// dialog are not held. Handlers of in-dialog requests answer without waiting on the
+// network, so a dialog's queue moves at the speed of its handlers.
+func (r *run) inOrder(h func(*sip.Request, sip.ServerTransaction)) func(*sip.Request, sip.ServerTransaction) {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if hook := r.s.testBeforeTurn; hook != nil {
+			hook(req)
+		}
+		done := r.order.Turn(req)
+		defer done()
+		h(req, tx)
+	}
+}
+
+// arrivalParser reads datagrams for the arrival order only; sip.Parser keeps no state
+// per message, so one serves every service.
+var arrivalParser = sip.NewParser()
+
+// arrivalFilter is the transport's read filter: it runs on the goroutine that reads the
+// UDP socket, in the order datagrams arrive, and tells order about each request before
+// sipgo hands it to a goroutine. TCP reads are stream chunks, not messages, and are
+// left unordered; the pool reaches the service over UDP.
+func arrivalFilter(order *inorder.Queue) sip.TransportReadFilter {
+	return func(props sip.TransportReadProps, data []byte) ([]byte, error) {
+		if props.Transport != "UDP" || len(data) < 8 || string(data[:8]) == "SIP/2.0 " {
+			return data, nil
+		}
+		if m, err := arrivalParser.ParseSIP(data); err == nil {
+			if req, ok := m.(*sip.Request); ok {
+				order.Arrived(req)
+			}
+		}
+		return data, nil
+	}
 }
 
 // intent is what an INVITE to the park service asks for.

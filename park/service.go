@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/park/inorder"
 	"github.com/parkway/parkway/sipnet"
 )
 
@@ -131,6 +132,11 @@ type Service struct {
 	draining    atomic.Bool
 	openStreams atomic.Int64 // RTP sockets open, for tests that check media is gone
 
+	// testBeforeTurn, set by tests before Start, runs as a request reaches its handler
+	// and before it waits for its turn: it stands for sipgo's scheduler delaying one
+	// goroutine, so tests can make requests of one dialog overtake each other.
+	testBeforeTurn func(*sip.Request)
+
 	mu   sync.Mutex
 	run  *run
 	addr string // bound host:port, reused by a later Start
@@ -151,6 +157,7 @@ type run struct {
 	laddr  sip.Addr
 
 	orbits OrbitStore
+	order  *inorder.Queue           // in-dialog requests, in the order they were read
 	calls  map[string]*parkedCall   // by orbit
 	legs   map[string]*leg          // by Call-ID: every INVITE dialog we are in
 	subs   map[string]*subscription // by Call-ID
@@ -207,9 +214,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("park: listen %s: %w", listen, err)
 	}
+	order := inorder.New(inorder.Options{})
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.opt.Name),
 		sipgo.WithUserAgentHostname(s.opt.Domain),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log),
+			sip.WithTransportLayerReadFilter(arrivalFilter(order))),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(s.log)))
 	if err != nil {
 		udp.Close()
@@ -228,7 +237,7 @@ func (s *Service) Start(ctx context.Context) error {
 			if orbits == nil {
 				orbits = NewMemoryOrbits()
 			}
-			r := &run{s: s, ctx: rctx, orbits: orbits, cancel: cancel, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp,
+			r := &run{s: s, ctx: rctx, orbits: orbits, order: order, cancel: cancel, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp,
 				laddr: sip.Addr{IP: uaddr.IP, Port: uaddr.Port, Hostname: uaddr.IP.String()},
 				calls: map[string]*parkedCall{}, legs: map[string]*leg{}, subs: map[string]*subscription{}}
 			r.dua = &sipgo.DialogUA{Client: cli, ContactHDR: r.contact()}

@@ -21,6 +21,10 @@
 // authenticated: the pool trusts its loopback network and authenticates registrations,
 // which is what decides where calls are delivered.
 //
+// sipgo runs every message on a goroutine of its own; the requests of one dialog are
+// nevertheless relayed in the order they were read (package park/inorder, fed by the UDP
+// read filter and the TCP framing), each released as soon as it has been sent on.
+//
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go
 // (OPTIONS), guard.go and framing.go (bad input and resource limits), config.go and

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // framedConn sits between a TCP connection and sipgo. It frames the stream into SIP
@@ -22,6 +24,9 @@ type framedConn struct {
 	out     []byte // a vetted message (or keep-alive) waiting for sipgo's Read
 	buf     []byte
 	closing bool
+	// arrived, when set, is told of every request framed, in stream order, before
+	// sipgo reads it (package inorder).
+	arrived func(*sip.Request)
 }
 
 func newFramedConn(c net.Conn, idle time.Duration, onClose func()) *framedConn {
@@ -97,9 +102,12 @@ func (c *framedConn) frame() error {
 		}
 	}
 	msg := c.in[:headerLen+cl]
-	if _, err := guardParser.ParseSIP(msg); err != nil {
+	if m, err := guardParser.ParseSIP(msg); err != nil {
 		c.reject(msg, 400, "Bad Request")
 	} else {
+		if req, ok := m.(*sip.Request); ok && c.arrived != nil {
+			c.arrived(req)
+		}
 		c.out = append(c.out[:0], msg...)
 	}
 	c.in = append(c.in[:0], c.in[headerLen+cl:]...)

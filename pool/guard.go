@@ -33,7 +33,12 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 	code, reason := 400, "Bad Request"
 	if len(data) > maxMessageSize {
 		code, reason = 513, "Message Too Large"
-	} else if _, err := guardParser.ParseSIP(data); err == nil {
+	} else if m, err := guardParser.ParseSIP(data); err == nil {
+		// This goroutine reads the socket in arrival order; sipgo's next step hands
+		// the message to a goroutine of its own (package inorder).
+		if req, ok := m.(*sip.Request); ok {
+			n.order.Arrived(req)
+		}
 		return data, nil
 	}
 	if res := salvageResponse(data, code, reason); res != nil {
@@ -50,13 +55,14 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 // connections it has rather than failing all of them.
 type guardedListener struct {
 	net.Listener
-	sem  chan struct{}
-	idle time.Duration
-	log  *slog.Logger
+	sem     chan struct{}
+	idle    time.Duration
+	log     *slog.Logger
+	arrived func(*sip.Request) // told of each request a connection frames, in order
 }
 
-func newGuardedListener(l net.Listener, max int, idle time.Duration, log *slog.Logger) *guardedListener {
-	return &guardedListener{Listener: l, sem: make(chan struct{}, max), idle: idle, log: log}
+func newGuardedListener(l net.Listener, max int, idle time.Duration, log *slog.Logger, arrived func(*sip.Request)) *guardedListener {
+	return &guardedListener{Listener: l, sem: make(chan struct{}, max), idle: idle, log: log, arrived: arrived}
 }
 
 // Accept returns only when it has a connection to serve or the listener is closed:
@@ -73,7 +79,9 @@ func (g *guardedListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case g.sem <- struct{}{}:
-			return newFramedConn(c, g.idle, func() { <-g.sem }), nil
+			fc := newFramedConn(c, g.idle, func() { <-g.sem })
+			fc.arrived = g.arrived
+			return fc, nil
 		default:
 			g.log.Warn("tcp connection limit reached, closing new connection", "from", c.RemoteAddr().String())
 			c.Close()

@@ -33,6 +33,15 @@ func (n *node) respond(req *sip.Request, tx sip.ServerTransaction, e *sipError) 
 
 func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 	p := n.pool
+	if hook := p.opt.testBeforeTurn; hook != nil {
+		hook(req)
+	}
+	// sipgo runs each message on a goroutine of its own; requests of one dialog wait
+	// here for those read before them (package inorder), so an ACK and the REFER sent
+	// right after it leave in that order too. The turn ends once the request is sent
+	// on (or answered), not when its transaction ends.
+	turn := n.order.Turn(req)
+	defer turn()
 	if p.inflight.Add(1) > int64(p.opt.MaxInFlight) {
 		p.inflight.Add(-1)
 		// Overload: RFC 3261 §21.5.4, with Retry-After so clients back off.
@@ -75,7 +84,7 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 	if !n.authenticateCaller(req, tx) {
 		return
 	}
-	n.proxy(req, tx, t)
+	n.proxy(req, tx, t, turn)
 }
 
 // validate applies RFC 3261 §16.3 request validation (and §8.2.2 for the pool as UAS).

@@ -3,6 +3,8 @@ package pool
 import (
 	"log/slog"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // Defaults for Options; each is what a small PBX would ship with.
@@ -54,6 +56,9 @@ type Options struct {
 	// testPickupTimeout shortens the park pickup timeout below Lync's 10 s minimum;
 	// set only by this package's tests.
 	testPickupTimeout time.Duration
+	// testBeforeTurn runs as a request reaches the pool's handler, before it waits for
+	// its turn in its dialog: it stands for sipgo's scheduler delaying a goroutine.
+	testBeforeTurn func(*sip.Request)
 }
 
 func (o Options) withDefaults() Options {

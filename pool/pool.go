@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/inorder"
 	"github.com/parkway/parkway/sipnet"
 )
 
@@ -259,6 +260,7 @@ type node struct {
 	client *sipgo.Client
 	udp    *net.UDPConn
 	tcp    net.Listener
+	order  *inorder.Queue // in-dialog requests, in the order they were read
 	park   *park.Service
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -280,13 +282,14 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	}
 	la := udp.LocalAddr().(*net.UDPAddr)
 	n = &node{
-		pool: p,
-		log:  p.log,
-		addr: la.String(),
-		host: la.IP.String(),
-		port: la.Port,
-		udp:  udp,
-		tcp:  tcp,
+		pool:  p,
+		log:   p.log,
+		addr:  la.String(),
+		host:  la.IP.String(),
+		port:  la.Port,
+		udp:   udp,
+		tcp:   tcp,
+		order: inorder.New(inorder.Options{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
@@ -336,7 +339,7 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		ps.Drain()
 	}
 
-	tcpL := newGuardedListener(tcp, p.opt.MaxTCPConns, p.opt.TCPIdleTimeout, n.log)
+	tcpL := newGuardedListener(tcp, p.opt.MaxTCPConns, p.opt.TCPIdleTimeout, n.log, n.order.Arrived)
 	n.wg.Add(4)
 	go func() {
 		defer n.wg.Done()

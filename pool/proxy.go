@@ -71,8 +71,10 @@ func (n *node) looped(req *sip.Request) bool {
 // would fill in headers a proxy must not change.
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
 
-// proxy forwards req to t and relays the answers (RFC 3261 §16.6–16.7).
-func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target) {
+// proxy forwards req to t and relays the answers (RFC 3261 §16.6–16.7). sent is called
+// once req has been sent on (or answered here): the next request of its dialog may go.
+func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent func()) {
+	defer sent()
 	if n.looped(req) {
 		n.respond(req, tx, newSIPError(482, "Loop Detected"))
 		return
@@ -102,6 +104,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target) {
 		}
 	}
 	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
+	sent()
 	n.log.Debug("forwarded", "method", req.Method, "to", t.addr, "error", err)
 	if err != nil {
 		// §16.9: a transport error is a 503 from the unreachable element.

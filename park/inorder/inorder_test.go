@@ -1,0 +1,159 @@
+package inorder
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// inDialog builds a request of the dialog callID between tags a (From) and b (To).
+func inDialog(method sip.RequestMethod, callID, a, b string, seq uint32, branch string) *sip.Request {
+	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", Host: "127.0.0.1"})
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "127.0.0.1", Port: 5060, Params: sip.NewParams()}
+	via.Params.Add("branch", branch)
+	req.AppendHeader(via)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "a", Host: "x"}, Params: sip.NewParams()}
+	from.Params.Add("tag", a)
+	req.AppendHeader(from)
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "b", Host: "x"}, Params: sip.NewParams()}
+	if b != "" {
+		to.Params.Add("tag", b)
+	}
+	req.AppendHeader(to)
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	return req
+}
+
+func pending(q *Queue, req *sip.Request) int {
+	k, _ := keyOf(req)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d := q.dialogs[k]; d != nil {
+		return len(d.pending)
+	}
+	return 0
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLaterRequestWaitsForEarlier: the REFER read after an ACK reaches its handler
+// first (as sipgo's goroutines allow), yet is acted on only after the ACK finished —
+// also when it travels the other way in the dialog (tags swapped).
+func TestLaterRequestWaitsForEarlier(t *testing.T) {
+	q := New(Options{MaxWait: time.Hour})
+	ack := inDialog(sip.ACK, "c1", "ta", "tb", 1, "z9hG4bK-ack")
+	refer := inDialog(sip.REFER, "c1", "tb", "ta", 2, "z9hG4bK-refer")
+	q.Arrived(ack)
+	q.Arrived(refer)
+
+	var mu sync.Mutex
+	var order []string
+	log := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	referDone := make(chan struct{})
+	go func() {
+		defer close(referDone)
+		done := q.Turn(refer)
+		log("REFER")
+		done()
+	}()
+	waitUntil(t, "REFER handler waiting for its turn", func() bool { return q.Waiting() == 1 })
+	done := q.Turn(ack)
+	log("ACK")
+	done()
+	<-referDone
+	if len(order) != 2 || order[0] != "ACK" || order[1] != "REFER" {
+		t.Fatalf("handled in order %v, want [ACK REFER]", order)
+	}
+}
+
+// TestRetransmissionsAndNon2xxACKNotQueued: a request read twice is queued once, and an
+// ACK for a non-2xx answer (the INVITE's branch) is left to sipgo's transaction; neither
+// holds up the requests after it.
+func TestRetransmissionsAndNon2xxACKNotQueued(t *testing.T) {
+	q := New(Options{MaxWait: time.Hour})
+	reinvite := inDialog(sip.INVITE, "c2", "ta", "tb", 5, "z9hG4bK-inv")
+	ack := inDialog(sip.ACK, "c2", "ta", "tb", 5, "z9hG4bK-inv")
+	bye := inDialog(sip.BYE, "c2", "ta", "tb", 6, "z9hG4bK-bye")
+	q.Arrived(reinvite)
+	q.Arrived(reinvite)
+	if n := pending(q, reinvite); n != 1 {
+		t.Fatalf("%d queued after a retransmission, want 1", n)
+	}
+	done := q.Turn(reinvite)
+	done()
+	q.Arrived(reinvite) // retransmitted after it was answered
+	q.Arrived(ack)
+	q.Arrived(bye)
+	if n := pending(q, bye); n != 1 {
+		t.Fatalf("%d queued, want only the BYE", n)
+	}
+	q.Turn(bye)() // would block for MaxWait (an hour) behind anything left queued
+}
+
+// TestDialogForgotten: a dialog leaves the Queue when a BYE in it finishes, or after
+// IdleTTL without requests; out-of-dialog requests are never tracked.
+func TestDialogForgotten(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	q := New(Options{MaxWait: time.Hour, IdleTTL: time.Minute, Now: clock})
+
+	q.Arrived(inDialog(sip.INVITE, "c3", "ta", "", 1, "z9hG4bK-1"))
+	if q.Len() != 0 {
+		t.Fatal("an out-of-dialog request was tracked")
+	}
+	bye := inDialog(sip.BYE, "c3", "ta", "tb", 2, "z9hG4bK-2")
+	q.Arrived(bye)
+	q.Turn(bye)()
+	if q.Len() != 0 {
+		t.Fatalf("%d dialogs after BYE, want 0", q.Len())
+	}
+
+	info := inDialog(sip.INFO, "c4", "ta", "tb", 2, "z9hG4bK-3")
+	q.Arrived(info)
+	q.Turn(info)()
+	if q.Len() != 1 {
+		t.Fatalf("%d dialogs, want 1", q.Len())
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	q.Arrived(inDialog(sip.INFO, "c5", "ta", "tb", 2, "z9hG4bK-4"))
+	if q.Len() != 1 {
+		t.Fatalf("%d dialogs after the idle one expired, want 1 (the new one)", q.Len())
+	}
+}
+
+// TestBounded: beyond MaxDialogs and MaxPending requests are not tracked (and not held),
+// and a request that arrived but never reaches a handler holds its successors for
+// MaxWait only.
+func TestBounded(t *testing.T) {
+	q := New(Options{MaxDialogs: 1, MaxPending: 2, MaxWait: 10 * time.Millisecond})
+	a1 := inDialog(sip.INFO, "d1", "ta", "tb", 1, "z9hG4bK-a1")
+	a2 := inDialog(sip.INFO, "d1", "ta", "tb", 2, "z9hG4bK-a2")
+	a3 := inDialog(sip.INFO, "d1", "ta", "tb", 3, "z9hG4bK-a3")
+	b1 := inDialog(sip.INFO, "d2", "ta", "tb", 1, "z9hG4bK-b1")
+	for _, r := range []*sip.Request{a1, a2, a3, b1} {
+		q.Arrived(r)
+	}
+	if q.Len() != 1 || pending(q, a1) != 2 {
+		t.Fatalf("%d dialogs, %d pending; want 1 and 2", q.Len(), pending(q, a1))
+	}
+	q.Turn(b1)() // untracked: not held
+	q.Turn(a3)() // untracked: not held
+	// a1 never reaches its handler (a transaction took it): a2 goes after MaxWait.
+	q.Turn(a2)()
+}
