@@ -384,8 +384,10 @@ func envInts(name, def string) []int {
 
 // BenchmarkCallsGatewayLoad steps up the number of concurrent browser⇄SIP G.711 calls
 // through the whole gateway and reports, per step, the probes lost and late (round
-// trip over lateAfter), the round trip's p50/p99, memory per call and CPU. It stops
-// after the first step over 0.1 % lost+late; the step before is the answer.
+// trip over lateAfter), the round trip's p50/p99, memory per call and CPU. It goes on
+// past a step over 0.1 % lost+late — on a shared machine one step can miss by a burst
+// of neighbours' load and the next pass — and stops once a step is clearly overloaded
+// (1 %). The answer is the largest step under 0.1 %.
 func BenchmarkCallsGatewayLoad(b *testing.B) {
 	steps := envInts("PARKWAY_GW_LOAD_CALLS", "10,25,50,100,150,200,250,300")
 	secs := envInts("PARKWAY_GW_LOAD_SECONDS", "5")[0]
@@ -395,7 +397,7 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 	heap0, rss0 := memInUse(), rssBytes()
 	best := 0
 	for _, n := range steps {
-		var failed bool
+		var passed, overloaded bool
 		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) {
 			setup := time.Now()
 			lr.addCalls(b, n)
@@ -449,12 +451,15 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 			b.Logf("calls=%d load=%s sent=%d lost=%d (%.3f%%) late=%d (%.3f%%) rtt p50=%v p99=%v heap+stacks %.0f KiB/call rss %.0f KiB/call process CPU %.0f%% of a core, SIPp %.0f%%",
 				n, loadAvg(), sent, lost, lossPct, late, latePct, p50.Round(time.Microsecond), p99.Round(time.Microsecond),
 				float64(heap-heap0)/float64(n)/1024, float64(rss-rss0)/float64(n)/1024, 100*float64(cpu)/float64(wall), 100*float64(sippCPU)/float64(wall))
-			failed = lossPct+latePct >= 0.1
+			passed = lossPct+latePct < 0.1
+			overloaded = lossPct+latePct >= 1
 		})
-		if failed {
+		if passed {
+			best = n
+		}
+		if overloaded {
 			break
 		}
-		best = n
 	}
 	b.Logf("most concurrent calls under 0.1%% lost+late: %d (load average now %s)", best, loadAvg())
 }
