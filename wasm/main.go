@@ -46,6 +46,7 @@ type app struct {
 	// iceIDs are the ids of ice messages sent; noTrickle is set once the gateway
 	// refuses one (it predates trickle ICE), and no more are sent.
 	iceIDs    map[string]bool
+	iceOrder  []string
 	noTrickle bool
 	// localMute is the user's mute per call, applied to the microphone at once.
 	localMute map[string]bool

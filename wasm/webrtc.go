@@ -328,10 +328,21 @@ func (a *app) trickle(p *peer, m signaling.ICE) {
 	}
 	m.Ref = p.ref
 	id, err := a.client.sendMessage(&m)
-	if err == nil {
-		a.iceIDs[id] = true
+	if err != nil {
+		return
+	}
+	// Remember the last few, to recognise the gateway's refusal of one; a candidate
+	// it takes gets no answer.
+	a.iceIDs[id] = true
+	a.iceOrder = append(a.iceOrder, id)
+	if len(a.iceOrder) > maxICEIDs {
+		delete(a.iceIDs, a.iceOrder[0])
+		a.iceOrder = a.iceOrder[1:]
 	}
 }
+
+// maxICEIDs bounds the ice message ids remembered: a refusal comes within a round trip.
+const maxICEIDs = 64
 
 // remoteCandidate applies (or keeps until the answer is applied) a candidate the
 // gateway trickled for the media leg that ref's offer started.
