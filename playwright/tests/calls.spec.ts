@@ -3,8 +3,8 @@
 // both calls become active and audio flows both ways — proven from each page's own
 // RTCPeerConnection getStats (the WASM client keeps its live connections in
 // window.__parkwayPCs, a test hook) — then Hold / Resume and Hang up through the buttons.
-import { expect, test, type Browser, type Page } from '@playwright/test';
-import { alertRegion, button, callWith, dial, liveCallItems, open, restoreNormal } from './support';
+import { expect, test, type Browser, type Page, type WebSocketRoute } from '@playwright/test';
+import { alertRegion, button, callWith, connection, dial, liveCallItems, open, restoreNormal } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 
@@ -247,4 +247,99 @@ test('call waiting: bob calls alice while she talks to carol; she holds carol, a
   await expect(liveCallItems(alice)).toHaveCount(0, { timeout: 10_000 });
   await expect(liveCallItems(carol)).toHaveCount(0, { timeout: 10_000 });
   for (const page of [alice, bob, carol]) await page.context().close();
+});
+
+// relayWS routes the page's /ws through the test, so the test can cut it (close the
+// page's side, as a proxy timeout would) and refuse reconnections for a while.
+async function relayWS(page: Page) {
+  const ctl = { routes: [] as WebSocketRoute[], refuse: false };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    if (ctl.refuse) {
+      void ws.close({ code: 1013, reason: 'try again later' });
+      return;
+    }
+    ws.connectToServer();
+    ctl.routes.push(ws);
+  });
+  return ctl;
+}
+
+type Api = { command(name: string, args?: unknown): Promise<{ ok: boolean; call?: string }> };
+type ApiError = { code: string; message: string; field?: string };
+
+// command runs window.parkway.command in page and returns what it resolved or rejected.
+async function command(page: Page, name: string, args?: unknown): Promise<{ ok?: boolean; call?: string } & Partial<ApiError>> {
+  return page.evaluate(
+    ([n, a]) => (window as unknown as { parkway: Api }).parkway.command(n as string, a).then((r) => r, (e: ApiError) => e),
+    [name, args] as const,
+  );
+}
+
+// recordEvents keeps every "parkway" event the page dispatches, from before it loads.
+async function recordEvents(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const log: unknown[] = [];
+    (window as unknown as { __events: unknown[] }).__events = log;
+    window.addEventListener('parkway', (e) => log.push((e as CustomEvent).detail));
+  });
+}
+const events = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __events: { event: string; data: Record<string, unknown> }[] }).__events);
+
+test('a call survives the websocket being cut; a call that ended meanwhile is ended on reconnect; the JavaScript API drives the other side', async ({ browser }) => {
+  test.setTimeout(180_000);
+  const aliceCtx = await browser.newContext({ permissions: ['microphone'] });
+  const alice = await aliceCtx.newPage();
+  const ctl = await relayWS(alice);
+  await open(alice, 'alice');
+  const bobCtx = await browser.newContext({ permissions: ['microphone'] });
+  const bob = await bobCtx.newPage();
+  await recordEvents(bob);
+  await open(bob, 'bob');
+
+  // The API refuses malformed commands with typed errors, and what the rule refuses.
+  expect(await command(bob, 'explode')).toMatchObject({ code: 'bad-command' });
+  expect(await command(bob, 'dial', { target: 'two words' })).toMatchObject({ code: 'bad-command', field: 'target' });
+  expect(await command(bob, 'mute', {})).toMatchObject({ code: 'bad-command', field: 'muted' });
+  expect(await command(bob, 'hold')).toMatchObject({ code: 'refused', message: 'There is no call' });
+  const evs = await events(bob);
+  expect(evs.find((e) => e.event === 'ready')?.data).toEqual({ user: 'bob' });
+  expect(evs.find((e) => e.event === 'state')?.data).toMatchObject({ phase: 'normal', homePool: 'pool-a' });
+  expect(evs.some((e) => e.event === 'connection' && e.data.state === 'connected')).toBeTruthy();
+
+  const call = await dial(alice, 'bob');
+  const id = await call.getAttribute('data-call-id');
+  await expect.poll(async () => (await events(bob)).some((e) => e.event === 'call' && e.data.state === 'ringing'), { timeout: 10_000 }).toBeTruthy();
+  const answered = await command(bob, 'answer');
+  expect(answered.ok, JSON.stringify(answered)).toBe(true);
+  await expect(call).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expectAudio(alice, 'alice before the cut');
+
+  // Cut alice's websocket: the page says it is reconnecting, keeps the call, comes back.
+  await ctl.routes[0].close({ code: 1012, reason: 'service restart' });
+  await expect(connection(alice)).toHaveAttribute('data-connection', 'reconnecting');
+  await expect(liveCallItems(alice)).toHaveCount(1);
+  await expect(connection(alice)).toHaveAttribute('data-connection', 'connected', { timeout: 20_000 });
+  await expect(callWith(alice, 'bob')).toHaveAttribute('data-call-id', id!);
+  await expect(callWith(alice, 'bob')).toHaveAttribute('data-call-state', 'active');
+  await expectAudio(alice, 'alice after the reconnect');
+  await expect(button(alice, 'hold')).toBeEnabled();
+
+  // Cut again and keep alice away while bob hangs up (through the API): the gateway no
+  // longer has the call when she is back, so her tab ends it and closes its media.
+  ctl.refuse = true;
+  await ctl.routes[1].close({ code: 1012, reason: 'service restart' });
+  await expect(connection(alice)).toHaveAttribute('data-connection', 'reconnecting');
+  const hungUp = await command(bob, 'hangup');
+  expect(hungUp, JSON.stringify(hungUp)).toMatchObject({ ok: true });
+  await expect(liveCallItems(bob)).toHaveCount(0, { timeout: 10_000 });
+  await expect(liveCallItems(alice)).toHaveCount(1); // she has not heard yet
+  ctl.refuse = false;
+  await expect(connection(alice)).toHaveAttribute('data-connection', 'connected', { timeout: 20_000 });
+  await expect(liveCallItems(alice)).toHaveCount(0, { timeout: 10_000 });
+  await expect(alice.locator(`[data-call-id="${id}"]`)).toHaveAttribute('data-call-state', 'ended');
+  await expect.poll(async () => (await inbound(alice)).pcs, { message: 'the PeerConnection is closed' }).toBe(0);
+  const ended = (await events(bob)).filter((e) => e.event === 'call' && e.data.state === 'ended');
+  expect(ended.length).toBeGreaterThan(0);
+  for (const ctx of [aliceCtx, bobCtx]) await ctx.close();
 });
