@@ -2,29 +2,68 @@
 
 // Command wasm is the Parkway softphone: Go compiled to WebAssembly that owns the page's
 // DOM through syscall/js. It signs in (demo mode: /?user=NAME is exchanged for a session
-// token kept in sessionStorage), holds one websocket to the gateway, and renders what the
-// gateway pushes: the pool phase and, for every call control, whether it is allowed and
-// why not.
+// token kept in sessionStorage), holds one websocket to the gateway, places and answers
+// calls with a WebRTC PeerConnection each, and renders what the gateway pushes: the pool
+// phase, the user's calls and the parked-calls list.
 //
-// The client never decides what is allowed. Each button's disabled state is the
-// capability the gateway computed for this session (signaling.Capabilities) — the same rule
-// the gateway enforces — so the page cannot offer what the gateway would refuse, and a
-// refusal that still happens is shown as the gateway worded it.
+// The client enables each control by signaling.Allows for the phase and the state of
+// the call in focus — the same Go code the gateway checks every request with, for the
+// call the request names — so the page never offers what the gateway would refuse. The
+// capabilities the gateway pushes are computed for its newest call; the user's focus
+// may be another (call waiting, an attended transfer), which is why the page computes
+// its own. A refusal that still happens is shown as the gateway worded it.
 //
 // The page's markup is the template: the client binds to data-part and data-action
-// attributes rather than to a fixed layout, so a compact page (the embeddable widget) can
-// reuse this binary with its own HTML.
+// attributes rather than to a fixed layout, so a compact page (the embeddable widget)
+// reuses this binary with its own HTML. Only the status region and the ten action
+// buttons are required; every other part is optional. The hooks (tests rely on them):
+//
+//	[data-part="calls"] > li.call[data-call-id][data-call-state][data-direction][data-muted]
+//	    ([data-orbit] once parked; aria-current="true" on the focus call), with
+//	    [data-part="call-peer"], [data-part="call-state"], [data-part="call-timer"] (m:ss)
+//	    inside button[data-part="call-select"], which makes it the focus
+//	[data-part="parked"] > li[data-orbit][data-seconds-left] with [data-part="parked-peer"],
+//	    [data-part="parked-by"], [data-part="parked-left"], button[data-part="parked-retrieve"];
+//	    [data-part="parked-pool"] is the panel's heading, naming the pool
+//	[data-part="keypad"] button[data-digit], [data-part="keypad-sent"]
+//	[data-part="park-notice"]     "Parked bob on orbit 7012"
+//	[data-part="transfer-mode"]   what Transfer will do (blind, or attended: which two calls)
+//	button[data-action="mute"][aria-pressed]
+//	html[data-ringing="true"]     while an incoming call rings (the WebAudio ring plays)
+//	window.__parkwayPCs           the live RTCPeerConnections, for getStats in tests
+//	window.parkway                the JavaScript API (api.go)
+//
+// WebRTC is pion/webrtc/v4's js build, which wraps the browser's RTCPeerConnection. It
+// has no AddTrack or OnTrack, so the microphone goes into the audio transceiver with
+// Sender().JSValue().replaceTrack and remote audio is taken from the underlying
+// connection's track event; local ICE candidates are read from the browser's own
+// icecandidate event too, because the js build's OnICECandidate rebuilds each candidate
+// from parsed fields and loses sdpMid, sdpMLineIndex and the ufrag (webrtc.go). Pion's
+// promise waits have no context: they are only used on goroutines of their own.
+//
+// A websocket drop keeps the calls and their PeerConnections: media does not pass
+// through the websocket. On reconnect the gateway resends every call it still carries;
+// the calls it did not resend within resyncGrace are ended here and their media closed.
+// ICE restart is not done: the contract has no message to renegotiate a call's media, so
+// a PeerConnection whose ICE fails stays failed until the call is hung up.
 //
 // Files, one concept each:
-//   - main.go     start-up and the single loop that owns the view
+//   - main.go     start-up and the single loop that owns the view; reconnect resync
 //   - dom.go      the few syscall/js helpers, with listeners that release their js.Func
 //   - promise.go  waiting on a JavaScript promise from a goroutine
 //   - signin.go   demo sign-in and the per-tab session token
 //   - conn.go     the websocket: auth, heartbeat, reconnect with backoff
 //   - backoff.go  the reconnect delay
-//   - view.go     rendering state, connection, errors and calls into the page
-//   - actions.go  turning a button press into a request
-//   - webrtc.go   one RTCPeerConnection per call (microphone in, <audio> out), the
-//     complete offer on Call and Answer; window.__parkwayPCs is a test hook
-//   - calllist.go the user's calls as pushed, the focus call, the call list
+//   - view.go     binding the page's parts; rendering state, connection, errors
+//   - command.go  a command from a control or the API, and the API's argument checks
+//   - actions.go  carrying a command out: the call it is about, the capability rule,
+//     the request; the buttons' state; the keypad
+//   - webrtc.go   one PeerConnection per call (microphone in, <audio> out), trickle ICE,
+//     mute, DTMF
+//   - calllist.go the user's calls, the focus call, the transfer plan, timers
+//   - callview.go rendering the call list in place
+//   - parked.go   the live parked-calls panel
+//   - api.go      window.parkway.command and the "parkway" events
+//   - keys.go     keyboard shortcuts
+//   - ring.go     the ring of an incoming call (WebAudio)
 package main
