@@ -2,6 +2,8 @@ package pool
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,52 @@ func TestStopClosesDrained(t *testing.T) {
 	case <-drained:
 	case <-ctx.Done():
 		t.Fatal("Drained never closed after Stop")
+	}
+}
+
+// TestRingBackFollowsMovedParker: alice parks bob on pool-a, then her phone moves to
+// pool-b (as a redirect during failover does). When nobody picks the call up, pool-a's
+// park service rings her back through pool-a's proxy, which has no binding for her and
+// finds her at its peer.
+func TestRingBackFollowsMovedParker(t *testing.T) {
+	ctx := testCtx(t)
+	ca, cb := DemoConfigs("127.0.0.1")
+	ca.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cb.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	ca.Peer.Addr, cb.Peer.Addr = cb.Listen, ca.Listen
+	pa := startPool(t, ca, Options{testPickupTimeout: time.Second})
+	pb := startPool(t, cb, Options{})
+
+	alice := newPhone(t, pa, "alice", "alice-demo", aliceHz)
+	bob := newPhone(t, pa, "bob", "bob-demo", bobHz)
+	registerAll(t, ctx, alice, bob)
+	if bp, code := parkVia(t, ctx, pa, alice, bob); bp == nil {
+		t.Fatalf("park refused with %d", code)
+	}
+	orbit := ""
+	waitFor(t, "parked on pool-a", func() bool {
+		if ps := pa.Park().Parked(); len(ps) == 1 {
+			orbit = ps[0].Orbit
+		}
+		return orbit != ""
+	})
+	// alice's phone signs out of pool-a and in at pool-b.
+	if _, err := alice.Register(ctx, 0); err != nil {
+		t.Fatalf("alice leaves pool-a: %v", err)
+	}
+	movedAlice := newPhone(t, pb, "alice", "alice-demo", aliceHz)
+	registerAll(t, ctx, movedAlice)
+	if c := pa.Contacts("alice"); len(c) != 0 {
+		t.Fatalf("alice still bound at pool-a: %v", c)
+	}
+
+	select {
+	case c := <-movedAlice.Incoming():
+		if from := c.Request().From().DisplayName; !strings.Contains(from, orbit) {
+			t.Errorf("ring-back from %q, want the orbit %s in it", from, orbit)
+		}
+		c.Reject(ctx, 486, "Busy Here")
+	case <-ctx.Done():
+		t.Fatal("the ring-back never reached alice at pool-b")
 	}
 }

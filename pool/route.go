@@ -74,7 +74,10 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 	if peer != nil && !viaContains(req, peer.Addr) {
 		// Users we do not know live at the peer; users we know but who are not
 		// registered here may be registered there — during a failover or failback the
-		// users of one pool pair are split between its two registrars.
+		// users of one pool pair are split between its two registrars, and a ring-back
+		// must find a parker whose binding moved. The peer's Via is the loop guard: a
+		// request it relayed is not sent back (and were it, our own Via would make the
+		// peer answer 482). A dead peer is answered for by relay's PeerTimeout.
 		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
 	}
 	return target{}, n.withoutPeer(req)
