@@ -42,7 +42,7 @@ type Options struct {
 	// InviteTimeout is the proxy's Timer C: an INVITE with no final answer by then is
 	// cancelled downstream and answered 408.
 	InviteTimeout time.Duration
-	// PeerTimeout is how long a request forwarded to the paired pool may go without
+	// PeerTimeout is how long an INVITE forwarded to the paired pool may go without
 	// any answer (not even 100 Trying, which a live pool sends at once, §16.2) before
 	// the peer counts as down for it, and the pool answers as if it had no peer: 404
 	// for a user it does not know, 480 for one of its own. Without it, a call to an

@@ -114,7 +114,9 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 	}
 	defer ctr.Terminate()
 	var peerDown func() *sipError
-	if t.kind == targetPeer {
+	if t.kind == targetPeer && req.IsInvite() {
+		// Only INVITE: a live pool answers it 100 Trying at once (§16.2), whereas a
+		// non-INVITE's first answer waits for the far end, which may be slow.
 		peerDown = func() *sipError { return n.withoutPeer(req) }
 	}
 	n.relay(req, tx, fwd, ctr, peerDown)
