@@ -173,6 +173,8 @@
         case 'parkway:event':
           if (!EVENTS.includes(m.event) || m.event === 'error') return;
           if (m.event === 'ready') this.ready = true;
+          // Signed out, the widget asks for a new ticket and restarts; it says ready again.
+          if (m.event === 'connection' && m.data && m.data.state === 'signed-out') this.ready = false;
           this._emit(m.event, m.data);
           return;
         case 'parkway:result':

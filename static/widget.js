@@ -22,7 +22,9 @@
 // it (location.ancestorOrigins, else the Referer that embed.js asks to be the origin),
 // accepted only when the gateway confirms it is on its embed allowlist. Messages are
 // obeyed only when event.source is window.parent and event.origin is that origin; every
-// postMessage names it as targetOrigin — never "*".
+// postMessage names it as targetOrigin — never "*". Before the gateway has confirmed it,
+// the widget only asks for a ticket and answers not-ready, posted to the origin the
+// browser reports for the parent: nothing secret, and nobody else can receive it.
 (() => {
   'use strict';
 
