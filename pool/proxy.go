@@ -67,6 +67,11 @@ func (n *node) looped(req *sip.Request) bool {
 	return false
 }
 
+// maxUDPRequest is the largest request sent over UDP when the path MTU is unknown
+// (RFC 3261 §18.1.1). sipgo's UDP transport refuses anything over UDPMTUSize-200, the
+// same 1300 bytes.
+const maxUDPRequest = 1300
+
 // noBuild is a client request option that leaves the request as built: sipgo's default
 // would fill in headers a proxy must not change.
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
@@ -89,6 +94,16 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		return
 	}
 	fwd := n.forwardCopy(req, t)
+	if t.transport == "UDP" && len(fwd.String()) > maxUDPRequest {
+		// RFC 3261 §18.1.1: a request larger than 1300 bytes, the path MTU being
+		// unknown, goes over a congestion-controlled transport — and sipgo would refuse
+		// to send it over UDP anyway. Every SIP element must implement TCP (§18); pools
+		// and park services listen for it on their UDP port, and so must a phone that
+		// is sent such a request, or the caller gets 503.
+		tt := t
+		tt.transport = "TCP"
+		fwd = n.forwardCopy(req, tt)
+	}
 	if req.IsAck() {
 		// ACK for a 2xx has no transaction: relay it statelessly (§16.11 behaviour for a
 		// proxy that is not in the route set, which only happens with odd routing).
