@@ -1,6 +1,7 @@
 package ua
 
 import (
+	"context"
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
@@ -22,10 +23,30 @@ type cachedChallenge struct {
 	count int
 }
 
+// laneKey carries a Redirect worker's own challenges in its context (laneChallenges).
+type laneKey struct{}
+
+// laneChallenges gives each of Redirect's workers challenges of its own. A pool refuses
+// a nonce-count lower than one it has seen with the same nonce (a replay), and it
+// handles requests concurrently, so REGISTERs sent at once on one shared nonce often
+// reach its check out of order and are refused. A worker sends its REGISTERs one after
+// another, so the counts on its nonce arrive in order.
+func laneChallenges(ctx context.Context) context.Context {
+	return context.WithValue(ctx, laneKey{}, &challenges{})
+}
+
+// challengesFor is the lane's challenges in a Redirect worker, the manager's otherwise.
+func (m *Manager) challengesFor(ctx context.Context) *challenges {
+	if c, ok := ctx.Value(laneKey{}).(*challenges); ok {
+		return c
+	}
+	return &m.chals
+}
+
 // rememberChallenge keeps the 401's first challenge (the pool's preferred algorithm),
 // which a REGISTER has just answered successfully with nonce-count 1: the next use
 // counts from 2.
-func (m *Manager) rememberChallenge(p Pool, res *sip.Response) {
+func (m *Manager) rememberChallenge(ctx context.Context, p Pool, res *sip.Response) {
 	if res.StatusCode != 401 {
 		return
 	}
@@ -38,24 +59,26 @@ func (m *Manager) rememberChallenge(p Pool, res *sip.Response) {
 		return
 	}
 	chal.Algorithm = sip.ASCIIToUpper(chal.Algorithm)
-	m.chals.mu.Lock()
-	defer m.chals.mu.Unlock()
-	if m.chals.byPool == nil {
-		m.chals.byPool = map[string]*cachedChallenge{}
+	cs := m.challengesFor(ctx)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.byPool == nil {
+		cs.byPool = map[string]*cachedChallenge{}
 	}
-	m.chals.byPool[p.Name] = &cachedChallenge{chal: chal, count: 1}
+	cs.byPool[p.Name] = &cachedChallenge{chal: chal, count: 1}
 }
 
 // preAuthorize adds an Authorization answering the pool's last challenge, if any.
-func (m *Manager) preAuthorize(req *sip.Request, p Pool, user, password string) {
-	m.chals.mu.Lock()
-	c := m.chals.byPool[p.Name]
+func (m *Manager) preAuthorize(ctx context.Context, req *sip.Request, p Pool, user, password string) {
+	cs := m.challengesFor(ctx)
+	cs.mu.Lock()
+	c := cs.byPool[p.Name]
 	var count int
 	if c != nil {
 		c.count++
 		count = c.count
 	}
-	m.chals.mu.Unlock()
+	cs.mu.Unlock()
 	if c == nil {
 		return
 	}
@@ -66,10 +89,4 @@ func (m *Manager) preAuthorize(req *sip.Request, p Pool, user, password string) 
 	}
 	req.RemoveHeader("Authorization")
 	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
-}
-
-func (m *Manager) hasChallenge(p Pool) bool {
-	m.chals.mu.Lock()
-	defer m.chals.mu.Unlock()
-	return m.chals.byPool[p.Name] != nil
 }

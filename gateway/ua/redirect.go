@@ -38,42 +38,41 @@ func (m *Manager) Redirect(ctx context.Context, to string) error {
 		mu     sync.Mutex
 		failed = map[string]error{}
 		wg     sync.WaitGroup
-		sem    = make(chan struct{}, m.cfg.Parallelism)
+		work   = make(chan *User)
 	)
-	for i, u := range users {
+	// Config.Parallelism workers, each with its own digest challenges (laneChallenges):
+	// a worker's first REGISTER fetches one, the rest carry credentials from the start.
+	for range min(m.cfg.Parallelism, len(users)) {
+		wg.Go(func() {
+			lane := laneChallenges(ctx)
+			for u := range work {
+				if u.ctx.Err() != nil {
+					continue // signed out meanwhile
+				}
+				if err := u.register(lane, pool, m.cfg.Expires); err != nil && u.ctx.Err() == nil {
+					mu.Lock()
+					failed[u.name] = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, u := range users {
 		// A REGISTER still waiting on the pool we are leaving (it may be dead) holds
 		// the user's registration lock for up to RequestTimeout: cut it short first.
 		u.reg.preempt(pool.Name)
 		if p, ok := u.Registered(); ok && p.Name == pool.Name {
 			continue
 		}
-		if i == 1 && !m.hasChallenge(pool) {
-			// Let the first REGISTER fetch the pool's challenge before the rest go, so
-			// they carry credentials from the start (digest.go).
-			wg.Wait()
-		}
 		select {
-		case sem <- struct{}{}:
+		case work <- u:
 		case <-ctx.Done():
 			mu.Lock()
 			failed[u.name] = ctx.Err()
 			mu.Unlock()
-			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if u.ctx.Err() != nil {
-				return // signed out meanwhile
-			}
-			if err := u.register(ctx, pool, m.cfg.Expires); err != nil && u.ctx.Err() == nil {
-				mu.Lock()
-				failed[u.name] = err
-				mu.Unlock()
-			}
-		}()
 	}
+	close(work)
 	wg.Wait()
 	m.moveWatchers(ctx, pool)
 	if len(failed) > 0 {

@@ -138,7 +138,7 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	req.SetDestination(pool.Addr)
 	req.SetTransport("UDP")
 
-	u.m.preAuthorize(req, pool, u.name, u.password)
+	u.m.preAuthorize(ctx, req, pool, u.name, u.password)
 	res, err := u.m.cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
 		chal := res
@@ -147,7 +147,7 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 		// shared earlier, other REGISTERs' counts on it could reach the pool before
 		// ours, and the pool refuses a count lower than one it has seen (a replay).
 		if err == nil && res.StatusCode < 300 {
-			u.m.rememberChallenge(pool, chal)
+			u.m.rememberChallenge(ctx, pool, chal)
 		}
 	}
 	if cs := req.CSeq(); cs != nil {
