@@ -7,7 +7,7 @@
 // load → ready time is measured (printed, never a pass/fail timer), and the README's
 // screenshots are written to docs/.
 import path from 'node:path';
-import { expect, test, type Browser, type BrowserContext, type Frame, type Page } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext, type Frame, type Page, type WebSocketRoute } from '@playwright/test';
 import { DEMO_EMBED_KEY, startHost, type Host } from '../host/server';
 import { button, open, restoreNormal, startTimeout } from './support';
 
@@ -163,6 +163,75 @@ test('a host page embeds the widget and drives a whole call by postMessage', asy
   expect(await command(host, 'hangup')).toMatchObject({ ok: true });
   await waitForEvent(host, 'call', (d) => d.id === active.data.id && d.state === 'ended');
   await expect(bob.locator('[data-part="calls"] [data-call-state]:not([data-call-state="ended"])')).toHaveCount(0, { timeout: 10_000 });
+});
+
+// inbound sums the audio RTP a frame's live PeerConnections received (the client keeps
+// them in window.__parkwayPCs, a test hook).
+async function inbound(frame: Frame): Promise<{ pcs: number; packets: number }> {
+  return frame.evaluate(async () => {
+    const pcs = ((window as any).__parkwayPCs ?? []).filter((pc: RTCPeerConnection) => pc.connectionState !== 'closed');
+    let packets = 0;
+    for (const pc of pcs)
+      (await pc.getStats()).forEach((s: any) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') packets += s.packetsReceived ?? 0;
+      });
+    return { pcs: pcs.length, packets };
+  });
+}
+
+// expectAudio: RTP keeps arriving in the widget — more packets now than a moment ago.
+async function expectAudio(frame: Frame, when: string): Promise<void> {
+  const first = await inbound(frame);
+  await expect
+    .poll(async () => (await inbound(frame)).packets, { message: `the widget receives audio ${when}`, timeout: 15_000 })
+    .toBeGreaterThan(first.packets);
+  console.log(`widget audio ${when}: ${first.packets} → ${(await inbound(frame)).packets} packets`);
+}
+
+test('a widget call survives its websocket being cut, with audio before and after', async ({ browser }) => {
+  test.setTimeout(180_000);
+  const bob = await newPage(browser);
+  await open(bob, 'bob');
+
+  // Every /ws the widget opens is relayed to the gateway, so the test can cut it.
+  const ctx = await browser.newContext({ permissions: ['microphone'] });
+  contexts.push(ctx);
+  const routes: WebSocketRoute[] = [];
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => ws.send(m));
+    routes.push(ws);
+  });
+  const host = await ctx.newPage();
+  await host.goto(`${allowed.origin}/?user=alice`);
+  await waitReady(host);
+
+  await expect(async () => {
+    expect(await command(host, 'dial', { target: 'bob' })).toMatchObject({ ok: true });
+  }).toPass({ timeout: 30_000 });
+  await expect(bob.locator('[data-part="calls"] [data-call-state="ringing"]')).toHaveCount(1, { timeout: 15_000 });
+  await button(bob, 'answer').click();
+  const active = await waitForEvent(host, 'call', (d) => d.state === 'active');
+  const frame = widgetFrame(host);
+  await expectAudio(frame, 'before the cut');
+
+  // Cut it, as a proxy timeout or a gateway restart would.
+  const before = (await events(host)).length;
+  expect(routes.length, 'the widget opened its websocket through the relay').toBeGreaterThan(0);
+  await routes[routes.length - 1].close({ code: 1012, reason: 'service restart' });
+  const since = async () => (await events(host)).slice(before);
+  await expect
+    .poll(async () => (await since()).some((e) => e.event === 'connection' && e.data.state === 'reconnecting'), { message: 'the host hears of the cut' })
+    .toBe(true);
+  await expect
+    .poll(async () => (await since()).some((e) => e.event === 'connection' && e.data.state === 'connected'), { message: 'the widget is back', timeout: 30_000 })
+    .toBe(true);
+  expect((await since()).filter((e) => e.event === 'call' && e.data.state === 'ended'), 'the call did not end').toEqual([]);
+  await expect(frame.locator(`[data-call-id="${active.data.id}"]`)).toHaveAttribute('data-call-state', 'active');
+  await expectAudio(frame, 'after the reconnect');
+
+  expect(await command(host, 'hangup')).toMatchObject({ ok: true });
+  await waitForEvent(host, 'call', (d) => d.id === active.data.id && d.state === 'ended');
 });
 
 test('a host origin not on the allowlist cannot frame the widget (CSP frame-ancestors)', async ({ browser }) => {
