@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
@@ -131,17 +130,21 @@ func (ph *phone) greet(s *session) {
 	focus := ph.focus()
 	ph.mu.Lock()
 	ph.sessions[s] = struct{}{}
-	var live []signaling.Call
+	var live []*callEntry
 	for _, e := range ph.calls {
 		if e.state != signaling.CallNone && e.state != signaling.CallEnded {
-			live = append(live, e.message())
+			live = append(live, e)
 		}
 	}
+	slices.SortFunc(live, func(a, b *callEntry) int { return a.seq - b.seq }) // oldest first, as the tab first saw them
+	msgs := make([]signaling.Call, len(live))
+	for i, e := range live {
+		msgs[i] = e.message()
+	}
 	ph.mu.Unlock()
-	slices.SortFunc(live, func(a, b signaling.Call) int { return strings.Compare(a.ID, b.ID) })
 	ph.p.srv.hub.greet(s, focus)
-	for i := range live {
-		s.reply("", &live[i])
+	for i := range msgs {
+		s.reply("", &msgs[i])
 	}
 }
 
