@@ -64,3 +64,20 @@ func TestCallsReconnectKeepsCall(t *testing.T) {
 	ended(t, again, aliceID)
 	ended(t, bobWS, bobID)
 }
+
+// The one thing that ends a call whose tabs are gone: the user's last tab staying away
+// past the sign-out grace, which signs the user out of SIP.
+func TestCallsEndAfterSignOutGrace(t *testing.T) {
+	poolA, poolB := sipPools(t)
+	m := sipManager(t, poolA, poolB)
+	f := testFactory(t)
+	g := startGateway(t, func(c *Config) { c.SIP = m; c.Media = f; c.SignOutGrace = 500 * time.Millisecond })
+	aliceWS, _ := g.connect(t, "alice")
+	bobWS, _ := g.connect(t, "bob")
+	ready(t, g, poolA, "alice", "bob")
+	_, bobID, _, _ := establish(t, aliceWS, bobWS, "bob")
+	aliceWS.conn.CloseNow()
+	if m := ended(t, bobWS, bobID); m.Reason != "signed out" {
+		t.Errorf("bob's call ended %q, want alice's \"signed out\"", m.Reason)
+	}
+}
