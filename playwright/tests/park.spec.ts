@@ -11,7 +11,7 @@ import {
   POOL_B_HZ,
   alertBox,
   alertText,
-  btn,
+  press,
   callWith,
   closeAll,
   connect,
@@ -80,7 +80,7 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
   for (const t of [alice, bob, carol, dave]) await expect(parked(t.page), `${t.user}'s panel is empty again`).toHaveCount(0, { timeout: 10_000 });
   for (const t of [alice, bob, carol, dave]) await expectOffersOnlyAllowed(t, 'normal');
 
-  await btn(carol.page, 'hangup').click();
+  await press(carol.page, 'hangup');
   await expect(liveCalls(carol.page)).toHaveCount(0, { timeout: 10_000 });
   await expect(liveCalls(bob.page)).toHaveCount(0, { timeout: 10_000 });
   for (const t of tabs) expect(await refusals(t)).toEqual([]);
@@ -100,20 +100,20 @@ test('directed park on a typed orbit, retrieved by typing the orbit; an empty or
 
   // Dave retrieves by typing the orbit.
   await orbitField(dave.page).fill(want);
-  await btn(dave.page, 'retrieve').click();
+  await press(dave.page, 'retrieve');
   const dc = callWith(dave.page, 'bob');
   await expect(dc, 'dave is connected to bob').toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
   await expectAudio(dave, 'dave hears bob');
   await expectAudio(bob, 'bob hears dave');
   for (const t of [alice, bob, dave]) await expect(parked(t.page)).toHaveCount(0, { timeout: 10_000 });
-  await btn(dave.page, 'hangup').click();
+  await press(dave.page, 'hangup');
   await expect(liveCalls(bob.page)).toHaveCount(0, { timeout: 10_000 });
 
   // Nothing is parked on 7043: the retrieve is answered with a clear error, and leaves
   // no call behind.
   await expect(parked(dave.page)).toHaveCount(0);
   await orbitField(dave.page).fill('7043');
-  await btn(dave.page, 'retrieve').click();
+  await press(dave.page, 'retrieve');
   await expect(alertBox(dave.page)).toBeVisible({ timeout: 15_000 });
   await expect(alertText(dave.page)).toContainText(/not found|nothing is parked|no call is parked/i);
   await expect(alertText(dave.page)).toContainText('7043');

@@ -238,6 +238,14 @@ export async function expectOffersOnlyAllowed(t: Tab, phase?: Phase): Promise<UI
 // --- the softphone's hooks ---
 
 export const btn = (p: Page, a: Action): Locator => p.locator(`button[data-action="${a}"]`);
+
+// press clicks a control once it is enabled, failing with what it said instead if it
+// stays disabled (a click would wait for the test's whole timeout).
+export async function press(p: Page, a: Action): Promise<void> {
+  const b = btn(p, a);
+  await expect(b, `${a} is enabled (it says: ${await b.getAttribute('title')})`).toBeEnabled({ timeout: 15_000 });
+  await b.click({ timeout: 15_000 });
+}
 export const numberField = (p: Page): Locator => p.locator('[data-part="number"]');
 export const orbitField = (p: Page): Locator => p.locator('[data-part="orbit"]');
 export const calls = (p: Page): Locator => p.locator('[data-part="calls"] > li.call');
@@ -272,7 +280,7 @@ export async function dial(t: Tab, target: string): Promise<Locator> {
   await expect(async () => {
     await dismissAlert(p);
     await numberField(p).fill(target);
-    await btn(p, 'call').click();
+    await press(p, 'call');
     await expect(liveCalls(p)).toHaveCount(before + 1, { timeout: 8_000 });
   }).toPass({ timeout: 40_000 });
   const c = callWith(p, target);
@@ -290,7 +298,7 @@ export async function answer(t: Tab, peer: string): Promise<Locator> {
   await expect(ringing, `${t.user} rings from ${peer}`).toHaveCount(1, { timeout: 15_000 });
   await expect(ringing).toHaveAttribute('data-direction', 'incoming');
   await select(p, ringing);
-  await btn(p, 'answer').click();
+  await press(p, 'answer');
   const c = callWith(p, peer);
   await expect(c, `${t.user} is connected to ${peer}`).toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
   return c;
@@ -309,7 +317,7 @@ export async function connect(a: Tab, b: Tab): Promise<{ ac: Locator; bc: Locato
 export async function parkFocus(t: Tab, orbitRange: RegExp, orbit?: string): Promise<string> {
   const p = t.page;
   await orbitField(p).fill(orbit ?? '');
-  await btn(p, 'park').click();
+  await press(p, 'park');
   await expect(parkNotice(p), `${t.user} is told the orbit`).toBeVisible({ timeout: 15_000 });
   await expect(parkNotice(p)).toContainText(orbitRange);
   const text = await parkNotice(p).innerText();
@@ -342,7 +350,7 @@ export async function hangUpAll(tabs: Tab[]): Promise<void> {
         await select(t.page, c);
         const state = await c.getAttribute('data-call-state');
         const b = btn(t.page, state === 'ringing' ? 'decline' : 'hangup');
-        if (await b.isEnabled()) await b.click();
+        if (await b.isEnabled()) await b.click({ timeout: 5_000 });
         await expect(liveCalls(t.page)).toHaveCount(n - 1, { timeout: 5_000 });
       } catch {
         /* best effort */

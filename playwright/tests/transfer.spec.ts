@@ -7,7 +7,7 @@ import { expect, test } from '@playwright/test';
 import { restoreNormal } from './support';
 import {
   answer,
-  btn,
+  press,
   callWith,
   closeAll,
   connect,
@@ -45,7 +45,7 @@ test('blind transfer: alice sends bob to carol, carol answers, bob and carol tal
 
   await numberField(alice.page).fill('carol');
   await expectOffersOnlyAllowed(alice, 'normal');
-  await btn(alice.page, 'transfer').click();
+  await press(alice.page, 'transfer');
 
   // Carol rings from bob (the transferred party), and answers.
   await answer(carol, 'bob');
@@ -59,7 +59,7 @@ test('blind transfer: alice sends bob to carol, carol answers, bob and carol tal
   await expectAudio(bob, 'bob hears carol');
   for (const t of tabs) await expectOffersOnlyAllowed(t, 'normal');
 
-  await btn(carol.page, 'hangup').click();
+  await press(carol.page, 'hangup');
   await expect(liveCalls(bob.page)).toHaveCount(0, { timeout: 10_000 });
   for (const t of tabs) expect(await refusals(t)).toEqual([]);
 });
@@ -69,7 +69,7 @@ test('attended transfer: alice holds bob, consults carol, then joins them', asyn
   const [carol, alice, bob] = (tabs = await tabsFor(browser, ['carol', 'alice', 'bob']));
 
   const { ac: toBob } = await connect(alice, bob);
-  await btn(alice.page, 'hold').click();
+  await press(alice.page, 'hold');
   await expect(toBob).toHaveAttribute('data-call-state', 'held', { timeout: 10_000 });
   await expectOffersOnlyAllowed(alice, 'normal');
 
@@ -85,7 +85,7 @@ test('attended transfer: alice holds bob, consults carol, then joins them', asyn
 
   // Number empty + Transfer: the held call goes to the active call's party.
   await numberField(alice.page).fill('');
-  await btn(alice.page, 'transfer').click();
+  await press(alice.page, 'transfer');
   await expect(liveCalls(alice.page), 'alice has no calls').toHaveCount(0, { timeout: 15_000 });
   const cb = callWith(carol.page, 'bob');
   await expect(cb, 'carol is connected to bob').toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
@@ -99,7 +99,7 @@ test('attended transfer: alice holds bob, consults carol, then joins them', asyn
   await expectAudio(bob, 'bob hears carol');
   for (const t of tabs) await expectOffersOnlyAllowed(t, 'normal');
 
-  await btn(bob.page, 'hangup').click();
+  await press(bob.page, 'hangup');
   await expect(liveCalls(carol.page)).toHaveCount(0, { timeout: 10_000 });
   for (const t of tabs) expect(await refusals(t)).toEqual([]);
 });
