@@ -125,9 +125,11 @@
 // goroutine running its select loop (parked.go), the only one acting on its
 // dialogs; each subscription one goroutine sending its NOTIFYs in order. All
 // belong to the run's WaitGroup, which Stop waits for after closing the
-// sockets. sipgo runs every message on a goroutine of its own, so the
-// in-dialog requests of one dialog wait for their turn (package inorder,
-// fed by the UDP read filter in arrival order): an ACK is acted on before
-// the BYE sent right after it. Stop is deliberately abrupt — no BYE, no NOTIFY — because the
+// sockets. Stop is deliberately abrupt — no BYE, no NOTIFY — because the
 // pool-failure scenarios must look like a crash to the peers.
+//
+// sipgo runs every message on a goroutine of its own, so the in-dialog
+// requests of one dialog wait for their turn (package inorder, fed by the
+// UDP read filter in arrival order): an ACK is acted on before the BYE sent
+// right after it.
 package park
