@@ -154,6 +154,12 @@ func (d *dialog) knows(id string) bool {
 // Arrived records that req was read from the network. Call it in reading order — from
 // the goroutine that reads the socket or connection — and before sipgo handles req.
 func (q *Queue) Arrived(req *sip.Request) {
+	if req.IsCancel() {
+		// sipgo's transaction layer takes a CANCEL that matches its INVITE (RFC 3261
+		// §9.2) and no handler sees it; one that matches nothing is answered 481
+		// whenever it comes. Either way nothing need wait for it.
+		return
+	}
 	k, ok := keyOf(req)
 	if !ok {
 		return

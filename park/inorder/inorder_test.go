@@ -79,9 +79,9 @@ func TestLaterRequestWaitsForEarlier(t *testing.T) {
 	}
 }
 
-// TestRetransmissionsAndNon2xxACKNotQueued: a request read twice is queued once, and an
-// ACK for a non-2xx answer (the INVITE's branch) is left to sipgo's transaction; neither
-// holds up the requests after it.
+// TestRetransmissionsAndNon2xxACKNotQueued: a request read twice is queued once, and a
+// CANCEL and the ACK for a non-2xx answer (the INVITE's branch) are left to sipgo's
+// transaction layer; none of them holds up the requests after it.
 func TestRetransmissionsAndNon2xxACKNotQueued(t *testing.T) {
 	q := New(Options{MaxWait: time.Hour})
 	reinvite := inDialog(sip.INVITE, "c2", "ta", "tb", 5, "z9hG4bK-inv")
@@ -95,6 +95,7 @@ func TestRetransmissionsAndNon2xxACKNotQueued(t *testing.T) {
 	done := q.Turn(reinvite)
 	done()
 	q.Arrived(reinvite) // retransmitted after it was answered
+	q.Arrived(inDialog(sip.CANCEL, "c2", "ta", "tb", 5, "z9hG4bK-inv"))
 	q.Arrived(ack)
 	q.Arrived(bye)
 	if n := pending(q, bye); n != 1 {
