@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,11 @@ func TestNotParkedDuringFailback(t *testing.T) {
 	toFailedOver(t, c, alice, bob, carol)
 	erin := c.phone(holdout) // on pool-b now; pool-a does not know her, so failback waits for her
 
+	// An admin who tries too early is told why, and nothing moves.
+	out, err := c.dr("failback")
+	if want := "failback refused in phase failed-over: the home pool is not healthy; failback needs it answering probes"; err == nil || !strings.Contains(out, want) {
+		t.Fatalf("`parkway dr failback` with pool-a down: %v\n%s\nwant a refusal saying %q", err, out, want)
+	}
 	startFailback(t, c)
 	phases(t, signaling.PhaseFailback, alice, bob, carol)
 	talking(t, "alice", ac, "bob", bc)
@@ -274,7 +280,9 @@ func TestPlannedFailover(t *testing.T) {
 	erin := c.phone(holdout)
 	ac, bc := connectCall(t, alice, bob)
 
-	c.failover()
+	if out, err := c.dr("failover"); err != nil || !strings.Contains(out, "failover accepted: phase is now failover") {
+		t.Fatalf("`parkway dr failover`: %v\n%s", err, out)
+	}
 	phases(t, signaling.PhaseFailover, alice, bob, carol)
 	talking(t, "alice", ac, "bob", bc)
 	parkRefused(t, alice, ac, signaling.ReasonParkResiliency)

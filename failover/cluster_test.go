@@ -245,6 +245,14 @@ func (c *cluster) failback() dr.Snapshot {
 	return s
 }
 
+// dr runs `parkway dr ACTION --gateway URL`, as an admin at a terminal would, and
+// returns what it printed and how it exited.
+func (c *cluster) dr(action string) (string, error) {
+	c.t.Helper()
+	out, err := exec.Command(bin, "dr", action, "--gateway", c.url).CombinedOutput()
+	return string(out), err
+}
+
 // phone signs user in (demo sign-in for the demo users, a token from the session key
 // otherwise) and waits until the gateway can place the user's calls.
 func (c *cluster) phone(user string) *browsertest.Phone {
