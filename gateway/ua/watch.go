@@ -119,6 +119,8 @@ func (w *Watcher) forget() {
 func (w *Watcher) run() {
 	t := time.NewTimer(w.refreshIn())
 	defer t.Stop()
+	var leaving sync.WaitGroup // unsubscribes from pools left behind
+	defer leaving.Wait()
 	retry := time.Second
 	again := func(err error) {
 		w.m.log.Warn("ua: park watch", "pool", w.currentPool().Name, "error", err, "retry", retry)
@@ -134,10 +136,18 @@ func (w *Watcher) run() {
 			return
 		case p := <-w.move:
 			old := w.currentPool()
-			ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
 			if old.Name != p.Name {
-				_ = w.refresh(ctx, 0) // best effort: the old pool may be dead
+				// Best effort and on the side: the old pool may be dead (failover), and
+				// the new pool's list must not wait for its transaction to time out.
+				if req := w.refreshRequest(0); req != nil {
+					leaving.Go(func() {
+						ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
+						defer cancel()
+						_, _ = w.m.cli.Do(ctx, req)
+					})
+				}
 			}
+			ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
 			err := w.subscribe(ctx, p)
 			cancel()
 			if err != nil {
@@ -235,10 +245,36 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 
 // refresh re-SUBSCRIBEs in the dialog; expires 0 unsubscribes (RFC 6665 §4.1.2.3).
 func (w *Watcher) refresh(ctx context.Context, expires time.Duration) error {
+	req := w.refreshRequest(expires)
+	if req == nil {
+		return fmt.Errorf("no subscription")
+	}
+	res, err := w.m.cli.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("SUBSCRIBE refresh: %w", err)
+	}
+	if !res.IsSuccess() {
+		return &StatusError{Method: "SUBSCRIBE refresh", Code: res.StatusCode, Reason: res.Reason}
+	}
+	if expires > 0 {
+		w.mu.Lock()
+		w.granted = expires
+		if n, err := strconv.Atoi(headerValue(res, "Expires")); err == nil && n > 0 {
+			w.granted = time.Duration(n) * time.Second
+		}
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+// refreshRequest builds the next SUBSCRIBE of the current dialog; nil when there is
+// none. With expires 0 the subscription is forgotten at once: NOTIFYs of its dialog
+// are no longer ours.
+func (w *Watcher) refreshRequest(expires time.Duration) *sip.Request {
 	w.mu.Lock()
 	if w.callID == "" {
 		w.mu.Unlock()
-		return fmt.Errorf("no subscription")
+		return nil
 	}
 	w.cseq++
 	req := sip.NewRequest(sip.SUBSCRIBE, w.target)
@@ -257,22 +293,7 @@ func (w *Watcher) refresh(ctx context.Context, expires time.Duration) error {
 	}
 	w.mu.Unlock()
 	req.Laddr = w.m.laddr()
-	res, err := w.m.cli.Do(ctx, req)
-	if err != nil {
-		return fmt.Errorf("SUBSCRIBE refresh: %w", err)
-	}
-	if !res.IsSuccess() {
-		return &StatusError{Method: "SUBSCRIBE refresh", Code: res.StatusCode, Reason: res.Reason}
-	}
-	if expires > 0 {
-		w.mu.Lock()
-		w.granted = expires
-		if n, err := strconv.Atoi(headerValue(res, "Expires")); err == nil && n > 0 {
-			w.granted = time.Duration(n) * time.Second
-		}
-		w.mu.Unlock()
-	}
-	return nil
+	return req
 }
 
 // watcherFor finds the watcher whose subscription a NOTIFY belongs to.
