@@ -89,3 +89,21 @@ func TestCallsParkedList(t *testing.T) {
 	}
 	nextParked(t, dave, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" && len(p.Calls) == 0 })
 }
+
+// After a real failover — pool-a dead, everyone moved to pool-b — the list is
+// pool-b's, without first waiting on the dead pool to take the unsubscribe.
+func TestCallsParkedListAfterPoolDies(t *testing.T) {
+	g, poolA := callGateway(t)
+	c, _ := g.connect(t, "carol")
+	ready(t, g, poolA, "carol")
+	nextParked(t, c, "pool-a's list", func(p *signaling.Parked) bool { return p.Pool == "pool-a" })
+	poolA.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+		t.Fatal(err)
+	}
+	nextParked(t, c, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" })
+	t.Logf("pool-b's list %v after the move began", time.Since(start).Round(time.Millisecond))
+}
