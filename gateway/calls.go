@@ -22,10 +22,12 @@ import (
 //
 // Goroutines: per signed-in user agent, one pump reading its events and incoming calls
 // (the only code that creates, updates or forgets a call entry); per request that
-// takes SIP time (dial, answer, hold…), one goroutine. All are in wg, which close waits
-// for. mu guards users and closed; each phone's own mu guards its sessions and calls.
-// Lock order: a phone's mu is never held while a session's outbox or the hub is
-// touched, because the hub calls back into phone.focus under its own lock.
+// takes SIP time (dial, answer, hold…), one goroutine; one parked-calls feed for the
+// gateway (parked.go). All are in wg, which close waits for. mu guards users and
+// closed; each phone's own mu guards its sessions, calls and trickle refs, and its out
+// orders what goes to its tabs. Lock order: out, then the hub's lock or a phone's mu;
+// a phone's mu is never held while a session's outbox or the hub is touched, because
+// the hub calls back into phone.focus under its own lock.
 //
 // A call message is a reply, not the latest-state slot: a tab must see every state of
 // its calls. So a tab whose reply queue is full holds up its user's pump until the
