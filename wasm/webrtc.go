@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"syscall/js"
@@ -302,10 +303,26 @@ func (a *app) sendOffer(ev offerEvent) {
 	p.ref = id
 	a.offers[id] = p
 	a.byRef[id] = p
-	for _, m := range p.outICE {
+	for _, m := range unsent(p.outICE, req.SDP) {
 		a.trickle(p, m)
 	}
 	p.outICE = nil
+}
+
+// unsent drops from queued the candidates the offer already carries: the browser adds
+// what it gathered to the local description, so an offer sent a moment after it was
+// set may hold some, or all (then the end-of-candidates marker is in it too).
+func unsent(queued []signaling.ICE, sdp string) []signaling.ICE {
+	var out []signaling.ICE
+	for _, m := range queued {
+		switch {
+		case m.Candidate == "" && strings.Contains(sdp, "a=end-of-candidates"):
+		case m.Candidate != "" && strings.Contains(sdp, "a="+m.Candidate+"\r\n"):
+		default:
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // localCandidate sends a candidate the browser gathered, or keeps it until the offer
