@@ -405,10 +405,21 @@ export async function expectAudio(t: Tab, what: string): Promise<void> {
   expect(second.pcs, `${what}: a live PeerConnection`).toBeGreaterThan(0);
   expect(second.packets, `${what}: packetsReceived grows`).toBeGreaterThan(first.packets);
   expect(second.bytes, `${what}: bytesReceived grows`).toBeGreaterThan(first.bytes);
-  // audioLevel is the level right now (the fake microphone beeps, so it dips): poll.
+  // Sound, not only packets: audioLevel is the level right now and Chromium's fake
+  // microphone beeps, so it dips to zero between beeps; totalAudioEnergy integrates the
+  // level, so its growth says sound arrived in between. Poll until either shows it.
+  let energy = second.energy ?? 0;
   await expect
-    .poll(async () => (await inbound(page)).level ?? 0, { message: `${what}: audioLevel above zero`, timeout: 10_000 })
-    .toBeGreaterThan(0);
+    .poll(
+      async () => {
+        const now = await inbound(page);
+        const heard = (now.level ?? 0) > 0 || (now.energy ?? 0) > energy;
+        energy = Math.max(energy, now.energy ?? 0);
+        return heard;
+      },
+      { message: `${what}: audioLevel above zero (or totalAudioEnergy growing)`, timeout: 10_000 },
+    )
+    .toBe(true);
 }
 
 export const POOL_A_HZ = [440, 660];
