@@ -23,7 +23,8 @@
 //
 // sipgo runs every message on a goroutine of its own; the requests of one dialog are
 // nevertheless relayed in the order they were read (package park/inorder, fed by the UDP
-// read filter and the TCP framing), each released as soon as it has been sent on.
+// read filter and the TCP framing), each released as soon as it has been sent on, and
+// none overtakes a response of its dialog read before it (a NOTIFY its 202).
 //
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go

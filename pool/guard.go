@@ -36,8 +36,11 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 	} else if m, err := guardParser.ParseSIP(data); err == nil {
 		// This goroutine reads the socket in arrival order; sipgo's next step hands
 		// the message to a goroutine of its own (package inorder).
-		if req, ok := m.(*sip.Request); ok {
-			n.order.Arrived(req)
+		switch m := m.(type) {
+		case *sip.Request:
+			n.order.Arrived(m)
+		case *sip.Response:
+			n.order.ArrivedResponse(m)
 		}
 		return data, nil
 	}

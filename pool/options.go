@@ -59,6 +59,9 @@ type Options struct {
 	// testBeforeTurn runs as a request reaches the pool's handler, before it waits for
 	// its turn in its dialog: it stands for sipgo's scheduler delaying a goroutine.
 	testBeforeTurn func(*sip.Request)
+	// testBeforeRelay runs as the proxy takes a downstream response, before relaying
+	// it: a slow relay goroutine, for the same tests.
+	testBeforeRelay func(*sip.Response)
 }
 
 func (o Options) withDefaults() Options {

@@ -116,3 +116,115 @@ func (p *Pool) currentOrder() *inorder.Queue {
 	defer p.mu.Unlock()
 	return p.node.order
 }
+
+// TestResponseNotOvertaken: bob answers alice's REFER with 202 and at once sends the
+// NOTIFY that reports on it, both through the pool. The relay of the 202 loses the race
+// (testBeforeRelay holds it until the NOTIFY reached alice, or waits for its turn);
+// alice must still get the 202 first, as some phones (SIPp among them) insist.
+func TestResponseNotOvertaken(t *testing.T) {
+	ctx := testCtx(t)
+	var pool atomic.Pointer[Pool]
+	var notifyAtAlice atomic.Bool
+	hold := func(res *sip.Response) {
+		if res.StatusCode != 202 {
+			return
+		}
+		for !notifyAtAlice.Load() && pool.Load().currentOrder().Waiting() == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{testBeforeRelay: hold})
+	pool.Store(p)
+	pa, err := net.ResolveUDPAddr("udp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := func(user string) *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		u := newRawUA(t)
+		if res := u.doAuth(t, registerReq(p, user, "<sip:"+user+"@"+c.LocalAddr().String()+">", 300), user, user+"-pw"); res.StatusCode != 200 {
+			t.Fatalf("register %s = %d", user, res.StatusCode)
+		}
+		return c
+	}
+	alice, bob := phone("alice"), phone("bob")
+	read := func(c *net.UDPConn) sip.Message {
+		t.Helper()
+		buf := make([]byte, 65535)
+		dl, _ := ctx.Deadline()
+		c.SetReadDeadline(dl)
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		m, err := sip.ParseMessage(buf[:n])
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		return m
+	}
+
+	refer := fmt.Sprintf("REFER sip:bob@%s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-refer;rport\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"From: <sip:alice@pool-a>;tag=alice1\r\n"+
+		"To: <sip:bob@pool-a>;tag=bob1\r\n"+
+		"Call-ID: response-order@alice\r\n"+
+		"CSeq: 2 REFER\r\n"+
+		"Contact: <sip:alice@%s>\r\n"+
+		"Refer-To: <sip:park@pool-a>\r\n"+
+		"Content-Length: 0\r\n\r\n", bob.LocalAddr(), alice.LocalAddr(), alice.LocalAddr())
+	if _, err := alice.WriteToUDP([]byte(refer), pa); err != nil {
+		t.Fatal(err)
+	}
+	var referAtBob *sip.Request
+	for referAtBob == nil {
+		if r, ok := read(bob).(*sip.Request); ok && r.Method == sip.REFER {
+			referAtBob = r
+		}
+	}
+	accepted := sip.NewResponseFromRequest(referAtBob, 202, "Accepted", nil)
+	notify := fmt.Sprintf("NOTIFY sip:alice@%s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-notify;rport\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"From: <sip:bob@pool-a>;tag=bob1\r\n"+
+		"To: <sip:alice@pool-a>;tag=alice1\r\n"+
+		"Call-ID: response-order@alice\r\n"+
+		"CSeq: 1 NOTIFY\r\n"+
+		"Contact: <sip:bob@%s>\r\n"+
+		"Event: refer\r\n"+
+		"Subscription-State: active\r\n"+
+		"Content-Type: message/sipfrag\r\n"+
+		"Content-Length: 16\r\n\r\nSIP/2.0 100 OK\r\n", alice.LocalAddr(), bob.LocalAddr(), bob.LocalAddr())
+	if _, err := bob.WriteToUDP([]byte(accepted.String()), pa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WriteToUDP([]byte(notify), pa); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	for len(got) < 2 {
+		switch m := read(alice).(type) {
+		case *sip.Response:
+			if m.StatusCode == 202 {
+				got = append(got, "202")
+			}
+		case *sip.Request:
+			if m.Method == sip.NOTIFY && len(got) < 2 {
+				notifyAtAlice.Store(true)
+				got = append(got, "NOTIFY")
+				// Answer, so the pool's transaction ends now.
+				res := sip.NewResponseFromRequest(m, 200, "OK", nil)
+				alice.WriteToUDP([]byte(res.String()), pa)
+			}
+		}
+	}
+	if got[0] != "202" || got[1] != "NOTIFY" {
+		t.Fatalf("alice got %v, want [202 NOTIFY]", got)
+	}
+}

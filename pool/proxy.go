@@ -243,16 +243,24 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				}
 				continue
 			}
+			if hook := n.pool.opt.testBeforeRelay; hook != nil {
+				hook(res)
+			}
+			// Requests of the dialog read after this response wait until it has gone
+			// upstream (package inorder): the NOTIFY sent right after a 202 must not
+			// overtake it.
 			out := upstreamCopy(res, req.Transport())
 			if res.IsProvisional() {
 				provisional = true
 				if cancelWanted {
 					sendCancel()
+					n.order.Relayed(res)
 					continue
 				}
 				if err := tx.Respond(out); err != nil {
 					n.log.Debug("relay provisional failed", "error", err)
 				}
+				n.order.Relayed(res)
 				continue
 			}
 			if finalSent {
@@ -261,6 +269,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				if res.IsSuccess() && invite {
 					n.writeStateless(out)
 				}
+				n.order.Relayed(res)
 				continue
 			}
 			finalSent = true
@@ -272,6 +281,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 					n.writeStateless(out)
 				}
 			}
+			n.order.Relayed(res)
 			return
 		case <-cancelled:
 			cancelled = nil
@@ -364,6 +374,7 @@ func (n *node) writeStateless(res *sip.Response) {
 // retransmissions to an INVITE whose transaction has ended are relayed statelessly
 // (RFC 3261 §16.7 step 5 via §17.1.1.2); anything else is dropped.
 func (n *node) onStrayResponse(res *sip.Response) {
+	defer n.order.Relayed(res)
 	v := res.Via()
 	cs := res.CSeq()
 	if v == nil || cs == nil || v.Host != n.host || v.Port != n.port || cs.MethodName != sip.INVITE || !res.IsSuccess() {

@@ -13,6 +13,10 @@
 // the done it returns once the request has been acted on. Requests outside a dialog
 // (no To tag) are never held.
 //
+// A proxy relays responses too, and a response must not be overtaken by the request its
+// sender sent right after it (a 202 to a REFER, then the NOTIFY): [Queue.ArrivedResponse]
+// puts a response in its dialog's order and [Queue.Relayed] marks it done.
+//
 // Everything is bounded: at most MaxDialogs dialogs and MaxPending requests per dialog
 // are tracked (beyond that requests go unordered, as without a Queue); a request that
 // arrived but never reaches a handler — a retransmission sipgo's transaction layer
@@ -31,10 +35,12 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxDialogs = 16384
+	DefaultMaxDialogs = 65536
 	DefaultMaxPending = 32
 	DefaultMaxWait    = 500 * time.Millisecond
-	DefaultIdleTTL    = 2 * time.Minute
+	// DefaultIdleTTL is 64×T1, how long a request may be retransmitted (RFC 3261
+	// §17.1.2.2): after that a dialog's record only knows what is over.
+	DefaultIdleTTL = 32 * time.Second
 )
 
 // recentLen is how many finished requests a dialog remembers, to know their
@@ -106,9 +112,9 @@ func New(opt Options) *Queue {
 	return &Queue{opt: opt, dialogs: map[dialogKey]*dialog{}}
 }
 
-// keyOf is req's dialog, if it is in one (both tags present).
-func keyOf(req *sip.Request) (dialogKey, bool) {
-	from, to, cid := req.From(), req.To(), req.CallID()
+// keyOf is m's dialog, if it is in one (both tags present).
+func keyOf(m sip.Message) (dialogKey, bool) {
+	from, to, cid := m.From(), m.To(), m.CallID()
 	if from == nil || to == nil || cid == nil {
 		return dialogKey{}, false
 	}
@@ -164,7 +170,18 @@ func (q *Queue) Arrived(req *sip.Request) {
 	if !ok {
 		return
 	}
-	id := idOf(req, req.Method)
+	skip := ""
+	if req.IsAck() {
+		// ACK for a non-2xx answer shares the INVITE's branch and belongs to its
+		// transaction (RFC 3261 §17.1.1.3); no handler sees it.
+		skip = idOf(req, sip.INVITE)
+	}
+	q.add(k, idOf(req, req.Method), skip)
+}
+
+// add queues id in dialog k unless it is known already (a retransmission), or skip
+// (when not "") names a request whose transaction takes this one.
+func (q *Queue) add(k dialogKey, id, skip string) {
 	now := q.opt.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -184,15 +201,62 @@ func (q *Queue) Arrived(req *sip.Request) {
 	if d.knows(id) {
 		return // a retransmission: its transaction, not its handler, takes it
 	}
-	if req.IsAck() && d.knows(idOf(req, sip.INVITE)) {
-		// ACK for a non-2xx answer shares the INVITE's branch and belongs to its
-		// transaction (RFC 3261 §17.1.1.3); no handler sees it.
+	if skip != "" && d.knows(skip) {
 		return
 	}
 	if len(d.pending) >= q.opt.MaxPending {
 		return
 	}
 	d.pending = append(d.pending, &entry{id: id, arrived: now, done: make(chan struct{})})
+}
+
+// ArrivedResponse records that res was read from the network, like Arrived: requests of
+// its dialog read after it wait in Turn until Relayed(res). 100 Trying (hop by hop,
+// never relayed), answers to CANCEL (which the transaction layer keeps) and to BYE
+// (nothing follows them) are not recorded.
+func (q *Queue) ArrivedResponse(res *sip.Response) {
+	cs := res.CSeq()
+	if res.StatusCode == 100 || cs == nil || cs.MethodName == sip.CANCEL || cs.MethodName == sip.BYE {
+		return
+	}
+	k, ok := keyOf(res)
+	if !ok {
+		return
+	}
+	q.add(k, responseID(res), "")
+}
+
+// Relayed marks res, recorded by ArrivedResponse, as done: it was passed on, or dropped.
+// A response never recorded is ignored.
+func (q *Queue) Relayed(res *sip.Response) {
+	k, ok := keyOf(res)
+	if !ok {
+		return
+	}
+	id := responseID(res)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.dialogs[k]
+	if d == nil {
+		return
+	}
+	for _, e := range d.pending {
+		if e.id == id && !e.started {
+			e.started = true
+			q.finishLocked(k, d, e, false)
+			return
+		}
+	}
+}
+
+// responseID names one response (not its retransmissions) within its dialog.
+func responseID(res *sip.Response) string {
+	branch := ""
+	if v := res.Via(); v != nil {
+		branch, _ = v.Params.Get("branch")
+	}
+	cs := res.CSeq()
+	return "SIP/2.0 " + strconv.Itoa(res.StatusCode) + " " + strconv.FormatUint(uint64(cs.SeqNo), 10) + " " + string(cs.MethodName) + " " + branch
 }
 
 // Turn waits until the requests of req's dialog that arrived before it have finished,
@@ -246,6 +310,10 @@ func (q *Queue) Turn(req *sip.Request) (done func()) {
 func (q *Queue) finish(k dialogKey, d *dialog, e *entry, bye bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.finishLocked(k, d, e, bye)
+}
+
+func (q *Queue) finishLocked(k dialogKey, d *dialog, e *entry, bye bool) {
 	q.dropLocked(d, e)
 	d.recent[d.next] = e.id
 	d.next = (d.next + 1) % recentLen

@@ -158,3 +158,32 @@ func TestBounded(t *testing.T) {
 	// a1 never reaches its handler (a transaction took it): a2 goes after MaxWait.
 	q.Turn(a2)()
 }
+
+// TestRequestWaitsForResponse: a proxy read a 202 and then the NOTIFY sent after it;
+// the NOTIFY goes only once the 202 was relayed. A 100 Trying is never waited for.
+func TestRequestWaitsForResponse(t *testing.T) {
+	q := New(Options{MaxWait: time.Hour})
+	refer := inDialog(sip.REFER, "r1", "ta", "tb", 2, "z9hG4bK-refer")
+	accepted := sip.NewResponseFromRequest(refer, 202, "Accepted", nil)
+	trying := sip.NewResponseFromRequest(refer, 100, "Trying", nil)
+	notify := inDialog(sip.NOTIFY, "r1", "tb", "ta", 1, "z9hG4bK-notify")
+	q.ArrivedResponse(trying)
+	q.ArrivedResponse(accepted)
+	q.ArrivedResponse(accepted) // a retransmission
+	q.Arrived(notify)
+	if n := pending(q, notify); n != 2 {
+		t.Fatalf("%d queued, want the 202 and the NOTIFY", n)
+	}
+	notified := make(chan struct{})
+	go func() {
+		q.Turn(notify)()
+		close(notified)
+	}()
+	waitUntil(t, "NOTIFY waiting for the 202", func() bool { return q.Waiting() == 1 })
+	q.Relayed(trying) // never recorded: no effect
+	q.Relayed(accepted)
+	<-notified
+	if q.Waiting() != 0 || pending(q, notify) != 0 {
+		t.Fatalf("%d waiting, %d pending after the 202 was relayed", q.Waiting(), pending(q, notify))
+	}
+}
