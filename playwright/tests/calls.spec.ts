@@ -343,3 +343,44 @@ test('a call survives the websocket being cut; a call that ended meanwhile is en
   expect(ended.length).toBeGreaterThan(0);
   for (const ctx of [aliceCtx, bobCtx]) await ctx.close();
 });
+
+test('park: the parker reads the orbit, the parked panel shows the call live on another page, and its Retrieve picks it up', async ({ browser }) => {
+  test.setTimeout(180_000);
+  const alice = await tab(browser, 'alice');
+  const bob = await tab(browser, 'bob');
+  const carol = await tab(browser, 'carol');
+
+  const call = await dial(alice, 'bob');
+  await expect(bob.locator('[data-part="calls"] [data-call-state="ringing"]')).toHaveCount(1, { timeout: 10_000 });
+  await button(bob, 'answer').click();
+  await expect(call).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  const id = await call.getAttribute('data-call-id');
+
+  // Directed park on 7012.
+  await alice.getByLabel('Orbit', { exact: true }).fill('7012');
+  await button(alice, 'park').click();
+  await expect(alice.locator('[data-part="park-notice"]')).toHaveText('Parked bob on orbit 7012', { timeout: 15_000 });
+  await expect(alice.locator(`[data-call-id="${id}"]`)).toHaveAttribute('data-call-state', 'ended');
+  await expect(alice.locator(`[data-call-id="${id}"]`)).toHaveAttribute('data-orbit', '7012');
+
+  // Carol's panel lists it, with who parked it and the time left ticking down.
+  const parked = carol.locator('[data-part="parked"] > li[data-orbit="7012"]');
+  await expect(parked).toHaveCount(1, { timeout: 10_000 });
+  await expect(carol.locator('[data-part="parked-pool"]')).toHaveText('Parked on pool-a');
+  await expect(parked.locator('[data-part="parked-peer"]')).toHaveText('bob');
+  await expect(parked.locator('[data-part="parked-by"]')).toContainText('alice');
+  await expect(parked.locator('[data-part="parked-left"]')).toHaveText(/^\d+ s left$/);
+  const left = Number(await parked.getAttribute('data-seconds-left'));
+  await expect.poll(async () => Number(await parked.getAttribute('data-seconds-left')), { message: 'the time left ticks' }).toBeLessThan(left);
+
+  await parked.locator('button[data-part="parked-retrieve"]').click();
+  const retrieved = callWith(carol, 'bob');
+  await expect(retrieved).toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
+  await expect(parked).toHaveCount(0, { timeout: 10_000 });
+  await expect(alice.locator('[data-part="parked"] > li')).toHaveCount(0, { timeout: 10_000 });
+  await expect(alertRegion(carol)).toBeHidden();
+  await expectAudio(carol, 'carol hears bob');
+  await button(carol, 'hangup').click();
+  await expect(liveCallItems(bob)).toHaveCount(0, { timeout: 10_000 });
+  for (const page of [alice, bob, carol]) await page.context().close();
+});
