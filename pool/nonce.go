@@ -16,8 +16,10 @@ import (
 // unauthenticated REGISTERs cannot grow memory (RFC 7616 §3.3 leaves the nonce format to
 // the server and suggests exactly this time-stamp-plus-hash construction).
 //
-// What it does remember is the highest nonce-count used with each nonce, so a captured
-// Authorization cannot be replayed while its nonce is fresh (RFC 7616 §3.3, §5.3). Only
+// What it does remember is the nonce-counts used with each nonce, so a captured
+// Authorization cannot be replayed while its nonce is fresh (RFC 7616 §3.3, §5.3): the
+// highest, and which of the ncWindow below it were seen, so that a phone's concurrent
+// requests on one nonce may arrive out of order (as an IPsec anti-replay window). Only
 // nonces that authenticated someone are remembered, at most maxCounts of them, each until
 // it expires; when the table is full the oldest is forgotten and every nonce issued no
 // later than it counts as stale, so forgetting never reopens a replay.
@@ -36,7 +38,35 @@ type nonces struct {
 // nonceUse is what a nonce has been used for so far.
 type nonceUse struct {
 	nc     uint64 // highest nonce-count seen; 0 for a use without qop
+	below  uint64 // bit i set: nc-1-i was seen too
 	issued uint64 // issue time in ns, from the nonce itself
+}
+
+// ncWindow is how far below the highest nonce-count a late one is still taken.
+const ncWindow = 64
+
+// take records nc and reports whether it is new: above the highest, or inside the
+// window below it and not seen before.
+func (u *nonceUse) take(nc uint64) bool {
+	switch {
+	case nc > u.nc:
+		if shift := nc - u.nc; shift >= ncWindow {
+			u.below = 0
+		} else {
+			u.below = u.below<<shift | 1<<(shift-1)
+		}
+		u.nc = nc
+		return true
+	case nc == u.nc || u.nc-nc > ncWindow:
+		return false
+	default:
+		bit := uint64(1) << (u.nc - nc - 1)
+		if u.below&bit != 0 {
+			return false
+		}
+		u.below |= bit
+		return true
+	}
 }
 
 // defaultMaxNonceCounts bounds the replay table: a few per registered phone.
@@ -110,8 +140,8 @@ func (n *nonces) issued(nonce string) (uint64, error) {
 
 // use records that a fresh nonce of ours authenticated a request with nonce-count nc
 // (qop present) or without qop (withQOP false). It reports false for a replay: an nc
-// not above the highest seen with this nonce, a second use of a nonce without qop, or a
-// nonce too old for the table to remember. The caller then challenges with stale=true,
+// already seen with this nonce or too far below the highest, a second use of a nonce
+// without qop, or a nonce too old for the table to remember. The caller then challenges with stale=true,
 // so an honest phone simply retries with a new nonce (RFC 7616 §3.3).
 func (n *nonces) use(nonce string, nc uint64, withQOP bool) bool {
 	ts, err := n.issued(nonce)
@@ -127,10 +157,10 @@ func (n *nonces) use(nonce string, nc uint64, withQOP bool) bool {
 		return false
 	}
 	if u, ok := n.counts[nonce]; ok {
-		if !withQOP || nc <= u.nc {
+		if !withQOP || !u.take(nc) {
 			return false
 		}
-		n.counts[nonce] = nonceUse{nc: nc, issued: ts}
+		n.counts[nonce] = u
 		return true
 	}
 	if withQOP && nc == 0 {
