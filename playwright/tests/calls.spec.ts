@@ -384,3 +384,48 @@ test('park: the parker reads the orbit, the parked panel shows the call live on 
   await expect(liveCallItems(bob)).toHaveCount(0, { timeout: 10_000 });
   for (const page of [alice, bob, carol]) await page.context().close();
 });
+
+test('attended transfer: alice holds bob, consults carol, and Transfer with no number connects bob with carol', async ({ browser }) => {
+  test.setTimeout(180_000);
+  const alice = await tab(browser, 'alice');
+  const bob = await tab(browser, 'bob');
+  const carol = await tab(browser, 'carol');
+
+  const toBob = await dial(alice, 'bob');
+  await expect(bob.locator('[data-part="calls"] [data-call-state="ringing"]')).toHaveCount(1, { timeout: 10_000 });
+  await button(bob, 'answer').click();
+  await expect(toBob).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await button(alice, 'hold').click();
+  await expect(toBob).toHaveAttribute('data-call-state', 'held');
+
+  const toCarol = await dial(alice, 'carol');
+  await expect(carol.locator('[data-part="calls"] [data-call-state="ringing"]')).toHaveCount(1, { timeout: 10_000 });
+  await button(carol, 'answer').click();
+  await expect(toCarol).toHaveAttribute('data-call-state', 'active', { timeout: 10_000 });
+  await expect(toCarol).toHaveAttribute('aria-current', 'true');
+
+  // The Number field is empty: Transfer says it will connect the held call with the other.
+  await expect(alice.getByLabel('Number', { exact: true })).toHaveValue('');
+  await expect(button(alice, 'transfer')).toBeEnabled();
+  await expect(button(alice, 'transfer')).toHaveAttribute('data-transfer', 'attended');
+  await expect(button(alice, 'transfer')).toHaveAccessibleDescription('Attended transfer: connect bob with carol');
+  // Typing a number turns it into a blind transfer of the focus call; clearing it back.
+  await alice.getByLabel('Number', { exact: true }).fill('dave');
+  await expect(button(alice, 'transfer')).toHaveAttribute('data-transfer', 'blind');
+  await expect(alice.locator('[data-part="transfer-mode"]')).toHaveText('Blind transfer of carol to dave');
+  await alice.getByLabel('Number', { exact: true }).fill('');
+  await expect(button(alice, 'transfer')).toHaveAttribute('data-transfer', 'attended');
+
+  await button(alice, 'transfer').click();
+  await expect(liveCallItems(alice)).toHaveCount(0, { timeout: 15_000 });
+  await expect(alertRegion(alice)).toBeHidden();
+  // Bob and carol now talk to each other.
+  await expect(callWith(bob, 'carol')).toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
+  await expect(liveCallItems(carol)).toHaveCount(1, { timeout: 15_000 });
+  await expect(liveCallItems(carol)).toHaveAttribute('data-call-state', 'active');
+  await expectAudio(bob, 'bob hears carol');
+  await expectAudio(carol, 'carol hears bob');
+  await button(bob, 'hangup').click();
+  await expect(liveCallItems(carol)).toHaveCount(0, { timeout: 10_000 });
+  for (const page of [alice, bob, carol]) await page.context().close();
+});
