@@ -416,6 +416,50 @@ func TestAutoFailbackLeavesPlannedFailover(t *testing.T) {
 	}
 }
 
+// TestOnPoolDown: each failure of a pool that was healthy is reported once, also in a
+// phase the failure does not change (home dying after a planned failover).
+func TestOnPoolDown(t *testing.T) {
+	h := startController(t, nil)
+	down := make(chan string, 16)
+	cancel := h.c.OnPoolDown(func(pool string) { down <- pool })
+	defer cancel()
+	h.waitHealthy()
+	if _, err := h.c.Failover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("failed-over", phaseIs(signaling.PhaseFailedOver))
+	h.stopHome()
+	h.waitFor("pool-a down", healthy("pool-a", false))
+	select {
+	case p := <-down:
+		if p != "pool-a" {
+			t.Fatalf("OnPoolDown(%q), want pool-a", p)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("OnPoolDown never called for pool-a")
+	}
+	if s := h.c.Snapshot(); s.Phase != signaling.PhaseFailedOver {
+		t.Fatalf("phase %s after home died in failed-over", s.Phase)
+	}
+	h.startHome()
+	h.waitFor("pool-a healthy again", healthy("pool-a", true))
+	h.stopHome()
+	h.waitFor("pool-a down again", healthy("pool-a", false))
+	select {
+	case p := <-down:
+		if p != "pool-a" {
+			t.Fatalf("OnPoolDown(%q), want pool-a", p)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("OnPoolDown not called for pool-a's second failure")
+	}
+	select {
+	case p := <-down:
+		t.Fatalf("OnPoolDown(%q) once more: one call per failure", p)
+	default:
+	}
+}
+
 func TestSubscribe(t *testing.T) {
 	h := startController(t, nil)
 	h.waitHealthy()

@@ -78,3 +78,20 @@ func (c *Controller) deliver(s *subscriber) {
 		s.fn(snap)
 	}
 }
+
+// OnPoolDown calls fn with a pool's name each time a pool that answered probes stops
+// answering them, whatever the phase: the calls parked on that pool's park service are
+// gone with it (DESIGN.md §2: "parked, not yet retrieved — disconnected"), also when it
+// is the home pool users already left in a planned failover, or the backup. It is
+// Subscribe underneath, with Subscribe's contract; a pool not yet probed is not down.
+func (c *Controller) OnPoolDown(fn func(pool string)) (cancel func()) {
+	healthy := map[string]bool{} // only fn's calls touch it, and they never overlap
+	return c.Subscribe(func(s Snapshot) {
+		for _, p := range s.Pools {
+			if healthy[p.Name] && !p.Healthy {
+				fn(p.Name)
+			}
+			healthy[p.Name] = p.Healthy
+		}
+	})
+}
