@@ -19,7 +19,6 @@ import (
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
-	"github.com/parkway/parkway/signaling"
 )
 
 func init() { subcommands["demo"] = runDemo }
@@ -108,12 +107,12 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // before the pools stop: Run probes them
-	// DESIGN.md §2: when the home pool fails, calls parked on it are hung up with a
-	// reason, never left in silence (the park service that holds them is gone).
-	defer ctl.Subscribe(func(s dr.Snapshot) {
-		if s.Phase == signaling.PhaseOutage {
-			wg.Go(func() { sip.EndParked(ctx, home.Name(), "the park pool failed") })
-		}
+	// DESIGN.md §2: when a pool fails, calls parked on it are hung up with a reason,
+	// never left in silence (the park service that holds them is gone) — the home pool
+	// at an outage, and also a pool whose failure changes no phase (home after a
+	// planned failover, the backup).
+	defer ctl.OnPoolDown(func(pool string) {
+		wg.Go(func() { sip.EndParked(ctx, pool, "the park pool failed") })
 	})()
 	wg.Add(1)
 	go func() {

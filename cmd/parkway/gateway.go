@@ -14,7 +14,6 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
-	"github.com/parkway/parkway/signaling"
 )
 
 func init() { subcommands["gateway"] = runGateway }
@@ -69,11 +68,11 @@ func runGateway(ctx context.Context, args []string) error {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	if sip != nil {
-		// DESIGN.md §2: calls parked on the failed home pool are hung up with a reason.
-		defer ctl.Subscribe(func(s dr.Snapshot) {
-			if s.Phase == signaling.PhaseOutage {
-				wg.Go(func() { sip.EndParked(ctx, fc.DR.Home.Name, "the park pool failed") })
-			}
+		// DESIGN.md §2: calls parked on a pool that fails are hung up with a reason —
+		// the home pool at an outage, and also one that fails in a phase its failure
+		// does not change (home after a planned failover, the backup).
+		defer ctl.OnPoolDown(func(pool string) {
+			wg.Go(func() { sip.EndParked(ctx, pool, "the park pool failed") })
 		})()
 	}
 	wg.Add(1)
