@@ -344,3 +344,23 @@ func TestAutomaticFailoverAndFailback(t *testing.T) {
 	park(t, "alice", ac, "pool-a")
 	hearsMusic(t, "bob", bc, "pool-a")
 }
+
+// A call parked on pool-a before a planned failover stays there (pool-a is alive); if
+// pool-a then dies, its parked party is hung up with the reason like any other — the
+// phase does not change (users are on pool-b already), but the pool holding the call
+// failed.
+func TestParkedOnHomeThenHomeFailsAfterPlannedFailover(t *testing.T) {
+	parallel(t)
+	c := startCluster(t, clusterOptions{})
+	alice, bob := c.phone("alice"), c.phone("bob")
+	ac, bc := connectCall(t, alice, bob)
+	park(t, "alice", ac, "pool-a")
+	hearsMusic(t, "bob", bc, "pool-a")
+	c.failover()
+	phases(t, signaling.PhaseFailedOver, alice, bob)
+	hearsMusic(t, "bob", bc, "pool-a") // still parked on pool-a, which is alive
+
+	killed := c.kill("pool-a")
+	ended(t, "bob", bc, "the park pool failed")
+	t.Logf("pool-a killed → bob's parked call ended: %s", since(killed))
+}
