@@ -266,11 +266,11 @@ func (a *app) gatewayError(e *signaling.Error) {
 	if msg == "" {
 		msg = string(e.Code)
 	}
+	// A command from the API is told too; the page shows every refusal either way, so
+	// the user of a widget a host page drives sees why nothing happened.
 	if w, ok := a.waiters[e.Ref]; ok {
 		delete(a.waiters, e.Ref)
-		delete(a.pending, e.Ref)
 		w.cmd.reply.fail(&apiError{Code: string(e.Code), Message: msg, Field: e.Field})
-		return
 	}
 	title := "The gateway reported a problem"
 	if act, ok := a.pending[e.Ref]; ok {
