@@ -139,7 +139,6 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 		respond(req, tx, 400, "Bad sipfrag")
 		return
 	}
-	respond(req, tx, 200, "OK")
 	r := referResult{code: code, orbit: sipfragHeader(req.Body(), orbitHeader)}
 	if code >= 200 && code < 300 {
 		c := d.call
@@ -150,6 +149,9 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 		}
 		c.mu.Unlock()
 	}
+	// Only now: the transferee hangs up as soon as this 200 reaches it, and the end of
+	// the call must find the transfer's success and the orbit already recorded.
+	respond(req, tx, 200, "OK")
 	select {
 	case d.referResults <- r:
 	default:
