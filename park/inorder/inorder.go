@@ -20,8 +20,10 @@
 // Everything is bounded: at most MaxDialogs dialogs and MaxPending requests per dialog
 // are tracked (beyond that requests go unordered, as without a Queue); a request that
 // arrived but never reaches a handler — a retransmission sipgo's transaction layer
-// absorbs, a message it rejects — holds its successors for at most MaxWait; a dialog is
-// forgotten when a BYE in it finishes, or after IdleTTL without requests.
+// absorbs, a message it rejects — holds its successors for at most MaxWait. Once a BYE
+// in a dialog finishes nothing more is queued in it; its record, which only knows the
+// requests it saw so that their retransmissions are not queued, goes after IdleTTL
+// without requests (or at once when the Queue is full).
 package inorder
 
 import (
@@ -37,7 +39,10 @@ import (
 const (
 	DefaultMaxDialogs = 65536
 	DefaultMaxPending = 32
-	DefaultMaxWait    = 500 * time.Millisecond
+	// DefaultMaxWait is 4×T1: by then a UAC has retransmitted a request three times,
+	// and a request the Queue saw arrive has surely reached its handler unless it
+	// never will.
+	DefaultMaxWait = 2 * time.Second
 	// DefaultIdleTTL is 64×T1, how long a request may be retransmitted (RFC 3261
 	// §17.1.2.2): after that a dialog's record only knows what is over.
 	DefaultIdleTTL = 32 * time.Second
@@ -55,7 +60,7 @@ type Options struct {
 	MaxPending int
 	// MaxWait is the longest a request waits for those that arrived before it.
 	MaxWait time.Duration
-	// IdleTTL forgets a dialog that has seen no request for this long.
+	// IdleTTL forgets a dialog that has seen no request for this long, ended or not.
 	IdleTTL time.Duration
 	// Now is the clock for arrival times and expiry; default time.Now.
 	Now func() time.Time
@@ -201,6 +206,11 @@ func (q *Queue) add(k dialogKey, id, skip string) {
 	if d.knows(id) {
 		return // a retransmission: its transaction, not its handler, takes it
 	}
+	if d.ended {
+		// Nothing after a BYE needs ordering; the record stays only so that a late
+		// retransmission is known as one, and does not hold up anyone for MaxWait.
+		return
+	}
 	if skip != "" && d.knows(skip) {
 		return
 	}
@@ -320,9 +330,6 @@ func (q *Queue) finishLocked(k dialogKey, d *dialog, e *entry, bye bool) {
 	if bye {
 		d.ended = true
 	}
-	if d.ended && len(d.pending) == 0 && q.dialogs[k] == d {
-		delete(q.dialogs, k)
-	}
 }
 
 // dropLocked removes e from d's pending requests and releases its waiters.
@@ -350,7 +357,7 @@ func (q *Queue) sweepLocked(now time.Time, force bool) {
 				q.dropLocked(d, e)
 			}
 		}
-		if len(d.pending) == 0 && (d.ended || now.Sub(d.seen) > q.opt.IdleTTL) {
+		if len(d.pending) == 0 && (force && d.ended || now.Sub(d.seen) > q.opt.IdleTTL) {
 			delete(q.dialogs, k)
 		}
 	}
