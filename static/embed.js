@@ -76,6 +76,7 @@
       this._handlers = new Map(EVENTS.map((e) => [e, new Set()]));
       this._pending = new Map();
       this._seq = 0;
+      this._retried = false; // a fresh ticket was tried after one expired
       this.ready = false;
 
       const iframe = document.createElement('iframe');
@@ -172,7 +173,10 @@
           return;
         case 'parkway:event':
           if (!EVENTS.includes(m.event) || m.event === 'error') return;
-          if (m.event === 'ready') this.ready = true;
+          if (m.event === 'ready') {
+            this.ready = true;
+            this._retried = false;
+          }
           // Signed out, the widget asks for a new ticket and restarts; it says ready again.
           if (m.event === 'connection' && m.data && m.data.state === 'signed-out') this.ready = false;
           this._emit(m.event, m.data);
@@ -182,7 +186,14 @@
           const p = m.id === null || m.id === undefined ? null : this._pending.get(m.id);
           if (!p) {
             // Not an answer to a command (a refused ticket, say): an error event.
-            if (m.type === 'parkway:error') this._emit('error', { code: m.code, message: m.message, field: m.field });
+            if (m.type === 'parkway:error') {
+              this._emit('error', { code: m.code, message: m.message, field: m.field });
+              // A ticket that expired on the way (a slow page) is worth one fresh try.
+              if (m.code === 'ticket-expired' && !this._retried) {
+                this._retried = true;
+                this._sendTicket();
+              }
+            }
             return;
           }
           this._pending.delete(m.id);
