@@ -149,13 +149,13 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 		}
 		c.mu.Unlock()
 	}
-	// Only now: the transferee hangs up as soon as this 200 reaches it, and the end of
-	// the call must find the transfer's success and the orbit already recorded.
-	respond(req, tx, 200, "OK")
 	select {
 	case d.referResults <- r:
 	default:
 	}
+	// Only now: the transferee hangs up as soon as this 200 reaches it, and the end of
+	// the call must find the outcome, the transfer's success and the orbit recorded.
+	respond(req, tx, 200, "OK")
 }
 
 // sipfragHeader finds a header in a message/sipfrag body (RFC 3420 §2).
