@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,4 +276,47 @@ func TestEmbedConfigFile(t *testing.T) {
 	if _, err := New(Config{Controller: newFakeController(), EmbedKey: []byte("short"), Assets: testAssets(t)}); err == nil || !strings.Contains(err.Error(), "embedKey") {
 		t.Errorf("a 5-byte embed key: %v", err)
 	}
+}
+
+// FuzzWidgetSession throws arbitrary bodies at the ticket exchange: every answer is a
+// JSON refusal with a code, except a real ticket's first exchange, and nothing panics.
+func FuzzWidgetSession(f *testing.F) {
+	srv, err := New(Config{Controller: newFakeController(), Demo: true, Assets: testAssets(f), Logger: quietLogger(),
+		EmbedKey: []byte(testEmbedKey), EmbedOrigins: []string{testEmbedder}, SessionKey: testSessionKey})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(srv.Close)
+	signer, _ := auth.NewSigner(testSessionKey)
+	ticket, _, _ := signer.Issue("alice", auth.KindTicket, time.Hour)
+	f.Add(`{"ticket":"` + ticket + `","embedder":"` + testEmbedder + `"}`)
+	f.Add(`{"ticket":"pk1..","embedder":"null"}`)
+	f.Add(`{"ticket":1}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:18787/api/widget/session", strings.NewReader(body))
+		req.Header.Set("Origin", "http://127.0.0.1:18787")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		var m map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+			t.Fatalf("%d, not JSON: %q", rec.Code, rec.Body.String())
+		}
+		switch rec.Code {
+		case 200:
+			// Only a ticket signed with the gateway's key buys a session (the seed's,
+			// issued afresh in each fuzzing process).
+			var req widgetSessionRequest
+			json.Unmarshal([]byte(body), &req)
+			if c, err := signer.Verify(req.Ticket, auth.KindTicket); err != nil || m["user"] != c.User {
+				t.Fatalf("a session for %q: %v", body, m)
+			}
+		case 400, 401, 403:
+			if e, _ := m["error"].(map[string]any); e == nil || e["code"] == "" {
+				t.Fatalf("%d without an error code: %v", rec.Code, m)
+			}
+		default:
+			t.Fatalf("status %d for %q", rec.Code, body)
+		}
+	})
 }
