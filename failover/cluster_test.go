@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +46,35 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		if leaked := leakedGoroutines(); leaked != "" {
+			fmt.Fprintf(os.Stderr, "failover: goroutines left behind:\n%s\n", leaked)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leakedGoroutines returns the stacks of softphone goroutines (websocket readers, a
+// call's microphone and ear) still running after every test closed its phones, waiting
+// a moment for those that are winding down.
+func leakedGoroutines() string {
+	var bad []string
+	for range 100 {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		bad = bad[:0]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "parkway/browsertest.") {
+				bad = append(bad, g)
+			}
+		}
+		if len(bad) == 0 {
+			return ""
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return strings.Join(bad, "\n\n")
 }
 
 // wait is how long any one step may take: generous, because a loaded 2-core machine
