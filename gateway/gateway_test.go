@@ -305,6 +305,9 @@ func TestActionsAnsweredByTheRule(t *testing.T) {
 		}
 		for _, a := range signaling.Actions {
 			req := &signaling.Request{Action: a, Target: "bob", Orbit: "7001"}
+			if a == signaling.ActionMute {
+				req.Muted = new(true)
+			}
 			id++
 			ref := "r" + string(rune('a'+id%26)) + strings.Repeat("x", id%3)
 			c.send(signaling.Encode(ref, req))
