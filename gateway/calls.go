@@ -70,6 +70,9 @@ type phone struct {
 	// refs finds the media leg of a call, answer or retrieve action by the tab and the
 	// action's id, for the ICE candidates the tab trickles (callmedia.go).
 	refs map[refKey]*iceRef
+	// finished holds, per tab, the last maxFinishedRefs refs whose action failed or
+	// whose call ended: candidates still trickling for them are dropped (callmedia.go).
+	finished map[*session][]string
 }
 
 // callEntry is the gateway's side of one call.
@@ -113,7 +116,7 @@ func (p *phones) join(s *session, user string) *phone {
 	p.mu.Lock()
 	ph := p.users[user]
 	if ph == nil {
-		ph = &phone{p: p, name: user, sessions: map[*session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}}
+		ph = &phone{p: p, name: user, sessions: map[*session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}, finished: map[*session][]string{}}
 		p.users[user] = ph
 	}
 	p.mu.Unlock()
@@ -166,6 +169,7 @@ func (h *hub) greet(s *session, focus signaling.CallState) {
 func (ph *phone) leave(s *session) {
 	ph.mu.Lock()
 	delete(ph.sessions, s)
+	delete(ph.finished, s)
 	for k := range ph.refs {
 		if k.s == s {
 			delete(ph.refs, k)
@@ -232,7 +236,7 @@ func (ph *phone) pump(u *ua.User) {
 	for id, c := range ph.calls {
 		if c.call.User() == u {
 			legs = append(legs, c.leg)
-			ph.dropRefsLocked(c.leg)
+			ph.finishLegLocked(c.leg)
 			delete(ph.calls, id)
 		}
 	}
@@ -274,7 +278,7 @@ func (ph *phone) event(ev ua.Event) {
 			e.reason = "transferred"
 		}
 		leg, e.leg = e.leg, nil
-		ph.dropRefsLocked(leg)
+		ph.finishLegLocked(leg)
 		delete(ph.calls, e.id)
 	}
 	ph.mu.Unlock()
@@ -335,6 +339,74 @@ func (ph *phone) pushTo(e *callEntry, to *session, id string) {
 	}
 }
 
+// Finished refs. A tab trickles its candidates for a call, answer or retrieve until it
+// hears how the action went; those that cross a refusal, or the call's end, on the
+// wire must not each come back as an error the page would show for the action
+// (callmedia.go refuses a ref it has no media for). So the refs of the last
+// maxFinishedRefs actions per tab that failed or whose call ended are remembered, and
+// candidates for them are dropped; a ref the tab never used is still refused.
+
+// maxFinishedRefs bounds the finished refs remembered per tab: a tab trickles for the
+// action it just sent, not for old ones.
+const maxFinishedRefs = 32
+
+// trickled takes one candidate a tab sent for ref; it reports whether the session
+// goes on.
+func (ph *phone) trickled(s *session, id string, m *signaling.ICE) bool {
+	e := ph.addCandidate(s, m)
+	if e != nil && e.Code == signaling.CodeNoCall && ph.finishedRef(s, m.Ref) {
+		// The ref was finished before addCandidate looked it up: both happen under
+		// ph.mu, and finishing records the ref as it deletes it.
+		return true
+	}
+	if e != nil {
+		e.Ref = id
+		return s.reply(id, e)
+	}
+	return true
+}
+
+func (ph *phone) finishedRef(s *session, ref string) bool {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	return slices.Contains(ph.finished[s], ref)
+}
+
+// finishRef forgets the media action (s, id), which failed.
+func (ph *phone) finishRef(s *session, id string) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	ph.finishRefLocked(refKey{s, id})
+}
+
+// finishLegLocked forgets the refs of a leg that is closing; under ph.mu.
+func (ph *phone) finishLegLocked(leg *media.Leg) {
+	if leg == nil {
+		return
+	}
+	for k, r := range ph.refs {
+		if r.leg == leg {
+			ph.finishRefLocked(k)
+		}
+	}
+}
+
+// finishRefLocked deletes the ref k and remembers it as finished; under ph.mu.
+func (ph *phone) finishRefLocked(k refKey) {
+	delete(ph.refs, k)
+	if _, ok := ph.sessions[k.s]; !ok {
+		return // the tab is gone
+	}
+	done := ph.finished[k.s]
+	if slices.Contains(done, k.ref) {
+		return
+	}
+	if len(done) >= maxFinishedRefs {
+		done = slices.Delete(done, 0, len(done)-maxFinishedRefs+1)
+	}
+	ph.finished[k.s] = append(done, k.ref)
+}
+
 // lookup and focus make a phone a session's calls (actions.go).
 func (ph *phone) lookup(id string) (signaling.CallState, bool) {
 	ph.mu.Lock()
@@ -380,7 +452,7 @@ func (ph *phone) act(s *session, id string, req *signaling.Request) {
 		defer ph.p.wg.Done()
 		if e := ph.do(s, id, req); e != nil {
 			if media {
-				ph.dropRef(s, id)
+				ph.finishRef(s, id)
 			}
 			e.Ref = id
 			s.reply(id, e)
@@ -606,7 +678,7 @@ func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry
 		if e.leg == leg {
 			e.leg = nil
 		}
-		ph.dropRefsLocked(leg)
+		ph.finishLegLocked(leg)
 		ph.mu.Unlock()
 		_ = leg.Close()
 		return sipError("Answer", err)

@@ -132,12 +132,16 @@ func TestCallsTrickleICE(t *testing.T) {
 	waitFor(t, "alice to hear bob", func() bool { return aliceTab.heard(bobHz) })
 	waitFor(t, "bob to hear alice", func() bool { return bobTab.heard(aliceHz) })
 
-	// Once the call is over its ref is forgotten.
+	// Once the call is over its ref takes no candidates: a late one is dropped in
+	// silence, while a ref the tab never used is refused.
 	aliceWS.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: callID}))
 	ended(t, aliceWS, callID)
 	aliceWS.send(signaling.Encode("late", cands[0]))
-	if e := nextError(t, aliceWS); e.Code != signaling.CodeNoCall || e.Field != "ref" || e.Ref != "late" {
-		t.Fatalf("a candidate after the call: %+v", e)
+	stray := *cands[0]
+	stray.Ref = "never"
+	aliceWS.send(signaling.Encode("stray", &stray))
+	if e := nextError(t, aliceWS); e.Code != signaling.CodeNoCall || e.Field != "ref" || e.Ref != "stray" {
+		t.Fatalf("a candidate after the call, then one for an unknown ref: %+v, want no-call for the stray one only", e)
 	}
 }
 

@@ -193,7 +193,10 @@ func (s *session) handle(frame []byte) bool {
 	case *signaling.Auth:
 		return s.reauthenticate(env, m)
 	case *signaling.ICE:
-		return s.iceCandidate(env.ID, m) // trickle ICE (callmedia.go)
+		if s.phone != nil {
+			return s.phone.trickled(s, env.ID, m) // trickle ICE (calls.go, callmedia.go)
+		}
+		return s.iceCandidate(env.ID, m)
 	case *signaling.Request:
 		e := check(s.srv.hub.phase(), s.calls, m)
 		if e == nil && s.phone != nil {
