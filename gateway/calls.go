@@ -109,10 +109,11 @@ func newPhones(srv *Server, m *ua.Manager, f *media.Factory, addr netip.Addr) *p
 }
 
 // join adds an authenticated session to its user's phone; its calls interface is the
-// phone from then on. The session is greeted at once: after its welcome, a state,
-// then a call message for each of the user's live calls and the parked-calls list,
-// so a tab that reconnected rebuilds what it showed (issue 6 item 5).
-func (p *phones) join(s *session, user string) *phone {
+// phone from then on. The session is greeted at once: its welcome (with id, the auth
+// frame's), listing the user's live calls, a state, then a call message for each of
+// those calls and the parked-calls list, so a tab that reconnected rebuilds what it
+// showed and ends at once what it showed that is gone (issue 6 item 5).
+func (p *phones) join(s *session, user, id string, w *signaling.Welcome) *phone {
 	p.mu.Lock()
 	ph := p.users[user]
 	if ph == nil {
@@ -120,37 +121,60 @@ func (p *phones) join(s *session, user string) *phone {
 		p.users[user] = ph
 	}
 	p.mu.Unlock()
-	ph.greet(s)
+	ph.greet(s, id, w)
 	p.parked.greet(s)
 	return ph
 }
 
-// greet adds s to the phone's tabs and sends it the live calls, without SDP. Their
-// state message goes first: the state the hub pushes reaches the tab after its
-// welcome, but the writer may put queued replies before it (writer.go), and a
-// softphone must learn the phase before it lists calls. A second state is harmless.
-func (ph *phone) greet(s *session) {
+// greet adds s to the phone's tabs and sends it its welcome w listing the live calls,
+// then those calls, without SDP. Under ph.out, so the list and the call messages are
+// the same calls and no push of theirs comes between. Their state message goes
+// first: the state the hub pushes reaches the tab after its welcome, but the writer
+// may put queued replies before it (writer.go), and a softphone must learn the phase
+// before it lists calls. A second state is harmless.
+func (ph *phone) greet(s *session, id string, w *signaling.Welcome) {
 	ph.out.Lock()
 	defer ph.out.Unlock()
 	focus := ph.focus()
 	ph.mu.Lock()
 	ph.sessions[s] = struct{}{}
+	live := ph.liveLocked()
+	msgs := make([]signaling.Call, len(live))
+	w.Calls = nil
+	for i, e := range live {
+		msgs[i] = e.message()
+		w.Calls = append(w.Calls, e.id)
+	}
+	ph.mu.Unlock()
+	s.reply(id, w)
+	ph.p.srv.hub.greet(s, focus)
+	for i := range msgs {
+		s.reply("", &msgs[i])
+	}
+}
+
+// liveLocked lists the calls going on, oldest first, as a tab first saw them; under
+// ph.mu.
+func (ph *phone) liveLocked() []*callEntry {
 	var live []*callEntry
 	for _, e := range ph.calls {
 		if e.state != signaling.CallNone && e.state != signaling.CallEnded {
 			live = append(live, e)
 		}
 	}
-	slices.SortFunc(live, func(a, b *callEntry) int { return a.seq - b.seq }) // oldest first, as the tab first saw them
-	msgs := make([]signaling.Call, len(live))
-	for i, e := range live {
-		msgs[i] = e.message()
+	slices.SortFunc(live, func(a, b *callEntry) int { return a.seq - b.seq })
+	return live
+}
+
+// liveIDs are the ids of the calls going on, oldest first (a refreshed welcome).
+func (ph *phone) liveIDs() []string {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	var ids []string
+	for _, e := range ph.liveLocked() {
+		ids = append(ids, e.id)
 	}
-	ph.mu.Unlock()
-	ph.p.srv.hub.greet(s, focus)
-	for i := range msgs {
-		s.reply("", &msgs[i])
-	}
+	return ids
 }
 
 // greet queues the current state for s as a reply, under the hub's lock, so no newer

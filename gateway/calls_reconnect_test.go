@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,10 @@ func TestCallsReconnectKeepsCall(t *testing.T) {
 	aliceTab.forget()
 	waitFor(t, "alice to hear bob with her websocket gone", func() bool { return aliceTab.heard(bobHz) })
 
-	again, _ := g.connect(t, "alice")
+	again, w := connectWelcome(t, g, "alice")
+	if !slices.Equal(w.Calls, []string{aliceID}) {
+		t.Fatalf("the reconnected tab's welcome lists calls %q, want [%s]", w.Calls, aliceID)
+	}
 	var got *signaling.Call
 	for got == nil {
 		_, m, err := again.read()
@@ -63,6 +67,27 @@ func TestCallsReconnectKeepsCall(t *testing.T) {
 	again.send(request("bye", &signaling.Request{Action: signaling.ActionHangup, Call: aliceID}))
 	ended(t, again, aliceID)
 	ended(t, bobWS, bobID)
+
+	// With the call over, a new tab's welcome lists no call.
+	if _, w := connectWelcome(t, g, "alice"); len(w.Calls) != 0 {
+		t.Fatalf("a welcome after the call ended lists %q", w.Calls)
+	}
+}
+
+// connectWelcome dials and authenticates as user, and returns the welcome; the state
+// and what follows are left to read.
+func connectWelcome(t *testing.T, g *testGateway, user string) (*client, *signaling.Welcome) {
+	t.Helper()
+	c, _, err := g.dial(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(signaling.Encode("a1", &signaling.Auth{Token: g.signIn(t, user)}))
+	w := expect[*signaling.Welcome](c)
+	if w.User != user || w.Session == "" {
+		t.Fatalf("welcome %+v", w)
+	}
+	return c, w
 }
 
 // The one thing that ends a call whose tabs are gone: the user's last tab staying away

@@ -231,12 +231,15 @@ func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 	}
 	s.log.Debug("session authenticated", "user", claims.User)
 	// The welcome goes into the queue before the session joins the hub, so it is
-	// written before the first state (outbox.take writes replies first).
-	s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
+	// written before the first state (outbox.take writes replies first). With calls,
+	// the phone queues it, listing the live calls it then sends (calls.go).
+	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
 	if s.srv.phones != nil {
 		// Before the hub: from then on the hub asks the phone for the focus call.
-		s.phone = s.srv.phones.join(s, claims.User)
+		s.phone = s.srv.phones.join(s, claims.User, env.ID, w)
 		s.calls = s.phone
+	} else {
+		s.reply(env.ID, w)
 	}
 	s.srv.hub.join(s)
 	if s.srv.regs != nil {
@@ -260,7 +263,11 @@ func (s *session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool
 		return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnauthorized, Message: "the token is not valid for this session's user; the session continues as " + s.claims.User, Ref: env.ID})
 	}
 	s.claims = claims
-	return s.reply(env.ID, &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)})
+	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
+	if s.phone != nil {
+		w.Calls = s.phone.liveIDs()
+	}
+	return s.reply(env.ID, w)
 }
 
 func (s *session) unauthorized(ref, msg string) {

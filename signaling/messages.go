@@ -316,12 +316,22 @@ type Welcome struct {
 	// HeartbeatMillis is how often the gateway pings; a client that hears nothing for
 	// a few of these reconnects.
 	HeartbeatMillis int `json:"heartbeatMs"`
+	// Calls are the ids of the user's live calls when the session began, each of
+	// which then also arrives as a Call message. A tab that reconnects keeps these
+	// calls and ends, at once, any other it still shows: the gateway no longer has
+	// them. A welcome answering a refreshed token lists the calls live then.
+	Calls []string `json:"calls,omitempty"`
 }
 
 func (*Welcome) Type() Type { return TypeWelcome }
 func (m *Welcome) validate() *Error {
 	if m.User == "" {
 		return badField("user", "is required")
+	}
+	for i, id := range m.Calls {
+		if !callIDPattern.MatchString(id) {
+			return badField("calls", "[%d]: %q is not a call id", i, id)
+		}
 	}
 	return nil
 }

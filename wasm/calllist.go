@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,6 +132,25 @@ func (l *callList) liveIDs() []string {
 		}
 	}
 	return ids
+}
+
+// endedWhileDown is the reason of a call a reconnect found gone.
+const endedWhileDown = "ended while the connection was down"
+
+// reconcile ends the live calls that live does not list — the gateway's welcome after
+// a reconnect — and returns their ids; the listed calls are left as they are.
+func (l *callList) reconcile(live []string, now time.Time) []string {
+	var gone []string
+	for _, id := range l.liveIDs() {
+		if slices.Contains(live, id) {
+			continue
+		}
+		c := l.get(id).Call
+		c.State, c.Reason = signaling.CallEnded, endedWhileDown
+		l.update(&c, now)
+		gone = append(gone, id)
+	}
+	return gone
 }
 
 // transferPlan is what the Transfer button will do.

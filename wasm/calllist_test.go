@@ -144,3 +144,31 @@ func TestDisplayPeer(t *testing.T) {
 		}
 	}
 }
+
+// A reconnect's welcome lists the calls the gateway still carries: the tab ends the
+// others at once, and keeps the listed ones as they were, for their call messages.
+func TestReconcileEndsTheCallsTheWelcomeDoesNotList(t *testing.T) {
+	var l callList
+	push(&l, "kept", signaling.CallActive, "bob", t0)
+	push(&l, "gone", signaling.CallHeld, "carol", t0)
+	push(&l, "old", signaling.CallEnded, "dave", t0)
+	gone := l.reconcile([]string{"kept", "unknown"}, t0.Add(time.Minute))
+	if len(gone) != 1 || gone[0] != "gone" {
+		t.Fatalf("reconcile ended %q, want [gone]", gone)
+	}
+	if c := l.get("gone"); c.State != signaling.CallEnded || c.Reason != endedWhileDown || c.ended.IsZero() {
+		t.Fatalf("the call the welcome did not list: %+v", c)
+	}
+	if c := l.get("kept"); c.State != signaling.CallActive || c.Reason != "" {
+		t.Fatalf("the listed call: %+v", c)
+	}
+	if l.get("unknown") != nil {
+		t.Fatal("a listed call the tab never had is added before its call message")
+	}
+	if l.get("old").Reason != "" {
+		t.Fatal("an ended call was ended again")
+	}
+	if gone := l.reconcile(nil, t0); len(gone) != 1 || gone[0] != "kept" {
+		t.Fatalf("an empty list ends every live call: %q", gone)
+	}
+}

@@ -42,13 +42,15 @@
 // promise waits have no context: they are only used on goroutines of their own.
 //
 // A websocket drop keeps the calls and their PeerConnections: media does not pass
-// through the websocket. On reconnect the gateway resends every call it still carries;
-// the calls it did not resend within resyncGrace are ended here and their media closed.
+// through the websocket. On reconnect the gateway's welcome lists the calls it still
+// carries, each of which it then resends; the calls it did not list are ended here at
+// once and their media closed — no timer, so a page stalled under load ends nothing
+// that is live.
 // ICE restart is not done: the contract has no message to renegotiate a call's media, so
 // a PeerConnection whose ICE fails stays failed until the call is hung up.
 //
 // Files, one concept each:
-//   - main.go     start-up and the single loop that owns the view; reconnect resync
+//   - main.go     start-up and the single loop that owns the view; reconnect reconciliation
 //   - dom.go      the few syscall/js helpers, with listeners that release their js.Func
 //   - promise.go  waiting on a JavaScript promise from a goroutine
 //   - signin.go   demo sign-in and the per-tab session token

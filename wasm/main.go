@@ -10,10 +10,6 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// resyncGrace is how long after a reconnect's state the tab waits for the gateway to
-// resend the calls it still carries; a listed call not resent by then is over.
-const resyncGrace = 2 * time.Second
-
 // app is the one loop that owns the view: connection events, page inputs and API
 // commands arrive on channels and are handled in order, so no two goroutines ever
 // touch the DOM.
@@ -51,17 +47,10 @@ type app struct {
 	// localMute is the user's mute per call, applied to the microphone at once.
 	localMute map[string]bool
 
-	parked *signaling.Parked
-	ring   ringer
-	// After a reconnect: the calls the gateway resent, and which resync is current.
-	resyncing bool
-	resent    map[string]bool
-	resyncGen int
+	parked    *signaling.Parked
+	ring      ringer
 	published signaling.Capabilities
 }
-
-// resyncEvent ends the wait for resent calls of reconnect gen.
-type resyncEvent struct{ gen int }
 
 // holdToggleEvent is the H key: hold the focus call, or resume it.
 type holdToggleEvent struct{}
@@ -133,26 +122,21 @@ func (a *app) handle(ev any) {
 			a.disconnected(ev.status)
 		}
 	case welcomeEvent:
+		// A link's first welcome lists the calls the gateway still carries, each of
+		// which it resends: the others are over. A later one answers a refreshed token.
+		reconnected := !a.connected
 		a.connected = true
 		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
-		// Calls survive a reconnect: the gateway resends the ones it still carries.
-		a.resyncGen++
-		a.resyncing = len(a.calls.liveIDs()) > 0
-		a.resent = map[string]bool{}
+		if reconnected {
+			a.reconcile(ev.welcome.Calls)
+		}
 	case stateEvent:
 		a.everConnected = true
 		a.state = ev.state
 		a.refresh()
 		a.view.showState(ev.state)
 		a.publishState(true)
-		if a.resyncing {
-			gen := a.resyncGen
-			go func() {
-				time.Sleep(resyncGrace)
-				a.events <- resyncEvent{gen}
-			}()
-		}
 		if !a.ready {
 			a.ready = true
 			a.view.markReady()
@@ -161,8 +145,6 @@ func (a *app) handle(ev any) {
 			a.readySent = true
 			publish("ready", map[string]string{"user": a.user})
 		}
-	case resyncEvent:
-		a.resynced(ev.gen)
 	case errorEvent:
 		a.gatewayError(ev.err)
 	case callEvent:
@@ -208,22 +190,17 @@ func (a *app) disconnected(status connStatus) {
 	a.showParked()
 }
 
-// resynced ends the calls the gateway did not resend after a reconnect: it no longer
-// has them, so their media is gone too.
-func (a *app) resynced(gen int) {
-	if gen != a.resyncGen || !a.resyncing || !a.connected {
+// reconcile ends, with their media, the calls this tab shows that the gateway's
+// welcome does not list: it no longer has them. The listed ones stay as they are
+// until their call messages, which follow the welcome, update them.
+func (a *app) reconcile(live []string) {
+	gone := a.calls.reconcile(live, time.Now())
+	if len(gone) == 0 {
 		return
 	}
-	a.resyncing = false
-	now := time.Now()
-	for _, id := range a.calls.liveIDs() {
-		if a.resent[id] {
-			continue
-		}
+	for _, id := range gone {
 		a.endPeer(id)
-		c := a.calls.get(id).Call
-		c.State, c.Reason = signaling.CallEnded, "ended while the connection was down"
-		a.calls.update(&c, now)
+		delete(a.localMute, id)
 		a.publishCall(a.calls.get(id))
 	}
 	a.callsChanged()
@@ -233,9 +210,6 @@ func (a *app) resynced(gen int) {
 // that ended closes its peer, and API commands waiting for this change are settled.
 func (a *app) callChanged(ev callEvent) {
 	c := ev.call
-	if a.resyncing {
-		a.resent[c.ID] = true
-	}
 	a.attachAnswer(c, ev.ref)
 	prev := a.calls.state(c.ID)
 	switch c.State {
