@@ -293,7 +293,9 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 func (ph *phone) event(ev ua.Event) {
 	ph.mu.Lock()
 	e := ph.entryLocked(ev.Call)
-	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, ev.Call.Peer()
+	// The tabs name a peer by user part, as the parked list does: "sip:carol@pool-a"
+	// is carol, a number stays a number.
+	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, uriUser(ev.Call.Peer())
 	var leg *media.Leg
 	if e.state == signaling.CallEnded {
 		if e.xfer && e.reason == "replaced" {

@@ -88,8 +88,12 @@ func TestCallsOverWebsocket(t *testing.T) {
 	_, ringing := nextCall(t, bobWS, "bob's call to ring", func(_ signaling.Envelope, m *signaling.Call) bool {
 		return m.State == signaling.CallRinging
 	})
-	if ringing.Direction != signaling.CallIncoming || !strings.Contains(ringing.Peer, "alice") {
-		t.Fatalf("ringing %+v", ringing)
+	// Both ends name the other by user part, as the tab shows it: not a SIP URI.
+	if ringing.Direction != signaling.CallIncoming || ringing.Peer != "alice" {
+		t.Fatalf("ringing %+v, want incoming from peer alice", ringing)
+	}
+	if dialing.Peer != "bob" {
+		t.Fatalf("dialing %+v, want peer bob", dialing)
 	}
 	bobTab := newBrowser(t, true)
 	bobWS.send(request("ans1", &signaling.Request{Action: signaling.ActionAnswer, Call: ringing.ID, SDP: bobTab.offer().SDP}))

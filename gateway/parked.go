@@ -179,6 +179,13 @@ func parkedMessage(l ua.ParkedList) *signaling.Parked {
 // uriUser is the user part of a SIP URI or name-addr ("Bob" <sip:bob@pool-a;x=y> →
 // bob); a URI without one gives its host.
 func uriUser(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, `"`) {
+		// A quoted display name may hold anything, '<' included (RFC 3261 §25.1).
+		if end := quotedEnd(s); end > 0 {
+			s = s[end:]
+		}
+	}
 	if i := strings.IndexByte(s, '<'); i >= 0 {
 		s = s[i+1:]
 		if j := strings.IndexByte(s, '>'); j >= 0 {
@@ -200,4 +207,18 @@ func uriUser(s string) string {
 	}
 	host, _, _ := strings.Cut(s, ":")
 	return host
+}
+
+// quotedEnd is the index just past the quoted string s starts with, honouring
+// backslash escapes; 0 when it does not end.
+func quotedEnd(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return 0
 }
