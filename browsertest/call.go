@@ -19,7 +19,7 @@ type Call struct {
 	p  *Phone
 	ID string
 
-	audio *audio // set once by connect; nil for a call this tab never answered
+	audio *Audio // set once by connect; nil for a call this tab never answered
 
 	// Guarded by p.mu.
 	last    signaling.Call
@@ -29,7 +29,7 @@ type Call struct {
 }
 
 // connect applies the gateway's answer to a's offer and starts the tone.
-func (c *Call) connect(ctx context.Context, a *audio) error {
+func (c *Call) connect(ctx context.Context, a *Audio) error {
 	c.p.mu.Lock()
 	sdp := c.answer
 	c.audio = a
@@ -37,7 +37,11 @@ func (c *Call) connect(ctx context.Context, a *audio) error {
 	if sdp == "" {
 		return fmt.Errorf("browsertest: %s: the gateway's reply for call %s carried no SDP answer", c.p.user, c.ID)
 	}
-	return a.answered(ctx, sdp)
+	if err := a.Answered(ctx, sdp); err != nil {
+		return err
+	}
+	a.Talk(c.p.hz)
+	return nil
 }
 
 // Last is the latest call message for this call (its SDP left out).
@@ -73,17 +77,17 @@ func (c *Call) WaitState(ctx context.Context, s signaling.CallState) (signaling.
 
 // Answer answers a ringing call with this tab's audio.
 func (c *Call) Answer(ctx context.Context) error {
-	a, err := newAudio(c.p.api, c.p.hz)
+	a, err := NewAudio(c.p.api, PCMU)
 	if err != nil {
 		return err
 	}
 	req := &signaling.Request{Action: signaling.ActionAnswer, Call: c.ID}
-	if req.SDP, err = a.offer(ctx); err != nil {
-		a.close()
+	if req.SDP, err = a.Offer(ctx); err != nil {
+		a.Close()
 		return err
 	}
 	if _, err := c.p.offered(ctx, req); err != nil {
-		a.close()
+		a.Close()
 		return err
 	}
 	return c.connect(ctx, a)
@@ -136,19 +140,19 @@ func (c *Call) act(ctx context.Context, req *signaling.Request, want signaling.C
 // Heard reports whether hz dominates the last 50 ms of audio this call played.
 func (c *Call) Heard(hz float64) bool {
 	a := c.media()
-	return a != nil && a.hears(hz)
+	return a != nil && a.Hears(hz)
 }
 
 // Quiet reports whether no audio has arrived on this call for d.
 func (c *Call) Quiet(d time.Duration) bool {
 	a := c.media()
-	return a == nil || a.quietFor(d)
+	return a == nil || a.QuietFor(d)
 }
 
 // Forget drops what the call has heard so far, so Heard answers for what comes next.
 func (c *Call) Forget() {
 	if a := c.media(); a != nil {
-		a.forget()
+		a.Forget()
 	}
 }
 
@@ -175,7 +179,7 @@ func (c *Call) poll(ctx context.Context, what string, ok func() bool) error {
 	return nil
 }
 
-func (c *Call) media() *audio {
+func (c *Call) media() *Audio {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	return c.audio

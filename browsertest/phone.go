@@ -76,7 +76,7 @@ func Connect(ctx context.Context, gatewayURL, user string, opts *Options) (*Phon
 		}
 		o.Token = tok
 	}
-	api, err := newAPI()
+	api, err := NewAPI(G711...)
 	if err != nil {
 		return nil, err
 	}
@@ -231,17 +231,17 @@ func (p *Phone) Retrieve(ctx context.Context, orbit string) (*Call, error) {
 
 // dial sends a request that starts a call with an offer, and connects the answer.
 func (p *Phone) dial(ctx context.Context, req *signaling.Request) (*Call, error) {
-	a, err := newAudio(p.api, p.hz)
+	a, err := NewAudio(p.api, PCMU)
 	if err != nil {
 		return nil, err
 	}
-	if req.SDP, err = a.offer(ctx); err != nil {
-		a.close()
+	if req.SDP, err = a.Offer(ctx); err != nil {
+		a.Close()
 		return nil, err
 	}
 	c, err := p.offered(ctx, req)
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	return c, c.connect(ctx, a)
@@ -308,7 +308,7 @@ func (p *Phone) Close() {
 	p.mu.Unlock()
 	for _, c := range calls {
 		if c.audio != nil {
-			c.audio.close()
+			c.audio.Close()
 		}
 	}
 }

@@ -2,18 +2,14 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/browsertest"
 	"github.com/parkway/parkway/media"
-	"github.com/parkway/parkway/media/tone"
 )
 
 // A test "browser": a native pion PeerConnection that offers like Chrome (Opus first,
@@ -27,180 +23,81 @@ const browserEventPT = 126
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
-// browserAPI builds a pion API limited to loopback (DESIGN.md §5).
+// browserAPI builds a pion API limited to loopback (DESIGN.md §5): Opus, and with
+// withG711 also PCMU, PCMA and telephone-event at browserEventPT.
 func browserAPI(t testing.TB, withG711 bool) *webrtc.API {
 	t.Helper()
-	me := &webrtc.MediaEngine{}
 	codecs := []webrtc.RTPCodecParameters{{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
 		PayloadType:        111,
 	}}
 	if withG711 {
-		codecs = append(codecs,
-			webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, PayloadType: 0},
-			webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000, Channels: 1}, PayloadType: 8},
-			webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 8000, Channels: 1}, PayloadType: browserEventPT},
-		)
+		codecs = append(codecs, browsertest.G711...)
+		codecs = append(codecs, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 8000, Channels: 1}, PayloadType: browserEventPT})
 	}
-	for _, c := range codecs {
-		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			t.Fatal(err)
-		}
+	api, err := browsertest.NewAPI(codecs...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	se := webrtc.SettingEngine{}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	return api
 }
 
-// browser is one tab's PeerConnection with a microphone and an ear.
+// browser is one tab's PeerConnection with a microphone and an ear: a
+// browsertest.Audio that fails the test where that returns an error.
 type browser struct {
-	t     testing.TB
-	pc    *webrtc.PeerConnection
-	track *webrtc.TrackLocalStaticRTP
-
-	mu      sync.Mutex
-	det     *tone.Detector
-	packets int
-	last    time.Time
-
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	once      sync.Once
-	connected chan struct{}
+	t testing.TB
+	*browsertest.Audio
+	pc        *webrtc.PeerConnection
+	connected <-chan struct{} // closed once ICE and DTLS are up
 }
 
 func newBrowser(t testing.TB, withG711 bool) *browser {
 	t.Helper()
-	pc, err := browserAPI(t, withG711).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mime := webrtc.MimeTypePCMU
+	mic := browsertest.PCMU
 	if !withG711 {
-		mime = webrtc.MimeTypeOpus
+		mic.MimeType = webrtc.MimeTypeOpus
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000, Channels: 1}, "mic", "browser")
+	a, err := browsertest.NewAudio(browserAPI(t, withG711), mic, browserEventPT)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
-		t.Fatal(err)
-	}
-	b := &browser{t: t, pc: pc, track: track, det: tone.NewDetector(400), stop: make(chan struct{}), connected: make(chan struct{})}
-	var connOnce sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			connOnce.Do(func() { close(b.connected) })
-		}
-	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			buf := make([]byte, 1500)
-			var p rtp.Packet
-			for {
-				n, _, err := tr.Read(buf)
-				if err != nil {
-					return
-				}
-				if p.Unmarshal(buf[:n]) == nil && p.PayloadType != browserEventPT {
-					b.mu.Lock()
-					b.det.Write(p.PayloadType, p.Payload)
-					b.packets++
-					b.last = time.Now()
-					b.mu.Unlock()
-				}
-			}
-		}()
-	})
-	t.Cleanup(b.close)
-	return b
+	t.Cleanup(a.Close)
+	return &browser{t: t, Audio: a, pc: a.PC, connected: a.Connected()}
 }
 
 // offer makes the browser's complete (non-trickle) offer.
 func (b *browser) offer() webrtc.SessionDescription {
 	b.t.Helper()
-	o, err := b.pc.CreateOffer(nil)
+	sdp, err := b.Offer(context.Background())
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(b.pc)
-	if err := b.pc.SetLocalDescription(o); err != nil {
-		b.t.Fatal(err)
-	}
-	<-gathered
-	return *b.pc.LocalDescription()
+	return webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}
 }
 
 // answered applies the gateway's answer and waits until ICE and DTLS are up.
 func (b *browser) answered(answer webrtc.SessionDescription) {
 	b.t.Helper()
-	if err := b.pc.SetRemoteDescription(answer); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Answered(ctx, answer.SDP); err != nil {
 		b.t.Fatal(err)
-	}
-	select {
-	case <-b.connected:
-	case <-time.After(time.Minute):
-		b.t.Fatal("the browser never connected to the gateway")
 	}
 }
 
 // talk sends freq Hz as 20 ms PCMU frames until close.
-func (b *browser) talk(freq float64) {
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		gen := tone.NewGenerator(freq, 0.5)
-		payload := make([]byte, tone.FrameSamples)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 1, Timestamp: 1}
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			gen.Encode(payload, tone.PCMU)
-			_ = b.track.WriteRTP(&rtp.Packet{Header: h, Payload: payload})
-			h.SequenceNumber++
-			h.Timestamp += tone.FrameSamples
-		}
-	}()
-}
+func (b *browser) talk(freq float64) { b.Talk(freq) }
 
 // heard reports whether freq dominates the last 50 ms the browser played.
-func (b *browser) heard(freq float64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.det.Heard(freq)
-}
+func (b *browser) heard(freq float64) bool { return b.Hears(freq) }
 
 // quietFor reports whether no audio has arrived for d.
-func (b *browser) quietFor(d time.Duration) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return time.Since(b.last) >= d
-}
+func (b *browser) quietFor(d time.Duration) bool { return b.QuietFor(d) }
 
 // forget drops what was heard, so a test can tell audio after an event from before.
-func (b *browser) forget() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.det.Reset()
-}
+func (b *browser) forget() { b.Forget() }
 
-func (b *browser) close() {
-	b.once.Do(func() {
-		close(b.stop)
-		_ = b.pc.Close()
-		b.wg.Wait()
-	})
-}
+func (b *browser) close() { b.Close() }
 
 // testFactory is the gateway's media factory with ICE on loopback only.
 func testFactory(t testing.TB) *media.Factory {

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/browsertest"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
@@ -479,15 +479,13 @@ func (m *mouth) next(payload []byte) (h rtp.Header, out []byte, event bool) {
 // send RFC 4733 events beside the tone.
 type tab struct {
 	*ear
+	*browsertest.Peer
 	t         testing.TB
 	pc        *webrtc.PeerConnection
 	mic       *media.Track
 	mouth     *mouth
 	talking   atomic.Bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	once      sync.Once
-	connected chan struct{}
+	connected <-chan struct{} // closed once ICE and DTLS are up
 }
 
 func newTab(t testing.TB) *tab { return newTabWith(t, browserAPI(t, true)) }
@@ -497,94 +495,49 @@ func newTab(t testing.TB) *tab { return newTabWith(t, browserAPI(t, true)) }
 // must pick its law and event type out of.
 func chromeAPI(t testing.TB) *webrtc.API {
 	t.Helper()
-	me := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, PayloadType: 9},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/CN", ClockRate: 8000}, PayloadType: 13},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 48000}, PayloadType: 110},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 8000}, PayloadType: browserEventPT},
-	} {
-		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			t.Fatal(err)
-		}
+	api, err := browsertest.NewAPI(
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: 63},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, PayloadType: 9},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/CN", ClockRate: 8000}, PayloadType: 13},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 48000}, PayloadType: 110},
+		webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: media.MimeTypeTelephoneEvent, ClockRate: 8000}, PayloadType: browserEventPT},
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(loopbackSettings()))
-}
-
-// loopbackSettings limits ICE to loopback, as browserAPI does (DESIGN.md §5).
-func loopbackSettings() webrtc.SettingEngine {
-	se := webrtc.SettingEngine{}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	return se
+	return api
 }
 
 func newTabWith(t testing.TB, api *webrtc.API) *tab {
 	t.Helper()
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	b := &tab{ear: newEar(), t: t, mic: media.NewTrack("mic", "tab", media.PCMU)}
+	peer, err := browsertest.NewPeer(api, b.mic, func(p *rtp.Packet) { b.hear(p, browserEventPT) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &tab{ear: newEar(), t: t, pc: pc, mic: media.NewTrack("mic", "tab", media.PCMU), stop: make(chan struct{}), connected: make(chan struct{})}
-	if _, err := pc.AddTransceiverFromTrack(b.mic, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
-		t.Fatal(err)
-	}
-	var connOnce sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			connOnce.Do(func() { close(b.connected) })
-		}
-	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			buf := make([]byte, 1500)
-			var p rtp.Packet
-			for {
-				n, _, err := tr.Read(buf)
-				if err != nil {
-					return
-				}
-				if p.Unmarshal(buf[:n]) == nil {
-					b.hear(&p, browserEventPT)
-				}
-			}
-		}()
-	})
+	b.Peer, b.pc, b.connected = peer, peer.PC, peer.Connected()
 	t.Cleanup(b.close)
 	return b
 }
 
 func (b *tab) offer() string {
 	b.t.Helper()
-	o, err := b.pc.CreateOffer(nil)
+	sdp, err := b.Offer(context.Background())
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(b.pc)
-	if err := b.pc.SetLocalDescription(o); err != nil {
-		b.t.Fatal(err)
-	}
-	<-gathered
-	return b.pc.LocalDescription().SDP
+	return sdp
 }
 
 func (b *tab) answered(sdp string) {
 	b.t.Helper()
-	if err := b.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Answered(ctx, sdp); err != nil {
 		b.t.Fatal(err)
-	}
-	select {
-	case <-b.connected:
-	case <-time.After(time.Minute):
-		b.t.Fatal("the tab never connected to the gateway")
 	}
 }
 
@@ -595,22 +548,20 @@ func (b *tab) talk(freq float64) {
 	}
 	b.mouth = newMouth(freq)
 	m := b.mouth
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+	b.Go(func(stop <-chan struct{}) {
 		payload := make([]byte, tone.FrameSamples)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-b.stop:
+			case <-stop:
 				return
 			case <-tick.C:
 			}
 			h, out, ev := m.next(payload)
 			_ = b.mic.WriteRTP(&h, out, ev)
 		}
-	}()
+	})
 }
 
 // press queues DTMF digits on a talking tab.
@@ -620,13 +571,7 @@ func (b *tab) press(digits string) {
 	}
 }
 
-func (b *tab) close() {
-	b.once.Do(func() {
-		close(b.stop)
-		_ = b.pc.Close()
-		b.wg.Wait()
-	})
-}
+func (b *tab) close() { b.Close() }
 
 // ---- rtpEnd: the media of a SIPp-signalled phone, owned by the test ----
 

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/browsertest"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -51,9 +52,10 @@ var benchEpoch = time.Now()
 // loadTab is a browser for the benchmarks: a pion PeerConnection that sends probes
 // and times their echoes.
 type loadTab struct {
+	*browsertest.Peer
 	pc        *webrtc.PeerConnection
 	track     *webrtc.TrackLocalStaticRTP
-	connected chan struct{}
+	connected <-chan struct{}
 	echoes    chan int64 // latency benchmark: each echo's round trip, ns
 
 	mu       sync.Mutex
@@ -62,52 +64,25 @@ type loadTab struct {
 	got      int    // echoes in the window
 	late     int
 	rtts     []time.Duration
-
-	wg sync.WaitGroup
 }
 
 func newLoadTab(tb testing.TB) *loadTab {
 	tb.Helper()
-	pc, err := browserAPI(tb, true).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, "probe", "load")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
-		tb.Fatal(err)
-	}
-	l := &loadTab{pc: pc, track: track, connected: make(chan struct{}), to: ^uint32(0), echoes: make(chan int64, 1)}
-	var once sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(l.connected) })
+	l := &loadTab{track: track, to: ^uint32(0), echoes: make(chan int64, 1)}
+	peer, err := browsertest.NewPeer(browserAPI(tb, true), track, func(p *rtp.Packet) {
+		if len(p.Payload) >= 12 {
+			l.echo(binary.BigEndian.Uint32(p.Payload[0:4]), int64(binary.BigEndian.Uint64(p.Payload[4:12])))
 		}
 	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			buf := make([]byte, 1500)
-			var p rtp.Packet
-			for {
-				n, _, err := tr.Read(buf)
-				if err != nil {
-					return
-				}
-				if p.Unmarshal(buf[:n]) != nil || len(p.Payload) < 12 {
-					continue
-				}
-				l.echo(binary.BigEndian.Uint32(p.Payload[0:4]), int64(binary.BigEndian.Uint64(p.Payload[4:12])))
-			}
-		}()
-	})
-	tb.Cleanup(func() {
-		_ = pc.Close()
-		l.wg.Wait()
-	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l.Peer, l.pc, l.connected = peer, peer.PC, peer.Connected()
+	tb.Cleanup(l.Close)
 	return l
 }
 
