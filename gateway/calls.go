@@ -45,6 +45,8 @@ type phones struct {
 	wg     sync.WaitGroup
 
 	parked *parkedFeed // the active pool's parked calls, for every session (parked.go)
+	// unwatch ends the parked feed's subscription to the DR controller's snapshots.
+	unwatch func()
 
 	mu     sync.Mutex
 	users  map[string]*phone
@@ -104,6 +106,8 @@ func newPhones(srv *Server, m *ua.Manager, f *media.Factory, addr netip.Addr) *p
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &phones{m: m, f: f, addr: addr, srv: srv, log: srv.log, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
 	p.parked = newParkedFeed(p)
+	p.unwatch = srv.cfg.Controller.Subscribe(p.parked.watchPools)
+	p.parked.watchPools(srv.cfg.Controller.Snapshot())
 	p.wg.Go(func() { p.parked.run(ctx) })
 	return p
 }
@@ -718,6 +722,7 @@ func (p *phones) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.unwatch()
 	p.cancel()
 	p.wg.Wait()
 	p.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/park"
 	"github.com/parkway/parkway/signaling"
@@ -23,7 +24,12 @@ import (
 // then: the list is a state, so only the last one matters, and one stuck tab never
 // holds up the others.
 //
-// mu guards frame, gen and sent.
+// A pool that goes down takes its park service's calls with it (the gateway hangs up
+// its own, DESIGN.md §2) and no NOTIFY will say so: when the pool the list comes from
+// fails, every tab gets that pool's empty list at once, and lists from it are ignored
+// until it answers probes again (watchPools).
+//
+// mu guards frame, gen, sent, pool, down and health.
 type parkedFeed struct {
 	p    *phones
 	kick chan struct{}
@@ -31,6 +37,12 @@ type parkedFeed struct {
 	mu    sync.Mutex
 	frame []byte // the newest list, encoded; nil until the first arrives
 	gen   uint64 // counts lists
+	pool  string // the pool the newest list came from
+	// down holds the pools that failed and have not answered since; health is what
+	// the last snapshot said of each pool, and outage whether its phase was outage.
+	down   map[string]bool
+	health map[string]bool
+	outage bool
 	// sent holds every greeted session and the generation it was last sent (0:
 	// none yet).
 	sent map[*session]uint64
@@ -40,7 +52,7 @@ type parkedFeed struct {
 const parkedRetry = 250 * time.Millisecond
 
 func newParkedFeed(p *phones) *parkedFeed {
-	return &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{}}
+	return &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{}, down: map[string]bool{}, health: map[string]bool{}}
 }
 
 // run subscribes (retrying with backoff while no pool takes the SUBSCRIBE: the active
@@ -87,13 +99,68 @@ func (f *parkedFeed) update(l ua.ParkedList) {
 		return
 	}
 	f.mu.Lock()
-	f.frame = frame
+	if f.down[l.Pool] {
+		// A failed pool's list, late: its calls are gone with it.
+		f.mu.Unlock()
+		return
+	}
+	f.frame, f.pool = frame, l.Pool
 	f.gen++
 	f.mu.Unlock()
+	f.ring()
+}
+
+func (f *parkedFeed) ring() {
 	select {
 	case f.kick <- struct{}{}:
 	default:
 	}
+}
+
+// watchPools follows the DR controller's snapshots (a Controller subscriber: it
+// must not block): a pool that answered probes and stops, or the home pool when the
+// phase becomes outage, is down; a pool that answers again is up.
+func (f *parkedFeed) watchPools(snap dr.Snapshot) {
+	var failed []string
+	f.mu.Lock()
+	for _, p := range snap.Pools {
+		if f.health[p.Name] && !p.Healthy {
+			failed = append(failed, p.Name)
+		}
+		if p.Healthy {
+			delete(f.down, p.Name)
+		}
+		f.health[p.Name] = p.Healthy
+	}
+	outage := snap.Phase == signaling.PhaseOutage
+	if outage && !f.outage && snap.HomePool != "" {
+		failed = append(failed, snap.HomePool)
+	}
+	f.outage = outage
+	f.mu.Unlock()
+	for _, pool := range failed {
+		f.poolDown(pool)
+	}
+}
+
+// poolDown marks pool failed and, when the list is that pool's, sends every tab its
+// empty list at once.
+func (f *parkedFeed) poolDown(pool string) {
+	frame, err := signaling.Encode("", &signaling.Parked{Pool: pool, Calls: []signaling.ParkedCall{}})
+	if err != nil {
+		f.p.log.Error("encode parked calls", "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.down[pool] = true
+	if f.pool != pool || f.frame == nil {
+		f.mu.Unlock()
+		return
+	}
+	f.frame = frame
+	f.gen++
+	f.mu.Unlock()
+	f.ring()
 }
 
 // fanOut offers the newest list to every session that lacks it; false when some queue
@@ -126,10 +193,7 @@ func (f *parkedFeed) greet(s *session) {
 		f.sent[s] = f.gen
 		return
 	}
-	select {
-	case f.kick <- struct{}{}:
-	default:
-	}
+	f.ring()
 }
 
 func (f *parkedFeed) leave(s *session) {
