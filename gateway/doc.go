@@ -23,8 +23,11 @@
 // The websocket protocol (messages in package signaling):
 //   - The first frame must be auth with a session token, within Config.AuthTimeout
 //     (default 5 s); otherwise the gateway sends error "unauthorized" and closes with 1008.
-//   - Then welcome (user, session id, heartbeatMs), then the current state, then a state
-//     on every change.
+//   - Then welcome (user, session id, heartbeatMs, and the ids of the user's live
+//     calls), then the current state, then a call message for each of those calls and
+//     the parked list (calls.go): a tab that reconnects keeps the listed calls and
+//     ends the others at once. A closed websocket never ends a call; only the
+//     sign-out grace after the user's last tab does. Then a state on every change.
 //   - Heartbeats both ways at the application level, because browsers cannot send
 //     websocket pings: the gateway sends ping every Config.PingInterval (2 s) and closes a
 //     peer it has heard nothing from for Config.PeerTimeout (6 s); it answers every client
@@ -40,12 +43,24 @@
 //   - An action request is checked with the capability rule (actions.go): "refused" with
 //     the rule's reason, "no-call" for a call id that does not exist. Without
 //     Config.SIP and Config.Media an allowed action is "unavailable". With them
-//     (calls.go), call, answer, decline, hang up, hold, resume, park, retrieve and blind
-//     transfer run through the user's ua.User with one media.Leg per call: the
-//     browser's complete SDP offer rides on the call/answer/retrieve request, the leg's
+//     (calls.go), call, answer, decline, hang up, hold, resume, mute (the bridge drops
+//     the tab's audio), park, retrieve and transfer — blind, or attended: a REFER with
+//     Replaces naming the consult call — run through the user's ua.User with one
+//     media.Leg per call. Call, answer and retrieve carry the browser's SDP offer: one
+//     with candidates is answered with all of the gateway's, one without is answered at
+//     once and both sides trickle "ice" messages named by the action's id (callmedia.go);
+//     candidates for an action already refused or a call already ended are dropped. The
 //     answer comes back in a "call" message carrying the request's id, and every change
-//     of every call is pushed to each of the user's tabs as a "call" message (a parked
-//     call's end carries the orbit); the newest live call is the focus the pushed
-//     capabilities are computed for. An offer without G.711 gets "no-g711", a call to
-//     an unknown user "not-found". callmedia.go adapts the leg's bridge to ua.MediaLeg.
+//     of every call goes to each of the user's tabs as a "call" message, its peer a user
+//     name or number; the newest live call is the focus the pushed capabilities are
+//     computed for. An offer without G.711 gets "no-g711", a call to an unknown user
+//     "not-found".
+//   - The parked list (parked.go): one subscription to the active pool's park service,
+//     pushed as "parked" to every tab on each change and emptied at once when that pool
+//     fails.
+//
+// Widgets (tickets.go): a site embedding the widget has its backend ask for a ticket
+// with the embed key (POST /api/tickets); the widget exchanges it, once, for an
+// ordinary session token (POST /api/widget/session) and authenticates its websocket
+// like the softphone. Neither travels in a URL.
 package gateway
