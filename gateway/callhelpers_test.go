@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,6 +29,7 @@ import (
 	"github.com/parkway/parkway/park/g711"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/siptest"
 )
 
 // Helpers for the calls_sip, calls_media and calls_bench files: a gateway over real
@@ -680,28 +679,15 @@ func (e *rtpEnd) close() {
 // ---- SIPp ----
 
 // sippPath finds sipp; without it the SIPp tests skip, unless PARKWAY_REQUIRE_SIPP=1
-// (CI) makes that a failure — the convention of pool/sipp_test.go.
+// (CI) makes that a failure (siptest.SIPpPath).
 func sippPath(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("PARKWAY_REQUIRE_SIPP") == "1" {
-			t.Fatal("sipp not found and PARKWAY_REQUIRE_SIPP=1: install Debian's sip-tester")
-		}
-		t.Skip("sipp not found: install Debian's sip-tester to run the SIPp scenarios")
-	}
-	return path
+	return siptest.SIPpPath(t)
 }
 
 // sippRun is one SIPp process running a scenario from testdata/sipp.
 type sippRun struct {
-	name string
-	cmd  *exec.Cmd
-	dir  string
-	out  bytes.Buffer
-	done chan error
-	err  error
-	over bool
+	*siptest.SIPpRun
 }
 
 // sipp runs scenario from local port port; fields are the injection file's one line
@@ -711,10 +697,7 @@ func sipp(t testing.TB, name, scenario, target string, port int, fields []string
 	bin := sippPath(t)
 	dir := t.TempDir()
 	wd, _ := os.Getwd()
-	inf := filepath.Join(dir, "fields.csv")
-	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+strings.Join(fields, ";")+";\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inf := siptest.SIPpInjection(t, dir, "fields", fields...)
 	base := []string{"-sf", filepath.Join(wd, "testdata", "sipp", scenario), "-inf", inf,
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin",
 		"-timeout", "60s", "-timeout_error", "-trace_err", "-max_recv_loops", "1000"}
@@ -726,32 +709,15 @@ func sipp(t testing.TB, name, scenario, target string, port int, fields []string
 		// (6000) two runs at once would collide.
 		base = append(base, "-mp", strconv.Itoa(freeUDPPort(t)))
 	}
-	s := &sippRun{name: name, dir: dir, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, append(base, args...)...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start sipp %s: %v", name, err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !s.over {
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	return s
+	return &sippRun{siptest.StartSIPp(t, bin, name, dir, append(base, args...)...)}
 }
 
 // listening waits until the SIPp process has bound its UDP port.
 func (s *sippRun) listening(t testing.TB, port int) {
 	t.Helper()
-	poll(t, "sipp "+s.name+" to listen", 30*time.Second, func() bool {
-		select {
-		case s.err = <-s.done:
-			s.over = true
-			t.Fatalf("sipp %s exited before listening: %v\n%s", s.name, s.err, s.out.String())
-		default:
+	poll(t, "sipp "+s.Name+" to listen", 30*time.Second, func() bool {
+		if over, err := s.Exited(); over {
+			t.Fatalf("sipp %s exited before listening: %v\n%s", s.Name, err, s.Output())
 		}
 		c, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err == nil {
@@ -766,20 +732,20 @@ func (s *sippRun) listening(t testing.TB, port int) {
 // scenario failed.
 func (s *sippRun) wait(t testing.TB) {
 	t.Helper()
-	select {
-	case s.err = <-s.done:
-		s.over = true
-	case <-time.After(90 * time.Second):
-		t.Fatalf("sipp %s did not finish", s.name)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	over, err := s.Wait(ctx)
+	if !over {
+		t.Fatalf("sipp %s did not finish", s.Name)
 	}
-	if s.err != nil {
+	if err != nil {
 		var b strings.Builder
-		logs, _ := filepath.Glob(filepath.Join(s.dir, "*errors.log"))
+		logs, _ := filepath.Glob(filepath.Join(s.Dir, "*errors.log"))
 		for _, l := range logs {
 			data, _ := os.ReadFile(l)
 			b.Write(data[:min(len(data), 6000)])
 		}
-		t.Fatalf("sipp %s failed: %v\n%s\n%s", s.name, s.err, s.out.String(), b.String())
+		t.Fatalf("sipp %s failed: %v\n%s\n%s", s.Name, err, s.Output(), b.String())
 	}
 }
 

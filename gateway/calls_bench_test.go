@@ -385,13 +385,13 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 			for _, t := range lr.tabs {
 				t.window(true)
 			}
-			cpu0, sippCPU0, t0 := cpuTime(0), cpuTime(lr.sipp.cmd.Process.Pid), time.Now()
+			cpu0, sippCPU0, t0 := cpuTime(0), cpuTime(lr.sipp.Pid()), time.Now()
 			time.Sleep(time.Duration(secs) * time.Second)
 			for _, t := range lr.tabs {
 				t.window(false)
 			}
 			wall := time.Since(t0)
-			cpu, sippCPU := cpuTime(0)-cpu0, cpuTime(lr.sipp.cmd.Process.Pid)-sippCPU0
+			cpu, sippCPU := cpuTime(0)-cpu0, cpuTime(lr.sipp.Pid())-sippCPU0
 			time.Sleep(time.Second) // the last probes come back, or count as lost
 			close(stop)
 			<-done

@@ -130,18 +130,9 @@ func TestSIPpParkedByRefer(t *testing.T) {
 	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
 }
 
-// sippOrSkip finds SIPp. Where it is missing the test is skipped with a note, unless
-// PARKWAY_REQUIRE_SIPP=1 (set by `go tool task test`, which installs it): then a
-// missing SIPp is a failure, so CI can never pass without the real peer.
+// sippOrSkip finds SIPp: where it is missing the test is skipped with a note, unless
+// PARKWAY_REQUIRE_SIPP=1 makes that a failure (siptest.SIPpPath).
 func sippOrSkip(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("sipp")
-	if err == nil {
-		return bin
-	}
-	if os.Getenv("PARKWAY_REQUIRE_SIPP") == "1" {
-		t.Fatal("sipp (Debian sip-tester) is required (PARKWAY_REQUIRE_SIPP=1) but not installed")
-	}
-	t.Skip("sipp (Debian sip-tester) not installed; apt-get install -y sip-tester to run this")
-	return ""
+	return siptest.SIPpPath(t)
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parkway/parkway/siptest"
 )
 
 // SIPp (Debian's sip-tester) drives a real `parkway pool` process with scenarios from
@@ -31,14 +33,7 @@ import (
 
 func requireSIPp(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("PARKWAY_REQUIRE_SIPP") == "1" {
-			t.Fatal("sipp not found and PARKWAY_REQUIRE_SIPP=1: install Debian's sip-tester (apt-get install -y sip-tester)")
-		}
-		t.Skip("sipp not found: install Debian's sip-tester (apt-get install -y sip-tester) to run the SIPp scenarios")
-	}
-	return path
+	return siptest.SIPpPath(t)
 }
 
 // poolProcess is a `parkway pool` child process.
@@ -113,80 +108,56 @@ park:
 
 // sipp is one SIPp run.
 type sipp struct {
-	name string
-	cmd  *exec.Cmd
-	dir  string
-	out  bytes.Buffer
-	done chan error
+	*siptest.SIPpRun
 }
 
 // injection writes the SIPp injection file: domain; contact host:port; expires; orbit.
 func injection(t testing.TB, dir, name string, fields ...string) string {
-	path := filepath.Join(dir, name+".csv")
-	if err := os.WriteFile(path, []byte("SEQUENTIAL\n"+strings.Join(fields, ";")+";\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return siptest.SIPpInjection(t, dir, name, fields...)
 }
 
 // startSIPp runs sipp with scenario against the pool from local port port.
 func startSIPp(t testing.TB, bin, name, scenario, target string, port int, args ...string) *sipp {
 	t.Helper()
 	dir := t.TempDir()
-	s := &sipp{name: name, dir: dir, done: make(chan error, 1)}
-	base := []string{target, "-sf", filepath.Join("testdata", "sipp", scenario),
+	wd, _ := os.Getwd()
+	base := []string{target, "-sf", filepath.Join(wd, "testdata", "sipp", scenario),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin",
 		"-timeout", "90s", "-timeout_error", "-trace_err", "-trace_msg", "-max_recv_loops", "1000"}
-	wd, _ := os.Getwd()
-	for i, a := range base {
-		if strings.HasPrefix(a, "testdata") {
-			base[i] = filepath.Join(wd, a)
-		}
-	}
-	s.cmd = exec.Command(bin, append(base, args...)...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start sipp %s: %v", name, err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
+	// POOL_TEST_SIPP_KEEP=dir keeps every SIPp run's logs of a failed test (registered
+	// before the run, so it copies them once SIPp is killed).
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			s.cmd.Process.Kill()
-		}
-		// POOL_TEST_SIPP_KEEP=dir keeps every SIPp run's logs of a failed test.
 		if keep := os.Getenv("POOL_TEST_SIPP_KEEP"); keep != "" && t.Failed() {
-			exec.Command("cp", "-r", s.dir, keep).Run()
+			exec.Command("cp", "-r", dir, keep).Run()
 		}
 	})
-	return s
+	return &sipp{siptest.StartSIPp(t, bin, name, dir, append(base, args...)...)}
 }
 
 // wait waits for the run to finish and fails the test with SIPp's error log if it failed.
 func (s *sipp) wait(t testing.TB, ctx context.Context) {
 	t.Helper()
-	select {
-	case err := <-s.done:
-		if err != nil {
-			logs, _ := filepath.Glob(filepath.Join(s.dir, "*errors.log"))
-			// SIPp logs every discarded message too; keep the lines that say why it failed.
-			var b strings.Builder
-			for _, l := range logs {
-				data, _ := os.ReadFile(l)
-				for _, line := range strings.Split(string(data), "\n") {
-					if strings.Contains(line, "Aborting") || strings.Contains(line, "timeout") || strings.Contains(line, "rror") {
-						b.WriteString(line + "\n")
-					}
-					if b.Len() > 8000 {
-						break
-					}
+	over, err := s.Wait(ctx)
+	if !over {
+		s.Kill()
+		t.Fatalf("sipp %s did not finish", s.Name)
+	}
+	if err != nil {
+		logs, _ := filepath.Glob(filepath.Join(s.Dir, "*errors.log"))
+		// SIPp logs every discarded message too; keep the lines that say why it failed.
+		var b strings.Builder
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, "Aborting") || strings.Contains(line, "timeout") || strings.Contains(line, "rror") {
+					b.WriteString(line + "\n")
+				}
+				if b.Len() > 8000 {
+					break
 				}
 			}
-			t.Fatalf("sipp %s failed: %v\n%s", s.name, err, b.String())
 		}
-	case <-ctx.Done():
-		s.cmd.Process.Kill()
-		t.Fatalf("sipp %s did not finish", s.name)
+		t.Fatalf("sipp %s failed: %v\n%s", s.Name, err, b.String())
 	}
 }
 

@@ -21,6 +21,10 @@
 //	c.Reinvite(ctx)                       // session refresh with the same offer
 //	c.Hangup(ctx)
 //
+// For SIPp (Debian's sip-tester) scenarios, [SIPpPath] finds sipp (a skip, or a
+// failure under PARKWAY_REQUIRE_SIPP=1), [SIPpInjection] writes an injection file and
+// [StartSIPp] runs one scenario in its own directory, collecting its output.
+//
 // Behaviour a test can rely on: a REFER received on a call is always accepted
 // (202), followed with an INVITE to the Refer-To target carrying Referred-By
 // and any embedded Replaces, and reported back with NOTIFY sipfrag (RFC 3515
