@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 )
 
 func TestValidOrbit(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 )
 
 // The music stream is well-formed RTP: one 160-byte G.711 frame per

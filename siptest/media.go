@@ -10,8 +10,8 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/g711"
 )
 
 const (

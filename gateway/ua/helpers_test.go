@@ -20,7 +20,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )

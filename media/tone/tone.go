@@ -12,7 +12,7 @@ package tone
 import (
 	"math"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 )
 
 // SampleRate is the G.711 sampling rate (RFC 3551 §4.5.14): 8000 Hz.

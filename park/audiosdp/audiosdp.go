@@ -13,7 +13,7 @@ import (
 
 	"github.com/pion/sdp/v3"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 )
 
 // Description is the part of an SDP body Parkway cares about.

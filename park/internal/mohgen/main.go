@@ -17,7 +17,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/parkway/parkway/park/g711"
+	"github.com/parkway/parkway/media/g711"
 )
 
 const (

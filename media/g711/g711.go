@@ -7,6 +7,10 @@
 // 13/14-bit linear sample is split into a 3-bit segment (exponent) and a 4-bit
 // step (mantissa); µ-law adds a bias of 33 (132 at 16-bit scale) before the
 // search, A-law does not and inverts the even bits (XOR 0x55) on the wire.
+//
+// It lives under media/, beside the bridge and media/tone, but imports nothing outside
+// the standard library (no pion), so the pool's park service and the test phones use
+// it without the WebRTC stack.
 package g711
 
 // Payload types of the static RTP/AVP profile (RFC 3551 §6, table 4).
