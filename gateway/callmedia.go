@@ -65,21 +65,9 @@ func (m *callMedia) SetEventPayloadType(pt uint8) {
 	}
 }
 
-// SetDirection gates the bridge. Both types read an SDP direction from the gateway's
-// side toward the SIP peer; they are converted by name, not by value, so a reordering
-// of either cannot silently swap hold for resume.
-func (m *callMedia) SetDirection(d ua.Direction) {
-	md := media.SendRecv
-	switch d {
-	case ua.SendOnly:
-		md = media.SendOnly
-	case ua.RecvOnly:
-		md = media.RecvOnly
-	case ua.Inactive:
-		md = media.Inactive
-	}
-	m.br.SetDirection(md)
-}
+// SetDirection gates the bridge: ua.Direction and media.Direction are the one
+// sdpdir.Direction, read from the gateway's side toward the SIP peer.
+func (m *callMedia) SetDirection(d ua.Direction) { m.br.SetDirection(d) }
 
 // Codecs limits the SIP side to the law the browser negotiated: the bridge never
 // transcodes, so offering the other law could only end in media.ErrCodecMismatch.

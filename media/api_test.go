@@ -55,15 +55,3 @@ func TestFactoryOptionsValidated(t *testing.T) {
 		t.Errorf("deployment options: %v", err)
 	}
 }
-
-func TestDirectionNames(t *testing.T) {
-	for d := SendRecv; d <= Inactive; d++ {
-		got, ok := ParseDirection(d.String())
-		if !ok || got != d {
-			t.Errorf("ParseDirection(%q) = %v, %v", d, got, ok)
-		}
-	}
-	if _, ok := ParseDirection("sideways"); ok {
-		t.Error("unknown direction parsed")
-	}
-}

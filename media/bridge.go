@@ -363,7 +363,7 @@ func (b *Bridge) fromSIP(s *sideState, pkt []byte, src netip.AddrPort, now int64
 		b.remote.CompareAndSwap(p, &peer{Remote: p.Remote, addr: src, locked: true})
 	}
 	b.reception.update(s.w.ssrc, s.w.seq, s.w.ts, event, uint32(now*clockRate/int64(time.Second)))
-	if !b.Direction().toBrowser() {
+	if !b.Direction().Receives() {
 		b.stats.gatedToBrowser.Add(1)
 		return
 	}
@@ -447,7 +447,7 @@ func (b *Bridge) toSIP(s *sideState, pkt []byte, n negotiated, now int64) {
 		b.stats.unknownPayload.Add(1)
 		return
 	}
-	if !b.Direction().toSIP() || (!event && b.muted.Load()) {
+	if !b.Direction().Sends() || (!event && b.muted.Load()) {
 		b.stats.gatedToSIP.Add(1)
 		return
 	}

@@ -166,7 +166,7 @@ func (c *Call) applyRemote(r remoteMedia, isAnswer bool) error {
 		// The answer's first type is what both sides send (RFC 3264 §6.1).
 		c.local.payloads = []uint8{pt}
 		c.local.events = r.events
-		c.local.dir = c.local.dir.and(r.dir.answer(true, true))
+		c.local.dir = c.local.dir.And(r.dir.Answer(true, true))
 	}
 	c.remote = r
 	c.remoteHold = r.dir == SendOnly || r.dir == Inactive

@@ -111,7 +111,7 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 		return fmt.Errorf("re-INVITE answer: %w", err)
 	}
 	c.mu.Lock()
-	c.local.dir = dir.and(r.dir.answer(true, true))
+	c.local.dir = dir.And(r.dir.Answer(true, true))
 	c.mu.Unlock()
 	// The answer's direction is about the far end; ours is its mirror. remoteHold is
 	// about their offers, not their answers, so keep it.
@@ -167,7 +167,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 		c.mu.Lock()
 		current := c.d == d
 		wasHeld := c.remoteHold
-		c.local.dir = offer.dir.answer(true, !c.holding)
+		c.local.dir = offer.dir.Answer(true, !c.holding)
 		c.local.version++
 		pt := offer.codec()
 		if len(c.local.payloads) > 0 {

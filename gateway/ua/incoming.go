@@ -104,7 +104,7 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		c.local = newLocal(leg)
 		c.local.payloads = []uint8{pt}
 		c.local.events = in.offer.events // same dynamic type as offered (RFC 3264 §6.1)
-		c.local.dir = in.offer.dir.answer(true, true)
+		c.local.dir = in.offer.dir.Answer(true, true)
 		local := c.local
 		c.mu.Unlock()
 		if err := c.applyRemote(in.offer, false); err != nil {

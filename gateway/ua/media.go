@@ -1,6 +1,10 @@
 package ua
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/parkway/parkway/media/sdpdir"
+)
 
 // MediaLeg is one call's RTP endpoint on the gateway — the media bridge's SIP side
 // (package media implements it). The user agent never touches RTP: it puts LocalRTP
@@ -63,86 +67,15 @@ func pickCodec(offered, ours []uint8) (uint8, bool) {
 	return 0, false
 }
 
-// Direction is an SDP media direction (RFC 4566 §6, RFC 3264 §6.1) seen from our side.
-// Its values are in the same order as package media's Direction.
-type Direction uint32
+// Direction is an SDP media direction (RFC 4566 §6, RFC 3264 §6.1) seen from our side,
+// with its offer/answer rules (Answer, And); it is the same type as package media's
+// Direction.
+type Direction = sdpdir.Direction
 
 // The four SDP directions.
 const (
-	SendRecv Direction = iota
-	SendOnly
-	RecvOnly
-	Inactive
+	SendRecv = sdpdir.SendRecv
+	SendOnly = sdpdir.SendOnly
+	RecvOnly = sdpdir.RecvOnly
+	Inactive = sdpdir.Inactive
 )
-
-func (d Direction) String() string {
-	switch d {
-	case SendRecv:
-		return "sendrecv"
-	case SendOnly:
-		return "sendonly"
-	case RecvOnly:
-		return "recvonly"
-	case Inactive:
-		return "inactive"
-	}
-	return "unknown"
-}
-
-// answer is the direction an answerer takes for an offer's (RFC 3264 §6.1): the
-// mirror image, limited by what we want (wantRecv false when we hold). With both true
-// it is the plain mirror, which is also our direction after an answer to our offer.
-func (d Direction) answer(wantSend, wantRecv bool) Direction {
-	var send, recv bool
-	switch d {
-	case SendRecv:
-		send, recv = true, true
-	case SendOnly:
-		recv = true
-	case RecvOnly:
-		send = true
-	}
-	send, recv = send && wantSend, recv && wantRecv
-	switch {
-	case send && recv:
-		return SendRecv
-	case send:
-		return SendOnly
-	case recv:
-		return RecvOnly
-	}
-	return Inactive
-}
-
-func (d Direction) sends() bool    { return d == SendRecv || d == SendOnly }
-func (d Direction) receives() bool { return d == SendRecv || d == RecvOnly }
-
-// and is what both d and o allow: our offered direction limits what an answer can
-// give us, even when a peer answers a=sendonly with a=sendrecv (RFC 3264 §6.1 says it
-// must not; some phones do).
-func (d Direction) and(o Direction) Direction {
-	send, recv := d.sends() && o.sends(), d.receives() && o.receives()
-	switch {
-	case send && recv:
-		return SendRecv
-	case send:
-		return SendOnly
-	case recv:
-		return RecvOnly
-	}
-	return Inactive
-}
-
-func parseDirection(s string) (Direction, bool) {
-	switch s {
-	case "sendrecv":
-		return SendRecv, true
-	case "sendonly":
-		return SendOnly, true
-	case "recvonly":
-		return RecvOnly, true
-	case "inactive":
-		return Inactive, true
-	}
-	return 0, false
-}

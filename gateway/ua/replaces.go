@@ -63,7 +63,7 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		local := newLocal(leg)
 		local.payloads = []uint8{pt}
 		local.events = offer.events
-		local.dir = offer.dir.answer(true, true)
+		local.dir = offer.dir.Answer(true, true)
 		d := newServerDialog(c, ss)
 		c.mu.Lock()
 		c.local = local

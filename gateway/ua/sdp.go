@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/parkway/parkway/media/sdpdir"
 )
 
 // Payload types Parkway negotiates: G.711 only, so the bridge never transcodes, and
@@ -45,7 +47,7 @@ func parseSDP(body []byte) (remoteMedia, error) {
 	}
 	sessDir := SendRecv
 	for _, a := range s.Attributes {
-		if d, ok := parseDirection(a.Key); ok {
+		if d, ok := sdpdir.Parse(a.Key); ok {
 			sessDir = d
 		}
 	}
@@ -71,7 +73,7 @@ func parseSDP(body []byte) (remoteMedia, error) {
 		r := remoteMedia{addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), dir: sessDir}
 		events := map[uint8]bool{}
 		for _, a := range m.Attributes {
-			if d, ok := parseDirection(a.Key); ok {
+			if d, ok := sdpdir.Parse(a.Key); ok {
 				r.dir = d
 			}
 			if a.Key == "rtpmap" {

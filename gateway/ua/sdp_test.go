@@ -68,25 +68,6 @@ func TestSDPParse(t *testing.T) {
 	}
 }
 
-func TestDirectionAnswer(t *testing.T) {
-	for _, tc := range []struct {
-		offer            Direction
-		wantSend, wantRv bool
-		want             Direction
-	}{
-		{SendRecv, true, true, SendRecv},
-		{SendOnly, true, true, RecvOnly}, // they hold us
-		{RecvOnly, true, true, SendOnly},
-		{Inactive, true, true, Inactive},
-		{SendRecv, true, false, SendOnly}, // we hold and they re-offer sendrecv
-		{SendOnly, true, false, Inactive}, // both hold
-	} {
-		if got := tc.offer.answer(tc.wantSend, tc.wantRv); got != tc.want {
-			t.Errorf("%s.answer(%v,%v) = %s, want %s", tc.offer, tc.wantSend, tc.wantRv, got, tc.want)
-		}
-	}
-}
-
 // FuzzParseSDP: the SDP parser faces the network (STYLE.md habit 8).
 func FuzzParseSDP(f *testing.F) {
 	f.Add(buildSDP(localMedia{addr: netip.MustParseAddrPort("127.0.0.1:4000"), payloads: []uint8{0, 8}, events: 101}))

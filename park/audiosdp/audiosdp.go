@@ -14,6 +14,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/parkway/parkway/media/g711"
+	"github.com/parkway/parkway/media/sdpdir"
 )
 
 // Description is the part of an SDP body Parkway cares about.
@@ -60,8 +61,7 @@ func Parse(body []byte) (Description, error) {
 			}
 		}
 		for _, a := range m.Attributes {
-			switch a.Key {
-			case "sendrecv", "sendonly", "recvonly", "inactive":
+			if _, ok := sdpdir.Parse(a.Key); ok {
 				d.Dir = a.Key
 			}
 		}
