@@ -54,7 +54,7 @@ func leakedGoroutines() string {
 		buf = buf[:runtime.Stack(buf, true)]
 		var bad []string
 		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "leakedGoroutines") {
+			if strings.Contains(g, "leakedGoroutines") || sipgoLateSocket(g) {
 				continue
 			}
 			for _, mark := range []string{"github.com/parkway/", "github.com/coder/websocket", "net/http.", "net.(*"} {
@@ -71,6 +71,17 @@ func leakedGoroutines() string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return stacks
+}
+
+// sipgoLateSocket is sipgo's reader of a UDP socket its transport opened on its own to
+// send a message after its user agent was closed (a late retransmission or response;
+// gateway/dr/drtest/pool.go says more). sipgo never closes such a socket, and none of
+// our code holds it, so it is sipgo's leak, not one of ours: seen about once in ten runs
+// of this package on a loaded machine. Any goroutine of ours still running is reported.
+func sipgoLateSocket(stack string) bool {
+	return strings.Contains(stack, "sipgo/sip.(*TransportUDP).readUDPConnection") &&
+		strings.Contains(stack, "created by github.com/emiago/sipgo/sip.(*TransportUDP).createConnection") &&
+		!strings.Contains(stack, "github.com/parkway/")
 }
 
 // fakeController is a DR controller whose phase the test sets.
