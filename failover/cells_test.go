@@ -38,6 +38,23 @@ func startFailback(t testing.TB, c *cluster) {
 	c.failback()
 }
 
+// canPark waits until p may park again.
+func canPark(t testing.TB, p *browsertest.Phone) {
+	t.Helper()
+	if _, err := p.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parkPoolKilled kills pool-a, where who's call is parked, and waits until that call
+// ends with the reason, never in silence.
+func parkPoolKilled(t testing.TB, c *cluster, who string, call *browsertest.Call) {
+	t.Helper()
+	killed := c.kill("pool-a")
+	ended(t, who, call, "the park pool failed")
+	t.Logf("pool-a killed → %s's parked call ended: %s", who, since(killed))
+}
+
 // Not yet parked, when outage occurs: the call stays connected and cannot be parked;
 // what needs a registrar is refused too.
 func TestNotParkedWhenOutageOccurs(t *testing.T) {
@@ -82,9 +99,7 @@ func TestNotParkedDuringFailover(t *testing.T) {
 	// Failover completes: park is back, on pool-b's park service.
 	c.failover()
 	phases(t, signaling.PhaseFailedOver, carol)
-	if _, err := carol.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
-		t.Fatal(err)
-	}
+	canPark(t, carol)
 	park(t, "carol", cc, "pool-b")
 	hearsMusic(t, "bob", bc, "pool-b")
 }
@@ -116,9 +131,7 @@ func TestNotParkedDuringFailback(t *testing.T) {
 	erin.Close() // she signs out; failback finishes without her
 	phases(t, signaling.PhaseNormal, alice, bob, carol)
 	talking(t, "bob", bc, "carol", cc)
-	if _, err := carol.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
-		t.Fatal(err)
-	}
+	canPark(t, carol)
 	park(t, "carol", cc, "pool-a")
 	hearsMusic(t, "bob", bc, "pool-a")
 }
@@ -133,9 +146,7 @@ func TestParkedWhenOutageOccurs(t *testing.T) {
 	park(t, "alice", ac, "pool-a")
 	hearsMusic(t, "bob", bc, "pool-a")
 
-	killed := c.kill("pool-a")
-	ended(t, "bob", bc, "the park pool failed")
-	t.Logf("pool-a killed → bob's parked call ended: %s", since(killed))
+	parkPoolKilled(t, c, "bob", bc)
 }
 
 // Parked, during failover: no calls are in this state. Parked calls went with pool-a,
@@ -294,9 +305,7 @@ func TestPlannedFailover(t *testing.T) {
 		t.Fatalf("pool-a should be alive through a planned failover: %+v", s)
 	}
 	talking(t, "alice", ac, "bob", bc)
-	if _, err := alice.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
-		t.Fatal(err)
-	}
+	canPark(t, alice)
 	orbit := park(t, "alice", ac, "pool-b")
 	hearsMusic(t, "bob", bc, "pool-b")
 	cc, err := carol.Retrieve(step(t), orbit)
@@ -338,9 +347,7 @@ func TestAutomaticFailoverAndFailback(t *testing.T) {
 	c.restart("pool-a")
 	phases(t, signaling.PhaseNormal, alice, bob)
 	talking(t, "alice", ac, "bob", bc)
-	if _, err := alice.WaitCapability(step(t), signaling.ActionPark, true); err != nil {
-		t.Fatal(err)
-	}
+	canPark(t, alice)
 	park(t, "alice", ac, "pool-a")
 	hearsMusic(t, "bob", bc, "pool-a")
 }
@@ -360,7 +367,5 @@ func TestParkedOnHomeThenHomeFailsAfterPlannedFailover(t *testing.T) {
 	phases(t, signaling.PhaseFailedOver, alice, bob)
 	hearsMusic(t, "bob", bc, "pool-a") // still parked on pool-a, which is alive
 
-	killed := c.kill("pool-a")
-	ended(t, "bob", bc, "the park pool failed")
-	t.Logf("pool-a killed → bob's parked call ended: %s", since(killed))
+	parkPoolKilled(t, c, "bob", bc)
 }
