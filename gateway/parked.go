@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,31 +15,40 @@ import (
 )
 
 // parkedFeed is the live parked-calls list (DESIGN.md §3, like a BLF panel): one
-// subscription per gateway to the active pool's park service (ua.Manager.WatchParked
-// with pool "", which Redirect moves to the new active pool on failover and
-// failback), and a "parked" message to every session on every change and to each new
-// session when it is greeted.
+// subscription per configured pool (home and backup) to its park service
+// (ua.Manager.WatchParked with that pool's name: these watchers stay where they are
+// when users are redirected), the lists merged into one, and a "parked" message to
+// every session on every change and to each new session when it is greeted. A call
+// parked on the backup during failed-over stays listed through failback and after
+// (DESIGN.md §2), and each call names its pool; the message's Pool is the active one,
+// where new parks go (the watchers' OnRedirect tell the feed when it changes).
 //
-// The watcher's callback runs on a SIP goroutine and must not wait for any tab, so it
-// only records the newest list and rings kick; run owns the fan-out. A tab whose reply
-// queue is full is skipped and tried again shortly, with whatever list is newest
-// then: the list is a state, so only the last one matters, and one stuck tab never
-// holds up the others.
+// The watchers' callbacks run on SIP goroutines and must not wait for any tab, so
+// they only record the newest merged list and ring kick; run owns the fan-out. A tab
+// whose reply queue is full is skipped and tried again shortly, with whatever list is
+// newest then: the list is a state, so only the last one matters, and one stuck tab
+// never holds up the others. A merged list equal to the last one is not sent again.
 //
 // A pool that goes down takes its park service's calls with it (the gateway hangs up
-// its own, DESIGN.md §2) and no NOTIFY will say so: when the pool the list comes from
-// fails, every tab gets that pool's empty list at once, and lists from it are ignored
-// until it answers probes again (watchPools).
+// its own, DESIGN.md §2) and no NOTIFY will say so: when a pool fails, its calls
+// leave the list at once, and lists from it are ignored until it answers probes again
+// (watchPools), when its watcher subscribes anew (a restarted pool has forgotten the
+// subscription).
 //
-// mu guards frame, gen, sent, pool, down and health.
+// mu guards frame, gen, sent, calls, watchers, wake, down and health.
 type parkedFeed struct {
 	p    *phones
 	kick chan struct{}
 
 	mu    sync.Mutex
-	frame []byte // the newest list, encoded; nil until the first arrives
+	frame []byte // the newest merged list, encoded; nil until the first list arrives
 	gen   uint64 // counts lists
-	pool  string // the pool the newest list came from
+	// pools are the watched pools, in the order their calls are listed; calls holds
+	// the calls of each pool that is up, as its watcher last reported them.
+	pools    []string
+	calls    map[string][]signaling.ParkedCall
+	watchers map[string]*ua.Watcher   // each pool's, once it took the SUBSCRIBE
+	wake     map[string]chan struct{} // cuts short the wait before a pool's next SUBSCRIBE
 	// down holds the pools that failed and have not answered since; health is what
 	// the last snapshot said of each pool, and outage whether its phase was outage.
 	down   map[string]bool
@@ -51,30 +62,35 @@ type parkedFeed struct {
 // parkedRetry is how soon a tab whose queue was full is offered the list again.
 const parkedRetry = 250 * time.Millisecond
 
+// newParkedFeed watches the DR pool pair's pools, home then backup (those the user
+// agent knows; none: the active pool alone).
 func newParkedFeed(p *phones) *parkedFeed {
-	return &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{}, down: map[string]bool{}, health: map[string]bool{}}
-}
-
-// run subscribes (retrying with backoff while no pool takes the SUBSCRIBE: the active
-// pool may be down at start) and fans every list out until ctx ends.
-func (f *parkedFeed) run(ctx context.Context) {
-	var w *ua.Watcher
-	for backoff := retryMin; w == nil; backoff = min(2*backoff, retryMax) {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var err error
-		w, err = f.p.m.WatchParked(sctx, "", f.update)
-		cancel()
-		if err == nil {
-			break
-		}
-		f.p.log.Warn("watching parked calls", "err", err, "retry", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
+	f := &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{},
+		calls: map[string][]signaling.ParkedCall{}, watchers: map[string]*ua.Watcher{}, wake: map[string]chan struct{}{},
+		down: map[string]bool{}, health: map[string]bool{}}
+	snap := p.srv.cfg.Controller.Snapshot()
+	pools := []string{snap.HomePool, snap.BackupPool}
+	for _, pool := range pools {
+		if _, ok := p.m.Pool(pool); ok && !slices.Contains(f.pools, pool) {
+			f.pools = append(f.pools, pool)
 		}
 	}
-	defer w.Close()
+	if len(f.pools) == 0 {
+		f.pools = []string{p.m.Active().Name}
+	}
+	for _, pool := range f.pools {
+		f.wake[pool] = make(chan struct{}, 1)
+	}
+	return f
+}
+
+// run watches every pool and fans every list out until ctx ends.
+func (f *parkedFeed) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, pool := range f.pools {
+		wg.Go(func() { f.watch(ctx, pool) })
+	}
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -91,22 +107,82 @@ func (f *parkedFeed) run(ctx context.Context) {
 	}
 }
 
-// update takes a list from the watcher.
-func (f *parkedFeed) update(l ua.ParkedList) {
-	frame, err := signaling.Encode("", parkedMessage(l))
+// watch subscribes to pool's park service (retrying with backoff while it does not
+// take the SUBSCRIBE: it may be down at start, and then its coming up cuts the wait
+// short) and keeps the subscription until ctx ends.
+func (f *parkedFeed) watch(ctx context.Context, pool string) {
+	var w *ua.Watcher
+	for backoff := retryMin; w == nil; backoff = min(2*backoff, retryMax) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var err error
+		w, err = f.p.m.WatchParked(sctx, pool, func(l ua.ParkedList) { f.update(pool, l) })
+		cancel()
+		if err == nil {
+			break
+		}
+		f.p.log.Warn("watching parked calls", "pool", pool, "err", err, "retry", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-f.wake[pool]:
+			backoff = retryMin / 2
+		case <-ctx.Done():
+			return
+		}
+	}
+	w.OnRedirect(func(ua.Pool) { f.compose() })
+	f.mu.Lock()
+	f.watchers[pool] = w
+	f.mu.Unlock()
+	f.compose() // the active pool may have changed before OnRedirect was set
+	<-ctx.Done()
+	f.mu.Lock()
+	delete(f.watchers, pool)
+	f.mu.Unlock()
+	w.Close()
+}
+
+// update takes a list from pool's watcher.
+func (f *parkedFeed) update(pool string, l ua.ParkedList) {
+	l.Pool = pool // the watcher's pool, whatever its park service calls itself
+	calls := parkedMessage(l).Calls
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down[pool] {
+		// A failed pool's list, late: its calls are gone with it.
+		return
+	}
+	f.calls[pool] = calls
+	f.composeLocked(true)
+}
+
+// compose makes the merged list anew (the active pool changed).
+func (f *parkedFeed) compose() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.composeLocked(false)
+}
+
+// composeLocked merges the pools' calls into the list tabs are offered, named after
+// the active pool, and rings run when it changed. Before the first list from any pool
+// there is none to offer unless first.
+func (f *parkedFeed) composeLocked(first bool) {
+	if f.frame == nil && !first {
+		return
+	}
+	m := &signaling.Parked{Pool: f.p.m.Active().Name, Calls: []signaling.ParkedCall{}}
+	for _, pool := range f.pools {
+		m.Calls = append(m.Calls, f.calls[pool]...)
+	}
+	frame, err := signaling.Encode("", m)
 	if err != nil {
 		f.p.log.Error("encode parked calls", "err", err)
 		return
 	}
-	f.mu.Lock()
-	if f.down[l.Pool] {
-		// A failed pool's list, late: its calls are gone with it.
-		f.mu.Unlock()
+	if bytes.Equal(frame, f.frame) {
 		return
 	}
-	f.frame, f.pool = frame, l.Pool
+	f.frame = frame
 	f.gen++
-	f.mu.Unlock()
 	f.ring()
 }
 
@@ -119,7 +195,8 @@ func (f *parkedFeed) ring() {
 
 // watchPools follows the DR controller's snapshots (a Controller subscriber: it
 // must not block): a pool that answered probes and stops, or the home pool when the
-// phase becomes outage, is down; a pool that answers again is up.
+// phase becomes outage, is down; a pool that answers again is up, and its watcher
+// subscribes anew at once.
 func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 	var failed []string
 	f.mu.Lock()
@@ -128,6 +205,16 @@ func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 			failed = append(failed, p.Name)
 		}
 		if p.Healthy {
+			if w := f.watchers[p.Name]; w != nil {
+				if f.down[p.Name] {
+					w.Resubscribe()
+				}
+			} else if c := f.wake[p.Name]; c != nil {
+				select {
+				case c <- struct{}{}:
+				default:
+				}
+			}
 			delete(f.down, p.Name)
 		}
 		f.health[p.Name] = p.Healthy
@@ -143,24 +230,13 @@ func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 	}
 }
 
-// poolDown marks pool failed and, when the list is that pool's, sends every tab its
-// empty list at once.
+// poolDown marks pool failed and sends every tab the list without its calls at once.
 func (f *parkedFeed) poolDown(pool string) {
-	frame, err := signaling.Encode("", &signaling.Parked{Pool: pool, Calls: []signaling.ParkedCall{}})
-	if err != nil {
-		f.p.log.Error("encode parked calls", "err", err)
-		return
-	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.down[pool] = true
-	if f.pool != pool || f.frame == nil {
-		f.mu.Unlock()
-		return
-	}
-	f.frame = frame
-	f.gen++
-	f.mu.Unlock()
-	f.ring()
+	delete(f.calls, pool)
+	f.composeLocked(false)
 }
 
 // fanOut offers the newest list to every session that lacks it; false when some queue
@@ -216,7 +292,8 @@ func (f *parkedFeed) offerLocked(s *session) bool {
 }
 
 // parkedMessage is a watcher's list as the softphone shows it: user parts of the
-// URIs, Unix milliseconds, calls that left their orbit left out.
+// URIs, Unix milliseconds, calls that left their orbit left out, each call naming the
+// list's pool.
 func parkedMessage(l ua.ParkedList) *signaling.Parked {
 	m := &signaling.Parked{Pool: l.Pool, Calls: make([]signaling.ParkedCall, 0, len(l.Parked))}
 	for _, c := range l.Parked {
@@ -225,6 +302,7 @@ func parkedMessage(l ua.ParkedList) *signaling.Parked {
 		}
 		pc := signaling.ParkedCall{
 			Orbit:    c.Orbit,
+			Pool:     l.Pool,
 			Peer:     uriUser(c.ParkedParty),
 			ParkedBy: uriUser(c.ParkedBy),
 			Since:    c.Since.UnixMilli(),

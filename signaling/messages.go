@@ -245,11 +245,13 @@ func (m *Call) validate() *Error {
 	return nil
 }
 
-// Parked is the live list of calls parked on the active pool, like a BLF panel: pushed
-// after Welcome and on every change (a call parked, retrieved, ringing back, timed
-// out), and again when the active pool changes.
+// Parked is the live list of calls parked on every pool that is up, like a BLF panel:
+// pushed after Welcome and on every change (a call parked, retrieved, ringing back,
+// timed out, a pool going down), and again when the active pool changes.
 type Parked struct {
-	// Pool is the pool whose park service holds these calls.
+	// Pool is the active pool: the pool new parks go to. Each call says which pool
+	// holds it (ParkedCall.Pool): a call parked on the backup stays there through
+	// failback.
 	Pool  string       `json:"pool"`
 	Calls []ParkedCall `json:"calls"`
 }
@@ -257,6 +259,8 @@ type Parked struct {
 // ParkedCall is one parked call. Times are Unix milliseconds.
 type ParkedCall struct {
 	Orbit string `json:"orbit"`
+	// Pool is the pool whose park service holds the call.
+	Pool string `json:"pool,omitempty"`
 	// Peer is the parked party (a user name or number); ParkedBy who parked it.
 	Peer     string `json:"peer"`
 	ParkedBy string `json:"parkedBy,omitempty"`

@@ -34,6 +34,9 @@ type Watcher struct {
 	m        *Manager
 	follow   bool // follow the active pool
 	onChange func(ParkedList)
+	// onRedirect is told the new active pool after every Redirect (OnRedirect);
+	// guarded by m.mu.
+	onRedirect func(Pool)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,6 +103,26 @@ func (w *Watcher) List() ParkedList {
 	return l
 }
 
+// OnRedirect has fn called with the new active pool each time Redirect has moved the
+// users, whichever pool w watches, until w is closed: a watcher with a fixed pool
+// stays where it is, and fn lets its owner follow the active pool anyway. fn runs on
+// Redirect's goroutine, with no lock held: it must not block.
+func (w *Watcher) OnRedirect(fn func(Pool)) {
+	w.m.mu.Lock()
+	w.onRedirect = fn
+	w.m.mu.Unlock()
+}
+
+// Resubscribe starts a new subscription dialog at w's pool without waiting for the
+// refresh to find the old one gone: for a pool that just came back up (restarted, it
+// has forgotten every subscription). It does not block.
+func (w *Watcher) Resubscribe() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Close unsubscribes (Expires: 0) and stops the watcher.
 func (w *Watcher) Close() {
 	w.cancel()
@@ -164,6 +187,7 @@ func (w *Watcher) run() {
 				again(err)
 				continue
 			}
+			retry = time.Second
 			t.Reset(w.refreshIn())
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
@@ -352,11 +376,15 @@ func (w *Watcher) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// moveWatchers moves watchers that follow the active pool to p.
+// moveWatchers moves watchers that follow the active pool to p, then tells every
+// watcher's OnRedirect.
 func (m *Manager) moveWatchers(_ context.Context, p Pool) {
+	var told []func(Pool)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for w := range m.watchers {
+		if w.onRedirect != nil {
+			told = append(told, w.onRedirect)
+		}
 		if !w.follow {
 			continue
 		}
@@ -365,5 +393,9 @@ func (m *Manager) moveWatchers(_ context.Context, p Pool) {
 		default:
 		}
 		w.move <- p
+	}
+	m.mu.Unlock()
+	for _, fn := range told {
+		fn(p)
 	}
 }
