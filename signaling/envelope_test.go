@@ -116,6 +116,10 @@ func TestGatewayMessagesRoundTrip(t *testing.T) {
 		NewState(PhaseFailover, "pool-a", "pool-b", CallActive),
 		&Error{Code: CodeRefused, Message: ReasonParkResiliency, Ref: "3"},
 		&Ping{Seq: 1},
+		&Parked{Pool: "pool-a", Calls: []ParkedCall{
+			{Orbit: "7001", Pool: "pool-a", Peer: "bob", ParkedBy: "alice", Since: 1, Expires: 2, State: "parked"},
+			{Orbit: "8000", Pool: "pool-b", Peer: "dave", Since: 1},
+		}},
 	} {
 		frame, err := Encode("7", m)
 		if err != nil {
@@ -138,6 +142,27 @@ func TestGatewayMessagesRoundTrip(t *testing.T) {
 	}
 }
 
+// The parked list names the active pool, where new parks go, and each call the pool
+// that holds it; a call without one (an older gateway) leaves the field out.
+func TestParkedCallsNameTheirPool(t *testing.T) {
+	frame := `{"v":1,"type":"parked","data":{"pool":"pool-a","calls":[{"orbit":"8000","pool":"pool-b","peer":"dave","since":1},{"orbit":"7001","peer":"bob","since":2}]}}`
+	_, m, err := Decode(FromGateway, []byte(frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.(*Parked)
+	if p.Pool != "pool-a" || len(p.Calls) != 2 || p.Calls[0].Pool != "pool-b" || p.Calls[1].Pool != "" {
+		t.Fatalf("decoded %+v", p)
+	}
+	again, err := Encode("", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != frame {
+		t.Errorf("re-encoded\n %s\nwant\n %s", again, frame)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"v":1,"type":"auth","data":{"token":"abc"}}`,
@@ -148,6 +173,7 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"action","data":{"action":"hold","call":"c1","sdp":"v=0"}}`,
 		`{"v":1,"type":"call","id":"2","data":{"id":"c1","peer":"sip:bob@pool-a","state":"ended","direction":"outgoing","reason":"not found"}}`,
 		`{"v":1,"type":"call","data":{"id":"c1","state":"ended","reason":"parked","orbit":"7000"}}`,
+		`{"v":1,"type":"parked","data":{"pool":"pool-a","calls":[{"orbit":"8000","pool":"pool-b","peer":"dave","since":1}]}}`,
 		`{"v":2}`, `[]`, `{`,
 	} {
 		f.Add([]byte(s))

@@ -11,8 +11,10 @@ import (
 )
 
 // The live parked-calls panel (issue 6 item 4): what the gateway's parked messages say
-// is parked on the active pool, like a busy-lamp field, with the time left before each
-// rings its parker back and a Retrieve button per call.
+// is parked on the pools that are up, like a busy-lamp field, with the time left before
+// each rings its parker back and a Retrieve button per call. Each call names its pool
+// when that says something: when the calls are on more than one pool, or on another
+// than the active one (a call parked on the backup, still there after failback).
 
 // parkedRow is one parked call as the panel shows it.
 type parkedRow struct {
@@ -22,6 +24,24 @@ type parkedRow struct {
 	Left string
 	// Seconds is the time left in whole seconds, -1 without a timeout.
 	Seconds int
+	// Pool is the pool holding the call ("": not said); ShowPool whether the panel
+	// names it (see showPools).
+	Pool     string
+	ShowPool bool
+}
+
+// showPools says whether the panel names each call's pool: when its calls are on more
+// than one pool, or on another than the active one.
+func showPools(p *signaling.Parked) bool {
+	if p == nil {
+		return false
+	}
+	for _, c := range p.Calls {
+		if c.Pool != "" && c.Pool != p.Pool {
+			return true
+		}
+	}
+	return false
 }
 
 // parkedRows is the panel's model at now: one row per parked call, in the gateway's
@@ -31,8 +51,10 @@ func parkedRows(p *signaling.Parked, now time.Time) []parkedRow {
 		return nil
 	}
 	rows := make([]parkedRow, 0, len(p.Calls))
+	show := showPools(p)
 	for _, c := range p.Calls {
-		r := parkedRow{Orbit: c.Orbit, Peer: displayPeer(c.Peer), By: displayPeer(c.ParkedBy), Seconds: -1}
+		r := parkedRow{Orbit: c.Orbit, Peer: displayPeer(c.Peer), By: displayPeer(c.ParkedBy), Seconds: -1,
+			Pool: c.Pool, ShowPool: show && c.Pool != ""}
 		if r.Peer == "" {
 			r.Peer = "unknown caller"
 		}
@@ -54,16 +76,18 @@ func parkedRows(p *signaling.Parked, now time.Time) []parkedRow {
 	return rows
 }
 
-// parkedHeading says which pool's park service the list is from.
+// parkedHeading says which pool's park service the list is from: the active pool's,
+// unless the calls name their pools (showPools).
 func parkedHeading(p *signaling.Parked) string {
-	if p == nil || p.Pool == "" {
+	if p == nil || p.Pool == "" || showPools(p) {
 		return "Parked calls"
 	}
 	return "Parked on " + p.Pool
 }
 
-// showParked renders the panel: li[data-orbit] per parked call with its parked party,
-// who parked it, the time left and a Retrieve button that is disabled, saying why,
+// showParked renders the panel: li[data-orbit] (and data-pool, the pool holding it)
+// per parked call with its parked party, who parked it, its pool when the panel names
+// pools, the time left and a Retrieve button that is disabled, saying why,
 // when the phase allows no retrieving. Items are updated in place, keyed by orbit.
 func (v *view) showParked(p *signaling.Parked, retrieve signaling.Verdict, now time.Time) {
 	setText(v.parkedPool, parkedHeading(p))
@@ -108,7 +132,7 @@ func newParkedItem(orbit string) js.Value {
 	o.Get("classList").Call("add", "orbit")
 	info := document.Call("createElement", "span")
 	info.Get("classList").Call("add", "parked-info")
-	info.Call("append", span("parked-peer", ""), span("parked-by", ""), span("parked-left", ""))
+	info.Call("append", span("parked-peer", ""), span("parked-by", ""), span("parked-on", ""), span("parked-left", ""))
 	b := document.Call("createElement", "button")
 	b.Set("type", "button")
 	b.Get("classList").Call("add", "btn")
@@ -129,6 +153,19 @@ func fillParkedItem(li js.Value, r parkedRow, retrieve signaling.Verdict) {
 		by = "parked by " + r.By
 	}
 	setText(query(li, `[data-part="parked-by"]`), by)
+	on, onText := query(li, `[data-part="parked-on"]`), ""
+	if r.ShowPool {
+		onText = "on " + r.Pool
+	}
+	setText(on, onText)
+	if present(on) && on.Get("hidden").Bool() != !r.ShowPool {
+		on.Set("hidden", !r.ShowPool)
+	}
+	if r.Pool != "" {
+		setAttr(li, "data-pool", r.Pool)
+	} else {
+		removeAttr(li, "data-pool")
+	}
 	setText(query(li, `[data-part="parked-left"]`), r.Left)
 	if r.Seconds >= 0 {
 		setAttr(li, "data-seconds-left", fmt.Sprint(r.Seconds))

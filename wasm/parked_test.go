@@ -39,3 +39,33 @@ func TestParkedRows(t *testing.T) {
 		t.Fatalf("heading without a list %q", h)
 	}
 }
+
+// Each call names its pool only when that says something: calls on more than one
+// pool, or on another than the active one (parked on the backup, after failback).
+func TestParkedRowsNameTheirPool(t *testing.T) {
+	ms := t0.UnixMilli()
+	home := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{
+		{Orbit: "7001", Pool: "pool-a", Peer: "bob", Since: ms},
+	}}
+	if rows := parkedRows(home, t0); rows[0].ShowPool || rows[0].Pool != "pool-a" || parkedHeading(home) != "Parked on pool-a" {
+		t.Fatalf("calls on the active pool alone: rows %+v, heading %q", rows, parkedHeading(home))
+	}
+	backup := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{
+		{Orbit: "8000", Pool: "pool-b", Peer: "dave", Since: ms},
+	}}
+	if rows := parkedRows(backup, t0); !rows[0].ShowPool || rows[0].Pool != "pool-b" || parkedHeading(backup) != "Parked calls" {
+		t.Fatalf("a call on the backup after failback: rows %+v, heading %q", rows, parkedHeading(backup))
+	}
+	both := &signaling.Parked{Pool: "pool-b", Calls: []signaling.ParkedCall{
+		{Orbit: "7001", Pool: "pool-a", Peer: "bob", Since: ms},
+		{Orbit: "8000", Pool: "pool-b", Peer: "dave", Since: ms},
+	}}
+	rows := parkedRows(both, t0)
+	if !rows[0].ShowPool || !rows[1].ShowPool || rows[0].Pool != "pool-a" || rows[1].Pool != "pool-b" {
+		t.Fatalf("calls on both pools: rows %+v", rows)
+	}
+	none := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{{Orbit: "7001", Peer: "bob", Since: ms}}}
+	if rows := parkedRows(none, t0); rows[0].ShowPool || parkedHeading(none) != "Parked on pool-a" {
+		t.Fatalf("calls without a pool (an older gateway): rows %+v", rows)
+	}
+}
