@@ -44,7 +44,7 @@ type phones struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	parked *parkedFeed // the active pool's parked calls, for every session (parked.go)
+	parked *parkedFeed // the calls parked on every pool that is up, for every session (parked.go)
 	// unwatch ends the parked feed's subscription to the DR controller's snapshots.
 	unwatch func()
 

@@ -55,9 +55,10 @@
 //     name or number; the newest live call is the focus the pushed capabilities are
 //     computed for. An offer without G.711 gets "no-g711", a call to an unknown user
 //     "not-found".
-//   - The parked list (parked.go): one subscription to the active pool's park service,
-//     pushed as "parked" to every tab on each change and emptied at once when that pool
-//     fails.
+//   - The parked list (parked.go): one subscription to each pool's park service, merged
+//     (each call names its pool) and pushed as "parked" to every tab on each change; a
+//     pool's calls leave the list at once when that pool fails, and a call parked on the
+//     backup stays listed through failback.
 //
 // Widgets (tickets.go): a site embedding the widget has its backend ask for a ticket
 // with the embed key (POST /api/tickets); the widget exchanges it, once, for an

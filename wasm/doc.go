@@ -23,7 +23,8 @@
 //	    [data-part="call-peer"], [data-part="call-state"], [data-part="call-timer"] (m:ss)
 //	    inside button[data-part="call-select"], which makes it the focus
 //	[data-part="parked"] > li[data-orbit][data-seconds-left] with [data-part="parked-peer"],
-//	    [data-part="parked-by"], [data-part="parked-left"], button[data-part="parked-retrieve"];
+//	    [data-part="parked-by"], [data-part="parked-left"], button[data-part="parked-retrieve"],
+//	    li[data-pool] and [data-part="parked-on"] (shown when calls are not all on the active pool);
 //	    [data-part="parked-pool"] is the panel's heading, naming the pool
 //	[data-part="keypad"] button[data-digit], [data-part="keypad-sent"]
 //	[data-part="park-notice"]     "Parked bob on orbit 7012"
