@@ -6,8 +6,8 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// calls is a session's view of its calls: what the SIP user agent (issue 4) will keep.
-// Until then a session has none, and noCalls says so.
+// calls is a session's view of its calls: its user's phone (calls.go) when the gateway
+// carries calls, noCalls when it has no SIP user agent configured.
 type calls interface {
 	// lookup returns the state of the call with this id.
 	lookup(id string) (signaling.CallState, bool)
@@ -21,11 +21,13 @@ type noCalls struct{}
 func (noCalls) lookup(string) (signaling.CallState, bool) { return signaling.CallNone, false }
 func (noCalls) focus() signaling.CallState                { return signaling.CallNone }
 
-// msgUnavailable is honest about why an allowed action does nothing yet.
-const msgUnavailable = "%s is allowed but not available yet: calls arrive with the gateway's SIP user agent (issue 4)"
+// msgUnavailable is honest about why an allowed action does nothing on a gateway
+// without a SIP user agent (no sip section in its config).
+const msgUnavailable = "%s is unavailable: this gateway has no SIP user agent configured (the sip section of its config), so it carries no calls"
 
-// decide answers a call-control request. Every answer today is an error, and each says
-// exactly why, in the order the capability rule gives (signaling.Allows):
+// decide answers a call-control request on a gateway without SIP: every answer is an
+// error, and each says exactly why, in the order the capability rule gives
+// (signaling.Allows):
 //
 //  1. the phase refuses the action → "refused" with the phase's reason ("Park is
 //     unavailable in resiliency mode"), whatever else is wrong, because that is what
@@ -33,7 +35,7 @@ const msgUnavailable = "%s is allowed but not available yet: calls arrive with t
 //  2. the request names a call that does not exist → "no-call" (field "call");
 //  3. the call in question (the named one, else the focus) is in the wrong state →
 //     "refused" with the rule's reason ("There is no call", "No call is ringing");
-//  4. the rule allows it → "unavailable": there is no SIP user agent to do it yet.
+//  4. the rule allows it → "unavailable": this gateway has no SIP user agent to do it.
 func decide(phase signaling.Phase, cs calls, req *signaling.Request) *signaling.Error {
 	if e := check(phase, cs, req); e != nil {
 		return e

@@ -327,7 +327,7 @@ func TestActionsAnsweredByTheRule(t *testing.T) {
 					t.Errorf("%s/%s: %+v, want refused %q", p, a, e, cv.Reason)
 				}
 			default:
-				if e.Code != signaling.CodeUnavailable || !strings.Contains(e.Message, "issue 4") {
+				if e.Code != signaling.CodeUnavailable || !strings.Contains(e.Message, "no SIP user agent") {
 					t.Errorf("%s/%s: %+v, want unavailable", p, a, e)
 				}
 			}
