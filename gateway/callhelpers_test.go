@@ -125,22 +125,36 @@ func rigPools(t testing.TB, extra []pool.User) (a, b *pool.Pool) {
 	t.Helper()
 	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
 	cfgA.Listen, cfgB.Listen = freeDualPort(t), freeDualPort(t)
-	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
-	var ps []*pool.Pool
-	for _, c := range []pool.Config{cfgA, cfgB} {
+	return startPoolPair(t, cfgA, cfgB, func(c *pool.Config) {
 		c.Users = append(append(c.Users, phoneUsers...), extra...)
 		c.DigestAlgorithms = []string{"MD5", "SHA-256"}
-		p, err := pool.New(c, pool.Options{Logger: quietLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop() })
-		ps = append(ps, p)
+	})
+}
+
+// phoneCallsAlice has phone call alice at pool-a and answers on her tab ws (request
+// id ref); it returns her call's id, her tab's leg and the phone's side of the call.
+func phoneCallsAlice(ctx context.Context, t *testing.T, r *callRig, ws *client, ref string, phone *siptest.Phone) (string, *tab, *siptest.Call) {
+	t.Helper()
+	type placed struct {
+		c   *siptest.Call
+		err error
 	}
-	return ps[0], ps[1]
+	done := make(chan placed, 1)
+	go func() {
+		c, err := phone.Call(ctx, "sip:alice@"+r.poolA.Domain())
+		done <- placed{c, err}
+	}()
+	id, leg := answerOn(t, ws, ref)
+	var pc placed
+	select {
+	case pc = <-done:
+	case <-ctx.Done():
+		t.Fatal("the phone's call to alice was never answered")
+	}
+	if pc.err != nil {
+		t.Fatal(pc.err)
+	}
+	return id, leg, pc.c
 }
 
 // freeDualPort is a 127.0.0.1 address free for both UDP and TCP.

@@ -165,36 +165,18 @@ func TestCallsMediaTwoCalls(t *testing.T) {
 	waitFor(t, "bob's held leg to go quiet", func() bool { return bobLeg.quietFor(500 * time.Millisecond) })
 	heldCount := bobLeg.count()
 
-	type placed struct {
-		c   *siptest.Call
-		err error
-	}
-	done := make(chan placed, 1)
-	go func() {
-		c, err := carol.Call(ctx, "sip:alice@"+r.poolA.Domain())
-		done <- placed{c, err}
-	}()
-	carolCall, carolLeg := answerOn(t, aliceWS, "a2")
-	var pc placed
-	select {
-	case pc = <-done:
-	case <-ctx.Done():
-		t.Fatal("carol's call was never answered")
-	}
-	if pc.err != nil {
-		t.Fatal(pc.err)
-	}
+	carolCall, carolLeg, carolSide := phoneCallsAlice(ctx, t, r, aliceWS, "a2", carol)
 	untilState(t, aliceWS, carolCall, signaling.CallActive)
 	carolLeg.talk(aliceToCarol)
 	waitFor(t, "alice to hear carol", func() bool { return carolLeg.heard(carolHz) })
-	waitFor(t, "carol to hear alice", func() bool { return pc.c.Media().HeardTone(aliceToCarol) })
+	waitFor(t, "carol to hear alice", func() bool { return carolSide.Media().HeardTone(aliceToCarol) })
 	if n := bobLeg.count() - heldCount; n != 0 {
 		t.Errorf("bob's held leg played %d packets while alice talked to carol", n)
 	}
 	if l := carolLeg.level(bobHz); l > 0.3 {
 		t.Errorf("bob's tone leaked into carol's leg (level %.2f)", l)
 	}
-	if l := pc.c.Media().Level(aliceToBob); l > 0.3 {
+	if l := carolSide.Media().Level(aliceToBob); l > 0.3 {
 		t.Errorf("carol hears what alice says to bob (level %.2f)", l)
 	}
 

@@ -130,34 +130,16 @@ func TestCallsSIPPhoneCallsBrowser(t *testing.T) {
 	erin := sipPhone(t, r, "erin", "erin-sip", phoneHz)
 	ctx := within(t, time.Minute)
 
-	type placed struct {
-		c   *siptest.Call
-		err error
-	}
-	done := make(chan placed, 1)
-	go func() {
-		c, err := erin.Call(ctx, "sip:alice@"+r.poolA.Domain())
-		done <- placed{c, err}
-	}()
-	id, tb := answerOn(t, ws, "a1")
-	var pc placed
-	select {
-	case pc = <-done:
-	case <-ctx.Done():
-		t.Fatal("erin's call was never answered")
-	}
-	if pc.err != nil {
-		t.Fatal(pc.err)
-	}
+	id, tb, erinSide := phoneCallsAlice(ctx, t, r, ws, "a1", erin)
 	untilState(t, ws, id, signaling.CallActive)
 	tb.talk(aliceHz)
 	waitFor(t, "alice to hear erin", func() bool { return tb.heard(phoneHz) })
-	waitFor(t, "erin to hear alice", func() bool { return pc.c.Media().HeardTone(aliceHz) })
+	waitFor(t, "erin to hear alice", func() bool { return erinSide.Media().HeardTone(aliceHz) })
 
 	act(ws, "bye", signaling.ActionHangup, id)
 	untilState(t, ws, id, signaling.CallEnded)
 	select {
-	case <-pc.c.Done():
+	case <-erinSide.Done():
 	case <-ctx.Done():
 		t.Fatal("erin's call did not end with alice's hang-up")
 	}

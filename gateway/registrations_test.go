@@ -177,9 +177,19 @@ func sipPools(t *testing.T) (a, b *pool.Pool) {
 	t.Helper()
 	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
 	cfgA.Listen, cfgB.Listen = freeSIPAddr(t), freeSIPAddr(t)
+	return startPoolPair(t, cfgA, cfgB, nil)
+}
+
+// startPoolPair starts two pools paired with each other (each the other's peer), after
+// edit (if any) has had its say on each config; both stop when the test ends.
+func startPoolPair(t testing.TB, cfgA, cfgB pool.Config, edit func(*pool.Config)) (a, b *pool.Pool) {
+	t.Helper()
 	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
 	var ps []*pool.Pool
 	for _, c := range []pool.Config{cfgA, cfgB} {
+		if edit != nil {
+			edit(&c)
+		}
 		p, err := pool.New(c, pool.Options{Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
