@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parkway/parkway/demousers"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
@@ -46,8 +47,9 @@ const (
 	DefaultDrainLimit = 1 << 20
 )
 
-// DemoUsers are the users of the demo (DESIGN.md §4).
-var DemoUsers = []string{"alice", "bob", "carol", "dave"}
+// DemoUsers are the names of the demo's users (DESIGN.md §4): [demousers.All], whose
+// passwords the pools check.
+var DemoUsers = demousers.Names()
 
 // Config is a gateway's settings. The zero value of every optional field means its
 // default; New never modifies the caller's Config.

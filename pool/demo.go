@@ -3,15 +3,20 @@ package pool
 import (
 	"net"
 	"time"
+
+	"github.com/parkway/parkway/demousers"
 )
 
-// DemoUsers are the demo's users and their demo passwords (the same as in
-// configs/pool-*.yaml; published on purpose, never for real use).
-var DemoUsers = []User{
-	{Name: "alice", Password: "alice-demo"},
-	{Name: "bob", Password: "bob-demo"},
-	{Name: "carol", Password: "carol-demo"},
-	{Name: "dave", Password: "dave-demo"},
+// DemoUsers are the demo's users and their published passwords ([demousers.All] as
+// pool users; configs/pool-*.yaml list the same).
+var DemoUsers = asPoolUsers(demousers.All)
+
+func asPoolUsers(list []demousers.User) []User {
+	users := make([]User, len(list))
+	for i, u := range list {
+		users[i] = User(u)
+	}
+	return users
 }
 
 // DemoConfigs returns the demo's two pools on host, the in-process twin of

@@ -1,0 +1,43 @@
+package demousers
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestNamesFollowAll(t *testing.T) {
+	want := []string{"alice", "bob", "carol", "dave"}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Fatalf("Names() = %v, want %v", got, want)
+	}
+	names := Names()
+	names[0] = "mallory"
+	if All[0].Name != "alice" {
+		t.Fatal("changing what Names returned changed All")
+	}
+}
+
+// The gateway's example credentials file is the same list, so `parkway gateway` with
+// configs/gateway.yaml signs the demo users in at pools started from configs/pool-*.yaml
+// (pool's TestDemoConfigsMatchFiles checks those against this list).
+func TestCredentialsFileMatches(t *testing.T) {
+	data, err := os.ReadFile("../configs/users.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := yaml.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, u := range All {
+		want[u.Name] = u.Password
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("configs/users.yaml = %v, want %v", got, want)
+	}
+}
