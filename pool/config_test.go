@@ -1,10 +1,15 @@
 package pool
 
 import (
+	"context"
+	"net"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parkway/parkway/sipnet"
 )
 
 func TestDemoConfigsMatchFiles(t *testing.T) {
@@ -21,6 +26,49 @@ func TestDemoConfigsMatchFiles(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s.yaml = %+v\nDemoConfigs = %+v", want.Name, got, want)
 		}
+	}
+}
+
+// DemoConfigsOn picks two distinct ports that both UDP and TCP can bind, keeps a port
+// asked for, and points each pool's peer at the other.
+func TestDemoConfigsOn(t *testing.T) {
+	a, b, err := DemoConfigsOn("127.0.0.1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Listen == b.Listen || a.Peer.Addr != b.Listen || b.Peer.Addr != a.Listen {
+		t.Fatalf("pool-a on %s (peer %s), pool-b on %s (peer %s)", a.Listen, a.Peer.Addr, b.Listen, b.Peer.Addr)
+	}
+	for _, c := range []Config{a, b} {
+		if _, port, _ := net.SplitHostPort(c.Listen); port == "0" {
+			t.Errorf("%s listens on %s: port 0 was not replaced", c.Name, c.Listen)
+		}
+		udp, tcp, err := sipnet.ListenBoth(context.Background(), c.Listen)
+		if err != nil {
+			t.Fatalf("%s: %s is not free for UDP and TCP: %v", c.Name, c.Listen, err)
+		}
+		udp.Close()
+		tcp.Close()
+	}
+	wantA, wantB := DemoConfigs("127.0.0.1")
+	wantA.Listen, wantA.Peer.Addr = a.Listen, b.Listen
+	wantB.Listen, wantB.Peer.Addr = b.Listen, a.Listen
+	if !reflect.DeepEqual(a, wantA) || !reflect.DeepEqual(b, wantB) {
+		t.Errorf("DemoConfigsOn changed more than the addresses:\n%+v\n%+v", a, b)
+	}
+
+	_, port, _ := net.SplitHostPort(a.Listen)
+	fixed, _ := strconv.Atoi(port)
+	a2, b2, err := DemoConfigsOn("127.0.0.1", 0, fixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Listen != a.Listen || a2.Listen == b2.Listen {
+		t.Errorf("asked pool-b on %d: pool-a on %s, pool-b on %s", fixed, a2.Listen, b2.Listen)
+	}
+
+	if _, _, err := DemoConfigsOn("192.0.2.1", 0, 0); err == nil { // TEST-NET-1: no address of this host
+		t.Error("an address not on this host gave ports")
 	}
 }
 

@@ -1,7 +1,10 @@
 package pool
 
 import (
+	"errors"
 	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/parkway/parkway/demousers"
@@ -55,4 +58,72 @@ func DemoConfigs(host string) (a, b Config) {
 		},
 	}
 	return a, b
+}
+
+// DemoConfigsOn returns [DemoConfigs] with pool-a listening on portA and pool-b on portB,
+// each the other's peer at that address. A port of 0 is replaced by one free on host for
+// both UDP and TCP (a pool listens on both) and distinct from the other: each pool must
+// know its peer's port before either starts, so ports are picked up front rather than by
+// binding port 0. The free port is free when picked; something else may take it before
+// the pool binds it, and then the pool's Start fails.
+func DemoConfigsOn(host string, portA, portB int) (a, b Config, err error) {
+	ports, err := freeSIPPorts(host, portA, portB)
+	if err != nil {
+		return Config{}, Config{}, err
+	}
+	a, b = DemoConfigs(host)
+	a.Listen = net.JoinHostPort(host, strconv.Itoa(ports[0]))
+	b.Listen = net.JoinHostPort(host, strconv.Itoa(ports[1]))
+	a.Peer.Addr, b.Peer.Addr = b.Listen, a.Listen
+	return a, b, nil
+}
+
+// freeSIPPorts returns want with every 0 replaced by a port free for UDP and TCP on host
+// that is none of the others.
+func freeSIPPorts(host string, want ...int) ([]int, error) {
+	ports := slices.Clone(want)
+	for i, p := range ports {
+		if p != 0 {
+			continue
+		}
+		free, err := freeSIPPortExcept(host, ports)
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = free
+	}
+	return ports, nil
+}
+
+// freeSIPPortExcept returns a port free for UDP and TCP on host that is not in taken.
+func freeSIPPortExcept(host string, taken []int) (int, error) {
+	for range 12 {
+		p, err := freeUDPAndTCPPort(host)
+		if err != nil {
+			return 0, err
+		}
+		if !slices.Contains(taken, p) {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free SIP port found")
+}
+
+// freeUDPAndTCPPort asks the kernel for a free TCP port on host and keeps it if UDP's
+// same port is free too.
+func freeUDPAndTCPPort(host string) (int, error) {
+	for range 20 {
+		tl, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		tl.Close()
+		if err == nil {
+			ul.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no port free for both UDP and TCP")
 }

@@ -6,12 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parkway/parkway/browsertest"
+	"github.com/parkway/parkway/demousers"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
@@ -20,14 +20,10 @@ import (
 // `parkway gateway` with a sip section carries calls, as the demo does: alice calls bob
 // through the gateway and pool-a, and each hears the other.
 func TestGatewayCarriesCalls(t *testing.T) {
-	ports, err := sipPorts("127.0.0.1", 0, 0)
+	cfgA, cfgB, err := pool.DemoConfigsOn("127.0.0.1", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
-	cfgA.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	cfgB.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
 	poolCtx, stopPools := context.WithCancel(context.Background())
 	t.Cleanup(stopPools)
 	for _, c := range []pool.Config{cfgA, cfgB} {
@@ -43,7 +39,7 @@ func TestGatewayCarriesCalls(t *testing.T) {
 
 	dir := t.TempDir()
 	var creds strings.Builder
-	for _, u := range pool.DemoUsers {
+	for _, u := range demousers.All {
 		fmt.Fprintf(&creds, "%s: %s\n", u.Name, u.Password)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -55,3 +55,17 @@ func drainSignal() <-chan os.Signal {
 	signal.Notify(ch, syscall.SIGTERM)
 	return ch
 }
+
+// stopOnDrain returns a copy of ctx that SIGTERM cancels too, for runners that have
+// nothing to drain and stop on SIGTERM as on SIGINT.
+func stopOnDrain(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-drainSignal():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

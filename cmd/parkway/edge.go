@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/admin"
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/media"
+)
+
+// edge is what `parkway demo` and `parkway gateway` both run in front of two pools: the
+// DR controller probing them, the SIP user agent it moves users with (when there is
+// one), media for calls, and the gateway serving HTTP and websockets.
+type edge struct {
+	log *slog.Logger
+	// http is the address the gateway serves on.
+	http string
+	// dr names the pools and probes; serve fills in its Redirector and Logger.
+	dr dr.Config
+	// ua is the user agent's config; nil means no SIP: sessions carry the DR state and
+	// refuse calls. serve fills in its Logger.
+	ua *ua.Config
+	// mediaIP is the one address calls' ICE offers and RTP bridges bind; zero means the
+	// user agent's own.
+	mediaIP netip.Addr
+	// gateway is the gateway's own settings; serve wires in the controller, the admin
+	// API, SIP, media and the logger.
+	gateway gateway.Config
+	// demoPools and adminToken go to the admin API (admin.Handler): demoPools only in
+	// the demo, and no token means the API is open.
+	demoPools  admin.DemoPools
+	adminToken string
+	// ready, if set, is called once the gateway listens at url, before it serves.
+	ready func(gw *gateway.Server, url string, sip *ua.Manager)
+}
+
+// serve runs the edge until ctx ends. The user agent is closed after the controller
+// stops and before serve returns, so its users' un-REGISTERs reach pools that outlive it.
+func (e edge) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sip, err := e.startUA()
+	if err != nil {
+		return err
+	}
+	if sip != nil {
+		defer sip.Close()
+	}
+	ctl, err := e.controller(sip)
+	if err != nil {
+		return err
+	}
+	defer runController(ctx, cancel, ctl, sip, e.log)()
+	cfg, err := e.gatewayConfig(ctl, sip)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", e.http)
+	if err != nil {
+		return err
+	}
+	if e.ready != nil {
+		e.ready(gw, baseURL(ln.Addr()), sip)
+	}
+	return gw.Serve(ctx, ln)
+}
+
+// startUA starts the user agent every signed-in user registers through, or returns nil
+// without a ua section.
+func (e edge) startUA() (*ua.Manager, error) {
+	if e.ua == nil {
+		return nil, nil
+	}
+	c := *e.ua
+	c.Logger = e.log
+	return ua.NewManager(c)
+}
+
+// controller builds the DR controller; with a user agent, it is what the controller
+// moves users with.
+func (e edge) controller(sip *ua.Manager) (*dr.Controller, error) {
+	c := e.dr
+	if sip != nil {
+		c.Redirector = sip
+	}
+	c.Logger = e.log
+	return dr.New(c)
+}
+
+// runController runs ctl until ctx ends, cancelling ctx if it stops on its own. With a
+// user agent, calls parked on a pool that fails are hung up with a reason (DESIGN.md
+// §2), never left in silence: the home pool at an outage, and also a pool whose failure
+// changes no phase (home after a planned failover, the backup). The returned stop
+// cancels ctx and waits for all of it.
+func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Controller, sip *ua.Manager, log *slog.Logger) (stop func()) {
+	var wg sync.WaitGroup
+	unsubscribe := func() {}
+	if sip != nil {
+		unsubscribe = ctl.OnPoolDown(func(pool string) {
+			wg.Go(func() { sip.EndParked(ctx, pool, "the park pool failed") })
+		})
+	}
+	wg.Go(func() {
+		if err := ctl.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("dr controller stopped", "err", err)
+			cancel()
+		}
+	})
+	return func() {
+		unsubscribe()
+		cancel()
+		wg.Wait()
+	}
+}
+
+// gatewayConfig is e.gateway wired to the controller, the admin API and, with a user
+// agent, to SIP and media: each call gets a pion PeerConnection toward the browser whose
+// ICE offers only the media address, and an RTP bridge bound there too.
+func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager) (gateway.Config, error) {
+	cfg := e.gateway
+	cfg.Controller = ctl
+	cfg.Admin = admin.Handler(ctl, e.demoPools, admin.WithToken(e.adminToken))
+	cfg.Logger = e.log
+	if sip == nil {
+		return cfg, nil
+	}
+	mediaIP := e.mediaIP
+	if !mediaIP.IsValid() {
+		mediaIP = netip.MustParseAddrPort(sip.Addr()).Addr()
+	}
+	mf, err := media.NewFactory(&media.Options{IPs: []netip.Addr{mediaIP}})
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	cfg.Registrar = gateway.SIPUsers(sip)
+	cfg.SIP, cfg.Media, cfg.MediaAddr = sip, mf, mediaIP
+	return cfg, nil
+}
