@@ -130,177 +130,227 @@ func LoadConfig(path string) (FileConfig, error) {
 // ParseConfig parses the YAML form; dir resolves relative file names. Every problem is
 // reported, each naming its field and value.
 func ParseConfig(data []byte, dir string) (FileConfig, error) {
-	if len(data) > maxConfigFile {
-		return FileConfig{}, fmt.Errorf("config: %d bytes exceeds %d", len(data), maxConfigFile)
+	f, err := decodeConfig(data)
+	if err != nil {
+		return FileConfig{}, fmt.Errorf("config: %w", err)
 	}
+	p := &problems{dir: dir}
+	fc := FileConfig{
+		HTTP:       f.httpAddr(p),
+		Gateway:    f.gateway(p),
+		AdminToken: f.adminToken(p),
+		DR:         f.dr(p),
+	}
+	if f.SIP != nil {
+		fc.UA = f.SIP.ua(fc.DR, p)
+		fc.Gateway.SignOutGrace = p.duration("sip.signOutGrace", f.SIP.SignOutGrace)
+	}
+	if err := p.err(); err != nil {
+		return FileConfig{}, err
+	}
+	return fc, nil
+}
+
+// decodeConfig decodes exactly one YAML document, strictly: an unknown or misspelt key
+// is an error, never a silent default.
+func decodeConfig(data []byte) (fileConfig, error) {
 	var f fileConfig
+	if len(data) > maxConfigFile {
+		return f, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigFile)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return FileConfig{}, errors.New("config: empty")
+			return f, errors.New("empty")
 		}
-		return FileConfig{}, fmt.Errorf("config: %w", err)
+		return f, err
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return FileConfig{}, errors.New("config: more than one YAML document")
+		return f, errors.New("more than one YAML document")
 	}
+	return f, nil
+}
 
-	var errs []error
-	bad := func(field string, value any, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s = %v: %s", field, value, fmt.Sprintf(format, args...)))
-	}
-	duration := func(field, s string) time.Duration {
-		if s == "" {
-			return 0
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			bad(field, fmt.Sprintf("%q", s), "must be a duration like 250ms, 6s or 12h")
-		}
-		return d
-	}
-	readSecret := func(field, name string) []byte {
-		if name == "" {
-			return nil
-		}
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			bad(field, fmt.Sprintf("%q", name), "%v", err)
-			return nil
-		}
-		return bytes.TrimSpace(b)
-	}
+// problems collects what is wrong with a config file, each problem naming its field and
+// value, so that one run reports them all.
+type problems struct {
+	dir  string // the config file's directory: relative file names start there
+	errs []error
+}
 
-	fc := FileConfig{HTTP: f.HTTP}
+func (p *problems) bad(field string, value any, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s = %v: %s", field, value, fmt.Sprintf(format, args...)))
+}
+
+// err is every problem, or nil.
+func (p *problems) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("config: %w", errors.Join(p.errs...))
+}
+
+// duration parses field's value s; empty is 0 (the default).
+func (p *problems) duration(field, s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.bad(field, fmt.Sprintf("%q", s), "must be a duration like 250ms, 6s or 12h")
+	}
+	return d
+}
+
+// path resolves a file name from the config against its directory.
+func (p *problems) path(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(p.dir, name)
+}
+
+// secret reads the file field names, trimmed of surrounding space, and checks it holds
+// at least minLen bytes (want says how many to use). An empty name, or a file of nothing
+// but space, is no secret: nil, as if the field were absent.
+func (p *problems) secret(field, name string, minLen int, want string) []byte {
+	if name == "" {
+		return nil
+	}
+	b, err := os.ReadFile(p.path(name))
+	if err != nil {
+		p.bad(field, fmt.Sprintf("%q", p.path(name)), "%v", err)
+		return nil
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	if len(b) < minLen {
+		p.bad(field, fmt.Sprintf("%q", name), "holds %d bytes; %s", len(b), want)
+	}
+	return b
+}
+
+// httpAddr is the address to serve on: host:port, 127.0.0.1:8080 when unset.
+func (f *fileConfig) httpAddr(p *problems) string {
 	if f.HTTP == "" {
-		fc.HTTP = "127.0.0.1:8080"
-	} else if _, _, err := net.SplitHostPort(f.HTTP); err != nil {
-		bad("http", fmt.Sprintf("%q", f.HTTP), "must be host:port")
+		return "127.0.0.1:8080"
 	}
+	if _, _, err := net.SplitHostPort(f.HTTP); err != nil {
+		p.bad("http", fmt.Sprintf("%q", f.HTTP), "must be host:port")
+	}
+	return f.HTTP
+}
+
+// gateway is the gateway's own settings: sign-in, origins, keys, session limits and the
+// heartbeat.
+func (f *fileConfig) gateway(p *problems) Config {
 	g := Config{
 		Demo:           f.Demo,
 		Hosts:          f.Hosts,
 		AllowedOrigins: f.AllowedOrigins,
 		EmbedOrigins:   f.EmbedOrigins,
-		SessionTTL:     duration("sessionTTL", f.SessionTTL),
-		TicketTTL:      duration("ticketTTL", f.TicketTTL),
-		AuthTimeout:    duration("authTimeout", f.AuthTimeout),
-		PingInterval:   duration("heartbeat.interval", f.Heartbeat.Interval),
-		PeerTimeout:    duration("heartbeat.timeout", f.Heartbeat.Timeout),
+		SessionTTL:     p.duration("sessionTTL", f.SessionTTL),
+		TicketTTL:      p.duration("ticketTTL", f.TicketTTL),
+		AuthTimeout:    p.duration("authTimeout", f.AuthTimeout),
+		PingInterval:   p.duration("heartbeat.interval", f.Heartbeat.Interval),
+		PeerTimeout:    p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
 		MaxSessions:    f.MaxSessions,
+		SessionKey:     p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
+		EmbedKey:       p.secret("embedKeyFile", f.EmbedKeyFile, MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", MinEmbedKeySize)),
 	}
 	if f.MaxSessions < 0 {
-		bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", DefaultMaxSessions)
+		p.bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", DefaultMaxSessions)
 	}
-	for i, o := range f.AllowedOrigins {
-		if _, err := parseOrigin(o); err != nil {
-			bad(fmt.Sprintf("allowedOrigins[%d]", i), fmt.Sprintf("%q", o), "%v", err)
-		}
-	}
-	for i, o := range f.EmbedOrigins {
-		if _, err := parseOrigin(o); err != nil {
-			bad(fmt.Sprintf("embedOrigins[%d]", i), fmt.Sprintf("%q", o), "%v", err)
-		}
-	}
-	if key := readSecret("sessionKeyFile", f.SessionKeyFile); key != nil {
-		if len(key) < 32 {
-			bad("sessionKeyFile", fmt.Sprintf("%q", f.SessionKeyFile), "holds %d bytes; at least 32 are needed", len(key))
-		}
-		g.SessionKey = key
-	}
-	if key := readSecret("embedKeyFile", f.EmbedKeyFile); key != nil {
-		if len(key) < MinEmbedKeySize {
-			bad("embedKeyFile", fmt.Sprintf("%q", f.EmbedKeyFile), "holds %d bytes; use at least %d random ones", len(key), MinEmbedKeySize)
-		}
-		g.EmbedKey = key
-	}
-	if tok := readSecret("adminTokenFile", f.AdminTokenFile); tok != nil {
-		if len(tok) < 16 {
-			bad("adminTokenFile", fmt.Sprintf("%q", f.AdminTokenFile), "holds %d bytes; use at least 16 random ones", len(tok))
-		}
-		fc.AdminToken = string(tok)
-	}
-	pool := func(field string, p *filePool) dr.Pool {
-		if p == nil {
-			bad(field, "(missing)", "is required: {name, sip, orbits}")
-			return dr.Pool{}
-		}
-		if p.Name == "" {
-			bad(field+".name", `""`, "is required")
-		}
-		if host, port, err := net.SplitHostPort(p.SIP); err != nil || host == "" || port == "" || port == "0" {
-			bad(field+".sip", fmt.Sprintf("%q", p.SIP), "must be host:port of the pool's SIP listener")
-		}
-		for i, r := range p.Orbits {
-			if err := checkOrbitRange(r); err != nil {
-				bad(fmt.Sprintf("%s.orbits[%d]", field, i), fmt.Sprintf("%q", r), "%v", err)
-			}
-		}
-		return dr.Pool{Name: p.Name, SIPAddr: p.SIP, Orbits: strings.Join(p.Orbits, ",")}
-	}
-	fc.DR = dr.Config{
-		Home:              pool("pools.home", f.Pools.Home),
-		Backup:            pool("pools.backup", f.Pools.Backup),
-		ProbeInterval:     duration("probe.interval", f.Probe.Interval),
-		ProbeTimeout:      duration("probe.timeout", f.Probe.Timeout),
-		ProbeMisses:       f.Probe.Misses,
-		AutoFailoverAfter: duration("autoFailoverAfter", f.AutoFailoverAfter),
-		AutoFailbackAfter: duration("autoFailbackAfter", f.AutoFailbackAfter),
-	}
-	if f.Probe.Misses < 0 {
-		bad("probe.misses", f.Probe.Misses, "must not be negative")
-	}
-	if f.Pools.Home != nil && f.Pools.Backup != nil && f.Pools.Home.Name == f.Pools.Backup.Name && f.Pools.Home.Name != "" {
-		bad("pools.backup.name", fmt.Sprintf("%q", f.Pools.Backup.Name), "must differ from pools.home.name")
-	}
+	checkOrigins(p, "allowedOrigins", f.AllowedOrigins)
+	checkOrigins(p, "embedOrigins", f.EmbedOrigins)
 	if wg := g.withDefaults(); wg.PeerTimeout <= wg.PingInterval {
-		bad("heartbeat.timeout", wg.PeerTimeout, "must be longer than heartbeat.interval (%v)", wg.PingInterval)
+		p.bad("heartbeat.timeout", wg.PeerTimeout, "must be longer than heartbeat.interval (%v)", wg.PingInterval)
 	}
-	if f.SIP != nil {
-		fc.UA = parseSIP(f.SIP, fc.DR, dir, bad)
-		g.SignOutGrace = duration("sip.signOutGrace", f.SIP.SignOutGrace)
-	}
-	fc.Gateway = g
-	if len(errs) > 0 {
-		return FileConfig{}, fmt.Errorf("config: %w", errors.Join(errs...))
-	}
-	return fc, nil
+	return g
 }
 
-// parseSIP builds the user agent's config from the sip section and the DR pools,
-// reporting each problem through bad.
-func parseSIP(f *fileSIP, d dr.Config, dir string, bad func(field string, value any, format string, args ...any)) *ua.Config {
+func checkOrigins(p *problems, field string, origins []string) {
+	for i, o := range origins {
+		if _, err := parseOrigin(o); err != nil {
+			p.bad(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q", o), "%v", err)
+		}
+	}
+}
+
+// adminToken is the admin API's bearer token; "" leaves the API open.
+func (f *fileConfig) adminToken(p *problems) string {
+	return string(p.secret("adminTokenFile", f.AdminTokenFile, 16, "use at least 16 random ones"))
+}
+
+// dr is the DR controller's pools, probes and automatic transitions.
+func (f *fileConfig) dr(p *problems) dr.Config {
+	c := dr.Config{
+		Home:              f.Pools.Home.dr(p, "pools.home"),
+		Backup:            f.Pools.Backup.dr(p, "pools.backup"),
+		ProbeInterval:     p.duration("probe.interval", f.Probe.Interval),
+		ProbeTimeout:      p.duration("probe.timeout", f.Probe.Timeout),
+		ProbeMisses:       f.Probe.Misses,
+		AutoFailoverAfter: p.duration("autoFailoverAfter", f.AutoFailoverAfter),
+		AutoFailbackAfter: p.duration("autoFailbackAfter", f.AutoFailbackAfter),
+	}
+	if f.Probe.Misses < 0 {
+		p.bad("probe.misses", f.Probe.Misses, "must not be negative")
+	}
+	if f.Pools.Home != nil && f.Pools.Backup != nil && f.Pools.Home.Name == f.Pools.Backup.Name && f.Pools.Home.Name != "" {
+		p.bad("pools.backup.name", fmt.Sprintf("%q", f.Pools.Backup.Name), "must differ from pools.home.name")
+	}
+	return c
+}
+
+// dr is one pool as the DR controller probes it; field is where it sits in the file.
+func (fp *filePool) dr(p *problems, field string) dr.Pool {
+	if fp == nil {
+		p.bad(field, "(missing)", "is required: {name, sip, orbits}")
+		return dr.Pool{}
+	}
+	if fp.Name == "" {
+		p.bad(field+".name", `""`, "is required")
+	}
+	if host, port, err := net.SplitHostPort(fp.SIP); err != nil || host == "" || port == "" || port == "0" {
+		p.bad(field+".sip", fmt.Sprintf("%q", fp.SIP), "must be host:port of the pool's SIP listener")
+	}
+	for i, r := range fp.Orbits {
+		if err := checkOrbitRange(r); err != nil {
+			p.bad(fmt.Sprintf("%s.orbits[%d]", field, i), fmt.Sprintf("%q", r), "%v", err)
+		}
+	}
+	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ",")}
+}
+
+// ua builds the user agent's config from the sip section and the DR pools: it registers
+// users at home first, with the passwords of the credentials file.
+func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name}
 	if f.Listen == "" {
 		c.Listen = "127.0.0.1:5090"
 	} else if ap, err := netip.ParseAddrPort(f.Listen); err != nil || !ap.IsValid() {
-		bad("sip.listen", fmt.Sprintf("%q", f.Listen), "must be ip:port (the IP goes into every user's Contact)")
+		p.bad("sip.listen", fmt.Sprintf("%q", f.Listen), "must be ip:port (the IP goes into every user's Contact)")
 	}
-	for _, p := range []struct {
+	for _, pool := range []struct {
 		field string
 		pool  dr.Pool
 	}{{"pools.home.sip", d.Home}, {"pools.backup.sip", d.Backup}} {
-		if _, err := netip.ParseAddrPort(p.pool.SIPAddr); err != nil && p.pool.SIPAddr != "" {
-			bad(p.field, fmt.Sprintf("%q", p.pool.SIPAddr), "must be ip:port when the gateway registers users (sip)")
+		if _, err := netip.ParseAddrPort(pool.pool.SIPAddr); err != nil && pool.pool.SIPAddr != "" {
+			p.bad(pool.field, fmt.Sprintf("%q", pool.pool.SIPAddr), "must be ip:port when the gateway registers users (sip)")
 		}
-		c.Pools = append(c.Pools, ua.Pool{Name: p.pool.Name, Addr: p.pool.SIPAddr})
+		c.Pools = append(c.Pools, ua.Pool{Name: pool.pool.Name, Addr: pool.pool.SIPAddr})
 	}
 	if f.CredentialsFile == "" {
-		bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")
+		p.bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")
 		return c
 	}
-	name := f.CredentialsFile
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(dir, name)
-	}
-	creds, err := loadCredentials(name)
+	creds, err := loadCredentials(p.path(f.CredentialsFile))
 	if err != nil {
-		bad("sip.credentialsFile", fmt.Sprintf("%q", f.CredentialsFile), "%v", err)
+		p.bad("sip.credentialsFile", fmt.Sprintf("%q", f.CredentialsFile), "%v", err)
 	}
 	c.Credentials = creds
 	return c

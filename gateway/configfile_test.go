@@ -29,6 +29,7 @@ func writeSecrets(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("alice: alice-pw\nbob: bob-pw\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "empty.yaml"), []byte("alice: \"\"\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "list.yaml"), []byte("- alice\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "short.key"), []byte("8 bytes!\n"), 0o600)
 	return dir
 }
 
@@ -62,39 +63,91 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// Every refusal names the field at fault, so an operator can fix the file without
+// reading code.
 func TestParseConfigRefuses(t *testing.T) {
 	dir := writeSecrets(t)
-	for name, tc := range map[string]struct{ edit, want string }{
-		"unknown key":     {"http: 127.0.0.1:9090", "htpp: 1"},
-		"bad duration":    {"sessionTTL: 1h", "sessionTTL: forever"},
-		"bad origin":      {`["https://phone.example.com"]`, `["https://phone.example.com/app"]`},
-		"short key":       {"sessionKeyFile: session.key", "sessionKeyFile: admin.token"},
-		"missing key":     {"sessionKeyFile: session.key", "sessionKeyFile: nope.key"},
-		"bad orbit":       {`"7000-7099"`, `"0700-0799"`},
-		"same pool names": {"name: pool-b", "name: pool-a"},
-		"no port":         {"127.0.0.1:5070", "127.0.0.1"},
-		"heartbeat":       {"timeout: 4s", "timeout: 1s"},
-		"sip no creds":    {"credentialsFile: users.yaml, ", ""},
-		"sip creds gone":  {"credentialsFile: users.yaml", "credentialsFile: nope.yaml"},
-		"sip empty pw":    {"credentialsFile: users.yaml", "credentialsFile: empty.yaml"},
-		"sip creds list":  {"credentialsFile: users.yaml", "credentialsFile: list.yaml"},
-		"sip listen name": {"listen: 127.0.0.1:5090", "listen: localhost:5090"},
-		"sip pool name":   {"sip: 127.0.0.1:5080", "sip: pool-b.example:5080"},
-		"sip bad key":     {"signOutGrace: 3s", "signoutGrace: 3s"},
-		"sip bad grace":   {"signOutGrace: 3s", "signOutGrace: soon"},
+	for name, tc := range map[string]struct{ edit, want, field string }{
+		"unknown key":      {"http: 127.0.0.1:9090", "htpp: 1", "htpp"},
+		"bad http":         {"http: 127.0.0.1:9090", "http: 127.0.0.1", "http"},
+		"bad duration":     {"sessionTTL: 1h", "sessionTTL: forever", "sessionTTL"},
+		"negative ttl":     {"sessionTTL: 1h", "sessionTTL: -1h", "sessionTTL"},
+		"bad origin":       {`["https://phone.example.com"]`, `["https://phone.example.com/app"]`, "allowedOrigins[0]"},
+		"bad embed origin": {"sessionTTL: 1h", "sessionTTL: 1h\nembedOrigins: [ftp://host.example]", "embedOrigins[0]"},
+		"negative max":     {"sessionTTL: 1h", "sessionTTL: 1h\nmaxSessions: -1", "maxSessions"},
+		"short key":        {"sessionKeyFile: session.key", "sessionKeyFile: admin.token", "sessionKeyFile"},
+		"missing key":      {"sessionKeyFile: session.key", "sessionKeyFile: nope.key", "sessionKeyFile"},
+		"short embed key":  {"sessionTTL: 1h", "sessionTTL: 1h\nembedKeyFile: short.key", "embedKeyFile"},
+		"short token":      {"adminTokenFile: admin.token", "adminTokenFile: short.key", "adminTokenFile"},
+		"missing token":    {"adminTokenFile: admin.token", "adminTokenFile: nope.token", "adminTokenFile"},
+		"bad orbit":        {`"7000-7099"`, `"0700-0799"`, "pools.home.orbits[0]"},
+		"same pool names":  {"name: pool-b", "name: pool-a", "pools.backup.name"},
+		"no pool name":     {"name: pool-b, ", "", "pools.backup.name"},
+		"no port":          {"127.0.0.1:5070", "127.0.0.1", "pools.home.sip"},
+		"bad probe":        {"interval: 100ms", "interval: often", "probe.interval"},
+		"negative misses":  {"misses: 2", "misses: -2", "probe.misses"},
+		"bad failover":     {"sessionTTL: 1h", "sessionTTL: 1h\nautoFailoverAfter: later", "autoFailoverAfter"},
+		"heartbeat":        {"timeout: 4s", "timeout: 1s", "heartbeat.timeout"},
+		"sip no creds":     {"credentialsFile: users.yaml, ", "", "sip.credentialsFile"},
+		"sip creds gone":   {"credentialsFile: users.yaml", "credentialsFile: nope.yaml", "sip.credentialsFile"},
+		"sip empty pw":     {"credentialsFile: users.yaml", "credentialsFile: empty.yaml", "sip.credentialsFile"},
+		"sip creds list":   {"credentialsFile: users.yaml", "credentialsFile: list.yaml", "sip.credentialsFile"},
+		"sip listen name":  {"listen: 127.0.0.1:5090", "listen: localhost:5090", "sip.listen"},
+		"sip pool name":    {"sip: 127.0.0.1:5080", "sip: pool-b.example:5080", "pools.backup.sip"},
+		"sip bad key":      {"signOutGrace: 3s", "signoutGrace: 3s", "signoutGrace"},
+		"sip bad grace":    {"signOutGrace: 3s", "signOutGrace: soon", "sip.signOutGrace"},
+		"two documents":    {"http: 127.0.0.1:9090", "http: 127.0.0.1:9090\n---\nhttp: 127.0.0.1:9091", "more than one YAML document"},
 	} {
-		_, err := ParseConfig([]byte(strings.Replace(goodConfig, tc.edit, tc.want, 1)), dir)
+		conf := strings.Replace(goodConfig, tc.edit, tc.want, 1)
+		if conf == goodConfig {
+			t.Fatalf("%s: %q is not in the good config", name, tc.edit)
+		}
+		_, err := ParseConfig([]byte(conf), dir)
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue
 		}
-		t.Logf("%s: %v", name, err)
+		if !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v does not name %s", name, err, tc.field)
+		}
 	}
 	if _, err := ParseConfig([]byte("http: 127.0.0.1:1\n"), dir); err == nil || !strings.Contains(err.Error(), "pools.home") {
 		t.Errorf("missing pools: %v", err)
 	}
-	if _, err := ParseConfig(nil, dir); err == nil {
-		t.Error("empty config accepted")
+	if _, err := ParseConfig(nil, dir); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty config: %v", err)
+	}
+	if _, err := ParseConfig(make([]byte, maxConfigFile+1), dir); err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Errorf("oversized config: %v", err)
+	}
+}
+
+// One run reports every problem in the file, not just the first.
+func TestParseConfigReportsAll(t *testing.T) {
+	dir := writeSecrets(t)
+	conf := strings.NewReplacer("sessionTTL: 1h", "sessionTTL: forever", "misses: 2", "misses: -2", "listen: 127.0.0.1:5090", "listen: localhost:5090").Replace(goodConfig)
+	_, err := ParseConfig([]byte(conf), dir)
+	for _, field := range []string{"sessionTTL", "probe.misses", "sip.listen"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%v does not name %s", err, field)
+		}
+	}
+}
+
+// A secret file of nothing but space counts as absent, as it always has: no session
+// key (a random one per process), no admin token.
+func TestParseConfigBlankSecretIsAbsent(t *testing.T) {
+	dir := writeSecrets(t)
+	if err := os.WriteFile(filepath.Join(dir, "blank"), []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.NewReplacer("sessionKeyFile: session.key", "sessionKeyFile: blank", "adminTokenFile: admin.token", "adminTokenFile: blank").Replace(goodConfig)
+	fc, err := ParseConfig([]byte(conf), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.Gateway.SessionKey != nil || fc.AdminToken != "" {
+		t.Errorf("session key %q, admin token %q", fc.Gateway.SessionKey, fc.AdminToken)
 	}
 }
 
