@@ -93,6 +93,8 @@ func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
 		{"peer overlaps", base + "peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: [\"7050-7150\"]}\n", []string{"peer.orbits[0]", "7050-7150", "overlaps"}},
 		{"peer is self", base + "peer: {name: pool-b, addr: 127.0.0.1:5070}\n", []string{"peer.addr", "127.0.0.1:5070"}},
 		{"two documents", base + "---\nname: x\n", []string{"more than one"}},
+		{"bad peer orbit", base + "peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: [\"8000-80\"]}\n", []string{"peer.orbits[0]", "8000-80"}},
+		{"too large", base + "# " + strings.Repeat("x", maxConfigSize) + "\n", []string{"exceeds"}},
 		{"empty", "", []string{"empty"}},
 	}
 	for _, tc := range cases {
@@ -107,6 +109,31 @@ func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The park section's file form: music on hold is on unless turned off, and a music file
+// is found next to the config unless it is builtin or absolute.
+func TestParseConfigPark(t *testing.T) {
+	base := "name: pool-a\nlisten: 127.0.0.1:5070\npark: {orbits: [\"7000-7099\"]"
+	for _, tc := range []struct {
+		park       string
+		music      string
+		disableMOH bool
+	}{
+		{"", "", false},
+		{", musicOnHold: false", "", true},
+		{", musicOnHold: true, musicFile: moh.wav", "/etc/parkway/moh.wav", false},
+		{", musicFile: /srv/moh.wav", "/srv/moh.wav", false},
+		{", musicFile: builtin:pool-b", "builtin:pool-b", false},
+	} {
+		cfg, err := ParseConfig([]byte(base+tc.park+"}\n"), "/etc/parkway")
+		if err != nil {
+			t.Fatalf("park {%s}: %v", tc.park, err)
+		}
+		if cfg.Park.MusicFile != tc.music || cfg.Park.DisableMusicOnHold != tc.disableMOH {
+			t.Errorf("park {%s}: music file %q, music on hold disabled %v; want %q, %v", tc.park, cfg.Park.MusicFile, cfg.Park.DisableMusicOnHold, tc.music, tc.disableMOH)
+		}
 	}
 }
 

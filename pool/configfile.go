@@ -68,72 +68,22 @@ const maxConfigSize = 1 << 20
 // (musicFile) are taken relative to dir, the config file's directory. Errors name the
 // field and the value.
 func ParseConfig(data []byte, dir string) (Config, error) {
-	if len(data) > maxConfigSize {
-		return Config{}, fmt.Errorf("config: %d bytes exceeds %d", len(data), maxConfigSize)
-	}
-	var f fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Config{}, errors.New("config: empty")
-		}
+	f, err := decodeConfig(data)
+	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return Config{}, errors.New("config: more than one YAML document")
-	}
+	var errs fileErrors
 	cfg := Config{
 		Name:              f.Name,
 		Domain:            f.Domain,
 		Listen:            f.Listen,
 		ParkListen:        f.ParkListen,
+		Users:             f.users(),
+		Peer:              f.Peer.peer(&errs),
+		Park:              f.Park.config(dir, &errs),
 		DigestAlgorithms:  f.Digest,
 		AuthenticateCalls: f.AuthCalls,
 	}
-	var errs []error
-	for _, u := range f.Users {
-		cfg.Users = append(cfg.Users, User(u))
-	}
-	parseRanges := func(field string, in []string) []Range {
-		var out []Range
-		for i, s := range in {
-			start, end, ok := strings.Cut(strings.TrimSpace(s), "-")
-			if !ok {
-				end = start // a single orbit
-			}
-			r := Range{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
-			if err := checkRange(r); err != nil {
-				errs = append(errs, &FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Value: fmt.Sprintf("%q", s), Err: err})
-			}
-			out = append(out, r)
-		}
-		return out
-	}
-	if f.Peer != nil {
-		cfg.Peer = &Peer{Name: f.Peer.Name, Addr: f.Peer.Addr, Orbits: parseRanges("peer.orbits", f.Peer.Orbits)}
-	}
-	pc := ParkConfig{
-		Orbits:            parseRanges("park.orbits", f.Park.Orbits),
-		MusicFile:         f.Park.MusicFile,
-		MaxPickupAttempts: f.Park.MaxPickupAttempts,
-		OnTimeoutURI:      f.Park.OnTimeoutURI,
-	}
-	if f.Park.MusicOnHold != nil {
-		pc.DisableMusicOnHold = !*f.Park.MusicOnHold
-	}
-	if pc.MusicFile != "" && !strings.HasPrefix(pc.MusicFile, "builtin:") && !filepath.IsAbs(pc.MusicFile) && dir != "" {
-		pc.MusicFile = filepath.Join(dir, pc.MusicFile)
-	}
-	if f.Park.PickupTimeout != "" {
-		d, err := time.ParseDuration(f.Park.PickupTimeout)
-		if err != nil {
-			errs = append(errs, &FieldError{Field: "park.pickupTimeout", Value: fmt.Sprintf("%q", f.Park.PickupTimeout), Err: errors.New("must be a duration like 90s or 2m")})
-		}
-		pc.PickupTimeout = d
-	}
-	cfg.Park = pc
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -141,4 +91,92 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// decodeConfig decodes exactly one YAML document, strictly.
+func decodeConfig(data []byte) (fileConfig, error) {
+	var f fileConfig
+	if len(data) > maxConfigSize {
+		return f, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, errors.New("empty")
+		}
+		return f, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return f, errors.New("more than one YAML document")
+	}
+	return f, nil
+}
+
+// fileErrors collects what the file form gets wrong before Validate sees the Config,
+// each a *FieldError, so that one run reports them all.
+type fileErrors []error
+
+func (e *fileErrors) add(field string, value any, err error) {
+	*e = append(*e, &FieldError{Field: field, Value: value, Err: err})
+}
+
+func (f *fileConfig) users() []User {
+	var users []User
+	for _, u := range f.Users {
+		users = append(users, User(u))
+	}
+	return users
+}
+
+// peer is the paired pool; nil without a peer section.
+func (fp *filePeer) peer(errs *fileErrors) *Peer {
+	if fp == nil {
+		return nil
+	}
+	return &Peer{Name: fp.Name, Addr: fp.Addr, Orbits: parseRanges("peer.orbits", fp.Orbits, errs)}
+}
+
+// config is the park section: musicOnHold defaults to on, and a musicFile that is
+// neither builtin nor absolute is taken relative to dir.
+func (fp *filePark) config(dir string, errs *fileErrors) ParkConfig {
+	pc := ParkConfig{
+		Orbits:            parseRanges("park.orbits", fp.Orbits, errs),
+		MusicFile:         fp.MusicFile,
+		MaxPickupAttempts: fp.MaxPickupAttempts,
+		OnTimeoutURI:      fp.OnTimeoutURI,
+	}
+	if fp.MusicOnHold != nil {
+		pc.DisableMusicOnHold = !*fp.MusicOnHold
+	}
+	if pc.MusicFile != "" && !strings.HasPrefix(pc.MusicFile, "builtin:") && !filepath.IsAbs(pc.MusicFile) && dir != "" {
+		pc.MusicFile = filepath.Join(dir, pc.MusicFile)
+	}
+	if fp.PickupTimeout != "" {
+		d, err := time.ParseDuration(fp.PickupTimeout)
+		if err != nil {
+			errs.add("park.pickupTimeout", fmt.Sprintf("%q", fp.PickupTimeout), errors.New("must be a duration like 90s or 2m"))
+		}
+		pc.PickupTimeout = d
+	}
+	return pc
+}
+
+// parseRanges parses orbit ranges, "7000-7099" or a single orbit, each checked against
+// the orbit rule; field names the list in errors.
+func parseRanges(field string, in []string, errs *fileErrors) []Range {
+	var out []Range
+	for i, s := range in {
+		start, end, ok := strings.Cut(strings.TrimSpace(s), "-")
+		if !ok {
+			end = start // a single orbit
+		}
+		r := Range{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
+		if err := checkRange(r); err != nil {
+			errs.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q", s), err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
