@@ -16,6 +16,7 @@ import (
 
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/internal/strictyaml"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -130,8 +131,8 @@ func LoadConfig(path string) (FileConfig, error) {
 // ParseConfig parses the YAML form; dir resolves relative file names. Every problem is
 // reported, each naming its field and value.
 func ParseConfig(data []byte, dir string) (FileConfig, error) {
-	f, err := decodeConfig(data)
-	if err != nil {
+	var f fileConfig
+	if err := strictyaml.Decode(data, maxConfigFile, &f); err != nil {
 		return FileConfig{}, fmt.Errorf("config: %w", err)
 	}
 	p := &problems{dir: dir}
@@ -149,28 +150,6 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 		return FileConfig{}, err
 	}
 	return fc, nil
-}
-
-// decodeConfig decodes exactly one YAML document, strictly: an unknown or misspelt key
-// is an error, never a silent default.
-func decodeConfig(data []byte) (fileConfig, error) {
-	var f fileConfig
-	if len(data) > maxConfigFile {
-		return f, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigFile)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return f, errors.New("empty")
-		}
-		return f, err
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return f, errors.New("more than one YAML document")
-	}
-	return f, nil
 }
 
 // problems collects what is wrong with a config file, each problem naming its field and

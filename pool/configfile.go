@@ -1,15 +1,13 @@
 package pool
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/parkway/parkway/internal/strictyaml"
 )
 
 // The YAML form of Config, parsed strictly: an unknown or misspelt field is an error, so a
@@ -68,8 +66,8 @@ const maxConfigSize = 1 << 20
 // (musicFile) are taken relative to dir, the config file's directory. Errors name the
 // field and the value.
 func ParseConfig(data []byte, dir string) (Config, error) {
-	f, err := decodeConfig(data)
-	if err != nil {
+	var f fileConfig
+	if err := strictyaml.Decode(data, maxConfigSize, &f); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	var errs fileErrors
@@ -91,27 +89,6 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
-}
-
-// decodeConfig decodes exactly one YAML document, strictly.
-func decodeConfig(data []byte) (fileConfig, error) {
-	var f fileConfig
-	if len(data) > maxConfigSize {
-		return f, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigSize)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return f, errors.New("empty")
-		}
-		return f, err
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return f, errors.New("more than one YAML document")
-	}
-	return f, nil
 }
 
 // fileErrors collects what the file form gets wrong before Validate sees the Config,
