@@ -210,21 +210,3 @@ func drPool(p *pool.Pool) dr.Pool {
 	}
 	return dr.Pool{Name: p.Name(), SIPAddr: p.Addr(), Orbits: strings.Join(ranges, ",")}
 }
-
-// baseURL is what to open in a browser for a listener: an unspecified address
-// (":8080", "0.0.0.0:8080") is reachable on loopback.
-func baseURL(a net.Addr) string {
-	host, port, _ := net.SplitHostPort(a.String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
-func newLogger(debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}

@@ -147,3 +147,13 @@ func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager) (gateway.Config
 	cfg.SIP, cfg.Media, cfg.MediaAddr = sip, mf, mediaIP
 	return cfg, nil
 }
+
+// baseURL is what to open in a browser for a listener: an unspecified address
+// (":8080", "0.0.0.0:8080") is reachable on loopback.
+func baseURL(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

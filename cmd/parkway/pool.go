@@ -35,11 +35,7 @@ func runPool(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(*debug)
 	slog.SetDefault(log) // sipgo logs a few things through the default logger
 	p, err := pool.New(cfg, pool.Options{Logger: log})
 	if err != nil {
