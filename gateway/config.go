@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parkway/parkway/demousers"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/static"

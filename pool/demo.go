@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/parkway/parkway/demousers"
+	"github.com/parkway/parkway/internal/demousers"
 )
 
 // DemoUsers are the demo's users and their published passwords ([demousers.All] as

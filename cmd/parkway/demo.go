@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/parkway/parkway/demousers"
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/pool"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/browsertest"
-	"github.com/parkway/parkway/demousers"
 	"github.com/parkway/parkway/gateway/admin"
+	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
