@@ -25,7 +25,7 @@ func TestNamesFollowAll(t *testing.T) {
 // configs/gateway.yaml signs the demo users in at pools started from configs/pool-*.yaml
 // (pool's TestDemoConfigsMatchFiles checks those against this list).
 func TestCredentialsFileMatches(t *testing.T) {
-	data, err := os.ReadFile("../configs/users.yaml")
+	data, err := os.ReadFile("../../configs/users.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
