@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 var errRingTimeout = errors.New("ring timeout")
@@ -206,13 +207,13 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 	}
 	req := sip.NewRequest(sip.INVITE, uri)
 	from := sip.FromHeader{DisplayName: "Parked call " + orbit,
-		Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
+		Address: sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(&from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
 	ct := r.contact()
 	req.AppendHeader(&ct)
-	req.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	req.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, orbit))
 	for _, h := range extra {
 		req.AppendHeader(h)
 	}

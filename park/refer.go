@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/park/transfer"
 )
 
@@ -39,7 +40,7 @@ func (r *run) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	user := req.Recipient.User
 	orbit := ""
 	switch {
-	case strings.EqualFold(user, ParkUser):
+	case strings.EqualFold(user, parkwire.ParkUser):
 	case r.s.Owns(user):
 		orbit = user
 	default:
@@ -79,7 +80,7 @@ func (r *run) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	res.To().Params = n.from.Params.Clone()
 	ct := r.contact()
 	res.AppendHeader(&ct)
-	res.AppendHeader(sip.NewHeader(OrbitHeader, pc.info.Orbit))
+	res.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit))
 	if err := tx.Respond(res); err != nil {
 		r.release(pc)
 		return

@@ -104,7 +104,7 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 				end = start // a single orbit
 			}
 			r := Range{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
-			if err := checkRange(r); err != nil {
+			if err := r.Check(); err != nil {
 				errs = append(errs, &FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Value: fmt.Sprintf("%q", s), Err: err})
 			}
 			out = append(out, r)

@@ -8,13 +8,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/park/transfer"
 	"github.com/parkway/parkway/signaling"
 )
-
-// orbitHeader carries a park orbit on the park service's answers and MESSAGE
-// (park.OrbitHeader); a transferee of ours repeats it in its sipfrag.
-const orbitHeader = "X-Parkway-Orbit"
 
 // referResult is one NOTIFY's sipfrag (RFC 3515 §2.4.5): the status of the INVITE the
 // transferee sent, and the orbit when that INVITE parked it.
@@ -139,7 +136,7 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 		respond(req, tx, 400, "Bad sipfrag")
 		return
 	}
-	r := referResult{code: code, orbit: sipfragHeader(req.Body(), orbitHeader)}
+	r := referResult{code: code, orbit: sipfragHeader(req.Body(), parkwire.OrbitHeader)}
 	if code >= 200 && code < 300 {
 		c := d.call
 		c.mu.Lock()
@@ -220,7 +217,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 		}
 		body := transfer.Sipfrag(code, reason)
 		if orbit != "" {
-			body = append(body, []byte(orbitHeader+": "+orbit+"\r\n")...)
+			body = append(body, []byte(parkwire.OrbitHeader+": "+orbit+"\r\n")...)
 		}
 		nctx, ncancel := context.WithTimeout(bg, c.u.m.cfg.RequestTimeout)
 		defer ncancel()
@@ -260,7 +257,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 
 	var orbit string
 	_, err := c.invite(ctx, req, func(d *dialog, r remoteMedia) error {
-		orbit = headerValue(d.cs.InviteResponse, orbitHeader)
+		orbit = headerValue(d.cs.InviteResponse, parkwire.OrbitHeader)
 		c.mu.Lock()
 		c.local = local
 		c.remote = remoteMedia{} // a new far end: always SetRemote

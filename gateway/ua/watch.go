@@ -11,7 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // watchUser is the user part of the watcher's Contact and From: it is not a person.
@@ -21,9 +21,9 @@ const watchUser = "parkway-watch"
 // (Event: x-parkway-park, park/subscribe.go).
 type ParkedList struct {
 	Pool   string
-	Parked []park.ParkedCall
+	Parked []parkwire.ParkedCall
 	// Event is the change that produced this list, nil for the first report.
-	Event *park.Event
+	Event *parkwire.Event
 }
 
 // Watcher keeps a live list of a pool's parked calls: a SUBSCRIBE dialog to the park
@@ -99,7 +99,7 @@ func (w *Watcher) List() ParkedList {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.list
-	l.Parked = append([]park.ParkedCall(nil), l.Parked...)
+	l.Parked = append([]parkwire.ParkedCall(nil), l.Parked...)
 	return l
 }
 
@@ -221,7 +221,7 @@ func (w *Watcher) refreshIn() time.Duration {
 
 // subscribe starts a new subscription dialog at pool (RFC 6665 §4.1.2.1).
 func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
-	uri := sip.Uri{Scheme: "sip", User: parkUser, Host: p.domain()}
+	uri := sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: p.domain()}
 	req := sip.NewRequest(sip.SUBSCRIBE, uri)
 	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: p.domain()}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
@@ -232,8 +232,8 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 	req.AppendHeader(&id)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.SUBSCRIBE})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: w.m.host, Port: w.m.port}})
-	req.AppendHeader(sip.NewHeader("Event", park.EventPark))
-	req.AppendHeader(sip.NewHeader("Accept", park.ContentTypePark))
+	req.AppendHeader(sip.NewHeader("Event", parkwire.EventPark))
+	req.AppendHeader(sip.NewHeader("Accept", parkwire.ContentTypePark))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(w.m.cfg.WatchExpires/time.Second))))
 	req.SetDestination(p.Addr)
 	req.SetTransport("UDP")
@@ -309,7 +309,7 @@ func (w *Watcher) refreshRequest(expires time.Duration) *sip.Request {
 	req.AppendHeader(&id)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: w.cseq, MethodName: sip.SUBSCRIBE})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: w.m.host, Port: w.m.port}})
-	req.AppendHeader(sip.NewHeader("Event", park.EventPark))
+	req.AppendHeader(sip.NewHeader("Event", parkwire.EventPark))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.SetTransport("UDP")
 	if expires == 0 {
@@ -345,7 +345,7 @@ func (m *Manager) watcherFor(req *sip.Request) *Watcher {
 
 // onNotify takes one NOTIFY (RFC 6665 §4.1.3): the full list, newer versions only.
 func (w *Watcher) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	var doc park.PublishedPark
+	var doc parkwire.PublishedPark
 	if err := json.Unmarshal(req.Body(), &doc); err != nil {
 		respond(req, tx, 400, "Bad Body")
 		return
