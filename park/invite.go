@@ -8,10 +8,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/inorder"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/park/parkwire"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 func (r *run) routes() {
@@ -116,7 +116,7 @@ func (r *run) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		r.respondErr(req, tx, ErrDraining)
 		return
 	}
-	offer, err := audiosdp.Parse(req.Body())
+	offer, err := sdpRules.Parse(req.Body())
 	if err != nil {
 		r.respondErr(req, tx, ErrNotParkable)
 		return
@@ -174,7 +174,7 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	if !r.s.cfg.DisableMusicOnHold {
 		music = r.s.music
 	}
-	l.media.play(offer.Addr, l.pt, music)
+	l.media.play(offer.UDPAddr(), l.pt, music)
 	r.startParked(pc)
 }
 

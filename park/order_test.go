@@ -12,7 +12,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/sip/audiosdp"
 	"github.com/parkway/parkway/park/parkwire"
 )
 

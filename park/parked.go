@@ -8,7 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/parkwire"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // parkedCall is one call at an orbit. Its fields are guarded by Service.mu;

@@ -15,9 +15,9 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/parkway/parkway/park/inorder"
+	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/park/parkwire"
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/sip/sipnet"
 )
 
 // Options are the service's runtime settings, as opposed to the pool's Call

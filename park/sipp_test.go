@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/parkway/parkway/park/parkwire"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/transfer"
 	"github.com/parkway/parkway/siptest"
 )
 

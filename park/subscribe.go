@@ -9,7 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/dialoginfo"
+	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/park/parkwire"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/park/dialoginfo"
+	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
