@@ -2,7 +2,6 @@ package ua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -155,30 +154,17 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 		}
 		return
 	}
-	offer, err := audiosdp.Parse(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
-	ok := c.exec(func() {
+	ok = c.exec(func() {
 		c.mu.Lock()
 		current := c.d == d
 		wasHeld := c.remoteHold
 		c.local.Dir = offer.Dir.Answer(true, !c.holding)
 		c.local.Version++
-		pt := offer.Codec()
-		if len(c.local.Payloads) > 0 {
-			// Keep our law if they still offer it: the browser's codec is fixed.
-			for _, p := range offer.Payloads {
-				if p == c.local.Payloads[0] {
-					pt = p
-				}
-			}
-		}
+		pt := keepLaw(offer, c.local.Payloads)
 		offer.Payloads = append([]uint8{pt}, offer.Payloads...)
 		c.local.Payloads = []uint8{pt}
 		c.local.Events = offer.Events

@@ -2,7 +2,6 @@ package ua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/emiago/sipgo/sip"
@@ -46,13 +45,8 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 488, "Offer Required")
 		return
 	}
-	offer, err := audiosdp.Parse(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
 	ss, err := u.dua.ReadInvite(req, tx)

@@ -56,7 +56,15 @@ func (c *Call) Park(ctx context.Context, orbit string) (string, error) {
 	c.mu.Lock()
 	c.orbit = got
 	c.mu.Unlock()
-	_ = c.End(context.WithoutCancel(ctx), "parked")
+	// The far end is parked: our part of the call is over whatever becomes of the
+	// BYE, so a caller's cancelled ctx must not stop it, yet a loop stuck on a dead
+	// peer must not hold Park forever.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), waitTimeout)
+	defer cancel()
+	if err := c.End(endCtx, "parked"); err != nil {
+		c.u.m.log.Warn("ua: the call did not end after its park; the far end is parked all the same",
+			"call", c.id, "orbit", got, "error", err)
+	}
 	return got, nil
 }
 

@@ -2,7 +2,6 @@ package ua
 
 import (
 	"context"
-	"errors"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -31,13 +30,8 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		respond(req, tx, 486, "Busy Here") // RFC 3891 §3: early-only on a confirmed dialog
 		return
 	}
-	offer, err := audiosdp.Parse(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
 	ss, err := u.dua.ReadInvite(req, tx)
@@ -45,17 +39,10 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		respond(req, tx, 400, "Bad Request")
 		return
 	}
-	ok := c.exec(func() {
+	ok = c.exec(func() {
 		c.mu.Lock()
 		current, leg, state := c.d == old, c.leg, c.state
-		pt := offer.Codec()
-		if len(c.local.Payloads) > 0 {
-			for _, p := range offer.Payloads {
-				if p == c.local.Payloads[0] {
-					pt = p // keep the browser's law when offered
-				}
-			}
-		}
+		pt := keepLaw(offer, c.local.Payloads)
 		c.mu.Unlock()
 		if !current || leg == nil || (state != signaling.CallActive && state != signaling.CallHeld) {
 			_ = ss.Respond(481, "Call/Transaction Does Not Exist", nil)

@@ -153,9 +153,11 @@ func (w *Watcher) run() {
 	for {
 		select {
 		case <-w.ctx.Done():
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.m.cfg.RequestTimeout)
-			_ = w.refresh(ctx, 0)
-			cancel()
+			if req := w.refreshRequest(0); req != nil {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.m.cfg.RequestTimeout)
+				w.unsubscribe(ctx, w.currentPool().Name, req)
+				cancel()
+			}
 			return
 		case p := <-w.move:
 			old := w.currentPool()
@@ -166,7 +168,7 @@ func (w *Watcher) run() {
 					leaving.Go(func() {
 						ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
 						defer cancel()
-						_, _ = w.m.cli.Do(ctx, req)
+						w.unsubscribe(ctx, old.Name, req)
 					})
 				}
 			}
@@ -239,12 +241,10 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 	req.SetTransport("UDP")
 	// The first NOTIFY may overtake the 2xx (RFC 6665 §4.1.2.4): be ready for it.
 	w.mu.Lock()
-	prev := w.callID
 	w.pool, w.callID, w.from, w.cseq, w.list = p, callID, from, 1, ParkedList{Pool: p.Name}
 	w.to = sip.ToHeader{Address: uri}
 	w.target = uri
 	w.mu.Unlock()
-	_ = prev
 	res, err := w.m.cli.Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("SUBSCRIBE: %w", err)
@@ -289,6 +289,21 @@ func (w *Watcher) refresh(ctx context.Context, expires time.Duration) error {
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// unsubscribe sends req, a SUBSCRIBE with Expires: 0 (RFC 6665 §4.1.2.3), to pool.
+// It is best effort: a pool that does not answer — down, or left behind by a failover —
+// drops the subscription itself when it expires, so a failure is logged, not returned.
+// A 481 means the pool had already forgotten it (restarted): nothing to undo.
+func (w *Watcher) unsubscribe(ctx context.Context, pool string, req *sip.Request) {
+	res, err := w.m.cli.Do(ctx, req)
+	if err == nil && !res.IsSuccess() && res.StatusCode != 481 {
+		err = &StatusError{Method: "SUBSCRIBE", Code: res.StatusCode, Reason: res.Reason}
+	}
+	if err != nil {
+		w.m.log.Info("ua: park watch: unsubscribe failed; the pool drops the subscription when it expires",
+			"pool", pool, "error", err)
+	}
 }
 
 // refreshRequest builds the next SUBSCRIBE of the current dialog; nil when there is
