@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/gateway/ua"
-	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // The gateway names peers by the user part of their SIP URIs, in calls and in the
@@ -28,9 +28,9 @@ func TestCallsPeerIsTheUserPart(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	m := parkedMessage(ua.ParkedList{Pool: "pool-a", Parked: []park.ParkedCall{
-		{Orbit: "7001", ParkedParty: `"Carol" <sip:carol@pool-a>`, ParkedBy: "sip:alice@pool-a", Since: now, State: park.StateParked},
-		{Orbit: "7002", ParkedParty: "sip:+15551234567@pool-a;user=phone", ParkedBy: "<sip:2001@pool-a>", Since: now, State: park.StateRingingBack},
+	m := parkedMessage(ua.ParkedList{Pool: "pool-a", Parked: []parkwire.ParkedCall{
+		{Orbit: "7001", ParkedParty: `"Carol" <sip:carol@pool-a>`, ParkedBy: "sip:alice@pool-a", Since: now, State: parkwire.StateParked},
+		{Orbit: "7002", ParkedParty: "sip:+15551234567@pool-a;user=phone", ParkedBy: "<sip:2001@pool-a>", Since: now, State: parkwire.StateRingingBack},
 	}})
 	if len(m.Calls) != 2 {
 		t.Fatalf("parked list %+v", m)

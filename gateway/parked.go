@@ -10,7 +10,7 @@ import (
 
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
-	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -311,7 +311,7 @@ func parkedMessage(l ua.ParkedList) *signaling.Parked {
 		if !c.Deadline.IsZero() {
 			pc.Expires = c.Deadline.UnixMilli()
 		}
-		if c.State == park.StateParked || c.State == park.StateRingingBack {
+		if c.State == parkwire.StateParked || c.State == parkwire.StateRingingBack {
 			m.Calls = append(m.Calls, pc)
 		}
 	}

@@ -22,7 +22,7 @@
 // which is what decides where calls are delivered.
 //
 // sipgo runs every message on a goroutine of its own; the requests of one dialog are
-// nevertheless relayed in the order they were read (package park/inorder, fed by the UDP
+// nevertheless relayed in the order they were read (package sip/inorder, fed by the UDP
 // read filter and the TCP framing), each released as soon as it has been sent on, and
 // none overtakes a response of its dialog read before it (a NOTIFY its 202).
 //

@@ -12,6 +12,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // The proxy is transaction-stateful (RFC 3261 §16): one server transaction upstream, one
@@ -88,7 +90,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		n.respond(req, tx, newSIPError(483, "Too Many Hops"))
 		return
 	}
-	if t.kind == targetPark && req.Recipient.User == ParkUser && n.pool.draining.Load() && !inDialog(req) {
+	if t.kind == targetPark && req.Recipient.User == parkwire.ParkUser && n.pool.draining.Load() && !inDialog(req) {
 		// Drain: no new parks (the park service refuses too; answering here saves a hop).
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Pool Draining", RetryAfter: n.pool.opt.RetryAfter})
 		return

@@ -1,19 +1,19 @@
-package sdpdir
+package audiosdp
 
 import "testing"
 
-func TestParseString(t *testing.T) {
+func TestParseDirectionString(t *testing.T) {
 	for d := SendRecv; d <= Inactive; d++ {
-		if got, ok := Parse(d.String()); !ok || got != d {
-			t.Errorf("Parse(%q) = %v, %v", d, got, ok)
+		if got, ok := ParseDirection(d.String()); !ok || got != d {
+			t.Errorf("ParseDirection(%q) = %v, %v", d, got, ok)
 		}
 	}
-	if _, ok := Parse("sideways"); ok {
+	if _, ok := ParseDirection("sideways"); ok {
 		t.Error("Parse accepted sideways")
 	}
 }
 
-func TestAnswerAnd(t *testing.T) {
+func TestDirectionAnswerAnd(t *testing.T) {
 	for _, tc := range []struct {
 		offer            Direction
 		wantSend, wantRv bool

@@ -5,6 +5,8 @@
 //
 // The park service uses it to hand a parked call to its retriever, test phones
 // and the gateway use it to follow a REFER. It is pure string work with no I/O.
+//
+// It is one of Parkway's shared SIP helpers under sip/ (see sip/README.md).
 package transfer
 
 import (

@@ -2,6 +2,8 @@
 // dialog event package (RFC 4235 §4). The park service publishes each
 // orbit as a dialog so BLF keys on ordinary phones light up while a call is
 // parked there; the gateway and tests parse the same document.
+//
+// It is one of Parkway's shared SIP helpers under sip/ (see sip/README.md).
 package dialoginfo
 
 import (

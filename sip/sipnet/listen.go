@@ -1,6 +1,8 @@
 // Package sipnet holds what every SIP endpoint in Parkway (pool, park service, gateway
 // user agent) needs from the network before sipgo takes over: one host:port bound for
 // both UDP and TCP.
+//
+// It is one of Parkway's shared SIP helpers under sip/ (see sip/README.md).
 package sipnet
 
 import (

@@ -1,11 +1,10 @@
-// Package sdpdir is the SDP media direction attribute (RFC 4566 §6) and the
-// offer/answer rules for it (RFC 3264 §6.1, §8.4): the one Direction type that the
-// gateway's SIP user agent (gateway/ua) negotiates and the media bridge (media) gates
-// forwarding by. It imports nothing, so the pion-free ua can share it with media.
-package sdpdir
+package audiosdp
 
-// Direction is an SDP media direction seen from our side: SendOnly means we send and
-// ignore what we receive, RecvOnly the reverse.
+// Direction is the SDP media direction attribute (RFC 4566 §6) with the
+// offer/answer rules for it (RFC 3264 §6.1, §8.4): the one Direction type that
+// the gateway's SIP user agent (gateway/ua) negotiates and the media bridge
+// (media) gates forwarding by. It is seen from our side: SendOnly means we
+// send and ignore what we receive, RecvOnly the reverse.
 type Direction uint32
 
 // The four SDP directions.
@@ -30,8 +29,8 @@ func (d Direction) String() string {
 	return "invalid"
 }
 
-// Parse reads an SDP direction attribute name.
-func Parse(s string) (Direction, bool) {
+// ParseDirection reads an SDP direction attribute name.
+func ParseDirection(s string) (Direction, bool) {
 	for d := SendRecv; d <= Inactive; d++ {
 		if d.String() == s {
 			return d, true

@@ -24,6 +24,8 @@
 // in a dialog finishes nothing more is queued in it; its record, which only knows the
 // requests it saw so that their retransmissions are not queued, goes after IdleTTL
 // without requests (or at once when the Queue is full).
+//
+// It is one of Parkway's shared SIP helpers under sip/ (see sip/README.md).
 package inorder
 
 import (
