@@ -12,9 +12,10 @@
 // its own. A refusal that still happens is shown as the gateway worded it.
 //
 // The page's markup is the template: the client binds to data-part and data-action
-// attributes rather than to a fixed layout, so a compact page (the embeddable widget)
-// reuses this binary with its own HTML. Only the status region and the ten action
-// buttons are required; every other part is optional. The hooks (tests rely on them):
+// attributes rather than to a fixed layout. The embeddable widget is the same page in a
+// compact layout (widget.html is index.html with class="compact" on <html>; the CSS
+// does the rest), and any other page with these hooks could run this binary. Only the
+// status region and the ten action buttons are required; every other part is optional. The hooks (tests rely on them):
 //
 //	[data-part="calls"] > li.call[data-call-id][data-call-state][data-direction][data-muted]
 //	    ([data-orbit] once parked; aria-current="true" on the focus call), with

@@ -23,7 +23,7 @@ func queryAll(root js.Value, sel string) []js.Value {
 }
 
 // present reports whether v is an element rather than null or undefined: a page may leave
-// out optional parts (the widget has no call list, for example).
+// out optional parts (a page without a keypad, for example).
 func present(v js.Value) bool { return v.Truthy() }
 
 func setText(el js.Value, s string) {
