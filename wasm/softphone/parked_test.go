@@ -1,6 +1,4 @@
-//go:build js && wasm
-
-package main
+package softphone
 
 import (
 	"reflect"
@@ -19,23 +17,23 @@ func TestParkedRows(t *testing.T) {
 		{Orbit: "7004", Peer: "+15551234", ParkedBy: "alice", Since: ms, Expires: ms - 500, State: "ringing-back"},
 		{Orbit: "7005", Peer: "erin", ParkedBy: "alice", Since: ms},
 	}}
-	want := []parkedRow{
+	want := []ParkedRow{
 		{Orbit: "7001", Peer: "bob", By: "alice", Left: "42 s left", Seconds: 42},
 		{Orbit: "7002", Peer: "carol", Left: "1 s left", Seconds: 1},
 		{Orbit: "7003", Peer: "unknown caller", By: "dave", Left: "0 s left", Seconds: 0},
 		{Orbit: "7004", Peer: "+15551234", By: "alice", Left: "ringing back", Seconds: -1},
 		{Orbit: "7005", Peer: "erin", By: "alice", Left: "no timeout", Seconds: -1},
 	}
-	if got := parkedRows(p, now); !reflect.DeepEqual(got, want) {
+	if got := ParkedRows(p, now); !reflect.DeepEqual(got, want) {
 		t.Fatalf("rows:\n got %+v\nwant %+v", got, want)
 	}
-	if got := parkedRows(nil, now); len(got) != 0 {
+	if got := ParkedRows(nil, now); len(got) != 0 {
 		t.Fatalf("no list: %+v", got)
 	}
-	if h := parkedHeading(p); h != "Parked on pool-a" {
+	if h := ParkedHeading(p); h != "Parked on pool-a" {
 		t.Fatalf("heading %q", h)
 	}
-	if h := parkedHeading(nil); h != "Parked calls" {
+	if h := ParkedHeading(nil); h != "Parked calls" {
 		t.Fatalf("heading without a list %q", h)
 	}
 }
@@ -47,25 +45,25 @@ func TestParkedRowsNameTheirPool(t *testing.T) {
 	home := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{
 		{Orbit: "7001", Pool: "pool-a", Peer: "bob", Since: ms},
 	}}
-	if rows := parkedRows(home, t0); rows[0].ShowPool || rows[0].Pool != "pool-a" || parkedHeading(home) != "Parked on pool-a" {
-		t.Fatalf("calls on the active pool alone: rows %+v, heading %q", rows, parkedHeading(home))
+	if rows := ParkedRows(home, t0); rows[0].ShowPool || rows[0].Pool != "pool-a" || ParkedHeading(home) != "Parked on pool-a" {
+		t.Fatalf("calls on the active pool alone: rows %+v, heading %q", rows, ParkedHeading(home))
 	}
 	backup := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{
 		{Orbit: "8000", Pool: "pool-b", Peer: "dave", Since: ms},
 	}}
-	if rows := parkedRows(backup, t0); !rows[0].ShowPool || rows[0].Pool != "pool-b" || parkedHeading(backup) != "Parked calls" {
-		t.Fatalf("a call on the backup after failback: rows %+v, heading %q", rows, parkedHeading(backup))
+	if rows := ParkedRows(backup, t0); !rows[0].ShowPool || rows[0].Pool != "pool-b" || ParkedHeading(backup) != "Parked calls" {
+		t.Fatalf("a call on the backup after failback: rows %+v, heading %q", rows, ParkedHeading(backup))
 	}
 	both := &signaling.Parked{Pool: "pool-b", Calls: []signaling.ParkedCall{
 		{Orbit: "7001", Pool: "pool-a", Peer: "bob", Since: ms},
 		{Orbit: "8000", Pool: "pool-b", Peer: "dave", Since: ms},
 	}}
-	rows := parkedRows(both, t0)
+	rows := ParkedRows(both, t0)
 	if !rows[0].ShowPool || !rows[1].ShowPool || rows[0].Pool != "pool-a" || rows[1].Pool != "pool-b" {
 		t.Fatalf("calls on both pools: rows %+v", rows)
 	}
 	none := &signaling.Parked{Pool: "pool-a", Calls: []signaling.ParkedCall{{Orbit: "7001", Peer: "bob", Since: ms}}}
-	if rows := parkedRows(none, t0); rows[0].ShowPool || parkedHeading(none) != "Parked on pool-a" {
+	if rows := ParkedRows(none, t0); rows[0].ShowPool || ParkedHeading(none) != "Parked on pool-a" {
 		t.Fatalf("calls without a pool (an older gateway): rows %+v", rows)
 	}
 }

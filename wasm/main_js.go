@@ -1,13 +1,13 @@
-//go:build js && wasm
-
 package main
 
 import (
 	"context"
+	"maps"
 	"syscall/js"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 )
 
 // app is the one loop that owns the view: connection events, page inputs and API
@@ -17,25 +17,25 @@ type app struct {
 	view   *view
 	client *client
 
-	connected     bool   // between welcome and the link failing
+	// link is whether the gateway is there (between welcome and the link failing), the
+	// last pushed pool state (nil until the first) and why nothing can be done without
+	// them. Buttons are enabled by signaling.Allows for its phase and the focus call's
+	// state (softphone.Link.Controls).
+	link          softphone.Link
 	everConnected bool   // some state has been shown, so the status is a real phase
 	ready         bool   // the first state has been rendered
 	readySent     bool   // the API's ready event went out for this connection
 	user          string // as the gateway welcomed us
-	// state is the last pushed pool state; nil until the first. Buttons are enabled by
-	// signaling.Allows for its phase and the focus call's state.
-	state      *signaling.State
-	waitReason string // why nothing can be done while not connected
 	// pending maps the ids of requests in flight to their action, to title errors;
 	// waiters holds those the JavaScript API waits on.
 	pending map[string]signaling.Action
-	waiters map[string]waiter
+	waiters map[string]softphone.Waiter
 
-	events chan any         // for goroutines that report back to the loop
-	calls  callList         // the user's calls, as the gateway pushes them
-	offers map[string]*peer // peers whose offer went out, by request id
-	peers  map[string]*peer // peers of this tab's calls, by call id
-	byRef  map[string]*peer // every live peer by the id of its offer's request
+	events chan any           // for goroutines that report back to the loop
+	calls  softphone.CallList // the user's calls, as the gateway pushes them
+	offers map[string]*peer   // peers whose offer went out, by request id
+	peers  map[string]*peer   // peers of this tab's calls, by call id
+	byRef  map[string]*peer   // every live peer by the id of its offer's request
 	// offerCalls maps a request whose offer was answered to its call, until the call
 	// connects or ends: an error for that request ends the call.
 	offerCalls map[string]string
@@ -52,9 +52,6 @@ type app struct {
 	published signaling.Capabilities
 }
 
-// holdToggleEvent is the H key: hold the focus call, or resume it.
-type holdToggleEvent struct{}
-
 func main() {
 	mark("parkway-wasm-started")
 	v, err := bindView(document)
@@ -70,10 +67,10 @@ func main() {
 	inputs := make(chan any, 16)
 	c := newClient(events, requestedUser())
 	a := &app{view: v, client: c, events: events,
-		pending: map[string]signaling.Action{}, waiters: map[string]waiter{},
+		pending: map[string]signaling.Action{}, waiters: map[string]softphone.Waiter{},
 		offers: map[string]*peer{}, peers: map[string]*peer{}, byRef: map[string]*peer{},
 		offerCalls: map[string]string{}, iceIDs: map[string]bool{}, localMute: map[string]bool{},
-		waitReason: "Connecting…"}
+		link: softphone.Link{WaitReason: "Connecting…"}}
 
 	offer := func(in any) bool {
 		select {
@@ -87,7 +84,7 @@ func main() {
 	v.onSignIn(c.signInAs)
 	v.onDismiss()
 	v.releases = append(v.releases, listenKeys(func(in any) { offer(in) }))
-	v.releases = append(v.releases, installAPI(func(cmd command) bool { return offer(apiEvent{cmd}) }))
+	v.releases = append(v.releases, installAPI(func(cmd softphone.Command) bool { return offer(apiEvent{cmd}) }))
 	// Back online: retry now rather than at the end of the current backoff.
 	v.releases = append(v.releases, listen(global, "online", func(js.Value) { c.poke() }))
 
@@ -124,8 +121,8 @@ func (a *app) handle(ev any) {
 	case welcomeEvent:
 		// A link's first welcome lists the calls the gateway still carries, each of
 		// which it resends: the others are over. A later one answers a refreshed token.
-		reconnected := !a.connected
-		a.connected = true
+		reconnected := !a.link.Connected
+		a.link.Connected = true
 		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
 		if reconnected {
@@ -133,7 +130,7 @@ func (a *app) handle(ev any) {
 		}
 	case stateEvent:
 		a.everConnected = true
-		a.state = ev.state
+		a.link.State = ev.state
 		a.refresh()
 		a.view.showState(ev.state)
 		a.publishState(true)
@@ -141,7 +138,7 @@ func (a *app) handle(ev any) {
 			a.ready = true
 			a.view.markReady()
 		}
-		if a.connected && !a.readySent {
+		if a.link.Connected && !a.readySent {
 			a.readySent = true
 			publish("ready", map[string]string{"user": a.user})
 		}
@@ -168,25 +165,25 @@ func (a *app) handle(ev any) {
 // media stay (the gateway keeps them for a while); offers whose answers can no longer
 // come are closed, and API commands waiting on the gateway are told.
 func (a *app) disconnected(status connStatus) {
-	a.connected = false
+	a.link.Connected = false
 	a.readySent = false
 	a.pending = map[string]signaling.Action{}
 	for id, w := range a.waiters {
-		w.cmd.reply.fail(&apiError{Code: string(signaling.CodeUnavailable), Message: "The connection to the gateway was lost before it answered."})
+		w.Cmd.Reply.Fail(&softphone.APIError{Code: string(signaling.CodeUnavailable), Message: "The connection to the gateway was lost before it answered."})
 		delete(a.waiters, id)
 	}
 	for id, p := range a.offers { // their answers will never come
 		a.closePeer(p)
 		delete(a.offers, id)
 	}
-	a.waitReason = "Connecting…"
+	a.link.WaitReason = "Connecting…"
 	switch status {
 	case connReconnecting:
-		a.waitReason = "Reconnecting to the gateway…"
+		a.link.WaitReason = "Reconnecting to the gateway…"
 	case connSignedOut:
-		a.waitReason = "Sign in to use the softphone"
+		a.link.WaitReason = "Sign in to use the softphone"
 	}
-	a.view.waiting(a.waitReason, a.everConnected)
+	a.view.waiting(a.link.WaitReason, a.everConnected)
 	a.showParked()
 }
 
@@ -194,14 +191,14 @@ func (a *app) disconnected(status connStatus) {
 // welcome does not list: it no longer has them. The listed ones stay as they are
 // until their call messages, which follow the welcome, update them.
 func (a *app) reconcile(live []string) {
-	gone := a.calls.reconcile(live, time.Now())
+	gone := a.calls.Reconcile(live, time.Now())
 	if len(gone) == 0 {
 		return
 	}
 	for _, id := range gone {
 		a.endPeer(id)
 		delete(a.localMute, id)
-		a.publishCall(a.calls.get(id))
+		a.publishCall(a.calls.Get(id))
 	}
 	a.callsChanged()
 }
@@ -211,17 +208,17 @@ func (a *app) reconcile(live []string) {
 func (a *app) callChanged(ev callEvent) {
 	c := ev.call
 	a.attachAnswer(c, ev.ref)
-	prev := a.calls.state(c.ID)
+	prev := a.calls.State(c.ID)
 	switch c.State {
 	case signaling.CallEnded:
 		a.endPeer(c.ID)
 		delete(a.localMute, c.ID)
 		if prev != signaling.CallEnded && c.Reason == "parked" && c.Orbit != "" {
 			peer := c.Peer
-			if old := a.calls.get(c.ID); peer == "" && old != nil {
+			if old := a.calls.Get(c.ID); peer == "" && old != nil {
 				peer = old.Peer
 			}
-			if peer = displayPeer(peer); peer == "" {
+			if peer = softphone.DisplayPeer(peer); peer == "" {
 				peer = "the call"
 			}
 			setText(a.view.parkNotice, "Parked "+peer+" on orbit "+c.Orbit)
@@ -234,31 +231,31 @@ func (a *app) callChanged(ev callEvent) {
 			}
 		}
 	}
-	a.calls.update(c, time.Now())
+	a.calls.Update(c, time.Now())
 	for id, w := range a.waiters {
-		if ok, call, e := w.done(c, ev.ref); ok {
+		if ok, call, e := w.Done(c, ev.ref); ok {
 			if e != nil {
-				w.cmd.reply.fail(e)
+				w.Cmd.Reply.Fail(e)
 			} else {
-				w.cmd.reply.ok(call)
+				w.Cmd.Reply.OK(call)
 			}
 			delete(a.waiters, id)
 		}
 	}
-	a.publishCall(a.calls.get(c.ID))
+	a.publishCall(a.calls.Get(c.ID))
 	a.callsChanged()
 }
 
 // callsChanged re-renders what depends on the calls: the list, the buttons, the ring.
 func (a *app) callsChanged() {
-	a.view.showCalls(&a.calls, a.calls.focus(), a.muted, time.Now())
+	a.view.showCalls(&a.calls, a.calls.Focus(), a.muted, time.Now())
 	a.refresh()
 	a.publishState(false)
 	a.ring.set(a.anyRinging())
 }
 
 func (a *app) anyRinging() bool {
-	for _, c := range a.calls.calls {
+	for _, c := range a.calls.Calls {
 		if c.State == signaling.CallRinging && c.Direction != signaling.CallOutgoing {
 			return true
 		}
@@ -268,63 +265,47 @@ func (a *app) anyRinging() bool {
 
 // muted reports whether c's microphone is off: the user's own press, or the gateway's
 // word.
-func (a *app) muted(c *listedCall) bool {
+func (a *app) muted(c *softphone.ListedCall) bool {
 	if m, ok := a.localMute[c.ID]; ok {
 		return m
 	}
 	return c.Muted
 }
 
-func (a *app) publishCall(c *listedCall) {
+func (a *app) publishCall(c *softphone.ListedCall) {
 	if c == nil {
 		return
 	}
-	publish("call", callData{ID: c.ID, Peer: displayPeer(c.Peer), State: c.State, Direction: c.Direction,
+	publish("call", callData{ID: c.ID, Peer: softphone.DisplayPeer(c.Peer), State: c.State, Direction: c.Direction,
 		Reason: c.Reason, Orbit: c.Orbit, Muted: a.muted(c)})
 }
 
 // capabilities is the capability rule for the focus call, as the buttons show it.
 func (a *app) capabilities() signaling.Capabilities {
-	if a.state == nil {
+	if a.link.State == nil {
 		return nil
 	}
-	return signaling.CapabilitiesFor(a.state.Phase, a.calls.state(a.calls.focus()))
+	return signaling.CapabilitiesFor(a.link.State.Phase, a.calls.State(a.calls.Focus()))
 }
 
 // publishState sends the API's state event: always for a pushed state, else only when
 // the focus call's capabilities changed.
 func (a *app) publishState(pushed bool) {
-	if a.state == nil || !a.connected {
+	if a.link.State == nil || !a.link.Connected {
 		return
 	}
 	caps := a.capabilities()
-	if !pushed && sameCapabilities(caps, a.published) {
+	if !pushed && maps.Equal(caps, a.published) {
 		return
 	}
 	a.published = caps
-	s := *a.state
+	s := *a.link.State
 	s.Capabilities = caps
 	publish("state", &s)
 }
 
-func sameCapabilities(x, y signaling.Capabilities) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	for k, v := range x {
-		if y[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func (a *app) showParked() {
-	retrieve := signaling.Verdict{Reason: a.waitReason}
-	if a.connected && a.state != nil {
-		retrieve = signaling.PhaseAllows(a.state.Phase, signaling.ActionRetrieve)
-	}
-	a.view.showParked(a.parked, retrieve, time.Now())
+	a.view.showParked(a.parked, a.link.RetrieveVerdict(), time.Now())
 }
 
 // fail shows a problem that stops the client, where the loader shows its own.

@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 package main
 
 import (
@@ -9,10 +7,11 @@ import (
 	"syscall/js"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 )
 
 // view is the page as the client sees it: the elements it writes to, found by their
-// data-part and data-action hooks. Only the loop in main.go touches it.
+// data-part and data-action hooks. Only the loop in main_js.go touches it.
 type view struct {
 	root js.Value
 
@@ -120,11 +119,10 @@ func (v *view) close() {
 	v.releases = nil
 }
 
-// Inputs from the page, which the loop in main.go carries out in order.
+// Inputs from the page, which the loop in main_js.go carries out in order, beside
+// softphone.Press, Digit, HoldToggle and FocusNumber.
 type (
-	pressEvent  struct{ act signaling.Action } // a control button, or Enter in a field
-	selectEvent struct{ call string }          // a call's select button
-	digitEvent  struct{ digit string }         // a keypad key (or a digit key)
+	selectEvent struct{ call string } // a call's select button
 	// parkedRetrieveEvent is a parked call's Retrieve button.
 	parkedRetrieveEvent struct{ orbit string }
 	numberEvent         struct{} // the Number field changed (the transfer plan may)
@@ -137,7 +135,7 @@ type (
 func (v *view) onInput(fn func(any)) {
 	for a, btn := range v.buttons {
 		a := a
-		v.releases = append(v.releases, listen(btn, "click", func(js.Value) { fn(pressEvent{a}) }))
+		v.releases = append(v.releases, listen(btn, "click", func(js.Value) { fn(softphone.Press{Act: a}) }))
 	}
 	v.onSubmit(v.number, signaling.ActionCall, fn)
 	v.onSubmit(v.orbit, signaling.ActionRetrieve, fn)
@@ -166,7 +164,7 @@ func (v *view) onInput(fn func(any)) {
 	if present(v.keypad) {
 		v.releases = append(v.releases, listen(v.keypad, "click", func(ev js.Value) {
 			if b := closest(ev.Get("target"), "button[data-digit]"); present(b) {
-				fn(digitEvent{b.Call("getAttribute", "data-digit").String()})
+				fn(softphone.Digit{Key: b.Call("getAttribute", "data-digit").String()})
 			}
 		}))
 	}
@@ -188,7 +186,7 @@ func (v *view) onSubmit(input js.Value, a signaling.Action, fn func(any)) {
 	}
 	v.releases = append(v.releases, listen(input.Get("form"), "submit", func(ev js.Value) {
 		ev.Call("preventDefault")
-		fn(pressEvent{a})
+		fn(softphone.Press{Act: a})
 	}))
 }
 

@@ -1,6 +1,4 @@
-//go:build js && wasm
-
-package main
+package softphone
 
 import (
 	"fmt"
@@ -15,23 +13,23 @@ import (
 // last ones can be read.
 const keepEnded = 3
 
-// listedCall is one call as the gateway last pushed it, with when it connected (for its
+// ListedCall is one call as the gateway last pushed it, with when it connected (for its
 // timer; zero until it is first active) and when it ended.
-type listedCall struct {
+type ListedCall struct {
 	signaling.Call
 	connected, ended time.Time
 }
 
-// callList is the user's calls, oldest first, and which one the controls act on.
-type callList struct {
-	calls []*listedCall
+// CallList is the user's calls, oldest first, and which one the controls act on.
+type CallList struct {
+	Calls []*ListedCall
 	// chosen is the call the user picked with its select button; it stays the focus
 	// while it lasts, until a new call arrives.
 	chosen string
 }
 
-func (l *callList) get(id string) *listedCall {
-	for _, c := range l.calls {
+func (l *CallList) Get(id string) *ListedCall {
+	for _, c := range l.Calls {
 		if c.ID == id {
 			return c
 		}
@@ -39,26 +37,26 @@ func (l *callList) get(id string) *listedCall {
 	return nil
 }
 
-// state is the state of call id, CallNone when it is not listed.
-func (l *callList) state(id string) signaling.CallState {
-	if c := l.get(id); c != nil {
+// State is the state of call id, CallNone when it is not listed.
+func (l *CallList) State(id string) signaling.CallState {
+	if c := l.Get(id); c != nil {
 		return c.State
 	}
 	return signaling.CallNone
 }
 
-// update records c's latest state and reports whether the call is new. SDP is for the
+// Update records c's latest state and reports whether the call is new. SDP is for the
 // peer only and not kept. A new call takes the focus, as a ringing phone takes your eye.
-func (l *callList) update(c *signaling.Call, now time.Time) bool {
+func (l *CallList) Update(c *signaling.Call, now time.Time) bool {
 	cp := *c
 	cp.SDP = ""
-	old := l.get(c.ID)
+	old := l.Get(c.ID)
 	if old == nil {
-		lc := &listedCall{Call: cp}
+		lc := &ListedCall{Call: cp}
 		if live(cp.State) && cp.State != signaling.CallDialing && cp.State != signaling.CallRinging {
 			lc.connected = now
 		}
-		l.calls = append(l.calls, lc)
+		l.Calls = append(l.Calls, lc)
 		if cp.State != signaling.CallEnded {
 			l.chosen = ""
 		}
@@ -88,45 +86,45 @@ func live(s signaling.CallState) bool {
 }
 
 // trim forgets all but the newest keepEnded ended calls.
-func (l *callList) trim() {
+func (l *CallList) trim() {
 	ended := 0
-	for i := len(l.calls) - 1; i >= 0; i-- {
-		if l.calls[i].State != signaling.CallEnded {
+	for i := len(l.Calls) - 1; i >= 0; i-- {
+		if l.Calls[i].State != signaling.CallEnded {
 			continue
 		}
 		if ended++; ended > keepEnded {
-			l.calls = append(l.calls[:i], l.calls[i+1:]...)
+			l.Calls = append(l.Calls[:i], l.Calls[i+1:]...)
 		}
 	}
 }
 
-// focus is the call the controls act on: the one the user chose while it lasts, else
+// Focus is the call the controls act on: the one the user chose while it lasts, else
 // the newest live one — the call the gateway computes its capabilities for.
-func (l *callList) focus() string {
-	if c := l.get(l.chosen); c != nil && live(c.State) {
+func (l *CallList) Focus() string {
+	if c := l.Get(l.chosen); c != nil && live(c.State) {
 		return c.ID
 	}
-	for i := len(l.calls) - 1; i >= 0; i-- {
-		if live(l.calls[i].State) {
-			return l.calls[i].ID
+	for i := len(l.Calls) - 1; i >= 0; i-- {
+		if live(l.Calls[i].State) {
+			return l.Calls[i].ID
 		}
 	}
 	return ""
 }
 
-// choose makes call id the focus; it reports false for a call that is not live.
-func (l *callList) choose(id string) bool {
-	if c := l.get(id); c != nil && live(c.State) {
+// Choose makes call id the focus; it reports false for a call that is not live.
+func (l *CallList) Choose(id string) bool {
+	if c := l.Get(id); c != nil && live(c.State) {
 		l.chosen = id
 		return true
 	}
 	return false
 }
 
-// liveIDs lists the calls still going on.
-func (l *callList) liveIDs() []string {
+// LiveIDs lists the calls still going on.
+func (l *CallList) LiveIDs() []string {
 	var ids []string
-	for _, c := range l.calls {
+	for _, c := range l.Calls {
 		if live(c.State) {
 			ids = append(ids, c.ID)
 		}
@@ -137,46 +135,46 @@ func (l *callList) liveIDs() []string {
 // endedWhileDown is the reason of a call a reconnect found gone.
 const endedWhileDown = "ended while the connection was down"
 
-// reconcile ends the live calls that live does not list — the gateway's welcome after
+// Reconcile ends the live calls that live does not list — the gateway's welcome after
 // a reconnect — and returns their ids; the listed calls are left as they are.
-func (l *callList) reconcile(live []string, now time.Time) []string {
+func (l *CallList) Reconcile(live []string, now time.Time) []string {
 	var gone []string
-	for _, id := range l.liveIDs() {
+	for _, id := range l.LiveIDs() {
 		if slices.Contains(live, id) {
 			continue
 		}
-		c := l.get(id).Call
+		c := l.Get(id).Call
 		c.State, c.Reason = signaling.CallEnded, endedWhileDown
-		l.update(&c, now)
+		l.Update(&c, now)
 		gone = append(gone, id)
 	}
 	return gone
 }
 
-// transferPlan is what the Transfer button will do.
-type transferPlan struct {
-	call, target, consult string
-	// describe says it in words, for the button's description.
-	describe string
+// TransferPlan is what the Transfer button will do.
+type TransferPlan struct {
+	Call, Target, Consult string
+	// Describe says it in words, for the button's description.
+	Describe string
 }
 
-// planTransfer decides between the two transfers (issue 4): with a target typed, a
+// PlanTransfer decides between the two transfers (issue 4): with a target typed, a
 // blind transfer of the focus call to it; with none, and exactly one held call and one
 // connected call, an attended transfer that connects the held call's party with the
 // connected call's (REFER with Replaces; both calls end here). ok is false when
-// neither applies, and describe then says what is missing.
-func (l *callList) planTransfer(target string) (p transferPlan, ok bool) {
-	focus := l.get(l.focus())
+// neither applies, and Describe then says what is missing.
+func (l *CallList) PlanTransfer(target string) (p TransferPlan, ok bool) {
+	focus := l.Get(l.Focus())
 	if target != "" {
-		p = transferPlan{target: target, describe: "Blind transfer to " + target}
+		p = TransferPlan{Target: target, Describe: "Blind transfer to " + target}
 		if focus != nil {
-			p.call = focus.ID
-			p.describe = fmt.Sprintf("Blind transfer of %s to %s", peerName(focus), target)
+			p.Call = focus.ID
+			p.Describe = fmt.Sprintf("Blind transfer of %s to %s", PeerName(focus), target)
 		}
 		return p, focus != nil
 	}
-	var held, active []*listedCall
-	for _, c := range l.calls {
+	var held, active []*ListedCall
+	for _, c := range l.Calls {
 		switch c.State {
 		case signaling.CallHeld:
 			held = append(held, c)
@@ -185,25 +183,25 @@ func (l *callList) planTransfer(target string) (p transferPlan, ok bool) {
 		}
 	}
 	if len(held) == 1 && len(active) == 1 {
-		return transferPlan{
-			call:     held[0].ID,
-			consult:  active[0].ID,
-			describe: fmt.Sprintf("Attended transfer: connect %s with %s", peerName(held[0]), peerName(active[0])),
+		return TransferPlan{
+			Call:     held[0].ID,
+			Consult:  active[0].ID,
+			Describe: fmt.Sprintf("Attended transfer: connect %s with %s", PeerName(held[0]), PeerName(active[0])),
 		}, true
 	}
-	return transferPlan{describe: "Type a number to transfer to, or hold one call and talk to the other to connect them"}, false
+	return TransferPlan{Describe: "Type a number to transfer to, or hold one call and talk to the other to connect them"}, false
 }
 
-func peerName(c *listedCall) string {
-	if n := displayPeer(c.Peer); n != "" {
+func PeerName(c *ListedCall) string {
+	if n := DisplayPeer(c.Peer); n != "" {
 		return n
 	}
 	return "the caller"
 }
 
-// displayPeer is who a peer is in the words a user knows: the user part of a SIP or
+// DisplayPeer is who a peer is in the words a user knows: the user part of a SIP or
 // tel URI ("sip:carol@pool-a;transport=tcp" is carol), or the peer as given.
-func displayPeer(peer string) string {
+func DisplayPeer(peer string) string {
 	s := strings.TrimSpace(peer)
 	if i := strings.LastIndex(s, "<"); i >= 0 { // "Carol" <sip:carol@pool-a>
 		s = strings.TrimSuffix(s[i+1:], ">")
@@ -233,8 +231,8 @@ func elapsed(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-// timerText is what a call's timer shows at now: nothing before it connects.
-func (c *listedCall) timerText(now time.Time) string {
+// TimerText is what a call's timer shows at now: nothing before it connects.
+func (c *ListedCall) TimerText(now time.Time) string {
 	switch {
 	case c.connected.IsZero():
 		return ""
@@ -244,8 +242,8 @@ func (c *listedCall) timerText(now time.Time) string {
 	return elapsed(now.Sub(c.connected))
 }
 
-// stateText is the call's state in words, with why it ended.
-func (c *listedCall) stateText() string {
+// StateText is the call's state in words, with why it ended.
+func (c *ListedCall) StateText() string {
 	words := map[signaling.CallState]string{
 		signaling.CallDialing: "calling…",
 		signaling.CallRinging: "ringing",

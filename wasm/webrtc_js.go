@@ -1,16 +1,14 @@
-//go:build js && wasm
-
 package main
 
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"syscall/js"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,7 +35,7 @@ import (
 // window.__parkwayPCs (removed when its call ends), so a test can read getStats().
 
 // peer is one call's PeerConnection, the microphone stream feeding it and the <audio>
-// element playing what arrives. The loop in main.go owns it; goroutines that wait on
+// element playing what arrives. The loop in main_js.go owns it; goroutines that wait on
 // its promises report back through events.
 type peer struct {
 	pc         *webrtc.PeerConnection
@@ -59,7 +57,7 @@ type peer struct {
 
 // offerEvent is a peer whose offer is set and ready to go out for cmd, or why not.
 type offerEvent struct {
-	cmd  command
+	cmd  softphone.Command
 	peer *peer
 	err  error
 }
@@ -268,7 +266,7 @@ func needsOffer(act signaling.Action) bool {
 }
 
 // prepareOffer builds the peer for cmd off the loop and reports back as an offerEvent.
-func (a *app) prepareOffer(cmd command) {
+func (a *app) prepareOffer(cmd softphone.Command) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -280,22 +278,22 @@ func (a *app) prepareOffer(cmd command) {
 // sendOffer sends the request whose offer is ready, then the candidates gathered so
 // far; the gateway's answer will carry the request's id.
 func (a *app) sendOffer(ev offerEvent) {
-	label := labels[ev.cmd.act]
+	label := softphone.Labels[ev.cmd.Act]
 	if ev.err != nil {
-		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "unavailable", Message: capitalize(ev.err.Error()) + "."})
+		a.fail(ev.cmd, label+" was not sent", &softphone.APIError{Code: "unavailable", Message: capitalize(ev.err.Error()) + "."})
 		return
 	}
-	req := ev.cmd.request()
+	req := ev.cmd.Request()
 	req.SDP = ev.peer.sdp()
 	if req.SDP == "" {
 		ev.peer.close()
-		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "internal", Message: "The browser made no offer."})
+		a.fail(ev.cmd, label+" was not sent", &softphone.APIError{Code: "internal", Message: "The browser made no offer."})
 		return
 	}
 	id, err := a.client.send(req)
 	if err != nil {
 		ev.peer.close()
-		a.fail(ev.cmd, label+" was not sent", &apiError{Code: "not-ready", Message: capitalize(err.Error()) + "."})
+		a.fail(ev.cmd, label+" was not sent", &softphone.APIError{Code: "not-ready", Message: capitalize(err.Error()) + "."})
 		return
 	}
 	a.sent(id, ev.cmd)
@@ -303,26 +301,10 @@ func (a *app) sendOffer(ev offerEvent) {
 	p.ref = id
 	a.offers[id] = p
 	a.byRef[id] = p
-	for _, m := range unsent(p.outICE, req.SDP) {
+	for _, m := range softphone.Unsent(p.outICE, req.SDP) {
 		a.trickle(p, m)
 	}
 	p.outICE = nil
-}
-
-// unsent drops from queued the candidates the offer already carries: the browser adds
-// what it gathered to the local description, so an offer sent a moment after it was
-// set may hold some, or all (then the end-of-candidates marker is in it too).
-func unsent(queued []signaling.ICE, sdp string) []signaling.ICE {
-	var out []signaling.ICE
-	for _, m := range queued {
-		switch {
-		case m.Candidate == "" && strings.Contains(sdp, "a=end-of-candidates"):
-		case m.Candidate != "" && strings.Contains(sdp, "a="+m.Candidate+"\r\n"):
-		default:
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // localCandidate sends a candidate the browser gathered, or keeps it until the offer
@@ -447,10 +429,10 @@ func (a *app) offerRefused(e *signaling.Error) {
 		return
 	}
 	a.endPeer(id)
-	if c := a.calls.get(id); c != nil && c.State != signaling.CallEnded {
+	if c := a.calls.Get(id); c != nil && c.State != signaling.CallEnded {
 		ended := c.Call
 		ended.State, ended.Reason = signaling.CallEnded, e.Message
-		a.calls.update(&ended, time.Now())
+		a.calls.Update(&ended, time.Now())
 	}
 	a.callsChanged()
 }

@@ -1,6 +1,4 @@
-//go:build js && wasm
-
-package main
+package softphone
 
 import (
 	"math/rand/v2"
@@ -15,11 +13,11 @@ const (
 	backoffMax  = 5 * time.Second
 )
 
-// backoff is the delay before reconnect attempt n (1-based): exponential from
+// Backoff is the delay before reconnect attempt n (1-based): exponential from
 // backoffBase, capped at backoffMax, with "equal jitter" — half of it fixed, half random
 // (rnd returns [0,1)) — so tabs that lost the gateway together do not all return in the
 // same instant, and none retries with no pause at all.
-func backoff(n int, rnd func() float64) time.Duration {
+func Backoff(n int, rnd func() float64) time.Duration {
 	if n < 1 {
 		n = 1
 	}
@@ -33,4 +31,4 @@ func backoff(n int, rnd func() float64) time.Duration {
 	return half + time.Duration(rnd()*float64(half))
 }
 
-func jitter() float64 { return rand.Float64() }
+func Jitter() float64 { return rand.Float64() }

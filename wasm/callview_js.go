@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 package main
 
 import (
@@ -7,6 +5,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 )
 
 // showCalls renders the call list, newest first: one li.call per call with
@@ -14,38 +13,21 @@ import (
 // aria-current on the focus, and inside it the peer, the state in words, the timer and
 // the button that makes it the focus. Items are kept and updated in place, so a state
 // push does not take the keyboard focus away from a select button.
-func (v *view) showCalls(l *callList, focus string, muted func(*listedCall) bool, now time.Time) {
+func (v *view) showCalls(l *softphone.CallList, focus string, muted func(*softphone.ListedCall) bool, now time.Time) {
 	if !present(v.calls) {
 		return
 	}
 	if present(v.callsEmpty) {
-		v.callsEmpty.Set("hidden", len(l.calls) > 0)
+		v.callsEmpty.Set("hidden", len(l.Calls) > 0)
 	}
-	keep := map[string]bool{}
-	items := make([]js.Value, 0, len(l.calls))
-	for i := len(l.calls) - 1; i >= 0; i-- {
-		c := l.calls[i]
-		keep[c.ID] = true
-		li, ok := v.callItems[c.ID]
-		if !ok {
-			li = newCallItem(c.ID)
-			v.callItems[c.ID] = li
-		}
+	keys := make([]string, 0, len(l.Calls))
+	for i := len(l.Calls) - 1; i >= 0; i-- {
+		keys = append(keys, l.Calls[i].ID)
+	}
+	renderKeyed(v.calls, v.callItems, keys, newCallItem, func(i int, li js.Value) {
+		c := l.Calls[len(l.Calls)-1-i]
 		fillCallItem(li, c, c.ID == focus, muted(c), now)
-		items = append(items, li)
-	}
-	for id := range v.callItems {
-		if !keep[id] {
-			delete(v.callItems, id)
-		}
-	}
-	if !sameChildren(v.calls, items) {
-		args := make([]any, len(items))
-		for i, it := range items {
-			args[i] = it
-		}
-		v.calls.Call("replaceChildren", args...)
-	}
+	})
 }
 
 func newCallItem(id string) js.Value {
@@ -65,7 +47,7 @@ func newCallItem(id string) js.Value {
 }
 
 // fillCallItem writes c into its item, touching only what changed.
-func fillCallItem(li js.Value, c *listedCall, focused, muted bool, now time.Time) {
+func fillCallItem(li js.Value, c *softphone.ListedCall, focused, muted bool, now time.Time) {
 	setAttr(li, "data-call-state", string(c.State))
 	if c.Direction != "" {
 		setAttr(li, "data-direction", c.Direction)
@@ -81,9 +63,9 @@ func fillCallItem(li js.Value, c *listedCall, focused, muted bool, now time.Time
 	} else {
 		removeAttr(li, "aria-current")
 	}
-	setText(query(li, `[data-part="call-peer"]`), peerName(c))
-	setText(query(li, `[data-part="call-state"]`), c.stateText())
-	setText(query(li, `[data-part="call-timer"]`), c.timerText(now))
+	setText(query(li, `[data-part="call-peer"]`), softphone.PeerName(c))
+	setText(query(li, `[data-part="call-state"]`), c.StateText())
+	setText(query(li, `[data-part="call-timer"]`), c.TimerText(now))
 	sel := query(li, `[data-part="call-select"]`)
 	ended := c.State == signaling.CallEnded
 	if sel.Get("disabled").Bool() != ended {
@@ -94,37 +76,23 @@ func fillCallItem(li js.Value, c *listedCall, focused, muted bool, now time.Time
 	} else {
 		removeAttr(sel, "aria-current")
 	}
-	label := "Select the call with " + peerName(c)
+	label := "Select the call with " + softphone.PeerName(c)
 	if focused {
-		label = "The controls act on the call with " + peerName(c)
+		label = "The controls act on the call with " + softphone.PeerName(c)
 	}
 	if ended {
-		label = "The call with " + peerName(c) + " has ended"
+		label = "The call with " + softphone.PeerName(c) + " has ended"
 	}
 	setAttr(sel, "title", label)
 }
 
 // tickTimers updates the calls' timers only: called every second.
-func (v *view) tickTimers(l *callList, now time.Time) {
-	for _, c := range l.calls {
+func (v *view) tickTimers(l *softphone.CallList, now time.Time) {
+	for _, c := range l.Calls {
 		if li, ok := v.callItems[c.ID]; ok {
-			setText(query(li, `[data-part="call-timer"]`), c.timerText(now))
+			setText(query(li, `[data-part="call-timer"]`), c.TimerText(now))
 		}
 	}
-}
-
-// sameChildren reports whether parent's children are exactly items, in order.
-func sameChildren(parent js.Value, items []js.Value) bool {
-	kids := parent.Get("children")
-	if kids.Length() != len(items) {
-		return false
-	}
-	for i, it := range items {
-		if !kids.Index(i).Equal(it) {
-			return false
-		}
-	}
-	return true
 }
 
 func span(part, text string) js.Value {

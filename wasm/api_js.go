@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 package main
 
 import (
@@ -7,6 +5,7 @@ import (
 	"syscall/js"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 )
 
 // The page's JavaScript API, for the widget's postMessage bridge and for host scripts:
@@ -32,7 +31,7 @@ type apiReply struct {
 	resolve, reject js.Value
 }
 
-func (r *apiReply) ok(call string) {
+func (r *apiReply) OK(call string) {
 	res := map[string]any{"ok": true}
 	if call != "" {
 		res["call"] = call
@@ -40,7 +39,7 @@ func (r *apiReply) ok(call string) {
 	r.resolve.Invoke(res)
 }
 
-func (r *apiReply) fail(e *apiError) {
+func (r *apiReply) Fail(e *softphone.APIError) {
 	res := map[string]any{"code": e.Code, "message": e.Message}
 	if e.Field != "" {
 		res["field"] = e.Field
@@ -49,11 +48,11 @@ func (r *apiReply) fail(e *apiError) {
 }
 
 // apiEvent is a command from the API on its way to the loop.
-type apiEvent struct{ cmd command }
+type apiEvent struct{ cmd softphone.Command }
 
 // installAPI defines window.parkway. Commands go to the loop through fn, which must
 // not block; it reports false when the loop cannot take more now.
-func installAPI(fn func(command) bool) (release func()) {
+func installAPI(fn func(softphone.Command) bool) (release func()) {
 	command := js.FuncOf(func(this js.Value, args []js.Value) any {
 		name := ""
 		if len(args) > 0 && args[0].Type() == js.TypeString {
@@ -69,17 +68,17 @@ func installAPI(fn func(command) bool) (release func()) {
 			reply := &apiReply{resolve: pargs[0], reject: pargs[1]}
 			argMap, e := jsArgs(raw)
 			if e != nil {
-				reply.fail(e)
+				reply.Fail(e)
 				return nil
 			}
-			cmd, e := parseCommand(name, argMap)
+			cmd, e := softphone.ParseCommand(name, argMap)
 			if e != nil {
-				reply.fail(e)
+				reply.Fail(e)
 				return nil
 			}
-			cmd.reply = reply
+			cmd.Reply = reply
 			if !fn(cmd) {
-				reply.fail(&apiError{Code: string(signaling.CodeUnavailable), Message: "The softphone is busy; try again."})
+				reply.Fail(&softphone.APIError{Code: string(signaling.CodeUnavailable), Message: "The softphone is busy; try again."})
 			}
 			return nil
 		})
@@ -96,17 +95,17 @@ func installAPI(fn func(command) bool) (release func()) {
 }
 
 // jsArgs reads a command's arguments: an object (or nothing) of JSON values.
-func jsArgs(v js.Value) (map[string]any, *apiError) {
+func jsArgs(v js.Value) (map[string]any, *softphone.APIError) {
 	if v.IsUndefined() || v.IsNull() {
 		return map[string]any{}, nil
 	}
 	if v.Type() != js.TypeObject || global.Get("Array").Call("isArray", v).Bool() {
-		return nil, &apiError{Code: codeBadCommand, Message: "the arguments must be an object, e.g. {target: 'bob'}"}
+		return nil, &softphone.APIError{Code: softphone.CodeBadCommand, Message: "the arguments must be an object, e.g. {target: 'bob'}"}
 	}
 	s := global.Get("JSON").Call("stringify", v)
 	var m map[string]any
 	if s.Type() != js.TypeString || json.Unmarshal([]byte(s.String()), &m) != nil {
-		return nil, &apiError{Code: codeBadCommand, Message: "the arguments are not plain data"}
+		return nil, &softphone.APIError{Code: softphone.CodeBadCommand, Message: "the arguments are not plain data"}
 	}
 	return m, nil
 }
@@ -135,46 +134,4 @@ type callData struct {
 	Reason    string              `json:"reason"`
 	Orbit     string              `json:"orbit"`
 	Muted     bool                `json:"muted"`
-}
-
-// waiter is an API command sent to the gateway, waiting for the message that shows it
-// done (or the error that refuses it).
-type waiter struct {
-	cmd command
-	id  string
-}
-
-// done reports whether c, which arrived with ref, settles w: with the call to report,
-// or with the error when the call ended before it got there.
-func (w waiter) done(c *signaling.Call, ref string) (settled bool, call string, e *apiError) {
-	if ref == w.id {
-		switch w.cmd.act {
-		case signaling.ActionCall, signaling.ActionRetrieve, signaling.ActionAnswer:
-			return true, c.ID, nil
-		}
-	}
-	if c.ID != w.cmd.call {
-		return false, "", nil
-	}
-	ended := c.State == signaling.CallEnded
-	switch w.cmd.act {
-	case signaling.ActionHangup, signaling.ActionDecline, signaling.ActionPark, signaling.ActionTransfer:
-		return ended, c.ID, nil
-	case signaling.ActionHold:
-		if c.State == signaling.CallHeld {
-			return true, c.ID, nil
-		}
-	case signaling.ActionResume:
-		if c.State == signaling.CallActive {
-			return true, c.ID, nil
-		}
-	case signaling.ActionMute:
-		if w.cmd.muted != nil && c.Muted == *w.cmd.muted && !ended {
-			return true, c.ID, nil
-		}
-	}
-	if ended {
-		return true, "", &apiError{Code: string(signaling.CodeNoCall), Field: "call", Message: "the call ended: " + c.Reason}
-	}
-	return false, "", nil
 }

@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 package main
 
 import (
@@ -12,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/wasm/softphone"
 )
 
 // connStatus is where the link to the gateway stands; the page shows it as
@@ -164,7 +163,7 @@ func (c *client) wait(ctx context.Context, n int, cause error) {
 		detail = cause.Error()
 	}
 	c.emit(connEvent{status: connReconnecting, attempt: n, detail: detail})
-	t := time.NewTimer(backoff(n, jitter))
+	t := time.NewTimer(softphone.Backoff(n, softphone.Jitter))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -175,22 +174,22 @@ func (c *client) wait(ctx context.Context, n int, cause error) {
 
 // session returns a token to present: the tab's stored one when it is still good and
 // belongs to the requested user, else a fresh one from the gateway.
-func (c *client) session(ctx context.Context) (session, error) {
+func (c *client) session(ctx context.Context) (softphone.Session, error) {
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
-	if s, ok := loadSession(); ok && s.usable(time.Now()) && (user == "" || user == s.User) {
+	if s, ok := loadSession(); ok && s.Usable(time.Now()) && (user == "" || user == s.User) {
 		return s, nil
 	}
 	if user == "" {
-		return session{}, errNeedIdentity
+		return softphone.Session{}, errNeedIdentity
 	}
 	sctx, cancel := context.WithTimeout(ctx, signInTimeout)
 	defer cancel()
 	mark("parkway-signin")
 	s, err := signIn(sctx, user)
 	if err != nil {
-		return session{}, err
+		return softphone.Session{}, err
 	}
 	saveSession(s)
 	return s, nil
@@ -209,7 +208,7 @@ func wsURL() string {
 
 // serve runs one websocket from dial to failure. welcomed reports whether the gateway
 // accepted the session, which resets the backoff.
-func (c *client) serve(ctx context.Context, sess session) (welcomed bool, err error) {
+func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	ws, _, err := websocket.Dial(dctx, wsURL(), nil)
 	cancel()

@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 // Command wasm is the Parkway softphone: Go compiled to WebAssembly that owns the page's
 // DOM through syscall/js. It signs in (demo mode: /?user=NAME is exchanged for a session
 // token kept in sessionStorage), holds one websocket to the gateway, places and answers
@@ -14,9 +12,10 @@
 // its own. A refusal that still happens is shown as the gateway worded it.
 //
 // The page's markup is the template: the client binds to data-part and data-action
-// attributes rather than to a fixed layout, so a compact page (the embeddable widget)
-// reuses this binary with its own HTML. Only the status region and the ten action
-// buttons are required; every other part is optional. The hooks (tests rely on them):
+// attributes rather than to a fixed layout. The embeddable widget is the same page in a
+// compact layout (widget.html is index.html with class="compact" on <html>; the CSS
+// does the rest), and any other page with these hooks could run this binary. Only the
+// status region and the ten action buttons are required; every other part is optional. The hooks (tests rely on them):
 //
 //	[data-part="calls"] > li.call[data-call-id][data-call-state][data-direction][data-muted]
 //	    ([data-orbit] once parked; aria-current="true" on the focus call), with
@@ -32,14 +31,14 @@
 //	button[data-action="mute"][aria-pressed]
 //	html[data-ringing="true"]     while an incoming call rings (the WebAudio ring plays)
 //	window.__parkwayPCs           the live RTCPeerConnections, for getStats in tests
-//	window.parkway                the JavaScript API (api.go)
+//	window.parkway                the JavaScript API (api_js.go)
 //
 // WebRTC is pion/webrtc/v4's js build, which wraps the browser's RTCPeerConnection. It
 // has no AddTrack or OnTrack, so the microphone goes into the audio transceiver with
 // Sender().JSValue().replaceTrack and remote audio is taken from the underlying
 // connection's track event; local ICE candidates are read from the browser's own
 // icecandidate event too, because the js build's OnICECandidate rebuilds each candidate
-// from parsed fields and loses sdpMid, sdpMLineIndex and the ufrag (webrtc.go). Pion's
+// from parsed fields and loses sdpMid, sdpMLineIndex and the ufrag (webrtc_js.go). Pion's
 // promise waits have no context: they are only used on goroutines of their own.
 //
 // A websocket drop keeps the calls and their PeerConnections: media does not pass
@@ -50,23 +49,27 @@
 // ICE restart is not done: the contract has no message to renegotiate a call's media, so
 // a PeerConnection whose ICE fails stays failed until the call is hung up.
 //
-// Files, one concept each:
-//   - main.go     start-up and the single loop that owns the view; reconnect reconciliation
-//   - dom.go      the few syscall/js helpers, with listeners that release their js.Func
-//   - promise.go  waiting on a JavaScript promise from a goroutine
-//   - signin.go   demo sign-in and the per-tab session token
-//   - conn.go     the websocket: auth, heartbeat, reconnect with backoff
-//   - backoff.go  the reconnect delay
-//   - view.go     binding the page's parts; rendering state, connection, errors
-//   - command.go  a command from a control or the API, and the API's argument checks
-//   - actions.go  carrying a command out: the call it is about, the capability rule,
+// The softphone's logic — the call list and the focus call, the transfer plan, the
+// commands and the API's argument checks, the capability display (which button is
+// enabled, and why not), the parked-list model, the reconnect backoff, the session
+// token's expiry, the keyboard shortcuts, timers and wording — is package
+// wasm/softphone, which has no build tags and is tested with plain `go test`. This
+// package is the glue to the browser; its files end in _js.go, which limits them to
+// GOOS=js (the habit of github.com/coder/websocket), one concept each:
+//   - main_js.go     start-up and the single loop that owns the view; reconnect reconciliation
+//   - dom_js.go      the few syscall/js helpers, with listeners that release their js.Func,
+//     and keyed lists rendered in place
+//   - promise_js.go  waiting on a JavaScript promise from a goroutine
+//   - signin_js.go   demo sign-in and the per-tab session token's storage
+//   - conn_js.go     the websocket: auth, heartbeat, reconnect with backoff
+//   - view_js.go     binding the page's parts; rendering state, connection, errors
+//   - actions_js.go  carrying a command out: the call it is about, the capability rule,
 //     the request; the buttons' state; the keypad
-//   - webrtc.go   one PeerConnection per call (microphone in, <audio> out), trickle ICE,
+//   - webrtc_js.go   one PeerConnection per call (microphone in, <audio> out), trickle ICE,
 //     mute, DTMF
-//   - calllist.go the user's calls, the focus call, the transfer plan, timers
-//   - callview.go rendering the call list in place
-//   - parked.go   the live parked-calls panel
-//   - api.go      window.parkway.command and the "parkway" events
-//   - keys.go     keyboard shortcuts
-//   - ring.go     the ring of an incoming call (WebAudio)
+//   - callview_js.go rendering the call list in place
+//   - parkedview_js.go rendering the live parked-calls panel
+//   - api_js.go      window.parkway.command and the "parkway" events
+//   - keys_js.go     listening for the keyboard shortcuts
+//   - ring_js.go     the ring of an incoming call (WebAudio)
 package main

@@ -1,5 +1,3 @@
-//go:build js && wasm
-
 package main
 
 import "syscall/js"
@@ -25,7 +23,7 @@ func queryAll(root js.Value, sel string) []js.Value {
 }
 
 // present reports whether v is an element rather than null or undefined: a page may leave
-// out optional parts (the widget has no call list, for example).
+// out optional parts (a page without a keypad, for example).
 func present(v js.Value) bool { return v.Truthy() }
 
 func setText(el js.Value, s string) {
@@ -79,4 +77,50 @@ func mark(name string) {
 	if p := global.Get("performance"); present(p) && p.Get("mark").Type() == js.TypeFunction {
 		p.Call("mark", name)
 	}
+}
+
+// renderKeyed makes parent's children one item per key, in order. Items are kept in
+// cache by key and reused, so a re-render keeps the keyboard focus on a button inside
+// one: create makes the item of a new key, fill writes the i-th key's data into its
+// item, and the items of keys that are gone are forgotten. The children are replaced
+// only when they are not already those items in that order.
+func renderKeyed(parent js.Value, cache map[string]js.Value, keys []string, create func(key string) js.Value, fill func(i int, item js.Value)) {
+	keep := make(map[string]bool, len(keys))
+	items := make([]js.Value, len(keys))
+	for i, k := range keys {
+		keep[k] = true
+		item, ok := cache[k]
+		if !ok {
+			item = create(k)
+			cache[k] = item
+		}
+		fill(i, item)
+		items[i] = item
+	}
+	for k := range cache {
+		if !keep[k] {
+			delete(cache, k)
+		}
+	}
+	if !sameChildren(parent, items) {
+		args := make([]any, len(items))
+		for i, it := range items {
+			args[i] = it
+		}
+		parent.Call("replaceChildren", args...)
+	}
+}
+
+// sameChildren reports whether parent's children are exactly items, in order.
+func sameChildren(parent js.Value, items []js.Value) bool {
+	kids := parent.Get("children")
+	if kids.Length() != len(items) {
+		return false
+	}
+	for i, it := range items {
+		if !kids.Index(i).Equal(it) {
+			return false
+		}
+	}
+	return true
 }
