@@ -84,7 +84,7 @@ func TestCallsParkedList(t *testing.T) {
 	// Failover moves every user agent and the one watcher to pool-b.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	nextParked(t, dave, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" && len(p.Calls) == 0 })
@@ -101,7 +101,7 @@ func TestCallsParkedListAfterPoolDies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	nextParked(t, c, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" })

@@ -165,15 +165,7 @@ func TestCallsRefused(t *testing.T) {
 
 // phoneReady reports whether the gateway follows user's SIP agent.
 func (g *testGateway) phoneReady(user string) bool {
-	g.phones.mu.Lock()
-	ph := g.phones.users[user]
-	g.phones.mu.Unlock()
-	if ph == nil {
-		return false
-	}
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	return ph.u != nil
+	return g.phones.Following(user)
 }
 
 // establish has from call to over the websocket with fresh browsers and returns the
