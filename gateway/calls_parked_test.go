@@ -10,25 +10,6 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// nextParked reads until a parked list matching ok arrives (states, calls skipped).
-func nextParked(t *testing.T, c *client, what string, ok func(*signaling.Parked) bool) *signaling.Parked {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		switch m := m.(type) {
-		case *signaling.Parked:
-			if ok(m) {
-				return m
-			}
-		case *signaling.Error:
-			t.Fatalf("waiting for %s: error %+v", what, m)
-		}
-	}
-}
-
 // Carol, a third user, sees the parked-calls list live: empty at first, alice's
 // parked call to bob (orbit, who, parked by, times), empty again once she retrieves
 // it. A tab that connects meanwhile gets the list right after its welcome and state.

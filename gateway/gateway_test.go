@@ -402,11 +402,7 @@ func TestHeartbeat(t *testing.T) {
 		c.PeerTimeout = 300 * time.Millisecond
 	})
 	silent, _ := g.connect(t, "bob")
-	for {
-		if _, _, err := silent.conn.Read(context.Background()); err != nil {
-			break // closed: it never answered
-		}
-	}
+	silent.expectClosed() // it never answered
 
 	lg := startGateway(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond })
 	live, _ := lg.connect(t, "alice")
@@ -418,9 +414,11 @@ func TestHeartbeat(t *testing.T) {
 		return live[0].LastSeen
 	}
 	for i := 0; i < 3; i++ {
-		_, frame, err := live.conn.Read(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		_, frame, err := live.conn.Read(ctx)
+		cancel()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("waiting for ping %d: %v", i+1, err)
 		}
 		_, m, _ := signaling.Decode(signaling.FromGateway, frame)
 		p, ok := m.(*signaling.Ping)

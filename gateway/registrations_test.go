@@ -29,21 +29,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// statesUntil reads from c until a state in phase p arrives (errors and other frames
-// are skipped).
-func statesUntil(t *testing.T, c *client, p signaling.Phase) *signaling.State {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for phase %s: %v", p, err)
-		}
-		if st, ok := m.(*signaling.State); ok && st.Phase == p {
-			return st
-		}
-	}
-}
-
 // recordingRegistrar is a Registrar without SIP that counts what the gateway asked.
 type recordingRegistrar struct {
 	mu       sync.Mutex
