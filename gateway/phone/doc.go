@@ -35,24 +35,26 @@
 // Lock order. Where two of these locks are held together, they are taken in this
 // order, never the other way:
 //
-//		phones.mu → phone.out → hub.mu (edge) → phone.mu → outbox.mu (edge)
+//	phones.mu → phone.out → hub.mu (edge) → phone.mu → outbox.mu (edge)
 //
-//	  - phones.mu (the user table) is taken before a phone's mu (signedIn, close), never
-//	    while holding phone.out, hub.mu or phone.mu.
-//	  - phone.out serialises what goes to the user's tabs: a greeting (welcome, state,
-//	    calls) and each call's pushes. Under it the phone takes its own mu to read the
-//	    calls, and the hub's lock through Session.QueueState and Session.Refocus.
-//	  - hub.mu is held while the hub asks each session's calls for the focus
-//	    (phone.Focus takes phone.mu), and while it drops a state into an outbox.
-//	  - phone.mu is never held while calling into package edge (Reply, Offer,
-//	    QueueState, Refocus) or while waiting for anything: it is released before a
-//	    tab is told anything.
-//	  - parkedFeed.mu is never held together with any of the above: the feed is told of
-//	    a session after its greeting (join) and forgets it after phone.mu is released
-//	    (leave); under it the feed only offers frames without waiting (Session.Offer)
-//	    and asks the user agent for the active pool or a watcher to resubscribe.
-//	  - registrations: a user's op lock → registrations.mu; its callback into the
-//	    calls (signedIn, taking phones.mu) runs with neither held.
+// Each lock in turn:
+//
+//   - phones.mu (the user table) is taken before a phone's mu (signedIn, close), never
+//     while holding phone.out, hub.mu or phone.mu.
+//   - phone.out serialises what goes to the user's tabs: a greeting (welcome, state,
+//     calls) and each call's pushes. Under it the phone takes its own mu to read the
+//     calls, and the hub's lock through Session.QueueState and Session.Refocus.
+//   - hub.mu is held while the hub asks each session's calls for the focus
+//     (phone.Focus takes phone.mu), and while it drops a state into an outbox.
+//   - phone.mu is never held while calling into package edge (Reply, Offer,
+//     QueueState, Refocus) or while waiting for anything: it is released before a
+//     tab is told anything.
+//   - parkedFeed.mu is never held together with any of the above: the feed is told of
+//     a session after its greeting (join) and forgets it after phone.mu is released
+//     (leave); under it the feed only offers frames without waiting (Session.Offer)
+//     and asks the user agent for the active pool or a watcher to resubscribe.
+//   - registrations: a user's op lock → registrations.mu; its callback into the
+//     calls (signedIn, taking phones.mu) runs with neither held.
 //
 // lockorder_test.go runs these paths at once, many tabs and calls, under the race
 // detector with a deadline.
