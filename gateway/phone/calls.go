@@ -133,7 +133,7 @@ func (p *phones) join(s *edge.Session, user, id string, w *signaling.Welcome) *p
 // then those calls, without SDP. Under ph.out, so the list and the call messages are
 // the same calls and no push of theirs comes between. Their state message goes
 // first: the state the hub pushes reaches the tab after its welcome, but the writer
-// may put queued replies before it (writer.go), and a softphone must learn the phase
+// may put queued replies before it (edge/writer.go), and a softphone must learn the phase
 // before it lists calls. A second state is harmless.
 func (ph *phone) greet(s *edge.Session, id string, w *signaling.Welcome) {
 	ph.out.Lock()
