@@ -231,16 +231,8 @@ func (r *callRig) signedIn(t *testing.T, users ...string) []*client {
 
 // bridgeOf is the SIP-side bridge of user's call id, from the gateway's own table.
 func (r *callRig) bridgeOf(user, id string) *media.Bridge {
-	r.g.phones.mu.Lock()
-	ph := r.g.phones.users[user]
-	r.g.phones.mu.Unlock()
-	if ph == nil {
-		return nil
-	}
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	if e := ph.calls[id]; e != nil && e.leg != nil {
-		return e.leg.Bridge()
+	if leg := r.g.phones.Leg(user, id); leg != nil {
+		return leg.Bridge()
 	}
 	return nil
 }

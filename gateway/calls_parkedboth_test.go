@@ -44,7 +44,7 @@ func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
 	g.ctl.setPools(map[string]bool{"pool-b": true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.set(signaling.PhaseFailedOver)
@@ -68,7 +68,7 @@ func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
 	}
 	g.ctl.setPools(map[string]bool{"pool-a": true, "pool-b": true})
 	g.ctl.set(signaling.PhaseFailback)
-	if err := g.phones.m.Redirect(ctx, "pool-a"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-a"); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.set(signaling.PhaseNormal)

@@ -1,8 +1,12 @@
-package gateway
+package edge
 
 import (
+	"log/slog"
 	"testing"
+	"time"
 
+	"github.com/parkway/parkway/gateway/auth"
+	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -23,9 +27,14 @@ func FuzzHandle(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	g := startGateway(f, nil)
+	signer, err := auth.NewSigner(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := New(Config{MaxSessions: 1, PeerTimeout: time.Second, Logger: slog.New(slog.DiscardHandler), Signer: signer}, dr.Snapshot{Phase: signaling.PhaseNormal})
+	f.Cleanup(srv.Close)
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		s := &session{srv: g.Server, out: newOutbox(4), log: g.log, calls: noCalls{}}
+		s := &Session{srv: srv, out: newOutbox(4), log: srv.log, calls: NoCalls{}}
 		s.auth.Store(authOK)
 		s.claims.User = "alice"
 		if !s.handle(frame) {

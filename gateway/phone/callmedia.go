@@ -1,27 +1,32 @@
-package gateway
+package phone
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/signaling"
 )
 
-// callMedia lets a media.Leg's Bridge serve as a call's ua.MediaLeg: the user agent
+// CallMedia lets a media.Leg's Bridge serve as a call's ua.MediaLeg: the user agent
 // negotiates SIP and tells the bridge where the far end is, the bridge relays RTP. It
 // lives here, not in ua, so the SIP user agent stays free of pion; and not in media,
 // so the relay does not depend on the SIP stack's vocabulary.
 //
 // The ua calls it from the call's loop only, but SetEventPayloadType and SetRemote
 // arrive as two calls that belong together, so mu keeps the event type they share.
-type callMedia struct {
+type CallMedia struct {
 	br    *media.Bridge
+	log   *slog.Logger
 	entry *callEntry // the gateway's side of the call, found by this leg (calls.go)
 
 	mu      sync.Mutex
@@ -29,22 +34,31 @@ type callMedia struct {
 }
 
 var (
-	_ ua.MediaLeg           = (*callMedia)(nil)
-	_ ua.CodecLimiter       = (*callMedia)(nil)
-	_ ua.EventPayloadSetter = (*callMedia)(nil)
+	_ ua.MediaLeg           = (*CallMedia)(nil)
+	_ ua.CodecLimiter       = (*CallMedia)(nil)
+	_ ua.EventPayloadSetter = (*CallMedia)(nil)
 )
 
-func newCallMedia(leg *media.Leg) *callMedia { return &callMedia{br: leg.Bridge()} }
+// NewCallMedia makes leg's bridge a call's media; log hears what the ua cannot be
+// told (SetEventPayloadType returns no error).
+func NewCallMedia(leg *media.Leg, log *slog.Logger) *CallMedia {
+	return &CallMedia{br: leg.Bridge(), log: log}
+}
+
+// callMedia is a new leg's CallMedia, logging as the user's call of action id.
+func (ph *phone) callMedia(leg *media.Leg, id string) *CallMedia {
+	return NewCallMedia(leg, ph.p.log.With("user", ph.name, "ref", id))
+}
 
 // LocalRTP is the bridge's SIP-side socket, announced in the SDP toward the pool.
-func (m *callMedia) LocalRTP() netip.AddrPort { return m.br.LocalAddr() }
+func (m *CallMedia) LocalRTP() netip.AddrPort { return m.br.LocalAddr() }
 
 // SetRemote points the bridge at the far end. The payload type is G.711's static one
 // (RFC 3551 §6), which is exactly media.Codec's value.
-func (m *callMedia) SetRemote(addr netip.AddrPort, pt uint8) error {
+func (m *CallMedia) SetRemote(addr netip.AddrPort, pt uint8) error {
 	c := media.Codec(pt)
 	if !c.Valid() {
-		return fmt.Errorf("gateway: call media: payload type %d is not G.711", pt)
+		return fmt.Errorf("phone: call media: payload type %d is not G.711", pt)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -54,25 +68,33 @@ func (m *callMedia) SetRemote(addr netip.AddrPort, pt uint8) error {
 // SetEventPayloadType records the far end's RFC 4733 type. The ua calls it before the
 // SetRemote it belongs to; when the far end changes only its event type (a re-INVITE
 // with the same address and law) no SetRemote follows, so the current remote is
-// updated here.
-func (m *callMedia) SetEventPayloadType(pt uint8) {
+// updated here. The bridge refuses it only once closed (the call is ending), which
+// is logged: the ua has no error to hear of, and the call's DTMF is all it affects.
+func (m *CallMedia) SetEventPayloadType(pt uint8) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.eventPT = pt
 	if r, _, ok := m.br.Remote(); ok && r.EventPT != pt {
 		r.EventPT = pt
-		_ = m.br.SetRemote(r) // the same address and law it already took
+		// The same address and law it already took.
+		if err := m.br.SetRemote(r); err != nil {
+			level := slog.LevelWarn
+			if errors.Is(err, media.ErrClosed) {
+				level = slog.LevelDebug
+			}
+			m.log.Log(context.Background(), level, "call media: the far end's telephone-event type is not applied", "pt", pt, "err", err)
+		}
 	}
 }
 
 // SetDirection gates the bridge: ua.Direction and media.Direction are the one
 // sdpdir.Direction, read from the gateway's side toward the SIP peer.
-func (m *callMedia) SetDirection(d ua.Direction) { m.br.SetDirection(d) }
+func (m *CallMedia) SetDirection(d ua.Direction) { m.br.SetDirection(d) }
 
 // Codecs limits the SIP side to the law the browser negotiated: the bridge never
 // transcodes, so offering the other law could only end in media.ErrCodecMismatch.
 // Before the browser's answer nothing is fixed and the ua offers both.
-func (m *callMedia) Codecs() []uint8 {
+func (m *CallMedia) Codecs() []uint8 {
 	if c, ok := m.br.Codec(); ok {
 		return []uint8{uint8(c)}
 	}
@@ -89,7 +111,7 @@ const maxPendingCandidates = 32
 
 // refKey names one media-starting action: the tab that sent it and its id.
 type refKey struct {
-	s   *session
+	s   *edge.Session
 	ref string
 }
 
@@ -114,7 +136,7 @@ func hasCandidates(sdp string) bool {
 
 // openRef makes the action (s, id) known before it runs, so candidates the tab sends
 // right after its offer are kept for the leg.
-func (ph *phone) openRef(s *session, id string) {
+func (ph *phone) openRef(s *edge.Session, id string) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	if _, ok := ph.sessions[s]; ok {
@@ -122,27 +144,9 @@ func (ph *phone) openRef(s *session, id string) {
 	}
 }
 
-func (ph *phone) dropRef(s *session, id string) {
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	delete(ph.refs, refKey{s, id})
-}
-
-// dropRefsLocked forgets the refs of a leg that is closing; under ph.mu.
-func (ph *phone) dropRefsLocked(leg *media.Leg) {
-	if leg == nil {
-		return
-	}
-	for k, r := range ph.refs {
-		if r.leg == leg {
-			delete(ph.refs, k)
-		}
-	}
-}
-
 // attachRef gives the action's ref its leg, once the leg has the tab's offer, and
 // applies the candidates that waited for it.
-func (ph *phone) attachRef(s *session, id string, leg *media.Leg) {
+func (ph *phone) attachRef(s *edge.Session, id string, leg *media.Leg) {
 	ph.mu.Lock()
 	r := ph.refs[refKey{s, id}]
 	if r == nil {
@@ -160,27 +164,9 @@ func (ph *phone) attachRef(s *session, id string, leg *media.Leg) {
 	}
 }
 
-// iceCandidate takes one candidate a tab trickled; it reports whether the session
-// goes on. A ref that names no media action of this tab is "no-call" (field ref).
-func (s *session) iceCandidate(id string, m *signaling.ICE) bool {
-	var e *signaling.Error
-	if s.phone == nil {
-		e = noRef(m.Ref)
-	} else {
-		e = s.phone.addCandidate(s, m)
-	}
-	if e != nil {
-		e.Ref = id
-		return s.reply(id, e)
-	}
-	return true
-}
-
-func noRef(ref string) *signaling.Error {
-	return &signaling.Error{Code: signaling.CodeNoCall, Field: "ref", Message: fmt.Sprintf("no call, answer or retrieve %q of this tab has media to take candidates", ref)}
-}
-
-func (ph *phone) addCandidate(s *session, m *signaling.ICE) *signaling.Error {
+// addCandidate gives the leg of the tab's action m.Ref one candidate; a ref that names
+// no media action of this tab is "no-call" (field ref).
+func (ph *phone) addCandidate(s *edge.Session, m *signaling.ICE) *signaling.Error {
 	c := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: m.SDPMLineIndex}
 	if m.SDPMid != "" {
 		mid := m.SDPMid
@@ -190,7 +176,7 @@ func (ph *phone) addCandidate(s *session, m *signaling.ICE) *signaling.Error {
 	r := ph.refs[refKey{s, m.Ref}]
 	if r == nil {
 		ph.mu.Unlock()
-		return noRef(m.Ref)
+		return edge.NoMedia(m.Ref)
 	}
 	if r.leg == nil {
 		defer ph.mu.Unlock()
@@ -212,7 +198,7 @@ func (ph *phone) addCandidate(s *session, m *signaling.ICE) *signaling.Error {
 // with the action's id, ending with an empty candidate. They are held until start:
 // the tab must have the answer before the candidates that belong to it.
 type outTrickle struct {
-	s   *session
+	s   *edge.Session
 	ref string
 
 	mu      sync.Mutex // held while sending, so candidates go out in gathering order
@@ -220,7 +206,7 @@ type outTrickle struct {
 	pending []*signaling.ICE
 }
 
-func newOutTrickle(s *session, ref string) *outTrickle { return &outTrickle{s: s, ref: ref} }
+func newOutTrickle(s *edge.Session, ref string) *outTrickle { return &outTrickle{s: s, ref: ref} }
 
 // candidate is the leg's OnICECandidate handler; nil means gathering is complete.
 func (t *outTrickle) candidate(c *webrtc.ICECandidate) {
@@ -238,7 +224,7 @@ func (t *outTrickle) candidate(c *webrtc.ICECandidate) {
 		t.pending = append(t.pending, m)
 		return
 	}
-	t.s.reply("", m)
+	t.s.Reply("", m)
 }
 
 // start sends what was gathered so far and every later candidate as it comes.
@@ -247,7 +233,7 @@ func (t *outTrickle) start() {
 	defer t.mu.Unlock()
 	t.started = true
 	for _, m := range t.pending {
-		t.s.reply("", m)
+		t.s.Reply("", m)
 	}
 	t.pending = nil
 }

@@ -1,4 +1,4 @@
-package gateway
+package phone
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/signaling"
@@ -25,9 +26,7 @@ import (
 // takes SIP time (dial, answer, hold…), one goroutine; one parked-calls feed for the
 // gateway (parked.go). All are in wg, which close waits for. mu guards users and
 // closed; each phone's own mu guards its sessions, calls and trickle refs, and its out
-// orders what goes to its tabs. Lock order: out, then the hub's lock or a phone's mu;
-// a phone's mu is never held while a session's outbox or the hub is touched, because
-// the hub calls back into phone.focus under its own lock.
+// orders what goes to its tabs. The lock order is in doc.go.
 //
 // A call message is a reply, not the latest-state slot: a tab must see every state of
 // its calls. So a tab whose reply queue is full holds up its user's pump until the
@@ -37,8 +36,8 @@ type phones struct {
 	m    *ua.Manager
 	f    *media.Factory
 	addr netip.Addr // where call bridges bind their SIP-side RTP sockets
-	srv  *Server
 	log  *slog.Logger
+	regs *registrations // signs the users in and out
 
 	ctx    context.Context // ends at close: dials and answers give up
 	cancel context.CancelFunc
@@ -66,7 +65,7 @@ type phone struct {
 
 	mu       sync.Mutex
 	u        *ua.User // the user agent pumped now; nil before the first sign-in
-	sessions map[*session]struct{}
+	sessions map[*edge.Session]struct{}
 	calls    map[string]*callEntry
 	seq      int
 	// refs finds the media leg of a call, answer or retrieve action by the tab and the
@@ -74,7 +73,7 @@ type phone struct {
 	refs map[refKey]*iceRef
 	// finished holds, per tab, the last maxFinishedRefs refs whose action failed or
 	// whose call ended: candidates still trickling for them are dropped (callmedia.go).
-	finished map[*session][]string
+	finished map[*edge.Session][]string
 }
 
 // callEntry is the gateway's side of one call.
@@ -96,18 +95,18 @@ type callEntry struct {
 	xfer bool
 
 	// The tab whose offer the leg answered gets the answer once, with its request id.
-	origin  *session
+	origin  *edge.Session
 	ref     string
 	answer  string
 	trickle *outTrickle // the leg's own candidates, held until the answer is queued
 }
 
-func newPhones(srv *Server, m *ua.Manager, f *media.Factory, addr netip.Addr) *phones {
+func newPhones(ctrl Controller, regs *registrations, log *slog.Logger, m *ua.Manager, f *media.Factory, addr netip.Addr) *phones {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &phones{m: m, f: f, addr: addr, srv: srv, log: srv.log, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
-	p.parked = newParkedFeed(p)
-	p.unwatch = srv.cfg.Controller.Subscribe(p.parked.watchPools)
-	p.parked.watchPools(srv.cfg.Controller.Snapshot())
+	p := &phones{m: m, f: f, addr: addr, log: log, regs: regs, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
+	p.parked = newParkedFeed(p, ctrl.Snapshot())
+	p.unwatch = ctrl.Subscribe(p.parked.watchPools)
+	p.parked.watchPools(ctrl.Snapshot())
 	p.wg.Go(func() { p.parked.run(ctx) })
 	return p
 }
@@ -117,11 +116,11 @@ func newPhones(srv *Server, m *ua.Manager, f *media.Factory, addr netip.Addr) *p
 // frame's), listing the user's live calls, a state, then a call message for each of
 // those calls and the parked-calls list, so a tab that reconnected rebuilds what it
 // showed and ends at once what it showed that is gone (issue 6 item 5).
-func (p *phones) join(s *session, user, id string, w *signaling.Welcome) *phone {
+func (p *phones) join(s *edge.Session, user, id string, w *signaling.Welcome) *phone {
 	p.mu.Lock()
 	ph := p.users[user]
 	if ph == nil {
-		ph = &phone{p: p, name: user, sessions: map[*session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}, finished: map[*session][]string{}}
+		ph = &phone{p: p, name: user, sessions: map[*edge.Session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}, finished: map[*edge.Session][]string{}}
 		p.users[user] = ph
 	}
 	p.mu.Unlock()
@@ -134,12 +133,12 @@ func (p *phones) join(s *session, user, id string, w *signaling.Welcome) *phone 
 // then those calls, without SDP. Under ph.out, so the list and the call messages are
 // the same calls and no push of theirs comes between. Their state message goes
 // first: the state the hub pushes reaches the tab after its welcome, but the writer
-// may put queued replies before it (writer.go), and a softphone must learn the phase
+// may put queued replies before it (edge/writer.go), and a softphone must learn the phase
 // before it lists calls. A second state is harmless.
-func (ph *phone) greet(s *session, id string, w *signaling.Welcome) {
+func (ph *phone) greet(s *edge.Session, id string, w *signaling.Welcome) {
 	ph.out.Lock()
 	defer ph.out.Unlock()
-	focus := ph.focus()
+	focus := ph.Focus()
 	ph.mu.Lock()
 	ph.sessions[s] = struct{}{}
 	live := ph.liveLocked()
@@ -150,10 +149,10 @@ func (ph *phone) greet(s *session, id string, w *signaling.Welcome) {
 		w.Calls = append(w.Calls, e.id)
 	}
 	ph.mu.Unlock()
-	s.reply(id, w)
-	ph.p.srv.hub.greet(s, focus)
+	s.Reply(id, w)
+	s.QueueState(focus)
 	for i := range msgs {
-		s.reply("", &msgs[i])
+		s.Reply("", &msgs[i])
 	}
 }
 
@@ -170,8 +169,8 @@ func (ph *phone) liveLocked() []*callEntry {
 	return live
 }
 
-// liveIDs are the ids of the calls going on, oldest first (a refreshed welcome).
-func (ph *phone) liveIDs() []string {
+// LiveIDs are the ids of the calls going on, oldest first (a refreshed welcome).
+func (ph *phone) LiveIDs() []string {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	var ids []string
@@ -181,20 +180,16 @@ func (ph *phone) liveIDs() []string {
 	return ids
 }
 
-// greet queues the current state for s as a reply, under the hub's lock, so no newer
-// state can be written before it.
-func (h *hub) greet(s *session, focus signaling.CallState) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	select {
-	case s.out.replies <- h.frameLocked(focus):
-	default: // a queue full at sign-in cannot happen; the pushed state still comes
-	}
+// Leave forgets a tab that closed and uncounts it for the user's registration. Its
+// calls go on: they end when the user hangs up, or when the user's last tab has been
+// gone for the sign-out grace (registrations.go).
+func (ph *phone) Leave(s *edge.Session) {
+	ph.leave(s)
+	ph.p.regs.leave(ph.name)
 }
 
-// leave forgets a tab that closed. Its calls go on: they end when the user hangs up,
-// or when the user's last tab has been gone for the sign-out grace (registrations.go).
-func (ph *phone) leave(s *session) {
+// leave forgets a tab that closed.
+func (ph *phone) leave(s *edge.Session) {
 	ph.mu.Lock()
 	delete(ph.sessions, s)
 	delete(ph.finished, s)
@@ -283,7 +278,7 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 		return e
 	}
 	e := &callEntry{}
-	if cm, ok := c.Leg().(*callMedia); ok && cm.entry != nil {
+	if cm, ok := c.Leg().(*CallMedia); ok && cm.entry != nil {
 		e = cm.entry
 	}
 	e.id, e.call, e.outgoing = c.ID(), c, c.Outgoing()
@@ -335,13 +330,13 @@ func (ph *phone) push(e *callEntry) { ph.pushTo(e, nil, "") }
 // instead of the SDP answer going to the tab that offered. The leg's own ICE
 // candidates start trickling to the offering tab once its answer is queued: a browser
 // cannot add a candidate before it has the description it belongs to.
-func (ph *phone) pushTo(e *callEntry, to *session, id string) {
+func (ph *phone) pushTo(e *callEntry, to *edge.Session, id string) {
 	ph.out.Lock()
 	defer ph.out.Unlock()
 	ph.mu.Lock()
 	msg := e.message()
 	var (
-		origin      *session
+		origin      *edge.Session
 		ref, answer string
 		tr          *outTrickle
 	)
@@ -351,7 +346,7 @@ func (ph *phone) pushTo(e *callEntry, to *session, id string) {
 	} else {
 		origin, ref = to, id
 	}
-	sessions := make([]*session, 0, len(ph.sessions))
+	sessions := make([]*edge.Session, 0, len(ph.sessions))
 	for s := range ph.sessions {
 		sessions = append(sessions, s)
 	}
@@ -361,11 +356,11 @@ func (ph *phone) pushTo(e *callEntry, to *session, id string) {
 		if s == origin {
 			m.SDP, mid = answer, ref
 		}
-		s.reply(mid, &m)
+		s.Reply(mid, &m)
 		if s == origin && tr != nil {
 			tr.start()
 		}
-		ph.p.srv.hub.refocus(s)
+		s.Refocus()
 	}
 }
 
@@ -380,9 +375,9 @@ func (ph *phone) pushTo(e *callEntry, to *session, id string) {
 // action it just sent, not for old ones.
 const maxFinishedRefs = 32
 
-// trickled takes one candidate a tab sent for ref; it reports whether the session
+// Trickled takes one candidate a tab sent for ref; it reports whether the session
 // goes on.
-func (ph *phone) trickled(s *session, id string, m *signaling.ICE) bool {
+func (ph *phone) Trickled(s *edge.Session, id string, m *signaling.ICE) bool {
 	e := ph.addCandidate(s, m)
 	if e != nil && e.Code == signaling.CodeNoCall && ph.finishedRef(s, m.Ref) {
 		// The ref was finished before addCandidate looked it up: both happen under
@@ -391,19 +386,19 @@ func (ph *phone) trickled(s *session, id string, m *signaling.ICE) bool {
 	}
 	if e != nil {
 		e.Ref = id
-		return s.reply(id, e)
+		return s.Reply(id, e)
 	}
 	return true
 }
 
-func (ph *phone) finishedRef(s *session, ref string) bool {
+func (ph *phone) finishedRef(s *edge.Session, ref string) bool {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	return slices.Contains(ph.finished[s], ref)
 }
 
 // finishRef forgets the media action (s, id), which failed.
-func (ph *phone) finishRef(s *session, id string) {
+func (ph *phone) finishRef(s *edge.Session, id string) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	ph.finishRefLocked(refKey{s, id})
@@ -437,8 +432,11 @@ func (ph *phone) finishRefLocked(k refKey) {
 	ph.finished[k.s] = append(done, k.ref)
 }
 
-// lookup and focus make a phone a session's calls (actions.go).
-func (ph *phone) lookup(id string) (signaling.CallState, bool) {
+// A phone is the edge.Calls of each of its user's sessions.
+var _ edge.Calls = (*phone)(nil)
+
+// Lookup is the state of the call id, as the capability rule checks it.
+func (ph *phone) Lookup(id string) (signaling.CallState, bool) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	if e := ph.calls[id]; e != nil && e.state != signaling.CallNone {
@@ -447,7 +445,8 @@ func (ph *phone) lookup(id string) (signaling.CallState, bool) {
 	return signaling.CallNone, false
 }
 
-func (ph *phone) focus() signaling.CallState {
+// Focus is the state of the newest live call, the one the tabs' capabilities are for.
+func (ph *phone) Focus() signaling.CallState {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	var f *callEntry
@@ -462,10 +461,10 @@ func (ph *phone) focus() signaling.CallState {
 	return f.state
 }
 
-// act carries out a request the capability rule allowed, in its own goroutine: SIP
+// Act carries out a request the capability rule allowed, in its own goroutine: SIP
 // takes round trips (a dial waits until the far end answers) and the session must go
 // on reading meanwhile. A failure is a JSON error with the request's id.
-func (ph *phone) act(s *session, id string, req *signaling.Request) {
+func (ph *phone) Act(s *edge.Session, id string, req *signaling.Request) {
 	ph.p.mu.Lock()
 	if ph.p.closed {
 		ph.p.mu.Unlock()
@@ -485,12 +484,12 @@ func (ph *phone) act(s *session, id string, req *signaling.Request) {
 				ph.finishRef(s, id)
 			}
 			e.Ref = id
-			s.reply(id, e)
+			s.Reply(id, e)
 		}
 	}()
 }
 
-func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Error {
+func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signaling.Error {
 	ctx := ph.p.ctx
 	ph.mu.Lock()
 	u := ph.u
@@ -558,7 +557,7 @@ func (ph *phone) do(s *session, id string, req *signaling.Request) *signaling.Er
 		}
 		return sipError("Resume", call.Resume(ctx))
 	}
-	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("%s is allowed but not available yet", actionName(req.Action))}
+	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("%s is allowed but not available yet", edge.ActionName(req.Action))}
 }
 
 // attended transfers e's far end to the far end of the user's call consult (RFC 5589
@@ -589,7 +588,7 @@ func (ph *phone) attended(ctx context.Context, e *callEntry, consult string) *si
 // mute stops or restarts forwarding the tab's audio on e's leg and tells every tab.
 // A call still ringing at the far end has its leg already; one being answered gets
 // the flag with its leg (answer).
-func (ph *phone) mute(s *session, id string, e *callEntry, muted bool) *signaling.Error {
+func (ph *phone) mute(s *edge.Session, id string, e *callEntry, muted bool) *signaling.Error {
 	ph.mu.Lock()
 	e.muted = muted
 	if e.leg != nil {
@@ -619,7 +618,7 @@ func sipError(what string, err error) *signaling.Error {
 // trickles (JSEP §4.1.8): the answer goes at once and the leg's candidates follow as
 // ice messages to the tab (tr, started when the answer is queued), while the tab's
 // reach the leg through the action's ref.
-func (ph *phone) newLeg(ctx context.Context, s *session, id, offer string, law media.Codec) (*media.Leg, string, *outTrickle, *signaling.Error) {
+func (ph *phone) newLeg(ctx context.Context, s *edge.Session, id, offer string, law media.Codec) (*media.Leg, string, *outTrickle, *signaling.Error) {
 	if offer == "" {
 		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
 	}
@@ -660,12 +659,12 @@ func (ph *phone) newLeg(ctx context.Context, s *session, id, offer string, law m
 
 // dial places a call with a new leg. The leg's answer goes to the tab in the call's
 // first message (dialing), so the browser's media is up before the far end answers.
-func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, target string, req *signaling.Request) *signaling.Error {
+func (ph *phone) dial(ctx context.Context, s *edge.Session, id string, u *ua.User, target string, req *signaling.Request) *signaling.Error {
 	leg, answer, tr, e := ph.newLeg(ctx, s, id, req.SDP, media.PCMU)
 	if e != nil {
 		return e
 	}
-	cm := newCallMedia(leg)
+	cm := ph.callMedia(leg, id)
 	cm.entry = &callEntry{leg: leg, origin: s, ref: id, answer: answer, trickle: tr}
 	_, err := u.Dial(ctx, target, cm)
 	if err == nil {
@@ -685,7 +684,7 @@ func (ph *phone) dial(ctx context.Context, s *session, id string, u *ua.User, ta
 
 // answer answers a ringing call with a new leg; the tab gets the SDP answer before the
 // SIP side is answered, so its audio is ready when the caller's starts.
-func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry, in *ua.Incoming, req *signaling.Request) *signaling.Error {
+func (ph *phone) answer(ctx context.Context, s *edge.Session, id string, e *callEntry, in *ua.Incoming, req *signaling.Request) *signaling.Error {
 	// The browser speaks the caller's first law, when the browser offered it, so the
 	// SIP answer needs no transcoding (a SIP phone may offer PCMA only).
 	law := media.PCMU
@@ -696,7 +695,7 @@ func (ph *phone) answer(ctx context.Context, s *session, id string, e *callEntry
 	if se != nil {
 		return se
 	}
-	cm := newCallMedia(leg)
+	cm := ph.callMedia(leg, id)
 	ph.mu.Lock()
 	e.leg, e.origin, e.ref, e.answer, e.trickle = leg, s, id, answer, tr
 	leg.Bridge().SetMuted(e.muted)

@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import "time"
 
@@ -10,7 +10,7 @@ func (s *Server) watchWrites() {
 	period := max(s.cfg.PeerTimeout/4, 10*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
-	var stuck []*session
+	var stuck []*Session
 	for {
 		select {
 		case <-s.stopWatchdog:
@@ -36,7 +36,7 @@ func (s *Server) watchWrites() {
 // cut drops the connection under a stuck write so that the write fails and the writer
 // ends the session. Closing the TCP connection works even during a close handshake;
 // CloseNow is the fallback when it is not known.
-func (sess *session) cut() {
+func (sess *Session) cut() {
 	if sess.raw != nil {
 		sess.raw.Close()
 	}

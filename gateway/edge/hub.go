@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import (
 	"sync"
@@ -16,7 +16,7 @@ import (
 // outbox.setState's generations).
 type hub struct {
 	mu       sync.Mutex
-	sessions map[*session]struct{}
+	sessions map[*Session]struct{}
 	snap     dr.Snapshot
 	key      stateKey
 	gen      uint64
@@ -38,7 +38,7 @@ func keyOf(s dr.Snapshot) stateKey {
 
 func newHub(initial dr.Snapshot) *hub {
 	return &hub{
-		sessions: map[*session]struct{}{},
+		sessions: map[*Session]struct{}{},
 		snap:     initial,
 		key:      keyOf(initial),
 		gen:      1,
@@ -68,7 +68,7 @@ func (h *hub) publish(s dr.Snapshot) (pushed int) {
 }
 
 // join adds an authenticated session and gives it the current state.
-func (h *hub) join(sess *session) {
+func (h *hub) join(sess *Session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sessions[sess] = struct{}{}
@@ -78,7 +78,7 @@ func (h *hub) join(sess *session) {
 // refocus pushes sess the state for its focus call again, after the focus changed:
 // capabilities follow the call the user looks at. The generation moves on so the
 // outbox takes it; the cached frames stay valid, the snapshot being the same.
-func (h *hub) refocus(sess *session) {
+func (h *hub) refocus(sess *Session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.sessions[sess]; !ok {
@@ -88,7 +88,7 @@ func (h *hub) refocus(sess *session) {
 	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
 }
 
-func (h *hub) leave(sess *session) {
+func (h *hub) leave(sess *Session) {
 	h.mu.Lock()
 	delete(h.sessions, sess)
 	h.mu.Unlock()
@@ -107,6 +107,17 @@ func (h *hub) count() int {
 	return len(h.sessions)
 }
 
+// greet queues the current state for s as a reply, under the hub's lock, so no newer
+// state can be written before it.
+func (h *hub) greet(s *Session, focus signaling.CallState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case s.out.replies <- h.frameLocked(focus):
+	default: // a queue full at sign-in cannot happen; the pushed state still comes
+	}
+}
+
 func (h *hub) frameLocked(focus signaling.CallState) []byte {
 	if f, ok := h.frames[focus]; ok {
 		return f
@@ -115,7 +126,7 @@ func (h *hub) frameLocked(focus signaling.CallState) []byte {
 	f, err := signaling.Encode("", st)
 	if err != nil {
 		// A State is plain strings and bools; failing to encode one is a bug.
-		panic("gateway: encode state: " + err.Error())
+		panic("edge: encode state: " + err.Error())
 	}
 	h.frames[focus] = f
 	return f

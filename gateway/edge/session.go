@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import (
 	"context"
@@ -28,8 +28,10 @@ const (
 	authExpired
 )
 
-// session is one browser tab's websocket: see the package comment for its two goroutines.
-type session struct {
+// Session is one browser tab's websocket: see the package comment for its two
+// goroutines. The phone holds it to answer the tab (Reply, Offer) and to push it the
+// state again when its focus call changes (Refocus).
+type Session struct {
 	srv  *Server
 	conn *websocket.Conn
 	raw  net.Conn // the TCP connection under conn, when the server was given ConnContext
@@ -43,29 +45,36 @@ type session struct {
 	// writeStart is when the write in progress began (Unix ns), 0 between writes: the
 	// server's watchdog closes sessions stuck in one (watchdog.go).
 	writeStart atomic.Int64
-	calls      calls
-	phone      *phone // the user's calls, with Config.SIP and Config.Media; set at auth
+	// calls are the user's calls, set at auth by Config.Phone (NoCalls without one or
+	// before auth); the hub reads them only for sessions it holds.
+	calls Calls
 }
 
 // bufPool holds read buffers of one maximum message each, so 10,000 idle sessions hold
 // no 64 KiB buffers: a buffer is taken for one message and given back.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, signaling.MaxMessageSize+1); return &b }}
 
-func newSession(srv *Server, conn *websocket.Conn) *session {
+func newSession(srv *Server, conn *websocket.Conn) *Session {
 	id := make([]byte, 8)
 	rand.Read(id)
-	s := &session{srv: srv, conn: conn, out: newOutbox(srv.cfg.SendQueue), id: hex.EncodeToString(id), calls: noCalls{}}
+	s := &Session{srv: srv, conn: conn, out: newOutbox(srv.cfg.SendQueue), id: hex.EncodeToString(id), calls: NoCalls{}}
 	s.log = srv.log.With("session", s.id)
 	s.seen()
 	return s
 }
 
-func (s *session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
+func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 
-func (s *session) focus() signaling.CallState { return s.calls.focus() }
+func (s *Session) focus() signaling.CallState { return s.calls.Focus() }
+
+// ID is the session's id, as its welcome says.
+func (s *Session) ID() string { return s.id }
+
+// User is the user the session authenticated as ("" before auth).
+func (s *Session) User() string { return s.claims.User }
 
 // run serves the session until it ends, and returns only when both its goroutines have.
-func (s *session) run() {
+func (s *Session) run() {
 	readCtx, cancelRead := context.WithCancel(context.Background())
 	readerDone := make(chan struct{})
 	writerDone := make(chan struct{})
@@ -81,12 +90,7 @@ func (s *session) run() {
 	close(readerDone)
 	<-writerDone
 	s.srv.hub.leave(s)
-	if s.phone != nil {
-		s.phone.leave(s)
-	}
-	if s.srv.regs != nil && s.auth.Load() == authOK {
-		s.srv.regs.leave(s.claims.User)
-	}
+	s.calls.Leave(s)
 	s.conn.CloseNow()
 	s.log.Debug("session ended", "user", s.claims.User)
 }
@@ -100,7 +104,7 @@ func (s *session) run() {
 // a client sending that much is not a softphone. coder/websocket's own limit is set just
 // above DrainLimit so that it never closes first and the client always gets the JSON
 // error before the close frame. Memory per message is bounded by MaxMessageSize either way.
-func (s *session) readLoop(ctx context.Context) {
+func (s *Session) readLoop(ctx context.Context) {
 	s.conn.SetReadLimit(s.srv.cfg.DrainLimit + 1)
 	for {
 		typ, r, err := s.conn.Reader(ctx)
@@ -121,7 +125,7 @@ func (s *session) readLoop(ctx context.Context) {
 
 // readMessage reads and handles one message into buf; it reports whether the session
 // goes on.
-func (s *session) readMessage(typ websocket.MessageType, r io.Reader, buf []byte) bool {
+func (s *Session) readMessage(typ websocket.MessageType, r io.Reader, buf []byte) bool {
 	limit := s.srv.cfg.DrainLimit
 	n, err := io.ReadFull(r, buf)
 	switch {
@@ -150,7 +154,7 @@ func (s *session) readMessage(typ websocket.MessageType, r io.Reader, buf []byte
 }
 
 // tooLarge answers an oversized message; it reports whether the session goes on.
-func (s *session) tooLarge(size int64, fatal bool) bool {
+func (s *Session) tooLarge(size int64, fatal bool) bool {
 	e := &signaling.Error{Code: signaling.CodeTooLarge, Message: fmt.Sprintf("message is %d bytes; the limit is %d", size, signaling.MaxMessageSize)}
 	if fatal {
 		e.Message = fmt.Sprintf("message is over %d bytes; the limit is %d, and the connection is closed", s.srv.cfg.DrainLimit, signaling.MaxMessageSize)
@@ -164,7 +168,7 @@ func (s *session) tooLarge(size int64, fatal bool) bool {
 
 // refuseFrame answers a frame that could not be taken. Before authentication every
 // such frame ends the session: the first frame must be auth.
-func (s *session) refuseFrame(e *signaling.Error) bool {
+func (s *Session) refuseFrame(e *signaling.Error) bool {
 	if s.auth.Load() != authOK {
 		s.unauthorized(e.Ref, "the first message must be auth with a session token")
 		return false
@@ -173,7 +177,7 @@ func (s *session) refuseFrame(e *signaling.Error) bool {
 }
 
 // handle acts on one text frame; it reports whether the session goes on.
-func (s *session) handle(frame []byte) bool {
+func (s *Session) handle(frame []byte) bool {
 	env, msg, err := signaling.Decode(signaling.FromClient, frame)
 	if s.auth.Load() != authOK {
 		return s.authenticate(env, msg)
@@ -193,33 +197,26 @@ func (s *session) handle(frame []byte) bool {
 	case *signaling.Auth:
 		return s.reauthenticate(env, m)
 	case *signaling.ICE:
-		if s.phone != nil {
-			return s.phone.trickled(s, env.ID, m) // trickle ICE (calls.go, callmedia.go)
-		}
-		return s.iceCandidate(env.ID, m)
+		return s.calls.Trickled(s, env.ID, m) // trickle ICE (package phone)
 	case *signaling.Request:
-		e := check(s.srv.hub.phase(), s.calls, m)
-		if e == nil && s.phone != nil {
-			s.phone.act(s, env.ID, m)
-			return true
+		if e := check(s.srv.hub.phase(), s.calls, m); e != nil {
+			e.Ref = env.ID
+			return s.reply(env.ID, e)
 		}
-		if e == nil {
-			e = unavailable(m)
-		}
-		e.Ref = env.ID
-		return s.reply(env.ID, e)
+		s.calls.Act(s, env.ID, m)
+		return true
 	}
 	return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnknownType, Message: fmt.Sprintf("message type %q is not handled", env.Type), Ref: env.ID})
 }
 
 // authenticate takes the first frame: a valid auth, or the end of the session.
-func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bool {
+func (s *Session) authenticate(env signaling.Envelope, msg signaling.Message) bool {
 	a, ok := msg.(*signaling.Auth)
 	if !ok {
 		s.unauthorized(env.ID, "the first message must be auth with a session token")
 		return false
 	}
-	claims, err := s.srv.signer.Verify(a.Token, auth.KindSession)
+	claims, err := s.srv.cfg.Signer.Verify(a.Token, auth.KindSession)
 	if err != nil {
 		s.log.Info("auth refused", "err", err, "user", claims.User)
 		s.unauthorized(env.ID, "the session token is not valid (expired or not issued by this gateway): sign in again")
@@ -231,52 +228,64 @@ func (s *session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 	}
 	s.log.Debug("session authenticated", "user", claims.User)
 	// The welcome goes into the queue before the session joins the hub, so it is
-	// written before the first state (outbox.take writes replies first). With calls,
-	// the phone queues it, listing the live calls it then sends (calls.go).
+	// written before the first state (outbox.take writes replies first). With a
+	// phone, the phone queues it, listing the live calls it then sends.
 	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
-	if s.srv.phones != nil {
+	if s.srv.cfg.Phone != nil {
 		// Before the hub: from then on the hub asks the phone for the focus call.
-		s.phone = s.srv.phones.join(s, claims.User, env.ID, w)
-		s.calls = s.phone
+		s.calls = s.srv.cfg.Phone.Join(s, env.ID, w)
 	} else {
 		s.reply(env.ID, w)
 	}
 	s.srv.hub.join(s)
-	if s.srv.regs != nil {
-		s.srv.regs.join(claims.User, s.sipUnavailable)
-	}
 	return true
-}
-
-// sipUnavailable tells the softphone that its user could not be registered with the
-// pool. The session goes on: the DR state still arrives, and the gateway keeps trying
-// (registrations.join).
-func (s *session) sipUnavailable(err error) {
-	s.reply("", &signaling.Error{Code: signaling.CodeUnavailable, Message: "Calls are unavailable: the gateway could not register you with the phone system (" + err.Error() + "); it keeps trying."})
 }
 
 // reauthenticate lets a client refresh its token mid-session (same user only), answered
 // with a new welcome. Anything else is refused and the session goes on as before.
-func (s *session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool {
-	claims, err := s.srv.signer.Verify(a.Token, auth.KindSession)
+func (s *Session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool {
+	claims, err := s.srv.cfg.Signer.Verify(a.Token, auth.KindSession)
 	if err != nil || claims.User != s.claims.User {
 		return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnauthorized, Message: "the token is not valid for this session's user; the session continues as " + s.claims.User, Ref: env.ID})
 	}
 	s.claims = claims
 	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
-	if s.phone != nil {
-		w.Calls = s.phone.liveIDs()
-	}
+	w.Calls = s.calls.LiveIDs()
 	return s.reply(env.ID, w)
 }
 
-func (s *session) unauthorized(ref, msg string) {
+func (s *Session) unauthorized(ref, msg string) {
 	s.auth.CompareAndSwap(authPending, authExpired)
 	s.closeWith(&signaling.Error{Code: signaling.CodeUnauthorized, Message: msg, Ref: ref}, websocket.StatusPolicyViolation, "unauthorized")
 }
 
+// Reply queues m for the tab, with id (a request's, or ""), waiting while the reply
+// queue is full (until the writer drains it or the watchdog cuts the tab); it reports
+// false when the session is over.
+func (s *Session) Reply(id string, m signaling.Message) bool { return s.reply(id, m) }
+
+// Offer queues an encoded frame without waiting: false when the reply queue is full.
+// A session that has ended counts as served (true).
+func (s *Session) Offer(frame []byte) bool {
+	select {
+	case s.out.replies <- frame:
+		return true
+	case <-s.out.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// QueueState queues the current state, computed for focus, as a reply: the phone's
+// greeting puts it before the calls it lists (see Phone.Join).
+func (s *Session) QueueState(focus signaling.CallState) { s.srv.hub.greet(s, focus) }
+
+// Refocus pushes the state again for the session's focus call, which changed.
+func (s *Session) Refocus() { s.srv.hub.refocus(s) }
+
 // reply queues m; it reports false when the session is over.
-func (s *session) reply(id string, m signaling.Message) bool {
+func (s *Session) reply(id string, m signaling.Message) bool {
 	frame, err := signaling.Encode(id, m)
 	if err != nil {
 		s.log.Error("encode reply", "err", err)
@@ -285,12 +294,12 @@ func (s *session) reply(id string, m signaling.Message) bool {
 	return s.out.reply(frame)
 }
 
-func (s *session) closeWith(e *signaling.Error, code websocket.StatusCode, reason string) {
+func (s *Session) closeWith(e *signaling.Error, code websocket.StatusCode, reason string) {
 	s.reply(e.Ref, e)
 	s.out.close(closeRequest{code: int(code), reason: reason})
 }
 
-func (s *session) logEnd(err error) {
+func (s *Session) logEnd(err error) {
 	if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway {
 		return
 	}

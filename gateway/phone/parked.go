@@ -1,4 +1,4 @@
-package gateway
+package phone
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/signaling"
@@ -56,19 +57,18 @@ type parkedFeed struct {
 	outage bool
 	// sent holds every greeted session and the generation it was last sent (0:
 	// none yet).
-	sent map[*session]uint64
+	sent map[*edge.Session]uint64
 }
 
 // parkedRetry is how soon a tab whose queue was full is offered the list again.
 const parkedRetry = 250 * time.Millisecond
 
-// newParkedFeed watches the DR pool pair's pools, home then backup (those the user
-// agent knows; none: the active pool alone).
-func newParkedFeed(p *phones) *parkedFeed {
-	f := &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*session]uint64{},
+// newParkedFeed watches the DR pool pair's pools of snap, home then backup (those the
+// user agent knows; none: the active pool alone).
+func newParkedFeed(p *phones, snap dr.Snapshot) *parkedFeed {
+	f := &parkedFeed{p: p, kick: make(chan struct{}, 1), sent: map[*edge.Session]uint64{},
 		calls: map[string][]signaling.ParkedCall{}, watchers: map[string]*ua.Watcher{}, wake: map[string]chan struct{}{},
 		down: map[string]bool{}, health: map[string]bool{}}
-	snap := p.srv.cfg.Controller.Snapshot()
 	pools := []string{snap.HomePool, snap.BackupPool}
 	for _, pool := range pools {
 		if _, ok := p.m.Pool(pool); ok && !slices.Contains(f.pools, pool) {
@@ -258,7 +258,7 @@ func (f *parkedFeed) fanOut() bool {
 }
 
 // greet sends a new session the list it has not seen, after its calls (calls.go).
-func (f *parkedFeed) greet(s *session) {
+func (f *parkedFeed) greet(s *edge.Session) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent[s] = 0
@@ -272,24 +272,15 @@ func (f *parkedFeed) greet(s *session) {
 	f.ring()
 }
 
-func (f *parkedFeed) leave(s *session) {
+func (f *parkedFeed) leave(s *edge.Session) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.sent, s)
 }
 
-// offerLocked queues the list for s without waiting (outbox.reply would wait for a
-// full queue); a session that has ended counts as served.
-func (f *parkedFeed) offerLocked(s *session) bool {
-	select {
-	case s.out.replies <- f.frame:
-		return true
-	case <-s.out.stopped:
-		return true
-	default:
-		return false
-	}
-}
+// offerLocked queues the list for s without waiting (Reply would wait for a full
+// queue); a session that has ended counts as served.
+func (f *parkedFeed) offerLocked(s *edge.Session) bool { return s.Offer(f.frame) }
 
 // parkedMessage is a watcher's list as the softphone shows it: user parts of the
 // URIs, Unix milliseconds, calls that left their orbit left out, each call naming the

@@ -1,4 +1,4 @@
-package gateway
+package edge
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // gateway shutdown, on a close request (auth failure, an oversized frame, a client that
 // does not read), when the peer stays silent for PeerTimeout, when a write fails, or when
 // the reader has stopped. It returns with the connection closed.
-func (s *session) writeLoop(readerDone <-chan struct{}) {
+func (s *Session) writeLoop(readerDone <-chan struct{}) {
 	cfg := &s.srv.cfg
 	authTimer := time.NewTimer(cfg.AuthTimeout)
 	defer authTimer.Stop()
@@ -97,7 +97,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 
 // write sends one frame. It has no deadline of its own: the server's watchdog closes
 // the connection under a write stuck for PeerTimeout, which makes it fail.
-func (s *session) write(frame []byte) bool {
+func (s *Session) write(frame []byte) bool {
 	s.writeStart.Store(time.Now().UnixNano())
 	err := s.conn.Write(context.Background(), websocket.MessageText, frame)
 	s.writeStart.Store(0)
@@ -112,7 +112,7 @@ func (s *session) write(frame []byte) bool {
 // close runs the close handshake. coder/websocket gives the close frame 5 s to be
 // written and the peer 5 s to answer; marking it as a write lets the watchdog cut the
 // first wait short for a client that takes no data.
-func (s *session) close(code websocket.StatusCode, reason string) {
+func (s *Session) close(code websocket.StatusCode, reason string) {
 	s.writeStart.Store(time.Now().UnixNano())
 	s.conn.Close(code, reason)
 	s.writeStart.Store(0)
