@@ -27,6 +27,7 @@ import (
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/media/tone"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/siptest"
@@ -302,7 +303,7 @@ func parkCall(t *testing.T, c *client, id string) string {
 	t.Helper()
 	act(c, "park-"+id, signaling.ActionPark, id)
 	m := untilState(t, c, id, signaling.CallEnded)
-	if m.Reason != "parked" || !signaling.OrbitPattern.MatchString(m.Orbit) {
+	if m.Reason != "parked" || !parkwire.ValidOrbit(m.Orbit) {
 		t.Fatalf("parked call %+v", m)
 	}
 	return m.Orbit

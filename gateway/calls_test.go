@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -182,7 +183,7 @@ func TestCallsParkAndRetrieve(t *testing.T) {
 	_, parked := nextCall(t, aliceWS, "alice's call parked", func(_ signaling.Envelope, m *signaling.Call) bool {
 		return m.ID == aliceID && m.State == signaling.CallEnded
 	})
-	if parked.Reason != "parked" || !signaling.OrbitPattern.MatchString(parked.Orbit) {
+	if parked.Reason != "parked" || !parkwire.ValidOrbit(parked.Orbit) {
 		t.Fatalf("alice's parked call %+v", parked)
 	}
 	waitFor(t, "pool-a holds the parked call", func() bool { return len(poolA.Park().Parked()) == 1 })

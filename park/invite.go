@@ -8,9 +8,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/audiosdp"
 	"github.com/parkway/parkway/sip/inorder"
-	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/transfer"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/sip/audiosdp"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 var errRingTimeout = errors.New("ring timeout")

@@ -12,8 +12,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/sip/audiosdp"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // TestInDialogRequestsInArrivalOrder: the parked party ACKs the park service's 200 and

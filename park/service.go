@@ -15,8 +15,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/sip/sipnet"
 )
 

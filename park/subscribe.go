@@ -9,8 +9,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/dialoginfo"
 )
 
 // Subscription expiry bounds (RFC 6665 §4.2.1.1: the notifier may shorten).

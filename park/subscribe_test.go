@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/siptest"
 )
 

@@ -113,8 +113,6 @@ var (
 	// escaping. Leading + for E.164, * and # for feature codes.
 	targetPattern = regexp.MustCompile(`^[A-Za-z0-9+*#][A-Za-z0-9._+*#-]{0,63}$`)
 	callIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	// OrbitPattern is the park contract's rule for orbit numbers (parkwire.OrbitPattern).
-	OrbitPattern = parkwire.OrbitPattern
 )
 
 func (m *Request) validate() *Error {

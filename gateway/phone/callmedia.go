@@ -88,7 +88,7 @@ func (m *CallMedia) SetEventPayloadType(pt uint8) {
 }
 
 // SetDirection gates the bridge: ua.Direction and media.Direction are the one
-// sdpdir.Direction, read from the gateway's side toward the SIP peer.
+// audiosdp.Direction, read from the gateway's side toward the SIP peer.
 func (m *CallMedia) SetDirection(d ua.Direction) { m.br.SetDirection(d) }
 
 // Codecs limits the SIP side to the law the browser negotiated: the bridge never

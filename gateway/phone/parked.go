@@ -288,7 +288,7 @@ func (f *parkedFeed) offerLocked(s *edge.Session) bool { return s.Offer(f.frame)
 func parkedMessage(l ua.ParkedList) *signaling.Parked {
 	m := &signaling.Parked{Pool: l.Pool, Calls: make([]signaling.ParkedCall, 0, len(l.Parked))}
 	for _, c := range l.Parked {
-		if c.State.Final() || !signaling.OrbitPattern.MatchString(c.Orbit) {
+		if c.State.Final() || !parkwire.ValidOrbit(c.Orbit) {
 			continue
 		}
 		pc := signaling.ParkedCall{
