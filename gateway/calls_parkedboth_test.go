@@ -20,7 +20,7 @@ func listed(l *signaling.Parked, orbit string) *signaling.ParkedCall {
 	return nil
 }
 
-// The story's failback (DESIGN.md §2: a call parked during failed-over "stays parked
+// The story's failback (ARCHITECTURE.md §2: a call parked during failed-over "stays parked
 // on the backup pool and can be retrieved" during failback): pool-a dies, everyone
 // moves to pool-b, alice parks bob there; pool-a comes back and everyone goes home.
 // The list every tab gets still holds bob's call, on pool-b, while the list's pool is

@@ -284,7 +284,7 @@ func (r *run) awaitTransfer(ctx context.Context, b, other *leg) bool {
 
 // timeout runs the end of a parked call nobody picked up: ring the parker
 // back up to MaxPickupAttempts times, then the on-timeout URI, then
-// disconnect with "Park time expired" (DESIGN.md §3).
+// disconnect with "Park time expired" (ARCHITECTURE.md §3).
 func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 	type target struct {
 		uri    string

@@ -278,7 +278,7 @@ func (s *Service) ParkURI() string { return "sip:" + parkwire.ParkUser + "@" + s
 // Stop ends the service abruptly, as a crash would: listeners and media
 // close, parked calls vanish without BYE, subscriptions without NOTIFY.
 // Peers find out through their own timers — the pool-failure scenario of
-// DESIGN.md §2 depends on exactly this. Start may be called again.
+// ARCHITECTURE.md §2 depends on exactly this. Start may be called again.
 func (s *Service) Stop() error {
 	s.mu.Lock()
 	r := s.run

@@ -12,7 +12,7 @@ import (
 )
 
 // Config is one pool's settings: who it is, where it listens, whose passwords it checks,
-// which pool it is paired with, and its Call Park settings (DESIGN.md §3).
+// which pool it is paired with, and its Call Park settings (ARCHITECTURE.md §3).
 type Config struct {
 	// Name identifies the pool to the gateway and in logs, e.g. "pool-a".
 	Name string

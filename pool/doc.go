@@ -8,7 +8,7 @@
 //
 // The pool never inserts Record-Route: once a dialog is established its requests flow
 // end to end, so a pool failure cannot break a call that is already connected
-// (DESIGN.md §2 invariants). Requests are routed by Request-URI user:
+// (ARCHITECTURE.md §2 invariants). Requests are routed by Request-URI user:
 //
 //	"park" or an orbit of this pool    → the pool's park service
 //	a user registered here             → that user's most recent contact (no forking)

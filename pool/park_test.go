@@ -67,7 +67,7 @@ func parkVia(t *testing.T, ctx context.Context, p *Pool, alice, bob *siptest.Pho
 
 // TestParkAndRetrieveAcrossPools: a call parked on pool-b is retrieved by a user
 // registered at pool-a, who dials the orbit at its own pool (orbits are globally unique,
-// DESIGN.md §3), and afterwards the two phones talk directly.
+// ARCHITECTURE.md §3), and afterwards the two phones talk directly.
 func TestParkAndRetrieveAcrossPools(t *testing.T) {
 	ctx := testCtx(t)
 	pa, pb := startPair(t)

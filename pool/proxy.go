@@ -19,7 +19,7 @@ import (
 // The proxy is transaction-stateful (RFC 3261 §16): one server transaction upstream, one
 // client transaction downstream, responses relayed as they come. It never adds
 // Record-Route, so ACK for 2xx, BYE and re-INVITEs go end to end and an established call
-// survives the pool (DESIGN.md §2).
+// survives the pool (ARCHITECTURE.md §2).
 
 // branchPrefix marks branches this pool generated. After the RFC 3261 magic cookie comes
 // a hash of the request fields that identify it before retargeting (§16.6 step 8), which

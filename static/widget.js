@@ -35,7 +35,7 @@
 
   // What each command takes. '!' marks a required field. The client and then the gateway
   // check again; this is so a host gets a precise error without a round trip.
-  const ORBIT = /^(?:[*#]?[1-9]\d{0,7}|[1-9]\d{0,8})$/; // DESIGN.md §3, signaling.OrbitPattern
+  const ORBIT = /^(?:[*#]?[1-9]\d{0,7}|[1-9]\d{0,8})$/; // ARCHITECTURE.md §3, signaling.OrbitPattern
   const TARGET = /^[^\s<>"'\\]{1,128}$/; // a name, a number or a sip: URI
   const CALL_ID = /^[\w.:@-]{1,128}$/;
   const KINDS = {

@@ -56,6 +56,6 @@
 //   - registrations: a user's op lock → registrations.mu; its callback into the
 //     calls (signedIn, taking phones.mu) runs with neither held.
 //
-// lockorder_test.go runs these paths at once, many tabs and calls, under the race
-// detector with a deadline.
+// TestCallsLockOrderUnderLoad (gateway/calls_lockorder_test.go) runs these paths at
+// once, many tabs and calls, under the race detector with a deadline.
 package phone

@@ -15,13 +15,13 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// parkedFeed is the live parked-calls list (DESIGN.md §3, like a BLF panel): one
+// parkedFeed is the live parked-calls list (ARCHITECTURE.md §3, like a BLF panel): one
 // subscription per configured pool (home and backup) to its park service
 // (ua.Manager.WatchParked with that pool's name: these watchers stay where they are
 // when users are redirected), the lists merged into one, and a "parked" message to
 // every session on every change and to each new session when it is greeted. A call
 // parked on the backup during failed-over stays listed through failback and after
-// (DESIGN.md §2), and each call names its pool; the message's Pool is the active one,
+// (ARCHITECTURE.md §2), and each call names its pool; the message's Pool is the active one,
 // where new parks go (the watchers' OnRedirect tell the feed when it changes).
 //
 // The watchers' callbacks run on SIP goroutines and must not wait for any tab, so
@@ -31,7 +31,7 @@ import (
 // never holds up the others. A merged list equal to the last one is not sent again.
 //
 // A pool that goes down takes its park service's calls with it (the gateway hangs up
-// its own, DESIGN.md §2) and no NOTIFY will say so: when a pool fails, its calls
+// its own, ARCHITECTURE.md §2) and no NOTIFY will say so: when a pool fails, its calls
 // leave the list at once, and lists from it are ignored until it answers probes again
 // (watchPools), when its watcher subscribes anew (a restarted pool has forgotten the
 // subscription).

@@ -94,7 +94,7 @@ func (m *Manager) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 // EndParked ends every call of this gateway that is parked on pool's park service,
 // with reason (e.g. "the park pool failed"), and returns how many it ended. The DR
 // controller's outage is the moment: the park service is gone and will never send the
-// parked party a BYE (DESIGN.md §2, "parked, not yet retrieved: disconnected").
+// parked party a BYE (ARCHITECTURE.md §2, "parked, not yet retrieved: disconnected").
 func (m *Manager) EndParked(ctx context.Context, pool, reason string) int {
 	var parked []*Call
 	for _, u := range m.Users() {
