@@ -28,6 +28,8 @@ type Pool struct {
 	users    map[string]string // name → password
 	bindings BindingStore
 	nonces   *nonces
+	flood    *floodGate
+	throttle *authThrottle
 
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -74,6 +76,15 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		p.users[u.Name] = u.Password
 	}
 	p.nonces = newNonces(cfg.Domain, opt.NonceTTL, opt.Now)
+	if cfg.FloodLimit.PerSecond == 0 {
+		cfg.FloodLimit.PerSecond = DefaultFloodRate
+	}
+	if cfg.FloodLimit.Burst == 0 {
+		cfg.FloodLimit.Burst = DefaultFloodBurst
+	}
+	p.cfg.FloodLimit = cfg.FloodLimit
+	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
+	p.throttle = newAuthThrottle(opt)
 	return p, nil
 }
 
@@ -168,6 +179,9 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.node = n
 	p.addr = n.addr
 	p.log.Info("pool serving", "sip", n.addr, "park", n.parkAddr())
+	if p.cfg.UnauthenticatedCalls {
+		p.log.Warn("calls are not authenticated (authenticateCalls: false): anyone who reaches " + n.addr + " can call as any of this pool's users")
+	}
 	return nil
 }
 
@@ -414,6 +428,8 @@ func (n *node) janitor() {
 				n.log.Debug("expired registrations", "count", k)
 			}
 			n.pool.nonces.expire()
+			n.pool.flood.expire(time.Now())
+			n.pool.throttle.expire(n.pool.opt.Now())
 		case <-n.ctx.Done():
 			return
 		}
