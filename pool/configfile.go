@@ -27,7 +27,7 @@ import (
 //	  onTimeoutURI: ""
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
 //	authenticateCalls: true            # optional, the default: 407 digest on calls from our users
-//	floodLimit: {perSecond: 200, burst: 400}   # optional; requests per source IP, excess 503
+//	floodLimit: {perSecond: 500, burst: 1000}   # optional; requests per source IP, excess 503
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`

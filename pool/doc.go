@@ -39,8 +39,8 @@
 //     for AuthLockout (60 s): every answer then is a 403 with a Warning after 3.2 s, even
 //     for the right password. Other users and other addresses are unaffected; a success
 //     clears the count.
-//   - Floods are refused per source IP: a token bucket (Config.FloodLimit, default 200 a
-//     second with bursts of 400) covers every request but OPTIONS, ACK and CANCEL; the
+//   - Floods are refused per source IP: a token bucket (Config.FloodLimit, default 500 a
+//     second with bursts of 1,000) covers every request but OPTIONS, ACK and CANCEL; the
 //     excess gets 503 with Retry-After (the time the bucket takes to refill) — over UDP
 //     statelessly from the read loop, so a flood builds no transactions. OPTIONS stay
 //     exempt so health probes see the pool serving through a flood. Beyond that,
