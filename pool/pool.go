@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -276,6 +277,7 @@ type node struct {
 	tcp    net.Listener
 	order  *inorder.Queue // in-dialog requests, in the order they were read
 	park   *park.Service
+	elems  []netip.AddrPort // the peer's and park's addresses (trust.go)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -349,6 +351,7 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
 	}
 	n.park = ps
+	n.elems = n.findElements()
 	if p.draining.Load() {
 		ps.Drain()
 	}

@@ -45,7 +45,7 @@ func BenchmarkSIPpRegister(b *testing.B) {
 	// Up to 200 registrations in flight, offered as fast as SIPp can: the pool's
 	// throughput is the limit. Each registration is two transactions (401, then 200).
 	startSIPp(b, bin, "register load", "register.xml", pp.addr, freePort(b),
-		"-inf", inf, "-s", "alice",
+		"-inf", inf, "-s", "alice", "-au", "alice", "-ap", "alice-demo",
 		"-m", strconv.Itoa(b.N), "-r", "20000", "-l", "200").wait(b, ctx)
 	elapsed := time.Since(start)
 	b.StopTimer()

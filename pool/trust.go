@@ -43,8 +43,11 @@ func (n *node) trusted(req *sip.Request) bool {
 	return false
 }
 
-// elements are the peer pool's and the park service's addresses.
-func (n *node) elements() []netip.AddrPort {
+// elements are the peer pool's and the park service's addresses, worked out once per
+// run (startNode, once the park service listens): every request asks.
+func (n *node) elements() []netip.AddrPort { return n.elems }
+
+func (n *node) findElements() []netip.AddrPort {
 	var out []netip.AddrPort
 	if peer := n.pool.cfg.Peer; peer != nil {
 		if a, err := netip.ParseAddrPort(peer.Addr); err == nil {
