@@ -26,7 +26,7 @@ var G711 = []webrtc.RTPCodecParameters{
 var PCMU = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}
 
 // NewAPI is a tab's WebRTC stack offering codecs, in that order, as audio, with ICE
-// on loopback alone, as DESIGN.md §5 asks of every test.
+// on loopback alone, as ARCHITECTURE.md §5 asks of every test.
 func NewAPI(codecs ...webrtc.RTPCodecParameters) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range codecs {

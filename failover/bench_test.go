@@ -12,7 +12,7 @@ import (
 
 // The numbers of issue 5's closing note, through the real processes: each iteration
 // starts its own pools and gateway (not timed) and measures one failure. They are
-// reported, never asserted (DESIGN.md §5); BENCHMARKS.md has a run and how to repeat it.
+// reported, never asserted (ARCHITECTURE.md §5); BENCHMARKS.md has a run and how to repeat it.
 
 // BenchmarkOutagePushed: pool-a SIGKILLed → the outage state read from the websocket
 // of a signed-in softphone. Mostly the prober: OPTIONS every 250 ms, three misses.

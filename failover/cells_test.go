@@ -10,7 +10,7 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// The seed's table (DESIGN.md §2, "what happens to calls at each phase change"), one
+// The seed's table (ARCHITECTURE.md §2, "what happens to calls at each phase change"), one
 // test per cell. Row: not yet parked, parked, already retrieved. Column: when outage
 // occurs, during failover, during failback. Pool-a is home, pool-b the backup; pool-a
 // always dies by SIGKILL.

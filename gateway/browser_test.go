@@ -23,7 +23,7 @@ const browserEventPT = 126
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
-// browserAPI builds a pion API limited to loopback (DESIGN.md §5): Opus, and with
+// browserAPI builds a pion API limited to loopback (ARCHITECTURE.md §5): Opus, and with
 // withG711 also PCMU, PCMA and telephone-event at browserEventPT.
 func browserAPI(t testing.TB, withG711 bool) *webrtc.API {
 	t.Helper()

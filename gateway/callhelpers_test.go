@@ -27,6 +27,7 @@ import (
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/media/tone"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/siptest"
@@ -231,16 +232,8 @@ func (r *callRig) signedIn(t *testing.T, users ...string) []*client {
 
 // bridgeOf is the SIP-side bridge of user's call id, from the gateway's own table.
 func (r *callRig) bridgeOf(user, id string) *media.Bridge {
-	r.g.phones.mu.Lock()
-	ph := r.g.phones.users[user]
-	r.g.phones.mu.Unlock()
-	if ph == nil {
-		return nil
-	}
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	if e := ph.calls[id]; e != nil && e.leg != nil {
-		return e.leg.Bridge()
+	if leg := r.g.phones.Leg(user, id); leg != nil {
+		return leg.Bridge()
 	}
 	return nil
 }
@@ -310,7 +303,7 @@ func parkCall(t *testing.T, c *client, id string) string {
 	t.Helper()
 	act(c, "park-"+id, signaling.ActionPark, id)
 	m := untilState(t, c, id, signaling.CallEnded)
-	if m.Reason != "parked" || !signaling.OrbitPattern.MatchString(m.Orbit) {
+	if m.Reason != "parked" || !parkwire.ValidOrbit(m.Orbit) {
 		t.Fatalf("parked call %+v", m)
 	}
 	return m.Orbit

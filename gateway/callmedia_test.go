@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/gateway/phone"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
@@ -74,7 +75,7 @@ func TestCallMediaBrowserToBrowser(t *testing.T) {
 	}
 	dial := make(chan dialed, 1)
 	go func() {
-		c, err := alice.Dial(ctx, "bob", newCallMedia(aliceLeg))
+		c, err := alice.Dial(ctx, "bob", phone.NewCallMedia(aliceLeg, quietLogger()))
 		dial <- dialed{c, err}
 	}()
 
@@ -87,7 +88,7 @@ func TestCallMediaBrowserToBrowser(t *testing.T) {
 	}
 	bobTab := newBrowser(t, true)
 	bobLeg := acceptBrowser(t, f, bobTab)
-	bobCall, err := in.Answer(ctx, newCallMedia(bobLeg))
+	bobCall, err := in.Answer(ctx, phone.NewCallMedia(bobLeg, quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestCallMediaAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer leg.Close()
-	cm := newCallMedia(leg)
+	cm := phone.NewCallMedia(leg, quietLogger())
 	if got, want := cm.LocalRTP(), leg.Bridge().LocalAddr(); got != want || got.Port() == 0 {
 		t.Fatalf("LocalRTP %v, bridge %v", got, want)
 	}

@@ -50,19 +50,11 @@ func TestCallsMute(t *testing.T) {
 // legOf is the media leg of user's call id.
 func (g *testGateway) legOf(t *testing.T, user, id string) *media.Leg {
 	t.Helper()
-	g.phones.mu.Lock()
-	ph := g.phones.users[user]
-	g.phones.mu.Unlock()
-	if ph == nil {
-		t.Fatalf("no phone for %s", user)
-	}
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	e := ph.calls[id]
-	if e == nil || e.leg == nil {
+	leg := g.phones.Leg(user, id)
+	if leg == nil {
 		t.Fatalf("%s has no call %s with media", user, id)
 	}
-	return e.leg
+	return leg
 }
 
 // Alice talks to bob, consults carol, then transfers bob to carol (REFER with

@@ -18,7 +18,7 @@ func TestCallsUnknownUserDuringFailover(t *testing.T) {
 	poolA.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.set(signaling.PhaseFailover)

@@ -10,25 +10,6 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// nextParked reads until a parked list matching ok arrives (states, calls skipped).
-func nextParked(t *testing.T, c *client, what string, ok func(*signaling.Parked) bool) *signaling.Parked {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		switch m := m.(type) {
-		case *signaling.Parked:
-			if ok(m) {
-				return m
-			}
-		case *signaling.Error:
-			t.Fatalf("waiting for %s: error %+v", what, m)
-		}
-	}
-}
-
 // Carol, a third user, sees the parked-calls list live: empty at first, alice's
 // parked call to bob (orbit, who, parked by, times), empty again once she retrieves
 // it. A tab that connects meanwhile gets the list right after its welcome and state.
@@ -84,7 +65,7 @@ func TestCallsParkedList(t *testing.T) {
 	// Failover moves every user agent and the one watcher to pool-b.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	nextParked(t, dave, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" && len(p.Calls) == 0 })
@@ -101,7 +82,7 @@ func TestCallsParkedListAfterPoolDies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	nextParked(t, c, "pool-b's list", func(p *signaling.Parked) bool { return p.Pool == "pool-b" })

@@ -20,7 +20,7 @@ func listed(l *signaling.Parked, orbit string) *signaling.ParkedCall {
 	return nil
 }
 
-// The story's failback (DESIGN.md §2: a call parked during failed-over "stays parked
+// The story's failback (ARCHITECTURE.md §2: a call parked during failed-over "stays parked
 // on the backup pool and can be retrieved" during failback): pool-a dies, everyone
 // moves to pool-b, alice parks bob there; pool-a comes back and everyone goes home.
 // The list every tab gets still holds bob's call, on pool-b, while the list's pool is
@@ -44,7 +44,7 @@ func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
 	g.ctl.setPools(map[string]bool{"pool-b": true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.phones.m.Redirect(ctx, "pool-b"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.set(signaling.PhaseFailedOver)
@@ -68,7 +68,7 @@ func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
 	}
 	g.ctl.setPools(map[string]bool{"pool-a": true, "pool-b": true})
 	g.ctl.set(signaling.PhaseFailback)
-	if err := g.phones.m.Redirect(ctx, "pool-a"); err != nil {
+	if err := g.cfg.SIP.Redirect(ctx, "pool-a"); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.set(signaling.PhaseNormal)

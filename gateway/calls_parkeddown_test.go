@@ -29,11 +29,7 @@ func (f *fakeController) setPools(healthy map[string]bool) {
 // feedList is the list the parked feed offers tabs now.
 func feedList(t *testing.T, g *testGateway) *signaling.Parked {
 	t.Helper()
-	f := g.phones.parked
-	f.mu.Lock()
-	frame := f.frame
-	f.mu.Unlock()
-	_, m, err := signaling.Decode(signaling.FromGateway, frame)
+	_, m, err := signaling.Decode(signaling.FromGateway, g.phones.ParkedList())
 	if err != nil {
 		t.Fatal(err)
 	}

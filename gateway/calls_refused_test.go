@@ -33,38 +33,3 @@ func TestCallsRefusedCallDropsItsCandidates(t *testing.T) {
 	}
 	alive(t, c, 1)
 }
-
-// Finished refs are remembered per tab and bounded: the last maxFinishedRefs.
-func TestCallsFinishedRefsAreBounded(t *testing.T) {
-	g, poolA := callGateway(t)
-	c, _ := g.connect(t, "alice")
-	ready(t, g, poolA, "alice")
-	g.phones.mu.Lock()
-	ph := g.phones.users["alice"]
-	g.phones.mu.Unlock()
-	var s *session
-	ph.mu.Lock()
-	for k := range ph.sessions {
-		s = k
-	}
-	ph.mu.Unlock()
-	for i := range maxFinishedRefs + 1 {
-		ref := fmt.Sprint("r", i)
-		ph.openRef(s, ref)
-		ph.finishRef(s, ref)
-	}
-	ph.mu.Lock()
-	n := len(ph.finished[s])
-	ph.mu.Unlock()
-	if n != maxFinishedRefs {
-		t.Fatalf("%d finished refs kept, want %d", n, maxFinishedRefs)
-	}
-	if ph.finishedRef(s, "r0") || !ph.finishedRef(s, "r1") || !ph.finishedRef(s, fmt.Sprint("r", maxFinishedRefs)) {
-		t.Fatal("the oldest finished ref should be forgotten first")
-	}
-	ph.leave(s)
-	if ph.finishedRef(s, "r1") {
-		t.Fatal("a tab that left keeps its finished refs")
-	}
-	alive(t, c, 1)
-}

@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -21,40 +21,6 @@ func callGateway(t *testing.T) (*testGateway, *pool.Pool) {
 	f := testFactory(t)
 	g := startGateway(t, func(c *Config) { c.SIP = m; c.Media = f; c.SignOutGrace = time.Hour })
 	return g, poolA
-}
-
-// nextCall reads until a call message matching ok arrives (states, pongs skipped);
-// errors fail the test.
-func nextCall(t *testing.T, c *client, what string, ok func(env signaling.Envelope, m *signaling.Call) bool) (signaling.Envelope, *signaling.Call) {
-	t.Helper()
-	for {
-		env, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		switch m := m.(type) {
-		case *signaling.Call:
-			if ok(env, m) {
-				return env, m
-			}
-		case *signaling.Error:
-			t.Fatalf("waiting for %s: error %+v", what, m)
-		}
-	}
-}
-
-// nextError reads until an error arrives (calls and states skipped).
-func nextError(t *testing.T, c *client) *signaling.Error {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, ok := m.(*signaling.Error); ok {
-			return e
-		}
-	}
 }
 
 func request(id string, r *signaling.Request) ([]byte, error) { return signaling.Encode(id, r) }
@@ -165,15 +131,7 @@ func TestCallsRefused(t *testing.T) {
 
 // phoneReady reports whether the gateway follows user's SIP agent.
 func (g *testGateway) phoneReady(user string) bool {
-	g.phones.mu.Lock()
-	ph := g.phones.users[user]
-	g.phones.mu.Unlock()
-	if ph == nil {
-		return false
-	}
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	return ph.u != nil
+	return g.phones.Following(user)
 }
 
 // establish has from call to over the websocket with fresh browsers and returns the
@@ -225,7 +183,7 @@ func TestCallsParkAndRetrieve(t *testing.T) {
 	_, parked := nextCall(t, aliceWS, "alice's call parked", func(_ signaling.Envelope, m *signaling.Call) bool {
 		return m.ID == aliceID && m.State == signaling.CallEnded
 	})
-	if parked.Reason != "parked" || !signaling.OrbitPattern.MatchString(parked.Orbit) {
+	if parked.Reason != "parked" || !parkwire.ValidOrbit(parked.Orbit) {
 		t.Fatalf("alice's parked call %+v", parked)
 	}
 	waitFor(t, "pool-a holds the parked call", func() bool { return len(poolA.Park().Parked()) == 1 })
@@ -290,23 +248,6 @@ func TestCallsDeclineAndCancel(t *testing.T) {
 	}
 }
 
-// nextState reads until a state arrives (call messages skipped; errors fail).
-func nextState(t *testing.T, c *client) *signaling.State {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch m := m.(type) {
-		case *signaling.State:
-			return m
-		case *signaling.Error:
-			t.Fatalf("waiting for a state: error %+v", m)
-		}
-	}
-}
-
 // Bob has two tabs: both ring; the one that answers gets the SDP answer, the other
 // only the call's states, and both see it end.
 func TestCallsTwoTabs(t *testing.T) {
@@ -349,26 +290,6 @@ func ready(t *testing.T, g *testGateway, p *pool.Pool, users ...string) {
 		}
 		return true
 	})
-}
-
-// alive proves the session still answers: a ping gets its pong, whatever else
-// (states, calls, parked lists) arrives in between.
-func alive(t *testing.T, c *client, seq uint64) {
-	t.Helper()
-	id := fmt.Sprint("alive", seq)
-	c.send(signaling.Encode(id, &signaling.Ping{Seq: seq}))
-	for {
-		env, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for pong %d: %v", seq, err)
-		}
-		if p, ok := m.(*signaling.Pong); ok && p.Seq == seq && env.ID == id {
-			return
-		}
-		if e, ok := m.(*signaling.Error); ok {
-			t.Fatalf("waiting for pong %d: error %+v", seq, e)
-		}
-	}
 }
 
 // ended waits for the call id to end in c and returns its message.

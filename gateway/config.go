@@ -47,7 +47,7 @@ const (
 	DefaultDrainLimit = 1 << 20
 )
 
-// DemoUsers are the names of the demo's users (DESIGN.md §4): [demousers.All], whose
+// DemoUsers are the names of the demo's users (ARCHITECTURE.md §4): [demousers.All], whose
 // passwords the pools check.
 var DemoUsers = demousers.Names()
 

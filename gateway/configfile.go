@@ -17,7 +17,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/strictyaml"
-	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // FileConfig is everything `parkway gateway --config FILE` runs from: the gateway's
@@ -365,18 +365,12 @@ func loadCredentials(path string) (ua.StaticCredentials, error) {
 	return ua.StaticCredentials(m), nil
 }
 
-// checkOrbitRange accepts "7000-7099" or a single orbit: Lync's orbit rule
-// (signaling.OrbitPattern) at both ends, same length, start not after end.
+// checkOrbitRange accepts "7000-7099" or a single orbit, by the park contract's range
+// rule (parkwire.Range.Check), the same one the pools apply.
 func checkOrbitRange(s string) error {
 	start, end, ok := strings.Cut(s, "-")
 	if !ok {
 		end = start
 	}
-	if !signaling.OrbitPattern.MatchString(start) || !signaling.OrbitPattern.MatchString(end) {
-		return errors.New("must be orbit numbers like 7000-7099")
-	}
-	if len(start) != len(end) || start > end {
-		return errors.New("start and end must have the same length, start first")
-	}
-	return nil
+	return parkwire.Range{Start: start, End: end}.Check()
 }

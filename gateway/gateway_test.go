@@ -332,7 +332,7 @@ func TestActionsAnsweredByTheRule(t *testing.T) {
 				}
 			}
 			// Naming a call that does not exist: no-call, unless the phase refuses first.
-			if aboutACall(a) {
+			if a != signaling.ActionCall && a != signaling.ActionRetrieve { // the others act on a call
 				req.Call = "c1"
 				c.send(signaling.Encode("n", req))
 				e := expect[*signaling.Error](c)
@@ -388,7 +388,7 @@ func TestStatePushedOnConnectAndChange(t *testing.T) {
 	g.ctl.mu.Lock()
 	g.ctl.snap.Pools = append(g.ctl.snap.Pools, g.ctl.snap.Pools...)
 	g.ctl.mu.Unlock()
-	if n := g.hub.publish(g.ctl.Snapshot()); n != 0 {
+	if n := g.edge.Publish(g.ctl.Snapshot()); n != 0 {
 		t.Errorf("an unchanged state was pushed to %d sessions", n)
 	}
 }
@@ -402,26 +402,23 @@ func TestHeartbeat(t *testing.T) {
 		c.PeerTimeout = 300 * time.Millisecond
 	})
 	silent, _ := g.connect(t, "bob")
-	for {
-		if _, _, err := silent.conn.Read(context.Background()); err != nil {
-			break // closed: it never answered
-		}
-	}
+	silent.expectClosed() // it never answered
 
 	lg := startGateway(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond })
 	live, _ := lg.connect(t, "alice")
-	sess := func() *session {
-		lg.mu.Lock()
-		defer lg.mu.Unlock()
-		for s := range lg.live {
-			return s
+	lastSeen := func() time.Time {
+		live := lg.edge.Live()
+		if len(live) != 1 {
+			t.Fatalf("%d sessions, want alice's alone", len(live))
 		}
-		return nil
-	}()
+		return live[0].LastSeen
+	}
 	for i := 0; i < 3; i++ {
-		_, frame, err := live.conn.Read(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		_, frame, err := live.conn.Read(ctx)
+		cancel()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("waiting for ping %d: %v", i+1, err)
 		}
 		_, m, _ := signaling.Decode(signaling.FromGateway, frame)
 		p, ok := m.(*signaling.Ping)
@@ -431,10 +428,10 @@ func TestHeartbeat(t *testing.T) {
 		if p.Seq != uint64(i+1) {
 			t.Errorf("ping seq %d, want %d", p.Seq, i+1)
 		}
-		before := sess.lastSeen.Load()
+		before := lastSeen()
 		time.Sleep(time.Millisecond) // so that "later" is visible at the clock's resolution
 		live.send(signaling.Encode("", &signaling.Pong{Seq: p.Seq}))
-		for sess.lastSeen.Load() == before {
+		for lastSeen().Equal(before) {
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -453,10 +450,8 @@ func TestSlowClientDoesNotBlockOthers(t *testing.T) {
 	fast, _ := g.connect(t, "bob")
 	ping := []byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("x", 60) + `"}`)
 	stuck := func() bool {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		for sess := range g.live {
-			if sess.auth.Load() == authOK && sess.claims.User == "alice" && sess.writeStart.Load() != 0 {
+		for _, sess := range g.edge.Live() {
+			if sess.Authenticated && sess.User == "alice" && sess.Writing {
 				return true
 			}
 		}
@@ -578,10 +573,8 @@ func TestCloseEndsAStuckSession(t *testing.T) {
 	c.send(signaling.Encode("a", &signaling.Auth{Token: g.signIn(t, "alice")}))
 	ping := []byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("z", 60) + `"}`)
 	stuck := func() bool {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		for sess := range g.live {
-			if sess.writeStart.Load() != 0 {
+		for _, sess := range g.edge.Live() {
+			if sess.Writing {
 				return true
 			}
 		}
@@ -594,7 +587,7 @@ func TestCloseEndsAStuckSession(t *testing.T) {
 	t0 := time.Now()
 	g.Close() // returns once the watchdog has freed the stuck writer
 	t.Logf("Close took %v", time.Since(t0))
-	if n := len(g.live); n != 0 {
+	if n := len(g.edge.Live()); n != 0 {
 		t.Errorf("%d sessions live after Close", n)
 	}
 }
@@ -640,7 +633,7 @@ func TestSessionLimit(t *testing.T) {
 		t.Fatalf("second session: %v %v, want 503", err, resp)
 	}
 	first.conn.Close(websocket.StatusNormalClosure, "")
-	for g.full() { // the first session's goroutines are winding down
+	for g.edge.Full() { // the first session's goroutines are winding down
 		time.Sleep(5 * time.Millisecond)
 	}
 	g.connect(t, "bob")

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -242,10 +241,15 @@ func (g *testGateway) signIn(t testing.TB, user string) string {
 	return si.Token
 }
 
-// client is a test softphone: a real websocket client on loopback.
+// client is a test softphone: a real websocket client on loopback. Its reads are in
+// inbox_test.go.
 type client struct {
 	t    testing.TB
 	conn *websocket.Conn
+	// inbox holds, in arrival order, the messages read while a wait looked for another
+	// type (inbox_test.go).
+	inbox []received
+	seq   uint64 // messages read so far
 }
 
 func (g *testGateway) dial(t testing.TB, origin string) (*client, *http.Response, error) {
@@ -295,88 +299,6 @@ func (c *client) sendRaw(frame []byte) {
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, frame); err != nil {
 		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// read returns the next message that is not a gateway ping.
-func (c *client) read() (signaling.Envelope, signaling.Message, error) {
-	for {
-		_, frame, err := c.conn.Read(context.Background())
-		if err != nil {
-			return signaling.Envelope{}, nil, err
-		}
-		env, m, err := signaling.Decode(signaling.FromGateway, frame)
-		if err != nil {
-			return env, nil, fmt.Errorf("gateway sent a frame its own contract refuses: %w: %s", err, frame)
-		}
-		if p, ok := m.(*signaling.Ping); ok {
-			// Answer as the softphone does, so waiting in read keeps the session alive.
-			f, _ := signaling.Encode("", &signaling.Pong{Seq: p.Seq})
-			c.conn.Write(context.Background(), websocket.MessageText, f)
-			continue
-		}
-		return env, m, nil
-	}
-}
-
-func expect[M signaling.Message](c *client) M {
-	c.t.Helper()
-	_, m, err := c.read()
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	got, ok := m.(M)
-	if !ok {
-		var want M
-		c.t.Fatalf("got %T %+v, want %T", m, m, want)
-	}
-	return got
-}
-
-func expectError(c *client, code signaling.ErrorCode) *signaling.Error {
-	c.t.Helper()
-	e := expect[*signaling.Error](c)
-	if e.Code != code {
-		c.t.Fatalf("error %+v, want code %s", e, code)
-	}
-	return e
-}
-
-// expectClosed reads until the connection ends and returns its close status.
-func (c *client) expectClosed() websocket.CloseError {
-	c.t.Helper()
-	for {
-		_, _, err := c.conn.Read(context.Background())
-		if err == nil {
-			continue
-		}
-		var ce websocket.CloseError
-		if !errors.As(err, &ce) {
-			return websocket.CloseError{Code: -1, Reason: err.Error()}
-		}
-		return ce
-	}
-}
-
-// pingPong proves the session is alive: a ping is answered with its pong.
-func (c *client) pingPong(seq uint64) {
-	c.t.Helper()
-	c.send(signaling.Encode(fmt.Sprint("p", seq), &signaling.Ping{Seq: seq}))
-	for {
-		env, m, err := c.read()
-		if err != nil {
-			c.t.Fatalf("waiting for pong %d: %v", seq, err)
-		}
-		if p, ok := m.(*signaling.Pong); ok && p.Seq == seq {
-			if env.ID != fmt.Sprint("p", seq) {
-				c.t.Errorf("pong id %q", env.ID)
-			}
-			return
-		}
-		if _, ok := m.(*signaling.State); ok {
-			continue
-		}
-		c.t.Fatalf("waiting for pong %d: got %T %+v", seq, m, m)
 	}
 }
 

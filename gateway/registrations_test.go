@@ -29,21 +29,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// statesUntil reads from c until a state in phase p arrives (errors and other frames
-// are skipped).
-func statesUntil(t *testing.T, c *client, p signaling.Phase) *signaling.State {
-	t.Helper()
-	for {
-		_, m, err := c.read()
-		if err != nil {
-			t.Fatalf("waiting for phase %s: %v", p, err)
-		}
-		if st, ok := m.(*signaling.State); ok && st.Phase == p {
-			return st
-		}
-	}
-}
-
 // recordingRegistrar is a Registrar without SIP that counts what the gateway asked.
 type recordingRegistrar struct {
 	mu       sync.Mutex
@@ -100,13 +85,8 @@ func TestRegistrationsReloadKeepsUser(t *testing.T) {
 
 // regState is whether user's sign-out is pending and how many sessions count.
 func (g *testGateway) regState(user string) (timer bool, sessions int) {
-	g.regs.mu.Lock()
-	defer g.regs.mu.Unlock()
-	u := g.regs.users[user]
-	if u == nil {
-		return false, 0
-	}
-	return u.timer != nil, u.sessions
+	sessions, timer = g.phones.Registration(user)
+	return timer, sessions
 }
 
 // Two tabs: closing one keeps the user; closing the last signs out after the grace.
@@ -166,7 +146,7 @@ func TestRegistrationsSignInFailure(t *testing.T) {
 	reg.mu.Unlock()
 	waitFor(t, "a retried sign-in", func() bool { in, _ := reg.counts("carol"); return in >= 2 })
 	in, _ := reg.counts("carol")
-	time.Sleep(3 * retryMin) // more retries would have come by now; none must
+	time.Sleep(3 * time.Second) // three of the phone's first backoffs (1 s): more retries would have come by now; none must
 	if again, _ := reg.counts("carol"); again != in {
 		t.Fatalf("%d sign-ins after one succeeded", again-in)
 	}

@@ -13,18 +13,20 @@ import (
 	"github.com/parkway/parkway/gateway/assets"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/edge"
+	"github.com/parkway/parkway/gateway/phone"
 )
 
 // Server is the gateway: static files, sign-in, websocket sessions and the admin API.
+// It wires the websocket edge (package edge) to the phone (package phone).
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	signer  *auth.Signer
 	assets  *assets.Handler
 	origins originPolicy
-	hub     *hub
-	regs    *registrations // nil without Config.Registrar
-	phones  *phones        // nil without Config.SIP and Config.Media
+	edge    *edge.Server
+	phones  *phone.Service // nil without Config.Registrar
 	handler http.Handler
 
 	// Widget tickets (tickets.go): the hashed embed key (nil: none issued), the store of
@@ -34,19 +36,11 @@ type Server struct {
 	embedOrigins map[string]bool
 
 	unsubscribe func()
-
-	mu       sync.Mutex // protects closed, live and the Add side of sessions
-	closed   bool
-	live     map[*session]struct{} // every connected session, authenticated or not
-	shutdown chan struct{}         // closed by Close: every session's writer says goodbye
-	sessions sync.WaitGroup
-	// The watchdog outlives shutdown until every session has ended: a writer stuck on a
-	// dead client during shutdown still needs it.
-	watchdog     sync.WaitGroup
-	stopWatchdog chan struct{}
+	closeOnce   sync.Once
 }
 
-// New builds a Server, subscribes it to cfg.Controller and starts its write watchdog.
+// New builds a Server, subscribes it to cfg.Controller and starts its edge's write
+// watchdog.
 // Call Close (Serve does) to end its sessions, the subscription and the watchdog.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
@@ -69,29 +63,39 @@ func New(cfg Config) (*Server, error) {
 		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
 		embedKey: newEmbedKey(cfg.EmbedKey),
 		spent:    cfg.Tickets,
-		shutdown: make(chan struct{}),
-		live:     map[*session]struct{}{},
-
-		stopWatchdog: make(chan struct{}),
 	}
 	s.embedOrigins = newOriginPolicy(cfg.EmbedOrigins).allowed
 	if err := files.Built(); err != nil {
 		s.log.Warn("softphone pages will answer 503", "err", err)
 	}
-	// Subscribe before reading the snapshot so no change falls between the two;
-	// hub.publish drops whichever of them is older.
-	s.hub = newHub(cfg.Controller.Snapshot())
-	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.hub.publish(snap) })
-	s.hub.publish(cfg.Controller.Snapshot())
+	ecfg := edge.Config{
+		AuthTimeout:  cfg.AuthTimeout,
+		PingInterval: cfg.PingInterval,
+		PeerTimeout:  cfg.PeerTimeout,
+		SendQueue:    cfg.SendQueue,
+		DrainLimit:   cfg.DrainLimit,
+		MaxSessions:  cfg.MaxSessions,
+		Logger:       cfg.Logger,
+		Signer:       signer,
+	}
 	if cfg.Registrar != nil {
-		s.regs = newRegistrations(cfg.Registrar, cfg.SignOutGrace, s.log)
+		s.phones = phone.New(phone.Config{
+			Registrar:    cfg.Registrar,
+			SignOutGrace: cfg.SignOutGrace,
+			SIP:          cfg.SIP,
+			Media:        cfg.Media,
+			MediaAddr:    cfg.MediaAddr,
+			Controller:   cfg.Controller,
+			Logger:       cfg.Logger,
+		})
+		ecfg.Phone = s.phones
 	}
-	if cfg.SIP != nil && cfg.Media != nil && s.regs != nil {
-		s.phones = newPhones(s, cfg.SIP, cfg.Media, cfg.MediaAddr)
-		s.regs.signedIn = s.phones.signedIn
-	}
+	// Subscribe before reading the snapshot so no change falls between the two;
+	// Publish drops whichever of them is older.
+	s.edge = edge.New(ecfg, cfg.Controller.Snapshot())
+	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.edge.Publish(snap) })
+	s.edge.Publish(cfg.Controller.Snapshot())
 	s.handler = s.routes()
-	s.watchdog.Go(s.watchWrites)
 	return s, nil
 }
 
@@ -119,15 +123,8 @@ func (s *Server) routes() http.Handler {
 // /api/demo/ (when Config.Admin is set), and /ws.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// full reports whether a new session would be refused.
-func (s *Server) full() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.live) >= s.cfg.MaxSessions
-}
-
 // Sessions is how many authenticated websocket sessions are connected.
-func (s *Server) Sessions() int { return s.hub.count() }
+func (s *Server) Sessions() int { return s.edge.Sessions() }
 
 // Assets is the static file server (for its WASM sizes in reports and tests).
 func (s *Server) Assets() *assets.Handler { return s.assets }
@@ -162,58 +159,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-type rawConnKey struct{}
-
 // ConnContext lets the gateway reach a websocket's TCP connection, to cut it when a
 // close handshake hangs on a client that takes no data (coder/websocket's Close waits
 // 5 s for that, and its CloseNow cannot interrupt a Close in progress). Serve sets it;
 // set it as http.Server.ConnContext when serving Handler yourself.
 func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, rawConnKey{}, c)
+	return edge.ConnContext(ctx, c)
 }
 
 // Close ends every websocket session with 1001 and the reason, stops following the DR
 // controller, and waits for the sessions' goroutines. New /ws requests get 503 after it.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		s.sessions.Wait()
-		s.watchdog.Wait()
-		return
-	}
-	s.closed = true
-	close(s.shutdown)
-	s.mu.Unlock()
+// A second Close waits for the first.
+func (s *Server) Close() { s.closeOnce.Do(s.close) }
+
+func (s *Server) close() {
 	s.unsubscribe()
-	s.sessions.Wait()
+	s.edge.Close()
 	if s.phones != nil {
-		// After the sessions: no request can start a call any more.
-		s.phones.close()
+		// After the sessions: none can start a call, join or leave any more.
+		s.phones.Close()
 	}
-	if s.regs != nil {
-		// After the sessions: none can join or leave any more.
-		s.regs.close()
-	}
-	close(s.stopWatchdog)
-	s.watchdog.Wait()
-}
-
-// track registers a session unless the server is closing or full; untrack undoes it.
-func (s *Server) track(sess *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || len(s.live) >= s.cfg.MaxSessions {
-		return false
-	}
-	s.sessions.Add(1)
-	s.live[sess] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(sess *session) {
-	s.mu.Lock()
-	delete(s.live, sess)
-	s.mu.Unlock()
-	s.sessions.Done()
 }

@@ -86,7 +86,7 @@ func NewFactory(opts *Options) (*Factory, error) {
 			return ok && allowed[a.Unmap()]
 		})
 		// pion skips loopback candidates unless asked; tests run on
-		// loopback only (DESIGN.md §5).
+		// loopback only (ARCHITECTURE.md §5).
 		se.SetIncludeLoopbackCandidate(loop)
 	}
 	if len(o.Interfaces) > 0 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -42,12 +43,12 @@ func TestDirectedPark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := bp.Header(OrbitHeader); o != "7005" {
+	if o := bp.Header(parkwire.OrbitHeader); o != "7005" {
 		t.Fatalf("orbit %q, want 7005", o)
 	}
 	waitFor(t, ctx, "parked at 7005", func() bool {
 		got := s.Parked()
-		return len(got) == 1 && got[0].Orbit == "7005" && got[0].State == StateParked
+		return len(got) == 1 && got[0].Orbit == "7005" && got[0].State == parkwire.StateParked
 	})
 }
 
@@ -62,7 +63,7 @@ func TestDoublePark(t *testing.T) {
 	dave := siptest.NewPhone(t, siptest.PhoneOptions{User: "dave"})
 	_, err := dave.Call(ctx, uri(s, "7005"), referredByHdr(p.carol))
 	res := expectAnswer(t, err, ErrOrbitInUse)
-	if res.GetHeader(OrbitHeader) == nil {
+	if res.GetHeader(parkwire.OrbitHeader) == nil {
 		t.Error("double park answer does not name the orbit")
 	}
 	// ...and through a real transfer the parker learns it from the sipfrag.
@@ -72,7 +73,7 @@ func TestDoublePark(t *testing.T) {
 	}
 	waitFor(t, ctx, "bob still parked at 7005", func() bool {
 		got := s.Parked()
-		return len(got) == 1 && strings.Contains(got[0].ParkedParty, "bob") && got[0].State == StateParked
+		return len(got) == 1 && strings.Contains(got[0].ParkedParty, "bob") && got[0].State == parkwire.StateParked
 	})
 }
 
@@ -91,22 +92,22 @@ func TestUnknownOrbit(t *testing.T) {
 
 func TestOrbitExhaustion(t *testing.T) {
 	ctx := testCtx(t)
-	s := startService(t, Config{Orbits: []Range{{Start: "7000", End: "7001"}}}, Options{})
+	s := startService(t, Config{Orbits: []parkwire.Range{{Start: "7000", End: "7001"}}}, Options{})
 	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
 	var got []string
 	for _, name := range []string{"b1", "b2"} {
 		ph := siptest.NewPhone(t, siptest.PhoneOptions{User: name})
-		c, err := ph.Call(ctx, uri(s, ParkUser), referredByHdr(alice))
+		c, err := ph.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(alice))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, c.Header(OrbitHeader))
+		got = append(got, c.Header(parkwire.OrbitHeader))
 	}
 	if got[0] != "7000" || got[1] != "7001" {
 		t.Fatalf("orbits %v, want [7000 7001]", got)
 	}
 	b3 := siptest.NewPhone(t, siptest.PhoneOptions{User: "b3"})
-	_, err := b3.Call(ctx, uri(s, ParkUser), referredByHdr(alice))
+	_, err := b3.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(alice))
 	expectAnswer(t, err, ErrNoOrbitAvailable)
 }
 
@@ -114,19 +115,19 @@ func TestDrain(t *testing.T) {
 	ctx := testCtx(t)
 	s := startService(t, defaultConfig(), Options{})
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Drain()
 	dave := siptest.NewPhone(t, siptest.PhoneOptions{User: "dave"})
-	_, err = dave.Call(ctx, uri(s, ParkUser), referredByHdr(p.alice))
+	_, err = dave.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(p.alice))
 	res := expectAnswer(t, err, ErrDraining)
 	if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != "30" {
 		t.Errorf("Retry-After = %v, want 30", ra)
 	}
 	// The parked call is still retrievable while draining.
-	cp, err := p.carol.Call(ctx, uri(s, bp.Header(OrbitHeader)))
+	cp, err := p.carol.Call(ctx, uri(s, bp.Header(parkwire.OrbitHeader)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,15 +144,15 @@ func TestParkedPartyHangsUp(t *testing.T) {
 	events, cancel := s.Events()
 	defer cancel()
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateParked)
+	nextEvent(t, ctx, events, parkwire.StateParked)
 	if err := bp.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := nextEvent(t, ctx, events, StateDisconnected)
+	e := nextEvent(t, ctx, events, parkwire.StateDisconnected)
 	if e.Call.Orbit != "7000" {
 		t.Errorf("event %+v", e)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkParkRetrieve(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cp, err := carol.Call(ctx, "sip:"+bp.Header(OrbitHeader)+"@"+s.Addr())
+		cp, err := carol.Call(ctx, "sip:"+bp.Header(parkwire.OrbitHeader)+"@"+s.Addr())
 		if err != nil {
 			b.Fatal(err)
 		}

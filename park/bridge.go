@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // retriever is someone who dialled an orbit, on its way to the parked
@@ -45,7 +47,7 @@ func supportsReplaces(req *sip.Request) bool {
 }
 
 // bridge connects a retriever without Replaces by re-INVITE (see retriever).
-func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (State, string) {
+func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (parkwire.State, string) {
 	b := pc.leg
 	tctx, cancel := context.WithTimeout(ctx, r.s.opt.TransferTimeout)
 	defer cancel()
@@ -65,7 +67,7 @@ func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (State,
 	}
 	if err != nil {
 		b.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
-		return StateDisconnected, "retriever did not complete the answer"
+		return parkwire.StateDisconnected, "retriever did not complete the answer"
 	}
 	r.s.mu.Lock()
 	pc.info.RetrievedBy = rt.leg.remoteIdentity()
@@ -73,14 +75,14 @@ func (r *run) bridge(ctx context.Context, pc *parkedCall, rt *retriever) (State,
 	rt.leg.peerSDP = res.Body()
 	r.s.mu.Unlock()
 	r.relayBye(b, rt.leg)
-	return StateRetrieved, "retrieved (media bridged by re-INVITE)"
+	return parkwire.StateRetrieved, "retrieved (media bridged by re-INVITE)"
 }
 
 // bridgeLegs points two established calls of ours at each other with two
 // re-INVITEs (RFC 3725 §4.1 style): the parked party gets other's SDP as
 // an offer, other gets the parked party's answer. For parked parties that
 // refuse REFER.
-func (r *run) bridgeLegs(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (State, string) {
+func (r *run) bridgeLegs(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (parkwire.State, string) {
 	b := pc.leg
 	tctx, cancel := context.WithTimeout(ctx, r.s.opt.TransferTimeout)
 	defer cancel()
@@ -96,7 +98,7 @@ func (r *run) bridgeLegs(ctx context.Context, pc *parkedCall, other *leg, otherS
 		r.s.log.Info("bridge re-INVITE of retriever failed", "orbit", pc.info.Orbit, "err", err)
 		other.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
 		b.hangup(ctx, ErrRetrieveFailed.withOrbit(pc.info.Orbit))
-		return StateDisconnected, "retriever refused the bridged media"
+		return parkwire.StateDisconnected, "retriever refused the bridged media"
 	}
 	other.media.close()
 	r.s.mu.Lock()
@@ -105,7 +107,7 @@ func (r *run) bridgeLegs(ctx context.Context, pc *parkedCall, other *leg, otherS
 	other.peerSDP = res1.Body()
 	r.s.mu.Unlock()
 	r.relayBye(b, other)
-	return StateRetrieved, "retrieved (media bridged by re-INVITE)"
+	return parkwire.StateRetrieved, "retrieved (media bridged by re-INVITE)"
 }
 
 // relayBye ends each bridged leg when the other ends (RFC 3725 §4.1: the

@@ -1,13 +1,15 @@
 package park
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // Defaults and limits of the Call Park settings, as in Lync Server 2013's
@@ -20,17 +22,11 @@ const (
 	MaxMaxPickupAttempts     = 10
 )
 
-// Range is an orbit range, as CsCallParkOrbit's NumberRangeStart/End.
-type Range struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
-}
-
 // Config is one pool's Call Park settings. The zero value of every field
 // means its default, so a config file only names what it changes.
 type Config struct {
-	Orbits        []Range       `json:"orbits"`
-	PickupTimeout time.Duration `json:"pickupTimeout"`
+	Orbits        []parkwire.Range `json:"orbits"`
+	PickupTimeout time.Duration    `json:"pickupTimeout"`
 	// DisableMusicOnHold turns music on hold off (Lync: EnableMusicOnHold
 	// $false); parked parties then hear silence, still as paced RTP so
 	// their media timers stay happy.
@@ -43,13 +39,6 @@ type Config struct {
 	MaxPickupAttempts int    `json:"maxPickupAttempts"`
 	OnTimeoutURI      string `json:"onTimeoutURI"`
 }
-
-// orbitRule is Lync's number pattern for orbits: an optional * or # prefix
-// and up to 8 digits, or up to 9 digits, never starting with 0.
-var orbitRule = regexp.MustCompile(`^(?:[*#]?[1-9][0-9]{0,7}|[1-9][0-9]{0,8})$`)
-
-// ValidOrbit reports whether s is a well-formed orbit number.
-func ValidOrbit(s string) bool { return orbitRule.MatchString(s) }
 
 // FieldError is a configuration error naming the field and its value.
 type FieldError struct {
@@ -70,11 +59,11 @@ func (c Config) Validate() error {
 	}
 	for i, r := range c.Orbits {
 		f := fmt.Sprintf("orbits[%d]", i)
-		if err := r.validate(f); err != nil {
+		if err := validateRange(r, f); err != nil {
 			return err
 		}
 		for j := 0; j < i; j++ {
-			if c.Orbits[j].overlaps(r) {
+			if c.Orbits[j].Overlaps(r) {
 				return &FieldError{f, r.Start + "-" + r.End, fmt.Sprintf("overlaps orbits[%d]", j)}
 			}
 		}
@@ -105,7 +94,7 @@ func (c Config) Validate() error {
 // withDefaults returns a copy with zero values replaced by defaults; it
 // never touches the caller's slices.
 func (c Config) withDefaults() Config {
-	c.Orbits = append([]Range(nil), c.Orbits...)
+	c.Orbits = append([]parkwire.Range(nil), c.Orbits...)
 	if c.PickupTimeout == 0 {
 		c.PickupTimeout = DefaultPickupTimeout
 	}
@@ -118,49 +107,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate applies CsCallParkOrbit's rules: both ends valid numbers of the
-// same length with the same * or # prefix, start not after end.
-func (r Range) validate(field string) error {
-	if !ValidOrbit(r.Start) {
-		return &FieldError{field + ".start", r.Start, `must match ([*#]?[1-9]\d{0,7})|([1-9]\d{0,8})`}
+// validateRange applies CsCallParkOrbit's rules (parkwire.Range.Check),
+// naming the end at fault when one is not an orbit number.
+func validateRange(r parkwire.Range, field string) error {
+	switch err := r.Check(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, parkwire.ErrRangeStart):
+		return &FieldError{field + ".start", r.Start, "must match " + parkwire.OrbitRule}
+	case errors.Is(err, parkwire.ErrRangeEnd):
+		return &FieldError{field + ".end", r.End, "must match " + parkwire.OrbitRule}
+	default:
+		return &FieldError{field, r.Start + "-" + r.End, err.Error()}
 	}
-	if !ValidOrbit(r.End) {
-		return &FieldError{field + ".end", r.End, `must match ([*#]?[1-9]\d{0,7})|([1-9]\d{0,8})`}
-	}
-	if len(r.Start) != len(r.End) {
-		return &FieldError{field, r.Start + "-" + r.End, "start and end must have the same length"}
-	}
-	if prefix(r.Start) != prefix(r.End) {
-		return &FieldError{field, r.Start + "-" + r.End, "start and end must have the same prefix"}
-	}
-	if r.Start > r.End { // same length and prefix: string order is numeric order
-		return &FieldError{field, r.Start + "-" + r.End, "start is greater than end"}
-	}
-	return nil
 }
 
-func prefix(s string) string {
-	if s != "" && (s[0] == '*' || s[0] == '#') {
-		return s[:1]
-	}
-	return ""
-}
-
-// Contains reports whether orbit lies in the range.
-func (r Range) Contains(orbit string) bool {
-	return ValidOrbit(orbit) && len(orbit) == len(r.Start) && prefix(orbit) == prefix(r.Start) &&
-		orbit >= r.Start && orbit <= r.End
-}
-
-func (r Range) overlaps(o Range) bool {
-	return len(r.Start) == len(o.Start) && prefix(r.Start) == prefix(o.Start) &&
-		r.Start <= o.End && o.Start <= r.End
-}
-
-// firstFree returns the lowest orbit of the range for which taken is
+// firstFree returns the lowest orbit of r for which taken is
 // false, walking at most len(taken-set)+1 numbers, so huge ranges cost nothing.
-func (r Range) firstFree(taken func(string) bool) (string, bool) {
-	p := prefix(r.Start)
+func firstFree(r parkwire.Range, taken func(string) bool) (string, bool) {
+	p := parkwire.OrbitPrefix(r.Start)
 	digits := len(r.Start) - len(p)
 	start, err1 := strconv.ParseUint(r.Start[len(p):], 10, 64)
 	end, err2 := strconv.ParseUint(r.End[len(p):], 10, 64)

@@ -9,23 +9,11 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/media/g711"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
-func TestValidOrbit(t *testing.T) {
-	for _, ok := range []string{"7000", "1", "*12345678", "#9", "123456789"} {
-		if !ValidOrbit(ok) {
-			t.Errorf("%q rejected", ok)
-		}
-	}
-	for _, bad := range []string{"", "0", "0700", "*0", "1234567890", "*123456789", "**1", "7a", "+7000", "#"} {
-		if ValidOrbit(bad) {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 func TestValidate(t *testing.T) {
-	base := func() Config { return Config{Orbits: []Range{{"7000", "7099"}}} }
+	base := func() Config { return Config{Orbits: []parkwire.Range{{Start: "7000", End: "7099"}}} }
 	if err := base().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +26,9 @@ func TestValidate(t *testing.T) {
 		{"bad start", func(c *Config) { c.Orbits[0].Start = "0700" }, "orbits[0].start"},
 		{"bad end", func(c *Config) { c.Orbits[0].End = "x" }, "orbits[0].end"},
 		{"length", func(c *Config) { c.Orbits[0].End = "70999" }, "orbits[0]"},
-		{"prefix", func(c *Config) { c.Orbits = []Range{{"*700", "#799"}} }, "orbits[0]"},
-		{"reversed", func(c *Config) { c.Orbits[0] = Range{"7099", "7000"} }, "orbits[0]"},
-		{"overlap", func(c *Config) { c.Orbits = append(c.Orbits, Range{"7050", "7150"}) }, "orbits[1]"},
+		{"prefix", func(c *Config) { c.Orbits = []parkwire.Range{{Start: "*700", End: "#799"}} }, "orbits[0]"},
+		{"reversed", func(c *Config) { c.Orbits[0] = parkwire.Range{Start: "7099", End: "7000"} }, "orbits[0]"},
+		{"overlap", func(c *Config) { c.Orbits = append(c.Orbits, parkwire.Range{Start: "7050", End: "7150"}) }, "orbits[1]"},
 		{"timeout low", func(c *Config) { c.PickupTimeout = 9 * time.Second }, "pickupTimeout"},
 		{"timeout high", func(c *Config) { c.PickupTimeout = 11 * time.Minute }, "pickupTimeout"},
 		{"attempts", func(c *Config) { c.MaxPickupAttempts = 11 }, "maxPickupAttempts"},
@@ -62,29 +50,29 @@ func TestValidate(t *testing.T) {
 	}
 	ok := base()
 	ok.PickupTimeout, ok.MaxPickupAttempts, ok.OnTimeoutURI = 10*time.Second, 10, "sip:operator@example.test"
-	ok.Orbits = append(ok.Orbits, Range{"*100", "*199"}, Range{"8000", "8099"})
+	ok.Orbits = append(ok.Orbits, parkwire.Range{Start: "*100", End: "*199"}, parkwire.Range{Start: "8000", End: "8099"})
 	if err := ok.Validate(); err != nil {
 		t.Errorf("limits rejected: %v", err)
 	}
 }
 
 func TestRangeFirstFree(t *testing.T) {
-	r := Range{"*0998", "*1001"}
-	if ValidOrbit(r.Start) {
+	r := parkwire.Range{Start: "*0998", End: "*1001"}
+	if parkwire.ValidOrbit(r.Start) {
 		t.Fatal("test range should start with an invalid number")
 	}
-	r = Range{"*998", "*999"}
+	r = parkwire.Range{Start: "*998", End: "*999"}
 	taken := map[string]bool{"*998": true}
-	if o, ok := r.firstFree(func(s string) bool { return taken[s] }); !ok || o != "*999" {
+	if o, ok := firstFree(r, func(s string) bool { return taken[s] }); !ok || o != "*999" {
 		t.Errorf("firstFree = %q %v", o, ok)
 	}
 	taken["*999"] = true
-	if _, ok := r.firstFree(func(s string) bool { return taken[s] }); ok {
+	if _, ok := firstFree(r, func(s string) bool { return taken[s] }); ok {
 		t.Error("full range has a free orbit")
 	}
 	// A 9-digit range is not enumerated up front.
-	big := Range{"100000000", "999999999"}
-	if o, ok := big.firstFree(func(string) bool { return false }); !ok || o != "100000000" {
+	big := parkwire.Range{Start: "100000000", End: "999999999"}
+	if o, ok := firstFree(big, func(string) bool { return false }); !ok || o != "100000000" {
 		t.Errorf("big range: %q", o)
 	}
 }
@@ -132,11 +120,11 @@ func FuzzValidOrbit(f *testing.F) {
 	f.Add("7000")
 	f.Add("*12345678")
 	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidOrbit(s) {
+		if !parkwire.ValidOrbit(s) {
 			return
 		}
-		r := Range{s, s}
-		if r.validate("x") != nil || !r.Contains(s) {
+		r := parkwire.Range{Start: s, End: s}
+		if validateRange(r, "x") != nil || !r.Contains(s) {
 			t.Fatalf("valid orbit %q is not a valid one-orbit range", s)
 		}
 	})
@@ -145,7 +133,7 @@ func FuzzValidOrbit(f *testing.F) {
 func FuzzConfigValidate(f *testing.F) {
 	f.Add("7000", "7099", "*100", "*199", int64(90e9), 1, "sip:op@x")
 	f.Fuzz(func(t *testing.T, s1, e1, s2, e2 string, timeout int64, attempts int, uri string) {
-		c := Config{Orbits: []Range{{s1, e1}, {s2, e2}}, PickupTimeout: time.Duration(timeout),
+		c := Config{Orbits: []parkwire.Range{{Start: s1, End: e1}, {Start: s2, End: e2}}, PickupTimeout: time.Duration(timeout),
 			MaxPickupAttempts: attempts, OnTimeoutURI: uri}
 		if c.Validate() != nil {
 			return
@@ -156,7 +144,7 @@ func FuzzConfigValidate(f *testing.F) {
 			t.Fatalf("defaults %+v", d)
 		}
 		for _, r := range c.Orbits {
-			o, ok := r.firstFree(func(string) bool { return false })
+			o, ok := firstFree(r, func(string) bool { return false })
 			if !ok || !r.Contains(o) {
 				t.Fatalf("range %+v yields %q", r, o)
 			}

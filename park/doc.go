@@ -7,7 +7,7 @@
 // the pool's orbit numbers to it; nothing Record-Routes, so in-dialog
 // requests go straight to the service's Contact and, once a call is
 // retrieved, nothing of it passes through the pool or the park service
-// (DESIGN.md §2 invariants).
+// (ARCHITECTURE.md §2 invariants).
 //
 // Entry points: New(Config, Options), Service.Start/Stop/Drain, Owns,
 // Parked, Events. Config mirrors Lync's settings and is checked by Validate;

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // Error is a Call Park failure that knows its SIP answer: the status code,
@@ -62,7 +64,7 @@ func (e *Error) headers(source string) []sip.Header {
 		sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", source, e.Text)),
 	}
 	if e.Orbit != "" {
-		h = append(h, sip.NewHeader(OrbitHeader, e.Orbit))
+		h = append(h, sip.NewHeader(parkwire.OrbitHeader, e.Orbit))
 	}
 	if e.RetryAfter > 0 {
 		h = append(h, sip.NewHeader("Retry-After", strconv.Itoa(e.RetryAfter)))

@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // A pool wires its park service like this: validate the pool's settings,
@@ -13,7 +14,7 @@ import (
 // sip:park@domain and for every number Owns accepts at Addr.
 func Example() {
 	cfg := park.Config{
-		Orbits:    []park.Range{{Start: "8000", End: "8099"}},
+		Orbits:    []parkwire.Range{{Start: "8000", End: "8099"}},
 		MusicFile: "builtin:pool-b",
 	}
 	if err := cfg.Validate(); err != nil {

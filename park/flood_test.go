@@ -4,6 +4,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // Subscriptions are the one thing a peer can create without a parked call;
@@ -63,7 +65,7 @@ func TestTCPConnectionFloodIsCapped(t *testing.T) {
 	}
 	// UDP service is unaffected.
 	p := newParties(t)
-	if _, err := parkBob(t, ctx, p, uri(s, ParkUser)); err != nil {
+	if _, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -23,13 +24,13 @@ func TestRingBackToDeadParker(t *testing.T) {
 	events, cancel := s.Events()
 	defer cancel()
 	bob := siptest.NewPhone(t, siptest.PhoneOptions{User: "bob"})
-	bp, err := bob.Call(ctx, uri(s, ParkUser), sip.NewHeader("Referred-By", "<sip:ghost@"+dead.LocalAddr().String()+">"))
+	bp, err := bob.Call(ctx, uri(s, parkwire.ParkUser), sip.NewHeader("Referred-By", "<sip:ghost@"+dead.LocalAddr().String()+">"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRingingBack)
+	nextEvent(t, ctx, events, parkwire.StateRingingBack)
 	start := time.Now()
-	nextEvent(t, ctx, events, StateTimedOut)
+	nextEvent(t, ctx, events, parkwire.StateTimedOut)
 	<-bp.Done()
 	t.Logf("timed out %v after ringing a dead parker", time.Since(start))
 	start = time.Now()

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // The header values the handlers interpret themselves (sipgo parses the
@@ -47,7 +49,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add("park", true)
 	f.Add("7005", false)
 	f.Add("*7005", true)
-	s, err := New(Config{Orbits: []Range{{"7000", "7099"}, {"*100", "*199"}}}, Options{})
+	s, err := New(Config{Orbits: []parkwire.Range{{Start: "7000", End: "7099"}, {Start: "*100", End: "*199"}}}, Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -60,12 +62,12 @@ func FuzzClassify(f *testing.F) {
 		what, orbit, perr := r.classify(req)
 		switch {
 		case perr != nil:
-			if s.Owns(user) || strings.EqualFold(user, ParkUser) {
+			if s.Owns(user) || strings.EqualFold(user, parkwire.ParkUser) {
 				t.Fatalf("%q refused: %v", user, perr)
 			}
 		case what == intentRetrieve && (transferred || !s.Owns(orbit)):
 			t.Fatalf("%q classified retrieve", user)
-		case orbit != "" && !ValidOrbit(orbit):
+		case orbit != "" && !parkwire.ValidOrbit(orbit):
 			t.Fatalf("%q yields invalid orbit %q", user, orbit)
 		}
 	})

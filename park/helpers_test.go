@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -79,7 +80,7 @@ func startService(t *testing.T, cfg Config, opt Options) *Service {
 }
 
 func defaultConfig() Config {
-	return Config{Orbits: []Range{{Start: "7000", End: "7009"}}}
+	return Config{Orbits: []parkwire.Range{{Start: "7000", End: "7009"}}}
 }
 
 // uri addresses the park service directly (no pool in these tests).
@@ -104,7 +105,7 @@ func waitTone(t *testing.T, ctx context.Context, m *siptest.Media, freq float64)
 }
 
 // nextEvent waits for an event in state st (skipping others).
-func nextEvent(t *testing.T, ctx context.Context, ch <-chan Event, st State) Event {
+func nextEvent(t *testing.T, ctx context.Context, ch <-chan parkwire.Event, st parkwire.State) parkwire.Event {
 	t.Helper()
 	for {
 		select {

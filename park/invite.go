@@ -8,9 +8,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/inorder"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/inorder"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 func (r *run) routes() {
@@ -86,7 +87,7 @@ const (
 func (r *run) classify(req *sip.Request) (intent, string, *Error) {
 	user := req.Recipient.User
 	switch {
-	case strings.EqualFold(user, ParkUser):
+	case strings.EqualFold(user, parkwire.ParkUser):
 		return intentPark, "", nil
 	case !r.s.Owns(user):
 		return 0, "", ErrOrbitNotFound.withOrbit(user)
@@ -115,7 +116,7 @@ func (r *run) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		r.respondErr(req, tx, ErrDraining)
 		return
 	}
-	offer, err := audiosdp.Parse(req.Body())
+	offer, err := sdpRules.Parse(req.Body())
 	if err != nil {
 		r.respondErr(req, tx, ErrNotParkable)
 		return
@@ -163,7 +164,7 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	pc.info.ParkedParty = req.From().Address.String()
 	pc.info.ParkedBy = referredBy(req)
 	r.s.mu.Unlock()
-	if err := l.answer(offer, sip.NewHeader(OrbitHeader, pc.info.Orbit)); err != nil {
+	if err := l.answer(offer, sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit)); err != nil {
 		// No ACK, or CANCEL raced the answer: the call never got parked.
 		l.end()
 		r.release(pc)
@@ -173,7 +174,7 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	if !r.s.cfg.DisableMusicOnHold {
 		music = r.s.music
 	}
-	l.media.play(offer.Addr, l.pt, music)
+	l.media.play(offer.UDPAddr(), l.pt, music)
 	r.startParked(pc)
 }
 
@@ -244,7 +245,7 @@ func (r *run) retrieve(req *sip.Request, tx sip.ServerTransaction, orbit string,
 		rt.answerSDP = make(chan []byte, 1)
 		rt.answered = make(chan error, 1)
 		_ = l.ss.Respond(180, "Ringing", nil)
-	} else if err := l.answer(offer, sip.NewHeader(OrbitHeader, orbit)); err != nil {
+	} else if err := l.answer(offer, sip.NewHeader(parkwire.OrbitHeader, orbit)); err != nil {
 		l.end()
 		unmark()
 		return
@@ -293,7 +294,7 @@ func (r *run) answerDirect(rt *retriever, orbit string) {
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(l.ss.InviteRequest, sdp)
-	res.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	res.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, orbit))
 	l.res = res
 	err := l.ss.WriteResponse(res)
 	if err != nil {

@@ -13,10 +13,15 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 var errRingTimeout = errors.New("ring timeout")
+
+// sdpRules is how the park service reads the SDP of offers and answers: a
+// stream with port 0 is still parked (or rung back), it just hears nothing.
+var sdpRules = audiosdp.Rules{AcceptPortZero: true}
 
 // leg is one INVITE dialog the park service is in: with a parked party
 // (park is UAS), a retriever (UAS) or a ring-back target (UAC). It owns the
@@ -171,7 +176,7 @@ func (l *leg) hangup(ctx context.Context, why *Error) {
 // answer sends 200 with our SDP for an incoming leg and waits for the ACK
 // (RFC 3261 §13.3.1.4). extra headers go on the 200.
 func (l *leg) answer(offer audiosdp.Description, extra ...sip.Header) error {
-	l.pt = offer.Choose()
+	l.pt = offer.Codec()
 	body := audiosdp.Build(l.media.localAddr(), rand.Uint64()>>1, l.pt)
 	res := sip.NewSDPResponseFromRequest(l.ss.InviteRequest, body)
 	for _, h := range extra {
@@ -206,13 +211,13 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 	}
 	req := sip.NewRequest(sip.INVITE, uri)
 	from := sip.FromHeader{DisplayName: "Parked call " + orbit,
-		Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
+		Address: sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(&from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}})
 	ct := r.contact()
 	req.AppendHeader(&ct)
-	req.AppendHeader(sip.NewHeader(OrbitHeader, orbit))
+	req.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, orbit))
 	for _, h := range extra {
 		req.AppendHeader(h)
 	}
@@ -272,8 +277,8 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 		l.end()
 		return nil, fmt.Errorf("dial %s: ack: %w", target, err)
 	}
-	if d, err := audiosdp.Parse(l.res.Body()); err == nil {
-		l.pt = d.Choose()
+	if d, err := sdpRules.Parse(l.res.Body()); err == nil {
+		l.pt = d.Codec()
 	}
 	return l, nil
 }

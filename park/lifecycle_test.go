@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -18,7 +19,7 @@ func TestStopIsAbruptAndStartReuses(t *testing.T) {
 	s := startService(t, defaultConfig(), Options{})
 	addr := s.Addr()
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +42,12 @@ func TestStopIsAbruptAndStartReuses(t *testing.T) {
 	// The old parked call is gone without a BYE: bob never got one. We check
 	// after a full new park round trip, so any BYE would have arrived.
 	dave := siptest.NewPhone(t, siptest.PhoneOptions{User: "dave"})
-	c, err := dave.Call(ctx, uri(s, ParkUser), referredByHdr(p.alice))
+	c, err := dave.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(p.alice))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Header(OrbitHeader) != "7000" {
-		t.Errorf("orbit %q after restart, want 7000", c.Header(OrbitHeader))
+	if c.Header(parkwire.OrbitHeader) != "7000" {
+		t.Errorf("orbit %q after restart, want 7000", c.Header(parkwire.OrbitHeader))
 	}
 	if bp.Bye() != nil {
 		t.Error("Stop sent a BYE to the parked party")
@@ -63,7 +64,7 @@ func TestMusicPerPool(t *testing.T) {
 	cfg.MusicFile = "builtin:pool-b"
 	s := startService(t, cfg, Options{})
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestMusicDisabledStillSendsRTP(t *testing.T) {
 	cfg.DisableMusicOnHold = true
 	s := startService(t, cfg, Options{})
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // TestInDialogRequestsInArrivalOrder: the parked party ACKs the park service's 200 and
@@ -81,7 +82,7 @@ func TestInDialogRequestsInArrivalOrder(t *testing.T) {
 	if !strings.HasPrefix(res, "SIP/2.0 200") {
 		t.Fatalf("BYE answered %q", firstLine(res))
 	}
-	var states []State
+	var states []parkwire.State
 	for len(states) < 2 {
 		select {
 		case e := <-events:
@@ -90,7 +91,7 @@ func TestInDialogRequestsInArrivalOrder(t *testing.T) {
 			t.Fatalf("events %v, want [parked disconnected]", states)
 		}
 	}
-	if states[0] != StateParked || states[1] != StateDisconnected {
+	if states[0] != parkwire.StateParked || states[1] != parkwire.StateDisconnected {
 		t.Fatalf("events %v, want [parked disconnected]", states)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -14,14 +15,14 @@ func TestParkAndRetrieve(t *testing.T) {
 	defer cancel()
 	p := newParties(t)
 
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := bp.Header(OrbitHeader); o != "7000" {
+	if o := bp.Header(parkwire.OrbitHeader); o != "7000" {
 		t.Fatalf("orbit header %q, want 7000", o)
 	}
-	e := nextEvent(t, ctx, events, StateParked)
+	e := nextEvent(t, ctx, events, parkwire.StateParked)
 	if e.Call.Orbit != "7000" || !strings.Contains(e.Call.ParkedBy, "alice") || !strings.Contains(e.Call.ParkedParty, "bob") {
 		t.Errorf("parked event %+v", e.Call)
 	}
@@ -36,7 +37,7 @@ func TestParkAndRetrieve(t *testing.T) {
 	// Music on hold: pool-a's melody is 440/660 Hz.
 	waitTone(t, ctx, bp.Media(), 440)
 	waitTone(t, ctx, bp.Media(), 660)
-	if got := s.Parked(); len(got) != 1 || got[0].Orbit != "7000" || got[0].State != StateParked {
+	if got := s.Parked(); len(got) != 1 || got[0].Orbit != "7000" || got[0].State != parkwire.StateParked {
 		t.Fatalf("Parked() = %+v", got)
 	}
 
@@ -53,7 +54,7 @@ func TestParkAndRetrieve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRetrieved)
+	nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	waitTone(t, ctx, cb.Media(), bobHz)
 	waitTone(t, ctx, bc.Media(), carolHz)
 
@@ -89,7 +90,7 @@ func TestRetrieveWithoutReplacesBridgesMedia(t *testing.T) {
 	defer cancel()
 	p := newParties(t)
 	plain := siptest.NewPhone(t, siptest.PhoneOptions{User: "plain", ToneHz: carolHz, NoReplaces: true})
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +99,10 @@ func TestRetrieveWithoutReplacesBridgesMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.Header(OrbitHeader) != "7000" {
-		t.Errorf("orbit header %q", cp.Header(OrbitHeader))
+	if cp.Header(parkwire.OrbitHeader) != "7000" {
+		t.Errorf("orbit header %q", cp.Header(parkwire.OrbitHeader))
 	}
-	e := nextEvent(t, ctx, events, StateRetrieved)
+	e := nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	if !strings.Contains(e.Call.RetrievedBy, "plain") {
 		t.Errorf("retrieved by %q", e.Call.RetrievedBy)
 	}
@@ -144,12 +145,12 @@ func TestParkedPartyWithoutReferIsBridged(t *testing.T) {
 	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
 	bob := siptest.NewPhone(t, siptest.PhoneOptions{User: "bob", ToneHz: bobHz, NoRefer: true})
 	carol := siptest.NewPhone(t, siptest.PhoneOptions{User: "carol", ToneHz: carolHz})
-	bp, err := bob.Call(ctx, uri(s, ParkUser), referredByHdr(alice))
+	bp, err := bob.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(alice))
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitTone(t, ctx, bp.Media(), 440)
-	cp, err := carol.Call(ctx, uri(s, bp.Header(OrbitHeader)))
+	cp, err := carol.Call(ctx, uri(s, bp.Header(parkwire.OrbitHeader)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestParkAndRetrieveOverTCP(t *testing.T) {
 		bob:   siptest.NewPhone(t, siptest.PhoneOptions{User: "bob", ToneHz: bobHz, Transport: "tcp"}),
 		carol: siptest.NewPhone(t, siptest.PhoneOptions{User: "carol", ToneHz: carolHz, Transport: "tcp"}),
 	}
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser)+";transport=tcp")
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser)+";transport=tcp")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,16 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // parkedCall is one call at an orbit. Its fields are guarded by Service.mu;
 // its loop (run) is the only goroutine acting on its dialogs.
 type parkedCall struct {
-	info       ParkedCall // State "" while reserved, before the 200 is ACKed
-	leg        *leg       // park ↔ parked party
-	retrieving bool       // a retriever's leg is on its way to the loop
+	info       parkwire.ParkedCall // State "" while reserved, before the 200 is ACKed
+	leg        *leg                // park ↔ parked party
+	retrieving bool                // a retriever's leg is on its way to the loop
 	retrievers chan *retriever
 	ready      chan struct{} // closed once parked (the 200 was ACKed)
 	done       chan struct{} // closed when the call left its orbit
@@ -33,7 +34,7 @@ func (r *run) reserve(orbit string) (*parkedCall, *Error) {
 	if err != nil {
 		return nil, asError(err)
 	}
-	pc := &parkedCall{info: ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever),
+	pc := &parkedCall{info: parkwire.ParkedCall{Orbit: orbit}, retrievers: make(chan *retriever),
 		ready: make(chan struct{}), done: make(chan struct{})}
 	r.s.mu.Lock()
 	r.calls[orbit] = pc
@@ -57,7 +58,7 @@ func (r *run) startParked(pc *parkedCall) {
 	r.s.mu.Lock()
 	pc.info.Since = now
 	pc.info.Deadline = now.Add(r.s.pickupTimeout())
-	pc.info.State = StateParked
+	pc.info.State = parkwire.StateParked
 	info := pc.info
 	r.s.mu.Unlock()
 	close(pc.ready)
@@ -77,8 +78,8 @@ func (r *run) startParked(pc *parkedCall) {
 }
 
 // publish records an event for in-process listeners and SIP subscribers.
-func (r *run) publish(info ParkedCall, reason string) {
-	e := r.s.hub.publish(Event{Time: time.Now(), Call: info, Reason: reason})
+func (r *run) publish(info parkwire.ParkedCall, reason string) {
+	e := r.s.hub.publish(parkwire.Event{Time: time.Now(), Call: info, Reason: reason})
 	r.s.mu.Lock()
 	r.last = &e
 	r.s.mu.Unlock()
@@ -86,7 +87,7 @@ func (r *run) publish(info ParkedCall, reason string) {
 	r.kickSubscriptions(info.Orbit)
 }
 
-func (r *run) setState(pc *parkedCall, st State, reason string) {
+func (r *run) setState(pc *parkedCall, st parkwire.State, reason string) {
 	r.s.mu.Lock()
 	pc.info.State = st
 	info := pc.info
@@ -95,7 +96,7 @@ func (r *run) setState(pc *parkedCall, st State, reason string) {
 }
 
 // finish takes the call off its orbit with a final state.
-func (r *run) finish(pc *parkedCall, st State, reason string) {
+func (r *run) finish(pc *parkedCall, st parkwire.State, reason string) {
 	r.s.mu.Lock()
 	pc.info.State = st
 	if r.calls[pc.info.Orbit] == pc {
@@ -119,7 +120,7 @@ func (r *run) loop(pc *parkedCall) {
 		case <-ctx.Done():
 			return // Stop: vanish like a crashed server, no BYE
 		case <-pc.leg.gone:
-			r.finish(pc, StateDisconnected, "parked party hung up")
+			r.finish(pc, parkwire.StateDisconnected, "parked party hung up")
 			return
 		case rt := <-pc.retrievers:
 			if st, why := r.takeOver(ctx, pc, rt); st != "" {
@@ -130,7 +131,7 @@ func (r *run) loop(pc *parkedCall) {
 			pc.retrieving = false
 			r.s.mu.Unlock()
 			if pc.leg.ended() {
-				r.finish(pc, StateDisconnected, "parked party hung up")
+				r.finish(pc, parkwire.StateDisconnected, "parked party hung up")
 				return
 			}
 		case <-timer.C:
@@ -143,7 +144,7 @@ func (r *run) loop(pc *parkedCall) {
 // takeOver gives the parked call to a retriever, by transfer when the
 // retriever supports Replaces and by bridging media otherwise. It returns
 // the final state ("" when the call stays parked) and why.
-func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (State, string) {
+func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (parkwire.State, string) {
 	if rt.direct {
 		return r.bridge(ctx, pc, rt)
 	}
@@ -154,14 +155,14 @@ func (r *run) takeOver(ctx context.Context, pc *parkedCall, rt *retriever) (Stat
 // ours (a retriever, or a parker who answered a ring-back) whose SDP is
 // otherSDP: by transfer (connect), or — when the parked party cannot take
 // a REFER — by bridging media with two re-INVITEs (bridgeLegs).
-func (r *run) handTo(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (State, string) {
+func (r *run) handTo(ctx context.Context, pc *parkedCall, other *leg, otherSDP []byte) (parkwire.State, string) {
 	ok, refused := false, !pc.leg.peerAllowsRefer()
 	if !refused {
 		ok, refused = r.connect(ctx, pc, other)
 	}
 	switch {
 	case ok:
-		return StateRetrieved, "retrieved"
+		return parkwire.StateRetrieved, "retrieved"
 	case refused:
 		return r.bridgeLegs(ctx, pc, other, otherSDP)
 	}
@@ -206,7 +207,7 @@ func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) (ok, refu
 	res, err := b.request(tctx, sip.REFER, nil,
 		sip.NewHeader("Refer-To", referTo),
 		sip.NewHeader("Referred-By", "<"+r.s.ParkURI()+">"),
-		sip.NewHeader(OrbitHeader, pc.info.Orbit))
+		sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit))
 	if err == nil && !res.IsSuccess() {
 		switch res.StatusCode {
 		case 403, 405, 420, 489, 501, 603:
@@ -283,7 +284,7 @@ func (r *run) awaitTransfer(ctx context.Context, b, other *leg) bool {
 
 // timeout runs the end of a parked call nobody picked up: ring the parker
 // back up to MaxPickupAttempts times, then the on-timeout URI, then
-// disconnect with "Park time expired" (DESIGN.md §3).
+// disconnect with "Park time expired" (ARCHITECTURE.md §3).
 func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 	type target struct {
 		uri    string
@@ -306,13 +307,13 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 			pc.info.Attempts++
 			r.s.mu.Unlock()
 		}
-		r.setState(pc, StateRingingBack, reason)
+		r.setState(pc, parkwire.StateRingingBack, reason)
 		answered, retriever, gone := r.ring(ctx, pc, t.uri)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case gone:
-			r.finish(pc, StateDisconnected, "parked party hung up")
+			r.finish(pc, parkwire.StateDisconnected, "parked party hung up")
 			return
 		case retriever != nil:
 			if st, why := r.takeOver(ctx, pc, retriever); st != "" {
@@ -329,12 +330,12 @@ func (r *run) timeout(ctx context.Context, pc *parkedCall) {
 		pc.retrieving = false
 		r.s.mu.Unlock()
 		if pc.leg.ended() {
-			r.finish(pc, StateDisconnected, "parked party hung up")
+			r.finish(pc, parkwire.StateDisconnected, "parked party hung up")
 			return
 		}
 	}
 	pc.leg.hangup(ctx, ErrParkTimeExpired.withOrbit(pc.info.Orbit))
-	r.finish(pc, StateTimedOut, ErrParkTimeExpired.Text)
+	r.finish(pc, parkwire.StateTimedOut, ErrParkTimeExpired.Text)
 }
 
 // ring calls target while watching the parked call: a retriever arriving
@@ -377,17 +378,17 @@ func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered
 
 // tellParker sends the parker a MESSAGE (RFC 3428) naming the orbit, the
 // way Lync shows "call parked at 7005".
-func (r *run) tellParker(info ParkedCall) {
+func (r *run) tellParker(info parkwire.ParkedCall) {
 	var uri sip.Uri
 	if err := sip.ParseUri(info.ParkedBy, &uri); err != nil {
 		return
 	}
 	req := sip.NewRequest(sip.MESSAGE, uri)
-	from := sip.FromHeader{DisplayName: "Call Park", Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
+	from := sip.FromHeader{DisplayName: "Call Park", Address: sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: r.s.opt.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(&from)
 	req.AppendHeader(&sip.ToHeader{Address: uri})
-	req.AppendHeader(sip.NewHeader(OrbitHeader, info.Orbit))
+	req.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, info.Orbit))
 	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=utf-8"))
 	req.SetBody([]byte("Parked at " + info.Orbit))
 	r.outbound(req)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // rawUDP speaks hand-written SIP to the service, for malformed input.
@@ -120,7 +122,7 @@ func TestMalformedInput(t *testing.T) {
 
 	// Everyone else is still served.
 	p := newParties(t)
-	if _, err := parkBob(t, ctx, p, uri(s, ParkUser)); err != nil {
+	if _, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser)); err != nil {
 		t.Fatal(err)
 	}
 }

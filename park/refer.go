@@ -7,8 +7,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // Park by REFER to the park service (draft-procter-bliss-call-park-extension
@@ -39,7 +39,7 @@ func (r *run) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	user := req.Recipient.User
 	orbit := ""
 	switch {
-	case strings.EqualFold(user, ParkUser):
+	case strings.EqualFold(user, parkwire.ParkUser):
 	case r.s.Owns(user):
 		orbit = user
 	default:
@@ -79,7 +79,7 @@ func (r *run) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	res.To().Params = n.from.Params.Clone()
 	ct := r.contact()
 	res.AppendHeader(&ct)
-	res.AppendHeader(sip.NewHeader(OrbitHeader, pc.info.Orbit))
+	res.AppendHeader(sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit))
 	if err := tx.Respond(res); err != nil {
 		r.release(pc)
 		return
@@ -112,7 +112,7 @@ func (r *run) parkByRefer(pc *parkedCall, rt transfer.ReferTo, parker string, n 
 		n.notify(ctx, code, reason, true)
 		return
 	}
-	d, derr := audiosdp.Parse(l.res.Body())
+	d, derr := sdpRules.Parse(l.res.Body())
 	r.s.mu.Lock()
 	pc.leg = l
 	pc.info.ParkedParty = l.remoteIdentity()
@@ -123,7 +123,7 @@ func (r *run) parkByRefer(pc *parkedCall, rt transfer.ReferTo, parker string, n 
 		if !r.s.cfg.DisableMusicOnHold {
 			music = r.s.music
 		}
-		l.media.play(d.Addr, l.pt, music)
+		l.media.play(d.UDPAddr(), l.pt, music)
 	}
 	r.startParked(pc)
 	n.notify(ctx, 200, "OK", true)

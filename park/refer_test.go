@@ -4,7 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/transfer"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -28,7 +29,7 @@ func TestParkByReferToService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := sub.Response.GetHeader(OrbitHeader); o == nil || o.Value() != "7005" {
+	if o := sub.Response.GetHeader(parkwire.OrbitHeader); o == nil || o.Value() != "7005" {
 		t.Fatalf("202 orbit header %v", o)
 	}
 	if code, err := sub.TransferResult(ctx); err != nil || code != 200 {
@@ -39,7 +40,7 @@ func TestParkByReferToService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := nextEvent(t, ctx, events, StateParked)
+	e := nextEvent(t, ctx, events, parkwire.StateParked)
 	if e.Call.Orbit != "7005" || !strings.Contains(e.Call.ParkedBy, "alice") || !strings.Contains(e.Call.ParkedParty, "bob") {
 		t.Errorf("parked %+v", e.Call)
 	}
@@ -53,7 +54,7 @@ func TestParkByReferToService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRetrieved)
+	nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	waitTone(t, ctx, cb.Media(), bobHz)
 	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
 }
@@ -71,11 +72,11 @@ func TestParkByReferRefusals(t *testing.T) {
 	expectAnswer(t, err, ErrOrbitInUse)
 	_, err = dave.ReferOut(ctx, uri(s, "9005"), target)
 	expectAnswer(t, err, ErrOrbitNotFound)
-	if _, err := dave.ReferOut(ctx, uri(s, ParkUser), "<tel:+1>"); siptest.Status(err) != 400 {
+	if _, err := dave.ReferOut(ctx, uri(s, parkwire.ParkUser), "<tel:+1>"); siptest.Status(err) != 400 {
 		t.Errorf("bad Refer-To: %v, want 400", err)
 	}
 	s.Drain()
-	_, err = dave.ReferOut(ctx, uri(s, ParkUser), target)
+	_, err = dave.ReferOut(ctx, uri(s, parkwire.ParkUser), target)
 	expectAnswer(t, err, ErrDraining)
 }
 
@@ -86,7 +87,7 @@ func TestParkByReferStaleReplaces(t *testing.T) {
 	s := startService(t, defaultConfig(), Options{})
 	p := newParties(t)
 	bad := transfer.Replaces{CallID: "gone", ToTag: "x", FromTag: "y"}
-	sub, err := p.alice.ReferOut(ctx, uri(s, ParkUser), transfer.FormatReferTo(p.bob.ContactURI(), &bad))
+	sub, err := p.alice.ReferOut(ctx, uri(s, parkwire.ParkUser), transfer.FormatReferTo(p.bob.ContactURI(), &bad))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestParkedByReferWithoutReferIsBridged(t *testing.T) {
 	}
 	ba := <-got
 	rep := ab.Replaces()
-	sub, err := alice.ReferOut(ctx, uri(s, ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
+	sub, err := alice.ReferOut(ctx, uri(s, parkwire.ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // stream is the park service's end of one call's RTP: its own UDP socket,
 // a paced sender of music (or silence) and a reader that drains and counts
 // what the peer sends. Music on hold is anchored here, at the pool that
-// parked the call (DESIGN.md §2).
+// parked the call (ARCHITECTURE.md §2).
 type stream struct {
 	conn     *net.UDPConn
 	received atomic.Int64

@@ -15,18 +15,10 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/parkway/parkway/park/inorder"
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/inorder"
+	"github.com/parkway/parkway/sip/sipnet"
 )
-
-// ParkUser is the user part of the park access URI: INVITE sip:park@domain
-// parks on any free orbit, SUBSCRIBE sip:park@domain watches them all.
-const ParkUser = "park"
-
-// OrbitHeader carries the orbit on the park service's answers (the 200 to
-// the parked party, error answers naming an orbit) and on the MESSAGE that
-// tells the parker.
-const OrbitHeader = "X-Parkway-Orbit"
 
 // Options are the service's runtime settings, as opposed to the pool's Call
 // Park Config. The zero value is usable.
@@ -161,7 +153,7 @@ type run struct {
 	calls  map[string]*parkedCall   // by orbit
 	legs   map[string]*leg          // by Call-ID: every INVITE dialog we are in
 	subs   map[string]*subscription // by Call-ID
-	last   *Event                   // the latest event, for x-parkway-park bodies
+	last   *parkwire.Event          // the latest event, for x-parkway-park bodies
 }
 
 // New checks cfg and prepares a service; Start makes it listen.
@@ -193,7 +185,7 @@ func (s *Service) pickupTimeout() time.Duration {
 // Config returns the effective settings (defaults filled in).
 func (s *Service) Config() Config {
 	c := s.cfg
-	c.Orbits = append([]Range(nil), c.Orbits...)
+	c.Orbits = append([]parkwire.Range(nil), c.Orbits...)
 	return c
 }
 
@@ -281,12 +273,12 @@ func (s *Service) Addr() string {
 }
 
 // ParkURI is the park access URI, sip:park@Domain.
-func (s *Service) ParkURI() string { return "sip:" + ParkUser + "@" + s.opt.Domain }
+func (s *Service) ParkURI() string { return "sip:" + parkwire.ParkUser + "@" + s.opt.Domain }
 
 // Stop ends the service abruptly, as a crash would: listeners and media
 // close, parked calls vanish without BYE, subscriptions without NOTIFY.
 // Peers find out through their own timers — the pool-failure scenario of
-// DESIGN.md §2 depends on exactly this. Start may be called again.
+// ARCHITECTURE.md §2 depends on exactly this. Start may be called again.
 func (s *Service) Stop() error {
 	s.mu.Lock()
 	r := s.run
@@ -336,13 +328,13 @@ func (s *Service) Owns(user string) bool {
 }
 
 // Parked returns a snapshot of the parked calls, ordered by orbit.
-func (s *Service) Parked() []ParkedCall {
+func (s *Service) Parked() []parkwire.ParkedCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.run == nil {
 		return nil
 	}
-	out := make([]ParkedCall, 0, len(s.run.calls))
+	out := make([]parkwire.ParkedCall, 0, len(s.run.calls))
 	for _, pc := range s.run.calls {
 		if pc.info.State != "" {
 			out = append(out, pc.info)
@@ -353,10 +345,10 @@ func (s *Service) Parked() []ParkedCall {
 }
 
 // Events delivers every change of a parked call until cancel is called.
-func (s *Service) Events() (<-chan Event, func()) { return s.hub.subscribe() }
+func (s *Service) Events() (<-chan parkwire.Event, func()) { return s.hub.subscribe() }
 
 func (r *run) contact() sip.ContactHeader {
-	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: ParkUser, Host: r.laddr.IP.String(), Port: r.laddr.Port}}
+	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: r.laddr.IP.String(), Port: r.laddr.Port}}
 }
 
 // stamp makes a UDP request leave from our listener, so responses and the

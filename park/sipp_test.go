@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/transfer"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -73,7 +74,7 @@ func TestSIPpPlainPhones(t *testing.T) {
 	if err := parked.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e := nextEvent(t, ctx, events, StateParked)
+	e := nextEvent(t, ctx, events, parkwire.StateParked)
 	retr, rout := sipp(ctx, t, bin, s.Addr(), "", dir+"/retriever.xml", "-s", e.Call.Orbit)
 	if err := retr.Run(); err != nil {
 		t.Fatalf("retriever: %v\n%s", err, rout)
@@ -81,7 +82,7 @@ func TestSIPpPlainPhones(t *testing.T) {
 	if err := parked.Wait(); err != nil {
 		t.Fatalf("parked party: %v\n%s", err, pout)
 	}
-	r := nextEvent(t, ctx, events, StateRetrieved)
+	r := nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	t.Logf("retrieved: %s (%s)", r.Reason, r.Call.RetrievedBy)
 	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
 }
@@ -110,7 +111,7 @@ func TestSIPpParkedByRefer(t *testing.T) {
 		t.Fatalf("call SIPp: %v\n%s", err, uout)
 	}
 	rep := ab.Replaces()
-	sub, err := alice.ReferOut(ctx, uri(s, ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
+	sub, err := alice.ReferOut(ctx, uri(s, parkwire.ParkUser), transfer.FormatReferTo(ab.RemoteTarget(), &rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestSIPpParkedByRefer(t *testing.T) {
 		t.Fatalf("park by REFER: %d %v", code, err)
 	}
 	_ = ab.Hangup(ctx) // SIPp does not honour Replaces, so the parker leaves itself
-	e := nextEvent(t, ctx, events, StateParked)
+	e := nextEvent(t, ctx, events, parkwire.StateParked)
 	retr, rout := sipp(ctx, t, bin, s.Addr(), "", dir+"/retriever.xml", "-s", e.Call.Orbit)
 	if err := retr.Run(); err != nil {
 		t.Fatalf("retriever: %v\n%s", err, rout)
@@ -126,7 +127,7 @@ func TestSIPpParkedByRefer(t *testing.T) {
 	if err := uas.Wait(); err != nil {
 		t.Fatalf("parked SIPp: %v\n%s", err, uout)
 	}
-	nextEvent(t, ctx, events, StateRetrieved)
+	nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	waitFor(t, ctx, "park idle", func() bool { return s.openStreams.Load() == 0 && len(s.Parked()) == 0 })
 }
 

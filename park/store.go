@@ -1,6 +1,10 @@
 package park
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/parkway/parkway/park/parkwire"
+)
 
 // OrbitStore hands out orbits. The service keeps its live calls itself;
 // the store only says which numbers are taken, so that a backend shared by
@@ -12,7 +16,7 @@ type OrbitStore interface {
 	Claim(orbit string) error
 	// ClaimFirst takes the lowest free orbit of the first range that has
 	// one; ErrNoOrbitAvailable when all are taken.
-	ClaimFirst(ranges []Range) (string, error)
+	ClaimFirst(ranges []parkwire.Range) (string, error)
 	// Release frees orbit; freeing a free orbit does nothing.
 	Release(orbit string)
 	// Claimed reports whether orbit is taken.
@@ -41,12 +45,12 @@ func (m *MemoryOrbits) Claim(orbit string) error {
 	return nil
 }
 
-func (m *MemoryOrbits) ClaimFirst(ranges []Range) (string, error) {
+func (m *MemoryOrbits) ClaimFirst(ranges []parkwire.Range) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	taken := func(o string) bool { _, ok := m.taken[o]; return ok }
 	for _, r := range ranges {
-		if o, ok := r.firstFree(taken); ok {
+		if o, ok := firstFree(r, taken); ok {
 			m.taken[o] = struct{}{}
 			return o, nil
 		}

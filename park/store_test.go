@@ -4,11 +4,13 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // testOrbitStore is the contract every OrbitStore must meet.
 func testOrbitStore(t *testing.T, newStore func() OrbitStore) {
-	ranges := []Range{{"7000", "7001"}, {"*10", "*10"}}
+	ranges := []parkwire.Range{{Start: "7000", End: "7001"}, {Start: "*10", End: "*10"}}
 	t.Run("claim first in order", func(t *testing.T) {
 		s := newStore()
 		for _, want := range []string{"7000", "7001", "*10"} {
@@ -47,7 +49,7 @@ func testOrbitStore(t *testing.T, newStore func() OrbitStore) {
 	})
 	t.Run("concurrent claims are exclusive", func(t *testing.T) {
 		s := newStore()
-		big := []Range{{"100", "149"}}
+		big := []parkwire.Range{{Start: "100", End: "149"}}
 		var mu sync.Mutex
 		seen := map[string]bool{}
 		var wg sync.WaitGroup

@@ -9,19 +9,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/dialoginfo"
-)
-
-// Event packages the service notifies (RFC 6665 §7.2).
-const (
-	// EventDialog is the dialog event package (RFC 4235): per orbit for BLF
-	// keys, or for sip:park@ listing every parked call.
-	EventDialog = "dialog"
-	// EventPark is Parkway's own package on sip:park@: a JSON list of parked
-	// calls plus the event that changed it, for the gateway's live list.
-	EventPark = "x-parkway-park"
-	// ContentTypePark is EventPark's body type.
-	ContentTypePark = "application/x-parkway-park+json"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/dialoginfo"
 )
 
 // Subscription expiry bounds (RFC 6665 §4.2.1.1: the notifier may shorten).
@@ -49,14 +38,6 @@ type subscription struct {
 	kick    chan struct{}
 }
 
-// PublishedPark is the body of an x-parkway-park NOTIFY.
-type PublishedPark struct {
-	Pool    string       `json:"pool"`
-	Version uint64       `json:"version"`
-	Event   *Event       `json:"event,omitempty"`
-	Parked  []ParkedCall `json:"parked"`
-}
-
 func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	ev := eventPackage(headerValue(req, "Event"))
 	user := req.Recipient.User
@@ -73,12 +54,12 @@ func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	case ev == "":
 		respond(req, tx, 400, "Missing Event")
 		return
-	case !strings.EqualFold(user, ParkUser) && !r.s.Owns(user):
+	case !strings.EqualFold(user, parkwire.ParkUser) && !r.s.Owns(user):
 		r.respondErr(req, tx, ErrOrbitNotFound.withOrbit(user))
 		return
-	case ev != EventDialog && !(ev == EventPark && strings.EqualFold(user, ParkUser)):
+	case ev != parkwire.EventDialog && !(ev == parkwire.EventPark && strings.EqualFold(user, parkwire.ParkUser)):
 		// RFC 6665 §8.2.1: unknown package → 489 with Allow-Events.
-		respond(req, tx, 489, "Bad Event", sip.NewHeader("Allow-Events", EventDialog+", "+EventPark))
+		respond(req, tx, 489, "Bad Event", sip.NewHeader("Allow-Events", parkwire.EventDialog+", "+parkwire.EventPark))
 		return
 	case req.Contact() == nil || req.From() == nil:
 		respond(req, tx, 400, "Missing Contact or From")
@@ -87,7 +68,7 @@ func (r *run) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	sub := &subscription{r: r, callID: req.CallID().Value(), event: ev,
 		target: req.Contact().Address, tport: req.Transport(),
 		expires: make(chan time.Time, 1), kick: make(chan struct{}, 1)}
-	if !strings.EqualFold(user, ParkUser) {
+	if !strings.EqualFold(user, parkwire.ParkUser) {
 		sub.orbit = user
 	}
 	to := req.To().AsFrom()
@@ -263,8 +244,8 @@ func (s *subscription) notify(state string) bool {
 func (s *subscription) body() ([]byte, string) {
 	r := s.r
 	parked := r.s.Parked()
-	if s.event == EventPark {
-		doc := PublishedPark{Pool: r.s.opt.Name, Version: s.version, Parked: parked}
+	if s.event == parkwire.EventPark {
+		doc := parkwire.PublishedPark{Pool: r.s.opt.Name, Version: s.version, Parked: parked}
 		r.s.mu.Lock()
 		if r.last != nil {
 			e := *r.last
@@ -272,7 +253,7 @@ func (s *subscription) body() ([]byte, string) {
 		}
 		r.s.mu.Unlock()
 		b, _ := json.Marshal(doc)
-		return b, ContentTypePark
+		return b, parkwire.ContentTypePark
 	}
 	entity := r.s.ParkURI()
 	if s.orbit != "" {
@@ -288,7 +269,7 @@ func (s *subscription) body() ([]byte, string) {
 			Duration: int(time.Since(pc.Since) / time.Second),
 			Local:    &dialoginfo.Participant{Identity: "sip:" + pc.Orbit + "@" + r.s.opt.Domain},
 			Remote:   &dialoginfo.Participant{Identity: pc.ParkedParty}}
-		if pc.State == StateRingingBack {
+		if pc.State == parkwire.StateRingingBack {
 			d.State.Event = "ringing-back"
 		}
 		info.Dialogs = append(info.Dialogs, d)

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/park/dialoginfo"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/dialoginfo"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -45,7 +46,7 @@ func TestSubscribeOrbitDialogEvents(t *testing.T) {
 		t.Errorf("initial state %+v", first)
 	}
 
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestSubscribeParkPackage(t *testing.T) {
 	s := startService(t, defaultConfig(), Options{Name: "pool-a"})
 	p := newParties(t)
 	gw := siptest.NewPhone(t, siptest.PhoneOptions{User: "gateway"})
-	sub, err := gw.Subscribe(ctx, uri(s, ParkUser), EventPark, time.Minute)
+	sub, err := gw.Subscribe(ctx, uri(s, parkwire.ParkUser), parkwire.EventPark, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +107,11 @@ func TestSubscribeParkPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc PublishedPark
+	var doc parkwire.PublishedPark
 	if err := json.Unmarshal(n.Body(), &doc); err != nil {
 		t.Fatalf("%v: %s", err, n.Body())
 	}
-	if doc.Pool != "pool-a" || len(doc.Parked) != 1 || doc.Event == nil || doc.Event.Call.State != StateParked {
+	if doc.Pool != "pool-a" || len(doc.Parked) != 1 || doc.Event == nil || doc.Event.Call.State != parkwire.StateParked {
 		t.Errorf("doc %+v", doc)
 	}
 }
@@ -119,7 +120,7 @@ func TestSubscriptionExpires(t *testing.T) {
 	ctx := testCtx(t)
 	s := startService(t, defaultConfig(), Options{})
 	w := siptest.NewPhone(t, siptest.PhoneOptions{User: "w"})
-	sub, err := w.Subscribe(ctx, uri(s, ParkUser), "dialog", time.Second)
+	sub, err := w.Subscribe(ctx, uri(s, parkwire.ParkUser), "dialog", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestSubscribeRefusals(t *testing.T) {
 	if _, err := w.Subscribe(ctx, uri(s, "7000"), "presence", time.Minute); siptest.Status(err) != 489 {
 		t.Errorf("unknown package: %v, want 489", err)
 	}
-	if _, err := w.Subscribe(ctx, uri(s, "7000"), EventPark, time.Minute); siptest.Status(err) != 489 {
+	if _, err := w.Subscribe(ctx, uri(s, "7000"), parkwire.EventPark, time.Minute); siptest.Status(err) != 489 {
 		t.Errorf("x-parkway-park on an orbit: %v, want 489", err)
 	}
 }
@@ -160,14 +161,14 @@ func TestSubscribeAllOrbitsDialog(t *testing.T) {
 	ctx := testCtx(t)
 	s := startService(t, defaultConfig(), Options{})
 	panel := siptest.NewPhone(t, siptest.PhoneOptions{User: "panel"})
-	sub, err := panel.Subscribe(ctx, uri(s, ParkUser), "dialog", time.Minute)
+	sub, err := panel.Subscribe(ctx, uri(s, parkwire.ParkUser), "dialog", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	alice := siptest.NewPhone(t, siptest.PhoneOptions{User: "alice"})
 	for _, name := range []string{"b1", "b2"} {
 		ph := siptest.NewPhone(t, siptest.PhoneOptions{User: name})
-		if _, err := ph.Call(ctx, uri(s, ParkUser), referredByHdr(alice)); err != nil {
+		if _, err := ph.Call(ctx, uri(s, parkwire.ParkUser), referredByHdr(alice)); err != nil {
 			t.Fatal(err)
 		}
 	}

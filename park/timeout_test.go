@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -22,7 +23,7 @@ func TestTimeoutRingsBackNTimesThenDisconnects(t *testing.T) {
 	events, cancel := s.Events()
 	defer cancel()
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestTimeoutRingsBackNTimesThenDisconnects(t *testing.T) {
 			t.Fatalf("only %d ring-backs", rings)
 		}
 	}
-	e := nextEvent(t, ctx, events, StateTimedOut)
+	e := nextEvent(t, ctx, events, parkwire.StateTimedOut)
 	if e.Call.Attempts != 3 {
 		t.Errorf("attempts = %d, want 3", e.Call.Attempts)
 	}
@@ -70,11 +71,11 @@ func TestRingBackAnsweredConnectsParkerAndParked(t *testing.T) {
 	events, cancel := s.Events()
 	defer cancel()
 	p := newParties(t)
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRingingBack)
+	nextEvent(t, ctx, events, parkwire.StateRingingBack)
 	ring := <-p.alice.Incoming()
 	if err := ring.Answer(ctx); err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestRingBackAnsweredConnectsParkerAndParked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := nextEvent(t, ctx, events, StateRetrieved)
+	e := nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	if !strings.Contains(e.Reason, "answered") {
 		t.Errorf("reason %q", e.Reason)
 	}
@@ -105,7 +106,7 @@ func TestOnTimeoutURI(t *testing.T) {
 	s := startService(t, cfg, answerable())
 	events, cancel := s.Events()
 	defer cancel()
-	bp, err := parkBob(t, ctx, p, uri(s, ParkUser))
+	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestOnTimeoutURI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := nextEvent(t, ctx, events, StateRetrieved)
+	e := nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	if !strings.Contains(e.Reason, "operator") || e.Call.Attempts != 1 {
 		t.Errorf("event %+v", e)
 	}
@@ -144,10 +145,10 @@ func TestRetrieveWhileRingingBack(t *testing.T) {
 	events, cancel := s.Events()
 	defer cancel()
 	p := newParties(t)
-	if _, err := parkBob(t, ctx, p, uri(s, ParkUser)); err != nil {
+	if _, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser)); err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRingingBack)
+	nextEvent(t, ctx, events, parkwire.StateRingingBack)
 	ring := <-p.alice.Incoming()
 	cp, err := p.carol.Call(ctx, uri(s, "7000"))
 	if err != nil {
@@ -158,6 +159,6 @@ func TestRetrieveWhileRingingBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, ctx, events, StateRetrieved)
+	nextEvent(t, ctx, events, parkwire.StateRetrieved)
 	waitTone(t, ctx, cb.Media(), bobHz)
 }

@@ -7,10 +7,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // Config is one pool's settings: who it is, where it listens, whose passwords it checks,
-// which pool it is paired with, and its Call Park settings (DESIGN.md §3).
+// which pool it is paired with, and its Call Park settings (ARCHITECTURE.md §3).
 type Config struct {
 	// Name identifies the pool to the gateway and in logs, e.g. "pool-a".
 	Name string
@@ -116,7 +118,7 @@ func (c Config) Validate() error {
 		switch {
 		case u.Name == "" || !isUserPart(u.Name):
 			bad(f+".name", strconv.Quote(u.Name), "must be a non-empty SIP user name")
-		case u.Name == ParkUser:
+		case u.Name == parkwire.ParkUser:
 			bad(f+".name", strconv.Quote(u.Name), "is reserved for the park service")
 		case seen[u.Name]:
 			bad(f+".name", strconv.Quote(u.Name), "is listed twice")
@@ -142,7 +144,7 @@ func (c Config) Validate() error {
 	}
 	own := c.Park.Orbits
 	for i, r := range own {
-		if err := checkRange(r); err != nil {
+		if err := r.Check(); err != nil {
 			bad(fmt.Sprintf("park.orbits[%d]", i), r.Start+"-"+r.End, "%v", err)
 		}
 		for _, u := range c.Users {
@@ -166,12 +168,12 @@ func (c Config) Validate() error {
 		}
 		for i, r := range p.Orbits {
 			f := fmt.Sprintf("peer.orbits[%d]", i)
-			if err := checkRange(r); err != nil {
+			if err := r.Check(); err != nil {
 				bad(f, r.Start+"-"+r.End, "%v", err)
 				continue
 			}
 			for _, o := range own {
-				if checkRange(o) == nil && rangesOverlap(o, r) {
+				if o.Check() == nil && o.Overlaps(r) {
 					bad(f, r.Start+"-"+r.End, "overlaps this pool's orbits %s-%s (orbits are globally unique)", o.Start, o.End)
 				}
 			}

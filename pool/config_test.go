@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/sip/sipnet"
 )
 
 func TestDemoConfigsMatchFiles(t *testing.T) {

@@ -158,7 +158,7 @@ func parseRanges(field string, in []string, errs *fileErrors) []Range {
 			end = start // a single orbit
 		}
 		r := Range{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
-		if err := checkRange(r); err != nil {
+		if err := r.Check(); err != nil {
 			errs.add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q", s), err)
 		}
 		out = append(out, r)

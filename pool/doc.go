@@ -8,7 +8,7 @@
 //
 // The pool never inserts Record-Route: once a dialog is established its requests flow
 // end to end, so a pool failure cannot break a call that is already connected
-// (DESIGN.md §2 invariants). Requests are routed by Request-URI user:
+// (ARCHITECTURE.md §2 invariants). Requests are routed by Request-URI user:
 //
 //	"park" or an orbit of this pool    → the pool's park service
 //	a user registered here             → that user's most recent contact (no forking)
@@ -47,7 +47,7 @@
 //     Options.MaxInFlight answers 503 when the pool as a whole is overloaded.
 //
 // sipgo runs every message on a goroutine of its own; the requests of one dialog are
-// nevertheless relayed in the order they were read (package park/inorder, fed by the UDP
+// nevertheless relayed in the order they were read (package sip/inorder, fed by the UDP
 // read filter and the TCP framing), each released as soon as it has been sent on, and
 // none overtakes a response of its dialog read before it (a NOTIFY its 202).
 //

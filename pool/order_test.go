@@ -10,7 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/inorder"
+	"github.com/parkway/parkway/sip/inorder"
 )
 
 // TestInDialogRequestsRelayedInOrder: alice's phone sends everything to the pool, as

@@ -4,10 +4,13 @@ import (
 	"net"
 
 	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
-// Range is an orbit range, "7000"–"7099" (park.Range).
-type Range = park.Range
+// Range is an orbit range, "7000"–"7099" (parkwire.Range). Orbit numbers follow
+// Lync's CsCallParkOrbit rule (parkwire.ValidOrbit); the park service checks its own
+// ranges, and the pool needs the same rule to know which numbers belong to its peer.
+type Range = parkwire.Range
 
 // ParkConfig is the park service's configuration (park.Config), embedded in Config.
 type ParkConfig = park.Config

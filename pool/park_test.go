@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -50,7 +50,7 @@ func parkVia(t *testing.T, ctx context.Context, p *Pool, alice, bob *siptest.Pho
 	case <-ctx.Done():
 		t.Fatal("bob never got the call")
 	}
-	code, err := ab.Refer(ctx, "sip:"+ParkUser+"@"+p.Addr())
+	code, err := ab.Refer(ctx, "sip:"+parkwire.ParkUser+"@"+p.Addr())
 	if err != nil {
 		t.Fatalf("refer: %v", err)
 	}
@@ -67,7 +67,7 @@ func parkVia(t *testing.T, ctx context.Context, p *Pool, alice, bob *siptest.Pho
 
 // TestParkAndRetrieveAcrossPools: a call parked on pool-b is retrieved by a user
 // registered at pool-a, who dials the orbit at its own pool (orbits are globally unique,
-// DESIGN.md §3), and afterwards the two phones talk directly.
+// ARCHITECTURE.md §3), and afterwards the two phones talk directly.
 func TestParkAndRetrieveAcrossPools(t *testing.T) {
 	ctx := testCtx(t)
 	pa, pb := startPair(t)
@@ -120,7 +120,7 @@ func TestParkAndRetrieveAcrossPools(t *testing.T) {
 		for {
 			select {
 			case e := <-events:
-				if e.Call.State == park.StateRetrieved {
+				if e.Call.State == parkwire.StateRetrieved {
 					return true
 				}
 			default:

@@ -15,8 +15,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/parkway/parkway/park"
-	"github.com/parkway/parkway/park/inorder"
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/sip/inorder"
+	"github.com/parkway/parkway/sip/sipnet"
 )
 
 // Pool is one SIP pool. Its registrations and settings live as long as the Pool; its

@@ -12,12 +12,14 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // The proxy is transaction-stateful (RFC 3261 §16): one server transaction upstream, one
 // client transaction downstream, responses relayed as they come. It never adds
 // Record-Route, so ACK for 2xx, BYE and re-INVITEs go end to end and an established call
-// survives the pool (DESIGN.md §2).
+// survives the pool (ARCHITECTURE.md §2).
 
 // branchPrefix marks branches this pool generated. After the RFC 3261 magic cookie comes
 // a hash of the request fields that identify it before retargeting (§16.6 step 8), which
@@ -88,7 +90,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		n.respond(req, tx, newSIPError(483, "Too Many Hops"))
 		return
 	}
-	if t.kind == targetPark && req.Recipient.User == ParkUser && n.pool.draining.Load() && !inDialog(req) {
+	if t.kind == targetPark && req.Recipient.User == parkwire.ParkUser && n.pool.draining.Load() && !inDialog(req) {
 		// Drain: no new parks (the park service refuses too; answering here saves a hop).
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Pool Draining", RetryAfter: n.pool.opt.RetryAfter})
 		return

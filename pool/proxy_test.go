@@ -81,7 +81,7 @@ func TestCallThroughProxy(t *testing.T) {
 	}
 }
 
-// TestCallSurvivesPoolStop is the DESIGN.md §2 invariant: no pool in an established
+// TestCallSurvivesPoolStop is the ARCHITECTURE.md §2 invariant: no pool in an established
 // call's path, so stopping the pool does not disturb it.
 func TestCallSurvivesPoolStop(t *testing.T) {
 	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})

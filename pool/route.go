@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // targetKind says who a request is for.
@@ -51,7 +53,7 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 	if user == "" || user == n.pool.cfg.Name {
 		return target{kind: targetLocal}, nil
 	}
-	if user == ParkUser || n.ownsOrbit(user) {
+	if user == parkwire.ParkUser || n.ownsOrbit(user) {
 		if n.park == nil {
 			return target{}, &sipError{Code: 503, Reason: "Park Service Unavailable", RetryAfter: n.pool.opt.RetryAfter}
 		}

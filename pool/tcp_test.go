@@ -7,7 +7,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/sip/sipnet"
 )
 
 // TestProxyOverTCP: a phone that registers a ;transport=tcp contact gets its requests

@@ -62,7 +62,7 @@ const (
 	reasonNotConnectedOrHeld = "There is no connected call"
 )
 
-// PhaseAllows is the capability rule by phase alone: DESIGN.md §2's table of what a user
+// PhaseAllows is the capability rule by phase alone: ARCHITECTURE.md §2's table of what a user
 // can do, made exact from the seed ("While in resiliency mode, users cannot park calls,
 // but they can place calls on hold and transfer them. When failover is complete, calls
 // can again be parked and retrieved as usual. During failback, users cannot park calls
@@ -102,7 +102,7 @@ func PhaseAllows(p Phase, a Action) Verdict {
 			return Verdict{Reason: ReasonRetrieveFailover}
 		}
 		// Failback: allowed, a step beyond Lync — the call sits on the healthy backup
-		// pool's park service (DESIGN.md §2).
+		// pool's park service (ARCHITECTURE.md §2).
 	case ActionHold, ActionResume, ActionHangup, ActionDecline, ActionMute:
 	default:
 		return Verdict{Reason: "Unknown action " + string(a)}

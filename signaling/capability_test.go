@@ -3,7 +3,7 @@ package signaling
 import "testing"
 
 // The seed ("Call Park experience in Lync Server 2013 during pool failure") and
-// DESIGN.md §2, cell by cell: what a user can do in each phase. ✓ = allowed.
+// ARCHITECTURE.md §2, cell by cell: what a user can do in each phase. ✓ = allowed.
 //
 //	                        normal outage failover failed-over failback
 //	place / answer a call     ✓      ✗       ✓         ✓          ✓

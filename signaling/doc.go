@@ -11,6 +11,6 @@
 //   - [Decode] turns one websocket frame into a typed [Message], or a typed error
 //     ([*Error]) that the gateway sends back as a JSON error frame.
 //   - [Encode] wraps a [Message] in the versioned [Envelope].
-//   - [CapabilitiesFor] is the capability rule: DESIGN.md §2's table, made from the seed
+//   - [CapabilitiesFor] is the capability rule: ARCHITECTURE.md §2's table, made from the seed
 //     ("Call Park experience in Lync Server 2013 during pool failure").
 package signaling

@@ -3,6 +3,8 @@ package signaling
 import (
 	"regexp"
 	"strings"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // Message types. Client → gateway: auth, ping, pong, action, ice. Gateway → client:
@@ -111,9 +113,6 @@ var (
 	// escaping. Leading + for E.164, * and # for feature codes.
 	targetPattern = regexp.MustCompile(`^[A-Za-z0-9+*#][A-Za-z0-9._+*#-]{0,63}$`)
 	callIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	// OrbitPattern is Lync's rule for Call Park orbit numbers (New-CsCallParkOrbit):
-	// an optional * or # and one to eight digits not starting with 0, or nine digits.
-	OrbitPattern = regexp.MustCompile(`^(?:[*#]?[1-9]\d{0,7}|[1-9]\d{0,8})$`)
 )
 
 func (m *Request) validate() *Error {
@@ -129,7 +128,7 @@ func (m *Request) validate() *Error {
 	if m.Target != "" && !targetPattern.MatchString(m.Target) {
 		return badField("target", "%q is not a user name or number", m.Target)
 	}
-	if m.Orbit != "" && !OrbitPattern.MatchString(m.Orbit) {
+	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
 	if m.Consult != "" {
@@ -236,7 +235,7 @@ func (m *Call) validate() *Error {
 	if m.Direction != "" && m.Direction != CallOutgoing && m.Direction != CallIncoming {
 		return badField("direction", "%q is neither outgoing nor incoming", m.Direction)
 	}
-	if m.Orbit != "" && !OrbitPattern.MatchString(m.Orbit) {
+	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
 	if m.SDP != "" {
@@ -274,7 +273,7 @@ type ParkedCall struct {
 func (*Parked) Type() Type { return TypeParked }
 func (m *Parked) validate() *Error {
 	for i, c := range m.Calls {
-		if !OrbitPattern.MatchString(c.Orbit) {
+		if !parkwire.ValidOrbit(c.Orbit) {
 			return badField("calls", "[%d]: %q is not an orbit number", i, c.Orbit)
 		}
 	}

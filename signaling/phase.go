@@ -2,7 +2,7 @@ package signaling
 
 import "fmt"
 
-// Phase is the disaster-recovery phase of a home/backup pool pair (DESIGN.md §2).
+// Phase is the disaster-recovery phase of a home/backup pool pair (ARCHITECTURE.md §2).
 type Phase string
 
 // The five phases. Resiliency mode is failover and failback: users are being moved

@@ -9,8 +9,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // Call is one INVITE dialog of a Phone, either side.
@@ -221,7 +221,7 @@ func (p *Phone) invite(ctx context.Context, req *sip.Request, headers ...sip.Hea
 		_ = c.Hangup(ctx)
 		return nil, fmt.Errorf("siptest: answer sdp: %w", err)
 	}
-	m.start(d, d.Choose())
+	m.start(d, d.Codec())
 	return c, nil
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/audiosdp"
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 func respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
@@ -127,7 +127,7 @@ func (p *Phone) allow() string {
 
 // accept answers 200 with our SDP and waits for the ACK.
 func (c *Call) accept(offer audiosdp.Description) error {
-	pt := offer.Choose()
+	pt := offer.Codec()
 	res := sip.NewSDPResponseFromRequest(c.ss.InviteRequest, audiosdp.Build(c.media.LocalAddr(), uint64(time.Now().UnixNano())>>1, pt))
 	res.AppendHeader(sip.NewHeader("Allow", c.p.allow()))
 	c.res = res

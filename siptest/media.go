@@ -11,7 +11,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/parkway/parkway/media/g711"
-	"github.com/parkway/parkway/park/audiosdp"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 const (
@@ -66,7 +66,7 @@ func (m *Media) offer() []byte {
 // start begins sending to the peer described by d with payload type pt.
 func (m *Media) start(d audiosdp.Description, pt uint8) {
 	m.pt.Store(uint32(pt))
-	m.remote.Store(d.Addr)
+	m.remote.Store(d.UDPAddr())
 	m.startSend.Do(func() {
 		m.wg.Add(1)
 		go m.send()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 func ctxT(t *testing.T) context.Context {

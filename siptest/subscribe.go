@@ -10,7 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // Subscription is a SUBSCRIBE dialog (RFC 6665 §4.1) and the NOTIFYs it

@@ -3,6 +3,11 @@
 // Content-Security-Policy (script-src 'self' 'wasm-unsafe-eval') can serve the page.
 // Everything after start-up is the Go program's job; this only says clearly when the
 // program cannot load or stops.
+//
+// The widget (/widget.html) is this page in its compact layout: the gateway serves it
+// with class="compact" on <html>. There the client starts only once widget.js, loaded
+// from here, has signed the widget in with its host's ticket and dispatches
+// "parkway:signed-in" on document.
 (() => {
   'use strict';
   const root = document.documentElement;
@@ -42,15 +47,27 @@
     return WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
   }
 
-  root.dataset.client = 'loading';
-  load().then(({ instance }) => {
-    performance.mark('parkway-wasm-loaded');
-    return go.run(instance).then(() => {
-      // main returned or panicked: the page no longer works, so say so.
-      if (root.dataset.client !== 'failed') say('The softphone stopped. Reload the page to start it again.');
+  function start() {
+    root.dataset.client = 'loading';
+    load().then(({ instance }) => {
+      performance.mark('parkway-wasm-loaded');
+      return go.run(instance).then(() => {
+        // main returned or panicked: the page no longer works, so say so.
+        if (root.dataset.client !== 'failed') say('The softphone stopped. Reload the page to start it again.');
+      });
+    }).catch((err) => {
+      console.error('parkway:', err);
+      say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`);
     });
-  }).catch((err) => {
-    console.error('parkway:', err);
-    say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`);
-  });
+  }
+
+  if (!root.classList.contains('compact')) {
+    start();
+    return;
+  }
+  document.addEventListener('parkway:signed-in', start, { once: true });
+  const widget = document.createElement('script');
+  widget.src = 'widget.js';
+  widget.onerror = () => say('The widget could not be loaded. Reload the page to try again.');
+  document.head.appendChild(widget);
 })();

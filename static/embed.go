@@ -1,6 +1,7 @@
-// Package static holds the softphone's web assets — index.html, widget.html, embed.js,
-// CSS, wasm_exec.js and the compressed main.wasm built by `go tool task wasm` — embedded
-// into the parkway binary so the gateway serves them with no files on disk.
+// Package static holds the softphone's web assets — index.html (served as widget.html
+// too, in its compact layout: see gateway/assets), embed.js, widget.js, style.css,
+// wasm_exec.js and the compressed main.wasm built by `go tool task wasm` — embedded into
+// the parkway binary so the gateway serves them with no files on disk.
 package static
 
 import "embed"

@@ -1,12 +1,13 @@
 // The widget's bridge between its host page and the softphone client (issue 6).
 //
-// widget.html runs the same WebAssembly client as the full page. This file does what only
-// a framed widget needs:
+// widget.html is the full page in its compact layout (class="compact" on <html>), running
+// the same WebAssembly client. boot.js loads this file there, and starts the client when
+// it dispatches "parkway:signed-in". This file does what only a framed widget needs:
 //
 //  1. Sign-in. The host's backend buys a single-use ticket (POST /api/tickets) and the host
 //     page hands it over by postMessage; the widget exchanges it once (POST
 //     /api/widget/session) for a session token, kept in sessionStorage where the client
-//     looks for it (wasm/signin.go), and only then loads boot.js. The ticket travels by
+//     looks for it (wasm/signin_js.go), and only then starts it. The ticket travels by
 //     postMessage rather than in the iframe URL's fragment because a fragment stays in the
 //     frame's history and can be read back by anything that learns the URL, while a
 //     message posted with the gateway's origin as targetOrigin reaches this document and
@@ -28,13 +29,13 @@
 (() => {
   'use strict';
 
-  const SESSION_KEY = 'parkway.session'; // the client's key (wasm/signin.go)
+  const SESSION_KEY = 'parkway.session'; // the client's key (wasm/signin_js.go)
   const EMBED_KEY = 'parkway.widget'; // {embedder}: who this tab's session was issued for
   const EVENTS = new Set(['ready', 'state', 'call', 'parked', 'connection']);
 
   // What each command takes. '!' marks a required field. The client and then the gateway
   // check again; this is so a host gets a precise error without a round trip.
-  const ORBIT = /^(?:[*#]?[1-9]\d{0,7}|[1-9]\d{0,8})$/; // DESIGN.md §3, signaling.OrbitPattern
+  const ORBIT = /^(?:[*#]?[1-9]\d{0,7}|[1-9]\d{0,8})$/; // ARCHITECTURE.md §3, signaling.OrbitPattern
   const TARGET = /^[^\s<>"'\\]{1,128}$/; // a name, a number or a sip: URI
   const CALL_ID = /^[\w.:@-]{1,128}$/;
   const KINDS = {
@@ -123,9 +124,7 @@
     booted = true;
     setPhase('starting');
     say('');
-    const s = document.createElement('script');
-    s.src = 'boot.js';
-    document.head.appendChild(s);
+    document.dispatchEvent(new Event('parkway:signed-in')); // boot.js starts the client
   }
 
   // parentOrigin is what the browser says the parent's origin is. ancestorOrigins cannot

@@ -177,7 +177,7 @@ func (p *phone) waitPhase(tb testing.TB, ps ...signaling.Phase) *signaling.State
 	}
 }
 
-// TestDemo walks the demo through a real pool failure, as DESIGN.md §4 describes it,
+// TestDemo walks the demo through a real pool failure, as ARCHITECTURE.md §4 describes it,
 // watching it from a softphone's websocket: every phase is pushed.
 func TestDemo(t *testing.T) {
 	d := startDemo(t)

@@ -99,8 +99,8 @@ func (e edge) controller(sip *ua.Manager) (*dr.Controller, error) {
 }
 
 // runController runs ctl until ctx ends, cancelling ctx if it stops on its own. With a
-// user agent, calls parked on a pool that fails are hung up with a reason (DESIGN.md
-// §2), never left in silence: the home pool at an outage, and also a pool whose failure
+// user agent, calls parked on a pool that fails are hung up with a reason
+// (ARCHITECTURE.md §2), never left in silence: the home pool at an outage, and also a pool whose failure
 // changes no phase (home after a planned failover, the backup). The returned stop
 // cancels ctx and waits for all of it.
 func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Controller, sip *ua.Manager, log *slog.Logger) (stop func()) {

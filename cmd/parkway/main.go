@@ -61,9 +61,10 @@ func drainSignal() <-chan os.Signal {
 // nothing to drain and stop on SIGTERM as on SIGINT.
 func stopOnDrain(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
+	drain := drainSignal() // registered before returning, so no SIGTERM slips past
 	go func() {
 		select {
-		case <-drainSignal():
+		case <-drain:
 			cancel()
 		case <-ctx.Done():
 		}

@@ -35,6 +35,9 @@ func runPool(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
+	// Listen for SIGTERM before the pool answers anything: a supervisor that sends it the
+	// moment the pool is up must get a drain, not the default exit.
+	drain := drainSignal()
 	log := newLogger(*debug)
 	slog.SetDefault(log) // sipgo logs a few things through the default logger
 	p, err := pool.New(cfg, pool.Options{Logger: log})
@@ -48,7 +51,7 @@ func runPool(ctx context.Context, args []string) error {
 	select {
 	case <-ctx.Done():
 		return p.Stop()
-	case <-drainSignal():
+	case <-drain:
 	}
 	p.Drain()
 	select {

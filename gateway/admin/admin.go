@@ -1,4 +1,4 @@
-// Package admin is the gateway's disaster-recovery admin API (DESIGN.md §4) and its
+// Package admin is the gateway's disaster-recovery admin API (ARCHITECTURE.md §4) and its
 // client: GET /api/dr, POST /api/dr/failover and /api/dr/failback, and, in the demo only,
 // POST /api/demo/pools/{name}/stop and /start.
 //

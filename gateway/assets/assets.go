@@ -84,6 +84,9 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
+	if err := h.deriveWidget(); err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
 	if gz, ok := h.files[wasmGzip]; ok {
 		size, err := gunzipSize(gz.data)
 		if err != nil {
@@ -106,6 +109,53 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 		delete(h.files, WASM)
 	}
 	return h, nil
+}
+
+// CompactClass is the class on the <html> element of the widget page: the index page's
+// markup in its compact layout (the stylesheet's compact section; boot.js, which has
+// widget.js sign the widget in first).
+const CompactClass = "compact"
+
+// deriveWidget makes widget.html from index.html when the files have no widget page of
+// their own: the same bytes with class="compact" on the <html> element. One markup
+// serves both, and /widget.html stays a real path, with the CSP that lets the embed
+// allowlist frame it.
+func (h *Handler) deriveWidget() error {
+	if _, ok := h.files[WidgetPage]; ok {
+		return nil
+	}
+	index, ok := h.files[IndexPage]
+	if !ok {
+		return nil
+	}
+	page, err := compactPage(index.data)
+	if err != nil {
+		return fmt.Errorf("%s for %s: %w", IndexPage, WidgetPage, err)
+	}
+	h.files[WidgetPage] = newFile(WidgetPage, page)
+	return nil
+}
+
+// compactPage puts class="compact" on the <html> start tag of page, which must have one
+// without a class of its own.
+func compactPage(page []byte) ([]byte, error) {
+	const tag = "<html"
+	start := bytes.Index(page, []byte(tag))
+	if start < 0 {
+		return nil, errors.New("no <html> element to mark compact")
+	}
+	at := start + len(tag)
+	end := bytes.IndexByte(page[at:], '>')
+	if end < 0 || !strings.ContainsRune("> \t\r\n", rune(page[at])) {
+		return nil, errors.New("no <html> start tag to mark compact")
+	}
+	if bytes.Contains(page[at:at+end], []byte("class=")) {
+		return nil, errors.New("the <html> element has a class already")
+	}
+	out := make([]byte, 0, len(page)+len(CompactClass)+9)
+	out = append(out, page[:at]...)
+	out = append(out, ` class="`+CompactClass+`"`...)
+	return append(out, page[at:]...), nil
 }
 
 func gzipBytes(data []byte) ([]byte, error) {

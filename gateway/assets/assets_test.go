@@ -193,6 +193,60 @@ func TestWidgetFrameAncestors(t *testing.T) {
 	}
 }
 
+// One markup: without a widget.html of its own, the widget page is the index page with
+// class="compact" on <html>, served at /widget.html with the widget's CSP.
+func TestWidgetIsTheIndexPageInItsCompactLayout(t *testing.T) {
+	fsys := testFS(t)
+	delete(fsys, "widget.html")
+	index := "<!doctype html>\n<html lang=\"en\">\n<head><title>Parkway</title></head><body></body></html>\n"
+	fsys["index.html"] = &fstest.MapFile{Data: []byte(index)}
+	h := newHandler(t, fsys, Options{EmbedOrigins: []string{"http://127.0.0.2:9000"}})
+
+	resp, body := get(t, h, "/widget.html", nil)
+	want := strings.Replace(index, `<html lang="en">`, `<html class="compact" lang="en">`, 1)
+	if resp.StatusCode != http.StatusOK || string(body) != want {
+		t.Fatalf("/widget.html: %d %q, want %q", resp.StatusCode, body, want)
+	}
+	if got := resp.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'self' http://127.0.0.2:9000" {
+		t.Errorf("widget CSP %q", got)
+	}
+	if resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || resp.Header.Get("ETag") == "" {
+		t.Errorf("widget headers %v", resp.Header)
+	}
+	resp, body = get(t, h, "/", nil)
+	if string(body) != index || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("/: %q, CSP %q; want the page unchanged, no widget CSP", body, resp.Header.Get("Content-Security-Policy"))
+	}
+	if e1, e2 := resp.Header.Get("ETag"), h.files[WidgetPage].etag; e1 == e2 {
+		t.Errorf("the two pages share the ETag %s", e1)
+	}
+}
+
+func TestCompactPageNeedsAnHTMLStartTag(t *testing.T) {
+	for _, page := range []string{
+		"<!doctype html><title>no html element</title>",
+		"<!doctype html><htmlish>",
+		"<!doctype html><html",
+		`<!doctype html><html class="dark">`,
+	} {
+		fsys := testFS(t)
+		delete(fsys, "widget.html")
+		fsys["index.html"] = &fstest.MapFile{Data: []byte(page)}
+		if _, err := New(fsys, Options{}); err == nil {
+			t.Errorf("%q: a widget page was made from it", page)
+		}
+	}
+	for page, want := range map[string]string{
+		"<html>":                             `<html class="compact">`,
+		"<!doctype html>\n<html\n  lang=en>": "<!doctype html>\n<html class=\"compact\"\n  lang=en>",
+	} {
+		got, err := compactPage([]byte(page))
+		if err != nil || string(got) != want {
+			t.Errorf("%q: %q, %v; want %q", page, got, err, want)
+		}
+	}
+}
+
 func TestMethods(t *testing.T) {
 	h := newHandler(t, testFS(t), Options{})
 	srv := httptest.NewServer(h)

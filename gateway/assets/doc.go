@@ -9,6 +9,11 @@
 // an ETag derived from the content and Cache-Control: no-cache, so a browser revalidates on
 // each load (a 304 costs one round trip) and a rebuilt binary never serves a stale client.
 //
+// The softphone has one markup: widget.html, the page an embedding site frames, is
+// index.html with class="compact" on its <html> element, made here once (a widget.html
+// among the files is served as it is instead). It keeps its own path, so its CSP can let
+// the embed allowlist frame it while every other page only allows the gateway itself.
+//
 // When the WebAssembly client has not been built, the pages that need it answer 503 with
 // the command that builds it, instead of a page that cannot start.
 package assets

@@ -31,7 +31,7 @@ type Pool struct {
 	Orbits  string // its Call Park orbit range(s), shown in the admin API, e.g. "7000-7099"
 }
 
-// Redirector moves every user's registration to the pool named to (DESIGN.md §2:
+// Redirector moves every user's registration to the pool named to (ARCHITECTURE.md §2:
 // "users redirected to the backup registrar"). Redirect returns nil once all of them
 // are registered there; an error is logged and Redirect is called again, with backoff,
 // until it succeeds or the controller wants users elsewhere, which it says by

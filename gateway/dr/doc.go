@@ -1,10 +1,10 @@
 // Package dr is the disaster-recovery controller: it probes the home and backup pools
-// with SIP OPTIONS, runs the phase machine of DESIGN.md §2 and tells watchers about
+// with SIP OPTIONS, runs the phase machine of ARCHITECTURE.md §2 and tells watchers about
 // every change.
 //
 // Entry points:
 //   - [Next] is the phase machine, a pure function over [State] and [Event]; its table
-//     is in machine.go, with the decisions DESIGN.md left open and why.
+//     is in machine.go, with the decisions the design left open and why.
 //   - [New] and [Controller.Run] start the controller: one prober goroutine per pool
 //     (prober.go), the redirection of users through a [Redirector], and the optional
 //     automatic failover and failback.

@@ -7,7 +7,7 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// This file is the phase machine of DESIGN.md §2 as a pure function: no clock, no I/O, no
+// This file is the phase machine of ARCHITECTURE.md §2 as a pure function: no clock, no I/O, no
 // locks. The controller feeds it events and does what the resulting State asks for
 // (State.MovingTo says where users must be moved). The seed it implements
 // (../shared/seed/call-park-during-pool-failure.md, "Call Park experience in Lync Server
@@ -185,7 +185,7 @@ func Next(s State, e Event) (State, error) {
 		n.HomeHealthy = false
 		switch s.Phase {
 		case signaling.PhaseNormal:
-			// DESIGN.md §2: outage on failed health checks; users are redirected next.
+			// ARCHITECTURE.md §2: outage on failed health checks; users are redirected next.
 			n.Phase, n.Planned = signaling.PhaseOutage, false
 		case signaling.PhaseFailback:
 			// Users were moving to a pool that just died: outage again, back to the backup.
@@ -218,7 +218,7 @@ func Next(s State, e Event) (State, error) {
 			n.Phase, n.FailoverRequested = signaling.PhaseFailedOver, false
 			return n, nil
 		case s.Phase == signaling.PhaseOutage:
-			// DESIGN.md §2: failover "automatic once users are re-registered at backup".
+			// ARCHITECTURE.md §2: failover "automatic once users are re-registered at backup".
 			n.Phase = signaling.PhaseFailover
 			return n, nil
 		}
@@ -241,7 +241,7 @@ func Next(s State, e Event) (State, error) {
 		}
 		switch s.Phase {
 		case signaling.PhaseNormal, signaling.PhaseFailback:
-			// Planned failover (DESIGN.md §2: "an admin starts a planned failover from
+			// Planned failover (ARCHITECTURE.md §2: "an admin starts a planned failover from
 			// normal"), or a failback turned around: move users while home is alive.
 			n.Phase, n.FailoverRequested, n.Planned = signaling.PhaseFailover, true, true
 		case signaling.PhaseOutage:
@@ -263,7 +263,7 @@ func Next(s State, e Event) (State, error) {
 			return refuse(reasonHomeDown)
 		}
 		// From outage (only reachable with home healthy after a requested failover),
-		// failover and failed-over: DESIGN.md §2 "admin failback when home is healthy".
+		// failover and failed-over: ARCHITECTURE.md §2 "admin failback when home is healthy".
 		n.Phase, n.FailoverRequested, n.Planned = signaling.PhaseFailback, false, false
 		return n, nil
 

@@ -294,7 +294,7 @@ func TestMovingTo(t *testing.T) {
 	}
 }
 
-// TestWalks drives the machine through the stories of DESIGN.md §2 and issue 2.
+// TestWalks drives the machine through the stories of ARCHITECTURE.md §2 and issue 2.
 func TestWalks(t *testing.T) {
 	walk := func(name string, s State, steps ...any) {
 		t.Helper()

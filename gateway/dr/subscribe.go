@@ -81,7 +81,7 @@ func (c *Controller) deliver(s *subscriber) {
 
 // OnPoolDown calls fn with a pool's name each time a pool that answered probes stops
 // answering them, whatever the phase: the calls parked on that pool's park service are
-// gone with it (DESIGN.md §2: "parked, not yet retrieved — disconnected"), also when it
+// gone with it (ARCHITECTURE.md §2: "parked, not yet retrieved — disconnected"), also when it
 // is the home pool users already left in a planned failover, or the backup. It is
 // Subscribe underneath, with Subscribe's contract; a pool not yet probed is not down.
 func (c *Controller) OnPoolDown(fn func(pool string)) (cancel func()) {

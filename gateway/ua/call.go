@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // Call is one call of a user, outgoing or incoming, from dialing or ringing to ended.
@@ -40,8 +41,8 @@ type Call struct {
 	d           *dialog
 	old         []*dialog // dialogs this call left behind, kept until they end
 	leg         MediaLeg
-	local       localMedia
-	remote      remoteMedia
+	local       audiosdp.Local
+	remote      audiosdp.Description
 	peer        string
 	state       signaling.CallState
 	holding     bool // we put the call on hold
@@ -124,7 +125,7 @@ func (c *Call) RemoteHold() bool {
 func (c *Call) Direction() Direction {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.local.dir
+	return c.local.Dir
 }
 
 // Done is closed when the call has ended and its dialog is torn down.
@@ -342,9 +343,9 @@ func (c *Call) adopt(d *dialog) {
 }
 
 // newLocal starts our side of the session for leg: a fresh o= session ID.
-func newLocal(leg MediaLeg) localMedia {
-	return localMedia{addr: leg.LocalRTP(), id: rand.Uint64() >> 2, version: 1,
-		payloads: legCodecs(leg), events: PayloadEventsDef, dir: SendRecv}
+func newLocal(leg MediaLeg) audiosdp.Local {
+	return audiosdp.Local{Addr: leg.LocalRTP(), SessionID: rand.Uint64() >> 2, Version: 1,
+		Payloads: legCodecs(leg), Events: PayloadEventsDef, Dir: SendRecv}
 }
 
 // waitTimeout is a generous bound for waits inside the loop that a broken peer could

@@ -59,7 +59,7 @@ func TestCallBetweenTwoUsers(t *testing.T) {
 		t.Fatalf("states %s %s", ac.State(), bc.State())
 	}
 	// Calls survive a redirection and the death of the pool they were placed through:
-	// the dialog and the media run end to end (DESIGN.md §2 invariants).
+	// the dialog and the media run end to end (ARCHITECTURE.md §2 invariants).
 	if err := m.Redirect(ctx, "pool-b"); err != nil {
 		t.Fatal(err)
 	}

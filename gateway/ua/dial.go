@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // allow lists the methods a user agent here accepts (RFC 3261 §20.5); REFER tells
@@ -59,7 +60,7 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	req.AppendHeader(sip.NewHeader("Supported", "replaces"))
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(buildSDP(c.local))
+	req.SetBody(c.local.Marshal())
 	req.Laddr = u.m.laddr()
 	if _, err := c.invite(ctx, req, nil); err != nil {
 		reason := "failed"
@@ -85,7 +86,7 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 // the leg at the far end and makes the new dialog the call's current one — all but the
 // wait on the call's loop. With onAnswered non-nil, that runs on the loop instead of
 // the usual "active" publication (REFER and Replaces use it to swap dialogs).
-func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *dialog, r remoteMedia) error) (*dialog, error) {
+func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *dialog, r audiosdp.Description) error) (*dialog, error) {
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel) // Hangup while dialing sends CANCEL
@@ -113,7 +114,7 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 		return nil, fmt.Errorf("INVITE: %w", err)
 	}
 	d := newClientDialog(c, cs)
-	r, perr := parseSDP(cs.InviteResponse.Body())
+	r, perr := audiosdp.Parse(cs.InviteResponse.Body())
 	acked := false
 	ack := func() error {
 		acked = true
@@ -158,30 +159,30 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 
 // applyRemote takes the far end's SDP (an answer to our offer when isAnswer, else an
 // offer we answer) and points the leg at it; on the loop.
-func (c *Call) applyRemote(r remoteMedia, isAnswer bool) error {
+func (c *Call) applyRemote(r audiosdp.Description, isAnswer bool) error {
 	c.mu.Lock()
 	prev := c.remote
-	pt := r.codec()
+	pt := r.Codec()
 	if isAnswer {
 		// The answer's first type is what both sides send (RFC 3264 §6.1).
-		c.local.payloads = []uint8{pt}
-		c.local.events = r.events
-		c.local.dir = c.local.dir.And(r.dir.Answer(true, true))
+		c.local.Payloads = []uint8{pt}
+		c.local.Events = r.Events
+		c.local.Dir = c.local.Dir.And(r.Dir.Answer(true, true))
 	}
 	c.remote = r
-	c.remoteHold = r.dir == SendOnly || r.dir == Inactive
-	dir := c.local.dir
+	c.remoteHold = r.Dir == SendOnly || r.Dir == Inactive
+	dir := c.local.Dir
 	leg := c.leg
 	c.mu.Unlock()
 	if leg == nil {
 		return nil
 	}
 	// The event type first: a bridge may take it with the next SetRemote.
-	if es, ok := leg.(EventPayloadSetter); ok && prev.events != r.events {
-		es.SetEventPayloadType(r.events)
+	if es, ok := leg.(EventPayloadSetter); ok && prev.Events != r.Events {
+		es.SetEventPayloadType(r.Events)
 	}
-	if prev.addr != r.addr || len(prev.payloads) == 0 || prev.codec() != pt {
-		if err := leg.SetRemote(r.addr, pt); err != nil {
+	if prev.Addr != r.Addr || len(prev.Payloads) == 0 || prev.Codec() != pt {
+		if err := leg.SetRemote(r.Addr, pt); err != nil {
 			return fmt.Errorf("media: %w", err)
 		}
 	}

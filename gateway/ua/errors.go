@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // Sentinel errors a *StatusError matches with errors.Is, so the gateway can say
 // "not found" or "busy" without knowing SIP status codes.
 var (
-	ErrNotFound    = errors.New("not found")        // 404, 604 (RFC 3261 §21.4.5, §21.6.4)
-	ErrBusy        = errors.New("busy")             // 486, 600
-	ErrDeclined    = errors.New("declined")         // 603
-	ErrUnavailable = errors.New("unavailable")      // 480, 503
-	ErrNoCodec     = errors.New("no G.711 offered") // 488 / an SDP without PCMU or PCMA
+	ErrNotFound    = errors.New("not found")   // 404, 604 (RFC 3261 §21.4.5, §21.6.4)
+	ErrBusy        = errors.New("busy")        // 486, 600
+	ErrDeclined    = errors.New("declined")    // 603
+	ErrUnavailable = errors.New("unavailable") // 480, 503
+	ErrNoCodec     = audiosdp.ErrNoCodec       // 488 / an SDP without PCMU or PCMA
 	ErrCallEnded   = errors.New("call ended")
 	ErrSignedOut   = errors.New("signed out")
 	ErrNotActive   = errors.New("call is not established")

@@ -2,7 +2,6 @@ package ua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // Hold puts the call on hold: a re-INVITE offering a=sendonly (RFC 3264 §8.4), or
@@ -56,8 +56,8 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 	} else if c.remoteHold {
 		dir = RecvOnly
 	}
-	c.local.dir = dir
-	c.local.version++
+	c.local.Dir = dir
+	c.local.Version++
 	local := c.local
 	c.mu.Unlock()
 	restore := func() {
@@ -78,7 +78,7 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 		req := d.newRequest(sip.INVITE)
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.AppendHeader(sip.NewHeader("Allow", allow))
-		req.SetBody(buildSDP(local))
+		req.SetBody(local.Marshal())
 		var err error
 		res, err = d.do(ctx, req)
 		if err != nil {
@@ -106,12 +106,12 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 	if err := d.write(ack); err != nil {
 		c.u.m.log.Debug("ua: ACK re-INVITE failed", "call", c.id, "error", err)
 	}
-	r, err := parseSDP(res.Body())
+	r, err := audiosdp.Parse(res.Body())
 	if err != nil {
 		return fmt.Errorf("re-INVITE answer: %w", err)
 	}
 	c.mu.Lock()
-	c.local.dir = dir.And(r.dir.Answer(true, true))
+	c.local.Dir = dir.And(r.Dir.Answer(true, true))
 	c.mu.Unlock()
 	// The answer's direction is about the far end; ours is its mirror. remoteHold is
 	// about their offers, not their answers, so keep it.
@@ -143,7 +143,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 			local := c.local
 			c.mu.Unlock()
 			d.refreshTarget(req)
-			res := sip.NewSDPResponseFromRequest(req, buildSDP(local))
+			res := sip.NewSDPResponseFromRequest(req, local.Marshal())
 			ct := c.u.contact
 			res.AppendHeader(&ct)
 			_ = tx.Respond(res)
@@ -154,33 +154,20 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 		}
 		return
 	}
-	offer, err := parseSDP(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
-	ok := c.exec(func() {
+	ok = c.exec(func() {
 		c.mu.Lock()
 		current := c.d == d
 		wasHeld := c.remoteHold
-		c.local.dir = offer.dir.Answer(true, !c.holding)
-		c.local.version++
-		pt := offer.codec()
-		if len(c.local.payloads) > 0 {
-			// Keep our law if they still offer it: the browser's codec is fixed.
-			for _, p := range offer.payloads {
-				if p == c.local.payloads[0] {
-					pt = p
-				}
-			}
-		}
-		offer.payloads = append([]uint8{pt}, offer.payloads...)
-		c.local.payloads = []uint8{pt}
-		c.local.events = offer.events
+		c.local.Dir = offer.Dir.Answer(true, !c.holding)
+		c.local.Version++
+		pt := keepLaw(offer, c.local.Payloads)
+		offer.Payloads = append([]uint8{pt}, offer.Payloads...)
+		c.local.Payloads = []uint8{pt}
+		c.local.Events = offer.Events
 		local := c.local
 		c.mu.Unlock()
 		if !current {
@@ -192,7 +179,7 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 			respond(req, tx, 488, "Not Acceptable Here")
 			return
 		}
-		res := sip.NewSDPResponseFromRequest(req, buildSDP(local))
+		res := sip.NewSDPResponseFromRequest(req, local.Marshal())
 		ct := c.u.contact
 		res.AppendHeader(&ct)
 		res.AppendHeader(sip.NewHeader("Allow", allow))

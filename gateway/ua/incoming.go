@@ -2,19 +2,19 @@ package ua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
 )
 
 // Incoming is a call ringing for a user: Answer it with a MediaLeg, or Decline it.
 // Its Call is published in state ringing and ends if the caller cancels.
 type Incoming struct {
 	call  *Call
-	offer remoteMedia
+	offer audiosdp.Description
 	// From is the caller's URI, To the URI they called.
 	From, To string
 }
@@ -22,7 +22,7 @@ type Incoming struct {
 // Codecs are the G.711 payload types the caller offered, in its order of preference
 // (0 PCMU, 8 PCMA). The gateway makes the browser's leg speak the first, so the
 // answer needs no transcoding whichever law a SIP phone insists on.
-func (in *Incoming) Codecs() []uint8 { return append([]uint8(nil), in.offer.payloads...) }
+func (in *Incoming) Codecs() []uint8 { return append([]uint8(nil), in.offer.Payloads...) }
 
 // Call is the ringing call (its ID is what the gateway shows).
 func (in *Incoming) Call() *Call { return in.call }
@@ -45,13 +45,8 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 488, "Offer Required")
 		return
 	}
-	offer, err := parseSDP(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
 	ss, err := u.dua.ReadInvite(req, tx)
@@ -90,7 +85,7 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 		if state != signaling.CallRinging || d == nil || d.ss == nil {
 			return fmt.Errorf("ua: answer: call is %s", state)
 		}
-		pt, ok := pickCodec(in.offer.payloads, legCodecs(leg))
+		pt, ok := pickCodec(in.offer.Payloads, legCodecs(leg))
 		if !ok {
 			// RFC 3264 §6: nothing in the offer we can carry without transcoding.
 			_ = d.ss.Respond(488, "Not Acceptable Here", nil)
@@ -98,13 +93,13 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 			c.cancel(&endCause{"no common codec"})
 			return fmt.Errorf("ua: answer: %w", ErrNoCodec)
 		}
-		in.offer.payloads = append([]uint8{pt}, in.offer.payloads...)
+		in.offer.Payloads = append([]uint8{pt}, in.offer.Payloads...)
 		c.mu.Lock()
 		c.leg = leg
 		c.local = newLocal(leg)
-		c.local.payloads = []uint8{pt}
-		c.local.events = in.offer.events // same dynamic type as offered (RFC 3264 §6.1)
-		c.local.dir = in.offer.dir.Answer(true, true)
+		c.local.Payloads = []uint8{pt}
+		c.local.Events = in.offer.Events // same dynamic type as offered (RFC 3264 §6.1)
+		c.local.Dir = in.offer.Dir.Answer(true, true)
 		local := c.local
 		c.mu.Unlock()
 		if err := c.applyRemote(in.offer, false); err != nil {
@@ -113,7 +108,7 @@ func (in *Incoming) Answer(ctx context.Context, leg MediaLeg) (*Call, error) {
 			c.cancel(&endCause{"media failed"})
 			return err
 		}
-		res := sip.NewSDPResponseFromRequest(d.ss.InviteRequest, buildSDP(local))
+		res := sip.NewSDPResponseFromRequest(d.ss.InviteRequest, local.Marshal())
 		res.AppendHeader(sip.NewHeader("Allow", allow))
 		res.AppendHeader(sip.NewHeader("Supported", "replaces"))
 		err := d.ss.WriteResponse(res)

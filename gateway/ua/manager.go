@@ -12,7 +12,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/parkway/parkway/sipnet"
+	"github.com/parkway/parkway/sip/sipnet"
 )
 
 // Manager is the gateway's SIP side: one sipgo stack and one UDP+TCP listener shared

@@ -3,7 +3,16 @@ package ua
 import (
 	"net/netip"
 
-	"github.com/parkway/parkway/media/sdpdir"
+	"github.com/parkway/parkway/media/g711"
+	"github.com/parkway/parkway/sip/audiosdp"
+)
+
+// Payload types Parkway negotiates: G.711 only, so the bridge never transcodes, and
+// RFC 4733 telephone-events for DTMF.
+const (
+	PayloadPCMU      uint8 = g711.PayloadPCMU // RFC 3551 §4.5.14
+	PayloadPCMA      uint8 = g711.PayloadPCMA // RFC 3551 §4.5.14
+	PayloadEventsDef uint8 = 101              // the dynamic type we offer for telephone-event
 )
 
 // MediaLeg is one call's RTP endpoint on the gateway — the media bridge's SIP side
@@ -70,12 +79,12 @@ func pickCodec(offered, ours []uint8) (uint8, bool) {
 // Direction is an SDP media direction (RFC 4566 §6, RFC 3264 §6.1) seen from our side,
 // with its offer/answer rules (Answer, And); it is the same type as package media's
 // Direction.
-type Direction = sdpdir.Direction
+type Direction = audiosdp.Direction
 
 // The four SDP directions.
 const (
-	SendRecv = sdpdir.SendRecv
-	SendOnly = sdpdir.SendOnly
-	RecvOnly = sdpdir.RecvOnly
-	Inactive = sdpdir.Inactive
+	SendRecv = audiosdp.SendRecv
+	SendOnly = audiosdp.SendOnly
+	RecvOnly = audiosdp.RecvOnly
+	Inactive = audiosdp.Inactive
 )

@@ -8,11 +8,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/transfer"
 )
-
-// parkUser is the user part of a pool's park access URI (park.ParkUser).
-const parkUser = "park"
 
 // Park parks the call's far end on the park service of the pool this user is
 // registered with: a blind transfer to sip:park@domain, or to sip:<orbit>@domain for a
@@ -24,7 +22,7 @@ const parkUser = "park"
 //
 // One Park per user at a time: the MESSAGE names the orbit but not the call.
 func (c *Call) Park(ctx context.Context, orbit string) (string, error) {
-	target := parkUser
+	target := parkwire.ParkUser
 	if orbit != "" {
 		target = orbit
 	}
@@ -58,7 +56,15 @@ func (c *Call) Park(ctx context.Context, orbit string) (string, error) {
 	c.mu.Lock()
 	c.orbit = got
 	c.mu.Unlock()
-	_ = c.End(context.WithoutCancel(ctx), "parked")
+	// The far end is parked: our part of the call is over whatever becomes of the
+	// BYE, so a caller's cancelled ctx must not stop it, yet a loop stuck on a dead
+	// peer must not hold Park forever.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), waitTimeout)
+	defer cancel()
+	if err := c.End(endCtx, "parked"); err != nil {
+		c.u.m.log.Warn("ua: the call did not end after its park; the far end is parked all the same",
+			"call", c.id, "orbit", got, "error", err)
+	}
 	return got, nil
 }
 
@@ -70,7 +76,7 @@ func (m *Manager) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	respond(req, tx, 200, "OK")
-	orbit := headerValue(req, orbitHeader)
+	orbit := headerValue(req, parkwire.OrbitHeader)
 	if orbit == "" {
 		if rest, ok := strings.CutPrefix(string(req.Body()), "Parked at "); ok {
 			orbit = strings.TrimSpace(rest)
@@ -88,7 +94,7 @@ func (m *Manager) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 // EndParked ends every call of this gateway that is parked on pool's park service,
 // with reason (e.g. "the park pool failed"), and returns how many it ended. The DR
 // controller's outage is the moment: the park service is gone and will never send the
-// parked party a BYE (DESIGN.md §2, "parked, not yet retrieved: disconnected").
+// parked party a BYE (ARCHITECTURE.md §2, "parked, not yet retrieved: disconnected").
 func (m *Manager) EndParked(ctx context.Context, pool, reason string) int {
 	var parked []*Call
 	for _, u := range m.Users() {

@@ -221,7 +221,7 @@ func TestParkPoolFails(t *testing.T) {
 
 // TestRetrieveAfterFailback: a call parked on pool-b while users were failed over
 // stays parked when they move back to pool-a, and a user on pool-a retrieves it (the
-// orbit is routed to the peer pool, DESIGN.md §2 "failback: stays parked").
+// orbit is routed to the peer pool, ARCHITECTURE.md §2 "failback: stays parked").
 func TestRetrieveAfterFailback(t *testing.T) {
 	checkNoLeaks(t)
 	ps := startPools(t, demoUsers, pool.Options{})

@@ -8,13 +8,11 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
+	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/transfer"
 )
-
-// orbitHeader carries a park orbit on the park service's answers and MESSAGE
-// (park.OrbitHeader); a transferee of ours repeats it in its sipfrag.
-const orbitHeader = "X-Parkway-Orbit"
 
 // referResult is one NOTIFY's sipfrag (RFC 3515 §2.4.5): the status of the INVITE the
 // transferee sent, and the orbit when that INVITE parked it.
@@ -139,7 +137,7 @@ func (m *Manager) onReferNotify(d *dialog, req *sip.Request, tx sip.ServerTransa
 		respond(req, tx, 400, "Bad sipfrag")
 		return
 	}
-	r := referResult{code: code, orbit: sipfragHeader(req.Body(), orbitHeader)}
+	r := referResult{code: code, orbit: sipfragHeader(req.Body(), parkwire.OrbitHeader)}
 	if code >= 200 && code < 300 {
 		c := d.call
 		c.mu.Lock()
@@ -220,7 +218,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 		}
 		body := transfer.Sipfrag(code, reason)
 		if orbit != "" {
-			body = append(body, []byte(orbitHeader+": "+orbit+"\r\n")...)
+			body = append(body, []byte(parkwire.OrbitHeader+": "+orbit+"\r\n")...)
 		}
 		nctx, ncancel := context.WithTimeout(bg, c.u.m.cfg.RequestTimeout)
 		defer ncancel()
@@ -234,12 +232,12 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	c.mu.Lock()
 	leg := c.leg
 	pt := PayloadPCMU
-	if len(c.local.payloads) > 0 {
-		pt = c.local.payloads[0]
+	if len(c.local.Payloads) > 0 {
+		pt = c.local.Payloads[0]
 	}
 	c.mu.Unlock()
 	local := newLocal(leg)
-	local.payloads = []uint8{pt} // the browser's law is fixed for the call's life
+	local.Payloads = []uint8{pt} // the browser's law is fixed for the call's life
 
 	pool := c.u.Pool()
 	req := c.u.newRequest(sip.INVITE, rt.Target, pool)
@@ -255,15 +253,15 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	req.AppendHeader(sip.NewHeader("Supported", "replaces"))
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(buildSDP(local))
+	req.SetBody(local.Marshal())
 	req.Laddr = c.u.m.laddr()
 
 	var orbit string
-	_, err := c.invite(ctx, req, func(d *dialog, r remoteMedia) error {
-		orbit = headerValue(d.cs.InviteResponse, orbitHeader)
+	_, err := c.invite(ctx, req, func(d *dialog, r audiosdp.Description) error {
+		orbit = headerValue(d.cs.InviteResponse, parkwire.OrbitHeader)
 		c.mu.Lock()
 		c.local = local
-		c.remote = remoteMedia{} // a new far end: always SetRemote
+		c.remote = audiosdp.Description{} // a new far end: always SetRemote
 		c.holding = false
 		c.mu.Unlock()
 		c.adopt(d)

@@ -2,12 +2,12 @@ package ua
 
 import (
 	"context"
-	"errors"
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park/transfer"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/transfer"
 )
 
 // onReplaces accepts an INVITE with Replaces (RFC 3891 §3) for one of u's calls: the
@@ -30,13 +30,8 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		respond(req, tx, 486, "Busy Here") // RFC 3891 §3: early-only on a confirmed dialog
 		return
 	}
-	offer, err := parseSDP(req.Body())
-	if err != nil {
-		if errors.Is(err, ErrNoCodec) {
-			respond(req, tx, 488, "Not Acceptable Here: G.711 Only")
-		} else {
-			respond(req, tx, 400, "Bad SDP")
-		}
+	offer, ok := readOffer(req, tx)
+	if !ok {
 		return
 	}
 	ss, err := u.dua.ReadInvite(req, tx)
@@ -44,40 +39,33 @@ func (m *Manager) onReplaces(u *User, req *sip.Request, tx sip.ServerTransaction
 		respond(req, tx, 400, "Bad Request")
 		return
 	}
-	ok := c.exec(func() {
+	ok = c.exec(func() {
 		c.mu.Lock()
 		current, leg, state := c.d == old, c.leg, c.state
-		pt := offer.codec()
-		if len(c.local.payloads) > 0 {
-			for _, p := range offer.payloads {
-				if p == c.local.payloads[0] {
-					pt = p // keep the browser's law when offered
-				}
-			}
-		}
+		pt := keepLaw(offer, c.local.Payloads)
 		c.mu.Unlock()
 		if !current || leg == nil || (state != signaling.CallActive && state != signaling.CallHeld) {
 			_ = ss.Respond(481, "Call/Transaction Does Not Exist", nil)
 			return
 		}
 		local := newLocal(leg)
-		local.payloads = []uint8{pt}
-		local.events = offer.events
-		local.dir = offer.dir.Answer(true, true)
+		local.Payloads = []uint8{pt}
+		local.Events = offer.Events
+		local.Dir = offer.Dir.Answer(true, true)
 		d := newServerDialog(c, ss)
 		c.mu.Lock()
 		c.local = local
-		c.remote = remoteMedia{} // a new far end: always SetRemote
+		c.remote = audiosdp.Description{} // a new far end: always SetRemote
 		c.holding = false
 		c.mu.Unlock()
-		offer.payloads = append([]uint8{pt}, offer.payloads...)
+		offer.Payloads = append([]uint8{pt}, offer.Payloads...)
 		c.adopt(d)
 		if err := c.applyRemote(offer, false); err != nil {
 			_ = ss.Respond(488, "Not Acceptable Here", nil)
 			c.cancel(&endCause{"media failed"})
 			return
 		}
-		res := sip.NewSDPResponseFromRequest(ss.InviteRequest, buildSDP(local))
+		res := sip.NewSDPResponseFromRequest(ss.InviteRequest, local.Marshal())
 		res.AppendHeader(sip.NewHeader("Allow", allow))
 		if err := ss.WriteResponse(res); err != nil {
 			c.cancel(&endCause{"replacing failed"})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parkway/parkway/park"
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // watchUser is the user part of the watcher's Contact and From: it is not a person.
@@ -21,9 +21,9 @@ const watchUser = "parkway-watch"
 // (Event: x-parkway-park, park/subscribe.go).
 type ParkedList struct {
 	Pool   string
-	Parked []park.ParkedCall
+	Parked []parkwire.ParkedCall
 	// Event is the change that produced this list, nil for the first report.
-	Event *park.Event
+	Event *parkwire.Event
 }
 
 // Watcher keeps a live list of a pool's parked calls: a SUBSCRIBE dialog to the park
@@ -99,7 +99,7 @@ func (w *Watcher) List() ParkedList {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.list
-	l.Parked = append([]park.ParkedCall(nil), l.Parked...)
+	l.Parked = append([]parkwire.ParkedCall(nil), l.Parked...)
 	return l
 }
 
@@ -153,9 +153,11 @@ func (w *Watcher) run() {
 	for {
 		select {
 		case <-w.ctx.Done():
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.m.cfg.RequestTimeout)
-			_ = w.refresh(ctx, 0)
-			cancel()
+			if req := w.refreshRequest(0); req != nil {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.m.cfg.RequestTimeout)
+				w.unsubscribe(ctx, w.currentPool().Name, req)
+				cancel()
+			}
 			return
 		case p := <-w.move:
 			old := w.currentPool()
@@ -166,7 +168,7 @@ func (w *Watcher) run() {
 					leaving.Go(func() {
 						ctx, cancel := context.WithTimeout(w.ctx, w.m.cfg.RequestTimeout)
 						defer cancel()
-						_, _ = w.m.cli.Do(ctx, req)
+						w.unsubscribe(ctx, old.Name, req)
 					})
 				}
 			}
@@ -221,7 +223,7 @@ func (w *Watcher) refreshIn() time.Duration {
 
 // subscribe starts a new subscription dialog at pool (RFC 6665 §4.1.2.1).
 func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
-	uri := sip.Uri{Scheme: "sip", User: parkUser, Host: p.domain()}
+	uri := sip.Uri{Scheme: "sip", User: parkwire.ParkUser, Host: p.domain()}
 	req := sip.NewRequest(sip.SUBSCRIBE, uri)
 	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: p.domain()}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
@@ -232,19 +234,17 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 	req.AppendHeader(&id)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.SUBSCRIBE})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: w.m.host, Port: w.m.port}})
-	req.AppendHeader(sip.NewHeader("Event", park.EventPark))
-	req.AppendHeader(sip.NewHeader("Accept", park.ContentTypePark))
+	req.AppendHeader(sip.NewHeader("Event", parkwire.EventPark))
+	req.AppendHeader(sip.NewHeader("Accept", parkwire.ContentTypePark))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(w.m.cfg.WatchExpires/time.Second))))
 	req.SetDestination(p.Addr)
 	req.SetTransport("UDP")
 	// The first NOTIFY may overtake the 2xx (RFC 6665 §4.1.2.4): be ready for it.
 	w.mu.Lock()
-	prev := w.callID
 	w.pool, w.callID, w.from, w.cseq, w.list = p, callID, from, 1, ParkedList{Pool: p.Name}
 	w.to = sip.ToHeader{Address: uri}
 	w.target = uri
 	w.mu.Unlock()
-	_ = prev
 	res, err := w.m.cli.Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("SUBSCRIBE: %w", err)
@@ -291,6 +291,21 @@ func (w *Watcher) refresh(ctx context.Context, expires time.Duration) error {
 	return nil
 }
 
+// unsubscribe sends req, a SUBSCRIBE with Expires: 0 (RFC 6665 §4.1.2.3), to pool.
+// It is best effort: a pool that does not answer — down, or left behind by a failover —
+// drops the subscription itself when it expires, so a failure is logged, not returned.
+// A 481 means the pool had already forgotten it (restarted): nothing to undo.
+func (w *Watcher) unsubscribe(ctx context.Context, pool string, req *sip.Request) {
+	res, err := w.m.cli.Do(ctx, req)
+	if err == nil && !res.IsSuccess() && res.StatusCode != 481 {
+		err = &StatusError{Method: "SUBSCRIBE", Code: res.StatusCode, Reason: res.Reason}
+	}
+	if err != nil {
+		w.m.log.Info("ua: park watch: unsubscribe failed; the pool drops the subscription when it expires",
+			"pool", pool, "error", err)
+	}
+}
+
 // refreshRequest builds the next SUBSCRIBE of the current dialog; nil when there is
 // none. With expires 0 the subscription is forgotten at once: NOTIFYs of its dialog
 // are no longer ours.
@@ -309,7 +324,7 @@ func (w *Watcher) refreshRequest(expires time.Duration) *sip.Request {
 	req.AppendHeader(&id)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: w.cseq, MethodName: sip.SUBSCRIBE})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: watchUser, Host: w.m.host, Port: w.m.port}})
-	req.AppendHeader(sip.NewHeader("Event", park.EventPark))
+	req.AppendHeader(sip.NewHeader("Event", parkwire.EventPark))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.SetTransport("UDP")
 	if expires == 0 {
@@ -345,7 +360,7 @@ func (m *Manager) watcherFor(req *sip.Request) *Watcher {
 
 // onNotify takes one NOTIFY (RFC 6665 §4.1.3): the full list, newer versions only.
 func (w *Watcher) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	var doc park.PublishedPark
+	var doc parkwire.PublishedPark
 	if err := json.Unmarshal(req.Body(), &doc); err != nil {
 		respond(req, tx, 400, "Bad Body")
 		return

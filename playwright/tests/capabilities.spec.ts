@@ -1,5 +1,5 @@
 // (a) Every phase shows in the status region — data-phase and the human text — and in
-// every phase every button is enabled exactly as DESIGN.md §2 says, a disabled one saying
+// every phase every button is enabled exactly as ARCHITECTURE.md §2 says, a disabled one saying
 // why (title and aria-describedby). The phases are reached for real: pool-a's SIP
 // listeners are stopped and started, and failover/failback go through the admin API.
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';

@@ -1,4 +1,4 @@
-// Measurements, not pass/fail timers (DESIGN.md §5): page load → connected with the
+// Measurements, not pass/fail timers (ARCHITECTURE.md §5): page load → connected with the
 // buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.

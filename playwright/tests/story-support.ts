@@ -1,6 +1,6 @@
 // Helpers for the park, transfer and pool-failure story specs (issues 4 and 5): a signed-in
 // tab per user that remembers every error it was shown, the softphone's DOM hooks, audio
-// proven from getStats and told apart by frequency in the page, and DESIGN.md §2's
+// proven from getStats and told apart by frequency in the page, and ARCHITECTURE.md §2's
 // capability table written out as data, so the UI is checked against the design and not
 // against the Go rule it is built from.
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
@@ -20,7 +20,7 @@ export type Action =
 export const ACTIONS: Action[] = ['call', 'answer', 'decline', 'hangup', 'hold', 'resume', 'transfer', 'park', 'retrieve', 'mute'];
 export type CallState = 'none' | 'dialing' | 'ringing' | 'active' | 'held';
 
-// DESIGN.md §2 "what a user can do, by phase", one row per action. Ending a call and
+// ARCHITECTURE.md §2 "what a user can do, by phase", one row per action. Ending a call and
 // muting one's own microphone need no pool, so they are allowed in every phase.
 const Y = true;
 const N = false;

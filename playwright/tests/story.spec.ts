@@ -11,7 +11,7 @@
 //   failback     pool-a is back, the admin fails back: the call stays parked on pool-b,
 //   normal       the panels still show it, and bob, home on pool-a, retrieves it.
 //
-// After every phase change each page is checked against DESIGN.md §2's table (written
+// After every phase change each page is checked against ARCHITECTURE.md §2's table (written
 // out as data in story-support.ts): no enabled button the gateway would refuse for the
 // phase and the focus call. Every page also records what it offered at every DOM change
 // and every alert it showed, so brief phases are judged too, and at the end no click of

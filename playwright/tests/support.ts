@@ -1,5 +1,5 @@
 // Shared helpers for the Parkway specs. Nothing here is imported from Go: the expected
-// capabilities are DESIGN.md §2's table written out again, so a bug in the Go rule and
+// capabilities are ARCHITECTURE.md §2's table written out again, so a bug in the Go rule and
 // the same bug in the UI cannot agree with each other and pass.
 import { expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
 
@@ -46,7 +46,7 @@ export const STATUS_TEXT: Record<Phase, string> = {
 
 export type Verdict = { allowed: boolean; reason?: string };
 
-// expected is DESIGN.md §2 "what a user can do, by phase" with no call in focus (issue 2
+// expected is ARCHITECTURE.md §2 "what a user can do, by phase" with no call in focus (issue 2
 // has no calls): the phase refuses first and says why; where the phase allows, an action
 // that needs a call is refused for having none. Call and Retrieve need no call.
 export function expected(phase: Phase): Record<Action, Verdict> {

@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"sync"
+
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
+)
+
+// hub is the fan-out: it holds the current DR snapshot and every authenticated session,
+// and on each change hands every session the new state frame.
+//
+// mu protects all fields. It is held while the state is dropped into each session's
+// outbox, which never blocks, so a fan-out to 10,000 sessions holds it for about a
+// millisecond and a session joining mid-fan-out still ends on the newest state (see
+// outbox.setState's generations).
+type hub struct {
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	snap     dr.Snapshot
+	key      stateKey
+	gen      uint64
+	// frames caches the encoded state of generation gen per call-state focus: each
+	// distinct State is encoded once however many sessions receive it.
+	frames map[signaling.CallState][]byte
+}
+
+// stateKey is what a State message is made of; a snapshot that changes only other
+// things (a backup pool's health, say) pushes nothing.
+type stateKey struct {
+	phase        signaling.Phase
+	home, active string
+}
+
+func keyOf(s dr.Snapshot) stateKey {
+	return stateKey{phase: s.Phase, home: s.HomePool, active: s.ActivePool}
+}
+
+func newHub(initial dr.Snapshot) *hub {
+	return &hub{
+		sessions: map[*Session]struct{}{},
+		snap:     initial,
+		key:      keyOf(initial),
+		gen:      1,
+		frames:   map[signaling.CallState][]byte{},
+	}
+}
+
+// publish takes a snapshot from the controller. Snapshots older than the one held (by
+// Seq) are ignored: Subscribe and Snapshot race at start-up.
+func (h *hub) publish(s dr.Snapshot) (pushed int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.Seq < h.snap.Seq {
+		return 0
+	}
+	h.snap = s
+	if keyOf(s) == h.key {
+		return 0
+	}
+	h.key = keyOf(s)
+	h.gen++
+	clear(h.frames)
+	for sess := range h.sessions {
+		sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
+	}
+	return len(h.sessions)
+}
+
+// join adds an authenticated session and gives it the current state.
+func (h *hub) join(sess *Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sessions[sess] = struct{}{}
+	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
+}
+
+// refocus pushes sess the state for its focus call again, after the focus changed:
+// capabilities follow the call the user looks at. The generation moves on so the
+// outbox takes it; the cached frames stay valid, the snapshot being the same.
+func (h *hub) refocus(sess *Session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.sessions[sess]; !ok {
+		return
+	}
+	h.gen++
+	sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
+}
+
+func (h *hub) leave(sess *Session) {
+	h.mu.Lock()
+	delete(h.sessions, sess)
+	h.mu.Unlock()
+}
+
+// phase is the phase requests are checked against.
+func (h *hub) phase() signaling.Phase {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.snap.Phase
+}
+
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// greet queues the current state for s as a reply, under the hub's lock, so no newer
+// state can be written before it.
+func (h *hub) greet(s *Session, focus signaling.CallState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case s.out.replies <- h.frameLocked(focus):
+	default: // a queue full at sign-in cannot happen; the pushed state still comes
+	}
+}
+
+func (h *hub) frameLocked(focus signaling.CallState) []byte {
+	if f, ok := h.frames[focus]; ok {
+		return f
+	}
+	st := signaling.NewState(h.snap.Phase, h.snap.HomePool, h.snap.ActivePool, focus)
+	f, err := signaling.Encode("", st)
+	if err != nil {
+		// A State is plain strings and bools; failing to encode one is a bug.
+		panic("edge: encode state: " + err.Error())
+	}
+	h.frames[focus] = f
+	return f
+}

@@ -1,0 +1,121 @@
+package edge
+
+import (
+	"sync"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+// outbox is what one session's writer has yet to write: replies in order, and the
+// pushed states not yet written. The fan-out only ever touches the states, and that
+// never blocks, so one slow client cannot stall the others.
+//
+// Pending states coalesce only within a phase: a newer state of the same phase replaces
+// the pending one, but a phase change is kept, so a brief phase (outage lasts as long as
+// redirection, which can be a millisecond) still reaches every softphone — the status
+// line tells the whole story, not just its end. At most maxPendingStates are kept; past
+// that the oldest go, and the client still ends on the newest.
+//
+// Replies (to the client's own requests) go through a bounded channel, and a reader that
+// finds it full waits: a client that sends faster than it reads is slowed to the pace
+// it reads at, as TCP would do. Waiting is bounded, because the writer gives up on a
+// frame it cannot write within the peer timeout and then closes stopped.
+//
+// mu protects state, stateGen and closing. wake is a one-slot doorbell for them: a ring
+// that finds it full knows the writer is already due to look.
+type outbox struct {
+	replies chan []byte
+	stopped chan struct{} // closed when the writer has ended
+
+	mu       sync.Mutex
+	states   []pendingState // states not yet written, oldest first
+	stateGen uint64         // generation of the newest state accepted, written or not
+	closing  *closeRequest
+	wake     chan struct{}
+}
+
+// maxPendingStates bounds the states one session may have waiting: a stalled client
+// costs a few hundred bytes, never a backlog of every phase change.
+const maxPendingStates = 8
+
+type pendingState struct {
+	phase signaling.Phase
+	frame []byte
+}
+
+// closeRequest asks the writer to close the connection once the replies queued before
+// it are written: the client reads why (the error frame) before the close frame.
+type closeRequest struct {
+	code   int
+	reason string
+}
+
+func newOutbox(limit int) *outbox {
+	return &outbox{
+		replies: make(chan []byte, limit),
+		stopped: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+func (o *outbox) ring() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// reply queues a frame, waiting while the queue is full. It reports false when the
+// writer has ended (the session is over).
+func (o *outbox) reply(frame []byte) bool {
+	select {
+	case o.replies <- frame:
+		return true
+	case <-o.stopped:
+		return false
+	}
+}
+
+// close asks for the connection to be closed after the replies already queued.
+func (o *outbox) close(req closeRequest) {
+	o.mu.Lock()
+	if o.closing == nil {
+		o.closing = &req
+	}
+	o.mu.Unlock()
+	o.ring()
+}
+
+// setState offers a state of generation gen (1, 2, …). A generation not newer than one
+// already seen is dropped, so a session that joins during a fan-out cannot end on a
+// stale phase.
+func (o *outbox) setState(gen uint64, phase signaling.Phase, frame []byte) {
+	o.mu.Lock()
+	if gen <= o.stateGen {
+		o.mu.Unlock()
+		return
+	}
+	o.stateGen = gen
+	if n := len(o.states); n > 0 && o.states[n-1].phase == phase {
+		o.states[n-1].frame = frame
+	} else {
+		if n == maxPendingStates {
+			o.states = append(o.states[:0], o.states[1:]...)
+		}
+		o.states = append(o.states, pendingState{phase: phase, frame: frame})
+	}
+	o.mu.Unlock()
+	o.ring()
+}
+
+// take returns the pending states, oldest first, and the close request. The writer
+// calls it before draining replies: anything queued before a state or close was set is
+// then already in the channel, so a welcome precedes the first state and an error
+// precedes its close.
+func (o *outbox) take() (states []pendingState, closing *closeRequest) {
+	o.mu.Lock()
+	states, o.states = o.states, nil
+	closing = o.closing
+	o.mu.Unlock()
+	return states, closing
+}

@@ -1,0 +1,49 @@
+package edge
+
+import (
+	"testing"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+func TestOutboxKeepsEveryPhaseButCoalescesWithinOne(t *testing.T) {
+	o := newOutbox(4)
+	o.setState(2, signaling.PhaseNormal, []byte("normal-1"))
+	o.setState(3, signaling.PhaseNormal, []byte("normal-2"))
+	o.setState(4, signaling.PhaseOutage, []byte("outage"))
+	o.setState(5, signaling.PhaseFailover, []byte("failover"))
+	o.setState(4, signaling.PhaseNormal, []byte("stale")) // an older generation is dropped
+	states, _ := o.take()
+	var got []string
+	for _, s := range states {
+		got = append(got, string(s.frame))
+	}
+	want := []string{"normal-2", "outage", "failover"}
+	if len(got) != len(want) {
+		t.Fatalf("pending %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("pending %q, want %q", got, want)
+		}
+	}
+	if states, _ := o.take(); len(states) != 0 {
+		t.Fatalf("take did not empty the outbox: %d left", len(states))
+	}
+}
+
+func TestOutboxBoundsPendingStates(t *testing.T) {
+	o := newOutbox(4)
+	for i := 0; i < 3*maxPendingStates; i++ {
+		p := signaling.Phases[i%len(signaling.Phases)]
+		o.setState(uint64(i+2), p, []byte(p))
+	}
+	states, _ := o.take()
+	if len(states) != maxPendingStates {
+		t.Fatalf("%d pending, want the cap %d", len(states), maxPendingStates)
+	}
+	last := signaling.Phases[(3*maxPendingStates-1)%len(signaling.Phases)]
+	if states[len(states)-1].phase != last {
+		t.Fatalf("newest pending is %s, want %s", states[len(states)-1].phase, last)
+	}
+}

@@ -1,0 +1,119 @@
+package edge
+
+import (
+	"context"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+// writeLoop owns every write to the connection and decides when the session ends: on
+// gateway shutdown, on a close request (auth failure, an oversized frame, a client that
+// does not read), when the peer stays silent for PeerTimeout, when a write fails, or when
+// the reader has stopped. It returns with the connection closed.
+func (s *Session) writeLoop(readerDone <-chan struct{}) {
+	cfg := &s.srv.cfg
+	authTimer := time.NewTimer(cfg.AuthTimeout)
+	defer authTimer.Stop()
+	var ticker *time.Ticker
+	var tick <-chan time.Time
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
+	var pingSeq uint64
+	for {
+		readerGone := false
+		select {
+		case <-s.srv.shutdown:
+			s.close(websocket.StatusGoingAway, "gateway shutting down")
+			return
+		case <-readerDone:
+			readerGone = true
+		case <-authTimer.C:
+			if s.auth.CompareAndSwap(authPending, authExpired) {
+				e := &signaling.Error{Code: signaling.CodeUnauthorized, Message: "no auth message within " + cfg.AuthTimeout.String()}
+				if f, err := signaling.Encode("", e); err == nil {
+					s.write(f)
+				}
+				s.close(websocket.StatusPolicyViolation, "unauthorized")
+				return
+			}
+		case <-s.out.wake:
+		case f := <-s.out.replies:
+			if !s.write(f) {
+				return
+			}
+		case <-tick:
+			silent := time.Since(time.Unix(0, s.lastSeen.Load()))
+			if silent > cfg.PeerTimeout {
+				// A peer this quiet is gone (or unable to answer); a close handshake
+				// would only wait for it, so drop the connection.
+				s.log.Info("heartbeat timeout", "silent", silent.Round(time.Millisecond))
+				s.conn.CloseNow()
+				return
+			}
+			pingSeq++
+			f, _ := signaling.Encode("", &signaling.Ping{Seq: pingSeq})
+			if !s.write(f) {
+				return
+			}
+		}
+		states, closing := s.out.take()
+		for drained := false; !drained; {
+			select {
+			case f := <-s.out.replies:
+				if !s.write(f) {
+					return
+				}
+			default:
+				drained = true
+			}
+		}
+		if closing != nil {
+			// No state after the error that explains the close: it would bury it.
+			s.close(websocket.StatusCode(closing.code), closing.reason)
+			return
+		}
+		for _, st := range states {
+			if !s.write(st.frame) {
+				return
+			}
+		}
+		if readerGone {
+			s.conn.CloseNow()
+			return
+		}
+		if tick == nil && s.auth.Load() == authOK {
+			authTimer.Stop()
+			ticker = time.NewTicker(cfg.PingInterval)
+			tick = ticker.C
+		}
+	}
+}
+
+// write sends one frame. It has no deadline of its own: the server's watchdog closes
+// the connection under a write stuck for PeerTimeout, which makes it fail.
+func (s *Session) write(frame []byte) bool {
+	s.writeStart.Store(time.Now().UnixNano())
+	err := s.conn.Write(context.Background(), websocket.MessageText, frame)
+	s.writeStart.Store(0)
+	if err != nil {
+		s.log.Debug("write failed", "err", err)
+		s.conn.CloseNow()
+		return false
+	}
+	return true
+}
+
+// close runs the close handshake. coder/websocket gives the close frame 5 s to be
+// written and the peer 5 s to answer; marking it as a write lets the watchdog cut the
+// first wait short for a client that takes no data.
+func (s *Session) close(code websocket.StatusCode, reason string) {
+	s.writeStart.Store(time.Now().UnixNano())
+	s.conn.Close(code, reason)
+	s.writeStart.Store(0)
+}
