@@ -27,6 +27,13 @@ func erinAnswers(t *testing.T, r *callRig, rtpPort, eventPT int, args ...string)
 	return uas
 }
 
+// erinAuth are SIPp arguments for erin calling user through pool-a (caller.xml), which
+// challenges her: her credentials, and the Request-URI as the digest uri (SIPp would
+// put the pool's address there, which the pool refuses), then args.
+func erinAuth(r *callRig, user string, args ...string) []string {
+	return append([]string{"-au", "erin", "-ap", "erin-sip", "-auth_uri", user + "@" + r.poolA.Domain()}, args...)
+}
+
 // sippEcho are the arguments that make SIPp echo RTP on port (and port+2, video).
 func sippEcho(port int) []string {
 	return []string{"-rtp_echo", "-mp", strconv.Itoa(port)}
@@ -57,7 +64,7 @@ func TestCallsSIPSIPpCallsBrowser(t *testing.T) {
 	ws := r.signedIn(t, "alice")[0]
 	echo := freeUDPPort(t)
 	uac := sipp(t, "erin calls alice", "caller.xml", r.poolA.Addr(), freeUDPPort(t),
-		[]string{strconv.Itoa(echo), r.poolA.Domain(), "101"}, append([]string{"-s", "alice", "-m", "1"}, sippEcho(echo)...)...)
+		[]string{strconv.Itoa(echo), r.poolA.Domain(), "101"}, append(erinAuth(r, "alice", "-s", "alice", "-m", "1"), sippEcho(echo)...)...)
 
 	id, tb := answerOn(t, ws, "a1")
 	untilState(t, ws, id, signaling.CallActive)
@@ -174,7 +181,8 @@ func TestCallsSIPRetrieveFromSIPp(t *testing.T) {
 
 	echo := freeUDPPort(t)
 	ret := sipp(t, "frank retrieves", "retriever.xml", r.poolA.Addr(), freeUDPPort(t),
-		[]string{strconv.Itoa(echo), orbit, r.poolA.Domain()}, append([]string{"-m", "1"}, sippEcho(echo)...)...)
+		[]string{strconv.Itoa(echo), orbit, r.poolA.Domain()},
+		append([]string{"-au", "frank", "-ap", "frank-sip", "-auth_uri", orbit + "@" + r.poolA.Domain(), "-m", "1"}, sippEcho(echo)...)...)
 	aliceTab.forget()
 	waitFor(t, "alice to hear herself through SIPp", func() bool { return aliceTab.heard(aliceHz) })
 	waitFor(t, "the orbit free again", func() bool { return len(r.poolA.Park().Parked()) == 0 })
@@ -245,7 +253,7 @@ func TestCallsSIPDTMF(t *testing.T) {
 			var id string
 			if tc.incoming {
 				phone = sipp(t, "erin calls alice", "caller.xml", r.poolA.Addr(), freeUDPPort(t),
-					[]string{strconv.Itoa(sip.port()), r.poolA.Domain(), pt}, "-s", "alice", "-m", "1")
+					[]string{strconv.Itoa(sip.port()), r.poolA.Domain(), pt}, erinAuth(r, "alice", "-s", "alice", "-m", "1")...)
 				id, _ = answerWith(t, ws, tb, "a1")
 			} else {
 				phone = erinAnswers(t, r, sip.port(), int(tc.eventPT))

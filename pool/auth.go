@@ -2,6 +2,8 @@ package pool
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -38,6 +40,15 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 		if c.Realm != realm {
 			continue // credentials for some other realm on the path
 		}
+		ip := sourceIP(req.Source())
+		if left, locked := p.throttle.locked(ip, c.Username, p.opt.Now()); locked {
+			// Locked out: not even the right password gets in until the time is up.
+			e := newSIPError(403, "Forbidden: Too Many Failed Attempts")
+			e.Headers = []sip.Header{n.warning(fmt.Sprintf("user %s is locked out from %s for %ds after %d failed digest answers",
+				c.Username, ip, int(left.Round(time.Second)/time.Second), p.opt.AuthFailureLimit))}
+			n.respondAfter(req, tx, e, p.throttle.maxDelay())
+			return "", false
+		}
 		if _, ok := digestHash(c.Algorithm); !ok {
 			challenge(false)
 			return "", false
@@ -60,7 +71,16 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 			return "", false
 		}
 		if !known || !digestMatches(c, string(req.Method), password) {
-			n.respond(req, tx, newSIPError(403, "Forbidden: Bad Credentials"))
+			// Each failure is answered later than the one before; the last allowed one
+			// locks the user out from this source (limits.go).
+			delay, lockedNow := p.throttle.fail(ip, c.Username, p.opt.Now())
+			e := newSIPError(403, "Forbidden: Bad Credentials")
+			if lockedNow {
+				n.log.Warn("digest failures: user locked out from source", "user", c.Username, "from", ip, "for", p.opt.AuthLockout)
+				e.Headers = []sip.Header{n.warning(fmt.Sprintf("user %s is now locked out from %s for %ds after %d failed digest answers",
+					c.Username, ip, int(p.opt.AuthLockout/time.Second), p.opt.AuthFailureLimit))}
+			}
+			n.respondAfter(req, tx, e, delay)
 			return "", false
 		}
 		if nonceErr != nil || !p.nonces.use(c.Nonce, nc, c.QOP != "") {
@@ -69,6 +89,7 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 			challenge(true)
 			return "", false
 		}
+		p.throttle.succeed(ip, c.Username)
 		return c.Username, true
 	}
 	challenge(false)
@@ -92,24 +113,38 @@ func (n *node) challengeAs(req *sip.Request, tx sip.ServerTransaction, stale, pr
 	}
 }
 
-// authenticateCaller applies Config.AuthenticateCalls: a new dialog or out-of-dialog
-// request that claims (in From) to be one of this pool's users must prove it with
-// Proxy-Authorization, so nobody on the network can call as alice. Requests relayed by
-// the peer pool or sent by our park service were authenticated where they entered (or
-// are the service's own), and users of other domains cannot be checked here at all.
+// respondAfter answers req with e after delay, or not at all if the node stops first.
+// sipgo ends the transaction when the handler returns, so the handler waits; it gives
+// its in-flight slot back meanwhile, because waiting is the pool's choice, not work
+// (the flood gate bounds how many such waits one source can start).
+func (n *node) respondAfter(req *sip.Request, tx sip.ServerTransaction, e *sipError, delay time.Duration) {
+	n.pool.inflight.Add(-1)
+	defer n.pool.inflight.Add(1)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		n.respond(req, tx, e)
+	case <-n.ctx.Done():
+	}
+}
+
+// authenticateCaller challenges calls unless Config.UnauthenticatedCalls: a new dialog
+// or out-of-dialog request that claims (in From) to be one of this pool's users must
+// prove it with Proxy-Authorization, so nobody on the network can call as alice.
+// Requests from the peer pool or our park service (node.trusted: by the address they
+// came from, never by a header the sender writes) were authenticated where they entered
+// (or are the service's own), and users of other domains cannot be checked here at all.
 // Our credentials are removed before forwarding (RFC 3261 §22.3).
 func (n *node) authenticateCaller(req *sip.Request, tx sip.ServerTransaction) bool {
-	if !n.pool.cfg.AuthenticateCalls || inDialog(req) || req.IsAck() || req.IsCancel() {
+	if n.pool.cfg.UnauthenticatedCalls || inDialog(req) || req.IsAck() || req.IsCancel() {
 		return true
 	}
 	from := req.From().Address.User
 	if _, ours := n.pool.users[from]; !ours {
 		return true
 	}
-	if peer := n.pool.cfg.Peer; peer != nil && viaContains(req, peer.Addr) {
-		return true
-	}
-	if n.park != nil && viaContains(req, n.park.Addr()) {
+	if n.trusted(req) {
 		return true
 	}
 	user, ok := n.authenticateAs(req, tx, true)

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -36,6 +37,10 @@ type BindingStore interface {
 	Get(aor string, now time.Time) []Binding
 	// Expire drops bindings that expired before now and says how many it dropped.
 	Expire(now time.Time) int
+	// Bound reports whether some live binding's contact is at addr (a missing port
+	// being 5060): the proxy follows a Route header only to such an address, the peer
+	// pool or the park service.
+	Bound(addr netip.AddrPort, now time.Time) bool
 }
 
 var _ BindingStore = (*memoryBindings)(nil)
@@ -122,4 +127,31 @@ func (m *memoryBindings) Expire(now time.Time) int {
 		}
 	}
 	return n
+}
+
+func (m *memoryBindings) Bound(addr netip.AddrPort, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, bs := range m.aor {
+		for _, b := range bs {
+			if b.Expires.After(now) && contactAddr(b.Contact) == addr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contactAddr is the address a contact URI names; the zero AddrPort for a hostname
+// (the registrar accepts IP addresses only).
+func contactAddr(u sip.Uri) netip.AddrPort {
+	ip, err := netip.ParseAddr(u.Host)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port))
 }

@@ -96,6 +96,8 @@ func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
 		{"bad peer orbit", base + "peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: [\"8000-80\"]}\n", []string{"peer.orbits[0]", "8000-80"}},
 		{"too large", base + "# " + strings.Repeat("x", maxConfigSize) + "\n", []string{"exceeds"}},
 		{"empty", "", []string{"empty"}},
+		{"negative flood rate", base + "floodLimit: {perSecond: -1}\n", []string{"floodLimit.perSecond", "-1"}},
+		{"negative flood burst", base + "floodLimit: {burst: -5}\n", []string{"floodLimit.burst", "-5"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +135,30 @@ func TestParseConfigPark(t *testing.T) {
 		}
 		if cfg.Park.MusicFile != tc.music || cfg.Park.DisableMusicOnHold != tc.disableMOH {
 			t.Errorf("park {%s}: music file %q, music on hold disabled %v; want %q, %v", tc.park, cfg.Park.MusicFile, cfg.Park.DisableMusicOnHold, tc.music, tc.disableMOH)
+		}
+	}
+}
+
+// Call authentication is on unless a config turns it off by name; the flood limit is
+// taken as written.
+func TestParseConfigSecurity(t *testing.T) {
+	base := "name: pool-a\nlisten: 127.0.0.1:5070\npark: {orbits: [\"7000-7099\"]}\n"
+	for _, tc := range []struct {
+		yaml   string
+		unauth bool
+		flood  FloodLimit
+	}{
+		{"", false, FloodLimit{}},
+		{"authenticateCalls: true\n", false, FloodLimit{}},
+		{"authenticateCalls: false\n", true, FloodLimit{}},
+		{"floodLimit: {perSecond: 5000, burst: 10000}\n", false, FloodLimit{PerSecond: 5000, Burst: 10000}},
+	} {
+		cfg, err := ParseConfig([]byte(base+tc.yaml), "")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if cfg.UnauthenticatedCalls != tc.unauth || cfg.FloodLimit != tc.flood {
+			t.Errorf("%q: unauthenticated calls %v, flood limit %+v; want %v, %+v", tc.yaml, cfg.UnauthenticatedCalls, cfg.FloodLimit, tc.unauth, tc.flood)
 		}
 	}
 }

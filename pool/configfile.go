@@ -26,7 +26,8 @@ import (
 //	  maxPickupAttempts: 1
 //	  onTimeoutURI: ""
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
-//	authenticateCalls: false           # optional; true demands 407 digest on calls from our users
+//	authenticateCalls: true            # optional, the default: 407 digest on calls from our users
+//	floodLimit: {perSecond: 500, burst: 1000}   # optional; requests per source IP, excess 503
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`
@@ -36,7 +37,13 @@ type fileConfig struct {
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
 	Digest     []string   `yaml:"digestAlgorithms"`
-	AuthCalls  bool       `yaml:"authenticateCalls"`
+	AuthCalls  *bool      `yaml:"authenticateCalls"`
+	Flood      fileFlood  `yaml:"floodLimit"`
+}
+
+type fileFlood struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
 }
 
 type fileUser struct {
@@ -72,15 +79,16 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 	}
 	var errs fileErrors
 	cfg := Config{
-		Name:              f.Name,
-		Domain:            f.Domain,
-		Listen:            f.Listen,
-		ParkListen:        f.ParkListen,
-		Users:             f.users(),
-		Peer:              f.Peer.peer(&errs),
-		Park:              f.Park.config(dir, &errs),
-		DigestAlgorithms:  f.Digest,
-		AuthenticateCalls: f.AuthCalls,
+		Name:                 f.Name,
+		Domain:               f.Domain,
+		Listen:               f.Listen,
+		ParkListen:           f.ParkListen,
+		Users:                f.users(),
+		Peer:                 f.Peer.peer(&errs),
+		Park:                 f.Park.config(dir, &errs),
+		DigestAlgorithms:     f.Digest,
+		UnauthenticatedCalls: f.AuthCalls != nil && !*f.AuthCalls,
+		FloodLimit:           FloodLimit(f.Flood),
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))

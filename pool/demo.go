@@ -38,6 +38,8 @@ func DemoConfigs(host string) (a, b Config) {
 		Listen: addrA,
 		Users:  append([]User(nil), DemoUsers...),
 		Peer:   &Peer{Name: "pool-b", Addr: addrB, Orbits: append([]Range(nil), orbitsB...)},
+		// The default, written out as in configs/pool-a.yaml.
+		FloodLimit: FloodLimit{PerSecond: DefaultFloodRate, Burst: DefaultFloodBurst},
 		Park: ParkConfig{
 			Orbits:            append([]Range(nil), orbitsA...),
 			PickupTimeout:     90 * time.Second,
@@ -46,10 +48,11 @@ func DemoConfigs(host string) (a, b Config) {
 		},
 	}
 	b = Config{
-		Name:   "pool-b",
-		Listen: addrB,
-		Users:  append([]User(nil), DemoUsers...),
-		Peer:   &Peer{Name: "pool-a", Addr: addrA, Orbits: append([]Range(nil), orbitsA...)},
+		Name:       "pool-b",
+		Listen:     addrB,
+		Users:      append([]User(nil), DemoUsers...),
+		Peer:       &Peer{Name: "pool-a", Addr: addrA, Orbits: append([]Range(nil), orbitsA...)},
+		FloodLimit: FloodLimit{PerSecond: DefaultFloodRate, Burst: DefaultFloodBurst},
 		Park: ParkConfig{
 			Orbits:            append([]Range(nil), orbitsB...),
 			PickupTimeout:     45 * time.Second,

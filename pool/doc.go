@@ -17,9 +17,34 @@
 //	                                     request; then 480 (known user) or 404
 //
 // Requests that reach the pool itself (no user part, or the pool's name): REGISTER is
-// the registrar, OPTIONS the health probe (200 serving, 503 draining). INVITEs are not
-// authenticated: the pool trusts its loopback network and authenticates registrations,
-// which is what decides where calls are delivered.
+// the registrar, OPTIONS the health probe (200 serving, 503 draining).
+//
+// Secure by default (issue #13; trust.go, limits.go, auth.go):
+//
+//   - No open relay. A Route header naming someone else (RFC 3261 §16.4) is followed
+//     only to the peer pool, this pool's park service or a registered contact; any
+//     other address or a hostname gets 403 with a Warning saying why. The Request-URI
+//     only ever leads to those three (the table above).
+//   - Calls are authenticated. A request starting a dialog or standing alone whose From
+//     names one of this pool's users must carry Proxy-Authorization (407 challenge,
+//     answered by gateway/ua and siptest phones); a password for another user is 403.
+//     Config.UnauthenticatedCalls (YAML "authenticateCalls: false") turns this off, and
+//     the pool logs a warning at start. The peer pool and the park service are elements,
+//     not users: they are recognised by the address a request comes from — over UDP the
+//     exact configured peer.addr or park listener, over TCP its IP plus a top Via naming
+//     that address — never by a header alone, and are neither challenged nor flood-limited.
+//   - Digest failures are throttled per source IP and user name: the n-th failure within
+//     Options.AuthFailureWindow (1 min) is answered after AuthFailureDelay·2ⁿ⁻¹ (0.2 s,
+//     0.4 s, …), and the AuthFailureLimit-th (5th) locks that user out from that address
+//     for AuthLockout (60 s): every answer then is a 403 with a Warning after 3.2 s, even
+//     for the right password. Other users and other addresses are unaffected; a success
+//     clears the count.
+//   - Floods are refused per source IP: a token bucket (Config.FloodLimit, default 500 a
+//     second with bursts of 1,000) covers every request but OPTIONS, ACK and CANCEL; the
+//     excess gets 503 with Retry-After (the time the bucket takes to refill) — over UDP
+//     statelessly from the read loop, so a flood builds no transactions. OPTIONS stay
+//     exempt so health probes see the pool serving through a flood. Beyond that,
+//     Options.MaxInFlight answers 503 when the pool as a whole is overloaded.
 //
 // sipgo runs every message on a goroutine of its own; the requests of one dialog are
 // nevertheless relayed in the order they were read (package sip/inorder, fed by the UDP
@@ -28,6 +53,7 @@
 //
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go
-// (OPTIONS), guard.go and framing.go (bad input and resource limits), config.go and
-// configfile.go (the pool's settings).
+// (OPTIONS), guard.go and framing.go (bad input and resource limits), trust.go (who is
+// trusted, where a Route may lead) and limits.go (flood gate, digest throttle),
+// config.go and configfile.go (the pool's settings).
 package pool

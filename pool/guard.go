@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,17 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		// the message to a goroutine of its own (package inorder).
 		switch m := m.(type) {
 		case *sip.Request:
+			m.SetSource(props.RemoteAddr.String())
+			m.SetTransport("UDP")
+			if e := n.admit(m); e != nil {
+				n.refuseStateless(m, e, props.RemoteAddr)
+				return nil, nil
+			}
+			if m.IsAck() {
+				if tag, _ := m.To().Params.Get("tag"); strings.HasPrefix(tag, floodTagPrefix) {
+					return nil, nil // the ACK for a flood 503: nothing to relay
+				}
+			}
 			n.order.Arrived(m)
 		case *sip.Response:
 			n.order.ArrivedResponse(m)
@@ -51,6 +63,20 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 	}
 	n.log.Debug("dropped malformed datagram", "from", props.RemoteAddr.String(), "bytes", len(data))
 	return nil, nil
+}
+
+// refuseStateless answers a UDP request with e without a transaction: the flood gate's
+// 503 costs the pool no state, and its To tag lets readFilter drop the ACK that follows.
+func (n *node) refuseStateless(req *sip.Request, e *sipError, to net.Addr) {
+	res := e.response(req)
+	if h := res.To(); h != nil {
+		if _, ok := h.Params.Get("tag"); !ok {
+			h.Params.Add("tag", floodTagPrefix+sip.GenerateTagN(8))
+		}
+	}
+	if _, err := n.udp.WriteTo([]byte(res.String()), to); err != nil {
+		n.log.Debug("flood reply failed", "error", err)
+	}
 }
 
 // guardedListener bounds concurrent TCP connections and wraps each in a framedConn.

@@ -42,6 +42,13 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 	// on (or answered), not when its transaction ends.
 	turn := n.order.Turn(req)
 	defer turn()
+	if req.Transport() != "UDP" {
+		// Over UDP the flood gate already ran in readFilter, statelessly.
+		if e := n.admit(req); e != nil {
+			n.respond(req, tx, e)
+			return
+		}
+	}
 	if p.inflight.Add(1) > int64(p.opt.MaxInFlight) {
 		p.inflight.Add(-1)
 		// Overload: RFC 3261 §21.5.4, with Retry-After so clients back off.

@@ -66,7 +66,14 @@ type rawUA struct {
 
 func newRawUA(t testing.TB) *rawUA {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("pooltest"), sipgo.WithUserAgentHostname("127.0.0.1"))
+	return newRawUAAt(t, "127.0.0.1")
+}
+
+// newRawUAAt is newRawUA on loopback address ip (any of 127.0.0.0/8): another source
+// address, for limits kept per source IP.
+func newRawUAAt(t testing.TB, ip string) *rawUA {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("pooltest"), sipgo.WithUserAgentHostname(ip))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +81,14 @@ func newRawUA(t testing.TB) *rawUA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	la := conn.LocalAddr().(*net.UDPAddr)
 	go srv.ServeUDP(conn)
 	waitListening(t, ua, la.String())
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(la.Port), sipgo.WithClientConnectionAddr(la.String()))
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(ip), sipgo.WithClientPort(la.Port), sipgo.WithClientConnectionAddr(la.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,14 @@ const (
 	DefaultInviteTimeout  = 3 * time.Minute // RFC 3261 §16.6 step 11: Timer C > 3 min.
 	DefaultPeerTimeout    = 2 * time.Second // four T1s: a live peer answers 100 in milliseconds
 	DefaultTCPIdleTimeout = 10 * time.Minute
+
+	// Digest failures per source IP and user (limits.go): 200 ms, 400 ms, 800 ms,
+	// 1.6 s, then the fifth failure within a minute (answered after 3.2 s) locks the
+	// pair out for a minute, every answer meanwhile a 403 after 3.2 s.
+	DefaultAuthFailureLimit  = 5
+	DefaultAuthFailureWindow = time.Minute
+	DefaultAuthLockout       = time.Minute
+	DefaultAuthFailureDelay  = 200 * time.Millisecond
 )
 
 // Options tune a Pool; the zero value means the defaults above. New never modifies the
@@ -50,7 +58,16 @@ type Options struct {
 	PeerTimeout time.Duration
 	// TCPIdleTimeout closes a TCP connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
-	// Now is the registrar's clock; tests move it to expire bindings without sleeping.
+	// AuthFailureLimit digest failures from one source IP for one user name within
+	// AuthFailureWindow lock that pair out for AuthLockout: every answer is 403 then,
+	// whatever the password. The n-th failure is answered after AuthFailureDelay·2ⁿ⁻¹,
+	// and so is every answer during a lock-out (with n = AuthFailureLimit); the doubling
+	// stops at 2⁸ times the first delay.
+	AuthFailureLimit  int
+	AuthFailureWindow time.Duration
+	AuthLockout       time.Duration
+	AuthFailureDelay  time.Duration
+	// Now is the registrar's and the digest throttle's clock; tests move it to expire bindings without sleeping.
 	Now func() time.Time
 
 	// testPickupTimeout shortens the park pickup timeout below Lync's 10 s minimum;
@@ -78,6 +95,12 @@ func (o Options) withDefaults() Options {
 	set(&o.InviteTimeout, DefaultInviteTimeout)
 	set(&o.PeerTimeout, DefaultPeerTimeout)
 	set(&o.TCPIdleTimeout, DefaultTCPIdleTimeout)
+	set(&o.AuthFailureWindow, DefaultAuthFailureWindow)
+	set(&o.AuthLockout, DefaultAuthLockout)
+	set(&o.AuthFailureDelay, DefaultAuthFailureDelay)
+	if o.AuthFailureLimit <= 0 {
+		o.AuthFailureLimit = DefaultAuthFailureLimit
+	}
 	if o.MaxExpires < o.MinExpires {
 		o.MaxExpires = o.MinExpires
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,8 @@ type Pool struct {
 	users    map[string]string // name → password
 	bindings BindingStore
 	nonces   *nonces
+	flood    *floodGate
+	throttle *authThrottle
 
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -74,6 +77,15 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		p.users[u.Name] = u.Password
 	}
 	p.nonces = newNonces(cfg.Domain, opt.NonceTTL, opt.Now)
+	if cfg.FloodLimit.PerSecond == 0 {
+		cfg.FloodLimit.PerSecond = DefaultFloodRate
+	}
+	if cfg.FloodLimit.Burst == 0 {
+		cfg.FloodLimit.Burst = DefaultFloodBurst
+	}
+	p.cfg.FloodLimit = cfg.FloodLimit
+	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
+	p.throttle = newAuthThrottle(opt)
 	return p, nil
 }
 
@@ -168,6 +180,9 @@ func (p *Pool) Start(ctx context.Context) error {
 	p.node = n
 	p.addr = n.addr
 	p.log.Info("pool serving", "sip", n.addr, "park", n.parkAddr())
+	if p.cfg.UnauthenticatedCalls {
+		p.log.Warn("calls are not authenticated (authenticateCalls: false): anyone who reaches " + n.addr + " can call as any of this pool's users")
+	}
 	return nil
 }
 
@@ -262,6 +277,7 @@ type node struct {
 	tcp    net.Listener
 	order  *inorder.Queue // in-dialog requests, in the order they were read
 	park   *park.Service
+	elems  []netip.AddrPort // the peer's and park's addresses (trust.go)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -335,6 +351,7 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		return nil, fmt.Errorf("pool %s: park service: %w", p.cfg.Name, err)
 	}
 	n.park = ps
+	n.elems = n.findElements()
 	if p.draining.Load() {
 		ps.Drain()
 	}
@@ -414,6 +431,8 @@ func (n *node) janitor() {
 				n.log.Debug("expired registrations", "count", k)
 			}
 			n.pool.nonces.expire()
+			n.pool.flood.expire(time.Now())
+			n.pool.throttle.expire(n.pool.opt.Now())
 		case <-n.ctx.Done():
 			return
 		}

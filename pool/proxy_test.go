@@ -289,7 +289,6 @@ func TestCancelReachesCallee(t *testing.T) {
 
 func TestAuthenticateCalls(t *testing.T) {
 	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
-	cfg.AuthenticateCalls = true
 	p := startPool(t, cfg, Options{})
 	ctx := testCtx(t)
 	alice := newPhone(t, p, "alice", "alice-pw", aliceHz)

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -38,12 +37,15 @@ type target struct {
 // saw the request (its address is in a Via); then a user we know gets 480, others 404.
 func (n *node) route(req *sip.Request) (target, *sipError) {
 	if r := req.Route(); r != nil {
+		// No open relay (trust.go): only to the peer, the park service or a contact.
 		hp := r.Address.HostPort()
-		if _, err := netip.ParseAddr(r.Address.Host); err != nil {
-			return target{}, newSIPError(404, "Route Host Not Served")
-		}
 		if r.Address.Port == 0 {
 			hp = net.JoinHostPort(r.Address.Host, "5060")
+		}
+		if !n.routeAllowed(hp) {
+			e := newSIPError(403, "Forbidden: Route Not Allowed")
+			e.Headers = []sip.Header{n.warning("Route to " + hp + " is not the peer pool, the park service or a registered contact: this pool is not an open relay")}
+			return target{}, e
 		}
 		return target{kind: targetRoute, addr: hp, transport: uriTransport(r.Address)}, nil
 	}
