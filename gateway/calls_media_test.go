@@ -11,7 +11,6 @@ import (
 
 	"github.com/parkway/parkway/media/tone"
 	"github.com/parkway/parkway/signaling"
-	"github.com/parkway/parkway/siptest"
 )
 
 // What the media does through the whole gateway: hold with a SIP phone, pool-a's and
@@ -24,22 +23,8 @@ import (
 func TestCallsMediaHoldWithPhone(t *testing.T) {
 	r := newCallRig(t, rigOptions{})
 	ws := r.signedIn(t, "alice")[0]
-	erin := sipPhone(t, r, "erin", "erin-sip", phoneHz)
 	ctx := within(t, time.Minute)
-
-	id, tb := dialFrom(t, ws, "d1", "erin", false)
-	var pc *siptest.Call
-	select {
-	case pc = <-erin.Incoming():
-	case <-ctx.Done():
-		t.Fatal("erin's phone never rang")
-	}
-	if err := pc.Answer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	untilState(t, ws, id, signaling.CallActive)
-	tb.talk(aliceHz)
-	waitFor(t, "alice to hear erin", func() bool { return tb.heard(phoneHz) })
+	id, tb, pc := browserCallsErin(t, ctx, r, ws)
 
 	act(ws, "h1", signaling.ActionHold, id)
 	untilState(t, ws, id, signaling.CallHeld)

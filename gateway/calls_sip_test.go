@@ -92,20 +92,11 @@ func sipPhone(t *testing.T, r *callRig, user, password string, hz float64, opts 
 	return p
 }
 
-func within(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// Alice's browser calls a siptest phone: each hears the other's tone; the phone hangs
-// up and alice's call ends.
-func TestCallsSIPBrowserCallsPhone(t *testing.T) {
-	r := newCallRig(t, rigOptions{})
-	ws := r.signedIn(t, "alice")[0]
+// browserCallsErin has ws's tab dial a registered siptest phone, erin, which answers;
+// it returns once alice hears erin's tone, with alice talking.
+func browserCallsErin(t *testing.T, ctx context.Context, r *callRig, ws *client) (string, *tab, *siptest.Call) {
+	t.Helper()
 	erin := sipPhone(t, r, "erin", "erin-sip", phoneHz)
-	ctx := within(t, time.Minute)
-
 	id, tb := dialFrom(t, ws, "d1", "erin", false)
 	var pc *siptest.Call
 	select {
@@ -119,6 +110,22 @@ func TestCallsSIPBrowserCallsPhone(t *testing.T) {
 	untilState(t, ws, id, signaling.CallActive)
 	tb.talk(aliceHz)
 	waitFor(t, "alice to hear erin", func() bool { return tb.heard(phoneHz) })
+	return id, tb, pc
+}
+
+func within(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Alice's browser calls a siptest phone: each hears the other's tone; the phone hangs
+// up and alice's call ends.
+func TestCallsSIPBrowserCallsPhone(t *testing.T) {
+	r := newCallRig(t, rigOptions{})
+	ws := r.signedIn(t, "alice")[0]
+	ctx := within(t, time.Minute)
+	id, _, pc := browserCallsErin(t, ctx, r, ws)
 	waitFor(t, "erin to hear alice", func() bool { return pc.Media().HeardTone(aliceHz) })
 
 	if err := pc.Hangup(ctx); err != nil {
