@@ -41,15 +41,15 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// sameOriginWrites refuses state-changing requests from pages of other origins: a
-// cross-site HTML form can POST without a CORS preflight, and the admin API's failover
-// must not be one click on someone else's page away.
-func (s *Server) sameOriginWrites(next http.Handler) http.Handler {
+// sameOriginWrites refuses state-changing requests from pages of origins the policy does
+// not allow: a cross-site HTML form can POST without a CORS preflight, and the admin
+// API's failover must not be one click on someone else's page away.
+func sameOriginWrites(origins originPolicy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if !s.origins.allows(r) {
+			if !origins.allows(r) {
 				writeError(w, http.StatusForbidden, "forbidden-origin", "requests from origin "+r.Header.Get("Origin")+" are not allowed")
 				return
 			}

@@ -87,7 +87,9 @@ type Config struct {
 	// means "localhost" in demo mode and any name otherwise.
 	Hosts []string
 	// EmbedOrigins may frame widget.html (CSP frame-ancestors) and, being where the
-	// widget's host pages live, are allowed like AllowedOrigins (issue 6).
+	// widget's host pages live, are allowed like AllowedOrigins (issue 6) — except by
+	// the admin API (/api/dr, /api/demo/), which only the gateway's own pages and
+	// AllowedOrigins may change (issue 13).
 	EmbedOrigins []string
 	// EmbedKey authenticates host backends asking for widget tickets (POST /api/tickets,
 	// Authorization: Bearer KEY); empty means no tickets are issued. TicketTTL is how long

@@ -25,6 +25,10 @@ type Server struct {
 	signer  *auth.Signer
 	assets  *assets.Handler
 	origins originPolicy
+	// adminOrigins may make state-changing admin calls (/api/dr, /api/demo/): the
+	// gateway's own pages and AllowedOrigins, never EmbedOrigins — a page that embeds
+	// the widget is someone else's site, and must not be able to fail pools over.
+	adminOrigins originPolicy
 	edge    *edge.Server
 	phones  *phone.Service // nil without Config.Registrar
 	handler http.Handler
@@ -60,9 +64,10 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		signer:   signer,
 		assets:   files,
-		origins:  newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
-		embedKey: newEmbedKey(cfg.EmbedKey),
-		spent:    cfg.Tickets,
+		origins:      newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
+		adminOrigins: newOriginPolicy(cfg.AllowedOrigins),
+		embedKey:     newEmbedKey(cfg.EmbedKey),
+		spent:        cfg.Tickets,
 	}
 	s.embedOrigins = newOriginPolicy(cfg.EmbedOrigins).allowed
 	if err := files.Built(); err != nil {
@@ -107,14 +112,15 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("/api/tickets", s.serveTickets)
 	api.HandleFunc("/api/widget/session", s.serveWidgetSession)
 	if s.cfg.Admin != nil {
-		api.Handle("/api/dr", s.cfg.Admin)
-		api.Handle("/api/dr/", s.cfg.Admin)
-		api.Handle("/api/demo/", s.cfg.Admin)
+		admin := sameOriginWrites(s.adminOrigins, s.cfg.Admin)
+		api.Handle("/api/dr", admin)
+		api.Handle("/api/dr/", admin)
+		api.Handle("/api/demo/", admin)
 	}
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not-found", "no API at "+r.URL.Path)
 	})
-	mux.Handle("/api/", s.sameOriginWrites(api))
+	mux.Handle("/api/", sameOriginWrites(s.origins, api))
 	mux.Handle("/", s.assets)
 	return securityHeaders(newHostGuard(s.cfg.Hosts, s.cfg.Demo).wrap(mux))
 }
