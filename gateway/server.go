@@ -29,9 +29,9 @@ type Server struct {
 	// gateway's own pages and AllowedOrigins, never EmbedOrigins — a page that embeds
 	// the widget is someone else's site, and must not be able to fail pools over.
 	adminOrigins originPolicy
-	edge    *edge.Server
-	phones  *phone.Service // nil without Config.Registrar
-	handler http.Handler
+	edge         *edge.Server
+	phones       *phone.Service // nil without Config.Registrar
+	handler      http.Handler
 
 	// Widget tickets (tickets.go): the hashed embed key (nil: none issued), the store of
 	// spent ticket IDs, and the normalized embed allowlist.
@@ -60,10 +60,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		signer:   signer,
-		assets:   files,
+		cfg:          cfg,
+		log:          cfg.Logger,
+		signer:       signer,
+		assets:       files,
 		origins:      newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
 		adminOrigins: newOriginPolicy(cfg.AllowedOrigins),
 		embedKey:     newEmbedKey(cfg.EmbedKey),
