@@ -130,7 +130,11 @@ func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Contr
 func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager) (gateway.Config, error) {
 	cfg := e.gateway
 	cfg.Controller = ctl
-	cfg.Admin = admin.Handler(ctl, e.demoPools, admin.WithToken(e.adminToken))
+	anonymous := "no-token" // a gateway on loopback only may run without one
+	if cfg.Demo {
+		anonymous = "demo"
+	}
+	cfg.Admin = admin.Handler(ctl, e.demoPools, admin.WithToken(e.adminToken), admin.WithAuditLog(e.log, anonymous))
 	cfg.Logger = e.log
 	if sip == nil {
 		return cfg, nil

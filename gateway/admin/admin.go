@@ -6,7 +6,8 @@
 // `parkway dr` CLI is Client plus [WriteStatus]). Every error is JSON,
 // {"error":{"code":"...","message":"..."}}, with the status saying its class: 409 for a
 // transition the phase does not allow, 404 for an unknown path or pool, 405 (with Allow)
-// for a wrong method, 401 without the admin token when one is configured.
+// for a wrong method, 401 without the admin token when one is configured. Every action
+// and every refused token is logged with who and from where ([WithAuditLog]).
 package admin
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -73,35 +75,62 @@ func WithToken(token string) Option {
 	return func(h *handler) { h.token = token }
 }
 
+// WithAuditLog logs every admin action (failover, failback, a demo pool's stop or start)
+// and every request refused for a wrong or missing token on log, saying who (the token,
+// or anonymous when there is none: "demo" in the demo) and from where (the remote
+// address and the Origin header). Without it actions go to slog.Default.
+func WithAuditLog(log *slog.Logger, anonymous string) Option {
+	return func(h *handler) {
+		h.log = log
+		h.anonymous = anonymous
+	}
+}
+
 type handler struct {
-	c     *dr.Controller
-	demo  DemoPools
-	token string
-	mux   *http.ServeMux
+	c         *dr.Controller
+	demo      DemoPools
+	token     string
+	log       *slog.Logger
+	anonymous string // who a caller is when the API has no token
+	mux       *http.ServeMux
+}
+
+// audit logs an admin action: what, its outcome, who asked and from where.
+func (h *handler) audit(r *http.Request, action string, status int, err error) {
+	who := h.anonymous
+	if h.token != "" {
+		who = "admin-token"
+	}
+	level, outcome := slog.LevelInfo, "done"
+	if err != nil {
+		level, outcome = slog.LevelWarn, err.Error()
+	}
+	h.log.Log(r.Context(), level, "admin action", "action", action, "status", status, "outcome", outcome,
+		"who", who, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
 }
 
 // Handler serves the admin API for c. demo is nil outside demo mode, and then the whole
 // /api/demo/ tree answers 404, as if it did not exist. Mount it at /api/dr, /api/dr/ and
 // /api/demo/ (it matches full paths).
 func Handler(c *dr.Controller, demo DemoPools, opts ...Option) http.Handler {
-	h := &handler{c: c, demo: demo, mux: http.NewServeMux()}
+	h := &handler{c: c, demo: demo, log: slog.Default(), anonymous: "anonymous", mux: http.NewServeMux()}
 	for _, o := range opts {
 		o(h)
 	}
 	m := h.mux
 	m.HandleFunc("GET /api/dr", h.status)
-	m.HandleFunc("POST /api/dr/failover", h.transition(c.Failover))
-	m.HandleFunc("POST /api/dr/failback", h.transition(c.Failback))
+	m.HandleFunc("POST /api/dr/failover", h.transition("failover", c.Failover))
+	m.HandleFunc("POST /api/dr/failback", h.transition("failback", c.Failback))
 	// The method-less twins of each pattern catch the other methods, so a wrong method
 	// gets a JSON 405 with Allow rather than ServeMux's plain-text one.
 	m.HandleFunc("/api/dr", methodNotAllowed("GET, HEAD"))
 	m.HandleFunc("/api/dr/failover", methodNotAllowed("POST"))
 	m.HandleFunc("/api/dr/failback", methodNotAllowed("POST"))
 	if demo != nil {
-		m.HandleFunc("POST /api/demo/pools/{name}/stop", h.pool("stopped", func(r *http.Request, name string) error {
+		m.HandleFunc("POST /api/demo/pools/{name}/stop", h.pool("stop", "stopped", func(r *http.Request, name string) error {
 			return demo.StopPool(name)
 		}))
-		m.HandleFunc("POST /api/demo/pools/{name}/start", h.pool("started", func(r *http.Request, name string) error {
+		m.HandleFunc("POST /api/demo/pools/{name}/start", h.pool("start", "started", func(r *http.Request, name string) error {
 			return demo.StartPool(r.Context(), name)
 		}))
 		m.HandleFunc("/api/demo/pools/{name}/stop", methodNotAllowed("POST"))
@@ -117,6 +146,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.token != "" {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
+			h.log.Warn("admin request refused: no valid admin token", "method", r.Method, "path", r.URL.Path,
+				"remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parkway-admin"`)
 			writeError(w, http.StatusUnauthorized, ErrorDetail{Code: CodeUnauthorized, Message: "the admin API needs the admin token (Authorization: Bearer ...)"})
 			return
@@ -129,43 +160,54 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.c.Snapshot())
 }
 
-func (h *handler) transition(do func(context.Context) (dr.Snapshot, error)) http.HandlerFunc {
+func (h *handler) transition(action string, do func(context.Context) (dr.Snapshot, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		snap, err := do(r.Context())
 		var te *dr.TransitionError
+		status := http.StatusOK
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, snap)
+			writeJSON(w, status, snap)
 		case errors.As(err, &te):
-			writeError(w, http.StatusConflict, ErrorDetail{
+			status = http.StatusConflict
+			writeError(w, status, ErrorDetail{
 				Code:    CodeConflict,
 				Message: fmt.Sprintf("%s refused in phase %s: %s", te.Event, te.From, te.Reason),
 				Phase:   string(te.From),
 			})
 		case errors.Is(err, dr.ErrNotRunning):
-			writeError(w, http.StatusServiceUnavailable, ErrorDetail{Code: CodeUnavailable, Message: err.Error()})
+			status = http.StatusServiceUnavailable
+			writeError(w, status, ErrorDetail{Code: CodeUnavailable, Message: err.Error()})
 		default:
-			writeError(w, http.StatusInternalServerError, ErrorDetail{Code: CodeInternal, Message: err.Error()})
+			status = http.StatusInternalServerError
+			writeError(w, status, ErrorDetail{Code: CodeInternal, Message: err.Error()})
 		}
+		h.audit(r, action, status, err)
 	}
 }
 
-func (h *handler) pool(state string, do func(r *http.Request, name string) error) http.HandlerFunc {
+func (h *handler) pool(action, state string, do func(r *http.Request, name string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		action := action + " pool " + name
 		if _, ok := h.c.Snapshot().Pool(name); !ok {
 			writeError(w, http.StatusNotFound, ErrorDetail{Code: CodeNotFound, Message: fmt.Sprintf("no pool named %q", name)})
+			h.audit(r, action, http.StatusNotFound, ErrUnknownPool)
 			return
 		}
 		err := do(r, name)
+		status := http.StatusOK
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, PoolAction{Pool: name, State: state})
+			writeJSON(w, status, PoolAction{Pool: name, State: state})
 		case errors.Is(err, ErrUnknownPool):
-			writeError(w, http.StatusNotFound, ErrorDetail{Code: CodeNotFound, Message: fmt.Sprintf("no pool named %q", name)})
+			status = http.StatusNotFound
+			writeError(w, status, ErrorDetail{Code: CodeNotFound, Message: fmt.Sprintf("no pool named %q", name)})
 		default:
-			writeError(w, http.StatusInternalServerError, ErrorDetail{Code: CodeInternal, Message: fmt.Sprintf("pool %s: %v", name, err)})
+			status = http.StatusInternalServerError
+			writeError(w, status, ErrorDetail{Code: CodeInternal, Message: fmt.Sprintf("pool %s: %v", name, err)})
 		}
+		h.audit(r, action, status, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -451,5 +452,69 @@ func TestClientErrors(t *testing.T) {
 	closed.Close()
 	if _, err := (&Client{Gateway: url}).Status(ctx); err == nil {
 		t.Error("no error from a closed port")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Every admin action is logged with who asked (the token, or the anonymous name when
+// the API has none) and from where (remote address, Origin); so is a wrong token.
+func TestAuditLog(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, who string
+	}{{"token", "s3cret-admin-token", "admin-token"}, {"open demo", "", "demo"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			log := slog.New(slog.NewTextHandler(&out, nil))
+			e := newEnv(t, true, true, WithToken(tc.token), WithAuditLog(log, "demo"))
+			e.waitFor("both pools healthy", poolsHealthy)
+			auth := []string{"Origin", "http://admin.example", "Authorization", "Bearer " + tc.token}
+			for _, path := range []string{"/api/dr/failover", "/api/dr/failback", "/api/demo/pools/pool-b/stop", "/api/demo/pools/pool-b/start"} {
+				if status, _, m := e.call(http.MethodPost, path, auth...); status != http.StatusOK {
+					t.Fatalf("POST %s: %d %v", path, status, m)
+				}
+			}
+			e.call(http.MethodPost, "/api/dr/failback", auth...) // 409 in normal: logged too
+			for _, want := range []string{
+				"action=failover status=200 outcome=done",
+				"action=failback status=200 outcome=done",
+				`action="stop pool pool-b" status=200`,
+				`action="start pool pool-b" status=200`,
+				"action=failback status=409",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("log has no %q:\n%s", want, out.String())
+				}
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if !strings.Contains(line, "who="+tc.who) || !strings.Contains(line, "remote=127.0.0.1:") || !strings.Contains(line, "origin=http://admin.example") {
+					t.Errorf("log line without who=%s, remote and origin: %s", tc.who, line)
+				}
+			}
+			if tc.token == "" {
+				return
+			}
+			e.call(http.MethodPost, "/api/dr/failover", "Origin", "http://evil.example", "Authorization", "Bearer guess")
+			if !strings.Contains(out.String(), `msg="admin request refused: no valid admin token" method=POST path=/api/dr/failover remote=127.0.0.1:`) ||
+				!strings.Contains(out.String(), "origin=http://evil.example") {
+				t.Errorf("a wrong token is not logged with where it came from:\n%s", out.String())
+			}
+		})
 	}
 }
