@@ -2,6 +2,7 @@ package failover
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -9,15 +10,62 @@ import (
 	"github.com/parkway/parkway/pool"
 )
 
-// configs/gateway.yaml is the runnable example for `parkway gateway`: it parses, and
-// its pools are where configs/pool-a.yaml and pool-b.yaml listen, with their orbits.
+// configs/gateway.yaml (a real deployment's, with the secrets scripts/gateway-secrets.sh
+// makes) and configs/gateway-demo.yaml (the demo's) are runnable: they parse, the
+// gateway would start with them (no fatal finding of --check-config), and their pools
+// are where configs/pool-a.yaml and pool-b.yaml listen, with their orbits and passwords.
 func TestExampleConfigs(t *testing.T) {
-	fc, err := gateway.LoadConfig(filepath.Join("..", "configs", "gateway.yaml"))
+	demo, err := gateway.LoadConfig(filepath.Join("..", "configs", "gateway-demo.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !demo.Gateway.Demo {
+		t.Error("configs/gateway-demo.yaml is not in demo mode")
+	}
+	checkExampleConfig(t, "gateway-demo.yaml", demo)
+	deploy := loadWithSecrets(t)
+	if deploy.Gateway.Demo || deploy.AdminToken == "" || len(deploy.Gateway.Hosts) == 0 || len(deploy.Gateway.EmbedKey) == 0 {
+		t.Errorf("configs/gateway.yaml: demo %v, admin token %v, hosts %v, embed key %v: want a non-demo gateway with all of them",
+			deploy.Gateway.Demo, deploy.AdminToken != "", deploy.Gateway.Hosts, len(deploy.Gateway.EmbedKey) > 0)
+	}
+	checkExampleConfig(t, "gateway.yaml", deploy)
+}
+
+// loadWithSecrets loads configs/gateway.yaml from a copy beside secrets made by
+// scripts/gateway-secrets.sh, as its header tells an operator to.
+func loadWithSecrets(t *testing.T) gateway.FileConfig {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"gateway.yaml", "users.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "configs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(filepath.Join("..", "scripts", "gateway-secrets.sh"), filepath.Join(dir, "secrets")).CombinedOutput(); err != nil {
+		t.Fatalf("scripts/gateway-secrets.sh: %v\n%s", err, out)
+	}
+	fc, err := gateway.LoadConfig(filepath.Join(dir, "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fc
+}
+
+func checkExampleConfig(t *testing.T, file string, fc gateway.FileConfig) {
+	t.Helper()
+	findings := fc.Check(gateway.CheckOptions{})
+	if err := gateway.Refusal(findings); err != nil {
+		t.Errorf("configs/%s: %v", file, err)
+	}
+	for _, f := range findings {
+		t.Logf("configs/%s: %v", file, f)
+	}
 	if fc.UA == nil {
-		t.Fatal("configs/gateway.yaml has no sip section: the gateway would carry no calls")
+		t.Fatalf("configs/%s has no sip section: the gateway would carry no calls", file)
 	}
 	for _, p := range []struct {
 		file         string
@@ -33,7 +81,7 @@ func TestExampleConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.Listen != p.addr {
-			t.Errorf("configs/gateway.yaml has %s at %s; %s listens on %s", cfg.Name, p.addr, p.file, cfg.Listen)
+			t.Errorf("configs/%s has %s at %s; %s listens on %s", file, cfg.Name, p.addr, p.file, cfg.Listen)
 		}
 		var orbits string
 		for i, r := range cfg.Park.Orbits {
@@ -43,7 +91,7 @@ func TestExampleConfigs(t *testing.T) {
 			orbits += r.Start + "-" + r.End
 		}
 		if orbits != p.orbits {
-			t.Errorf("configs/gateway.yaml gives %s orbits %s; %s has %s", cfg.Name, p.orbits, p.file, orbits)
+			t.Errorf("configs/%s gives %s orbits %s; %s has %s", file, cfg.Name, p.orbits, p.file, orbits)
 		}
 		for _, u := range cfg.Users {
 			if pw, ok := fc.UA.Credentials.Password(u.Name); !ok || pw != u.Password {

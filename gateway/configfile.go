@@ -33,13 +33,17 @@ type FileConfig struct {
 	// one: no SIP). Its Pools are the DR pools, Active is home; the caller builds the
 	// ua.Manager, passes it as DR.Redirector and as Gateway.Registrar (SIPUsers).
 	UA *ua.Config
+
+	// secretFiles are the files of secrets the config names, for Check to look at
+	// their permissions: config key → resolved path.
+	secretFiles map[string]string
 }
 
 // fileConfig is the YAML form, parsed strictly (an unknown or misspelt key is an error,
 // never a silent default). Example (configs/gateway.yaml):
 //
 //	http: 127.0.0.1:8080
-//	hosts: [phone.example.com]       # names the gateway answers to (DNS-rebinding guard)
+//	hosts: [phone.example.com]       # names the gateway answers to (DNS-rebinding guard); required unless demo
 //	demo: false                      # true enables POST /api/session for the demo users
 //	allowedOrigins: ["https://phone.example.com"]
 //	embedOrigins: []                 # pages that may frame widget.html (issue 6)
@@ -50,7 +54,7 @@ type FileConfig struct {
 //	authTimeout: 5s
 //	maxSessions: 50000               # websockets; each costs ~32 KiB
 //	heartbeat: {interval: 2s, timeout: 6s}
-//	adminTokenFile: admin.token      # absent: the admin API is open (trusted networks only)
+//	adminTokenFile: admin.token      # ≥ 16 bytes; absent: the admin API is open, allowed only on loopback
 //	pools:
 //	  home:   {name: pool-a, sip: 127.0.0.1:5070, orbits: ["7000-7099"]}
 //	  backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099"]}
@@ -135,7 +139,7 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 	if err := strictyaml.Decode(data, maxConfigFile, &f); err != nil {
 		return FileConfig{}, fmt.Errorf("config: %w", err)
 	}
-	p := &problems{dir: dir}
+	p := &problems{dir: dir, secretFiles: map[string]string{}}
 	fc := FileConfig{
 		HTTP:       f.httpAddr(p),
 		Gateway:    f.gateway(p),
@@ -149,14 +153,16 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 	if err := p.err(); err != nil {
 		return FileConfig{}, err
 	}
+	fc.secretFiles = p.secretFiles
 	return fc, nil
 }
 
 // problems collects what is wrong with a config file, each problem naming its field and
 // value, so that one run reports them all.
 type problems struct {
-	dir  string // the config file's directory: relative file names start there
-	errs []error
+	dir         string            // the config file's directory: relative file names start there
+	secretFiles map[string]string // config key → path of every secret file read
+	errs        []error
 }
 
 func (p *problems) bad(field string, value any, format string, args ...any) {
@@ -198,6 +204,7 @@ func (p *problems) secret(field, name string, minLen int, want string) []byte {
 	if name == "" {
 		return nil
 	}
+	p.secretFiles[field] = p.path(name)
 	b, err := os.ReadFile(p.path(name))
 	if err != nil {
 		p.bad(field, fmt.Sprintf("%q", p.path(name)), "%v", err)
@@ -260,9 +267,16 @@ func checkOrigins(p *problems, field string, origins []string) {
 	}
 }
 
-// adminToken is the admin API's bearer token; "" leaves the API open.
+// adminToken is the admin API's bearer token; "" leaves the API open. A token file that
+// is named but holds nothing is an error, not an open API: an empty file is a mistake
+// (a failed secret rollout), and must not silently disarm the admin API's check.
 func (f *fileConfig) adminToken(p *problems) string {
-	return string(p.secret("adminTokenFile", f.AdminTokenFile, 16, "use at least 16 random ones"))
+	n := len(p.errs)
+	token := p.secret("adminTokenFile", f.AdminTokenFile, 16, "use at least 16 random ones")
+	if f.AdminTokenFile != "" && token == nil && len(p.errs) == n {
+		p.bad("adminTokenFile", fmt.Sprintf("%q", f.AdminTokenFile), "is empty: write a token of at least 16 random bytes in it, or remove the key (then the admin API is open, which only a loopback gateway may be)")
+	}
+	return string(token)
 }
 
 // dr is the DR controller's pools, probes and automatic transitions.
@@ -327,6 +341,7 @@ func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 		p.bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")
 		return c
 	}
+	p.secretFiles["sip.credentialsFile"] = p.path(f.CredentialsFile)
 	creds, err := loadCredentials(p.path(f.CredentialsFile))
 	if err != nil {
 		p.bad("sip.credentialsFile", fmt.Sprintf("%q", f.CredentialsFile), "%v", err)

@@ -134,20 +134,25 @@ func TestParseConfigReportsAll(t *testing.T) {
 	}
 }
 
-// A secret file of nothing but space counts as absent, as it always has: no session
-// key (a random one per process), no admin token.
-func TestParseConfigBlankSecretIsAbsent(t *testing.T) {
+// A session key file of nothing but space counts as absent, as it always has: a random
+// key per process. An admin token file of nothing but space is refused: counted as
+// absent it would silently open the admin API (issue 13).
+func TestParseConfigBlankSecrets(t *testing.T) {
 	dir := writeSecrets(t)
 	if err := os.WriteFile(filepath.Join(dir, "blank"), []byte(" \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("sessionKeyFile: session.key", "sessionKeyFile: blank", "adminTokenFile: admin.token", "adminTokenFile: blank").Replace(goodConfig)
+	conf := strings.NewReplacer("sessionKeyFile: session.key", "sessionKeyFile: blank").Replace(goodConfig)
 	fc, err := ParseConfig([]byte(conf), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fc.Gateway.SessionKey != nil || fc.AdminToken != "" {
-		t.Errorf("session key %q, admin token %q", fc.Gateway.SessionKey, fc.AdminToken)
+	if fc.Gateway.SessionKey != nil {
+		t.Errorf("session key %q", fc.Gateway.SessionKey)
+	}
+	conf = strings.NewReplacer("adminTokenFile: admin.token", "adminTokenFile: blank").Replace(goodConfig)
+	if _, err := ParseConfig([]byte(conf), dir); err == nil || !strings.Contains(err.Error(), "adminTokenFile") || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("blank admin token file: %v, want it refused as empty", err)
 	}
 }
 

@@ -50,6 +50,8 @@ type demoFlags struct {
 	debug        bool
 	embedOrigins []string
 	embedKey     string
+	// onNetwork allows an http address other than loopback (--demo-on-network).
+	onNetwork bool
 }
 
 func parseDemoFlags(args []string) (demoFlags, error) {
@@ -67,8 +69,12 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.embedKey, "embed-key", gateway.DemoEmbedKey, "the key host backends present to POST /api/tickets (published: demo only)")
+	fs.BoolVar(&f.onNetwork, "demo-on-network", false, "allow an --http address other than loopback: anyone who reaches it signs in as any demo user and drives the admin API")
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
+	}
+	if !f.onNetwork && !gateway.LoopbackOnly(f.http) {
+		return demoFlags{}, fmt.Errorf("--http %q is not a loopback address: the demo signs anyone in as any user and its admin API is open, so it serves on loopback (127.0.0.1:PORT) only; add --demo-on-network to serve it to the network anyway", f.http)
 	}
 	if len(f.embedOrigins) == 0 {
 		f.embedOrigins = []string{defaultEmbedOrigin}
@@ -155,6 +161,7 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 			}
 			fmt.Printf("Parkway demo: pool-a (home) SIP %s, pool-b (backup) SIP %s, gateway SIP %s\n", home.Addr(), backup.Addr(), sip.Addr())
 			fmt.Printf("Open %s/?user=alice  (users: %s)\n", url, strings.Join(demousers.Names(), ", "))
+			printDemoNotice(url, true)
 		},
 	}
 }

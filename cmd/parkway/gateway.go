@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/ua"
@@ -19,6 +21,9 @@ func runGateway(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	path := fs.String("config", "", "gateway config file (YAML), e.g. configs/gateway.yaml")
 	debug := fs.Bool("debug", false, "log at debug level")
+	check := fs.Bool("check-config", false, "load the config, print every unsafe setting with why, and exit: status 1 if the gateway would refuse to start with it")
+	var opts gateway.CheckOptions
+	fs.BoolVar(&opts.DemoOnNetwork, "demo-on-network", false, "allow demo: true on an address other than loopback (anyone who reaches it signs in as any demo user)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,9 +35,16 @@ func runGateway(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	findings := fc.Check(opts)
+	if *check {
+		return printCheck(os.Stdout, *path, findings)
+	}
+	if err := gateway.Refusal(findings); err != nil {
+		return err
+	}
 	log := newLogger(*debug)
-	if fc.AdminToken == "" {
-		log.Warn("the admin API has no token (adminTokenFile): anyone who reaches the gateway can fail pools over")
+	for _, f := range findings {
+		log.Warn("unsafe setting", "setting", f.Setting, "why", f.Why)
 	}
 	ctx, cancel := stopOnDrain(ctx)
 	defer cancel()
@@ -48,7 +60,37 @@ func runGateway(ctx context.Context, args []string) error {
 		adminToken: fc.AdminToken,
 		ready: func(_ *gateway.Server, url string, _ *ua.Manager) {
 			fmt.Printf("Parkway gateway on %s (home %s, backup %s)\n", url, fc.DR.Home.Name, fc.DR.Backup.Name)
+			if fc.Gateway.Demo {
+				printDemoNotice(url, fc.AdminToken == "")
+			}
 		},
 	}
 	return e.serve(ctx)
+}
+
+// printCheck is --check-config's report: every finding, then a verdict. It returns an
+// error (exit status 1) when a finding is fatal.
+func printCheck(w io.Writer, path string, findings []gateway.Finding) error {
+	fatal := 0
+	for _, f := range findings {
+		fmt.Fprintln(w, f)
+		if f.Fatal {
+			fatal++
+		}
+	}
+	fmt.Fprintf(w, "%s: %d unsafe settings, %d fatal\n", path, len(findings), fatal)
+	if fatal > 0 {
+		return fmt.Errorf("%s: %d fatal settings: the gateway refuses to start with them", path, fatal)
+	}
+	return nil
+}
+
+// printDemoNotice is the one line that says a gateway runs in demo mode, and what that
+// means.
+func printDemoNotice(url string, adminOpen bool) {
+	admin := ""
+	if adminOpen {
+		admin = ", and the admin API is open"
+	}
+	fmt.Printf("DEMO MODE at %s: anyone who reaches it signs in as any demo user, no password%s\n", url, admin)
 }
