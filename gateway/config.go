@@ -45,6 +45,23 @@ const (
 	// throws away to answer it with a JSON error and keep the session; beyond it the
 	// frame is answered and the connection closed with 1009.
 	DefaultDrainLimit = 1 << 20
+	// DefaultMessageRate and DefaultMessageBurst bound the frames one session sends: a
+	// softphone sends a ping every 2 s and a burst of ICE candidates per call, so 50 a
+	// second in bursts of 100 is never reached by one, and a flood is cut (issue 13).
+	DefaultMessageRate  = 50
+	DefaultMessageBurst = 100
+	// DefaultMaxCallsPerUser bounds the calls one user has going (each costs a media
+	// leg: sockets and goroutines); the next call or retrieve is refused.
+	DefaultMaxCallsPerUser = 4
+	// HTTP limits (Serve): a request, body included, must arrive within
+	// DefaultReadTimeout and its response be written within DefaultWriteTimeout (the
+	// softphone's WASM is a few MB); a keep-alive connection idle for DefaultIdleTimeout
+	// is closed; request headers over DefaultMaxHeaderBytes get 431. A websocket is
+	// bound by none of them once upgraded (its heartbeat watches it instead).
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+	DefaultIdleTimeout    = 2 * time.Minute
+	DefaultMaxHeaderBytes = 16 << 10
 )
 
 // DemoUsers are the names of the demo's users (ARCHITECTURE.md §4): [demousers.All], whose
@@ -123,6 +140,17 @@ type Config struct {
 	// MaxSessions bounds connected websockets (authenticated or not); beyond it /ws
 	// answers 503, and a softphone retries with backoff.
 	MaxSessions int
+	// MessageRate (per second) and MessageBurst are each session's token bucket over the
+	// frames it sends: the excess is answered "rate-limited", and a session that keeps
+	// it up is closed with 1008. Zero means the defaults.
+	MessageRate  float64
+	MessageBurst int
+	// MaxCallsPerUser bounds the calls a user has going across all their tabs (zero:
+	// DefaultMaxCallsPerUser); a call or retrieve beyond it is refused "too-many-calls".
+	MaxCallsPerUser int
+	// HTTP limits of Serve; zero means the Default* above.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                         int
 
 	Logger *slog.Logger
 }
@@ -153,6 +181,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = DefaultMessageRate
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = DefaultMessageBurst
+	}
+	dur(&c.ReadTimeout, DefaultReadTimeout)
+	dur(&c.WriteTimeout, DefaultWriteTimeout)
+	dur(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxCallsPerUser <= 0 {
+		c.MaxCallsPerUser = DefaultMaxCallsPerUser
 	}
 	if c.DrainLimit <= 0 {
 		c.DrainLimit = DefaultDrainLimit

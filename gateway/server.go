@@ -80,6 +80,8 @@ func New(cfg Config) (*Server, error) {
 		SendQueue:    cfg.SendQueue,
 		DrainLimit:   cfg.DrainLimit,
 		MaxSessions:  cfg.MaxSessions,
+		MessageRate:  cfg.MessageRate,
+		MessageBurst: cfg.MessageBurst,
 		Logger:       cfg.Logger,
 		Signer:       signer,
 	}
@@ -135,15 +137,18 @@ func (s *Server) Sessions() int { return s.edge.Sessions() }
 // Assets is the static file server (for its WASM sizes in reports and tests).
 func (s *Server) Assets() *assets.Handler { return s.assets }
 
-// Serve serves HTTP on ln until ctx ends, then shuts down: websockets are closed with
+// Serve serves HTTP on ln, with Config's HTTP limits, until ctx ends, then shuts down: websockets are closed with
 // 1001 "gateway shutting down" (a client reconnects elsewhere or later), in-flight HTTP
 // requests get up to 5 s to finish. It returns nil after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ConnContext:       s.ConnContext,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)

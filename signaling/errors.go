@@ -17,13 +17,15 @@ const (
 	CodeVersion     ErrorCode = "unsupported-version" // a protocol version we do not speak
 	CodeBadField    ErrorCode = "bad-field"           // a field missing, unknown or out of range
 
-	CodeUnauthorized ErrorCode = "unauthorized" // no or bad session token
-	CodeRefused      ErrorCode = "refused"      // the capability rule says no (Reason says why)
-	CodeNoCall       ErrorCode = "no-call"      // the call the action names does not exist
-	CodeNotFound     ErrorCode = "not-found"    // the user or number called does not exist
-	CodeNoG711       ErrorCode = "no-g711"      // the browser's offer has no G.711: nothing to bridge without transcoding
-	CodeUnavailable  ErrorCode = "unavailable"  // the gateway cannot do it now
-	CodeInternal     ErrorCode = "internal"     // a fault on our side
+	CodeUnauthorized ErrorCode = "unauthorized"   // no or bad session token
+	CodeRefused      ErrorCode = "refused"        // the capability rule says no (Reason says why)
+	CodeNoCall       ErrorCode = "no-call"        // the call the action names does not exist
+	CodeNotFound     ErrorCode = "not-found"      // the user or number called does not exist
+	CodeNoG711       ErrorCode = "no-g711"        // the browser's offer has no G.711: nothing to bridge without transcoding
+	CodeUnavailable  ErrorCode = "unavailable"    // the gateway cannot do it now
+	CodeInternal     ErrorCode = "internal"       // a fault on our side
+	CodeRateLimited  ErrorCode = "rate-limited"   // more messages a second than a session may send; persisting closes it (1008)
+	CodeTooManyCalls ErrorCode = "too-many-calls" // the user has as many calls going as the gateway allows
 )
 
 // Error is a typed signaling error. The gateway sends it back verbatim as an "error"

@@ -20,6 +20,10 @@ type Config struct {
 	SendQueue    int
 	DrainLimit   int64
 	MaxSessions  int
+	// MessageRate and MessageBurst are each session's token bucket over the frames it
+	// sends (messageLimit); MessageRate <= 0 means no limit.
+	MessageRate  float64
+	MessageBurst int
 	Logger       *slog.Logger
 	// Signer verifies the session tokens of auth frames.
 	Signer *auth.Signer

@@ -39,8 +39,12 @@ type Session struct {
 	id   string
 	log  *slog.Logger
 
-	auth     atomic.Int32
-	claims   auth.Claims // written by the reader before auth becomes authOK
+	auth   atomic.Int32
+	claims auth.Claims // written by the reader before auth becomes authOK
+	// expires is when the session's token expires (Unix ns), set by the reader at auth
+	// and at every re-authentication; the writer closes the session when it passes.
+	expires  atomic.Int64
+	limit    *messageLimit // nil: no limit; only the reader uses it
 	lastSeen atomic.Int64
 	// writeStart is when the write in progress began (Unix ns), 0 between writes: the
 	// server's watchdog closes sessions stuck in one (watchdog.go).
@@ -59,6 +63,9 @@ func newSession(srv *Server, conn *websocket.Conn) *Session {
 	rand.Read(id)
 	s := &Session{srv: srv, conn: conn, out: newOutbox(srv.cfg.SendQueue), id: hex.EncodeToString(id), calls: NoCalls{}}
 	s.log = srv.log.With("session", s.id)
+	if srv.cfg.MessageRate > 0 {
+		s.limit = newMessageLimit(srv.cfg.MessageRate, max(1, srv.cfg.MessageBurst), time.Now())
+	}
 	s.seen()
 	return s
 }
@@ -147,6 +154,11 @@ func (s *Session) readMessage(typ websocket.MessageType, r io.Reader, buf []byte
 		return false
 	}
 	s.seen()
+	if s.limit != nil && s.auth.Load() == authOK {
+		if ok, abuse := s.limit.take(time.Now()); !ok {
+			return s.rateLimited(abuse)
+		}
+	}
 	if typ != websocket.MessageText {
 		return s.refuseFrame(&signaling.Error{Code: signaling.CodeMalformed, Message: "binary frames are not accepted: send JSON text frames"})
 	}
@@ -164,6 +176,20 @@ func (s *Session) tooLarge(size int64, fatal bool) bool {
 		}
 	}
 	return s.refuseFrame(e)
+}
+
+// rateLimited answers a frame over the session's message limit without reading it;
+// it reports whether the session goes on: not when the client keeps it up (abuse).
+func (s *Session) rateLimited(abuse bool) bool {
+	cfg := &s.srv.cfg
+	e := &signaling.Error{Code: signaling.CodeRateLimited, Message: fmt.Sprintf("more than %g messages a second (bursts of %d): this message was not handled", cfg.MessageRate, cfg.MessageBurst)}
+	if abuse {
+		s.log.Info("session closed for flooding", "user", s.claims.User)
+		e.Message = fmt.Sprintf("still more than %g messages a second after being refused: the connection is closed", cfg.MessageRate)
+		s.closeWith(e, websocket.StatusPolicyViolation, "rate limited")
+		return false
+	}
+	return s.reply("", e)
 }
 
 // refuseFrame answers a frame that could not be taken. Before authentication every
@@ -223,6 +249,7 @@ func (s *Session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 		return false
 	}
 	s.claims = claims
+	s.expires.Store(claims.ExpiresAt.UnixNano())
 	if !s.auth.CompareAndSwap(authPending, authOK) {
 		return false // AuthTimeout won; the writer is closing
 	}
@@ -249,6 +276,7 @@ func (s *Session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool
 		return s.reply(env.ID, &signaling.Error{Code: signaling.CodeUnauthorized, Message: "the token is not valid for this session's user; the session continues as " + s.claims.User, Ref: env.ID})
 	}
 	s.claims = claims
+	s.expires.Store(claims.ExpiresAt.UnixNano())
 	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
 	w.Calls = s.calls.LiveIDs()
 	return s.reply(env.ID, w)

@@ -35,11 +35,7 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 			readerGone = true
 		case <-authTimer.C:
 			if s.auth.CompareAndSwap(authPending, authExpired) {
-				e := &signaling.Error{Code: signaling.CodeUnauthorized, Message: "no auth message within " + cfg.AuthTimeout.String()}
-				if f, err := signaling.Encode("", e); err == nil {
-					s.write(f)
-				}
-				s.close(websocket.StatusPolicyViolation, "unauthorized")
+				s.closeUnauthorized("no auth message within " + cfg.AuthTimeout.String())
 				return
 			}
 		case <-s.out.wake:
@@ -48,6 +44,14 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 				return
 			}
 		case <-tick:
+			if exp := time.Unix(0, s.expires.Load()); !time.Now().Before(exp) {
+				// A live websocket must not outlive its token (issue 13): the tab
+				// re-authenticates before expiry (an auth frame with a new token), or
+				// is told and closed here, within one ping interval of it.
+				s.log.Info("session token expired")
+				s.closeUnauthorized("the session token expired at " + exp.UTC().Format(time.RFC3339) + ": send auth with a new token before it expires, or sign in again")
+				return
+			}
 			silent := time.Since(time.Unix(0, s.lastSeen.Load()))
 			if silent > cfg.PeerTimeout {
 				// A peer this quiet is gone (or unable to answer); a close handshake
@@ -93,6 +97,15 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 			tick = ticker.C
 		}
 	}
+}
+
+// closeUnauthorized writes an unauthorized error saying why, then closes with 1008;
+// only the writer calls it (it writes directly, not through the reply queue).
+func (s *Session) closeUnauthorized(why string) {
+	if f, err := signaling.Encode("", &signaling.Error{Code: signaling.CodeUnauthorized, Message: why}); err == nil {
+		s.write(f)
+	}
+	s.close(websocket.StatusPolicyViolation, "unauthorized")
 }
 
 // write sends one frame. It has no deadline of its own: the server's watchdog closes
