@@ -53,6 +53,8 @@ type FileConfig struct {
 //	sessionTTL: 12h
 //	authTimeout: 5s
 //	maxSessions: 50000               # websockets; each costs ~32 KiB
+//	maxCallsPerUser: 4               # calls one user has going; the next is refused too-many-calls
+//	messageLimit: {perSecond: 50, burst: 100}  # frames per session; excess rate-limited, floods closed
 //	heartbeat: {interval: 2s, timeout: 6s}
 //	adminTokenFile: admin.token      # ≥ 16 bytes; absent: the admin API is open, allowed only on loopback
 //	pools:
@@ -80,6 +82,8 @@ type fileConfig struct {
 	SessionTTL        string        `yaml:"sessionTTL"`
 	AuthTimeout       string        `yaml:"authTimeout"`
 	MaxSessions       int           `yaml:"maxSessions"`
+	MaxCallsPerUser   int           `yaml:"maxCallsPerUser"`
+	MessageLimit      fileRate      `yaml:"messageLimit"`
 	Heartbeat         fileHeartbeat `yaml:"heartbeat"`
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
 	Pools             filePools     `yaml:"pools"`
@@ -93,6 +97,11 @@ type fileSIP struct {
 	Listen          string `yaml:"listen"`
 	CredentialsFile string `yaml:"credentialsFile"`
 	SignOutGrace    string `yaml:"signOutGrace"`
+}
+
+type fileRate struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
 }
 
 type fileHeartbeat struct {
@@ -235,21 +244,30 @@ func (f *fileConfig) httpAddr(p *problems) string {
 // heartbeat.
 func (f *fileConfig) gateway(p *problems) Config {
 	g := Config{
-		Demo:           f.Demo,
-		Hosts:          f.Hosts,
-		AllowedOrigins: f.AllowedOrigins,
-		EmbedOrigins:   f.EmbedOrigins,
-		SessionTTL:     p.duration("sessionTTL", f.SessionTTL),
-		TicketTTL:      p.duration("ticketTTL", f.TicketTTL),
-		AuthTimeout:    p.duration("authTimeout", f.AuthTimeout),
-		PingInterval:   p.duration("heartbeat.interval", f.Heartbeat.Interval),
-		PeerTimeout:    p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
-		MaxSessions:    f.MaxSessions,
-		SessionKey:     p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
-		EmbedKey:       p.secret("embedKeyFile", f.EmbedKeyFile, MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", MinEmbedKeySize)),
+		Demo:            f.Demo,
+		Hosts:           f.Hosts,
+		AllowedOrigins:  f.AllowedOrigins,
+		EmbedOrigins:    f.EmbedOrigins,
+		SessionTTL:      p.duration("sessionTTL", f.SessionTTL),
+		TicketTTL:       p.duration("ticketTTL", f.TicketTTL),
+		AuthTimeout:     p.duration("authTimeout", f.AuthTimeout),
+		PingInterval:    p.duration("heartbeat.interval", f.Heartbeat.Interval),
+		PeerTimeout:     p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
+		MaxSessions:     f.MaxSessions,
+		MaxCallsPerUser: f.MaxCallsPerUser,
+		MessageRate:     f.MessageLimit.PerSecond,
+		MessageBurst:    f.MessageLimit.Burst,
+		SessionKey:      p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
+		EmbedKey:        p.secret("embedKeyFile", f.EmbedKeyFile, MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", MinEmbedKeySize)),
 	}
 	if f.MaxSessions < 0 {
 		p.bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", DefaultMaxSessions)
+	}
+	if f.MaxCallsPerUser < 0 {
+		p.bad("maxCallsPerUser", f.MaxCallsPerUser, "must not be negative (0: the default, %d)", DefaultMaxCallsPerUser)
+	}
+	if f.MessageLimit.PerSecond < 0 || f.MessageLimit.Burst < 0 {
+		p.bad("messageLimit", fmt.Sprintf("%+v", f.MessageLimit), "must not be negative (0: the defaults, %d a second in bursts of %d)", DefaultMessageRate, DefaultMessageBurst)
 	}
 	checkOrigins(p, "allowedOrigins", f.AllowedOrigins)
 	checkOrigins(p, "embedOrigins", f.EmbedOrigins)

@@ -51,6 +51,10 @@ func TestParseConfig(t *testing.T) {
 	if fc.Gateway.Demo {
 		t.Error("demo on by default")
 	}
+	limits, err := ParseConfig([]byte(goodConfig+"maxCallsPerUser: 2\nmessageLimit: {perSecond: 10, burst: 20}\n"), dir)
+	if err != nil || limits.Gateway.MaxCallsPerUser != 2 || limits.Gateway.MessageRate != 10 || limits.Gateway.MessageBurst != 20 {
+		t.Errorf("limits: %v %+v", err, limits.Gateway)
+	}
 	if fc.UA == nil || fc.UA.Listen != "127.0.0.1:5090" || fc.UA.Active != "pool-a" || len(fc.UA.Pools) != 2 || fc.UA.Pools[1].Addr != "127.0.0.1:5080" {
 		t.Fatalf("ua %+v", fc.UA)
 	}
@@ -75,6 +79,8 @@ func TestParseConfigRefuses(t *testing.T) {
 		"bad origin":       {`["https://phone.example.com"]`, `["https://phone.example.com/app"]`, "allowedOrigins[0]"},
 		"bad embed origin": {"sessionTTL: 1h", "sessionTTL: 1h\nembedOrigins: [ftp://host.example]", "embedOrigins[0]"},
 		"negative max":     {"sessionTTL: 1h", "sessionTTL: 1h\nmaxSessions: -1", "maxSessions"},
+		"negative calls":   {"sessionTTL: 1h", "sessionTTL: 1h\nmaxCallsPerUser: -1", "maxCallsPerUser"},
+		"negative rate":    {"sessionTTL: 1h", "sessionTTL: 1h\nmessageLimit: {perSecond: -1}", "messageLimit"},
 		"short key":        {"sessionKeyFile: session.key", "sessionKeyFile: admin.token", "sessionKeyFile"},
 		"missing key":      {"sessionKeyFile: session.key", "sessionKeyFile: nope.key", "sessionKeyFile"},
 		"short embed key":  {"sessionTTL: 1h", "sessionTTL: 1h\nembedKeyFile: short.key", "embedKeyFile"},

@@ -93,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 			Media:        cfg.Media,
 			MediaAddr:    cfg.MediaAddr,
 			Controller:   cfg.Controller,
+			MaxCalls:     cfg.MaxCallsPerUser,
 			Logger:       cfg.Logger,
 		})
 		ecfg.Phone = s.phones

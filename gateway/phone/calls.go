@@ -47,6 +47,9 @@ type phones struct {
 	// unwatch ends the parked feed's subscription to the DR controller's snapshots.
 	unwatch func()
 
+	// maxCalls bounds each user's calls (Config.MaxCalls); 0: none.
+	maxCalls int
+
 	mu     sync.Mutex
 	users  map[string]*phone
 	closed bool
@@ -67,7 +70,10 @@ type phone struct {
 	u        *ua.User // the user agent pumped now; nil before the first sign-in
 	sessions map[*edge.Session]struct{}
 	calls    map[string]*callEntry
-	seq      int
+	// dialing are the entries of dials sent whose call the ua has not reported yet:
+	// they count against maxCalls like live calls, so parallel dials cannot pass it.
+	dialing map[*callEntry]struct{}
+	seq     int
 	// refs finds the media leg of a call, answer or retrieve action by the tab and the
 	// action's id, for the ICE candidates the tab trickles (callmedia.go).
 	refs map[refKey]*iceRef
@@ -120,7 +126,7 @@ func (p *phones) join(s *edge.Session, user, id string, w *signaling.Welcome) *p
 	p.mu.Lock()
 	ph := p.users[user]
 	if ph == nil {
-		ph = &phone{p: p, name: user, sessions: map[*edge.Session]struct{}{}, calls: map[string]*callEntry{}, refs: map[refKey]*iceRef{}, finished: map[*edge.Session][]string{}}
+		ph = &phone{p: p, name: user, sessions: map[*edge.Session]struct{}{}, calls: map[string]*callEntry{}, dialing: map[*callEntry]struct{}{}, refs: map[refKey]*iceRef{}, finished: map[*edge.Session][]string{}}
 		p.users[user] = ph
 	}
 	p.mu.Unlock()
@@ -280,6 +286,7 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 	e := &callEntry{}
 	if cm, ok := c.Leg().(*CallMedia); ok && cm.entry != nil {
 		e = cm.entry
+		delete(ph.dialing, e) // a live call now, counted as one
 	}
 	e.id, e.call, e.outgoing = c.ID(), c, c.Outgoing()
 	ph.seq++
@@ -504,12 +511,19 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 		return &signaling.Error{Code: signaling.CodeUnavailable, Message: "Calls are unavailable until the gateway has registered you with the phone system."}
 	}
 	switch req.Action {
-	case signaling.ActionCall:
-		return ph.dial(ctx, s, id, u, req.Target, req)
-	case signaling.ActionRetrieve:
-		// Retrieving is dialling the orbit (park/doc.go): the park service hands the
-		// parked party over to us.
-		return ph.dial(ctx, s, id, u, req.Orbit, req)
+	case signaling.ActionCall, signaling.ActionRetrieve:
+		target := req.Target
+		if req.Action == signaling.ActionRetrieve {
+			// Retrieving is dialling the orbit (park/doc.go): the park service hands
+			// the parked party over to us.
+			target = req.Orbit
+		}
+		entry, e := ph.reserveCall()
+		if e != nil {
+			return e
+		}
+		defer ph.releaseCall(entry)
+		return ph.dial(ctx, s, id, u, target, req, entry)
 	case signaling.ActionAnswer:
 		if in == nil {
 			return noCall(req.Call)
@@ -657,15 +671,41 @@ func (ph *phone) newLeg(ctx context.Context, s *edge.Session, id, offer string, 
 	return leg, answer.SDP, tr, nil
 }
 
-// dial places a call with a new leg. The leg's answer goes to the tab in the call's
-// first message (dialing), so the browser's media is up before the far end answers.
-func (ph *phone) dial(ctx context.Context, s *edge.Session, id string, u *ua.User, target string, req *signaling.Request) *signaling.Error {
+// reserveCall counts a dial about to start against the user's calls: its entry, or a
+// "too-many-calls" error when the user already has maxCalls going (issue 13: one
+// session placed 150 calls, each a media leg's sockets and goroutines).
+func (ph *phone) reserveCall() (*callEntry, *signaling.Error) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	if limit := ph.p.maxCalls; limit > 0 {
+		if n := len(ph.liveLocked()) + len(ph.dialing); n >= limit {
+			return nil, &signaling.Error{Code: signaling.CodeTooManyCalls, Message: fmt.Sprintf("you have %d calls going, the most the gateway allows; hang one up first", n)}
+		}
+	}
+	e := &callEntry{}
+	ph.dialing[e] = struct{}{}
+	return e, nil
+}
+
+// releaseCall forgets a reserved dial once it returned: its call is live (and counted
+// as such) or never happened.
+func (ph *phone) releaseCall(e *callEntry) {
+	ph.mu.Lock()
+	delete(ph.dialing, e)
+	ph.mu.Unlock()
+}
+
+// dial places a call with a new leg, for entry (reserveCall). The leg's answer goes to
+// the tab in the call's first message (dialing), so the browser's media is up before
+// the far end answers.
+func (ph *phone) dial(ctx context.Context, s *edge.Session, id string, u *ua.User, target string, req *signaling.Request, entry *callEntry) *signaling.Error {
 	leg, answer, tr, e := ph.newLeg(ctx, s, id, req.SDP, media.PCMU)
 	if e != nil {
 		return e
 	}
 	cm := ph.callMedia(leg, id)
-	cm.entry = &callEntry{leg: leg, origin: s, ref: id, answer: answer, trickle: tr}
+	entry.leg, entry.origin, entry.ref, entry.answer, entry.trickle = leg, s, id, answer, tr
+	cm.entry = entry
 	_, err := u.Dial(ctx, target, cm)
 	if err == nil {
 		return nil

@@ -33,7 +33,10 @@ type Config struct {
 	Media      *media.Factory
 	MediaAddr  netip.Addr
 	Controller Controller
-	Logger     *slog.Logger
+	// MaxCalls bounds the calls one user has going, dials in progress included; a
+	// call or retrieve beyond it is refused "too-many-calls". Zero: no bound.
+	MaxCalls int
+	Logger   *slog.Logger
 }
 
 // Service is the phone of a gateway: it signs each authenticated user in to SIP and,
@@ -51,6 +54,7 @@ func New(cfg Config) *Service {
 	s := &Service{regs: newRegistrations(cfg.Registrar, cfg.SignOutGrace, cfg.Logger)}
 	if cfg.SIP != nil && cfg.Media != nil {
 		s.phones = newPhones(cfg.Controller, s.regs, cfg.Logger, cfg.SIP, cfg.Media, cfg.MediaAddr)
+		s.phones.maxCalls = cfg.MaxCalls
 		s.regs.signedIn = s.phones.signedIn
 	}
 	return s
