@@ -353,6 +353,31 @@ test('an expired and a reused ticket are refused', async ({ browser, request }) 
   await expect(widgetFrame(second).locator('html')).toHaveAttribute('data-widget', 'refused');
 });
 
+// Issue 13: embed origins may frame the widget, never drive the admin API. Scripts of the
+// host page POST failover and a pool stop to the gateway, as a cross-site form could
+// (no preflight); both are refused (403), so the phase stays normal with both pools up,
+// while the widget on that very page signs in and is ready.
+test('a host page on an embed origin cannot call the admin API', async ({ browser, request }) => {
+  const host = await hostPage(browser, 'user=alice');
+  await waitReady(host);
+  const sent = await host.evaluate(async (gw) => {
+    const post = (path: string) =>
+      fetch(gw + path, { method: 'POST', mode: 'no-cors', body: '{}', headers: { 'Content-Type': 'text/plain' } }).then(() => 'sent', (e) => String(e));
+    return [await post('/api/dr/failover'), await post('/api/demo/pools/pool-a/stop')];
+  }, gateway);
+  expect(sent, 'the browser sent both requests').toEqual(['sent', 'sent']);
+  for (const path of ['/api/dr/failover', '/api/demo/pools/pool-a/stop']) {
+    const r = await request.post(path, { headers: { Origin: allowed.origin } });
+    expect(r.status(), `POST ${path} with Origin ${allowed.origin}`).toBe(403);
+    expect((await r.json()).error.code).toBe('forbidden-origin');
+  }
+  // A refused request changes nothing: still normal, pool-a still serving, a second on.
+  await new Promise((r) => setTimeout(r, 1000));
+  const dr = await (await request.get('/api/dr')).json();
+  expect(dr.phase).toBe('normal');
+  expect(dr.pools.every((p: { healthy: boolean }) => p.healthy), JSON.stringify(dr.pools)).toBe(true);
+});
+
 test('widget load → ready (measured) and the README screenshot of the softphone', async ({ browser, page }, info) => {
   test.setTimeout(300_000); // six cold starts of a 6 MB WebAssembly client on a shared two-core machine
   const runs: { host: number; frame: number }[] = [];
