@@ -64,7 +64,10 @@ const MinKeySize = 32
 // maxTokenLen bounds the work Verify does on attacker input before it checks the MAC.
 const maxTokenLen = 1024
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: the last character of a 43-character MAC carries two padding bits,
+// and a lenient decoder ignores them, so four spellings of one token would verify.
+// A token has exactly one valid spelling.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Signer issues and verifies tokens with one HMAC key. It is safe for concurrent use.
 type Signer struct {

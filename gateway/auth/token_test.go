@@ -58,7 +58,8 @@ func TestTampered(t *testing.T) {
 	cases := map[string]string{
 		"other key":        other,
 		"payload swapped":  forged[:strings.LastIndexByte(forged, '.')] + tok[dot:],
-		"signature bit":    tok[:len(tok)-1] + flip(tok[len(tok)-1]),
+		"signature bit":    tok[:dot+1] + flip(tok[dot+1]) + tok[dot+2:],
+		"signature tail":   tok[:len(tok)-1] + flip(tok[len(tok)-1]), // padding bits too
 		"payload bit":      tok[:5] + flip(tok[5]) + tok[6:],
 		"no signature":     tok[:dot],
 		"empty":            "",
