@@ -320,7 +320,19 @@ func (c *Call) ReferTo(ctx context.Context, referTo string) (int, error) {
 				return code, nil
 			}
 		case <-c.done:
-			return 0, errors.New("siptest: call ended during transfer")
+			// The final NOTIFY and the BYE behind it can both be ready: select picks
+			// either, so take an outcome already noted before calling the transfer lost.
+			for {
+				select {
+				case code := <-c.referNotify:
+					if code >= 200 {
+						return code, nil
+					}
+					continue
+				default:
+				}
+				return 0, errors.New("siptest: call ended during transfer")
+			}
 		case <-ctx.Done():
 			return 0, fmt.Errorf("siptest: waiting for transfer result: %w", ctx.Err())
 		}

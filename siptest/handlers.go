@@ -264,13 +264,15 @@ func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	event := headerValue(req, "Event")
 	if event == "refer" || len(event) > 6 && event[:6] == "refer;" {
 		if c := p.callByID(id); c != nil {
-			respond(req, tx, 200, "OK")
+			// Note the outcome before answering: the transferee may send its BYE the
+			// moment it has our 200, and Refer must find the outcome when the call ends.
 			if code, err := transfer.ParseSipfrag(req.Body()); err == nil {
 				select {
 				case c.referNotify <- code:
 				default:
 				}
 			}
+			respond(req, tx, 200, "OK")
 			return
 		}
 		// Otherwise it reports on an out-of-dialog REFER (ReferOut).
