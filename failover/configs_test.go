@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/configfile"
 	"github.com/parkway/parkway/pool"
 )
 
@@ -15,7 +15,7 @@ import (
 // gateway would start with them (no fatal finding of --check-config), and their pools
 // are where configs/pool-a.yaml and pool-b.yaml listen, with their orbits and passwords.
 func TestExampleConfigs(t *testing.T) {
-	demo, err := gateway.LoadConfig(filepath.Join("..", "configs", "gateway-demo.yaml"))
+	demo, err := configfile.Load(filepath.Join("..", "configs", "gateway-demo.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestExampleConfigs(t *testing.T) {
 
 // loadWithSecrets loads configs/gateway.yaml from a copy beside secrets made by
 // scripts/gateway-secrets.sh, as its header tells an operator to.
-func loadWithSecrets(t *testing.T) gateway.FileConfig {
+func loadWithSecrets(t *testing.T) configfile.File {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"gateway.yaml", "users.yaml"} {
@@ -48,17 +48,17 @@ func loadWithSecrets(t *testing.T) gateway.FileConfig {
 	if out, err := exec.Command(filepath.Join("..", "scripts", "gateway-secrets.sh"), filepath.Join(dir, "secrets")).CombinedOutput(); err != nil {
 		t.Fatalf("scripts/gateway-secrets.sh: %v\n%s", err, out)
 	}
-	fc, err := gateway.LoadConfig(filepath.Join(dir, "gateway.yaml"))
+	fc, err := configfile.Load(filepath.Join(dir, "gateway.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fc
 }
 
-func checkExampleConfig(t *testing.T, file string, fc gateway.FileConfig) {
+func checkExampleConfig(t *testing.T, file string, fc configfile.File) {
 	t.Helper()
-	findings := fc.Check(gateway.CheckOptions{})
-	if err := gateway.Refusal(findings); err != nil {
+	findings := fc.Check(configfile.CheckOptions{})
+	if err := configfile.Refusal(findings); err != nil {
 		t.Errorf("configs/%s: %v", file, err)
 	}
 	for _, f := range findings {

@@ -155,7 +155,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults is c with every zero setting at its default, as New applies them.
+func (c Config) WithDefaults() Config {
 	dur := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -230,12 +231,12 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("peerTimeout %v: must be longer than pingInterval %v, or every session times out", c.PeerTimeout, c.PingInterval))
 	}
 	for i, o := range c.AllowedOrigins {
-		if _, err := parseOrigin(o); err != nil {
+		if _, err := ParseOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowedOrigins[%d] %q: %w", i, o, err))
 		}
 	}
 	for i, o := range c.EmbedOrigins {
-		if _, err := parseOrigin(o); err != nil {
+		if _, err := ParseOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("embedOrigins[%d] %q: %w", i, o, err))
 		}
 	}
@@ -245,9 +246,9 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// parseOrigin accepts exactly what a browser sends in Origin: scheme://host[:port], no
+// ParseOrigin accepts exactly what a browser sends in Origin: scheme://host[:port], no
 // path, query or user info, scheme http or https. It returns the normalized form.
-func parseOrigin(s string) (string, error) {
+func ParseOrigin(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "", err

@@ -5,8 +5,8 @@
 //
 // Entry points: [New] builds a [Server] from a [Config]; [Server.Serve] runs it on a
 // listener until its context ends, then closes every websocket with 1001 and a reason;
-// [Server.Handler] is the same routes for tests and embedding; [LoadConfig] reads the
-// YAML file `parkway gateway --config` takes.
+// [Server.Handler] is the same routes for tests and embedding; package configfile reads
+// the YAML file `parkway gateway --config` takes into a [Config].
 //
 // The gateway is wired in one place (server.go) from two packages: package edge is the
 // websocket edge — one session per tab, its reader and writer goroutines, the outbox,

@@ -18,7 +18,7 @@ func newOriginPolicy(lists ...[]string) originPolicy {
 	p := originPolicy{allowed: map[string]bool{}}
 	for _, l := range lists {
 		for _, o := range l {
-			if n, err := parseOrigin(o); err == nil {
+			if n, err := ParseOrigin(o); err == nil {
 				p.allowed[n] = true
 			}
 		}

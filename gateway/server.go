@@ -47,7 +47,7 @@ type Server struct {
 // watchdog.
 // Call Close (Serve does) to end its sessions, the subscription and the watchdog.
 func New(cfg Config) (*Server, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("gateway: config: %w", err)
 	}

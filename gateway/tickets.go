@@ -208,7 +208,7 @@ func (s *Server) serveWidgetSession(w http.ResponseWriter, r *http.Request) {
 // EmbedOrigins, or the gateway itself (host, as the request named it), which CSP's
 // frame-ancestors 'self' allows too.
 func (s *Server) embedderAllowed(origin, host string) (string, bool) {
-	n, err := parseOrigin(origin)
+	n, err := ParseOrigin(origin)
 	if err != nil {
 		return "", false
 	}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -252,27 +250,8 @@ func TestWidgetFrameAncestors(t *testing.T) {
 	}
 }
 
-func TestEmbedConfigFile(t *testing.T) {
-	dir := writeSecrets(t)
-	os.WriteFile(filepath.Join(dir, "embed.key"), []byte(testEmbedKey+"\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "short.key"), []byte("short\n"), 0o600)
-	cfg := goodConfig + "embedOrigins: [\"https://crm.example.com\"]\nembedKeyFile: embed.key\nticketTTL: 30s\n"
-	fc, err := ParseConfig([]byte(cfg), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(fc.Gateway.EmbedKey) != testEmbedKey || fc.Gateway.TicketTTL != 30*time.Second {
-		t.Errorf("embed key %q, ticket TTL %v", fc.Gateway.EmbedKey, fc.Gateway.TicketTTL)
-	}
-	for bad, field := range map[string]string{
-		"embedKeyFile: short.key\n":   "embedKeyFile",
-		"embedKeyFile: missing.key\n": "embedKeyFile",
-		"ticketTTL: soon\n":           "ticketTTL",
-	} {
-		if _, err := ParseConfig([]byte(goodConfig+bad), dir); err == nil || !strings.Contains(err.Error(), field) {
-			t.Errorf("%q: %v, want an error naming %s", bad, err, field)
-		}
-	}
+// A gateway refuses an embed key too short to sign tickets with.
+func TestEmbedKeyTooShort(t *testing.T) {
 	if _, err := New(Config{Controller: newFakeController(), EmbedKey: []byte("short"), Assets: testAssets(t)}); err == nil || !strings.Contains(err.Error(), "embedKey") {
 		t.Errorf("a 5-byte embed key: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
+	"github.com/parkway/parkway/gateway/configfile"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/demousers"
@@ -73,7 +74,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
 	}
-	if !f.onNetwork && !gateway.LoopbackOnly(f.http) {
+	if !f.onNetwork && !configfile.LoopbackOnly(f.http) {
 		return demoFlags{}, fmt.Errorf("--http %q is not a loopback address: the demo signs anyone in as any user and its admin API is open, so it serves on loopback (127.0.0.1:PORT) only; add --demo-on-network to serve it to the network anyway", f.http)
 	}
 	if len(f.embedOrigins) == 0 {

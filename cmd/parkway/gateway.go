@@ -9,20 +9,21 @@ import (
 	"os"
 
 	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/configfile"
 	"github.com/parkway/parkway/gateway/ua"
 )
 
 func init() { subcommands["gateway"] = runGateway }
 
 // runGateway runs the edge gateway and its DR controller from a YAML config file
-// (gateway.ParseConfig documents the format). SIGINT and SIGTERM both stop it: open
+// (configfile.Parse documents the format). SIGINT and SIGTERM both stop it: open
 // websockets are closed with 1001 so softphones reconnect to another gateway.
 func runGateway(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	path := fs.String("config", "", "gateway config file (YAML), e.g. configs/gateway.yaml")
 	debug := fs.Bool("debug", false, "log at debug level")
 	check := fs.Bool("check-config", false, "load the config, print every unsafe setting with why, and exit: status 1 if the gateway would refuse to start with it")
-	var opts gateway.CheckOptions
+	var opts configfile.CheckOptions
 	fs.BoolVar(&opts.DemoOnNetwork, "demo-on-network", false, "allow demo: true on an address other than loopback (anyone who reaches it signs in as any demo user)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -31,7 +32,7 @@ func runGateway(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("--config is required")
 	}
-	fc, err := gateway.LoadConfig(*path)
+	fc, err := configfile.Load(*path)
 	if err != nil {
 		return err
 	}
@@ -39,7 +40,7 @@ func runGateway(ctx context.Context, args []string) error {
 	if *check {
 		return printCheck(os.Stdout, *path, findings)
 	}
-	if err := gateway.Refusal(findings); err != nil {
+	if err := configfile.Refusal(findings); err != nil {
 		return err
 	}
 	log := newLogger(*debug)
@@ -70,7 +71,7 @@ func runGateway(ctx context.Context, args []string) error {
 
 // printCheck is --check-config's report: every finding, then a verdict. It returns an
 // error (exit status 1) when a finding is fatal.
-func printCheck(w io.Writer, path string, findings []gateway.Finding) error {
+func printCheck(w io.Writer, path string, findings []configfile.Finding) error {
 	fatal := 0
 	for _, f := range findings {
 		fmt.Fprintln(w, f)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/configfile"
 )
 
 // unsafeGatewayConfig has no hosts and no admin token, and listens on every interface:
@@ -72,11 +72,11 @@ func TestGatewayRefusesUnsafeConfig(t *testing.T) {
 // one is fatal, without starting anything.
 func TestCheckConfig(t *testing.T) {
 	var out bytes.Buffer
-	fc, err := gateway.LoadConfig(writeConfig(t, unsafeGatewayConfig))
+	fc, err := configfile.Load(writeConfig(t, unsafeGatewayConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = printCheck(&out, "gateway.yaml", fc.Check(gateway.CheckOptions{}))
+	err = printCheck(&out, "gateway.yaml", fc.Check(configfile.CheckOptions{}))
 	if err == nil {
 		t.Error("--check-config of an unsafe config succeeded")
 	}
@@ -92,11 +92,11 @@ func TestCheckConfig(t *testing.T) {
 	// Demo on loopback: warnings only, status 0.
 	demo := strings.Replace(unsafeGatewayConfig, "http: 0.0.0.0:0", "http: 127.0.0.1:0\ndemo: true", 1)
 	out.Reset()
-	fc, err = gateway.LoadConfig(writeConfig(t, demo))
+	fc, err = configfile.Load(writeConfig(t, demo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := printCheck(&out, "gateway.yaml", fc.Check(gateway.CheckOptions{})); err != nil || !strings.Contains(out.String(), "warning demo:") {
+	if err := printCheck(&out, "gateway.yaml", fc.Check(configfile.CheckOptions{})); err != nil || !strings.Contains(out.String(), "warning demo:") {
 		t.Errorf("demo on loopback: %v\n%s", err, out.String())
 	}
 }

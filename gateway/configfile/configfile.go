@@ -1,4 +1,4 @@
-package gateway
+package configfile
 
 import (
 	"bytes"
@@ -14,19 +14,20 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/strictyaml"
 	"github.com/parkway/parkway/park/parkwire"
 )
 
-// FileConfig is everything `parkway gateway --config FILE` runs from: the gateway's
+// File is everything `parkway gateway --config FILE` runs from: the gateway's
 // own settings, the DR controller's pools and probes, and the admin API's token.
 // Controller, Admin and Logger in Gateway are left for the caller to wire.
-type FileConfig struct {
+type File struct {
 	// HTTP is the address to serve on.
 	HTTP       string
-	Gateway    Config
+	Gateway    gateway.Config
 	DR         dr.Config
 	AdminToken string
 	// UA is the SIP user agent's config when the file has a sip section (nil without
@@ -128,28 +129,28 @@ type fileProbe struct {
 
 const maxConfigFile = 1 << 20
 
-// LoadConfig reads and parses a gateway config file.
-func LoadConfig(path string) (FileConfig, error) {
+// Load reads and parses a gateway config file.
+func Load(path string) (File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return FileConfig{}, err
+		return File{}, err
 	}
-	fc, err := ParseConfig(data, filepath.Dir(path))
+	fc, err := Parse(data, filepath.Dir(path))
 	if err != nil {
-		return FileConfig{}, fmt.Errorf("%s: %w", path, err)
+		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return fc, nil
 }
 
-// ParseConfig parses the YAML form; dir resolves relative file names. Every problem is
+// Parse parses the YAML form; dir resolves relative file names. Every problem is
 // reported, each naming its field and value.
-func ParseConfig(data []byte, dir string) (FileConfig, error) {
+func Parse(data []byte, dir string) (File, error) {
 	var f fileConfig
 	if err := strictyaml.Decode(data, maxConfigFile, &f); err != nil {
-		return FileConfig{}, fmt.Errorf("config: %w", err)
+		return File{}, fmt.Errorf("config: %w", err)
 	}
 	p := &problems{dir: dir, secretFiles: map[string]string{}}
-	fc := FileConfig{
+	fc := File{
 		HTTP:       f.httpAddr(p),
 		Gateway:    f.gateway(p),
 		AdminToken: f.adminToken(p),
@@ -160,7 +161,7 @@ func ParseConfig(data []byte, dir string) (FileConfig, error) {
 		fc.Gateway.SignOutGrace = p.duration("sip.signOutGrace", f.SIP.SignOutGrace)
 	}
 	if err := p.err(); err != nil {
-		return FileConfig{}, err
+		return File{}, err
 	}
 	fc.secretFiles = p.secretFiles
 	return fc, nil
@@ -242,8 +243,8 @@ func (f *fileConfig) httpAddr(p *problems) string {
 
 // gateway is the gateway's own settings: sign-in, origins, keys, session limits and the
 // heartbeat.
-func (f *fileConfig) gateway(p *problems) Config {
-	g := Config{
+func (f *fileConfig) gateway(p *problems) gateway.Config {
+	g := gateway.Config{
 		Demo:            f.Demo,
 		Hosts:           f.Hosts,
 		AllowedOrigins:  f.AllowedOrigins,
@@ -258,20 +259,20 @@ func (f *fileConfig) gateway(p *problems) Config {
 		MessageRate:     f.MessageLimit.PerSecond,
 		MessageBurst:    f.MessageLimit.Burst,
 		SessionKey:      p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
-		EmbedKey:        p.secret("embedKeyFile", f.EmbedKeyFile, MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", MinEmbedKeySize)),
+		EmbedKey:        p.secret("embedKeyFile", f.EmbedKeyFile, gateway.MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", gateway.MinEmbedKeySize)),
 	}
 	if f.MaxSessions < 0 {
-		p.bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", DefaultMaxSessions)
+		p.bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", gateway.DefaultMaxSessions)
 	}
 	if f.MaxCallsPerUser < 0 {
-		p.bad("maxCallsPerUser", f.MaxCallsPerUser, "must not be negative (0: the default, %d)", DefaultMaxCallsPerUser)
+		p.bad("maxCallsPerUser", f.MaxCallsPerUser, "must not be negative (0: the default, %d)", gateway.DefaultMaxCallsPerUser)
 	}
 	if f.MessageLimit.PerSecond < 0 || f.MessageLimit.Burst < 0 {
-		p.bad("messageLimit", fmt.Sprintf("%+v", f.MessageLimit), "must not be negative (0: the defaults, %d a second in bursts of %d)", DefaultMessageRate, DefaultMessageBurst)
+		p.bad("messageLimit", fmt.Sprintf("%+v", f.MessageLimit), "must not be negative (0: the defaults, %d a second in bursts of %d)", gateway.DefaultMessageRate, gateway.DefaultMessageBurst)
 	}
 	checkOrigins(p, "allowedOrigins", f.AllowedOrigins)
 	checkOrigins(p, "embedOrigins", f.EmbedOrigins)
-	if wg := g.withDefaults(); wg.PeerTimeout <= wg.PingInterval {
+	if wg := g.WithDefaults(); wg.PeerTimeout <= wg.PingInterval {
 		p.bad("heartbeat.timeout", wg.PeerTimeout, "must be longer than heartbeat.interval (%v)", wg.PingInterval)
 	}
 	return g
@@ -279,7 +280,7 @@ func (f *fileConfig) gateway(p *problems) Config {
 
 func checkOrigins(p *problems, field string, origins []string) {
 	for i, o := range origins {
-		if _, err := parseOrigin(o); err != nil {
+		if _, err := gateway.ParseOrigin(o); err != nil {
 			p.bad(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q", o), "%v", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package gateway
+package configfile
 
 import (
 	"os"
@@ -14,7 +14,7 @@ embedKeyFile: session.key
 `
 
 func TestCheckSafeConfig(t *testing.T) {
-	fc, err := ParseConfig([]byte(safeConfig), writeSecrets(t))
+	fc, err := Parse([]byte(safeConfig), writeSecrets(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestCheckFindsUnsafeSettings(t *testing.T) {
 				}
 				conf = edited
 			}
-			fc, err := ParseConfig([]byte(conf), dir)
+			fc, err := Parse([]byte(conf), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestLoopbackOnly(t *testing.T) {
 // (demo mode answers to localhost only, and its admin API is open on purpose).
 func TestCheckDemoIsOneFinding(t *testing.T) {
 	conf := strings.NewReplacer("sessionTTL: 1h", "sessionTTL: 1h\ndemo: true", "adminTokenFile: admin.token", "", "hosts: [phone.example.com]", "").Replace(safeConfig)
-	fc, err := ParseConfig([]byte(conf), writeSecrets(t))
+	fc, err := Parse([]byte(conf), writeSecrets(t))
 	if err != nil {
 		t.Fatal(err)
 	}

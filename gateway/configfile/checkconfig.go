@@ -1,4 +1,4 @@
-package gateway
+package configfile
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/parkway/parkway/gateway"
 )
 
 // Finding is one unsafe setting of a gateway config: which key, why it is unsafe, and
@@ -52,7 +54,7 @@ func LoopbackOnly(hostport string) bool {
 // fatal ones are those `parkway gateway` refuses to start with: demo mode off loopback
 // (without opts.DemoOnNetwork), an admin API with no token on a network address outside
 // demo mode, and no hosts outside demo mode.
-func (fc FileConfig) Check(opts CheckOptions) []Finding {
+func (fc File) Check(opts CheckOptions) []Finding {
 	var out []Finding
 	add := func(setting string, fatal bool, format string, args ...any) {
 		out = append(out, Finding{Setting: setting, Fatal: fatal, Why: fmt.Sprintf(format, args...)})
@@ -99,7 +101,7 @@ func (fc FileConfig) Check(opts CheckOptions) []Finding {
 			if strings.ContainsAny(o, "*?[") {
 				add(setting, false, "%q: origins are matched literally, never as patterns; list each origin in full", o)
 			}
-			if n, err := parseOrigin(o); err == nil && strings.HasPrefix(n, "http://") && !loopbackOrigin(n) {
+			if n, err := gateway.ParseOrigin(o); err == nil && strings.HasPrefix(n, "http://") && !loopbackOrigin(n) {
 				add(setting, false, "%q is plain http: anyone on that page's network path can change the page, and it is trusted with users' sessions; use https", o)
 			}
 		}

@@ -1,4 +1,4 @@
-package gateway
+package configfile
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parkway/parkway/gateway"
 )
 
 const goodConfig = `
@@ -35,7 +37,7 @@ func writeSecrets(t *testing.T) string {
 
 func TestParseConfig(t *testing.T) {
 	dir := writeSecrets(t)
-	fc, err := ParseConfig([]byte(goodConfig), dir)
+	fc, err := Parse([]byte(goodConfig), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestParseConfig(t *testing.T) {
 	if fc.Gateway.Demo {
 		t.Error("demo on by default")
 	}
-	limits, err := ParseConfig([]byte(goodConfig+"maxCallsPerUser: 2\nmessageLimit: {perSecond: 10, burst: 20}\n"), dir)
+	limits, err := Parse([]byte(goodConfig+"maxCallsPerUser: 2\nmessageLimit: {perSecond: 10, burst: 20}\n"), dir)
 	if err != nil || limits.Gateway.MaxCallsPerUser != 2 || limits.Gateway.MessageRate != 10 || limits.Gateway.MessageBurst != 20 {
 		t.Errorf("limits: %v %+v", err, limits.Gateway)
 	}
@@ -61,7 +63,7 @@ func TestParseConfig(t *testing.T) {
 	if pw, ok := fc.UA.Credentials.Password("bob"); !ok || pw != "bob-pw" || fc.Gateway.SignOutGrace != 3*time.Second {
 		t.Errorf("credentials %q %v, grace %v", pw, ok, fc.Gateway.SignOutGrace)
 	}
-	noSIP, err := ParseConfig([]byte(strings.Replace(goodConfig, "sip: {", "#", 1)), dir)
+	noSIP, err := Parse([]byte(strings.Replace(goodConfig, "sip: {", "#", 1)), dir)
 	if err != nil || noSIP.UA != nil {
 		t.Errorf("without sip: %v %+v", err, noSIP.UA)
 	}
@@ -108,7 +110,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		if conf == goodConfig {
 			t.Fatalf("%s: %q is not in the good config", name, tc.edit)
 		}
-		_, err := ParseConfig([]byte(conf), dir)
+		_, err := Parse([]byte(conf), dir)
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue
@@ -117,13 +119,13 @@ func TestParseConfigRefuses(t *testing.T) {
 			t.Errorf("%s: %v does not name %s", name, err, tc.field)
 		}
 	}
-	if _, err := ParseConfig([]byte("http: 127.0.0.1:1\n"), dir); err == nil || !strings.Contains(err.Error(), "pools.home") {
+	if _, err := Parse([]byte("http: 127.0.0.1:1\n"), dir); err == nil || !strings.Contains(err.Error(), "pools.home") {
 		t.Errorf("missing pools: %v", err)
 	}
-	if _, err := ParseConfig(nil, dir); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := Parse(nil, dir); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty config: %v", err)
 	}
-	if _, err := ParseConfig(make([]byte, maxConfigFile+1), dir); err == nil || !strings.Contains(err.Error(), "exceeds") {
+	if _, err := Parse(make([]byte, maxConfigFile+1), dir); err == nil || !strings.Contains(err.Error(), "exceeds") {
 		t.Errorf("oversized config: %v", err)
 	}
 }
@@ -132,7 +134,7 @@ func TestParseConfigRefuses(t *testing.T) {
 func TestParseConfigReportsAll(t *testing.T) {
 	dir := writeSecrets(t)
 	conf := strings.NewReplacer("sessionTTL: 1h", "sessionTTL: forever", "misses: 2", "misses: -2", "listen: 127.0.0.1:5090", "listen: localhost:5090").Replace(goodConfig)
-	_, err := ParseConfig([]byte(conf), dir)
+	_, err := Parse([]byte(conf), dir)
 	for _, field := range []string{"sessionTTL", "probe.misses", "sip.listen"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%v does not name %s", err, field)
@@ -149,7 +151,7 @@ func TestParseConfigBlankSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := strings.NewReplacer("sessionKeyFile: session.key", "sessionKeyFile: blank").Replace(goodConfig)
-	fc, err := ParseConfig([]byte(conf), dir)
+	fc, err := Parse([]byte(conf), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,20 +159,46 @@ func TestParseConfigBlankSecrets(t *testing.T) {
 		t.Errorf("session key %q", fc.Gateway.SessionKey)
 	}
 	conf = strings.NewReplacer("adminTokenFile: admin.token", "adminTokenFile: blank").Replace(goodConfig)
-	if _, err := ParseConfig([]byte(conf), dir); err == nil || !strings.Contains(err.Error(), "adminTokenFile") || !strings.Contains(err.Error(), "is empty") {
+	if _, err := Parse([]byte(conf), dir); err == nil || !strings.Contains(err.Error(), "adminTokenFile") || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("blank admin token file: %v, want it refused as empty", err)
 	}
 }
 
 func TestExampleConfig(t *testing.T) {
-	fc, err := LoadConfig("testdata/gateway.yaml")
+	fc, err := Load("testdata/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fc.DR.Home.Name != "pool-a" || fc.Gateway.PeerTimeout != 6*time.Second || fc.Gateway.Demo {
 		t.Errorf("%+v", fc)
 	}
-	if fc.UA == nil || fc.UA.Credentials == nil || fc.Gateway.SignOutGrace != DefaultSignOutGrace {
+	if fc.UA == nil || fc.UA.Credentials == nil || fc.Gateway.SignOutGrace != gateway.DefaultSignOutGrace {
 		t.Errorf("sip %+v, grace %v", fc.UA, fc.Gateway.SignOutGrace)
+	}
+}
+
+// embedKey is a widget embed key long enough to sign tickets with.
+const embedKey = "embed-key-for-tests-0123456789abcdef"
+
+func TestEmbedConfigFile(t *testing.T) {
+	dir := writeSecrets(t)
+	os.WriteFile(filepath.Join(dir, "embed.key"), []byte(embedKey+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "short.key"), []byte("short\n"), 0o600)
+	cfg := goodConfig + "embedOrigins: [\"https://crm.example.com\"]\nembedKeyFile: embed.key\nticketTTL: 30s\n"
+	fc, err := Parse([]byte(cfg), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(fc.Gateway.EmbedKey) != embedKey || fc.Gateway.TicketTTL != 30*time.Second {
+		t.Errorf("embed key %q, ticket TTL %v", fc.Gateway.EmbedKey, fc.Gateway.TicketTTL)
+	}
+	for bad, field := range map[string]string{
+		"embedKeyFile: short.key\n":   "embedKeyFile",
+		"embedKeyFile: missing.key\n": "embedKeyFile",
+		"ticketTTL: soon\n":           "ticketTTL",
+	} {
+		if _, err := Parse([]byte(goodConfig+bad), dir); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%q: %v, want an error naming %s", bad, err, field)
+		}
 	}
 }
