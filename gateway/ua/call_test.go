@@ -349,14 +349,24 @@ func TestCodecFixedByTheLeg(t *testing.T) {
 	nextEvent(t, bob, signaling.CallEnded, "")
 
 	// A PCMU-only caller and a PCMA-only callee: 488, a typed ErrNoCodec.
+	// Bob's Answer is waited for: alice can have the 488 before his Answer returns, and
+	// the test's context ends with the test.
 	ul := &lawLeg{testLeg: newTestLeg(t, 440), law: PayloadPCMU}
+	answered := make(chan error, 1)
 	go func() {
 		in := nextIncoming(t, bob)
-		if _, err := in.Answer(ctx, &lawLeg{testLeg: newTestLeg(t, 660), law: PayloadPCMA}); !errors.Is(err, ErrNoCodec) {
-			t.Errorf("answer with no common law: %v", err)
-		}
+		_, err := in.Answer(ctx, &lawLeg{testLeg: newTestLeg(t, 660), law: PayloadPCMA})
+		answered <- err
 	}()
 	if _, err := alice.Dial(ctx, "bob", ul); !errors.Is(err, ErrNoCodec) {
 		t.Fatalf("Dial with no common law: %v, want ErrNoCodec", err)
+	}
+	select {
+	case err := <-answered:
+		if !errors.Is(err, ErrNoCodec) {
+			t.Errorf("answer with no common law: %v, want ErrNoCodec", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("bob's Answer did not return after alice had the 488")
 	}
 }
