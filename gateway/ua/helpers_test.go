@@ -2,6 +2,7 @@ package ua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,10 +11,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,26 +48,6 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// freePort returns a port free for both UDP and TCP on 127.0.0.1 a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 var demoUsers = []pool.User{{Name: "alice", Password: "alice-pw"}, {Name: "bob", Password: "bob-pw"},
 	{Name: "carol", Password: "carol-pw"}, {Name: "dave", Password: "dave-pw"}}
 
@@ -83,27 +64,47 @@ type pools struct{ a, b *pool.Pool }
 
 func startPools(t testing.TB, users []pool.User, opt pool.Options) pools {
 	t.Helper()
-	ca, cb := pool.DemoConfigs("127.0.0.1")
-	ca.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	cb.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	ca.Peer.Addr, cb.Peer.Addr = cb.Listen, ca.Listen
-	ca.Users, cb.Users = users, users
-	ca.Park.PickupTimeout, cb.Park.PickupTimeout = 5*time.Minute, 5*time.Minute
 	if opt.Logger == nil {
 		opt.Logger = testLogger()
 	}
-	start := func(c pool.Config) *pool.Pool {
-		p, err := pool.New(c, opt)
-		if err != nil {
-			t.Fatalf("pool.New: %v", err)
+	// A port freePort found free can be taken (by another process's outgoing socket)
+	// before the pool binds it: pick the pair's ports again, a few times, on that error.
+	for attempt := 1; ; attempt++ {
+		ps, err := tryStartPools(users, opt)
+		if err == nil {
+			t.Cleanup(func() { ps.a.Stop(); ps.b.Stop() })
+			return ps
 		}
-		if err := p.Start(context.Background()); err != nil {
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
 			t.Fatalf("pool Start: %v", err)
 		}
-		t.Cleanup(func() { p.Stop() })
-		return p
 	}
-	return pools{a: start(ca), b: start(cb)}
+}
+
+// tryStartPools starts the demo pair on ports free a moment ago; on an error nothing
+// is left running.
+func tryStartPools(users []pool.User, opt pool.Options) (pools, error) {
+	ca, cb, err := pool.DemoConfigsOn("127.0.0.1", 0, 0) // free ports, each the other's peer
+	if err != nil {
+		return pools{}, err
+	}
+	ca.Users, cb.Users = users, users
+	ca.Park.PickupTimeout, cb.Park.PickupTimeout = 5*time.Minute, 5*time.Minute
+	var started []*pool.Pool
+	for _, c := range []pool.Config{ca, cb} {
+		p, err := pool.New(c, opt)
+		if err == nil {
+			err = p.Start(context.Background())
+		}
+		if err != nil {
+			for _, s := range started {
+				s.Stop()
+			}
+			return pools{}, err
+		}
+		started = append(started, p)
+	}
+	return pools{a: started[0], b: started[1]}, nil
 }
 
 func (ps pools) config(users []pool.User) Config {
