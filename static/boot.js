@@ -29,43 +29,66 @@
   }
 
   const go = new Go();
-  const url = 'main.wasm';
+  // The gateway names the client by its content (main.<hash>.wasm, cached for good) in
+  // the preload link; a page served some other way falls back to main.wasm.
+  const preload = document.querySelector('link[rel="preload"][as="fetch"][type="application/wasm"]');
+  const url = preload ? preload.href : 'main.wasm';
+
+  // The websocket's handshake runs while main.wasm downloads and compiles; the client
+  // takes this socket (conn: dialSocket) instead of dialing its first one. Only when a
+  // session is likely: a stored one, a ?user= sign-in, or the widget.
+  function openEarlySocket() {
+    let likely = root.classList.contains('compact') || new URLSearchParams(location.search).has('user');
+    try { likely = likely || sessionStorage.getItem('parkway.session') !== null; } catch (_) { /* storage blocked */ }
+    if (!likely || typeof WebSocket !== 'function') return;
+    try {
+      window.parkwayEarlySocket = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`);
+    } catch (err) {
+      console.warn('parkway: early websocket failed, the client will dial its own:', err);
+    }
+  }
 
   // instantiateStreaming compiles while downloading; it needs the server to say
   // application/wasm. If it cannot be used, fall back to the whole-buffer path, which
   // also turns an HTTP error into a sentence.
-  async function load() {
-    if (typeof WebAssembly.instantiateStreaming === 'function') {
+  async function compile() {
+    if (typeof WebAssembly.compileStreaming === 'function') {
       try {
-        return await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
+        return await WebAssembly.compileStreaming(fetch(url));
       } catch (err) {
         console.warn('parkway: streaming compile failed, retrying without it:', err);
       }
     }
     const resp = await fetch(url);
     if (!resp.ok) throw new Error(`${url} answered HTTP ${resp.status}`);
-    return WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    return WebAssembly.compile(await resp.arrayBuffer());
   }
 
-  function start() {
-    root.dataset.client = 'loading';
-    load().then(({ instance }) => {
-      performance.mark('parkway-wasm-loaded');
-      return go.run(instance).then(() => {
-        // main returned or panicked: the page no longer works, so say so.
-        if (root.dataset.client !== 'failed') say('The softphone stopped. Reload the page to start it again.');
-      });
-    }).catch((err) => {
-      console.error('parkway:', err);
-      say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`);
+  function failed(err) {
+    console.error('parkway:', err);
+    say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`);
+  }
+
+  // run starts the compiled program once the page may: at once, or in the widget once
+  // widget.js has signed in (the ticket exchange overlaps the download and compile).
+  function run(module) {
+    performance.mark('parkway-wasm-loaded');
+    return WebAssembly.instantiate(module, go.importObject).then((instance) => go.run(instance)).then(() => {
+      // main returned or panicked: the page no longer works, so say so.
+      if (root.dataset.client !== 'failed') say('The softphone stopped. Reload the page to start it again.');
     });
   }
 
+  root.dataset.client = 'loading';
+  const compiled = compile();
   if (!root.classList.contains('compact')) {
-    start();
+    openEarlySocket();
+    compiled.then(run).catch(failed);
     return;
   }
-  document.addEventListener('parkway:signed-in', start, { once: true });
+  const signedIn = new Promise((resolve) => document.addEventListener('parkway:signed-in', resolve, { once: true }));
+  signedIn.then(openEarlySocket);
+  Promise.all([compiled, signedIn]).then(([module]) => run(module)).catch(failed);
   const widget = document.createElement('script');
   widget.src = 'widget.js';
   widget.onerror = () => say('The widget could not be loaded. Reload the page to try again.');

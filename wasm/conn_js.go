@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/wasm/softphone"
 )
@@ -75,7 +74,7 @@ type client struct {
 	signIns chan string
 
 	mu     sync.Mutex
-	ws     *websocket.Conn // set while authenticated; nil otherwise
+	ws     *socket // set while authenticated; nil otherwise
 	nextID uint64
 	user   string // the demo name to sign in as; "" until known
 }
@@ -210,12 +209,11 @@ func wsURL() string {
 // accepted the session, which resets the backoff.
 func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	ws, _, err := websocket.Dial(dctx, wsURL(), nil)
+	ws, err := dialSocket(dctx, wsURL())
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
 	}
-	ws.SetReadLimit(signaling.MaxMessageSize)
 	mark("parkway-ws-open")
 
 	quit := make(chan struct{})
@@ -226,18 +224,19 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 			c.ws = nil
 		}
 		c.mu.Unlock()
-		// Close waits for the close handshake, which on a dead network takes as long
-		// as the browser's own timeout: do not make the reconnect wait for it.
-		go ws.Close(websocket.StatusGoingAway, "reconnecting")
+		// Close does not wait for the close handshake, which on a dead network takes
+		// as long as the browser's own timeout: the reconnect goes ahead at once.
+		ws.Close(closeGoingAway, "reconnecting")
 	}()
 
-	// The reader ends when the socket closes (Read with a cancellable context would
-	// close it with a policy-violation code instead of ours).
+	// The reader ends when the socket closes, or when quit says serve has returned.
 	frames := make(chan []byte, 16)
 	readErr := make(chan error, 1)
+	rctx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
 	go func() {
 		for {
-			_, b, err := ws.Read(context.Background())
+			b, err := ws.Read(rctx)
 			if err != nil {
 				readErr <- err
 				return
@@ -341,17 +340,17 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 // refusedByClose reports whether a close before welcome looks like the gateway refusing
 // the token (policy violation or an application 4xxx code) rather than a network fault.
 func refusedByClose(err error) bool {
-	code := websocket.CloseStatus(err)
-	return code == websocket.StatusPolicyViolation || (code >= 4000 && code < 5000)
+	code := closeCode(err)
+	return code == closePolicyViolation || (code >= 4000 && code < 5000)
 }
 
-func (c *client) write(ws *websocket.Conn, id string, m signaling.Message) error {
+func (c *client) write(ws *socket, id string, m signaling.Message) error {
 	b, err := signaling.Encode(id, m)
 	if err != nil {
 		return err
 	}
-	// The browser's send never blocks; the context is only part of the API.
-	if err := ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+	// The browser's send never blocks.
+	if err := ws.Write(b); err != nil {
 		return fmt.Errorf("send %s: %w", m.Type(), err)
 	}
 	return nil

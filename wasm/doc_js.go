@@ -62,6 +62,9 @@
 //   - promise_js.go  waiting on a JavaScript promise from a goroutine
 //   - signin_js.go   demo sign-in and the per-tab session token's storage
 //   - conn_js.go     the websocket: auth, heartbeat, reconnect with backoff
+//   - socket_js.go   the browser's WebSocket behind a blocking Go API (no Go websocket
+//     library: it would bring net/http and TLS the browser already has), taking the
+//     socket boot.js opened while main.wasm compiled
 //   - view_js.go     binding the page's parts; rendering state, connection, errors
 //   - actions_js.go  carrying a command out: the call it is about, the capability rule,
 //     the request; the buttons' state; the keypad

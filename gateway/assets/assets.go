@@ -3,6 +3,8 @@ package assets
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/andybalholm/brotli"
 )
 
 // Names of the files the handler treats specially.
@@ -21,6 +25,7 @@ const (
 	WidgetPage = "widget.html"
 	WASM       = "main.wasm"
 	wasmGzip   = "main.wasm.gz"
+	wasmBrotli = "main.wasm.br"
 )
 
 // ErrNotBuilt says the WebAssembly client is missing from the embedded files.
@@ -40,10 +45,14 @@ type Handler struct {
 	opts  Options
 }
 
-// wasmFile is main.wasm, held compressed; identity is made on first need.
+// wasmFile is main.wasm, held compressed (gzip always, Brotli when the build made it);
+// identity is made on first need. It is served at /main.wasm (revalidated on every
+// load) and at its content-hashed name (cached for good): the pages name the latter.
 type wasmFile struct {
 	gz       *file
+	br       *file // nil when the build has no main.wasm.br
 	rawSize  int64
+	hashed   string // "main.<hash>.wasm"
 	once     sync.Once
 	identity *file
 	err      error
@@ -93,7 +102,15 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("assets: %s: %w", wasmGzip, err)
 		}
 		h.wasm = &wasmFile{gz: &file{name: WASM, data: gz.data, contentType: "application/wasm", etag: gz.etag}, rawSize: size}
+		if br, ok := h.files[wasmBrotli]; ok {
+			// Built together, or the browsers that take Brotli run another client.
+			if n, err := unbrotliSize(br.data); err != nil || n != size {
+				return nil, fmt.Errorf("assets: %s is not %s's twin (%d bytes inflated, %v; want %d): rebuild with `go tool task wasm`", wasmBrotli, wasmGzip, n, err, size)
+			}
+			h.wasm.br = &file{name: WASM, data: br.data, contentType: "application/wasm", etag: strings.TrimSuffix(gz.etag, `"`) + `-br"`}
+		}
 		delete(h.files, wasmGzip)
+		delete(h.files, wasmBrotli)
 		delete(h.files, WASM) // a raw copy beside the .gz is never served: one truth
 	} else if raw, ok := h.files[WASM]; ok {
 		// Built without the .gz (a plain `go build` of the client): compress it here,
@@ -108,7 +125,28 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 		})
 		delete(h.files, WASM)
 	}
+	if h.wasm != nil {
+		h.wasm.hashed = hashedName(h.wasm.gz.data)
+		for _, page := range []string{IndexPage, WidgetPage} {
+			if f, ok := h.files[page]; ok {
+				h.files[page] = newFile(page, nameHashedWASM(f.data, h.wasm.hashed))
+			}
+		}
+	}
 	return h, nil
+}
+
+// hashedName is main.wasm's name with its content in it: a new build is a new URL, so
+// the old one can be cached for good and a repeat visit neither downloads it nor asks.
+func hashedName(gz []byte) string {
+	sum := sha256.Sum256(gz)
+	return "main." + hex.EncodeToString(sum[:8]) + ".wasm"
+}
+
+// nameHashedWASM points a page's references to main.wasm (the preload link that
+// boot.js follows) at its hashed name.
+func nameHashedWASM(page []byte, hashed string) []byte {
+	return bytes.ReplaceAll(page, []byte(`href="`+WASM+`"`), []byte(`href="`+hashed+`"`))
 }
 
 // CompactClass is the class on the <html> element of the widget page: the index page's
@@ -173,6 +211,12 @@ func gzipBytes(data []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// unbrotliSize checks that data is a complete Brotli stream and returns the size it
+// inflates to.
+func unbrotliSize(data []byte) (int64, error) {
+	return io.Copy(io.Discard, brotli.NewReader(bytes.NewReader(data)))
+}
+
 // gunzipSize checks that data is a complete gzip stream and returns the size it inflates
 // to (the number the closing note reports as "main.wasm raw").
 func gunzipSize(data []byte) (int64, error) {
@@ -195,22 +239,33 @@ func (h *Handler) Built() error {
 	return nil
 }
 
-// WASMSizes returns main.wasm's size raw and as served compressed (0 when it is embedded
-// uncompressed or missing).
-func (h *Handler) WASMSizes() (raw, gzipped int64) {
+// WASMSizes returns main.wasm's size raw and as served gzip and Brotli compressed (0 for
+// a copy the build did not make, or when the client is missing).
+func (h *Handler) WASMSizes() (raw, gzipped, brotli int64) {
 	if h.wasm == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	if h.wasm.gz != nil {
 		gzipped = int64(len(h.wasm.gz.data))
 	}
-	return h.wasm.rawSize, gzipped
+	if h.wasm.br != nil {
+		brotli = int64(len(h.wasm.br.data))
+	}
+	return h.wasm.rawSize, gzipped, brotli
+}
+
+// WASMPath is the content-hashed path the pages load main.wasm from ("" when missing).
+func (h *Handler) WASMPath() string {
+	if h.wasm == nil {
+		return ""
+	}
+	return "/" + h.wasm.hashed
 }
 
 // Has reports whether name (without a leading slash) is served.
 func (h *Handler) Has(name string) bool {
 	_, ok := h.files[name]
-	return ok || (name == WASM && h.wasm != nil)
+	return ok || (h.wasm != nil && (name == WASM || name == h.wasm.hashed))
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -223,8 +278,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = IndexPage // "/" and "/?user=alice"
 	}
-	if name == WASM {
-		h.serveWASM(w, r)
+	if name == WASM || (h.wasm != nil && name == h.wasm.hashed) {
+		h.serveWASM(w, r, name != WASM)
 		return
 	}
 	f, ok := h.files[name]
@@ -242,21 +297,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve(w, r, f)
 }
 
-func (h *Handler) serveWASM(w http.ResponseWriter, r *http.Request) {
+// serveWASM answers main.wasm in the smallest coding the browser takes: Brotli, gzip,
+// or none. At its hashed name it may be cached for good (immutable: a reload does not
+// even revalidate it); at /main.wasm it is revalidated like every other file.
+func (h *Handler) serveWASM(w http.ResponseWriter, r *http.Request, hashed bool) {
 	if h.wasm == nil {
 		notBuilt(w, false)
 		return
 	}
 	// The representation depends on Accept-Encoding: caches must key on it.
 	w.Header().Add("Vary", "Accept-Encoding")
-	if h.wasm.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		w.Header().Set("Content-Encoding", "gzip")
+	cache := "no-cache"
+	if hashed {
+		cache = "public, max-age=31536000, immutable"
+	}
+	ae := r.Header.Get("Accept-Encoding")
+	for _, enc := range []struct {
+		coding string
+		f      *file
+	}{{"br", h.wasm.br}, {"gzip", h.wasm.gz}} {
+		if enc.f == nil || !accepts(ae, enc.coding) {
+			continue
+		}
+		w.Header().Set("Content-Encoding", enc.coding)
 		if r.Header.Get("Range") == "" {
 			// ServeContent leaves out Content-Length for encoded bodies (it cannot know
 			// a range's length); for the whole body we do, and a browser can show progress.
-			w.Header().Set("Content-Length", strconv.Itoa(len(h.wasm.gz.data)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(enc.f.data)))
 		}
-		serve(w, r, h.wasm.gz)
+		serveCached(w, r, enc.f, cache)
 		return
 	}
 	f, err := h.wasm.inflated()
@@ -264,7 +333,7 @@ func (h *Handler) serveWASM(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "main.wasm: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	serve(w, r, f)
+	serveCached(w, r, f, cache)
 }
 
 // inflated is main.wasm decompressed, made once on first need: most browsers accept gzip,
@@ -289,14 +358,17 @@ func (wf *wasmFile) inflated() (*file, error) {
 
 // serve writes f with its validator. http.ServeContent answers If-None-Match with 304,
 // HEAD without a body and Range requests, so none of that is reimplemented here.
-func serve(w http.ResponseWriter, r *http.Request, f *file) {
+//
+// Every file but the hashed main.wasm is "no-cache", which means "revalidate every
+// time", not "do not store": a reload costs a 304 of a few hundred bytes and a new build
+// is seen at once. The client itself, megabytes, is named by its content instead.
+func serve(w http.ResponseWriter, r *http.Request, f *file) { serveCached(w, r, f, "no-cache") }
+
+func serveCached(w http.ResponseWriter, r *http.Request, f *file, cacheControl string) {
 	hd := w.Header()
 	hd.Set("Content-Type", f.contentType)
 	hd.Set("ETag", f.etag)
-	// no-cache means "revalidate every time", not "do not store": a reload costs a 304
-	// and a new build is seen at once. Content-hashed names would save the round trip
-	// but need the pages rewritten at build time; one 304 per file is cheap on a LAN.
-	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Cache-Control", cacheControl)
 	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(f.data))
 }
 

@@ -6,9 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/andybalholm/brotli"
 )
 
 var wasmRaw = bytes.Repeat([]byte("\x00asm\x01\x00\x00\x00 parkway "), 4096)
@@ -123,9 +126,9 @@ func TestWASMGzipAndIdentity(t *testing.T) {
 			t.Errorf("Accept-Encoding %q: identity shares the gzip ETag", ae)
 		}
 	}
-	raw, zipped := h.WASMSizes()
-	if raw != int64(len(wasmRaw)) || zipped == 0 || zipped >= raw {
-		t.Errorf("sizes raw %d gzip %d", raw, zipped)
+	raw, zipped, brotli := h.WASMSizes()
+	if raw != int64(len(wasmRaw)) || zipped == 0 || zipped >= raw || brotli != 0 {
+		t.Errorf("sizes raw %d gzip %d brotli %d (no .br built)", raw, zipped, brotli)
 	}
 }
 
@@ -271,14 +274,131 @@ func TestMethods(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
+func TestAccepts(t *testing.T) {
 	for in, want := range map[string]bool{
 		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=0.5": true, "gzip;q=0": false,
 		"*": true, "*;q=0": false, "br, *": true, "gzip;q=0, *": false, "x-gzip": true, "identity": false,
 	} {
-		if got := acceptsGzip(in); got != want {
-			t.Errorf("acceptsGzip(%q) = %v", in, got)
+		if got := accepts(in, "gzip"); got != want {
+			t.Errorf("accepts(%q, gzip) = %v", in, got)
 		}
+	}
+	for in, want := range map[string]bool{
+		"": false, "br": true, "gzip, deflate, br, zstd": true, "br;q=0, gzip": false, "x-br": false,
+		"*": true, "gzip;q=1, *;q=0.1": true, "brotli": false,
+	} {
+		if got := accepts(in, "br"); got != want {
+			t.Errorf("accepts(%q, br) = %v", in, got)
+		}
+	}
+}
+
+func br(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := brotli.NewWriterLevel(&buf, brotli.BestCompression)
+	w.Write(b)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A build with main.wasm.br serves it to browsers that take Brotli (every current one),
+// gzip to the rest, and the raw bytes to clients that take neither.
+func TestWASMBrotliPreferred(t *testing.T) {
+	fsys := testFS(t)
+	fsys["main.wasm.br"] = &fstest.MapFile{Data: br(t, wasmRaw)}
+	h := newHandler(t, fsys, Options{})
+	tags := map[string]string{}
+	for ae, want := range map[string]string{
+		"gzip, deflate, br, zstd": "br", "br": "br", "br;q=0, gzip": "gzip", "gzip": "gzip", "identity": "",
+	} {
+		resp, body := get(t, h, "/main.wasm", map[string]string{"Accept-Encoding": ae})
+		if got := resp.Header.Get("Content-Encoding"); got != want {
+			t.Errorf("Accept-Encoding %q: encoding %q, want %q", ae, got, want)
+			continue
+		}
+		var r io.Reader = bytes.NewReader(body)
+		switch want {
+		case "br":
+			r = brotli.NewReader(r)
+		case "gzip":
+			zr, err := gzip.NewReader(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = zr
+		}
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, wasmRaw) {
+			t.Errorf("Accept-Encoding %q: body does not decode to main.wasm (%v)", ae, err)
+		}
+		if resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+			t.Errorf("Accept-Encoding %q: Content-Length %q for %d bytes", ae, resp.Header.Get("Content-Length"), len(body))
+		}
+		tags[want] = resp.Header.Get("ETag")
+	}
+	if tags["br"] == tags["gzip"] || tags["br"] == tags[""] {
+		t.Errorf("representations share an ETag: %v", tags)
+	}
+	if raw, zipped, brotli := h.WASMSizes(); raw != int64(len(wasmRaw)) || brotli == 0 || zipped == 0 {
+		t.Errorf("sizes raw %d gzip %d brotli %d", raw, zipped, brotli)
+	}
+}
+
+// A .br from another build than the .gz would give Brotli browsers another client:
+// the gateway refuses to start with it rather than serve two programs under one name.
+func TestBrotliOfAnotherBuildIsRefused(t *testing.T) {
+	fsys := testFS(t)
+	fsys["main.wasm.br"] = &fstest.MapFile{Data: br(t, wasmRaw[:len(wasmRaw)-1])}
+	if _, err := New(fsys, Options{}); err == nil || !strings.Contains(err.Error(), "main.wasm.br") {
+		t.Fatalf("New with a mismatched main.wasm.br: %v", err)
+	}
+	fsys["main.wasm.br"] = &fstest.MapFile{Data: []byte("not brotli")}
+	if _, err := New(fsys, Options{}); err == nil {
+		t.Fatal("New with a corrupt main.wasm.br succeeded")
+	}
+}
+
+// The pages load the client from a name that changes with its content, which may be
+// cached for good: a repeat visit neither downloads it again nor asks whether it changed.
+func TestHashedWASMName(t *testing.T) {
+	page := `<!doctype html><html><head><link rel="preload" href="main.wasm" as="fetch" type="application/wasm"></head></html>`
+	build := func(wasm []byte) *Handler {
+		fsys := testFS(t)
+		fsys["index.html"] = &fstest.MapFile{Data: []byte(page)}
+		delete(fsys, "widget.html")
+		fsys["main.wasm.gz"] = &fstest.MapFile{Data: gz(t, wasm)}
+		delete(fsys, "main.wasm")
+		return newHandler(t, fsys, Options{})
+	}
+	h := build(wasmRaw)
+	hashed := h.WASMPath()
+	if !strings.HasPrefix(hashed, "/main.") || !strings.HasSuffix(hashed, ".wasm") || hashed == "/main.wasm" {
+		t.Fatalf("WASMPath %q", hashed)
+	}
+	for _, p := range []string{"/", "/widget.html"} {
+		_, body := get(t, h, p, nil)
+		if !strings.Contains(string(body), `href="`+strings.TrimPrefix(hashed, "/")+`"`) {
+			t.Errorf("%s does not preload %s: %s", p, hashed, body)
+		}
+	}
+	resp, body := get(t, h, hashed, map[string]string{"Accept-Encoding": "gzip"})
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || resp.Header.Get("Content-Type") != "application/wasm" {
+		t.Errorf("%s: %d, Cache-Control %q, type %q", hashed, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+	}
+	_, plain := get(t, h, "/main.wasm", map[string]string{"Accept-Encoding": "gzip"})
+	if !bytes.Equal(body, plain) {
+		t.Error("the hashed and the plain name serve different bytes")
+	}
+	if resp, _ := get(t, h, "/main.wasm", nil); resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("/main.wasm: Cache-Control %q, want no-cache", resp.Header.Get("Cache-Control"))
+	}
+	if next := build(append(bytes.Clone(wasmRaw), 1)).WASMPath(); next == hashed {
+		t.Errorf("a different client kept the name %s", hashed)
+	}
+	if resp, _ := get(t, h, "/main.0000000000000000.wasm", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a stale hashed name: %d, want 404", resp.StatusCode)
 	}
 }
 

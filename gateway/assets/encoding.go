@@ -5,13 +5,14 @@ import (
 	"strings"
 )
 
-// acceptsGzip reports whether an Accept-Encoding header allows gzip (RFC 9110 §12.5.3):
-// "gzip" or "*" with a non-zero quality, unless gzip itself is given q=0.
-func acceptsGzip(header string) bool {
-	star, gz := false, false
+// accepts reports whether an Accept-Encoding header allows coding (RFC 9110 §12.5.3):
+// the coding (or, for gzip, x-gzip) or "*" with a non-zero quality, unless the coding
+// itself is given q=0.
+func accepts(header, coding string) bool {
+	star, named := false, false
 	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
+		c, params, _ := strings.Cut(part, ";")
+		c = strings.ToLower(strings.TrimSpace(c))
 		q := 1.0
 		for p := range strings.SplitSeq(params, ";") {
 			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
@@ -21,15 +22,15 @@ func acceptsGzip(header string) bool {
 				}
 			}
 		}
-		switch coding {
-		case "gzip", "x-gzip":
+		switch {
+		case c == coding || (coding == "gzip" && c == "x-gzip"):
 			if q <= 0 {
 				return false
 			}
-			gz = true
-		case "*":
+			named = true
+		case c == "*":
 			star = q > 0
 		}
 	}
-	return gz || star
+	return named || star
 }

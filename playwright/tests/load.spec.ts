@@ -2,45 +2,91 @@
 // buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-test('page load → connected with buttons rendered (measured)', async ({ page, request }, info) => {
-  const runs: Record<string, number>[] = [];
-  for (let i = 0; i < 5; i++) {
-    await page.goto(`/?user=alice&run=${i}`);
-    await expect(page.locator('html')).toHaveAttribute('data-ready', 'true', { timeout: startTimeout });
-    await expect(connection(page)).toHaveAttribute('data-connection', 'connected');
-    // performance marks are relative to navigation start.
-    const m = await page.evaluate(() => {
-      const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
-      return {
-        ready: at('parkway-ready'),
-        wasm: at('parkway-wasm-started'),
-        signin: at('parkway-signin'),
-        session: at('parkway-session'),
-        open: at('parkway-ws-open'),
-        welcome: at('parkway-welcome'),
-      };
-    });
-    runs.push(m);
-    // A new tab is a cold-ish start: sessionStorage is per tab, so it also signs in.
-    await page.evaluate(() => sessionStorage.clear());
+type Marks = Record<'ready' | 'wasm' | 'signin' | 'session' | 'open' | 'welcome', number>;
+
+// marks reads the client's performance marks, relative to navigation start, once the
+// page is connected with its buttons rendered.
+async function loadMarks(page: Page): Promise<Marks> {
+  const html = page.locator('html');
+  await expect(html.and(page.locator('[data-ready="true"], [data-client="failed"]'))).toBeVisible({ timeout: startTimeout });
+  if ((await html.getAttribute('data-client')) === 'failed') {
+    throw new Error(`the client did not start: ${await page.locator('[data-part="loader"]').textContent()}`);
   }
+  await expect(connection(page)).toHaveAttribute('data-connection', 'connected');
+  return page.evaluate(() => {
+    const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+    return {
+      ready: at('parkway-ready'),
+      wasm: at('parkway-wasm-started'),
+      signin: at('parkway-signin'),
+      session: at('parkway-session'),
+      open: at('parkway-ws-open'),
+      welcome: at('parkway-welcome'),
+    };
+  });
+}
+
+function report(info: TestInfo, what: string, runs: Marks[]) {
   const sorted = runs.map((r) => r.ready).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  const line = `page load → connected, buttons rendered: median ${median.toFixed(0)} ms (runs ${runs
+  const line = `${what}: median ${median.toFixed(0)} ms (runs ${runs
     .map((r) => `${r.ready.toFixed(0)} [wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`)
     .join(', ')})`;
   console.log(line);
-  info.annotations.push({ type: 'page load → connected', description: line });
+  info.annotations.push({ type: what, description: line });
+}
 
-  const gz = await request.get('/main.wasm', { headers: { 'Accept-Encoding': 'gzip' } });
+// Cold: a new browser context each time (empty HTTP cache, no compiled code, no
+// session), as a first visit. Warm: the same context loading the page again, as a
+// repeat visit — main.wasm comes from the HTTP cache under its hashed name, without
+// asking the gateway, and V8 takes its compiled code from the code cache.
+test('page load → connected with buttons rendered, cold and warm (measured)', async ({ browser, request }, info) => {
+  const cold: Marks[] = [];
+  const warm: Marks[] = [];
+  for (let i = 0; i < 5; i++) {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        if (m.type() === 'error') console.log(`run ${i} console error: ${m.text()}`);
+      });
+      const wasmRequests: string[] = [];
+      page.on('requestfinished', (r) => {
+        if (r.url().endsWith('.wasm')) wasmRequests.push(r.url());
+      });
+      await page.goto(`/?user=alice&run=${i}`);
+      cold.push(await loadMarks(page));
+      // Let V8 finish caching the compiled module before the repeat visit.
+      await page.waitForTimeout(500);
+      wasmRequests.length = 0;
+      await page.goto(`/?user=alice&run=${i}&warm`);
+      warm.push(await loadMarks(page));
+      for (const url of wasmRequests) {
+        const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
+        expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
+      }
+    } finally {
+      await context.close();
+    }
+  }
+  report(info, 'page load → connected, buttons rendered (cold: new context)', cold);
+  report(info, 'page load → connected, buttons rendered (warm: repeat visit)', warm);
+
+  // What Chromium downloads: the name the page preloads, in the coding Chromium asks for.
+  const page = await browser.newPage();
+  const served = page.waitForResponse((r) => /\/main\.[0-9a-f]+\.wasm$/.test(r.url()));
+  await page.goto('/?user=alice');
+  const resp = await served;
+  const headers = await resp.allHeaders();
+  await page.close();
   const raw = await request.get('/main.wasm', { headers: { 'Accept-Encoding': 'identity' } });
-  expect(gz.ok() && raw.ok()).toBeTruthy();
-  const sizes = `main.wasm: ${(await raw.body()).length} bytes raw; served with Content-Encoding ${
-    gz.headers()['content-encoding'] ?? 'none'
-  }, Content-Length ${gz.headers()['content-length'] ?? '?'}`;
+  expect(raw.ok()).toBeTruthy();
+  const sizes = `main.wasm: ${(await raw.body()).length} bytes raw; served to Chromium at ${new URL(resp.url()).pathname} with Content-Encoding ${
+    headers['content-encoding'] ?? 'none'
+  }, Content-Length ${headers['content-length'] ?? '?'}, Cache-Control ${headers['cache-control'] ?? '?'}`;
   console.log(sizes);
   info.annotations.push({ type: 'main.wasm size', description: sizes });
 });

@@ -1,0 +1,31 @@
+// Command precompress writes FILE.gz and FILE.br beside FILE and removes FILE (keep it
+// with -keep): the build step that makes the WebAssembly client's served copies. See
+// package internal/precompress.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/parkway/parkway/internal/precompress"
+)
+
+func main() {
+	keep := flag.Bool("keep", false, "keep FILE beside its compressed copies")
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: precompress [-keep] FILE...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	for _, name := range flag.Args() {
+		if err := precompress.Files(name, *keep); err != nil {
+			fmt.Fprintln(os.Stderr, "precompress:", err)
+			os.Exit(1)
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall/js"
+)
+
+// socket is the browser's own WebSocket behind a small blocking Go API: what the
+// client needs of a websocket and nothing more. A Go websocket library compiled to
+// wasm brings net/http, compression and a TLS stack the browser already has; this
+// file is what the client keeps of it (issue 12: ≈ 2 MB less to download).
+//
+// The browser queues outgoing frames itself, so write never blocks. Incoming frames
+// are queued here, without a bound, because a js.Func callback must not block the
+// event loop; the gateway limits what it sends (one state at a time, heartbeats).
+type socket struct {
+	ws        js.Value
+	listeners []listener
+
+	mu     sync.Mutex
+	frames [][]byte
+	closed *closeError // set once, by onclose
+	notify chan struct{}
+}
+
+// closeError is how a socket ended: the close frame's code and reason, or 1006 when the
+// connection dropped without one.
+type closeError struct {
+	Code   int
+	Reason string
+}
+
+func (e *closeError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("websocket closed (%d)", e.Code)
+	}
+	return fmt.Sprintf("websocket closed (%d %s)", e.Code, e.Reason)
+}
+
+// closeCode returns the close code in err, or 0 when err is not a close.
+func closeCode(err error) int {
+	var ce *closeError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// Close codes the client sends or tells apart.
+const (
+	closeGoingAway       = 1001
+	closeAbnormal        = 1006 // the browser's code for a drop without a close frame
+	closePolicyViolation = 1008
+)
+
+// dialSocket opens a websocket to url and returns once it is open. A socket boot.js
+// opened while main.wasm compiled (window.parkwayEarlySocket) is taken instead when it
+// is for the same URL and still usable: the handshake has then already happened.
+func dialSocket(ctx context.Context, url string) (*socket, error) {
+	ws := adoptEarlySocket(url)
+	if ws.IsUndefined() {
+		var err error
+		ws, err = newWebSocket(url)
+		if err != nil {
+			return nil, err
+		}
+	}
+	s := &socket{ws: ws, notify: make(chan struct{}, 1)}
+	opened := make(chan struct{}, 1)
+	s.on("open", func(js.Value) { signal(opened) })
+	s.on("message", func(ev js.Value) {
+		data := ev.Get("data")
+		var b []byte
+		if data.Type() == js.TypeString {
+			b = []byte(data.String())
+		} else { // binaryType "arraybuffer"
+			arr := js.Global().Get("Uint8Array").New(data)
+			b = make([]byte, arr.Get("length").Int())
+			js.CopyBytesToGo(b, arr)
+		}
+		s.mu.Lock()
+		s.frames = append(s.frames, b)
+		s.mu.Unlock()
+		signal(s.notify)
+	})
+	s.on("close", func(ev js.Value) {
+		code := ev.Get("code").Int()
+		if code == 0 {
+			code = closeAbnormal
+		}
+		s.mu.Lock()
+		if s.closed == nil {
+			s.closed = &closeError{Code: code, Reason: ev.Get("reason").String()}
+		}
+		s.mu.Unlock()
+		signal(s.notify)
+		signal(opened)
+	})
+	// The early socket may have opened, or closed, before these handlers existed.
+	switch ws.Get("readyState").Int() {
+	case 1: // OPEN
+		signal(opened)
+	case 2, 3: // CLOSING, CLOSED
+		s.release()
+		return nil, errors.New("the websocket closed before it opened")
+	}
+	select {
+	case <-opened:
+	case <-ctx.Done():
+		s.Close(closeGoingAway, "dial timed out")
+		s.release()
+		return nil, fmt.Errorf("websocket did not open: %w", ctx.Err())
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed != nil {
+		s.release()
+		// The browser does not say why a handshake failed (by design); the console has it.
+		return nil, fmt.Errorf("the websocket did not open: %w", closed)
+	}
+	return s, nil
+}
+
+func newWebSocket(url string) (ws js.Value, err error) {
+	defer func() {
+		// The constructor throws a SyntaxError for a bad URL.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("websocket: %v", r)
+		}
+	}()
+	ws = js.Global().Get("WebSocket").New(url)
+	ws.Set("binaryType", "arraybuffer")
+	return ws, nil
+}
+
+// adoptEarlySocket takes boot.js's early socket once, if it is for url and not closing.
+func adoptEarlySocket(url string) js.Value {
+	early := js.Global().Get("parkwayEarlySocket")
+	if early.Type() != js.TypeObject {
+		return js.Undefined()
+	}
+	js.Global().Set("parkwayEarlySocket", js.Undefined())
+	if early.Get("url").String() != url || early.Get("readyState").Int() > 1 {
+		early.Call("close")
+		return js.Undefined()
+	}
+	early.Set("binaryType", "arraybuffer")
+	return early
+}
+
+// listener is one event handler on the browser's socket, kept to remove it.
+type listener struct {
+	event string
+	fn    js.Func
+}
+
+func (s *socket) on(event string, fn func(ev js.Value)) {
+	f := js.FuncOf(func(this js.Value, args []js.Value) any {
+		fn(arg0(args))
+		return nil
+	})
+	s.listeners = append(s.listeners, listener{event, f})
+	s.ws.Call("addEventListener", event, f)
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Read returns the next frame, or the close once every frame before it was read.
+func (s *socket) Read(ctx context.Context) ([]byte, error) {
+	for {
+		s.mu.Lock()
+		if len(s.frames) > 0 {
+			b := s.frames[0]
+			s.frames[0] = nil
+			s.frames = s.frames[1:]
+			s.mu.Unlock()
+			return b, nil
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed != nil {
+			s.release()
+			return nil, closed
+		}
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Write sends one text frame. The browser buffers it; an error means the socket is no
+// longer open.
+func (s *socket) Write(b []byte) error {
+	if st := s.ws.Get("readyState").Int(); st != 1 {
+		return fmt.Errorf("websocket not open (state %d)", st)
+	}
+	s.ws.Call("send", string(b))
+	return nil
+}
+
+// Close starts the close handshake and returns at once: the close event ends Read.
+func (s *socket) Close(code int, reason string) {
+	s.ws.Call("close", code, reason)
+}
+
+// release removes the event handlers and frees them; the socket is of no more use.
+func (s *socket) release() {
+	s.mu.Lock()
+	listeners := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range listeners {
+		s.ws.Call("removeEventListener", l.event, l.fn)
+		l.fn.Release()
+	}
+}
