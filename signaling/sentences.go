@@ -86,7 +86,10 @@ func SIPSentence(act Action, code int, subject string) string {
 			}
 			return capital(orbit) + " was not found: it is not one of the pool's orbits."
 		}
-		return who + " was not found: there is no such user or number."
+		if subject == "" {
+			return "The user or number was not found."
+		}
+		return "The user or number " + subject + " was not found."
 	case code == 480:
 		switch act {
 		case ActionPark:
