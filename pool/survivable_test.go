@@ -95,3 +95,16 @@ func TestReparkTimeStrippedWithoutAuthentication(t *testing.T) {
 		t.Fatalf("parked since %v: the unauthenticated park time was believed", pc.Since)
 	}
 }
+
+// park.survivable is read from the file, off unless named.
+func TestParseConfigSurvivable(t *testing.T) {
+	for body, want := range map[string]bool{
+		`park: {orbits: ["7000-7099"]}`:                   false,
+		`park: {orbits: ["7000-7099"], survivable: true}`: true,
+	} {
+		cfg, err := ParseConfig([]byte("name: pool-a\nlisten: 127.0.0.1:5070\n"+body+"\n"), "")
+		if err != nil || cfg.Park.Survivable != want {
+			t.Errorf("%s: survivable %v, %v; want %v", body, cfg.Park.Survivable, err, want)
+		}
+	}
+}
