@@ -33,6 +33,12 @@ func survivablePool(t *testing.T, on, authenticate bool) *Pool {
 func TestReparkKeepsParkTimeAndParker(t *testing.T) {
 	p := survivablePool(t, true, true)
 	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	// A BLF panel watching every orbit (RFC 4235 dialog events) sees the re-parked call.
+	panel := siptest.NewPhone(t, siptest.PhoneOptions{User: "panel", Domain: p.Domain(), Proxy: p.Addr()})
+	sub, err := panel.Subscribe(testCtx(t), "sip:"+parkwire.ParkUser+"@"+p.Addr(), parkwire.EventDialog, time.Minute)
+	if err != nil {
+		t.Fatalf("the panel subscribes: %v", err)
+	}
 	since := time.Now().Add(-5 * time.Second).Truncate(time.Millisecond)
 	c, err := repark(t, bob, p.Addr(), since)
 	if err != nil {
@@ -46,6 +52,9 @@ func TestReparkKeepsParkTimeAndParker(t *testing.T) {
 	pc := p.Park().Parked()[0]
 	if !pc.Since.Equal(since) || !pc.Deadline.Equal(since.Add(30*time.Second)) || pc.ParkedBy != "sip:alice@pool-a" {
 		t.Fatalf("re-parked call %+v: want since %v, deadline 30 s after it, parked by alice", pc, since)
+	}
+	if _, err := sub.NextNotify(testCtx(t), "orbit-"+pc.Orbit); err != nil {
+		t.Fatalf("the dialog-event panel never showed orbit %s: %v", pc.Orbit, err)
 	}
 }
 
