@@ -53,6 +53,7 @@ type Phone struct {
 	pushed  []*signaling.Error          // errors that answer no request
 	ended   error                       // why the websocket ended
 	seq     int
+	parked  []*signaling.Parked // every parked-calls list pushed, oldest first
 }
 
 // Connect signs user in at the gateway (http://host:port), opens the websocket,
@@ -429,6 +430,8 @@ func (p *Phone) take(env signaling.Envelope, m signaling.Message) {
 			c.answer = sdp
 			p.replies[env.ID] = c
 		}
+	case *signaling.Parked:
+		p.parked = append(p.parked, m)
 	case *signaling.Error:
 		if m.Ref != "" {
 			p.errs[m.Ref] = m

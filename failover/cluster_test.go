@@ -114,6 +114,9 @@ type clusterOptions struct {
 	// autoFailover and autoFailback are the gateway's autoFailoverAfter and
 	// autoFailbackAfter; zero leaves both to the admin.
 	autoFailover, autoFailback time.Duration
+	// survivable turns survivable park on for both pools (park.survivable in their
+	// configs, survivablePark in the gateway's): issue #10, opt-in.
+	survivable bool
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -182,7 +185,7 @@ func (c *cluster) writeConfigs() {
 			fmt.Fprintf(&b, "  - {name: %s, password: %s}\n", holdout, password(holdout))
 		}
 		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, orbits: [%q]}\n", peer, c.ports[peer], peerOrbits)
-		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1}\n", orbits, pickup, music)
+		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1, survivable: %v}\n", orbits, pickup, music, c.opts.survivable)
 		return b.String()
 	}
 	pickupB := c.opts.pickupB
@@ -199,13 +202,13 @@ heartbeat: {interval: 2s, timeout: 30s}
 autoFailoverAfter: %s
 autoFailbackAfter: %s
 pools:
-  home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"]}
-  backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"]}
+  home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"], survivablePark: %v}
+  backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"], survivablePark: %v}
 sip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-`, c.opts.autoFailover, c.opts.autoFailback, c.ports["pool-a"], c.ports["pool-b"]))
+`, c.opts.autoFailover, c.opts.autoFailback, c.ports["pool-a"], c.opts.survivable, c.ports["pool-b"], c.opts.survivable))
 }
 
 func password(user string) string { return user + "-pw" }

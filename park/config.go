@@ -38,6 +38,13 @@ type Config struct {
 	MusicFile         string `json:"musicFile"`
 	MaxPickupAttempts int    `json:"maxPickupAttempts"`
 	OnTimeoutURI      string `json:"onTimeoutURI"`
+	// Survivable (YAML park.survivable, issue #10, beyond Lync, off by default)
+	// lets a gateway re-park here a call whose park pool died: an INVITE to
+	// sip:park@ carrying parkwire.ParkedSinceHeader keeps the original park
+	// time (the pickup timeout counts from it) and, in Referred-By, the
+	// original parker. Off, such an INVITE is refused (ErrRepark) and the
+	// gateway hangs the call up as the seed does.
+	Survivable bool `json:"survivable"`
 }
 
 // FieldError is a configuration error naming the field and its value.

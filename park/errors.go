@@ -48,6 +48,11 @@ var (
 	ErrRetrieveFailed   = &Error{Status: 480, Diagnostic: 13007, Text: "Parked party did not accept the transfer"}
 	ErrParkedHungUp     = &Error{Status: 487, Diagnostic: 13008, Text: "Parked party hung up"}
 	ErrRetrieveBusy     = &Error{Status: 486, Diagnostic: 13009, Text: "Parked call is being retrieved by someone else"}
+	// ErrRepark refuses a re-park (parkwire.ParkedSinceHeader) this service may
+	// not take: survivable park is off, the INVITE did not come through its own
+	// pool's proxy, or the time is not a past RFC 3339 time within the longest
+	// pickup timeout.
+	ErrRepark = &Error{Status: 403, Diagnostic: 13010, Text: "Re-park not accepted"}
 )
 
 func (e *Error) withOrbit(orbit string) *Error {

@@ -148,6 +148,11 @@ func (r *run) accept(req *sip.Request, tx sip.ServerTransaction) (*leg, *Error) 
 // allocate the orbit, answer with our SDP and the orbit header, then play
 // music and start the call's pickup timer.
 func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, offer audiosdp.Description) {
+	since, perr := r.reparkSince(req)
+	if perr != nil {
+		r.respondErr(req, tx, perr)
+		return
+	}
 	pc, perr := r.reserve(orbit)
 	if perr != nil {
 		r.respondErr(req, tx, perr)
@@ -163,8 +168,14 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	pc.leg = l
 	pc.info.ParkedParty = req.From().Address.String()
 	pc.info.ParkedBy = referredBy(req)
+	pc.reparked = !since.IsZero()
+	if !pc.reparked {
+		since = time.Now()
+	}
+	pc.info.Since = since // the time the 200 names; startParked keeps it
 	r.s.mu.Unlock()
-	if err := l.answer(offer, sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit)); err != nil {
+	if err := l.answer(offer, sip.NewHeader(parkwire.OrbitHeader, pc.info.Orbit),
+		sip.NewHeader(parkwire.ParkedSinceHeader, since.UTC().Format(time.RFC3339Nano))); err != nil {
 		// No ACK, or CANCEL raced the answer: the call never got parked.
 		l.end()
 		r.release(pc)

@@ -17,6 +17,7 @@ type parkedCall struct {
 	info       parkwire.ParkedCall // State "" while reserved, before the 200 is ACKed
 	leg        *leg                // park ↔ parked party
 	retrieving bool                // a retriever's leg is on its way to the loop
+	reparked   bool                // came with its original park time (survivable.go)
 	retrievers chan *retriever
 	ready      chan struct{} // closed once parked (the 200 was ACKed)
 	done       chan struct{} // closed when the call left its orbit
@@ -53,16 +54,24 @@ func (r *run) release(pc *parkedCall) {
 	close(pc.done)
 }
 
+// startParked starts the parked call's loop. Its pickup timeout counts from
+// info.Since (the original park time of a re-park, survivable.go), or from now
+// when that is not set yet.
 func (r *run) startParked(pc *parkedCall) {
-	now := time.Now()
 	r.s.mu.Lock()
-	pc.info.Since = now
-	pc.info.Deadline = now.Add(r.s.pickupTimeout())
+	reason := "parked"
+	if pc.reparked {
+		reason = parkwire.ReasonReparked
+	}
+	if pc.info.Since.IsZero() {
+		pc.info.Since = time.Now()
+	}
+	pc.info.Deadline = pc.info.Since.Add(r.s.pickupTimeout())
 	pc.info.State = parkwire.StateParked
 	info := pc.info
 	r.s.mu.Unlock()
 	close(pc.ready)
-	r.publish(info, "parked")
+	r.publish(info, reason)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

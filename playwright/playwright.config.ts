@@ -8,6 +8,10 @@ import { defineConfig } from '@playwright/test';
 const port = Number(process.env.PARKWAY_E2E_PORT ?? 18787);
 const host = '127.0.0.1';
 export const baseURL = `http://${host}:${port}`;
+// A second demo with survivable park on (issue #10, opt-in), on its own port, for
+// survivable.spec.ts; the first stays the seed's default.
+const survivablePort = Number(process.env.PARKWAY_E2E_SURVIVABLE_PORT ?? 18789);
+export const survivableURL = `http://${host}:${survivablePort}`;
 const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
 
 export default defineConfig({
@@ -45,12 +49,22 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${bin} demo --http ${host}:${port}`,
-    url: `${baseURL}/api/dr`,
-    reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
-    timeout: 30_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: `${bin} demo --http ${host}:${port}`,
+      url: `${baseURL}/api/dr`,
+      reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
+      timeout: 30_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: `${bin} demo --survivable-park --http ${host}:${survivablePort}`,
+      url: `${survivableURL}/api/dr`,
+      reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
+      timeout: 30_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  ],
 });

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // authenticate checks the digest credentials of req (RFC 3261 §22.4) and returns the
@@ -136,12 +138,18 @@ func (n *node) respondAfter(req *sip.Request, tx sip.ServerTransaction, e *sipEr
 // came from, never by a header the sender writes) were authenticated where they entered
 // (or are the service's own), and users of other domains cannot be checked here at all.
 // Our credentials are removed before forwarding (RFC 3261 §22.3).
+//
+// The pool vouches for a re-park's original park time (parkwire.ParkedSinceHeader,
+// park/survivable.go) only on a request it authenticated or that came from the peer
+// pool: everyone else's copy of the header is removed here.
 func (n *node) authenticateCaller(req *sip.Request, tx sip.ServerTransaction) bool {
 	if n.pool.cfg.UnauthenticatedCalls || inDialog(req) || req.IsAck() || req.IsCancel() {
+		stripParkTime(req)
 		return true
 	}
 	from := req.From().Address.User
 	if _, ours := n.pool.users[from]; !ours {
+		stripParkTime(req)
 		return true
 	}
 	if n.trusted(req) {
@@ -158,4 +166,10 @@ func (n *node) authenticateCaller(req *sip.Request, tx sip.ServerTransaction) bo
 	for req.RemoveHeader("Proxy-Authorization") {
 	}
 	return true
+}
+
+// stripParkTime removes a park time the pool cannot vouch for (authenticateCaller).
+func stripParkTime(req *sip.Request) {
+	for req.RemoveHeader(parkwire.ParkedSinceHeader) {
+	}
 }

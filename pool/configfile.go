@@ -25,6 +25,7 @@ import (
 //	  musicFile: builtin:pool-a    # or a path to an 8 kHz WAV/µ-law file, relative to the config
 //	  maxPickupAttempts: 1
 //	  onTimeoutURI: ""
+//	  survivable: false   # opt-in: take re-parks of calls whose park pool died (issue #10)
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
 //	authenticateCalls: true            # optional, the default: 407 digest on calls from our users
 //	floodLimit: {perSecond: 500, burst: 1000}   # optional; requests per source IP, excess 503
@@ -64,6 +65,7 @@ type filePark struct {
 	MusicFile         string   `yaml:"musicFile"`
 	MaxPickupAttempts int      `yaml:"maxPickupAttempts"`
 	OnTimeoutURI      string   `yaml:"onTimeoutURI"`
+	Survivable        bool     `yaml:"survivable"`
 }
 
 // maxConfigSize bounds what ParseConfig reads; a pool config is a few hundred bytes.
@@ -131,6 +133,7 @@ func (fp *filePark) config(dir string, errs *fileErrors) ParkConfig {
 		MusicFile:         fp.MusicFile,
 		MaxPickupAttempts: fp.MaxPickupAttempts,
 		OnTimeoutURI:      fp.OnTimeoutURI,
+		Survivable:        fp.Survivable,
 	}
 	if fp.MusicOnHold != nil {
 		pc.DisableMusicOnHold = !*fp.MusicOnHold

@@ -110,6 +110,10 @@ func (p *Pool) Domain() string { return p.cfg.Domain }
 // OrbitRanges are this pool's park orbits.
 func (p *Pool) OrbitRanges() []Range { return append([]Range(nil), p.cfg.Park.Orbits...) }
 
+// SurvivablePark reports whether this pool's park service takes re-parks of calls whose
+// park pool died (park.Config.Survivable; issue #10, opt-in).
+func (p *Pool) SurvivablePark() bool { return p.cfg.Park.Survivable }
+
 // Addr is the SIP host:port the pool is (or was last) bound to; before the first Start it
 // is the configured Listen address.
 func (p *Pool) Addr() string {

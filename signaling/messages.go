@@ -349,6 +349,10 @@ type State struct {
 	ActivePool   string       `json:"activePool"`
 	Resiliency   bool         `json:"resiliency"`
 	Capabilities Capabilities `json:"capabilities"`
+	// Pools are the pair's pools with their orbits and health, so a tab can refuse a
+	// directed park or a retrieve to an orbit of a pool that is down before sending it
+	// (OrbitRefusal). Absent from a gateway that does not say.
+	Pools []PoolState `json:"pools,omitempty"`
 }
 
 func (*State) Type() Type { return TypeState }
@@ -359,6 +363,11 @@ func (m *State) validate() *Error {
 	for a := range m.Capabilities {
 		if !a.Valid() {
 			return badField("capabilities", "%q is not an action", string(a))
+		}
+	}
+	for i, p := range m.Pools {
+		if p.Name == "" {
+			return badField("pools", "[%d]: a pool needs a name", i)
 		}
 	}
 	return nil

@@ -115,6 +115,10 @@ func (a *app) run(cmd softphone.Command) {
 		a.fail(cmd, label+" is unavailable", &softphone.APIError{Code: string(signaling.CodeRefused), Message: v.Reason})
 		return
 	}
+	if why := a.orbitRefusal(cmd); why != "" {
+		a.fail(cmd, label+" refused", &softphone.APIError{Code: string(signaling.CodeRefused), Field: "orbit", Message: why})
+		return
+	}
 	if cmd.Act == signaling.ActionTransfer && cmd.Target == "" && cmd.Consult == "" {
 		plan, ok := a.calls.PlanTransfer("")
 		if !ok || (explicit && plan.Call != cmd.Call) {
@@ -291,4 +295,13 @@ func lastRunes(s string, n int) string {
 		return s
 	}
 	return string(r[len(r)-n:])
+}
+
+// orbitRefusal says why a directed park or a retrieve must not be sent: its orbit is on
+// a pool that is down, or on none (signaling.OrbitRefusal, as the gateway checks it).
+func (a *app) orbitRefusal(cmd softphone.Command) string {
+	if (cmd.Act != signaling.ActionPark && cmd.Act != signaling.ActionRetrieve) || a.link.State == nil {
+		return ""
+	}
+	return signaling.OrbitRefusal(cmd.Orbit, a.link.State.Pools)
 }

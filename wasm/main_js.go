@@ -222,10 +222,14 @@ func (a *app) callChanged(ev callEvent) {
 				peer = "the call"
 			}
 			setText(a.view.parkNotice, "Parked "+peer+" on orbit "+c.Orbit)
+			a.view.clearOrbit() // else the next Park would go to this orbit by accident
 		}
 	case signaling.CallActive:
 		for ref, id := range a.offerCalls { // connected: the request succeeded
 			if id == c.ID {
+				if a.pending[ref] == signaling.ActionRetrieve {
+					a.view.clearOrbit()
+				}
 				delete(a.offerCalls, ref)
 				delete(a.pending, ref)
 			}

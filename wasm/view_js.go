@@ -320,6 +320,13 @@ func (v *view) showAlert(title, message, code string) {
 	v.alert.Set("hidden", false)
 }
 
+// clearOrbit empties the Orbit field after a park or retrieve it served.
+func (v *view) clearOrbit() {
+	if present(v.orbit) {
+		v.orbit.Set("value", "")
+	}
+}
+
 func (v *view) clearAlert() {
 	if present(v.alert) && !v.alert.Get("hidden").Bool() {
 		v.alert.Set("hidden", true)

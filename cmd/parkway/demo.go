@@ -53,6 +53,8 @@ type demoFlags struct {
 	embedKey     string
 	// onNetwork allows an http address other than loopback (--demo-on-network).
 	onNetwork bool
+	// survivablePark turns survivable park on for both pools (--survivable-park).
+	survivablePark bool
 }
 
 func parseDemoFlags(args []string) (demoFlags, error) {
@@ -71,6 +73,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	})
 	fs.StringVar(&f.embedKey, "embed-key", gateway.DemoEmbedKey, "the key host backends present to POST /api/tickets (published: demo only)")
 	fs.BoolVar(&f.onNetwork, "demo-on-network", false, "allow an --http address other than loopback: anyone who reaches it signs in as any demo user and drives the admin API")
+	fs.BoolVar(&f.survivablePark, "survivable-park", false, "re-park a call parked on a pool that dies on the other pool instead of hanging it up, when the parked party is a browser user (beyond Lync; off: the seed's drop)")
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
 	}
@@ -95,6 +98,7 @@ func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *
 	if err != nil {
 		return nil, nil, err
 	}
+	cfgA.Park.Survivable, cfgB.Park.Survivable = f.survivablePark, f.survivablePark
 	ctx, cancel := context.WithCancel(ctx)
 	pools = &demoPools{ctx: ctx, byName: map[string]*pool.Pool{}}
 	var started []*pool.Pool
@@ -216,5 +220,5 @@ func drPool(p *pool.Pool) dr.Pool {
 	for _, r := range p.OrbitRanges() {
 		ranges = append(ranges, r.Start+"-"+r.End)
 	}
-	return dr.Pool{Name: p.Name(), SIPAddr: p.Addr(), Orbits: strings.Join(ranges, ",")}
+	return dr.Pool{Name: p.Name(), SIPAddr: p.Addr(), Orbits: strings.Join(ranges, ","), SurvivablePark: p.SurvivablePark()}
 }

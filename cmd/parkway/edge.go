@@ -107,8 +107,10 @@ func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Contr
 	var wg sync.WaitGroup
 	unsubscribe := func() {}
 	if sip != nil {
-		unsubscribe = ctl.OnPoolDown(func(pool string) {
-			wg.Go(func() { sip.EndParked(ctx, pool, "the park pool failed") })
+		// With survivable park on that pool, they are re-parked on the other pool instead
+		// (ARCHITECTURE.md §3); a call whose re-park fails is hung up all the same.
+		unsubscribe = ctl.OnParkPoolDown(func(pool, reparkTo string) {
+			wg.Go(func() { sip.Repark(ctx, pool, reparkTo, "the park pool failed") })
 		})
 	}
 	wg.Go(func() {

@@ -61,6 +61,8 @@ type File struct {
 //	pools:
 //	  home:   {name: pool-a, sip: 127.0.0.1:5070, orbits: ["7000-7099"]}
 //	  backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099"]}
+//	  # add survivablePark: true to a pool to re-park its parked calls on the other pool
+//	  # when it dies (opt-in; the other pool needs park.survivable: true)
 //	probe: {interval: 250ms, timeout: 250ms, misses: 3}
 //	autoFailoverAfter: 0s            # 0: an admin completes failover (the Lync model)
 //	autoFailbackAfter: 0s
@@ -119,6 +121,8 @@ type filePool struct {
 	Name   string   `yaml:"name"`
 	SIP    string   `yaml:"sip"`
 	Orbits []string `yaml:"orbits"`
+	// SurvivablePark: re-park this pool's parked calls on the other pool when it dies.
+	SurvivablePark bool `yaml:"survivablePark"`
 }
 
 type fileProbe struct {
@@ -335,7 +339,7 @@ func (fp *filePool) dr(p *problems, field string) dr.Pool {
 			p.bad(fmt.Sprintf("%s.orbits[%d]", field, i), fmt.Sprintf("%q", r), "%v", err)
 		}
 	}
-	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ",")}
+	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ","), SurvivablePark: fp.SurvivablePark}
 }
 
 // ua builds the user agent's config from the sip section and the DR pools: it registers

@@ -29,6 +29,11 @@ type Pool struct {
 	Name    string // e.g. "pool-a"
 	SIPAddr string // host:port of its UDP SIP listener, probed with OPTIONS
 	Orbits  string // its Call Park orbit range(s), shown in the admin API, e.g. "7000-7099"
+	// SurvivablePark (opt-in, issue #10): when this pool dies, calls parked on it whose
+	// parked party is a gateway user are re-parked on the other pool instead of hung up
+	// (ARCHITECTURE.md §3, "Survivable park"). The other pool's park service must have
+	// park.survivable on too.
+	SurvivablePark bool
 }
 
 // Redirector moves every user's registration to the pool named to (ARCHITECTURE.md §2:
@@ -504,7 +509,7 @@ func (c *Controller) buildLocked() Snapshot {
 		if i == 1 {
 			healthy, role = s.BackupHealthy, RoleBackup
 		}
-		pools[i] = PoolStatus{Name: p.Name, Role: string(role), Healthy: healthy, SIPAddr: p.SIPAddr, Orbits: p.Orbits}
+		pools[i] = PoolStatus{Name: p.Name, Role: string(role), Healthy: healthy, SIPAddr: p.SIPAddr, Orbits: p.Orbits, SurvivablePark: p.SurvivablePark}
 		if !healthy {
 			pools[i].Detail = c.health[i].detail
 		}

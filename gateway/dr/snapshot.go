@@ -42,6 +42,9 @@ type PoolStatus struct {
 	Healthy bool   `json:"healthy"`
 	SIPAddr string `json:"sipAddress"`
 	Orbits  string `json:"orbits"` // e.g. "7000-7099"
+	// SurvivablePark: calls parked here are re-parked on the other pool if this one
+	// dies (Pool.SurvivablePark); always present, false by default.
+	SurvivablePark bool `json:"survivablePark"`
 	// Detail says why an unhealthy pool is unhealthy ("no answer to OPTIONS within
 	// 250ms, 3 probes in a row", "503 Draining, 3 probes in a row", "not probed yet").
 	Detail string `json:"detail,omitempty"`

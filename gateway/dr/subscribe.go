@@ -85,11 +85,16 @@ func (c *Controller) deliver(s *subscriber) {
 // is the home pool users already left in a planned failover, or the backup. It is
 // Subscribe underneath, with Subscribe's contract; a pool not yet probed is not down.
 func (c *Controller) OnPoolDown(fn func(pool string)) (cancel func()) {
+	return c.onPoolDown(func(_ Snapshot, pool string) { fn(pool) })
+}
+
+// onPoolDown is OnPoolDown with the snapshot in which the pool went down.
+func (c *Controller) onPoolDown(fn func(s Snapshot, pool string)) (cancel func()) {
 	healthy := map[string]bool{} // only fn's calls touch it, and they never overlap
 	return c.Subscribe(func(s Snapshot) {
 		for _, p := range s.Pools {
 			if healthy[p.Name] && !p.Healthy {
-				fn(p.Name)
+				fn(s, p.Name)
 			}
 			healthy[p.Name] = p.Healthy
 		}

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/parkway/parkway/gateway/dr"
@@ -26,14 +28,29 @@ type hub struct {
 }
 
 // stateKey is what a State message is made of; a snapshot that changes only other
-// things (a backup pool's health, say) pushes nothing.
+// things (a redirection's progress, say) pushes nothing. A pool's health is part of it
+// since the tabs refuse orbits of a pool that is down (signaling.OrbitRefusal).
 type stateKey struct {
 	phase        signaling.Phase
 	home, active string
+	pools        string // each pool's name, orbits and health: a tab refuses orbits of a pool that is down
 }
 
 func keyOf(s dr.Snapshot) stateKey {
-	return stateKey{phase: s.Phase, home: s.HomePool, active: s.ActivePool}
+	var pools strings.Builder
+	for _, p := range s.Pools {
+		fmt.Fprintf(&pools, "%s %s %v;", p.Name, p.Orbits, p.Healthy)
+	}
+	return stateKey{phase: s.Phase, home: s.HomePool, active: s.ActivePool, pools: pools.String()}
+}
+
+// poolStates are the snapshot's pools as the tabs see them (signaling.PoolState).
+func poolStates(s dr.Snapshot) []signaling.PoolState {
+	var out []signaling.PoolState
+	for _, p := range s.Pools {
+		out = append(out, signaling.PoolState{Name: p.Name, Orbits: p.Orbits, Up: p.Healthy})
+	}
+	return out
 }
 
 func newHub(initial dr.Snapshot) *hub {
@@ -123,6 +140,7 @@ func (h *hub) frameLocked(focus signaling.CallState) []byte {
 		return f
 	}
 	st := signaling.NewState(h.snap.Phase, h.snap.HomePool, h.snap.ActivePool, focus)
+	st.Pools = poolStates(h.snap)
 	f, err := signaling.Encode("", st)
 	if err != nil {
 		// A State is plain strings and bools; failing to encode one is a bug.

@@ -34,6 +34,7 @@ import (
 // users are never affected.
 type phones struct {
 	m    *ua.Manager
+	ctrl Controller // the DR state: which pools are up (orbitRefusal)
 	f    *media.Factory
 	addr netip.Addr // where call bridges bind their SIP-side RTP sockets
 	log  *slog.Logger
@@ -109,7 +110,7 @@ type callEntry struct {
 
 func newPhones(ctrl Controller, regs *registrations, log *slog.Logger, m *ua.Manager, f *media.Factory, addr netip.Addr) *phones {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &phones{m: m, f: f, addr: addr, log: log, regs: regs, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
+	p := &phones{m: m, ctrl: ctrl, f: f, addr: addr, log: log, regs: regs, ctx: ctx, cancel: cancel, users: map[string]*phone{}}
 	p.parked = newParkedFeed(p, ctrl.Snapshot())
 	p.unwatch = ctrl.Subscribe(p.parked.watchPools)
 	p.parked.watchPools(ctrl.Snapshot())
@@ -517,6 +518,9 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 			// Retrieving is dialling the orbit (park/doc.go): the park service hands
 			// the parked party over to us.
 			target = req.Orbit
+			if e := ph.p.orbitRefusal(req.Orbit); e != nil {
+				return e
+			}
 		}
 		entry, e := ph.reserveCall()
 		if e != nil {
@@ -533,22 +537,25 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 		if in == nil {
 			return noCall(req.Call)
 		}
-		return sipError("Decline", in.Decline(ctx, 603))
+		return ph.p.failed(signaling.ActionDecline, "", in.Decline(ctx, 603))
 	case signaling.ActionHangup:
 		if call == nil {
 			return noCall(req.Call)
 		}
 		if in != nil && call.State() == signaling.CallRinging {
-			return sipError("Hang up", in.Decline(ctx, 603))
+			return ph.p.failed(signaling.ActionHangup, "", in.Decline(ctx, 603))
 		}
-		return sipError("Hang up", call.Hangup(ctx))
+		return ph.p.failed(signaling.ActionHangup, "", call.Hangup(ctx))
 	case signaling.ActionPark:
 		if call == nil {
 			return noCall(req.Call)
 		}
+		if e := ph.p.orbitRefusal(req.Orbit); e != nil {
+			return e
+		}
 		// The orbit reaches the tabs with the call's end (reason "parked").
 		_, err := call.Park(ctx, req.Orbit)
-		return sipError("Park", err)
+		return ph.p.failed(signaling.ActionPark, req.Orbit, err)
 	case signaling.ActionTransfer:
 		if call == nil {
 			return noCall(req.Call)
@@ -556,7 +563,7 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 		if req.Consult != "" {
 			return ph.attended(ctx, e, req.Consult)
 		}
-		return sipError("Transfer", call.Transfer(ctx, req.Target))
+		return ph.p.failed(signaling.ActionTransfer, req.Target, call.Transfer(ctx, req.Target))
 	case signaling.ActionMute:
 		if e == nil || req.Muted == nil {
 			return noCall(req.Call)
@@ -567,9 +574,9 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 			return noCall(req.Call)
 		}
 		if req.Action == signaling.ActionHold {
-			return sipError("Hold", call.Hold(ctx))
+			return ph.p.failed(signaling.ActionHold, "", call.Hold(ctx))
 		}
-		return sipError("Resume", call.Resume(ctx))
+		return ph.p.failed(signaling.ActionResume, "", call.Resume(ctx))
 	}
 	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("%s is allowed but not available yet", edge.ActionName(req.Action))}
 }
@@ -594,7 +601,7 @@ func (ph *phone) attended(ctx context.Context, e *callEntry, consult string) *si
 		ph.mu.Lock()
 		e.xfer, c.xfer = false, false
 		ph.mu.Unlock()
-		return sipError("Transfer", err)
+		return ph.p.failed(signaling.ActionTransfer, "", err)
 	}
 	return nil
 }
@@ -615,13 +622,6 @@ func (ph *phone) mute(s *edge.Session, id string, e *callEntry, muted bool) *sig
 
 func noCall(id string) *signaling.Error {
 	return &signaling.Error{Code: signaling.CodeNoCall, Field: "call", Message: fmt.Sprintf("there is no call %q", id)}
-}
-
-func sipError(what string, err error) *signaling.Error {
-	if err == nil {
-		return nil
-	}
-	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("%s failed: %v", what, err)}
 }
 
 // newLeg answers the browser's offer with a new leg. An offer without G.711 is refused
@@ -711,15 +711,12 @@ func (ph *phone) dial(ctx context.Context, s *edge.Session, id string, u *ua.Use
 		return nil
 	}
 	_ = leg.Close() // the ended event may have closed it already; Close is idempotent
-	if errors.Is(err, ua.ErrNotFound) {
-		return &signaling.Error{Code: signaling.CodeNotFound, Message: fmt.Sprintf("%s: not found", target)}
-	}
 	if errors.Is(err, ua.ErrBusy) || errors.Is(err, ua.ErrDeclined) || (errors.Is(err, context.Canceled) && ctx.Err() == nil) {
 		// The far end said no, or the user hung up while it rang: the call's ended
 		// message says so, which is an outcome, not an error of the request.
 		return nil
 	}
-	return &signaling.Error{Code: signaling.CodeUnavailable, Message: fmt.Sprintf("the call to %s failed: %v", target, err)}
+	return ph.p.failed(req.Action, target, err)
 }
 
 // answer answers a ringing call with a new leg; the tab gets the SDP answer before the
@@ -750,7 +747,7 @@ func (ph *phone) answer(ctx context.Context, s *edge.Session, id string, e *call
 		ph.finishLegLocked(leg)
 		ph.mu.Unlock()
 		_ = leg.Close()
-		return sipError("Answer", err)
+		return ph.p.failed(signaling.ActionAnswer, "", err)
 	}
 	return nil
 }

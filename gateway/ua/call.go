@@ -52,7 +52,9 @@ type Call struct {
 	referReason string // how the call ends if the pending REFER succeeds
 	referOK     bool   // the transferee reported success (NOTIFY 2xx)
 	parkedPool  string // this call is parked: its far end is this pool's park service…
-	parkedAt    string // …at this orbit
+	parkedAt    string // …at this orbit,
+	parkedBy    string // …by this parker (Referred-By, "" if unknown),
+	parkedSince string // …since this time (parkwire.ParkedSinceHeader, RFC 3339)
 }
 
 // endCause carries the reason a call ended through its context's cause.
@@ -303,7 +305,8 @@ func (c *Call) adopt(d *dialog) {
 		c.old = append(c.old, c.d)
 	}
 	c.d = d
-	c.parkedPool, c.parkedAt = "", "" // a new far end; followRefer sets them again
+	c.parkedPool, c.parkedAt = "", "" // a new far end; moveTo sets them again
+	c.parkedBy, c.parkedSince = "", ""
 	u := d.remoteURI()
 	c.peer = u.String()
 	c.mu.Unlock()

@@ -229,6 +229,42 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	}
 	notify(100, "Trying", "", false)
 
+	var extra []sip.Header
+	if rt.Replaces != nil {
+		extra = append(extra, sip.NewHeader("Replaces", rt.Replaces.String()))
+	}
+	// A contact (an IP host) is reached directly, so no pool ends up in the path of the
+	// new call; a domain goes through the pool's proxy.
+	_, notIP := netip.ParseAddr(rt.Target.Host)
+	direct := notIP == nil || rt.Replaces != nil
+	orbit, err := c.moveTo(ctx, rt.Target, c.u.Pool(), direct, referredBy, "parked", extra...)
+	if err != nil {
+		code, reason := 503, "Service Unavailable"
+		if se, ok := err.(*StatusError); ok {
+			code, reason = se.Code, se.Reason
+		}
+		c.u.m.log.Info("ua: following REFER failed", "call", c.id, "target", rt.Target.String(), "error", err)
+		notify(code, reason, "", true)
+		return
+	}
+	notify(200, "OK", orbit, true)
+	bctx, bcancel := context.WithTimeout(bg, c.u.m.cfg.RequestTimeout)
+	defer bcancel()
+	_ = old.bye(bctx, "transferred")
+}
+
+func aorString(u *User) string {
+	a := u.AOR()
+	return a.String()
+}
+
+// moveTo INVITEs target on the call's behalf with the call's MediaLeg — through pool's
+// proxy unless direct — with Referred-By (RFC 3892) and extra headers, and once
+// answered moves the call onto the new dialog (only SetRemote changes, so the browser
+// renegotiates nothing) and publishes it active: with reason "transferred", or
+// parkedReason and the orbit when the far end is a park service (its answer names the
+// orbit), which it returns. The old dialog is left to the caller.
+func (c *Call) moveTo(ctx context.Context, target sip.Uri, pool Pool, direct bool, referredBy, parkedReason string, extra ...sip.Header) (string, error) {
 	c.mu.Lock()
 	leg := c.leg
 	pt := PayloadPCMU
@@ -239,16 +275,15 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	local := newLocal(leg)
 	local.Payloads = []uint8{pt} // the browser's law is fixed for the call's life
 
-	pool := c.u.Pool()
-	req := c.u.newRequest(sip.INVITE, rt.Target, pool)
-	if _, err := netip.ParseAddr(rt.Target.Host); err == nil || rt.Replaces != nil {
-		// A contact (an IP host) is reached directly, so no pool ends up in the path of
-		// the new call; a domain goes through the pool's proxy.
+	req := c.u.newRequest(sip.INVITE, target, pool)
+	if direct {
 		req.RemoveHeader("Route")
 	}
-	req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
-	if rt.Replaces != nil {
-		req.AppendHeader(sip.NewHeader("Replaces", rt.Replaces.String()))
+	if referredBy != "" {
+		req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
+	}
+	for _, h := range extra {
+		req.AppendHeader(h)
 	}
 	req.AppendHeader(sip.NewHeader("Supported", "replaces"))
 	req.AppendHeader(sip.NewHeader("Allow", allow))
@@ -271,30 +306,14 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 		reason := "transferred"
 		c.mu.Lock()
 		if orbit != "" {
-			reason = "parked"
+			reason = parkedReason
 			c.parkedPool, c.parkedAt = pool.Name, orbit
+			c.parkedBy, c.parkedSince = referredBy, parkedSince(d.cs.InviteResponse)
 		}
 		c.state = signaling.CallActive
 		c.mu.Unlock()
 		c.u.publish(Event{Call: c, State: signaling.CallActive, Reason: reason, Orbit: orbit})
 		return nil
 	})
-	if err != nil {
-		code, reason := 503, "Service Unavailable"
-		if se, ok := err.(*StatusError); ok {
-			code, reason = se.Code, se.Reason
-		}
-		c.u.m.log.Info("ua: following REFER failed", "call", c.id, "target", rt.Target.String(), "error", err)
-		notify(code, reason, "", true)
-		return
-	}
-	notify(200, "OK", orbit, true)
-	bctx, bcancel := context.WithTimeout(bg, c.u.m.cfg.RequestTimeout)
-	defer bcancel()
-	_ = old.bye(bctx, "transferred")
-}
-
-func aorString(u *User) string {
-	a := u.AOR()
-	return a.String()
+	return orbit, err
 }

@@ -77,3 +77,18 @@ type PublishedPark struct {
 	Event   *Event       `json:"event,omitempty"`
 	Parked  []ParkedCall `json:"parked"`
 }
+
+// ParkedSinceHeader carries when a call was first parked, in RFC 3339 with
+// nanoseconds. The park service puts it on its 200 to the parked party (so a
+// gateway holding that leg knows the park time), and a gateway re-parking the
+// leg on the other pool's park service after the first pool died repeats it
+// on its INVITE (issue #10, opt-in "survivable park"): the pickup timeout then
+// keeps counting from the original park, and the parker to ring back is the
+// INVITE's Referred-By. A park service honours it only with park.survivable on
+// and only on an INVITE its own pool's proxy vouched for (the proxy strips it
+// from anyone but an authenticated user of the pool or the peer pool).
+const ParkedSinceHeader = "X-Parkway-Parked-Since"
+
+// ReasonReparked is the Event.Reason of a call that arrived at an orbit by a
+// re-park (ParkedSinceHeader) rather than a first park ("parked").
+const ReasonReparked = "re-parked after its park pool failed"
