@@ -358,6 +358,8 @@ func TestFloodGets503(t *testing.T) {
 	prober := dialUDP(t, p.Addr())
 
 	var ok503, withRetryAfter, other atomic.Int64
+	var admittedCalls sync.Map // Call-IDs answered other than 503
+	callIDLine := regexp.MustCompile(`(?m)^Call-ID: *(\S+)`)
 	go func() {
 		buf := make([]byte, 65535)
 		for {
@@ -374,7 +376,13 @@ func TestFloodGets503(t *testing.T) {
 				}
 			case strings.HasPrefix(msg, "SIP/2.0 100"):
 			default:
-				other.Add(1)
+				// A final answer to an INVITE is resent until ACKed, and the flood
+				// never ACKs: count each call once.
+				if m := callIDLine.FindStringSubmatch(msg); m != nil {
+					if _, seen := admittedCalls.LoadOrStore(m[1], true); !seen {
+						other.Add(1)
+					}
+				}
 			}
 		}
 	}()
@@ -394,9 +402,16 @@ func TestFloodGets503(t *testing.T) {
 			}
 			probes.Add(1)
 			start := time.Now()
-			prober.Write([]byte(rawRequest(prober.LocalAddr(), "UDP", "", "1 OPTIONS", "")))
-			if got := readStatus(t, prober, 2*time.Second); got == "SIP/2.0 200 OK" {
-				probeOK.Add(1)
+			// Over UDP a prober resends an unanswered OPTIONS (RFC 3261 Timer E): on a
+			// busy machine the kernel may drop a datagram of the flood's or the probe's.
+			// Answered within 2 s counts, as the gateway's prober would count it.
+			probe := []byte(rawRequest(prober.LocalAddr(), "UDP", "", "1 OPTIONS", ""))
+			for try := 0; try < 4; try++ {
+				prober.Write(probe)
+				if got := readStatus(t, prober, 500*time.Millisecond); got == "SIP/2.0 200 OK" {
+					probeOK.Add(1)
+					break
+				}
 			}
 			slowest = max(slowest, time.Since(start))
 		}
@@ -423,12 +438,17 @@ func TestFloodGets503(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the last answers
 	t.Logf("flood: %d INVITEs in %v from one address: %d answered 503 (%d with Retry-After), %d otherwise; %d/%d OPTIONS answered 200 meanwhile, slowest %v",
 		sent, elapsed.Round(time.Millisecond), ok503.Load(), withRetryAfter.Load(), other.Load(), probeOK.Load(), probes.Load(), slowest.Round(time.Millisecond))
-	// At most the burst plus the refill is admitted, the refill counted for a second
-	// longer than the flood in case the pool reads the last datagrams late; the rest
-	// is refused.
+	// At most the burst plus the refill is admitted (answered 404: nobody is zed), the
+	// refill counted for a second longer than the flood in case the pool reads the last
+	// datagrams late; the rest is refused. The count is of answers, not of INVITEs sent:
+	// on a loaded machine the kernel drops some of a 2,000/s flood before the pool reads
+	// them, and those were neither admitted nor refused.
 	admitted := DefaultFloodBurst + int((elapsed.Seconds()+1)*DefaultFloodRate)
-	if int(ok503.Load()) < sent-admitted {
-		t.Errorf("%d of %d INVITEs answered 503, want at least %d", ok503.Load(), sent, sent-admitted)
+	if int(other.Load()) > admitted {
+		t.Errorf("%d of %d calls admitted (answered other than 503), want at most %d", other.Load(), sent, admitted)
+	}
+	if ok503.Load() == 0 {
+		t.Errorf("none of %d INVITEs answered 503", sent)
 	}
 	if withRetryAfter.Load() != ok503.Load() {
 		t.Errorf("%d of %d 503s carry Retry-After", withRetryAfter.Load(), ok503.Load())
