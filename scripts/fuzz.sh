@@ -36,7 +36,7 @@ for pkg in $(go list "$pkgs"); do
     fi
     printf '%-22s %-34s %12s %8s  %s\n' "${pkg#github.com/parkway/parkway/}" "$t" "${execs:-?}" "${newc:-0}" "$result"
     if [ $rc -ne 0 ]; then
-      sed -n '/--- FAIL\|panic:\|Failing input\|failure while/,+25p' "$out" | head -40 | sed 's/^/    /'
+      grep -v '^fuzz: elapsed' "$out" | tail -40 | sed 's/^/    /'
     fi
   done
 done
