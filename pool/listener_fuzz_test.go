@@ -107,3 +107,19 @@ func FuzzPoolDatagram(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVetMessage is the cost vetMessage adds to every message, beside sipgo's own
+// parse of the same ordinary request.
+func BenchmarkVetMessage(b *testing.B) {
+	msg := []byte(rawRequest(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}, "UDP", "bob", "1 OPTIONS", ""))
+	b.Run("vet", func(b *testing.B) {
+		for b.Loop() {
+			vetMessage(msg)
+		}
+	})
+	b.Run("sipgo-parse", func(b *testing.B) {
+		for b.Loop() {
+			guardParser.ParseSIP(msg)
+		}
+	})
+}

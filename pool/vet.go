@@ -144,46 +144,56 @@ func unfold(lines []string) []string {
 }
 
 // tightenSeparators collapses white space runs to one SP and drops it next to any of
-// seps, outside quoted strings; the value keeps one leading SP.
+// seps, outside quoted strings; the value keeps one leading SP. A value with no white
+// space inside is returned as it was.
 func tightenSeparators(v, seps string) string {
-	var b strings.Builder
+	t := strings.TrimSpace(v)
+	if !strings.ContainsAny(t, " \t") {
+		if len(v) > 0 && v[0] == ' ' && len(v) == len(t)+1 {
+			return v
+		}
+		return " " + t
+	}
+	out := make([]byte, 1, len(t)+1)
+	out[0] = ' '
 	quoted, escaped, space := false, false, false
-	for _, r := range strings.TrimSpace(v) {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
 		switch {
 		case quoted:
-			b.WriteRune(r)
+			out = append(out, c)
 			switch {
 			case escaped:
 				escaped = false
-			case r == '\\':
+			case c == '\\':
 				escaped = true
-			case r == '"':
+			case c == '"':
 				quoted = false
 			}
 			continue
-		case r == ' ' || r == '\t':
+		case c == ' ' || c == '\t':
 			space = true
 			continue
-		case strings.ContainsRune(seps, r):
+		case strings.IndexByte(seps, c) >= 0:
 			space = false
-			s := b.String()
-			b.Reset()
-			b.WriteString(strings.TrimRight(s, " "))
-			b.WriteRune(r)
+			for len(out) > 1 && out[len(out)-1] == ' ' {
+				out = out[:len(out)-1]
+			}
+			out = append(out, c)
 			continue
 		}
 		if space {
-			if s := b.String(); s != "" && !strings.ContainsRune(seps, rune(s[len(s)-1])) {
-				b.WriteByte(' ')
+			if last := out[len(out)-1]; len(out) > 1 && strings.IndexByte(seps, last) < 0 {
+				out = append(out, ' ')
 			}
 			space = false
 		}
-		if r == '"' {
+		if c == '"' {
 			quoted = true
 		}
-		b.WriteRune(r)
+		out = append(out, c)
 	}
-	return " " + b.String()
+	return string(out)
 }
 
 // goodNameAddr checks one name-addr or addr-spec value (RFC 3261 §25.1): a display name
