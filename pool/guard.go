@@ -54,15 +54,16 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 				}
 			}
 			n.order.Arrived(m)
-			changed := branch2543(m)
+			if branch2543(m) {
+				if v := m.Via(); !v.Params.Has("rport") {
+					v.Params.Add("rport", "")
+				}
+				return []byte(m.String()), nil
+			}
 			if v := m.Via(); v != nil && !v.Params.Has("rport") {
 				// Answer to the packet's source (symmetric.go): sipgo decides where
 				// answers go as it parses, from rport, so the request it parses asks.
-				v.Params.Add("rport", "")
-				changed = true
-			}
-			if changed {
-				return []byte(m.String()), nil
+				return withRport(data), nil
 			}
 		case *sip.Response:
 			n.order.ArrivedResponse(m)

@@ -1,7 +1,9 @@
 package pool
 
 import (
+	"bytes"
 	"net"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -34,4 +36,40 @@ func answerToSource(req *sip.Request) {
 	}
 	v.Params.Add("received", host)
 	v.Params.Add("rport", port)
+}
+
+// withRport is raw with ";rport" added to the top Via's first value, for the UDP read
+// filter: a cheap edit of the bytes rather than a second serialisation of the parsed
+// request, since it runs for every datagram. raw has passed vetMessage and sipgo's
+// parser, so its header lines are unfolded and its first Via is well formed.
+func withRport(raw []byte) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		return raw
+	}
+	for at := bytes.Index(raw, []byte("\r\n")); at >= 0 && at < end; {
+		start := at + 2
+		next := bytes.Index(raw[start:], []byte("\r\n"))
+		if next < 0 {
+			return raw
+		}
+		line := string(raw[start : start+next])
+		name, value, ok := strings.Cut(line, ":")
+		if n := strings.ToLower(strings.TrimSpace(name)); ok && (n == "via" || n == "v") {
+			cut := len(value)
+			if i := indexOutsideQuotes(value, ','); i >= 0 {
+				cut = i
+			}
+			for cut > 0 && (value[cut-1] == ' ' || value[cut-1] == '\t') {
+				cut--
+			}
+			pos := start + len(name) + 1 + cut
+			out := make([]byte, 0, len(raw)+6)
+			out = append(out, raw[:pos]...)
+			out = append(out, ";rport"...)
+			return append(out, raw[pos:]...)
+		}
+		at = start + next
+	}
+	return raw
 }
