@@ -45,6 +45,15 @@ const (
 	// throws away to answer it with a JSON error and keep the session; beyond it the
 	// frame is answered and the connection closed with 1009.
 	DefaultDrainLimit = 1 << 20
+	// DefaultMaxSessionsPerIP bounds the websockets of one client address: a person
+	// with many tabs stays well under it, a script opening thousands does not.
+	// DemoMaxSessionsPerIP is what `parkway demo` allows, where every tab, test and
+	// browser of the machine comes from 127.0.0.1.
+	DefaultMaxSessionsPerIP = 20
+	DemoMaxSessionsPerIP    = 500
+	// DefaultReauthLead: a session is asked for a fresh token this long before its
+	// token expires.
+	DefaultReauthLead = time.Minute
 	// DefaultMessageRate and DefaultMessageBurst bound the frames one session sends: a
 	// softphone sends a ping every 2 s and a burst of ICE candidates per call, so 50 a
 	// second in bursts of 100 is never reached by one, and a flood is cut (issue 13).
@@ -145,6 +154,17 @@ type Config struct {
 	// it up is closed with 1008. Zero means the defaults.
 	MessageRate  float64
 	MessageBurst int
+	// MaxSessionsPerIP bounds the websockets one client address may have open at once
+	// (authenticated or not; zero: DefaultMaxSessionsPerIP, loopback included); beyond
+	// it /ws answers 429 (perip.go). The client address is the connection's, or — only
+	// when that is one of TrustedProxies — the nearest untrusted address in
+	// X-Forwarded-For.
+	MaxSessionsPerIP int
+	TrustedProxies   []netip.Prefix
+	// ReauthLead is how long before its token expires a session is asked to
+	// re-authenticate (a reauth message); zero: DefaultReauthLead, at most half of
+	// SessionTTL. The session is closed at expiry unless an auth with a fresh token came.
+	ReauthLead time.Duration
 	// MaxCallsPerUser bounds the calls a user has going across all their tabs (zero:
 	// DefaultMaxCallsPerUser); a call or retrieve beyond it is refused "too-many-calls".
 	MaxCallsPerUser int
@@ -198,6 +218,10 @@ func (c Config) WithDefaults() Config {
 	if c.MaxCallsPerUser <= 0 {
 		c.MaxCallsPerUser = DefaultMaxCallsPerUser
 	}
+	if c.MaxSessionsPerIP <= 0 {
+		c.MaxSessionsPerIP = DefaultMaxSessionsPerIP
+	}
+	dur(&c.ReauthLead, min(DefaultReauthLead, c.SessionTTL/2))
 	if c.DrainLimit <= 0 {
 		c.DrainLimit = DefaultDrainLimit
 	}

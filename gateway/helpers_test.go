@@ -198,7 +198,9 @@ func startGatewayOn(t testing.TB, mod func(*Config), wrap func(net.Listener) net
 	ctl := newFakeController()
 	// A generous peer timeout, so a test slowed down by a loaded machine is never
 	// failed by a heartbeat; the heartbeat tests set their own.
-	cfg := Config{Controller: ctl, Demo: true, Assets: testAssets(t), Logger: quietLogger(), PeerTimeout: time.Minute}
+	cfg := Config{Controller: ctl, Demo: true, Assets: testAssets(t), Logger: quietLogger(), PeerTimeout: time.Minute,
+		// Every test tab comes from 127.0.0.1; the per-address limit has tests of its own.
+		MaxSessionsPerIP: DemoMaxSessionsPerIP}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -37,6 +37,7 @@ type Server struct {
 	// spent ticket IDs, and the normalized embed allowlist.
 	embedKey     *embedKey
 	spent        auth.SpentStore
+	perAddr      *addrLimit // websockets per client address (perip.go)
 	embedOrigins map[string]bool
 
 	unsubscribe func()
@@ -68,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		adminOrigins: newOriginPolicy(cfg.AllowedOrigins),
 		embedKey:     newEmbedKey(cfg.EmbedKey),
 		spent:        cfg.Tickets,
+		perAddr:      newAddrLimit(cfg.MaxSessionsPerIP, cfg.TrustedProxies),
 	}
 	s.embedOrigins = newOriginPolicy(cfg.EmbedOrigins).allowed
 	if err := files.Built(); err != nil {
@@ -82,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 		MaxSessions:  cfg.MaxSessions,
 		MessageRate:  cfg.MessageRate,
 		MessageBurst: cfg.MessageBurst,
+		ReauthLead:   cfg.ReauthLead,
 		Logger:       cfg.Logger,
 		Signer:       signer,
 	}

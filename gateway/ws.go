@@ -1,6 +1,9 @@
 package gateway
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+)
 
 // serveWS checks a websocket request, then hands it to the edge, which upgrades it and
 // serves the session until it ends.
@@ -24,5 +27,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "too-many-sessions", "the gateway is at its session limit; retry later")
 		return
 	}
+	// One address may hold only so many (perip.go); checked before the upgrade so the
+	// refusal is an HTTP status, and held until the session ends.
+	addr := s.perAddr.client(r)
+	if !s.perAddr.acquire(addr) {
+		s.log.Info("websocket refused: too many sessions from one address", "addr", addr, "max", s.perAddr.max)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "too-many-sessions-from-address", fmt.Sprintf("%s already has %d websocket sessions open, the most one address may have: close a tab, or retry later", addr, s.perAddr.max))
+		return
+	}
+	defer s.perAddr.release(addr)
 	s.edge.Accept(w, r, s.origins.patterns())
 }

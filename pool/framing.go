@@ -102,13 +102,20 @@ func (c *framedConn) frame() error {
 		}
 	}
 	msg := c.in[:headerLen+cl]
-	if m, err := guardParser.ParseSIP(msg); err != nil {
+	if vetted, code, reason := vetMessage(msg); code != 0 {
+		c.reject(msg, code, reason)
+	} else if m, err := guardParser.ParseSIP(vetted); err != nil {
 		c.reject(msg, 400, "Bad Request")
 	} else {
-		if req, ok := m.(*sip.Request); ok && c.arrived != nil {
-			c.arrived(req)
+		if req, ok := m.(*sip.Request); ok {
+			if branch2543(req) {
+				vetted = []byte(req.String())
+			}
+			if c.arrived != nil {
+				c.arrived(req)
+			}
 		}
-		c.out = append(c.out[:0], msg...)
+		c.out = append(c.out[:0], vetted...)
 	}
 	c.in = append(c.in[:0], c.in[headerLen+cl:]...)
 	return nil

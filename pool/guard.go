@@ -34,7 +34,10 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 	code, reason := 400, "Bad Request"
 	if len(data) > maxMessageSize {
 		code, reason = 513, "Message Too Large"
-	} else if m, err := guardParser.ParseSIP(data); err == nil {
+	} else if vetted, c, r := vetMessage(data); c != 0 {
+		code, reason = c, r
+	} else if m, err := guardParser.ParseSIP(vetted); err == nil {
+		data = vetted
 		// This goroutine reads the socket in arrival order; sipgo's next step hands
 		// the message to a goroutine of its own (package inorder).
 		switch m := m.(type) {
@@ -51,6 +54,17 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 				}
 			}
 			n.order.Arrived(m)
+			if branch2543(m) {
+				if v := m.Via(); !v.Params.Has("rport") {
+					v.Params.Add("rport", "")
+				}
+				return []byte(m.String()), nil
+			}
+			if v := m.Via(); v != nil && !v.Params.Has("rport") {
+				// Answer to the packet's source (symmetric.go): sipgo decides where
+				// answers go as it parses, from rport, so the request it parses asks.
+				return withRport(data), nil
+			}
 		case *sip.Response:
 			n.order.ArrivedResponse(m)
 		}

@@ -33,6 +33,7 @@ func (n *node) respond(req *sip.Request, tx sip.ServerTransaction, e *sipError) 
 
 func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 	p := n.pool
+	answerToSource(req)
 	if hook := p.opt.testBeforeTurn; hook != nil {
 		hook(req)
 	}
@@ -59,6 +60,12 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 
 	if e := validate(req); e != nil {
 		n.respond(req, tx, e)
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !n.forPool(req) {
+		// §16.3 step 3 before any routing: nothing with no hops left goes on, and an
+		// OPTIONS or REGISTER with none is answered only when it is for the pool itself.
+		n.respond(req, tx, newSIPError(483, "Too Many Hops"))
 		return
 	}
 	// RFC 3261 §16.4: a Route naming us was put there by a UA with us as outbound proxy.
@@ -102,7 +109,8 @@ func validate(req *sip.Request) *sipError {
 	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return newSIPError(400, "Missing Mandatory Header")
 	}
-	if cs := req.CSeq(); cs.MethodName != req.Method {
+	if cs := req.CSeq(); !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
+		// sipgo upper-cases the request's method; vetMessage compared the exact bytes.
 		return newSIPError(400, "CSeq Method Does Not Match")
 	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS && req.Method != sip.REGISTER {
@@ -117,6 +125,12 @@ func validate(req *sip.Request) *sipError {
 		return e
 	}
 	return nil
+}
+
+// forPool reports whether req is for the pool itself rather than for a user.
+func (n *node) forPool(req *sip.Request) bool {
+	u := req.Recipient.User
+	return req.Route() == nil && (u == "" || u == n.pool.cfg.Name)
 }
 
 // isSelf reports whether u addresses this node.

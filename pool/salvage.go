@@ -83,11 +83,12 @@ func salvageResponse(raw []byte, code int, reason string) []byte {
 	return []byte(b.String())
 }
 
-// isRequestLine checks "Method SP Request-URI SP SIP/2.0" loosely enough to answer a
-// request whose other parts are broken. ACK is excluded: it is never answered (§17.2.1).
+// isRequestLine checks "Method SP Request-URI SP SIP-Version" loosely enough to answer
+// a request whose other parts are broken — a Request-URI with spaces in it, another
+// SIP version (answered 505). ACK is excluded: it is never answered (§17.2.1).
 func isRequestLine(line string) bool {
 	parts := strings.Fields(line)
-	if len(parts) != 3 || parts[2] != "SIP/2.0" || !isToken(parts[0]) || strings.EqualFold(parts[0], "ACK") {
+	if len(parts) < 3 || !strings.HasPrefix(parts[len(parts)-1], "SIP/") || !isToken(parts[0]) || strings.EqualFold(parts[0], "ACK") {
 		return false
 	}
 	return true

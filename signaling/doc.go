@@ -11,6 +11,8 @@
 //   - [Decode] turns one websocket frame into a typed [Message], or a typed error
 //     ([*Error]) that the gateway sends back as a JSON error frame.
 //   - [Encode] wraps a [Message] in the versioned [Envelope].
+//   - [Reauth] is the gateway asking for a fresh token before the session's expires; the
+//     client answers with [Auth] (ARCHITECTURE.md §7).
 //   - [CapabilitiesFor] is the capability rule: ARCHITECTURE.md §2's table, made from the seed
 //     ("Call Park experience in Lync Server 2013 during pool failure").
 package signaling

@@ -8,7 +8,7 @@ import (
 )
 
 // Message types. Client → gateway: auth, ping, pong, action, ice. Gateway → client:
-// welcome, state, call, parked, ice, error, ping, pong.
+// welcome, state, call, parked, ice, error, ping, pong, reauth (reauth.go).
 const (
 	TypeAuth    Type = "auth"
 	TypePing    Type = "ping"

@@ -327,6 +327,8 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 				c.emit(parkedEvent{parked: m})
 			case *signaling.ICE:
 				c.emit(iceEvent{ice: m})
+			case *signaling.Reauth:
+				c.renewSession(ws, m) // reauth_js.go
 			case *signaling.Error:
 				if m.Code == signaling.CodeUnauthorized {
 					return welcomed, errUnauthorized

@@ -158,6 +158,8 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 			Demo:         true,
 			EmbedOrigins: f.embedOrigins,
 			EmbedKey:     []byte(f.embedKey),
+			// Every tab and test browser of the machine comes from 127.0.0.1.
+			MaxSessionsPerIP: gateway.DemoMaxSessionsPerIP,
 		},
 		demoPools: pools,
 		ready: func(gw *gateway.Server, url string, sip *ua.Manager) {

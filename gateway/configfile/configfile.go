@@ -55,6 +55,8 @@ type File struct {
 //	authTimeout: 5s
 //	maxSessions: 50000               # websockets; each costs ~32 KiB
 //	maxCallsPerUser: 4               # calls one user has going; the next is refused too-many-calls
+//	maxSessionsPerIP: 20             # websockets one client address may hold; the next gets 429
+//	trustedProxies: [10.0.0.5/32]    # only behind these is X-Forwarded-For believed (for maxSessionsPerIP)
 //	messageLimit: {perSecond: 50, burst: 100}  # frames per session; excess rate-limited, floods closed
 //	heartbeat: {interval: 2s, timeout: 6s}
 //	adminTokenFile: admin.token      # ≥ 16 bytes; absent: the admin API is open, allowed only on loopback
@@ -86,6 +88,8 @@ type fileConfig struct {
 	AuthTimeout       string        `yaml:"authTimeout"`
 	MaxSessions       int           `yaml:"maxSessions"`
 	MaxCallsPerUser   int           `yaml:"maxCallsPerUser"`
+	MaxSessionsPerIP  int           `yaml:"maxSessionsPerIP"`
+	TrustedProxies    []string      `yaml:"trustedProxies"`
 	MessageLimit      fileRate      `yaml:"messageLimit"`
 	Heartbeat         fileHeartbeat `yaml:"heartbeat"`
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
@@ -249,24 +253,29 @@ func (f *fileConfig) httpAddr(p *problems) string {
 // heartbeat.
 func (f *fileConfig) gateway(p *problems) gateway.Config {
 	g := gateway.Config{
-		Demo:            f.Demo,
-		Hosts:           f.Hosts,
-		AllowedOrigins:  f.AllowedOrigins,
-		EmbedOrigins:    f.EmbedOrigins,
-		SessionTTL:      p.duration("sessionTTL", f.SessionTTL),
-		TicketTTL:       p.duration("ticketTTL", f.TicketTTL),
-		AuthTimeout:     p.duration("authTimeout", f.AuthTimeout),
-		PingInterval:    p.duration("heartbeat.interval", f.Heartbeat.Interval),
-		PeerTimeout:     p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
-		MaxSessions:     f.MaxSessions,
-		MaxCallsPerUser: f.MaxCallsPerUser,
-		MessageRate:     f.MessageLimit.PerSecond,
-		MessageBurst:    f.MessageLimit.Burst,
-		SessionKey:      p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
-		EmbedKey:        p.secret("embedKeyFile", f.EmbedKeyFile, gateway.MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", gateway.MinEmbedKeySize)),
+		Demo:             f.Demo,
+		Hosts:            f.Hosts,
+		AllowedOrigins:   f.AllowedOrigins,
+		EmbedOrigins:     f.EmbedOrigins,
+		SessionTTL:       p.duration("sessionTTL", f.SessionTTL),
+		TicketTTL:        p.duration("ticketTTL", f.TicketTTL),
+		AuthTimeout:      p.duration("authTimeout", f.AuthTimeout),
+		PingInterval:     p.duration("heartbeat.interval", f.Heartbeat.Interval),
+		PeerTimeout:      p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
+		MaxSessions:      f.MaxSessions,
+		MaxCallsPerUser:  f.MaxCallsPerUser,
+		MaxSessionsPerIP: f.MaxSessionsPerIP,
+		TrustedProxies:   trustedProxies(p, f.TrustedProxies),
+		MessageRate:      f.MessageLimit.PerSecond,
+		MessageBurst:     f.MessageLimit.Burst,
+		SessionKey:       p.secret("sessionKeyFile", f.SessionKeyFile, 32, "at least 32 are needed"),
+		EmbedKey:         p.secret("embedKeyFile", f.EmbedKeyFile, gateway.MinEmbedKeySize, fmt.Sprintf("use at least %d random ones", gateway.MinEmbedKeySize)),
 	}
 	if f.MaxSessions < 0 {
 		p.bad("maxSessions", f.MaxSessions, "must not be negative (0: the default, %d)", gateway.DefaultMaxSessions)
+	}
+	if f.MaxSessionsPerIP < 0 {
+		p.bad("maxSessionsPerIP", f.MaxSessionsPerIP, "must not be negative (0: the default, %d)", gateway.DefaultMaxSessionsPerIP)
 	}
 	if f.MaxCallsPerUser < 0 {
 		p.bad("maxCallsPerUser", f.MaxCallsPerUser, "must not be negative (0: the default, %d)", gateway.DefaultMaxCallsPerUser)
@@ -411,4 +420,22 @@ func checkOrbitRange(s string) error {
 		end = start
 	}
 	return parkwire.Range{Start: start, End: end}.Check()
+}
+
+// trustedProxies reads trustedProxies: addresses or CIDR prefixes.
+func trustedProxies(p *problems, list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range list {
+		if pre, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, pre.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			p.bad("trustedProxies", v, "is neither an IP address nor a CIDR prefix")
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out
 }

@@ -24,7 +24,10 @@ type Config struct {
 	// sends (messageLimit); MessageRate <= 0 means no limit.
 	MessageRate  float64
 	MessageBurst int
-	Logger       *slog.Logger
+	// ReauthLead is how long before its token expires a session is sent reauth
+	// (reauth.go); <= 0: never, the session is only closed at expiry.
+	ReauthLead time.Duration
+	Logger     *slog.Logger
 	// Signer verifies the session tokens of auth frames.
 	Signer *auth.Signer
 	// Phone carries the calls of authenticated sessions; nil: none (NoCalls).

@@ -44,6 +44,7 @@ type Session struct {
 	// expires is when the session's token expires (Unix ns), set by the reader at auth
 	// and at every re-authentication; the writer closes the session when it passes.
 	expires  atomic.Int64
+	prompted int64         // the expiry a reauth was sent for (writer only; reauth.go)
 	limit    *messageLimit // nil: no limit; only the reader uses it
 	lastSeen atomic.Int64
 	// writeStart is when the write in progress began (Unix ns), 0 between writes: the

@@ -49,7 +49,10 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 				// re-authenticates before expiry (an auth frame with a new token), or
 				// is told and closed here, within one ping interval of it.
 				s.log.Info("session token expired")
-				s.closeUnauthorized("the session token expired at " + exp.UTC().Format(time.RFC3339) + ": send auth with a new token before it expires, or sign in again")
+				s.closeUnauthorized("the session token expired at " + exp.UTC().Format(time.RFC3339) + " and no auth with a new token came after the reauth request: sign in again")
+				return
+			}
+			if !s.promptReauth(time.Now()) {
 				return
 			}
 			silent := time.Since(time.Unix(0, s.lastSeen.Load()))
