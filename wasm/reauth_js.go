@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -18,7 +16,7 @@ import (
 // session comes from a ticket its host page bought — lets the deadline pass: the gateway
 // then closes the session saying the token expired, and the usual reconnect asks for a
 // new sign-in.
-func (c *client) renewSession(ws *websocket.Conn, r *signaling.Reauth) {
+func (c *client) renewSession(ws *socket, r *signaling.Reauth) {
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
