@@ -114,6 +114,14 @@ type clusterOptions struct {
 	// autoFailover and autoFailback are the gateway's autoFailoverAfter and
 	// autoFailbackAfter; zero leaves both to the admin.
 	autoFailover, autoFailback time.Duration
+	// poolAddr, if set, is the SIP address the gateway is given for a pool on port
+	// (chaos tests put an impairing relay there); nil: 127.0.0.1:port.
+	poolAddr func(pool string, port int) string
+	// gatewayYAML is appended to the gateway's config file (top-level keys).
+	gatewayYAML string
+	// wrapGateway, if set, rewrites the gateway's command line (argv[0] is the binary),
+	// e.g. to start it in a mount namespace; the wrapper must exec it in the same process.
+	wrapGateway func(argv []string) []string
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -185,6 +193,10 @@ func (c *cluster) writeConfigs() {
 		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1}\n", orbits, pickup, music)
 		return b.String()
 	}
+	poolAddr := c.opts.poolAddr
+	if poolAddr == nil {
+		poolAddr = func(_ string, port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+	}
 	pickupB := c.opts.pickupB
 	if pickupB == 0 {
 		pickupB = 90 * time.Second
@@ -199,13 +211,13 @@ heartbeat: {interval: 2s, timeout: 30s}
 autoFailoverAfter: %s
 autoFailbackAfter: %s
 pools:
-  home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"]}
-  backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"]}
+  home:   {name: pool-a, sip: %s, orbits: ["7000-7099"]}
+  backup: {name: pool-b, sip: %s, orbits: ["8000-8099"]}
 sip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-`, c.opts.autoFailover, c.opts.autoFailback, c.ports["pool-a"], c.ports["pool-b"]))
+%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a"]), poolAddr("pool-b", c.ports["pool-b"]), c.opts.gatewayYAML))
 }
 
 func password(user string) string { return user + "-pw" }
@@ -373,7 +385,11 @@ func (c *cluster) start(name string, args ...string) *proc {
 		fmt.Fprintf(out, "--- %s restarted ---\n", name)
 		out.mark()
 	}
-	cmd := exec.Command(bin, args...)
+	argv := append([]string{bin}, args...)
+	if name == "gateway" && c.opts.wrapGateway != nil {
+		argv = c.opts.wrapGateway(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
