@@ -122,6 +122,8 @@ type clusterOptions struct {
 	// wrapGateway, if set, rewrites the gateway's command line (argv[0] is the binary),
 	// e.g. to start it in a mount namespace; the wrapper must exec it in the same process.
 	wrapGateway func(argv []string) []string
+	// poolArgs are added to each `parkway pool` command line (e.g. --debug).
+	poolArgs []string
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -226,7 +228,7 @@ func password(user string) string { return user + "-pw" }
 // serves.
 func (c *cluster) startPool(name string) {
 	c.t.Helper()
-	p := c.start(name, "pool", "--config", filepath.Join(c.dir, name+".yaml"))
+	p := c.start(name, append([]string{"pool", "--config", filepath.Join(c.dir, name+".yaml")}, c.opts.poolArgs...)...)
 	p.waitLine(c.t, regexp.MustCompile(`pool `+name+` listening on`))
 }
 
