@@ -124,6 +124,8 @@ type clusterOptions struct {
 	wrapGateway func(argv []string) []string
 	// poolArgs are added to each `parkway pool` command line (e.g. --debug).
 	poolArgs []string
+	// poolYAML is appended to each pool's config file (top-level keys).
+	poolYAML string
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -193,6 +195,7 @@ func (c *cluster) writeConfigs() {
 		}
 		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, orbits: [%q]}\n", peer, c.ports[peer], peerOrbits)
 		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1}\n", orbits, pickup, music)
+		b.WriteString(c.opts.poolYAML)
 		return b.String()
 	}
 	poolAddr := c.opts.poolAddr
