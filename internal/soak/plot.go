@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -93,8 +94,12 @@ func (c Chart) WritePNG(w io.Writer) error {
 
 	for i, s := range c.Series {
 		col := palette[i%len(palette)]
+		gap := gapOf(s.Points)
 		for j := 1; j < len(s.Points); j++ {
 			a, b := s.Points[j-1], s.Points[j]
+			if b[0]-a[0] > gap {
+				continue // no samples in between (a killed process): no line across
+			}
 			line(img, px(a[0]), py(a[1]/scale), px(b[0]), py(b[1]/scale), col, 2)
 		}
 		// Legend, top right, one row per series.
@@ -107,6 +112,20 @@ func (c Chart) WritePNG(w io.Writer) error {
 		drawText(img, lx+28, ly, s.Name, fontScale, black)
 	}
 	return png.Encode(w, img)
+}
+
+// gapOf is the distance between two points beyond which a series has a hole: two and a
+// half times its median step.
+func gapOf(points [][2]float64) float64 {
+	if len(points) < 3 {
+		return math.Inf(1)
+	}
+	steps := make([]float64, 0, len(points)-1)
+	for j := 1; j < len(points); j++ {
+		steps = append(steps, points[j][0]-points[j-1][0])
+	}
+	sort.Float64s(steps)
+	return 2.5 * steps[len(steps)/2]
 }
 
 // line draws from (xa, ya) to (xb, yb), width pixels thick (Bresenham).
