@@ -117,6 +117,18 @@ type clusterOptions struct {
 	// survivable turns survivable park on for both pools (park.survivable in their
 	// configs, survivablePark in the gateway's): issue #10, opt-in.
 	survivable bool
+	// poolAddr, if set, is the SIP address the gateway is given for a pool on port
+	// (chaos tests put an impairing relay there); nil: 127.0.0.1:port.
+	poolAddr func(pool string, port int) string
+	// gatewayYAML is appended to the gateway's config file (top-level keys).
+	gatewayYAML string
+	// wrapGateway, if set, rewrites the gateway's command line (argv[0] is the binary),
+	// e.g. to start it in a mount namespace; the wrapper must exec it in the same process.
+	wrapGateway func(argv []string) []string
+	// poolArgs are added to each `parkway pool` command line (e.g. --debug).
+	poolArgs []string
+	// poolYAML is appended to each pool's config file (top-level keys).
+	poolYAML string
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -186,7 +198,12 @@ func (c *cluster) writeConfigs() {
 		}
 		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, orbits: [%q]}\n", peer, c.ports[peer], peerOrbits)
 		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1, survivable: %v}\n", orbits, pickup, music, c.opts.survivable)
+		b.WriteString(c.opts.poolYAML)
 		return b.String()
+	}
+	poolAddr := c.opts.poolAddr
+	if poolAddr == nil {
+		poolAddr = func(_ string, port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	}
 	pickupB := c.opts.pickupB
 	if pickupB == 0 {
@@ -202,13 +219,13 @@ heartbeat: {interval: 2s, timeout: 30s}
 autoFailoverAfter: %s
 autoFailbackAfter: %s
 pools:
-  home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"], survivablePark: %v}
-  backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"], survivablePark: %v}
+  home:   {name: pool-a, sip: %s, orbits: ["7000-7099"], survivablePark: %v}
+  backup: {name: pool-b, sip: %s, orbits: ["8000-8099"], survivablePark: %v}
 sip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-`, c.opts.autoFailover, c.opts.autoFailback, c.ports["pool-a"], c.opts.survivable, c.ports["pool-b"], c.opts.survivable))
+%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a"]), c.opts.survivable, poolAddr("pool-b", c.ports["pool-b"]), c.opts.survivable, c.opts.gatewayYAML))
 }
 
 func password(user string) string { return user + "-pw" }
@@ -217,7 +234,7 @@ func password(user string) string { return user + "-pw" }
 // serves.
 func (c *cluster) startPool(name string) {
 	c.t.Helper()
-	p := c.start(name, "pool", "--config", filepath.Join(c.dir, name+".yaml"))
+	p := c.start(name, append([]string{"pool", "--config", filepath.Join(c.dir, name+".yaml")}, c.opts.poolArgs...)...)
 	p.waitLine(c.t, regexp.MustCompile(`pool `+name+` listening on`))
 }
 
@@ -376,7 +393,11 @@ func (c *cluster) start(name string, args ...string) *proc {
 		fmt.Fprintf(out, "--- %s restarted ---\n", name)
 		out.mark()
 	}
-	cmd := exec.Command(bin, args...)
+	argv := append([]string{bin}, args...)
+	if name == "gateway" && c.opts.wrapGateway != nil {
+		argv = c.opts.wrapGateway(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", name, err)

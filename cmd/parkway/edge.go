@@ -37,6 +37,9 @@ type edge struct {
 	// the demo, and no token means the API is open.
 	demoPools  admin.DemoPools
 	adminToken string
+	// auditLog, if set, is the file admin actions are appended to; serve refuses to
+	// start when it cannot be opened.
+	auditLog string
 	// ready, if set, is called once the gateway listens at url, before it serves.
 	ready func(gw *gateway.Server, url string, sip *ua.Manager)
 }
@@ -46,6 +49,15 @@ type edge struct {
 func (e edge) serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var auditOpts []admin.Option
+	if e.auditLog != "" {
+		f, err := admin.OpenAuditFile(e.auditLog, e.log)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		auditOpts = append(auditOpts, admin.WithAuditFile(f))
+	}
 	sip, err := e.startUA()
 	if err != nil {
 		return err
@@ -58,7 +70,7 @@ func (e edge) serve(ctx context.Context) error {
 		return err
 	}
 	defer runController(ctx, cancel, ctl, sip, e.log)()
-	cfg, err := e.gatewayConfig(ctl, sip)
+	cfg, err := e.gatewayConfig(ctl, sip, auditOpts...)
 	if err != nil {
 		return err
 	}
@@ -129,14 +141,15 @@ func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Contr
 // gatewayConfig is e.gateway wired to the controller, the admin API and, with a user
 // agent, to SIP and media: each call gets a pion PeerConnection toward the browser whose
 // ICE offers only the media address, and an RTP bridge bound there too.
-func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager) (gateway.Config, error) {
+func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager, adminOpts ...admin.Option) (gateway.Config, error) {
 	cfg := e.gateway
 	cfg.Controller = ctl
 	anonymous := "no-token" // a gateway on loopback only may run without one
 	if cfg.Demo {
 		anonymous = "demo"
 	}
-	cfg.Admin = admin.Handler(ctl, e.demoPools, admin.WithToken(e.adminToken), admin.WithAuditLog(e.log, anonymous))
+	adminOpts = append([]admin.Option{admin.WithToken(e.adminToken), admin.WithAuditLog(e.log, anonymous)}, adminOpts...)
+	cfg.Admin = admin.Handler(ctl, e.demoPools, adminOpts...)
 	cfg.Logger = e.log
 	if sip == nil {
 		return cfg, nil

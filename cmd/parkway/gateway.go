@@ -59,6 +59,7 @@ func runGateway(ctx context.Context, args []string) error {
 		ua:         fc.UA,
 		gateway:    fc.Gateway,
 		adminToken: fc.AdminToken,
+		auditLog:   fc.AuditLog,
 		ready: func(_ *gateway.Server, url string, _ *ua.Manager) {
 			fmt.Printf("Parkway gateway on %s (home %s, backup %s)\n", url, fc.DR.Home.Name, fc.DR.Backup.Name)
 			if fc.Gateway.Demo {

@@ -91,7 +91,8 @@ type handler struct {
 	demo      DemoPools
 	token     string
 	log       *slog.Logger
-	anonymous string // who a caller is when the API has no token
+	file      *slog.Logger // the audit file (WithAuditFile), or nil
+	anonymous string       // who a caller is when the API has no token
 	mux       *http.ServeMux
 }
 
@@ -105,8 +106,12 @@ func (h *handler) audit(r *http.Request, action string, status int, err error) {
 	if err != nil {
 		level, outcome = slog.LevelWarn, err.Error()
 	}
-	h.log.Log(r.Context(), level, "admin action", "action", action, "status", status, "outcome", outcome,
-		"who", who, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+	args := []any{"action", action, "status", status, "outcome", outcome,
+		"who", who, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin")}
+	h.log.Log(r.Context(), level, "admin action", args...)
+	if h.file != nil {
+		h.file.Log(r.Context(), level, "admin action", args...)
+	}
 }
 
 // Handler serves the admin API for c. demo is nil outside demo mode, and then the whole
@@ -146,8 +151,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.token != "" {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) != 1 {
-			h.log.Warn("admin request refused: no valid admin token", "method", r.Method, "path", r.URL.Path,
-				"remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+			args := []any{"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin")}
+			h.log.Warn("admin request refused: no valid admin token", args...)
+			if h.file != nil {
+				h.file.Warn("admin request refused: no valid admin token", args...)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parkway-admin"`)
 			writeError(w, http.StatusUnauthorized, ErrorDetail{Code: CodeUnauthorized, Message: "the admin API needs the admin token (Authorization: Bearer ...)"})
 			return

@@ -34,6 +34,9 @@ type File struct {
 	// one: no SIP). Its Pools are the DR pools, Active is home; the caller builds the
 	// ua.Manager, passes it as DR.Redirector and as Gateway.Registrar (SIPUsers).
 	UA *ua.Config
+	// AuditLog is the file admin actions are appended to (admin.OpenAuditFile), resolved
+	// against the config file's directory; "" means the process log only.
+	AuditLog string
 
 	// secretFiles are the files of secrets the config names, for Check to look at
 	// their permissions: config key → resolved path.
@@ -60,6 +63,7 @@ type File struct {
 //	messageLimit: {perSecond: 50, burst: 100}  # frames per session; excess rate-limited, floods closed
 //	heartbeat: {interval: 2s, timeout: 6s}
 //	adminTokenFile: admin.token      # ≥ 16 bytes; absent: the admin API is open, allowed only on loopback
+//	auditLog: /var/log/parkway/admin-audit.log  # admin actions as JSON lines, besides the process log; absent: process log only
 //	pools:
 //	  home:   {name: pool-a, sip: 127.0.0.1:5070, orbits: ["7000-7099"]}
 //	  backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099"]}
@@ -93,6 +97,7 @@ type fileConfig struct {
 	MessageLimit      fileRate      `yaml:"messageLimit"`
 	Heartbeat         fileHeartbeat `yaml:"heartbeat"`
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
+	AuditLog          string        `yaml:"auditLog"`
 	Pools             filePools     `yaml:"pools"`
 	Probe             fileProbe     `yaml:"probe"`
 	AutoFailoverAfter string        `yaml:"autoFailoverAfter"`
@@ -163,6 +168,9 @@ func Parse(data []byte, dir string) (File, error) {
 		Gateway:    f.gateway(p),
 		AdminToken: f.adminToken(p),
 		DR:         f.dr(p),
+	}
+	if f.AuditLog != "" {
+		fc.AuditLog = p.path(f.AuditLog)
 	}
 	if f.SIP != nil {
 		fc.UA = f.SIP.ua(fc.DR, p)

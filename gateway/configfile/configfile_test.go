@@ -202,3 +202,18 @@ func TestEmbedConfigFile(t *testing.T) {
 		}
 	}
 }
+
+// auditLog is optional and, like every file name, relative to the config's directory.
+func TestAuditLogKey(t *testing.T) {
+	dir := writeSecrets(t)
+	fc, err := Parse([]byte(goodConfig+"auditLog: logs/audit.log\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "logs", "audit.log"); fc.AuditLog != want {
+		t.Errorf("auditLog resolved to %q, want %q", fc.AuditLog, want)
+	}
+	if fc, err := Parse([]byte(goodConfig), dir); err != nil || fc.AuditLog != "" {
+		t.Errorf("without auditLog: %q, %v; want none", fc.AuditLog, err)
+	}
+}

@@ -17,7 +17,9 @@ import (
 // a probe starts every 250 ms and gives up after 250 ms, and the third miss in a row
 // marks the pool down — at most interval + misses × max(interval, timeout) after the
 // last answer. Three misses, not one, so that one lost datagram or a GC pause on a
-// loaded pool does not fail over a whole pool (BenchmarkDetection measures it).
+// loaded pool does not fail over a whole pool (BenchmarkDetection measures it); and a
+// probe resends its OPTIONS while unanswered (probeAttempts), so that steady packet
+// loss does not either.
 const (
 	DefaultProbeInterval = 250 * time.Millisecond
 	DefaultProbeTimeout  = 250 * time.Millisecond

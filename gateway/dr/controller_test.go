@@ -248,6 +248,32 @@ func TestDrainingPoolIsDown(t *testing.T) {
 	h.waitFor("outage on a draining home pool", phaseIs(signaling.PhaseOutage))
 }
 
+// TestProbeResendsThroughLoss: a pool that answers only one OPTIONS in four (75 % loss,
+// deterministic) stays healthy, because a probe resends while unanswered
+// (probeAttempts); with one datagram per probe, three misses in a row came within a
+// second. It is still marked down the moment it stops answering.
+func TestProbeResendsThroughLoss(t *testing.T) {
+	h := startController(t, nil)
+	h.waitHealthy()
+	h.home.SetAnswerEvery(4)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := h.c.Snapshot(); s.Phase != signaling.PhaseNormal || !poolHealthy(s, "pool-a") {
+			t.Fatalf("a pool answering one OPTIONS in four was taken for down: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := h.home.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("outage once pool-a is silent", phaseIs(signaling.PhaseOutage))
+}
+
+func poolHealthy(s Snapshot, name string) bool {
+	p, ok := s.Pool(name)
+	return ok && p.Healthy
+}
+
 // TestUnreachableAtStart: a home pool that never answers is an outage, and its detail
 // says so.
 func TestUnreachableAtStart(t *testing.T) {

@@ -24,6 +24,8 @@ type Pool struct {
 	tb     testing.TB
 	addr   string
 	status atomic.Int32
+	every  atomic.Int32 // answer only every n-th OPTIONS (SetAnswerEvery); 0 or 1: all
+	seen   atomic.Int64
 
 	mu   sync.Mutex
 	conn net.PacketConn
@@ -52,6 +54,10 @@ func (p *Pool) Addr() string {
 
 // SetStatus sets the status code OPTIONS is answered with.
 func (p *Pool) SetStatus(code int) { p.status.Store(int32(code)) }
+
+// SetAnswerEvery makes the pool answer only every n-th OPTIONS it receives and ignore
+// the rest, as a lossy path would drop them (n ≤ 1: answer all).
+func (p *Pool) SetAnswerEvery(n int) { p.every.Store(int32(n)) }
 
 // Running reports whether the pool is listening.
 func (p *Pool) Running() bool {
@@ -109,6 +115,9 @@ func (p *Pool) serve(conn net.PacketConn, done chan struct{}) {
 		}
 		req, ok := msg.(*sip.Request)
 		if !ok || req.Method != sip.OPTIONS {
+			continue
+		}
+		if every := int64(p.every.Load()); every > 1 && p.seen.Add(1)%every != 0 {
 			continue
 		}
 		code := int(p.status.Load())

@@ -1,0 +1,107 @@
+package soak
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sample is one look at one process.
+type Sample struct {
+	At      time.Duration // since the sampler started
+	Process string
+	PID     int
+	RSSKiB  int64 // VmRSS: resident memory
+	DataKiB int64 // VmData: the data segment, where a Go heap lives
+	Threads int64
+	FDs     int64 // open file descriptors (sockets included)
+	// Goroutines and HeapBytes come from the process's /metrics (go_goroutines,
+	// go_memstats_heap_inuse_bytes); -1 when it serves none.
+	Goroutines int64
+	HeapBytes  int64
+}
+
+// ReadProc reads pid's memory, threads and open files from /proc.
+func ReadProc(pid int) (rssKiB, dataKiB, threads, fds int64, err error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(value)
+		if len(fields) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch name {
+		case "VmRSS":
+			rssKiB = n
+		case "VmData":
+			dataKiB = n
+		case "Threads":
+			threads = n
+		}
+	}
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	return rssKiB, dataKiB, threads, int64(len(entries)), nil
+}
+
+// ReadMetrics fetches a Prometheus text exposition from url and returns go_goroutines
+// and go_memstats_heap_inuse_bytes, or an error when it is not served (no such
+// endpoint, or neither value in it).
+func ReadMetrics(ctx context.Context, url string) (goroutines, heapBytes int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("%s: %s", url, res.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if err != nil {
+		return 0, 0, err
+	}
+	goroutines, heapBytes = -1, -1
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_goroutines":
+			goroutines = int64(f)
+		case "go_memstats_heap_inuse_bytes":
+			heapBytes = int64(f)
+		}
+	}
+	if goroutines < 0 && heapBytes < 0 {
+		return 0, 0, fmt.Errorf("%s has neither go_goroutines nor go_memstats_heap_inuse_bytes", url)
+	}
+	return goroutines, heapBytes, nil
+}
