@@ -84,6 +84,7 @@ func (r *run) publish(info parkwire.ParkedCall, reason string) {
 	r.last = &e
 	r.s.mu.Unlock()
 	r.s.log.Info("park event", "orbit", info.Orbit, "state", info.State, "reason", reason, "seq", e.Seq)
+	r.s.opt.Metrics.ParkEvent(string(info.State))
 	r.kickSubscriptions(info.Orbit)
 }
 

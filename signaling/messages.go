@@ -8,7 +8,7 @@ import (
 )
 
 // Message types. Client → gateway: auth, ping, pong, action, ice. Gateway → client:
-// welcome, state, call, parked, ice, error, ping, pong.
+// welcome, state, call, parked, ice, error, ping, pong, draining.
 const (
 	TypeAuth    Type = "auth"
 	TypePing    Type = "ping"
@@ -20,6 +20,8 @@ const (
 	TypeCall    Type = "call"
 	TypeParked  Type = "parked"
 	TypeICE     Type = "ice"
+	// TypeDraining: the gateway is shutting down (Draining).
+	TypeDraining Type = "draining"
 )
 
 var registry = map[Side]map[Type]func() Message{
@@ -31,14 +33,15 @@ var registry = map[Side]map[Type]func() Message{
 		TypeICE:    func() Message { return new(ICE) },
 	},
 	FromGateway: {
-		TypeWelcome: func() Message { return new(Welcome) },
-		TypeState:   func() Message { return new(State) },
-		TypeError:   func() Message { return new(Error) },
-		TypeCall:    func() Message { return new(Call) },
-		TypeParked:  func() Message { return new(Parked) },
-		TypeICE:     func() Message { return new(ICE) },
-		TypePing:    func() Message { return new(Ping) },
-		TypePong:    func() Message { return new(Pong) },
+		TypeWelcome:  func() Message { return new(Welcome) },
+		TypeState:    func() Message { return new(State) },
+		TypeError:    func() Message { return new(Error) },
+		TypeCall:     func() Message { return new(Call) },
+		TypeParked:   func() Message { return new(Parked) },
+		TypeICE:      func() Message { return new(ICE) },
+		TypePing:     func() Message { return new(Ping) },
+		TypePong:     func() Message { return new(Pong) },
+		TypeDraining: func() Message { return new(Draining) },
 	},
 }
 
@@ -216,7 +219,14 @@ type Call struct {
 	Orbit string `json:"orbit,omitempty"`
 	// Muted says the user's microphone is not sent on this call (action mute).
 	Muted bool `json:"muted,omitempty"`
+	// Trace is the call's trace id (TracePattern): the same id is in the SIP header
+	// X-Parkway-Trace of the call's requests and in every log line about the call, in
+	// the gateway, the pools and the park service, so one grep follows it.
+	Trace string `json:"trace,omitempty"`
 }
+
+// TracePattern is what a trace id looks like: 16 to 32 lowercase hex digits.
+var TracePattern = regexp.MustCompile(`^[0-9a-f]{16,32}$`)
 
 // Call directions.
 const (
@@ -226,6 +236,9 @@ const (
 
 func (*Call) Type() Type { return TypeCall }
 func (m *Call) validate() *Error {
+	if m.Trace != "" && !TracePattern.MatchString(m.Trace) {
+		return badField("trace", "%q is not a trace id", m.Trace)
+	}
 	if !callIDPattern.MatchString(m.ID) {
 		return badField("id", "%q is not a call id", m.ID)
 	}
@@ -381,6 +394,24 @@ func (*Error) Type() Type { return TypeError }
 func (m *Error) validate() *Error {
 	if m.Code == "" {
 		return badField("code", "is required")
+	}
+	return nil
+}
+
+// Draining says the gateway is shutting down: it takes no new calls (they are refused
+// with the error code draining) and will close the websocket with 1012 (service
+// restart) once its calls have ended or its drain timeout passes. A tab reconnects,
+// with backoff, to whatever gateway the address then reaches.
+type Draining struct {
+	// DeadlineMillis is how long, at most, the gateway waits for calls before it
+	// closes.
+	DeadlineMillis int64 `json:"deadlineMs,omitempty"`
+}
+
+func (*Draining) Type() Type { return TypeDraining }
+func (m *Draining) validate() *Error {
+	if m.DeadlineMillis < 0 {
+		return badField("deadlineMs", "is negative")
 	}
 	return nil
 }

@@ -47,8 +47,6 @@ func runGateway(ctx context.Context, args []string) error {
 	for _, f := range findings {
 		log.Warn("unsafe setting", "setting", f.Setting, "why", f.Why)
 	}
-	ctx, cancel := stopOnDrain(ctx)
-	defer cancel()
 	// With a sip section, the gateway registers its users at the pools, the DR
 	// controller moves them between pools through the same user agent, and calls'
 	// media binds to the user agent's address.
@@ -59,6 +57,8 @@ func runGateway(ctx context.Context, args []string) error {
 		ua:         fc.UA,
 		gateway:    fc.Gateway,
 		adminToken: fc.AdminToken,
+		// Listen for SIGTERM before anything serves: it drains (edge.serve).
+		drain: drainSignal(),
 		ready: func(_ *gateway.Server, url string, _ *ua.Manager) {
 			fmt.Printf("Parkway gateway on %s (home %s, backup %s)\n", url, fc.DR.Home.Name, fc.DR.Backup.Name)
 			if fc.Gateway.Demo {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/pool"
 )
 
@@ -40,14 +41,25 @@ func runPool(ctx context.Context, args []string) error {
 	drain := drainSignal()
 	log := newLogger(*debug)
 	slog.SetDefault(log) // sipgo logs a few things through the default logger
-	p, err := pool.New(cfg, pool.Options{Logger: log})
+	p, err := pool.New(cfg, pool.Options{Logger: log, Metrics: metrics.NewPool(cfg.Name, true)})
 	if err != nil {
 		return err
+	}
+	// The operations endpoints outlive the SIP listeners until the process exits, so a
+	// probe sees /readyz turn 503 during the drain.
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOps()
+	opsAddr, _, err := p.ServeOps(opsCtx)
+	if err != nil {
+		return fmt.Errorf("http %s: %w", cfg.HTTP, err)
 	}
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("pool %s listening on %s (udp+tcp), park service on %s\n", p.Name(), p.Addr(), p.ParkAddr())
+	if opsAddr != "" {
+		fmt.Printf("pool %s operations on http://%s (/metrics, /healthz, /readyz)\n", p.Name(), opsAddr)
+	}
 	select {
 	case <-ctx.Done():
 		return p.Stop()

@@ -53,6 +53,7 @@ type File struct {
 //	sessionKeyFile: session.key      # ≥ 32 bytes; absent: a random key per process
 //	sessionTTL: 12h
 //	authTimeout: 5s
+//	drainTimeout: 30s                # SIGTERM: how long calls may go on before the gateway exits anyway
 //	maxSessions: 50000               # websockets; each costs ~32 KiB
 //	maxCallsPerUser: 4               # calls one user has going; the next is refused too-many-calls
 //	messageLimit: {perSecond: 50, burst: 100}  # frames per session; excess rate-limited, floods closed
@@ -82,6 +83,7 @@ type fileConfig struct {
 	SessionKeyFile    string        `yaml:"sessionKeyFile"`
 	SessionTTL        string        `yaml:"sessionTTL"`
 	AuthTimeout       string        `yaml:"authTimeout"`
+	DrainTimeout      string        `yaml:"drainTimeout"`
 	MaxSessions       int           `yaml:"maxSessions"`
 	MaxCallsPerUser   int           `yaml:"maxCallsPerUser"`
 	MessageLimit      fileRate      `yaml:"messageLimit"`
@@ -252,6 +254,7 @@ func (f *fileConfig) gateway(p *problems) gateway.Config {
 		SessionTTL:      p.duration("sessionTTL", f.SessionTTL),
 		TicketTTL:       p.duration("ticketTTL", f.TicketTTL),
 		AuthTimeout:     p.duration("authTimeout", f.AuthTimeout),
+		DrainTimeout:    p.duration("drainTimeout", f.DrainTimeout),
 		PingInterval:    p.duration("heartbeat.interval", f.Heartbeat.Interval),
 		PeerTimeout:     p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
 		MaxSessions:     f.MaxSessions,

@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -49,6 +51,8 @@ type phones struct {
 
 	// maxCalls bounds each user's calls (Config.MaxCalls); 0: none.
 	maxCalls int
+	// metrics counts actions and their durations (Config.Metrics); nil: none.
+	metrics *metrics.Gateway
 
 	mu     sync.Mutex
 	users  map[string]*phone
@@ -486,7 +490,10 @@ func (ph *phone) Act(s *edge.Session, id string, req *signaling.Request) {
 	}
 	go func() {
 		defer ph.p.wg.Done()
-		if e := ph.do(s, id, req); e != nil {
+		start := time.Now()
+		e := ph.do(s, id, req)
+		ph.p.observeAction(req, start, e)
+		if e != nil {
 			if media {
 				ph.finishRef(s, id)
 			}
