@@ -17,6 +17,7 @@ import (
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // phones carries users' calls between their browser tabs and their SIP user agents:
@@ -93,6 +94,7 @@ type callEntry struct {
 	in       *ua.Incoming // while it rings
 	leg      *media.Leg
 	outgoing bool
+	trace    string // the call's trace id (ua.Call.Trace), on its messages and log lines
 	peer     string
 	state    signaling.CallState
 	reason   string
@@ -292,7 +294,7 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 		e = cm.entry
 		delete(ph.dialing, e) // a live call now, counted as one
 	}
-	e.id, e.call, e.outgoing = c.ID(), c, c.Outgoing()
+	e.id, e.call, e.outgoing, e.trace = c.ID(), c, c.Outgoing(), c.Trace()
 	ph.seq++
 	e.seq = ph.seq
 	ph.calls[e.id] = e
@@ -317,7 +319,9 @@ func (ph *phone) event(ev ua.Event) {
 		ph.finishLegLocked(leg)
 		delete(ph.calls, e.id)
 	}
+	logged := []any{"user", ph.name, "call", e.id, "state", e.state, "reason", e.reason, calltrace.Attr, e.trace}
 	ph.mu.Unlock()
+	ph.p.log.Info("call", logged...)
 	ph.push(e)
 	if leg != nil {
 		_ = leg.Close()
@@ -330,6 +334,7 @@ func (e *callEntry) message() signaling.Call {
 	if e.outgoing {
 		m.Direction = signaling.CallOutgoing
 	}
+	m.Trace = e.trace
 	return m
 }
 
