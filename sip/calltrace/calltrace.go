@@ -1,5 +1,5 @@
 // Package calltrace is the per-call trace id every Parkway party carries in the SIP
-// header X-Parkway-Trace (ARCHITECTURE.md "Following one call"): minted by the gateway
+// header X-Parkway-Trace (ARCHITECTURE.md §8): minted by the gateway
 // for a call it places (or by the park service for a parked call that arrived without
 // one), taken from an incoming request otherwise, copied onto every request sent about
 // that call, and logged as the slog attribute "trace", so one grep follows a call
