@@ -32,6 +32,11 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	log := newLogger(f.debug)
 	drain := drainSignal() // SIGTERM drains the gateway, then everything stops
+	stopCapture, err := startSIPCapture(f.sipCapture)
+	if err != nil {
+		return err
+	}
+	defer stopCapture()
 	// The pools outlive ctx until runDemo returns: the gateway's user agent signs its
 	// users out on the way down, and those un-REGISTERs need the pools still serving.
 	pools, stopPools, err := startDemoPools(context.WithoutCancel(ctx), f, log)
@@ -52,6 +57,7 @@ type demoFlags struct {
 	portA, portB int        // 0: a free port
 	debug        bool
 	drainTimeout time.Duration
+	sipCapture   string
 	embedOrigins []string
 	embedKey     string
 	// onNetwork allows an http address other than loopback (--demo-on-network).
@@ -68,6 +74,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	fs.IntVar(&f.portA, "pool-a-port", 0, "pool-a's SIP port (UDP and TCP); 0 picks a free one")
 	fs.IntVar(&f.portB, "pool-b-port", 0, "pool-b's SIP port (UDP and TCP); 0 picks a free one")
 	fs.BoolVar(&f.debug, "debug", false, "log at debug level")
+	fs.StringVar(&f.sipCapture, "sip-capture", "", sipCaptureUsage)
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", gateway.DefaultDrainTimeout, "on SIGTERM, how long calls may go on before the demo exits anyway")
 	fs.Func("embed-origin", "a page origin that may embed the widget (repeatable; default "+defaultEmbedOrigin+")", func(o string) error {
 		f.embedOrigins = append(f.embedOrigins, o)

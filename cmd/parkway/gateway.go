@@ -22,6 +22,7 @@ func runGateway(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	path := fs.String("config", "", "gateway config file (YAML), e.g. configs/gateway.yaml")
 	debug := fs.Bool("debug", false, "log at debug level")
+	capture := fs.String("sip-capture", "", sipCaptureUsage)
 	check := fs.Bool("check-config", false, "load the config, print every unsafe setting with why, and exit: status 1 if the gateway would refuse to start with it")
 	var opts configfile.CheckOptions
 	fs.BoolVar(&opts.DemoOnNetwork, "demo-on-network", false, "allow demo: true on an address other than loopback (anyone who reaches it signs in as any demo user)")
@@ -44,6 +45,11 @@ func runGateway(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(*debug)
+	stopCapture, err := startSIPCapture(*capture)
+	if err != nil {
+		return err
+	}
+	defer stopCapture()
 	for _, f := range findings {
 		log.Warn("unsafe setting", "setting", f.Setting, "why", f.Why)
 	}

@@ -21,6 +21,7 @@ func runPool(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
 	path := fs.String("config", "", "pool config file (YAML), e.g. configs/pool-a.yaml")
 	debug := fs.Bool("debug", false, "log SIP handling at debug level")
+	capture := fs.String("sip-capture", "", sipCaptureUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,6 +40,11 @@ func runPool(ctx context.Context, args []string) error {
 	// Listen for SIGTERM before the pool answers anything: a supervisor that sends it the
 	// moment the pool is up must get a drain, not the default exit.
 	drain := drainSignal()
+	stopCapture, err := startSIPCapture(*capture)
+	if err != nil {
+		return err
+	}
+	defer stopCapture()
 	log := newLogger(*debug)
 	slog.SetDefault(log) // sipgo logs a few things through the default logger
 	p, err := pool.New(cfg, pool.Options{Logger: log, Metrics: metrics.NewPool(cfg.Name, true)})
