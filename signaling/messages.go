@@ -8,7 +8,7 @@ import (
 )
 
 // Message types. Client → gateway: auth, ping, pong, action, ice. Gateway → client:
-// welcome, state, call, parked, ice, error, ping, pong, draining.
+// welcome, state, call, parked, ice, error, ping, pong.
 const (
 	TypeAuth    Type = "auth"
 	TypePing    Type = "ping"
@@ -20,8 +20,6 @@ const (
 	TypeCall    Type = "call"
 	TypeParked  Type = "parked"
 	TypeICE     Type = "ice"
-	// TypeDraining: the gateway is shutting down (Draining).
-	TypeDraining Type = "draining"
 )
 
 var registry = map[Side]map[Type]func() Message{
@@ -33,15 +31,14 @@ var registry = map[Side]map[Type]func() Message{
 		TypeICE:    func() Message { return new(ICE) },
 	},
 	FromGateway: {
-		TypeWelcome:  func() Message { return new(Welcome) },
-		TypeState:    func() Message { return new(State) },
-		TypeError:    func() Message { return new(Error) },
-		TypeCall:     func() Message { return new(Call) },
-		TypeParked:   func() Message { return new(Parked) },
-		TypeICE:      func() Message { return new(ICE) },
-		TypePing:     func() Message { return new(Ping) },
-		TypePong:     func() Message { return new(Pong) },
-		TypeDraining: func() Message { return new(Draining) },
+		TypeWelcome: func() Message { return new(Welcome) },
+		TypeState:   func() Message { return new(State) },
+		TypeError:   func() Message { return new(Error) },
+		TypeCall:    func() Message { return new(Call) },
+		TypeParked:  func() Message { return new(Parked) },
+		TypeICE:     func() Message { return new(ICE) },
+		TypePing:    func() Message { return new(Ping) },
+		TypePong:    func() Message { return new(Pong) },
 	},
 }
 
@@ -394,24 +391,6 @@ func (*Error) Type() Type { return TypeError }
 func (m *Error) validate() *Error {
 	if m.Code == "" {
 		return badField("code", "is required")
-	}
-	return nil
-}
-
-// Draining says the gateway is shutting down: it takes no new calls (they are refused
-// with the error code draining) and will close the websocket with 1012 (service
-// restart) once its calls have ended or its drain timeout passes. A tab reconnects,
-// with backoff, to whatever gateway the address then reaches.
-type Draining struct {
-	// DeadlineMillis is how long, at most, the gateway waits for calls before it
-	// closes.
-	DeadlineMillis int64 `json:"deadlineMs,omitempty"`
-}
-
-func (*Draining) Type() Type { return TypeDraining }
-func (m *Draining) validate() *Error {
-	if m.DeadlineMillis < 0 {
-		return badField("deadlineMs", "is negative")
 	}
 	return nil
 }
