@@ -27,6 +27,7 @@ import (
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/media/tone"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
@@ -55,9 +56,10 @@ const (
 
 // rigOptions shapes a callRig.
 type rigOptions struct {
-	realDR    bool        // a real dr.Controller probing the pools (failover tests)
-	users     []pool.User // pool users besides the demo users and phoneUsers
-	demoUsers []string    // gateway sign-in names; nil means the demo users
+	realDR    bool             // a real dr.Controller probing the pools (failover tests)
+	users     []pool.User      // pool users besides the demo users and phoneUsers
+	demoUsers []string         // gateway sign-in names; nil means the demo users
+	metrics   *metrics.Gateway // the controller's and the gateway's; nil: the gateway's own
 }
 
 // callRig is a gateway that carries calls over real pools on loopback, with MD5 digest
@@ -94,6 +96,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			Backup:     dr.Pool{Name: r.poolB.Name(), SIPAddr: r.poolB.Addr()},
 			Redirector: m,
 			Logger:     quietLogger(),
+			Metrics:    o.metrics,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -116,6 +119,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 		if o.demoUsers != nil {
 			c.DemoUsers = o.demoUsers
 		}
+		c.Metrics = o.metrics
 	})
 	return r
 }

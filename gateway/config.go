@@ -16,6 +16,7 @@ import (
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/static"
 )
@@ -173,7 +174,17 @@ type Config struct {
 	MaxHeaderBytes                         int
 
 	Logger *slog.Logger
+
+	// Metrics is the gateway's Prometheus metrics, served at /metrics (ops.go); nil:
+	// a registry of its own is made, so /metrics always answers.
+	Metrics *metrics.Gateway
+	// DrainTimeout is how long Drain (SIGTERM) waits for calls to end before the
+	// gateway closes anyway; zero: DefaultDrainTimeout.
+	DrainTimeout time.Duration
 }
+
+// DefaultDrainTimeout is how long a draining gateway waits for its calls.
+const DefaultDrainTimeout = 30 * time.Second
 
 // WithDefaults is c with every zero setting at its default, as New applies them.
 func (c Config) WithDefaults() Config {
@@ -210,6 +221,7 @@ func (c Config) WithDefaults() Config {
 		c.MessageBurst = DefaultMessageBurst
 	}
 	dur(&c.ReadTimeout, DefaultReadTimeout)
+	dur(&c.DrainTimeout, DefaultDrainTimeout)
 	dur(&c.WriteTimeout, DefaultWriteTimeout)
 	dur(&c.IdleTimeout, DefaultIdleTimeout)
 	if c.MaxHeaderBytes <= 0 {

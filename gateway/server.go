@@ -15,6 +15,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/phone"
+	"github.com/parkway/parkway/metrics"
 )
 
 // Server is the gateway: static files, sign-in, websocket sessions and the admin API.
@@ -49,6 +50,9 @@ type Server struct {
 // Call Close (Serve does) to end its sessions, the subscription and the watchdog.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.WithDefaults()
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewGateway()
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("gateway: config: %w", err)
 	}
@@ -87,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		ReauthLead:   cfg.ReauthLead,
 		Logger:       cfg.Logger,
 		Signer:       signer,
+		Metrics:      cfg.Metrics,
 	}
 	if cfg.Registrar != nil {
 		s.phones = phone.New(phone.Config{
@@ -98,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 			Controller:   cfg.Controller,
 			MaxCalls:     cfg.MaxCallsPerUser,
 			Logger:       cfg.Logger,
+			Metrics:      cfg.Metrics,
 		})
 		ecfg.Phone = s.phones
 	}
@@ -106,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	s.edge = edge.New(ecfg, cfg.Controller.Snapshot())
 	s.unsubscribe = cfg.Controller.Subscribe(func(snap dr.Snapshot) { s.edge.Publish(snap) })
 	s.edge.Publish(cfg.Controller.Snapshot())
+	s.registerMetrics()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -113,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.serveWS)
+	s.opsRoutes(mux)
 	api := http.NewServeMux()
 	api.HandleFunc("/api/session", s.serveSignIn)
 	api.HandleFunc("/api/tickets", s.serveTickets)

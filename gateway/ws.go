@@ -22,7 +22,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	// Checked before the upgrade so the refusal is an HTTP status a client can back
 	// off on; the edge checks again, atomically, after it.
+	if s.refuseWhileDraining(w) {
+		return
+	}
 	if s.edge.Full() {
+		s.cfg.Metrics.Rejected("full")
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "too-many-sessions", "the gateway is at its session limit; retry later")
 		return

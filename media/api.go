@@ -36,7 +36,8 @@ type Options struct {
 // Factory builds gateway-side PeerConnections that speak only G.711.
 // It is safe for concurrent use and shared by all calls.
 type Factory struct {
-	api *webrtc.API
+	api  *webrtc.API
+	legs legTally // every leg made, for Totals
 }
 
 // NewFactory validates opts and builds the pion API.

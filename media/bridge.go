@@ -163,6 +163,14 @@ func (b *Bridge) Stats() Stats {
 	s := b.stats.snapshot()
 	s.PeerFractionLost = uint8(b.rtcp.peerLost.Load())
 	s.PeerJitter = b.rtcp.peerJitter.Load()
+	s.LateFromSIP = b.reception.aLate.Load()
+	s.JitterFromSIP = b.reception.aJitter.Load()
+	if b.reception.aStarted.Load() {
+		expected := int64(b.reception.aExtMax.Load()) - int64(b.reception.aBase.Load()) + 1
+		if lost := expected - int64(b.reception.aReceived.Load()); lost > 0 {
+			s.LostFromSIP = uint64(lost)
+		}
+	}
 	return s
 }
 

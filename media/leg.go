@@ -22,6 +22,7 @@ type Leg struct {
 	law    Codec // the law in the last answer
 	closed bool
 	wg     sync.WaitGroup
+	tally  *legTally // the Factory's, which Close reports the final counts to
 }
 
 // NewLeg creates a PeerConnection and a Bridge for one call. Nothing is
@@ -38,7 +39,8 @@ func (f *Factory) NewLeg(cfg *BridgeConfig) (*Leg, error) {
 		_ = br.Close()
 		return nil, fmt.Errorf("media: new peer connection: %w", err)
 	}
-	l := &Leg{pc: pc, bridge: br}
+	l := &Leg{pc: pc, bridge: br, tally: &f.legs}
+	f.legs.add(l)
 	if cfg != nil {
 		l.prefer = cfg.Codec
 	}
@@ -245,5 +247,6 @@ func (l *Leg) Close() error {
 	err := l.pc.Close()
 	err = errors.Join(err, l.bridge.Close())
 	l.wg.Wait()
+	l.tally.remove(l)
 	return err
 }

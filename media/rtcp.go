@@ -55,6 +55,9 @@ type reception struct {
 	// Mirrors for the RTCP goroutine.
 	aSSRC, aBase, aExtMax, aReceived, aJitter atomic.Uint32
 	aStarted                                  atomic.Bool
+	// aLate counts packets at or behind the highest sequence number, over every
+	// stream; only such packets touch it, so the in-order path pays nothing.
+	aLate atomic.Uint64
 }
 
 // update records one valid RTP packet from the peer; arrival is in
@@ -73,6 +76,8 @@ func (r *reception) update(ssrc uint32, seq uint16, ts uint32, event bool, arriv
 			r.cycles += 1 << 16 // wrapped (A.1)
 		}
 		r.maxSeq = seq
+	} else {
+		r.aLate.Add(1)
 	}
 	if !event {
 		t := arrival - ts

@@ -23,6 +23,14 @@ type Stats struct {
 	// §6.4.1): fraction lost ×256 and interarrival jitter in 8 kHz units.
 	PeerFractionLost uint8
 	PeerJitter       uint32
+
+	// What arrived from the SIP peer, as its RTCP receiver report counts it (RFC 3550
+	// §6.4.1, A.3, A.8): packets missing from the sequence (cumulative, of the current
+	// stream), packets that came late or twice (behind the highest sequence number
+	// seen), and our interarrival jitter estimate in 8 kHz units.
+	LostFromSIP   uint64
+	LateFromSIP   uint64
+	JitterFromSIP uint32
 }
 
 // counters is Stats as atomics, written by the forwarding goroutines.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/sip/transfer"
 )
@@ -166,6 +167,11 @@ func (r *run) park(req *sip.Request, tx sip.ServerTransaction, orbit string, off
 	}
 	r.s.mu.Lock()
 	pc.leg = l
+	pc.trace = calltrace.From(req)
+	if pc.trace == "" {
+		pc.trace = calltrace.New() // a phone's call: traced from here on
+	}
+	l.trace = pc.trace
 	pc.info.ParkedParty = req.From().Address.String()
 	pc.info.ParkedBy = referredBy(req)
 	pc.reparked = !since.IsZero()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 var errRingTimeout = errors.New("ring timeout")
@@ -35,6 +36,7 @@ type leg struct {
 	res    *sip.Response
 	media  *stream
 	pt     uint8
+	trace  string // the trace id every request on this leg carries (package calltrace)
 
 	referResult chan int // final sipfrag codes of a REFER we sent on this leg
 	// peerSDP is set on bridged legs (bridge.go): the SDP this leg's peer
@@ -123,6 +125,7 @@ func (l *leg) request(ctx context.Context, method sip.RequestMethod, body []byte
 	req := sip.NewRequest(method, l.remoteTarget())
 	req.SetTransport(l.invite.Transport())
 	l.r.stamp(req)
+	calltrace.Set(req, l.trace)
 	for _, h := range hdrs {
 		req.AppendHeader(h)
 	}
@@ -234,7 +237,7 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
 	l := r.newLeg(req.CallID().Value(), media)
-	l.cs, l.invite = cs, req
+	l.cs, l.invite, l.trace = cs, req, calltrace.From(req)
 	var provisional atomic.Bool
 	wctx, giveUp := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer giveUp(nil)

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/calltrace"
 	"github.com/parkway/parkway/sip/transfer"
 )
 
@@ -19,6 +20,7 @@ type parkedCall struct {
 	retrieving bool                // a retriever's leg is on its way to the loop
 	reparked   bool                // came with its original park time (survivable.go)
 	retrievers chan *retriever
+	trace      string        // the call's trace id (package calltrace): its INVITE's, or minted
 	ready      chan struct{} // closed once parked (the 200 was ACKed)
 	done       chan struct{} // closed when the call left its orbit
 }
@@ -71,7 +73,7 @@ func (r *run) startParked(pc *parkedCall) {
 	info := pc.info
 	r.s.mu.Unlock()
 	close(pc.ready)
-	r.publish(info, reason)
+	r.publish(info, reason, pc.trace)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -87,12 +89,13 @@ func (r *run) startParked(pc *parkedCall) {
 }
 
 // publish records an event for in-process listeners and SIP subscribers.
-func (r *run) publish(info parkwire.ParkedCall, reason string) {
+func (r *run) publish(info parkwire.ParkedCall, reason, trace string) {
 	e := r.s.hub.publish(parkwire.Event{Time: time.Now(), Call: info, Reason: reason})
 	r.s.mu.Lock()
 	r.last = &e
 	r.s.mu.Unlock()
-	r.s.log.Info("park event", "orbit", info.Orbit, "state", info.State, "reason", reason, "seq", e.Seq)
+	r.s.log.Info("park event", "orbit", info.Orbit, "state", info.State, "reason", reason, "seq", e.Seq, calltrace.Attr, trace)
+	r.s.opt.Metrics.ParkEvent(string(info.State))
 	r.kickSubscriptions(info.Orbit)
 }
 
@@ -101,7 +104,7 @@ func (r *run) setState(pc *parkedCall, st parkwire.State, reason string) {
 	pc.info.State = st
 	info := pc.info
 	r.s.mu.Unlock()
-	r.publish(info, reason)
+	r.publish(info, reason, pc.trace)
 }
 
 // finish takes the call off its orbit with a final state.
@@ -115,7 +118,7 @@ func (r *run) finish(pc *parkedCall, st parkwire.State, reason string) {
 	info := pc.info
 	r.s.mu.Unlock()
 	close(pc.done)
-	r.publish(info, reason)
+	r.publish(info, reason, pc.trace)
 }
 
 // loop is the parked call's one select loop: it ends when the call is
@@ -228,7 +231,7 @@ func (r *run) connect(ctx context.Context, pc *parkedCall, other *leg) (ok, refu
 		ok = r.awaitTransfer(tctx, b, other)
 	}
 	if !ok {
-		r.s.log.Info("retrieve failed", "orbit", pc.info.Orbit, "err", err)
+		r.s.log.Info("retrieve failed", "orbit", pc.info.Orbit, "err", err, calltrace.Attr, pc.trace)
 		return false, false
 	}
 	r.s.mu.Lock()
@@ -357,9 +360,9 @@ func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		l, err := r.dial(rctx, target, pc.info.Orbit, r.s.opt.RingTimeout, false)
+		l, err := r.dial(rctx, target, pc.info.Orbit, r.s.opt.RingTimeout, false, sip.NewHeader(calltrace.Header, pc.trace))
 		if err != nil {
-			r.s.log.Info("ring-back not answered", "orbit", pc.info.Orbit, "target", target, "err", err)
+			r.s.log.Info("ring-back not answered", "orbit", pc.info.Orbit, "target", target, "err", err, calltrace.Attr, pc.trace)
 		}
 		done <- result{l}
 	}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/parkway/parkway/metrics"
 	"io"
 	"log/slog"
 	"net"
@@ -34,6 +35,8 @@ type Options struct {
 	Name string
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics counts park events and refusals; nil: none.
+	Metrics *metrics.Pool
 	// MediaIP is the address RTP sockets bind to and SDP announces; default
 	// the listen host.
 	MediaIP string
@@ -368,6 +371,7 @@ func (r *run) outbound(req *sip.Request) {
 }
 
 func (r *run) respondErr(req *sip.Request, tx sip.ServerTransaction, e *Error) {
+	r.s.opt.Metrics.ParkRefused(e.Status)
 	res := sip.NewResponseFromRequest(req, e.Status, e.Text, nil)
 	for _, h := range e.headers(r.s.opt.Name) {
 		res.AppendHeader(h)

@@ -23,6 +23,10 @@ type Config struct {
 	Listen string
 	// ParkListen is the park service's own SIP listener; empty means Listen's host, any port.
 	ParkListen string
+	// HTTP is the host:port of the pool's operations listener (/metrics, /healthz,
+	// /readyz; OpsHandler); empty means none. Put it on loopback or a management
+	// network: it needs no credentials.
+	HTTP string
 	// Users are the digest credentials the registrar checks.
 	Users []User
 	// Peer is the paired pool; nil for a lone pool.
@@ -106,6 +110,11 @@ func (c Config) Validate() error {
 	}
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", strconv.Quote(c.Listen), "%v", err)
+	}
+	if c.HTTP != "" {
+		if err := checkHostPort(c.HTTP); err != nil {
+			bad("http", strconv.Quote(c.HTTP), "%v", err)
+		}
 	}
 	if c.ParkListen != "" {
 		if err := checkHostPort(c.ParkListen); err != nil {

@@ -97,6 +97,7 @@ func TestParseConfigErrorsNameFieldAndValue(t *testing.T) {
 		{"too large", base + "# " + strings.Repeat("x", maxConfigSize) + "\n", []string{"exceeds"}},
 		{"empty", "", []string{"empty"}},
 		{"negative flood rate", base + "floodLimit: {perSecond: -1}\n", []string{"floodLimit.perSecond", "-1"}},
+		{"bad http", base + "http: nowhere\n", []string{"http", "nowhere"}},
 		{"negative flood burst", base + "floodLimit: {burst: -5}\n", []string{"floodLimit.burst", "-5"}},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,7 @@ import (
 //
 //	name: pool-a
 //	listen: 127.0.0.1:5070
+//	http: 127.0.0.1:9070          # optional: /metrics, /healthz, /readyz (no credentials: keep it on loopback)
 //	users:
 //	  - {name: alice, password: alice-demo}
 //	peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: ["8000-8099"]}
@@ -34,6 +35,7 @@ type fileConfig struct {
 	Domain     string     `yaml:"domain"`
 	Listen     string     `yaml:"listen"`
 	ParkListen string     `yaml:"parkListen"`
+	HTTP       string     `yaml:"http"`
 	Users      []fileUser `yaml:"users"`
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
@@ -85,6 +87,7 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		Domain:               f.Domain,
 		Listen:               f.Listen,
 		ParkListen:           f.ParkListen,
+		HTTP:                 f.HTTP,
 		Users:                f.users(),
 		Peer:                 f.Peer.peer(&errs),
 		Park:                 f.Park.config(dir, &errs),

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"github.com/parkway/parkway/metrics"
 	"log/slog"
 	"time"
 
@@ -34,6 +35,9 @@ const (
 // caller's Options.
 type Options struct {
 	Logger *slog.Logger
+	// Metrics is where the pool's metrics go (served by OpsHandler); nil: a registry
+	// of the pool's own, without the process collectors.
+	Metrics *metrics.Pool
 
 	MinExpires     time.Duration
 	MaxExpires     time.Duration

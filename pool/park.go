@@ -35,6 +35,7 @@ func (p *Pool) parkService(host string) (*park.Service, error) {
 		Domain:   p.cfg.Domain,
 		Name:     p.cfg.Name,
 		Logger:   p.log.With("part", "park"),
+		Metrics:  p.metrics,
 		Outbound: p.addr,
 		// Tests (and only tests) may shorten the pickup timeout below Lync's 10 s.
 		TestPickupTimeout: p.opt.testPickupTimeout,

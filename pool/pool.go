@@ -14,6 +14,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/park"
 	"github.com/parkway/parkway/sip/inorder"
 	"github.com/parkway/parkway/sip/sipnet"
@@ -34,6 +35,7 @@ type Pool struct {
 
 	draining atomic.Bool
 	inflight atomic.Int64
+	metrics  *metrics.Pool // Options.Metrics, or one of its own (ops.go)
 
 	// mu guards node, addr and the drained channel: Start, Stop and Drain may race with
 	// each other and with the gateway's demo API.
@@ -86,6 +88,7 @@ func New(cfg Config, opt Options) (*Pool, error) {
 	p.cfg.FloodLimit = cfg.FloodLimit
 	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
 	p.throttle = newAuthThrottle(opt)
+	p.initMetrics()
 	return p, nil
 }
 

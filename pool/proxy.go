@@ -123,6 +123,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
 	sent()
 	n.log.Debug("forwarded", "method", req.Method, "to", t.addr, "error", err)
+	n.logTraced(req, t, err)
 	if err != nil {
 		// §16.9: a transport error is a 503 from the unreachable element.
 		n.log.Debug("forward failed", "to", t.addr, "error", err)

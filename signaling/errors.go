@@ -26,6 +26,7 @@ const (
 	CodeInternal     ErrorCode = "internal"       // a fault on our side
 	CodeRateLimited  ErrorCode = "rate-limited"   // more messages a second than a session may send; persisting closes it (1008)
 	CodeTooManyCalls ErrorCode = "too-many-calls" // the user has as many calls going as the gateway allows
+	CodeDraining     ErrorCode = "draining"       // the gateway is shutting down: no new calls; reconnect to another gateway
 )
 
 // Error is a typed signaling error. The gateway sends it back verbatim as an "error"

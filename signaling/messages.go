@@ -216,7 +216,14 @@ type Call struct {
 	Orbit string `json:"orbit,omitempty"`
 	// Muted says the user's microphone is not sent on this call (action mute).
 	Muted bool `json:"muted,omitempty"`
+	// Trace is the call's trace id (TracePattern): the same id is in the SIP header
+	// X-Parkway-Trace of the call's requests and in every log line about the call, in
+	// the gateway, the pools and the park service, so one grep follows it.
+	Trace string `json:"trace,omitempty"`
 }
+
+// TracePattern is what a trace id looks like: 16 to 32 lowercase hex digits.
+var TracePattern = regexp.MustCompile(`^[0-9a-f]{16,32}$`)
 
 // Call directions.
 const (
@@ -226,6 +233,9 @@ const (
 
 func (*Call) Type() Type { return TypeCall }
 func (m *Call) validate() *Error {
+	if m.Trace != "" && !TracePattern.MatchString(m.Trace) {
+		return badField("trace", "%q is not a trace id", m.Trace)
+	}
 	if !callIDPattern.MatchString(m.ID) {
 		return badField("id", "%q is not a call id", m.ID)
 	}

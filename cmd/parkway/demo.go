@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
@@ -30,8 +31,12 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(f.debug)
-	ctx, cancel := stopOnDrain(ctx) // nothing in the demo needs draining
-	defer cancel()
+	drain := drainSignal() // SIGTERM drains the gateway, then everything stops
+	stopCapture, err := startSIPCapture(f.sipCapture)
+	if err != nil {
+		return err
+	}
+	defer stopCapture()
 	// The pools outlive ctx until runDemo returns: the gateway's user agent signs its
 	// users out on the way down, and those un-REGISTERs need the pools still serving.
 	pools, stopPools, err := startDemoPools(context.WithoutCancel(ctx), f, log)
@@ -39,7 +44,9 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopPools()
-	return demoEdge(f, pools, log).serve(ctx)
+	e := demoEdge(f, pools, log)
+	e.drain = drain
+	return e.serve(ctx)
 }
 
 // demoFlags are `parkway demo`'s flags.
@@ -49,6 +56,8 @@ type demoFlags struct {
 	sipIP        netip.Addr // sipHost: calls' media binds there too
 	portA, portB int        // 0: a free port
 	debug        bool
+	drainTimeout time.Duration
+	sipCapture   string
 	embedOrigins []string
 	embedKey     string
 	// onNetwork allows an http address other than loopback (--demo-on-network).
@@ -67,6 +76,8 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	fs.IntVar(&f.portA, "pool-a-port", 0, "pool-a's SIP port (UDP and TCP); 0 picks a free one")
 	fs.IntVar(&f.portB, "pool-b-port", 0, "pool-b's SIP port (UDP and TCP); 0 picks a free one")
 	fs.BoolVar(&f.debug, "debug", false, "log at debug level")
+	fs.StringVar(&f.sipCapture, "sip-capture", "", sipCaptureUsage)
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", gateway.DefaultDrainTimeout, "on SIGTERM, how long calls may go on before the demo exits anyway")
 	fs.Func("embed-origin", "a page origin that may embed the widget (repeatable; default "+defaultEmbedOrigin+")", func(o string) error {
 		f.embedOrigins = append(f.embedOrigins, o)
 		return nil
@@ -109,6 +120,7 @@ func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *
 		cancel()
 	}
 	for _, c := range []pool.Config{cfgA, cfgB} {
+		c.HTTP = net.JoinHostPort(f.sipHost, "0") // each pool's /metrics and health, on a free port
 		p, err := startPool(ctx, c, log)
 		if err != nil {
 			stop()
@@ -118,6 +130,14 @@ func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *
 		pools.byName[p.Name()] = p
 	}
 	pools.home, pools.backup = started[0], started[1]
+	for _, p := range started {
+		addr, _, err := p.ServeOps(ctx)
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("%s: http: %w", p.Name(), err)
+		}
+		pools.ops = append(pools.ops, p.Name()+" http://"+addr)
+	}
 	return pools, stop, nil
 }
 
@@ -155,6 +175,7 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 		},
 		mediaIP: f.sipIP,
 		gateway: gateway.Config{
+			DrainTimeout: f.drainTimeout,
 			Demo:         true,
 			EmbedOrigins: f.embedOrigins,
 			EmbedKey:     []byte(f.embedKey),
@@ -169,6 +190,7 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 			fmt.Printf("Parkway demo: pool-a (home) SIP %s, pool-b (backup) SIP %s, gateway SIP %s\n", home.Addr(), backup.Addr(), sip.Addr())
 			fmt.Printf("Open %s/?user=alice  (users: %s)\n", url, strings.Join(demousers.Names(), ", "))
 			printDemoNotice(url, true)
+			fmt.Printf("Operations: gateway %s/metrics, /healthz, /readyz; pools %s\n", url, strings.Join(pools.ops, ", "))
 		},
 	}
 }
@@ -183,6 +205,8 @@ type demoPools struct {
 	ctx          context.Context
 	byName       map[string]*pool.Pool
 	home, backup *pool.Pool
+	// ops are the pools' operations endpoints ("pool-a http://127.0.0.1:PORT"), printed at start.
+	ops []string
 }
 
 var _ admin.DemoPools = (*demoPools)(nil)

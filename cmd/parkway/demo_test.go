@@ -24,7 +24,7 @@ type demo struct {
 	stop func() error
 }
 
-func startDemo(tb testing.TB) *demo {
+func startDemo(tb testing.TB, flags ...string) *demo {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +34,7 @@ func startDemo(tb testing.TB) *demo {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDemo(ctx, []string{"--http", addr}) }()
+	go func() { done <- runDemo(ctx, append([]string{"--http", addr}, flags...)) }()
 	d := &demo{url: "http://" + addr}
 	var once bool
 	d.stop = func() error {

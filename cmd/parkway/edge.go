@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 
 	"github.com/parkway/parkway/gateway"
@@ -13,6 +14,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/metrics"
 )
 
 // edge is what `parkway demo` and `parkway gateway` both run in front of two pools: the
@@ -42,6 +44,9 @@ type edge struct {
 	auditLog string
 	// ready, if set, is called once the gateway listens at url, before it serves.
 	ready func(gw *gateway.Server, url string, sip *ua.Manager)
+	// drain, when it delivers (SIGTERM), drains the gateway (gateway.Server.Drain:
+	// no new sessions or calls, calls finish up to its drainTimeout), then stops it.
+	drain <-chan os.Signal
 }
 
 // serve runs the edge until ctx ends. The user agent is closed after the controller
@@ -65,7 +70,8 @@ func (e edge) serve(ctx context.Context) error {
 	if sip != nil {
 		defer sip.Close()
 	}
-	ctl, err := e.controller(sip)
+	m := metrics.NewGateway()
+	ctl, err := e.controller(sip, m)
 	if err != nil {
 		return err
 	}
@@ -74,6 +80,7 @@ func (e edge) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cfg.Metrics = m
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		return err
@@ -85,7 +92,20 @@ func (e edge) serve(ctx context.Context) error {
 	if e.ready != nil {
 		e.ready(gw, baseURL(ln.Addr()), sip)
 	}
-	return gw.Serve(ctx, ln)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		select {
+		case <-e.drain:
+			gw.Drain(ctx)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = gw.Serve(ctx, ln)
+	cancel()
+	<-drained
+	return err
 }
 
 // startUA starts the user agent every signed-in user registers through, or returns nil
@@ -101,8 +121,9 @@ func (e edge) startUA() (*ua.Manager, error) {
 
 // controller builds the DR controller; with a user agent, it is what the controller
 // moves users with.
-func (e edge) controller(sip *ua.Manager) (*dr.Controller, error) {
+func (e edge) controller(sip *ua.Manager, m *metrics.Gateway) (*dr.Controller, error) {
 	c := e.dr
+	c.Metrics = m
 	if sip != nil {
 		c.Redirector = sip
 	}

@@ -22,6 +22,7 @@ func runGateway(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	path := fs.String("config", "", "gateway config file (YAML), e.g. configs/gateway.yaml")
 	debug := fs.Bool("debug", false, "log at debug level")
+	capture := fs.String("sip-capture", "", sipCaptureUsage)
 	check := fs.Bool("check-config", false, "load the config, print every unsafe setting with why, and exit: status 1 if the gateway would refuse to start with it")
 	var opts configfile.CheckOptions
 	fs.BoolVar(&opts.DemoOnNetwork, "demo-on-network", false, "allow demo: true on an address other than loopback (anyone who reaches it signs in as any demo user)")
@@ -44,11 +45,14 @@ func runGateway(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(*debug)
+	stopCapture, err := startSIPCapture(*capture)
+	if err != nil {
+		return err
+	}
+	defer stopCapture()
 	for _, f := range findings {
 		log.Warn("unsafe setting", "setting", f.Setting, "why", f.Why)
 	}
-	ctx, cancel := stopOnDrain(ctx)
-	defer cancel()
 	// With a sip section, the gateway registers its users at the pools, the DR
 	// controller moves them between pools through the same user agent, and calls'
 	// media binds to the user agent's address.
@@ -60,6 +64,8 @@ func runGateway(ctx context.Context, args []string) error {
 		gateway:    fc.Gateway,
 		adminToken: fc.AdminToken,
 		auditLog:   fc.AuditLog,
+		// Listen for SIGTERM before anything serves: it drains (edge.serve).
+		drain: drainSignal(),
 		ready: func(_ *gateway.Server, url string, _ *ua.Manager) {
 			fmt.Printf("Parkway gateway on %s (home %s, backup %s)\n", url, fc.DR.Home.Name, fc.DR.Backup.Name)
 			if fc.Gateway.Demo {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/parkway/parkway/sip/sipcapture"
 )
 
 // subcommands maps a subcommand name to its runner. Each runner owns its flag set.
@@ -70,6 +72,27 @@ func stopOnDrain(ctx context.Context) (context.Context, context.CancelFunc) {
 		}
 	}()
 	return ctx, cancel
+}
+
+// sipCaptureUsage is --sip-capture's help, shared by demo, gateway and pool.
+const sipCaptureUsage = "write every SIP message this process sends or receives to this pcap file (Wireshark, sngrep)"
+
+// startSIPCapture starts the capture when path is set, before any SIP stack so none of
+// its messages is missed, and returns what stops it; it prints where the capture goes.
+func startSIPCapture(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	end, err := sipcapture.Start(path)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("SIP capture to %s\n", path)
+	return func() {
+		if err := end(); err != nil {
+			fmt.Fprintf(os.Stderr, "parkway: sip capture: %v\n", err)
+		}
+	}, nil
 }
 
 // newLogger logs text to stderr, at debug level if asked.

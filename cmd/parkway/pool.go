@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/pool"
 )
 
@@ -20,6 +21,7 @@ func runPool(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
 	path := fs.String("config", "", "pool config file (YAML), e.g. configs/pool-a.yaml")
 	debug := fs.Bool("debug", false, "log SIP handling at debug level")
+	capture := fs.String("sip-capture", "", sipCaptureUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,16 +40,32 @@ func runPool(ctx context.Context, args []string) error {
 	// Listen for SIGTERM before the pool answers anything: a supervisor that sends it the
 	// moment the pool is up must get a drain, not the default exit.
 	drain := drainSignal()
-	log := newLogger(*debug)
-	slog.SetDefault(log) // sipgo logs a few things through the default logger
-	p, err := pool.New(cfg, pool.Options{Logger: log})
+	stopCapture, err := startSIPCapture(*capture)
 	if err != nil {
 		return err
+	}
+	defer stopCapture()
+	log := newLogger(*debug)
+	slog.SetDefault(log) // sipgo logs a few things through the default logger
+	p, err := pool.New(cfg, pool.Options{Logger: log, Metrics: metrics.NewPool(cfg.Name, true)})
+	if err != nil {
+		return err
+	}
+	// The operations endpoints outlive the SIP listeners until the process exits, so a
+	// probe sees /readyz turn 503 during the drain.
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOps()
+	opsAddr, _, err := p.ServeOps(opsCtx)
+	if err != nil {
+		return fmt.Errorf("http %s: %w", cfg.HTTP, err)
 	}
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("pool %s listening on %s (udp+tcp), park service on %s\n", p.Name(), p.Addr(), p.ParkAddr())
+	if opsAddr != "" {
+		fmt.Printf("pool %s operations on http://%s (/metrics, /healthz, /readyz)\n", p.Name(), opsAddr)
+	}
 	select {
 	case <-ctx.Done():
 		return p.Stop()

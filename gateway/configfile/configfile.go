@@ -56,6 +56,7 @@ type File struct {
 //	sessionKeyFile: session.key      # ≥ 32 bytes; absent: a random key per process
 //	sessionTTL: 12h
 //	authTimeout: 5s
+//	drainTimeout: 30s                # SIGTERM: how long calls may go on before the gateway exits anyway
 //	maxSessions: 50000               # websockets; each costs ~32 KiB
 //	maxCallsPerUser: 4               # calls one user has going; the next is refused too-many-calls
 //	maxSessionsPerIP: 20             # websockets one client address may hold; the next gets 429
@@ -90,6 +91,7 @@ type fileConfig struct {
 	SessionKeyFile    string        `yaml:"sessionKeyFile"`
 	SessionTTL        string        `yaml:"sessionTTL"`
 	AuthTimeout       string        `yaml:"authTimeout"`
+	DrainTimeout      string        `yaml:"drainTimeout"`
 	MaxSessions       int           `yaml:"maxSessions"`
 	MaxCallsPerUser   int           `yaml:"maxCallsPerUser"`
 	MaxSessionsPerIP  int           `yaml:"maxSessionsPerIP"`
@@ -268,6 +270,7 @@ func (f *fileConfig) gateway(p *problems) gateway.Config {
 		SessionTTL:       p.duration("sessionTTL", f.SessionTTL),
 		TicketTTL:        p.duration("ticketTTL", f.TicketTTL),
 		AuthTimeout:      p.duration("authTimeout", f.AuthTimeout),
+		DrainTimeout:     p.duration("drainTimeout", f.DrainTimeout),
 		PingInterval:     p.duration("heartbeat.interval", f.Heartbeat.Interval),
 		PeerTimeout:      p.duration("heartbeat.timeout", f.Heartbeat.Timeout),
 		MaxSessions:      f.MaxSessions,

@@ -53,6 +53,9 @@ func TestParseConfig(t *testing.T) {
 	if fc.Gateway.Demo {
 		t.Error("demo on by default")
 	}
+	if drain, err := Parse([]byte(goodConfig+"drainTimeout: 45s\n"), dir); err != nil || drain.Gateway.DrainTimeout != 45*time.Second || fc.Gateway.DrainTimeout != 0 {
+		t.Errorf("drainTimeout: %v %v (unset: %v, the gateway's default)", err, drain.Gateway.DrainTimeout, fc.Gateway.DrainTimeout)
+	}
 	limits, err := Parse([]byte(goodConfig+"maxCallsPerUser: 2\nmessageLimit: {perSecond: 10, burst: 20}\n"), dir)
 	if err != nil || limits.Gateway.MaxCallsPerUser != 2 || limits.Gateway.MessageRate != 10 || limits.Gateway.MessageBurst != 20 {
 		t.Errorf("limits: %v %+v", err, limits.Gateway)
@@ -95,6 +98,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		"bad probe":        {"interval: 100ms", "interval: often", "probe.interval"},
 		"negative misses":  {"misses: 2", "misses: -2", "probe.misses"},
 		"bad failover":     {"sessionTTL: 1h", "sessionTTL: 1h\nautoFailoverAfter: later", "autoFailoverAfter"},
+		"bad drain":        {"sessionTTL: 1h", "sessionTTL: 1h\ndrainTimeout: whenever", "drainTimeout"},
 		"heartbeat":        {"timeout: 4s", "timeout: 1s", "heartbeat.timeout"},
 		"sip no creds":     {"credentialsFile: users.yaml, ", "", "sip.credentialsFile"},
 		"sip creds gone":   {"credentialsFile: users.yaml", "credentialsFile: nope.yaml", "sip.credentialsFile"},

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	// Logger receives transitions, health flips and redirection failures; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Metrics receives the phase, probe results, transitions and redirections; nil:
+	// none.
+	Metrics *metrics.Gateway
 }
 
 // withDefaults returns a copy of cfg with the zero values filled in.
@@ -215,6 +219,7 @@ func New(cfg Config) (*Controller, error) {
 	c.health[1].detail = "not probed yet"
 	c.snap = c.buildLocked()
 	c.snap.Seq = 1
+	cfg.Metrics.Phase(c.state.Phase)
 	return c, nil
 }
 
@@ -315,6 +320,7 @@ func (c *Controller) applyLocked(e Event, origin string) error {
 	if next.Phase != prev.Phase {
 		c.since = time.Now()
 		c.log.Info("dr: phase change", "from", prev.Phase, "to", next.Phase, "event", e, "by", origin)
+		c.cfg.Metrics.Transition(prev.Phase, next.Phase, string(e))
 	}
 	c.publishLocked()
 	c.steerLocked()
@@ -370,7 +376,9 @@ func (c *Controller) redirect(ctx context.Context, gen uint64, to Role, done Eve
 	name := c.poolName(to)
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		err := c.cfg.Redirector.Redirect(ctx, name)
+		c.cfg.Metrics.Redirected(name, time.Since(start), err)
 		if ctx.Err() != nil {
 			return // superseded or stopping; whoever cancelled owns what comes next
 		}
@@ -445,6 +453,7 @@ func (c *Controller) observe(i int, ok bool, detail string) {
 		return
 	}
 	pool := [2]Pool{c.cfg.Home, c.cfg.Backup}[i]
+	c.cfg.Metrics.PoolHealth(pool.Name, [2]string{"home", "backup"}[i], ok)
 	if ok {
 		c.log.Info("dr: pool healthy", "pool", pool.Name)
 	} else {

@@ -147,10 +147,12 @@ func (c *Controller) probeLoop(ctx context.Context, p *prober, i int, pool Pool)
 	t := time.NewTicker(c.cfg.ProbeInterval)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		ok, detail := p.probe(ctx, i)
 		if ctx.Err() != nil {
 			return
 		}
+		c.cfg.Metrics.Probe(pool.Name, time.Since(start), ok)
 		if !ok {
 			c.log.Debug("dr: probe missed", "pool", pool.Name, "detail", detail)
 		}

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/metrics"
 )
 
 // Config is what the edge needs; the gateway fills it from its own Config, defaults
@@ -32,6 +34,8 @@ type Config struct {
 	Signer *auth.Signer
 	// Phone carries the calls of authenticated sessions; nil: none (NoCalls).
 	Phone Phone
+	// Metrics counts frames, refusals and upgrades refused; nil: none.
+	Metrics *metrics.Gateway
 }
 
 // Server is every websocket session of a gateway, the fan-out of the DR state to them
@@ -50,6 +54,7 @@ type Server struct {
 	// dead client during shutdown still needs it.
 	watchdog     sync.WaitGroup
 	stopWatchdog chan struct{}
+	draining     atomic.Bool // Drain was called (drain.go)
 }
 
 // New starts an edge holding the DR state initial; Publish brings it newer ones.
@@ -104,7 +109,7 @@ func (s *Server) Close() {
 func (s *Server) track(sess *Session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.live) >= s.cfg.MaxSessions {
+	if s.closed || s.draining.Load() || len(s.live) >= s.cfg.MaxSessions {
 		return false
 	}
 	s.sessions.Add(1)

@@ -206,6 +206,7 @@ func (s *Session) refuseFrame(e *signaling.Error) bool {
 // handle acts on one text frame; it reports whether the session goes on.
 func (s *Session) handle(frame []byte) bool {
 	env, msg, err := signaling.Decode(signaling.FromClient, frame)
+	s.srv.cfg.Metrics.FrameIn(env.Type)
 	if s.auth.Load() != authOK {
 		return s.authenticate(env, msg)
 	}
@@ -226,7 +227,11 @@ func (s *Session) handle(frame []byte) bool {
 	case *signaling.ICE:
 		return s.calls.Trickled(s, env.ID, m) // trickle ICE (package phone)
 	case *signaling.Request:
-		if e := check(s.srv.hub.phase(), s.calls, m); e != nil {
+		e := s.srv.drainRefusal(m)
+		if e == nil {
+			e = check(s.srv.hub.phase(), s.calls, m)
+		}
+		if e != nil {
 			e.Ref = env.ID
 			return s.reply(env.ID, e)
 		}
@@ -315,6 +320,9 @@ func (s *Session) Refocus() { s.srv.hub.refocus(s) }
 
 // reply queues m; it reports false when the session is over.
 func (s *Session) reply(id string, m signaling.Message) bool {
+	if e, ok := m.(*signaling.Error); ok {
+		s.srv.cfg.Metrics.Refused(e.Code)
+	}
 	frame, err := signaling.Encode(id, m)
 	if err != nil {
 		s.log.Error("encode reply", "err", err)

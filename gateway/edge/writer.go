@@ -29,7 +29,7 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 		readerGone := false
 		select {
 		case <-s.srv.shutdown:
-			s.close(websocket.StatusGoingAway, "gateway shutting down")
+			s.close(s.srv.goodbye())
 			return
 		case <-readerDone:
 			readerGone = true
@@ -122,6 +122,7 @@ func (s *Session) write(frame []byte) bool {
 		s.conn.CloseNow()
 		return false
 	}
+	s.srv.cfg.Metrics.FrameOut()
 	return true
 }
 

@@ -8,13 +8,16 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // phones carries users' calls between their browser tabs and their SIP user agents:
@@ -50,6 +53,8 @@ type phones struct {
 
 	// maxCalls bounds each user's calls (Config.MaxCalls); 0: none.
 	maxCalls int
+	// metrics counts actions and their durations (Config.Metrics); nil: none.
+	metrics *metrics.Gateway
 
 	mu     sync.Mutex
 	users  map[string]*phone
@@ -90,6 +95,7 @@ type callEntry struct {
 	in       *ua.Incoming // while it rings
 	leg      *media.Leg
 	outgoing bool
+	trace    string // the call's trace id (ua.Call.Trace), on its messages and log lines
 	peer     string
 	state    signaling.CallState
 	reason   string
@@ -289,7 +295,7 @@ func (ph *phone) entryLocked(c *ua.Call) *callEntry {
 		e = cm.entry
 		delete(ph.dialing, e) // a live call now, counted as one
 	}
-	e.id, e.call, e.outgoing = c.ID(), c, c.Outgoing()
+	e.id, e.call, e.outgoing, e.trace = c.ID(), c, c.Outgoing(), c.Trace()
 	ph.seq++
 	e.seq = ph.seq
 	ph.calls[e.id] = e
@@ -314,7 +320,9 @@ func (ph *phone) event(ev ua.Event) {
 		ph.finishLegLocked(leg)
 		delete(ph.calls, e.id)
 	}
+	logged := []any{"user", ph.name, "call", e.id, "state", e.state, "reason", e.reason, calltrace.Attr, e.trace}
 	ph.mu.Unlock()
+	ph.p.log.Info("call", logged...)
 	ph.push(e)
 	if leg != nil {
 		_ = leg.Close()
@@ -327,6 +335,7 @@ func (e *callEntry) message() signaling.Call {
 	if e.outgoing {
 		m.Direction = signaling.CallOutgoing
 	}
+	m.Trace = e.trace
 	return m
 }
 
@@ -487,7 +496,10 @@ func (ph *phone) Act(s *edge.Session, id string, req *signaling.Request) {
 	}
 	go func() {
 		defer ph.p.wg.Done()
-		if e := ph.do(s, id, req); e != nil {
+		start := time.Now()
+		e := ph.do(s, id, req)
+		ph.p.observeAction(req, start, e)
+		if e != nil {
 			if media {
 				ph.finishRef(s, id)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/media"
+	"github.com/parkway/parkway/metrics"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	// call or retrieve beyond it is refused "too-many-calls". Zero: no bound.
 	MaxCalls int
 	Logger   *slog.Logger
+	// Metrics counts call actions; nil: none.
+	Metrics *metrics.Gateway
 }
 
 // Service is the phone of a gateway: it signs each authenticated user in to SIP and,
@@ -55,6 +58,7 @@ func New(cfg Config) *Service {
 	if cfg.SIP != nil && cfg.Media != nil {
 		s.phones = newPhones(cfg.Controller, s.regs, cfg.Logger, cfg.SIP, cfg.Media, cfg.MediaAddr)
 		s.phones.maxCalls = cfg.MaxCalls
+		s.phones.metrics = cfg.Metrics
 		s.regs.signedIn = s.phones.signedIn
 	}
 	return s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // Call is one call of a user, outgoing or incoming, from dialing or ringing to ended.
@@ -27,6 +28,7 @@ type Call struct {
 	u        *User
 	id       string
 	outgoing bool
+	trace    string // the call's trace id (package calltrace), fixed at creation
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -69,9 +71,12 @@ func newCallID() string {
 }
 
 // newCall registers a call with its user and starts its loop.
-func (u *User) newCall(outgoing bool, peer string, state signaling.CallState) *Call {
+func (u *User) newCall(outgoing bool, peer string, state signaling.CallState, trace string) *Call {
+	if !calltrace.Valid(trace) {
+		trace = calltrace.New()
+	}
 	c := &Call{u: u, id: newCallID(), outgoing: outgoing, ops: make(chan func()),
-		done: make(chan struct{}), peer: peer, state: state}
+		done: make(chan struct{}), peer: peer, state: state, trace: trace}
 	c.ctx, c.cancel = context.WithCancelCause(u.ctx)
 	u.mu.Lock()
 	u.calls[c.id] = c
@@ -86,6 +91,11 @@ func (u *User) newCall(outgoing bool, peer string, state signaling.CallState) *C
 
 // ID identifies the call to the gateway; it survives dialog changes.
 func (c *Call) ID() string { return c.id }
+
+// Trace is the call's trace id: minted for a call this user places, the incoming
+// INVITE's X-Parkway-Trace otherwise (a fresh one when it had none). Every request
+// this user agent sends about the call carries it.
+func (c *Call) Trace() string { return c.trace }
 
 // User is the user whose call this is.
 func (c *Call) User() *User { return c.u }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // allow lists the methods a user agent here accepts (RFC 3261 §20.5); REFER tells
@@ -51,7 +52,7 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	if err != nil {
 		return nil, fmt.Errorf("ua: dial: %w", err)
 	}
-	c := u.newCall(true, uri.String(), signaling.CallDialing)
+	c := u.newCall(true, uri.String(), signaling.CallDialing, "")
 	c.leg = leg
 	c.local = newLocal(leg)
 	c.u.publish(Event{Call: c, State: signaling.CallDialing})
@@ -62,6 +63,7 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(c.local.Marshal())
 	req.Laddr = u.m.laddr()
+	calltrace.Set(req, c.trace)
 	if _, err := c.invite(ctx, req, nil); err != nil {
 		reason := "failed"
 		var se *StatusError

@@ -9,6 +9,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // dialog is one INVITE dialog of a call (RFC 3261 §12), either side: sipgo's client or
@@ -118,6 +120,7 @@ func (d *dialog) remoteURI() sip.Uri {
 func (d *dialog) newRequest(method sip.RequestMethod) *sip.Request {
 	req := sip.NewRequest(method, d.remoteTarget())
 	req.Laddr = d.m.laddr()
+	calltrace.Set(req, d.call.trace)
 	return req
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // Hold puts the call on hold: a re-INVITE offering a=sendonly (RFC 3264 §8.4), or
@@ -104,7 +105,7 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 	// sipgo's dialog keeps it as the last CSeq and does not count up for ACK.
 	ack := d.newRequest(sip.ACK)
 	if err := d.write(ack); err != nil {
-		c.u.m.log.Debug("ua: ACK re-INVITE failed", "call", c.id, "error", err)
+		c.u.m.log.Debug("ua: ACK re-INVITE failed", "call", c.id, calltrace.Attr, c.trace, "error", err)
 	}
 	r, err := audiosdp.Parse(res.Body())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 )
 
 // Incoming is a call ringing for a user: Answer it with a MediaLeg, or Decline it.
@@ -54,7 +55,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(req, tx, 400, "Bad Request")
 		return
 	}
-	c := u.newCall(false, req.From().Address.String(), signaling.CallRinging)
+	c := u.newCall(false, req.From().Address.String(), signaling.CallRinging, calltrace.From(req))
 	d := newServerDialog(c, ss)
 	in := &Incoming{call: c, offer: offer, From: req.From().Address.String(), To: req.To().Address.String()}
 	if !c.exec(func() {

@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/sip/calltrace"
 	"github.com/parkway/parkway/sip/transfer"
 )
 
@@ -63,7 +64,7 @@ func (c *Call) Park(ctx context.Context, orbit string) (string, error) {
 	defer cancel()
 	if err := c.End(endCtx, "parked"); err != nil {
 		c.u.m.log.Warn("ua: the call did not end after its park; the far end is parked all the same",
-			"call", c.id, "orbit", got, "error", err)
+			"call", c.id, calltrace.Attr, c.trace, "orbit", got, "error", err)
 	}
 	return got, nil
 }

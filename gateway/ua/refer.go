@@ -11,6 +11,7 @@ import (
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/sip/audiosdp"
+	"github.com/parkway/parkway/sip/calltrace"
 	"github.com/parkway/parkway/sip/transfer"
 )
 
@@ -243,7 +244,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 		if se, ok := err.(*StatusError); ok {
 			code, reason = se.Code, se.Reason
 		}
-		c.u.m.log.Info("ua: following REFER failed", "call", c.id, "target", rt.Target.String(), "error", err)
+		c.u.m.log.Info("ua: following REFER failed", "call", c.id, calltrace.Attr, c.trace, "target", rt.Target.String(), "error", err)
 		notify(code, reason, "", true)
 		return
 	}
@@ -282,6 +283,7 @@ func (c *Call) moveTo(ctx context.Context, target sip.Uri, pool Pool, direct boo
 	if referredBy != "" {
 		req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
 	}
+	calltrace.Set(req, c.trace)
 	for _, h := range extra {
 		req.AppendHeader(h)
 	}
