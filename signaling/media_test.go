@@ -15,11 +15,11 @@ func TestMediaActionDecode(t *testing.T) {
 		t.Fatalf("decoded %+v", r)
 	}
 	for frame, field := range map[string]string{
-		`{"v":1,"type":"action","data":{"action":"media","sdp":"v=0\r\n"}}`:                  "call",
-		`{"v":1,"type":"action","data":{"action":"media","call":"c1"}}`:                      "sdp",
-		`{"v":1,"type":"action","data":{"action":"media","call":"c1","sdp":"hello"}}`:         "sdp",
-		`{"v":1,"type":"action","data":{"action":"hold","call":"c1","sdp":"v=0\r\n"}}`:        "sdp",
-		`{"v":1,"type":"call","data":{"id":"c1","state":"active","media":"somewhere"}}`:        "media",
+		`{"v":1,"type":"action","data":{"action":"media","sdp":"v=0\r\n"}}`:                 "call",
+		`{"v":1,"type":"action","data":{"action":"media","call":"c1"}}`:                     "sdp",
+		`{"v":1,"type":"action","data":{"action":"media","call":"c1","sdp":"hello"}}`:       "sdp",
+		`{"v":1,"type":"action","data":{"action":"hold","call":"c1","sdp":"v=0\r\n"}}`:      "sdp",
+		`{"v":1,"type":"call","data":{"id":"c1","state":"active","media":"somewhere"}}`:     "media",
 		`{"v":1,"type":"welcome","data":{"user":"bob","session":"s","needsMedia":["a b"]}}`: "needsMedia",
 	} {
 		side := FromClient
