@@ -254,7 +254,7 @@ type feed struct {
 
 // Attach starts forwarding a browser track (from PeerConnection.OnTrack)
 // to the SIP peer. The bridge owns the reading goroutine; Close stops the
-// receiver to end it. A second Attach (renegotiation, or a new
+// receiver to end it, Detach a read deadline. A second Attach (renegotiation, or a new
 // PeerConnection after a hand-over) stops the first feed and waits for it
 // before the new one reads a packet, so a late packet of the old leg is
 // never forwarded and the SIP peer's stream continues without a jump.
@@ -280,7 +280,10 @@ func (b *Bridge) Attach(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		return nil // pion reported the track again: it is being read already
 	}
 	return b.swapFeed(receiver, func() *feed {
-		f := &feed{stop: func() { _ = receiver.Stop() }, done: make(chan struct{}), track: track}
+		// A feed stops by a read deadline, not by stopping the receiver, so
+		// the same track can feed again (Leg.Resume after an ICE restart).
+		_ = track.SetReadDeadline(time.Time{})
+		f := &feed{stop: func() { _ = track.SetReadDeadline(time.Now()) }, done: make(chan struct{}), track: track}
 		go func() {
 			defer close(f.done)
 			b.readBrowser(track, n)

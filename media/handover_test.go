@@ -166,3 +166,22 @@ func TestHandoverNoAllocs(t *testing.T) {
 		t.Errorf("%d packets forwarded, want every one of 1002", got)
 	}
 }
+
+// TestResumeAfterDetach: the same PeerConnection feeds the bridge again after
+// a Detach (its tab came back), in the same stream toward the SIP peer.
+func TestResumeAfterDetach(t *testing.T) {
+	checkGoroutines(t)
+	c := newCall(t, nil, browserHz, phoneHz)
+	eventually(t, "the phone to hear the browser", func() bool { return c.phone.ear.heard(browserHz) })
+	if err := c.bridge().Detach(HoldMusic); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the phone to hear the hold music", func() bool { return c.phone.ear.heard(HoldMusicHz) })
+	if err := c.leg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if !heardIn(t, c.phone.ear, 25, browserHz) {
+		t.Fatal("the resumed browser is not heard")
+	}
+	checkOneStream(t, c.phone.ear.snapshot())
+}

@@ -26,6 +26,10 @@ type Leg struct {
 	// handed: Handover gave the bridge to another leg; this one only has
 	// its PeerConnection left to close.
 	handed bool
+	// track and receiver are the browser's audio as OnTrack gave it, for
+	// Resume.
+	track    *webrtc.TrackRemote
+	receiver *webrtc.RTPReceiver
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -57,6 +61,9 @@ func (l *Leg) onTrack() {
 	l.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		l.mu.Lock()
 		handed := l.handed
+		if !handed {
+			l.track, l.receiver = t, r
+		}
 		l.mu.Unlock()
 		if handed {
 			return // a late track of a leg whose call moved on: never heard
@@ -65,6 +72,22 @@ func (l *Leg) onTrack() {
 		// offer check already refused anything without G.711.
 		_ = l.bridge.Attach(t, r)
 	})
+}
+
+// Resume forwards the browser's audio again after Bridge.Detach: the same
+// PeerConnection came back (its tab reconnected, or its ICE restarted). A
+// leg whose browser never sent a track has nothing to resume.
+func (l *Leg) Resume() error {
+	l.mu.Lock()
+	t, r, handed := l.track, l.receiver, l.handed
+	l.mu.Unlock()
+	if handed {
+		return ErrClosed
+	}
+	if t == nil {
+		return nil
+	}
+	return l.bridge.Attach(t, r)
 }
 
 // Handover moves old's call to a new browser PeerConnection: a reloaded
