@@ -30,8 +30,8 @@ type Leg struct {
 	// Resume.
 	track    *webrtc.TrackRemote
 	receiver *webrtc.RTPReceiver
-	closed bool
-	wg     sync.WaitGroup
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 // NewLeg creates a PeerConnection and a Bridge for one call. Nothing is
