@@ -46,6 +46,10 @@ type app struct {
 	noTrickle bool
 	// localMute is the user's mute per call, applied to the microphone at once.
 	localMute map[string]bool
+	// mediaRefs maps a media action in flight (re-attach, Move here, ICE restart) to
+	// its call; reattaching are the calls such an action is under way for.
+	mediaRefs   map[string]string
+	reattaching map[string]time.Time
 
 	parked    *signaling.Parked
 	ring      ringer
@@ -70,6 +74,7 @@ func main() {
 		pending: map[string]signaling.Action{}, waiters: map[string]softphone.Waiter{},
 		offers: map[string]*peer{}, peers: map[string]*peer{}, byRef: map[string]*peer{},
 		offerCalls: map[string]string{}, iceIDs: map[string]bool{}, localMute: map[string]bool{},
+		mediaRefs: map[string]string{}, reattaching: map[string]time.Time{},
 		link: softphone.Link{WaitReason: "Connecting…"}}
 
 	offer := func(in any) bool {
@@ -105,6 +110,7 @@ func main() {
 			if a.parked != nil && len(a.parked.Calls) > 0 {
 				a.showParked()
 			}
+			a.keepMedia(now)
 			a.ring.keep()
 		}
 	}
@@ -138,6 +144,7 @@ func (a *app) handle(ev any) {
 			a.ready = true
 			a.view.markReady()
 		}
+		a.keepMedia(time.Now())
 		if a.link.Connected && !a.readySent {
 			a.readySent = true
 			publish("ready", map[string]string{"user": a.user})
@@ -158,6 +165,10 @@ func (a *app) handle(ev any) {
 		a.localCandidate(ev)
 	case remoteEvent:
 		a.remoteApplied(ev)
+	case iceStateEvent:
+		a.iceState(ev)
+	case restartEvent:
+		a.sendRestart(ev)
 	}
 }
 
@@ -173,9 +184,15 @@ func (a *app) disconnected(status connStatus) {
 		delete(a.waiters, id)
 	}
 	for id, p := range a.offers { // their answers will never come
-		a.closePeer(p)
+		if call, media := a.mediaRefs[id]; media && a.peers[call] == p {
+			p.restarting = false // an ICE restart's: the peer stays, the next tick restarts again
+		} else {
+			a.closePeer(p)
+		}
 		delete(a.offers, id)
 	}
+	a.mediaRefs = map[string]string{}
+	a.reattaching = map[string]time.Time{}
 	a.link.WaitReason = "Connecting…"
 	switch status {
 	case connReconnecting:
@@ -232,6 +249,9 @@ func (a *app) callChanged(ev callEvent) {
 		}
 	}
 	a.calls.Update(c, time.Now())
+	if lc := a.calls.Get(c.ID); lc != nil && lc.MovedAway() && a.peers[c.ID] != nil {
+		a.endPeer(c.ID) // another tab of ours took the call's audio ("Move here")
+	}
 	for id, w := range a.waiters {
 		if ok, call, e := w.Done(c, ev.ref); ok {
 			if e != nil {
