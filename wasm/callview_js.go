@@ -66,8 +66,8 @@ func fillCallItem(li js.Value, c *softphone.ListedCall, focused, muted bool, now
 	} else {
 		removeAttr(li, "data-media")
 	}
-	if move := query(li, `[data-part="call-move"]`); present(move) && move.Get("hidden").Bool() == c.MovedAway() {
-		move.Set("hidden", !c.MovedAway())
+	if move := query(li, `[data-part="call-move"]`); present(move) && move.Get("hidden").Bool() == c.Movable() {
+		move.Set("hidden", !c.Movable())
 		setAttr(move, "title", "Take the call with "+softphone.PeerName(c)+" onto this tab")
 	}
 	if c.Orbit != "" {

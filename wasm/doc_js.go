@@ -22,7 +22,7 @@
 //	    here|elsewhere|needed: where its audio is), with
 //	    [data-part="call-peer"], [data-part="call-state"], [data-part="call-timer"] (m:ss)
 //	    inside button[data-part="call-select"], which makes it the focus, and
-//	    button[data-part="call-move"] "Move here", shown while the call is on another tab
+//	    button[data-part="call-move"] "Move here", shown while the call is on another tab or none
 //	window.__parkwayICERestarts   how many ICE restarts this page began
 //	[data-part="parked"] > li[data-orbit][data-seconds-left] with [data-part="parked-peer"],
 //	    [data-part="parked-by"], [data-part="parked-left"], button[data-part="parked-retrieve"],

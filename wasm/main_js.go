@@ -50,6 +50,10 @@ type app struct {
 	// its call; reattaching are the calls such an action is under way for.
 	mediaRefs   map[string]string
 	reattaching map[string]time.Time
+	// reattach are the calls the last welcome said need media: this tab, having just
+	// connected, takes them back by itself (a call that loses its tab later is the
+	// user's to take, with Move here, so two open tabs never race for it).
+	reattach map[string]bool
 
 	parked    *signaling.Parked
 	ring      ringer
@@ -74,7 +78,7 @@ func main() {
 		pending: map[string]signaling.Action{}, waiters: map[string]softphone.Waiter{},
 		offers: map[string]*peer{}, peers: map[string]*peer{}, byRef: map[string]*peer{},
 		offerCalls: map[string]string{}, iceIDs: map[string]bool{}, localMute: map[string]bool{},
-		mediaRefs: map[string]string{}, reattaching: map[string]time.Time{},
+		mediaRefs: map[string]string{}, reattaching: map[string]time.Time{}, reattach: map[string]bool{},
 		link: softphone.Link{WaitReason: "Connecting…"}}
 
 	offer := func(in any) bool {
@@ -131,6 +135,10 @@ func (a *app) handle(ev any) {
 		a.link.Connected = true
 		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
+		a.reattach = map[string]bool{}
+		for _, id := range ev.welcome.NeedsMedia {
+			a.reattach[id] = true
+		}
 		if reconnected {
 			a.reconcile(ev.welcome.Calls)
 		}

@@ -10,10 +10,12 @@ import (
 )
 
 // Keeping a call's audio (issue 10). A call whose tab went away (a reload, a closed
-// window) waits at the gateway for a tab of the user to take it back: it arrives
-// marked as needing media, and this tab re-attaches it by itself — a new
-// RTCPeerConnection whose offer goes out in a media action. A call live on another tab
-// of the user shows "Move here", which does the same on the user's word; the tab that
+// window) waits at the gateway for a tab of the user to take it back: a tab that
+// connects then finds it in its welcome as needing media and re-attaches it by itself —
+// a new RTCPeerConnection whose offer goes out in a media action (or, when the tab's own
+// connection for the call still carries audio because only its websocket went, an ICE
+// restart on it). A call live on another tab of the user, or on none while this tab was
+// open already, shows "Move here", which does the same on the user's word; the tab that
 // had it hears that it moved away and closes its connection.
 //
 // ICE restart: when this tab's connection for a call goes disconnected or failed
@@ -38,6 +40,9 @@ func (a *app) keepMedia(now time.Time) {
 		return
 	}
 	for _, id := range a.calls.NeedingMedia() {
+		if !a.reattach[id] {
+			continue // not this tab's to take unasked: Move here
+		}
 		if t, ok := a.reattaching[id]; ok && now.Sub(t) < retryReattach {
 			continue
 		}

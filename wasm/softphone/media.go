@@ -11,6 +11,10 @@ func (c *ListedCall) MovedAway() bool {
 	return c.Media == signaling.MediaElsewhere && live(c.State) && c.State != signaling.CallRinging
 }
 
+// Movable reports whether "Move here" can take the call onto this tab: its audio is on
+// another tab, or on none.
+func (c *ListedCall) Movable() bool { return c.MovedAway() || c.NeedsMedia() }
+
 // NeedsMedia reports whether the call is waiting for a tab to take its audio back:
 // its tab went away (a reload) and the gateway holds it for the re-attach grace.
 func (c *ListedCall) NeedsMedia() bool {

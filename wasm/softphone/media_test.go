@@ -27,6 +27,11 @@ func TestWhereTheMediaIs(t *testing.T) {
 			t.Errorf("%s: moved away %v, want %v", id, got, want)
 		}
 	}
+	for id, want := range map[string]bool{"here": false, "other": true, "gone": true, "ended": false, "old": false} {
+		if got := l.Get(id).Movable(); got != want {
+			t.Errorf("%s: movable %v, want %v", id, got, want)
+		}
+	}
 	if s := l.Get("other").StateText(); s != "on hold — moved to another tab" {
 		t.Errorf("a moved call reads %q", s)
 	}
