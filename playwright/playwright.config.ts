@@ -9,6 +9,9 @@ const port = Number(process.env.PARKWAY_E2E_PORT ?? 18787);
 const host = '127.0.0.1';
 export const baseURL = `http://${host}:${port}`;
 const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
+// The demo's re-attach grace (seconds) and its gateway's ICE UDP ports, for reattach.spec.ts.
+export const reattachGraceSeconds = 10;
+export const icePorts = '20000-20999';
 
 export default defineConfig({
   testDir: './tests',
@@ -46,7 +49,9 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${bin} demo --http ${host}:${port}`,
+    // reattach.spec.ts: a short re-attach grace, to see a call end when none comes back,
+    // and the gateway's WebRTC UDP in a known range, for an nft rule to drop it alone.
+    command: `${bin} demo --http ${host}:${port} --reattach-grace ${reattachGraceSeconds}s --ice-ports ${icePorts}`,
     url: `${baseURL}/api/dr`,
     reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
     timeout: 30_000,
