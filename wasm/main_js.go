@@ -257,9 +257,7 @@ func (a *app) callChanged(ev callEvent) {
 		}
 	}
 	a.calls.Update(c, time.Now())
-	if lc := a.calls.Get(c.ID); lc != nil && lc.MovedAway() && a.peers[c.ID] != nil {
-		a.endPeer(c.ID) // another tab of ours took the call's audio ("Move here")
-	}
+	a.dropMoved(c.ID)
 	for id, w := range a.waiters {
 		if ok, call, e := w.Done(c, ev.ref); ok {
 			if e != nil {

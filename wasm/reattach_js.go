@@ -23,7 +23,9 @@ import (
 // (iceRestart) on the same RTCPeerConnection and sends it as a media action; the
 // gateway answers it on the same leg, so the far end notices nothing. It tries again
 // every restartEvery while the connection stays down, and waits for the websocket if
-// that is down too.
+// that is down too. A tab whose websocket came back while its connection still carries
+// a call the gateway now says needs media restarts ICE on it too: the gateway knows the
+// connection by its DTLS fingerprint and keeps the call's leg.
 //
 // Test hook: window.__parkwayICERestarts counts the restarts begun.
 
@@ -40,7 +42,7 @@ func (a *app) keepMedia(now time.Time) {
 		return
 	}
 	for _, id := range a.calls.NeedingMedia() {
-		if !a.reattach[id] {
+		if p := a.peers[id]; !a.reattach[id] && (p == nil || !iceConnected(p)) {
 			continue // not this tab's to take unasked: Move here
 		}
 		if t, ok := a.reattaching[id]; ok && now.Sub(t) < retryReattach {
@@ -57,10 +59,27 @@ func (a *app) keepMedia(now time.Time) {
 		a.run(softphone.Command{Act: signaling.ActionMedia, Call: id})
 	}
 	for id, p := range a.peers {
+		if a.dropMoved(id) {
+			continue
+		}
 		if p.iceDown && !p.restarting && now.Sub(p.restarted) >= restartEvery {
 			a.startRestart(p, id, now)
 		}
 	}
+}
+
+// dropMoved closes this tab's connection for a call that moved to another tab once
+// that connection is down (the gateway closed its leg), and reports whether it did. A
+// connection still up is kept: the "other tab" may be this one's old websocket session,
+// which the gateway has not seen go yet — then the call soon needs media, and this tab
+// takes it back on the same connection.
+func (a *app) dropMoved(call string) bool {
+	c, p := a.calls.Get(call), a.peers[call]
+	if c == nil || p == nil || !c.MovedAway() || (iceConnected(p) && !p.iceDown) {
+		return false
+	}
+	a.endPeer(call)
+	return true
 }
 
 func iceConnected(p *peer) bool {
@@ -78,7 +97,7 @@ func (a *app) iceState(ev iceStateEvent) {
 		return
 	}
 	switch ev.state {
-	case "disconnected", "failed":
+	case "disconnected", "failed", "closed":
 		p.iceDown = true
 		a.keepMedia(time.Now())
 	case "connected", "completed":

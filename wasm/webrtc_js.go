@@ -142,6 +142,12 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 		st := raw.Get("iceConnectionState").String()
 		go func() { events <- iceStateEvent{peer: p, state: st} }()
 	}))
+	// DTLS closed by the gateway (the call moved to another tab) shows here first.
+	p.releases = append(p.releases, listen(raw, "connectionstatechange", func(js.Value) {
+		if st := raw.Get("connectionState").String(); st == "failed" || st == "closed" {
+			go func() { events <- iceStateEvent{peer: p, state: st} }()
+		}
+	}))
 	p.releases = append(p.releases, listen(raw, "icecandidate", func(ev js.Value) {
 		m := signaling.ICE{}
 		if c := ev.Get("candidate"); present(c) {
