@@ -90,19 +90,31 @@ func connectWelcome(t *testing.T, g *testGateway, user string) (*client, *signal
 	return c, w
 }
 
-// The one thing that ends a call whose tabs are gone: the user's last tab staying away
-// past the sign-out grace, which signs the user out of SIP.
+// A call whose tab is gone, websocket and media, ends once the re-attach grace is
+// over (issue 10; before it, the sign-out grace ended it as "signed out"), and the far
+// end hears why in the BYE's Reason header, which its user agent reads into the call's
+// end; the user's sign-out follows the sign-out grace after that.
 func TestCallsEndAfterSignOutGrace(t *testing.T) {
 	poolA, poolB := sipPools(t)
 	m := sipManager(t, poolA, poolB)
 	f := testFactory(t)
-	g := startGateway(t, func(c *Config) { c.SIP = m; c.Media = f; c.SignOutGrace = 500 * time.Millisecond })
+	g := startGateway(t, func(c *Config) {
+		c.SIP = m
+		c.Media = f
+		c.SignOutGrace = 500 * time.Millisecond
+		c.ReattachGrace = time.Second
+	})
 	aliceWS, _ := g.connect(t, "alice")
 	bobWS, _ := g.connect(t, "bob")
 	ready(t, g, poolA, "alice", "bob")
-	_, bobID, _, _ := establish(t, aliceWS, bobWS, "bob")
+	_, bobID, aliceTab, _ := establish(t, aliceWS, bobWS, "bob")
 	aliceWS.conn.CloseNow()
-	if m := ended(t, bobWS, bobID); m.Reason != "signed out" {
-		t.Errorf("bob's call ended %q, want alice's \"signed out\"", m.Reason)
+	aliceTab.close()
+	if m := ended(t, bobWS, bobID); m.Reason != signaling.ReasonBrowserGone {
+		t.Errorf("bob's call ended %q, want %q", m.Reason, signaling.ReasonBrowserGone)
 	}
+	waitFor(t, "alice to be signed out after her call ended", func() bool {
+		n, pending := g.phones.Registration("alice")
+		return n == 0 && !pending
+	})
 }

@@ -91,6 +91,12 @@ type Config struct {
 	// sessions carry the DR state and refuse calls, as before the user agent existed.
 	Registrar    Registrar
 	SignOutGrace time.Duration
+	// ReattachGrace is how long a call whose tab went away stays up for a tab of its
+	// user to take its media back (issue 10); then it ends with "the caller's
+	// browser went away". ReattachHold is what the far end hears meanwhile, once the
+	// tab's media is gone: media.HoldSilence (the default) or media.HoldMusic.
+	ReattachGrace time.Duration
+	ReattachHold  media.Hold
 
 	// SIP and Media, both set, make the gateway carry calls (issue 4): each call gets
 	// a media.Leg from Media toward the browser, bridged to a call of the user's
@@ -208,6 +214,10 @@ func (c Config) WithDefaults() Config {
 		c.Tickets = &auth.MemorySpent{}
 	}
 	dur(&c.SignOutGrace, DefaultSignOutGrace)
+	dur(&c.ReattachGrace, DefaultReattachGrace)
+	if c.ReattachHold == media.HoldNothing {
+		c.ReattachHold = media.HoldSilence
+	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
 	}

@@ -12,5 +12,9 @@ type Registrar = phone.Registrar
 // ends (phone.DefaultSignOutGrace).
 const DefaultSignOutGrace = phone.DefaultSignOutGrace
 
+// DefaultReattachGrace is how long a call whose tab went away waits for a tab of
+// its user to take it back (phone.DefaultReattachGrace).
+const DefaultReattachGrace = phone.DefaultReattachGrace
+
 // SIPUsers is the Registrar of a gateway/ua Manager.
 func SIPUsers(m *ua.Manager) Registrar { return phone.SIPUsers(m) }

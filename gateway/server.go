@@ -95,15 +95,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Registrar != nil {
 		s.phones = phone.New(phone.Config{
-			Registrar:    cfg.Registrar,
-			SignOutGrace: cfg.SignOutGrace,
-			SIP:          cfg.SIP,
-			Media:        cfg.Media,
-			MediaAddr:    cfg.MediaAddr,
-			Controller:   cfg.Controller,
-			MaxCalls:     cfg.MaxCallsPerUser,
-			Logger:       cfg.Logger,
-			Metrics:      cfg.Metrics,
+			Registrar:     cfg.Registrar,
+			SignOutGrace:  cfg.SignOutGrace,
+			ReattachGrace: cfg.ReattachGrace,
+			ReattachHold:  cfg.ReattachHold,
+			SIP:           cfg.SIP,
+			Media:         cfg.Media,
+			MediaAddr:     cfg.MediaAddr,
+			Controller:    cfg.Controller,
+			MaxCalls:      cfg.MaxCallsPerUser,
+			Logger:        cfg.Logger,
+			Metrics:       cfg.Metrics,
 		})
 		ecfg.Phone = s.phones
 	}

@@ -88,9 +88,13 @@ type Bridge struct {
 	done     chan struct{} // closed by Close
 	rtcpDone chan struct{} // closed when the RTCP sender has said BYE
 
-	mu       sync.Mutex // guards receiver, closed
+	mu       sync.Mutex // guards receiver, feed, closed
 	receiver *webrtc.RTPReceiver
+	feed     *feed // the one goroutine feeding toSIP now: a browser track or hold
 	closed   bool
+	// feedMu serialises Attach and Detach: the old feed has returned before
+	// the next one starts, so toSIPState always has exactly one owner.
+	feedMu sync.Mutex
 
 	wg sync.WaitGroup
 }
@@ -248,16 +252,21 @@ func (b *Bridge) Codec() (Codec, bool) {
 // can check the SIP side before media flows.
 func (b *Bridge) expect(c Codec) { b.law.Store(int32(c) + 1) }
 
+// feed is the goroutine that owns the browser → SIP path: a browser
+// track's reader or a hold sound. stop ends it; done closes when it has.
+type feed struct {
+	stop  func()
+	done  chan struct{}
+	track *webrtc.TrackRemote // nil for a hold sound
+}
+
 // Attach starts forwarding a browser track (from PeerConnection.OnTrack)
 // to the SIP peer. The bridge owns the reading goroutine; Close stops the
-// receiver to end it. A second Attach (renegotiation) stops the first.
+// receiver to end it, Detach a read deadline. A second Attach (renegotiation, or a new
+// PeerConnection after a hand-over) stops the first feed and waits for it
+// before the new one reads a packet, so a late packet of the old leg is
+// never forwarded and the SIP peer's stream continues without a jump.
 func (b *Bridge) Attach(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) error {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		return ErrClosed
-	}
 	if track == nil || receiver == nil {
 		return errors.New("media: Attach: nil track or receiver")
 	}
@@ -273,18 +282,87 @@ func (b *Bridge) Attach(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		n.codec, n.audioPT = c, uint8(track.Codec().PayloadType)
 	}
 	b.mu.Lock()
+	same := b.feed != nil && b.feed.track == track
+	b.mu.Unlock()
+	if same {
+		return nil // pion reported the track again: it is being read already
+	}
+	return b.swapFeed(receiver, func() *feed {
+		// A feed stops by a read deadline, not by stopping the receiver, so
+		// the same track can feed again (Leg.Resume after an ICE restart).
+		_ = track.SetReadDeadline(time.Time{})
+		f := &feed{stop: func() { _ = track.SetReadDeadline(time.Now()) }, done: make(chan struct{}), track: track}
+		go func() {
+			defer close(f.done)
+			b.readBrowser(track, n)
+		}()
+		return f
+	})
+}
+
+// Detach stops forwarding the browser's audio — its tab went away, or its
+// call is being handed to another PeerConnection — and plays h to the SIP
+// peer until the next Attach. The SIP side (socket, SSRC, sequence and
+// timestamp) is untouched.
+func (b *Bridge) Detach(h Hold) error {
+	return b.swapFeed(nil, func() *feed {
+		if h == HoldNothing {
+			return nil
+		}
+		stop := make(chan struct{})
+		f := &feed{stop: func() { close(stop) }, done: make(chan struct{})}
+		go func() {
+			defer close(f.done)
+			b.holdFeed(h, stop)
+		}()
+		return f
+	})
+}
+
+// DetachBrowser stops a browser track's feed, if that is what feeds the
+// bridge, and starts nothing in its place (a hold sound already playing
+// goes on): the first step of a hand-over, so the old leg's audio stops at
+// once even while its PeerConnection lives on.
+func (b *Bridge) DetachBrowser() error {
+	b.mu.Lock()
+	f := b.feed
+	b.mu.Unlock()
+	if f == nil || f.track == nil {
+		return nil
+	}
+	return b.Detach(HoldNothing)
+}
+
+// swapFeed stops the current feed, waits for it, and starts the one start
+// makes (none when start returns nil); receiver, when not nil, becomes the
+// attached receiver.
+func (b *Bridge) swapFeed(receiver *webrtc.RTPReceiver, start func() *feed) error {
+	b.feedMu.Lock()
+	defer b.feedMu.Unlock()
+	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	old := b.receiver
-	b.receiver = receiver
-	b.wg.Add(1)
+	old := b.feed
+	b.feed = nil
 	b.mu.Unlock()
-	if old != nil && old != receiver {
-		_ = old.Stop()
+	if old != nil {
+		old.stop()
+		<-old.done
 	}
-	go b.readBrowser(track, n)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if receiver != nil {
+		b.receiver = receiver
+	}
+	b.wg.Add(1) // done by the feed's function, or below when there is none
+	if b.feed = start(); b.feed == nil {
+		b.wg.Done()
+	}
 	return nil
 }
 
@@ -297,13 +375,16 @@ func (b *Bridge) Close() error {
 		return nil
 	}
 	b.closed = true
-	rcv := b.receiver
+	rcv, f := b.receiver, b.feed
 	b.mu.Unlock()
 	close(b.done)
 	<-b.rtcpDone // BYE goes out before the sockets close
 	err := errors.Join(b.conn.Close(), b.rtcp.conn.Close())
 	if rcv != nil {
 		_ = rcv.Stop()
+	}
+	if f != nil {
+		f.stop()
 	}
 	b.wg.Wait()
 	return err

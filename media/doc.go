@@ -17,6 +17,11 @@
 //     RFC 4733 events), hold gating by [Direction], and SSRC/sequence/
 //     timestamp rewriting so the browser sees one continuous stream while the
 //     far end changes under it ([Bridge.SetRemote]).
+//   - [Factory.Handover] moves a call to a new browser PeerConnection on the
+//     same Bridge (a reloaded tab, another tab): the SIP side sees one
+//     continuous stream and needs no new dialog. [Bridge.Detach] plays a
+//     [Hold] sound (silence or music) to the SIP peer while no browser feeds
+//     the bridge; [Leg.Resume] feeds the same PeerConnection's track again.
 //   - RTCP is terminated on each side, never relayed (the SSRCs differ):
 //     pion reports to the browser; the bridge reports to the SIP peer from
 //     an even/odd RTP/RTCP port pair (RFC 3550 §6, §11) and reads the
@@ -26,7 +31,9 @@
 //     type).
 //
 // Concurrency: a Bridge owns four goroutines — the SIP RTP reader, the
-// browser track reader, the SIP RTCP reader and the RTCP sender — and a
+// browser → SIP feed (a browser track's reader or a hold sound; exactly one
+// at a time: the next starts once the last has returned), the SIP RTCP
+// reader and the RTCP sender — and a
 // Leg one more that drains RTCP from its pion sender so pion's report
 // interceptors run. Close ends them all and waits for them. Each per-packet path is run by
 // exactly one goroutine and touches only that goroutine's buffers, header

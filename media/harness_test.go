@@ -414,6 +414,17 @@ func connect(t testing.TB, f *Factory, b *browser, cfg *BridgeConfig) (*Leg, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := negotiate(t, leg, b); err != nil {
+		_ = leg.Close()
+		return nil, err
+	}
+	return leg, nil
+}
+
+// negotiate answers the browser's offer with leg and waits until ICE and
+// DTLS are up.
+func negotiate(t testing.TB, leg *Leg, b *browser) error {
+	t.Helper()
 	offer, err := b.pc.CreateOffer(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -427,8 +438,7 @@ func connect(t testing.TB, f *Factory, b *browser, cfg *BridgeConfig) (*Leg, err
 	defer cancel()
 	answer, err := leg.AcceptGathered(ctx, *b.pc.LocalDescription())
 	if err != nil {
-		_ = leg.Close()
-		return nil, err
+		return err
 	}
 	connected := make(chan struct{})
 	var once sync.Once
@@ -445,7 +455,7 @@ func connect(t testing.TB, f *Factory, b *browser, cfg *BridgeConfig) (*Leg, err
 	case <-time.After(waitLong):
 		t.Fatalf("browser never connected")
 	}
-	return leg, nil
+	return nil
 }
 
 // newCall connects a browser and a phone through a leg, both talking:

@@ -17,12 +17,23 @@ type Leg struct {
 	bridge *Bridge
 	prefer Codec
 
-	mu     sync.Mutex // guards sender, law, closed
+	mu     sync.Mutex // guards sender, law, fixed, handed, closed
 	sender *webrtc.RTPSender
 	law    Codec // the law in the last answer
-	closed bool
-	wg     sync.WaitGroup
-	tally  *legTally // the Factory's, which Close reports the final counts to
+	// fixed: the SIP side already talks law (a leg made by Handover), so an
+	// offer without it is refused.
+	fixed bool
+	// handed: Handover gave the bridge to another leg; this one only has
+	// its PeerConnection left to close.
+	handed bool
+	// track and receiver are the browser's audio as OnTrack gave it, for
+	// Resume.
+	track    *webrtc.TrackRemote
+	receiver *webrtc.RTPReceiver
+	closed   bool
+	wg       sync.WaitGroup
+	// tally is the Factory's, which Close reports the final counts to.
+	tally *legTally
 }
 
 // NewLeg creates a PeerConnection and a Bridge for one call. Nothing is
@@ -44,11 +55,75 @@ func (f *Factory) NewLeg(cfg *BridgeConfig) (*Leg, error) {
 	if cfg != nil {
 		l.prefer = cfg.Codec
 	}
-	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	l.onTrack()
+	return l, nil
+}
+
+// onTrack attaches the browser's audio to the bridge, while the leg owns it.
+func (l *Leg) onTrack() {
+	l.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		l.mu.Lock()
+		handed := l.handed
+		if !handed {
+			l.track, l.receiver = t, r
+		}
+		l.mu.Unlock()
+		if handed {
+			return // a late track of a leg whose call moved on: never heard
+		}
 		// An error here means a non-audio track or a closed bridge; the
 		// offer check already refused anything without G.711.
-		_ = br.Attach(t, r)
+		_ = l.bridge.Attach(t, r)
 	})
+}
+
+// Resume forwards the browser's audio again after Bridge.Detach: the same
+// PeerConnection came back (its tab reconnected, or its ICE restarted). A
+// leg whose browser never sent a track has nothing to resume.
+func (l *Leg) Resume() error {
+	l.mu.Lock()
+	t, r, handed := l.track, l.receiver, l.handed
+	l.mu.Unlock()
+	if handed {
+		return ErrClosed
+	}
+	if t == nil {
+		return nil
+	}
+	return l.bridge.Attach(t, r)
+}
+
+// Handover moves old's call to a new browser PeerConnection: a reloaded
+// tab, or another tab of the same user taking the call. The new leg gets
+// old's Bridge — its SIP-side socket, SSRC, sequence and timestamp — so the
+// SIP peer sees one continuous stream and no new dialog or re-INVITE is
+// needed; it keeps old's G.711 law (an offer without it fails with
+// ErrCodecMismatch). old's browser audio stops being forwarded at once;
+// old keeps only its PeerConnection, which its Close closes, and the new
+// leg's Close closes the bridge. Answer the new browser's offer with
+// Accept or AcceptGathered as for a fresh leg.
+func (f *Factory) Handover(old *Leg) (*Leg, error) {
+	old.mu.Lock()
+	if old.closed || old.handed {
+		old.mu.Unlock()
+		return nil, ErrClosed
+	}
+	law, known := old.law, old.sender != nil
+	old.handed = true
+	old.mu.Unlock()
+	if !known {
+		law, known = old.bridge.Codec()
+	}
+	pc, err := f.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		old.mu.Lock()
+		old.handed = false
+		old.mu.Unlock()
+		return nil, fmt.Errorf("media: new peer connection: %w", err)
+	}
+	_ = old.bridge.DetachBrowser()
+	l := &Leg{pc: pc, bridge: old.bridge, prefer: law, law: law, fixed: known}
+	l.onTrack()
 	return l, nil
 }
 
@@ -76,16 +151,19 @@ func (l *Leg) Accept(offer webrtc.SessionDescription) (webrtc.SessionDescription
 	if closed {
 		return webrtc.SessionDescription{}, ErrClosed
 	}
+	l.mu.Lock()
+	fixed := l.fixed
+	l.mu.Unlock()
 	law := codecs[0]
 	want, hasWant := l.prefer, l.prefer.Valid()
-	if sender != nil {
+	if sender != nil || fixed {
 		// A re-offer (ICE restart, the browser's own renegotiation) must
 		// keep the law: the SIP side is already talking it.
 		want, hasWant = current, true
 	}
 	if hasWant {
 		if !slices.Contains(codecs, want) {
-			if sender != nil {
+			if sender != nil || fixed {
 				return webrtc.SessionDescription{}, fmt.Errorf("media: re-offer drops %v: %w", want, ErrCodecMismatch)
 			}
 		} else {
@@ -243,9 +321,12 @@ func (l *Leg) Close() error {
 		return nil
 	}
 	l.closed = true
+	handed := l.handed
 	l.mu.Unlock()
 	err := l.pc.Close()
-	err = errors.Join(err, l.bridge.Close())
+	if !handed {
+		err = errors.Join(err, l.bridge.Close())
+	}
 	l.wg.Wait()
 	l.tally.remove(l)
 	return err

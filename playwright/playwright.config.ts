@@ -13,6 +13,9 @@ export const baseURL = `http://${host}:${port}`;
 const survivablePort = Number(process.env.PARKWAY_E2E_SURVIVABLE_PORT ?? 18789);
 export const survivableURL = `http://${host}:${survivablePort}`;
 const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
+// The demo's re-attach grace (seconds) and its gateway's ICE UDP ports, for reattach.spec.ts.
+export const reattachGraceSeconds = 10;
+export const icePorts = '20000-20999';
 
 export default defineConfig({
   testDir: './tests',
@@ -51,7 +54,9 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `${bin} demo --http ${host}:${port}`,
+      // reattach.spec.ts: a short re-attach grace, to see a call end when none comes back,
+      // and the gateway's WebRTC UDP in a known range, for an nft rule to drop it alone.
+      command: `${bin} demo --http ${host}:${port} --reattach-grace ${reattachGraceSeconds}s --ice-ports ${icePorts}`,
       url: `${baseURL}/api/dr`,
       reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
       timeout: 30_000,

@@ -16,6 +16,11 @@ const (
 	ActionPark     Action = "park"     // park on the active pool's Call Park service
 	ActionRetrieve Action = "retrieve" // dial an orbit to pick a parked call up
 	ActionMute     Action = "mute"     // local microphone mute
+	// ActionMedia gives an existing call this tab's media: a new PeerConnection's
+	// offer (re-attach after a reload, "Move here" from another tab) or an ICE
+	// restart of the tab's own. It is no button of its own and no entry of
+	// Actions, so the pushed capabilities and the §4 buttons stay as they were.
+	ActionMedia Action = "media"
 )
 
 // Actions lists every action in button order.
@@ -26,6 +31,9 @@ var Actions = []Action{
 
 // Valid reports whether a is a known action.
 func (a Action) Valid() bool {
+	if a == ActionMedia {
+		return true
+	}
 	for _, k := range Actions {
 		if a == k {
 			return true
@@ -104,6 +112,8 @@ func PhaseAllows(p Phase, a Action) Verdict {
 		// Failback: allowed, a step beyond Lync — the call sits on the healthy backup
 		// pool's park service (ARCHITECTURE.md §2).
 	case ActionHold, ActionResume, ActionHangup, ActionDecline, ActionMute:
+	case ActionMedia:
+		// A call's media runs between the tab and the gateway: no pool in it.
 	default:
 		return Verdict{Reason: "Unknown action " + string(a)}
 	}
@@ -137,6 +147,9 @@ func CallAllows(s CallState, a Action) Verdict {
 	case ActionTransfer, ActionPark:
 		ok, reason = in(CallActive, CallHeld), reasonNotConnectedOrHeld
 	case ActionMute:
+		ok, reason = in(CallDialing, CallActive, CallHeld), reasonNoCall
+	case ActionMedia:
+		// Every state in which the call has a media leg at the gateway.
 		ok, reason = in(CallDialing, CallActive, CallHeld), reasonNoCall
 	default:
 		ok, reason = false, "Unknown action "+string(a)

@@ -13,6 +13,12 @@
 //   - [Encode] wraps a [Message] in the versioned [Envelope].
 //   - [Reauth] is the gateway asking for a fresh token before the session's expires; the
 //     client answers with [Auth] (ARCHITECTURE.md §7).
+//   - [ActionMedia] (issue 10) gives an existing call this tab's audio: a new
+//     PeerConnection's offer after a reload or for "Move here", or an ICE
+//     restart; [Call].Media tells each tab where a call's audio is
+//     ([MediaHere], [MediaElsewhere], [MediaNeeded]) and [Welcome].NeedsMedia
+//     lists the calls a tab that just connected should take back. A call no
+//     tab takes in time ends with [ReasonBrowserGone].
 //   - [CapabilitiesFor] is the capability rule: ARCHITECTURE.md §2's table, made from the seed
 //     ("Call Park experience in Lync Server 2013 during pool failure").
 //

@@ -146,8 +146,8 @@ func (m *Request) validate() *Error {
 		if e := validSDP(m.SDP); e != nil {
 			return e
 		}
-		if !startsMedia(m.Action) {
-			return badField("sdp", "is only taken with call, answer and retrieve, not %s", m.Action)
+		if !startsMedia(m.Action) && m.Action != ActionMedia {
+			return badField("sdp", "is only taken with call, answer, retrieve and media, not %s", m.Action)
 		}
 	}
 	switch m.Action {
@@ -173,6 +173,13 @@ func (m *Request) validate() *Error {
 	case ActionMute:
 		if m.Muted == nil {
 			return badField("muted", "is required: true to mute, false to unmute")
+		}
+	case ActionMedia:
+		if m.Call == "" {
+			return badField("call", "is required: the call to give this tab's media")
+		}
+		if m.SDP == "" {
+			return badField("sdp", "is required: the browser's offer for the call's audio")
 		}
 	}
 	return nil
@@ -220,10 +227,29 @@ type Call struct {
 	// X-Parkway-Trace of the call's requests and in every log line about the call, in
 	// the gateway, the pools and the park service, so one grep follows it.
 	Trace string `json:"trace,omitempty"`
+	// Media says, to each tab, where the call's audio is (issue 10): MediaHere, on
+	// this tab's PeerConnection; MediaElsewhere, on another tab of the user (which
+	// this one can take with a media action, "Move here"); MediaNeeded, on no tab
+	// — the tab it was on went away and the gateway holds the call for the
+	// re-attach grace, playing silence or music to the far end, then ends it with
+	// ReasonBrowserGone. Empty while the call has no media leg yet (ringing), and
+	// from gateways before issue 10.
+	Media string `json:"media,omitempty"`
 }
 
 // TracePattern is what a trace id looks like: 16 to 32 lowercase hex digits.
 var TracePattern = regexp.MustCompile(`^[0-9a-f]{16,32}$`)
+
+// Where a call's media is, per tab (Call.Media).
+const (
+	MediaHere      = "here"
+	MediaElsewhere = "elsewhere"
+	MediaNeeded    = "needed"
+)
+
+// ReasonBrowserGone is why a call ends when its tab went away and none re-attached
+// it within the grace: both sides see it (the far end in the BYE's Reason header).
+const ReasonBrowserGone = "the caller's browser went away"
 
 // Call directions.
 const (
@@ -247,6 +273,11 @@ func (m *Call) validate() *Error {
 	}
 	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
+	}
+	switch m.Media {
+	case "", MediaHere, MediaElsewhere, MediaNeeded:
+	default:
+		return badField("media", "%q is not here, elsewhere or needed", m.Media)
 	}
 	if m.SDP != "" {
 		return validSDP(m.SDP)
@@ -291,7 +322,7 @@ func (m *Parked) validate() *Error {
 }
 
 // ICE trickles one ICE candidate of a call's media, either way. Ref is the id of the
-// action (call, answer or retrieve) whose offer started the media leg: the browser
+// action (call, answer, retrieve or media) whose offer started the media leg: the browser
 // trickles before it knows the call's id, and the gateway answers in kind. An empty
 // Candidate means that side has gathered all its candidates.
 type ICE struct {
@@ -334,6 +365,10 @@ type Welcome struct {
 	// calls and ends, at once, any other it still shows: the gateway no longer has
 	// them. A welcome answering a refreshed token lists the calls live then.
 	Calls []string `json:"calls,omitempty"`
+	// NeedsMedia are those of Calls whose media is on no tab (Call.Media
+	// "needed"): the tab re-attaches each with a new PeerConnection and a media
+	// action within the gateway's re-attach grace, or the call ends.
+	NeedsMedia []string `json:"needsMedia,omitempty"`
 }
 
 func (*Welcome) Type() Type { return TypeWelcome }
@@ -344,6 +379,11 @@ func (m *Welcome) validate() *Error {
 	for i, id := range m.Calls {
 		if !callIDPattern.MatchString(id) {
 			return badField("calls", "[%d]: %q is not a call id", i, id)
+		}
+	}
+	for i, id := range m.NeedsMedia {
+		if !callIDPattern.MatchString(id) {
+			return badField("needsMedia", "[%d]: %q is not a call id", i, id)
 		}
 	}
 	return nil

@@ -28,6 +28,8 @@ func (a *app) input(in any) {
 		if a.calls.Choose(in.call) {
 			a.callsChanged()
 		}
+	case moveEvent:
+		a.run(softphone.Command{Act: signaling.ActionMedia, Call: in.call})
 	case softphone.Digit:
 		a.digit(in.Key)
 	case parkedRetrieveEvent:

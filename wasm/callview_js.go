@@ -9,7 +9,8 @@ import (
 )
 
 // showCalls renders the call list, newest first: one li.call per call with
-// data-call-id, data-call-state, data-direction, data-muted (and data-orbit once parked),
+// data-call-id, data-call-state, data-direction, data-muted, data-media (where its audio
+// is: here, elsewhere, needed) and data-orbit once parked,
 // aria-current on the focus, and inside it the peer, the state in words, the timer and
 // the button that makes it the focus. Items are kept and updated in place, so a state
 // push does not take the keyboard focus away from a select button.
@@ -42,7 +43,14 @@ func newCallItem(id string) js.Value {
 	main.Get("classList").Call("add", "call-main")
 	main.Call("append", span("call-peer", ""), span("call-state", ""))
 	sel.Call("append", main, span("call-timer", ""))
-	li.Call("append", sel)
+	// Shown while the call is live on another tab of the user (issue 10).
+	move := document.Call("createElement", "button")
+	move.Set("type", "button")
+	move.Get("classList").Call("add", "call-move")
+	setAttr(move, "data-part", "call-move")
+	move.Set("textContent", softphone.LabelMoveHere)
+	move.Set("hidden", true)
+	li.Call("append", sel, move)
 	return li
 }
 
@@ -53,6 +61,15 @@ func fillCallItem(li js.Value, c *softphone.ListedCall, focused, muted bool, now
 		setAttr(li, "data-direction", c.Direction)
 	}
 	setAttr(li, "data-muted", boolText(muted))
+	if c.Media != "" {
+		setAttr(li, "data-media", c.Media)
+	} else {
+		removeAttr(li, "data-media")
+	}
+	if move := query(li, `[data-part="call-move"]`); present(move) && move.Get("hidden").Bool() == c.Movable() {
+		move.Set("hidden", !c.Movable())
+		setAttr(move, "title", "Take the call with "+softphone.PeerName(c)+" onto this tab")
+	}
 	if c.Orbit != "" {
 		setAttr(li, "data-orbit", c.Orbit)
 	} else {

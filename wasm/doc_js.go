@@ -18,9 +18,12 @@
 // status region and the ten action buttons are required; every other part is optional. The hooks (tests rely on them):
 //
 //	[data-part="calls"] > li.call[data-call-id][data-call-state][data-direction][data-muted]
-//	    ([data-orbit] once parked; aria-current="true" on the focus call), with
+//	    ([data-orbit] once parked; aria-current="true" on the focus call; [data-media]
+//	    here|elsewhere|needed: where its audio is), with
 //	    [data-part="call-peer"], [data-part="call-state"], [data-part="call-timer"] (m:ss)
-//	    inside button[data-part="call-select"], which makes it the focus
+//	    inside button[data-part="call-select"], which makes it the focus, and
+//	    button[data-part="call-move"] "Move here", shown while the call is on another tab or none
+//	window.__parkwayICERestarts   how many ICE restarts this page began
 //	[data-part="parked"] > li[data-orbit][data-seconds-left] with [data-part="parked-peer"],
 //	    [data-part="parked-by"], [data-part="parked-left"], button[data-part="parked-retrieve"],
 //	    li[data-pool] and [data-part="parked-on"] (shown when calls are not all on the active pool);
@@ -45,9 +48,9 @@
 // through the websocket. On reconnect the gateway's welcome lists the calls it still
 // carries, each of which it then resends; the calls it did not list are ended here at
 // once and their media closed — no timer, so a page stalled under load ends nothing
-// that is live.
-// ICE restart is not done: the contract has no message to renegotiate a call's media, so
-// a PeerConnection whose ICE fails stays failed until the call is hung up.
+// that is live. A call the gateway marks as needing media (its tab reloaded) is
+// re-attached with a new connection, and a connection whose ICE goes down is restarted
+// (reattach_js.go).
 //
 // The softphone's logic — the call list and the focus call, the transfer plan, the
 // commands and the API's argument checks, the capability display (which button is

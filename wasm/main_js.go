@@ -46,6 +46,14 @@ type app struct {
 	noTrickle bool
 	// localMute is the user's mute per call, applied to the microphone at once.
 	localMute map[string]bool
+	// mediaRefs maps a media action in flight (re-attach, Move here, ICE restart) to
+	// its call; reattaching are the calls such an action is under way for.
+	mediaRefs   map[string]string
+	reattaching map[string]time.Time
+	// reattach are the calls the last welcome said need media: this tab, having just
+	// connected, takes them back by itself (a call that loses its tab later is the
+	// user's to take, with Move here, so two open tabs never race for it).
+	reattach map[string]bool
 
 	parked    *signaling.Parked
 	ring      ringer
@@ -70,6 +78,7 @@ func main() {
 		pending: map[string]signaling.Action{}, waiters: map[string]softphone.Waiter{},
 		offers: map[string]*peer{}, peers: map[string]*peer{}, byRef: map[string]*peer{},
 		offerCalls: map[string]string{}, iceIDs: map[string]bool{}, localMute: map[string]bool{},
+		mediaRefs: map[string]string{}, reattaching: map[string]time.Time{}, reattach: map[string]bool{},
 		link: softphone.Link{WaitReason: "Connecting…"}}
 
 	offer := func(in any) bool {
@@ -105,6 +114,7 @@ func main() {
 			if a.parked != nil && len(a.parked.Calls) > 0 {
 				a.showParked()
 			}
+			a.keepMedia(now)
 			a.ring.keep()
 		}
 	}
@@ -125,6 +135,10 @@ func (a *app) handle(ev any) {
 		a.link.Connected = true
 		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
+		a.reattach = map[string]bool{}
+		for _, id := range ev.welcome.NeedsMedia {
+			a.reattach[id] = true
+		}
 		if reconnected {
 			a.reconcile(ev.welcome.Calls)
 		}
@@ -138,6 +152,7 @@ func (a *app) handle(ev any) {
 			a.ready = true
 			a.view.markReady()
 		}
+		a.keepMedia(time.Now())
 		if a.link.Connected && !a.readySent {
 			a.readySent = true
 			publish("ready", map[string]string{"user": a.user})
@@ -158,6 +173,10 @@ func (a *app) handle(ev any) {
 		a.localCandidate(ev)
 	case remoteEvent:
 		a.remoteApplied(ev)
+	case iceStateEvent:
+		a.iceState(ev)
+	case restartEvent:
+		a.sendRestart(ev)
 	}
 }
 
@@ -173,9 +192,15 @@ func (a *app) disconnected(status connStatus) {
 		delete(a.waiters, id)
 	}
 	for id, p := range a.offers { // their answers will never come
-		a.closePeer(p)
+		if call, media := a.mediaRefs[id]; media && a.peers[call] == p {
+			p.restarting = false // an ICE restart's: the peer stays, the next tick restarts again
+		} else {
+			a.closePeer(p)
+		}
 		delete(a.offers, id)
 	}
+	a.mediaRefs = map[string]string{}
+	a.reattaching = map[string]time.Time{}
 	a.link.WaitReason = "Connecting…"
 	switch status {
 	case connReconnecting:
@@ -236,6 +261,7 @@ func (a *app) callChanged(ev callEvent) {
 		}
 	}
 	a.calls.Update(c, time.Now())
+	a.dropMoved(c.ID)
 	for id, w := range a.waiters {
 		if ok, call, e := w.Done(c, ev.ref); ok {
 			if e != nil {

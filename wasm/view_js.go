@@ -123,6 +123,7 @@ func (v *view) close() {
 // softphone.Press, Digit, HoldToggle and FocusNumber.
 type (
 	selectEvent struct{ call string } // a call's select button
+	moveEvent   struct{ call string } // a call's Move here button
 	// parkedRetrieveEvent is a parked call's Retrieve button.
 	parkedRetrieveEvent struct{ orbit string }
 	numberEvent         struct{} // the Number field changed (the transfer plan may)
@@ -148,6 +149,11 @@ func (v *view) onInput(fn func(any)) {
 			if b := closest(ev.Get("target"), `button[data-part="call-select"]`); present(b) {
 				if li := closest(b, "li[data-call-id]"); present(li) {
 					fn(selectEvent{li.Call("getAttribute", "data-call-id").String()})
+				}
+			}
+			if b := closest(ev.Get("target"), `button[data-part="call-move"]`); present(b) {
+				if li := closest(b, "li[data-call-id]"); present(li) {
+					fn(moveEvent{li.Call("getAttribute", "data-call-id").String()})
 				}
 			}
 		}))

@@ -53,6 +53,13 @@ type peer struct {
 	inICE     []webrtc.ICECandidateInit
 	muted     bool
 	closed    bool
+
+	// ICE restart (issue 10 item 2): iceDown while the browser's ICE connection is
+	// disconnected or failed; restarting from when a restart's offer is being made
+	// until its answer is applied; restarted when the last one began.
+	iceDown    bool
+	restarting bool
+	restarted  time.Time
 }
 
 // offerEvent is a peer whose offer is set and ready to go out for cmd, or why not.
@@ -66,6 +73,20 @@ type offerEvent struct {
 type localICEEvent struct {
 	peer *peer
 	ice  signaling.ICE
+}
+
+// iceStateEvent is p's new ICE connection state (RTCIceConnectionState).
+type iceStateEvent struct {
+	peer  *peer
+	state string
+}
+
+// restartEvent is p's ICE-restart offer, set locally, for call; or why there is none.
+type restartEvent struct {
+	peer *peer
+	call string
+	sdp  string
+	err  error
 }
 
 // remoteEvent reports that the gateway's answer was applied to p, or why not.
@@ -116,6 +137,16 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 			return
 		}
 		p.audio.Set("srcObject", global.Get("MediaStream").New([]any{ev.Get("track")}))
+	}))
+	p.releases = append(p.releases, listen(raw, "iceconnectionstatechange", func(js.Value) {
+		st := raw.Get("iceConnectionState").String()
+		go func() { events <- iceStateEvent{peer: p, state: st} }()
+	}))
+	// DTLS closed by the gateway (the call moved to another tab) shows here first.
+	p.releases = append(p.releases, listen(raw, "connectionstatechange", func(js.Value) {
+		if st := raw.Get("connectionState").String(); st == "failed" || st == "closed" {
+			go func() { events <- iceStateEvent{peer: p, state: st} }()
+		}
 	}))
 	p.releases = append(p.releases, listen(raw, "icecandidate", func(ev js.Value) {
 		m := signaling.ICE{}
@@ -260,9 +291,9 @@ func stopTracks(stream js.Value) {
 }
 
 // needsOffer reports whether act carries this tab's SDP offer: the actions that start
-// a media leg at the gateway.
+// a media leg at the gateway, and media, which takes an existing call's onto this tab.
 func needsOffer(act signaling.Action) bool {
-	return act == signaling.ActionCall || act == signaling.ActionAnswer || act == signaling.ActionRetrieve
+	return act == signaling.ActionCall || act == signaling.ActionAnswer || act == signaling.ActionRetrieve || act == signaling.ActionMedia
 }
 
 // prepareOffer builds the peer for cmd off the loop and reports back as an offerEvent.
@@ -297,11 +328,19 @@ func (a *app) sendOffer(ev offerEvent) {
 		return
 	}
 	a.sent(id, ev.cmd)
-	p := ev.peer
+	if ev.cmd.Act == signaling.ActionMedia {
+		a.mediaRefs[id] = ev.cmd.Call
+	}
+	a.offered(ev.peer, id, req.SDP)
+}
+
+// offered files p under the request id that carried its offer and trickles the
+// candidates gathered so far.
+func (a *app) offered(p *peer, id, sdp string) {
 	p.ref = id
 	a.offers[id] = p
 	a.byRef[id] = p
-	for _, m := range softphone.Unsent(p.outICE, req.SDP) {
+	for _, m := range softphone.Unsent(p.outICE, sdp) {
 		a.trickle(p, m)
 	}
 	p.outICE = nil
@@ -382,9 +421,17 @@ func (a *app) attachAnswer(c *signaling.Call, ref string) {
 		return
 	}
 	// The request may still fail (a call to an unknown user is refused after the
-	// leg answered): its error then ends this call, so keep ref → call until then.
+	// leg answered): its error then ends this call, so keep ref → call until then. A
+	// media action's does not: the call goes on at the gateway.
 	delete(a.offers, ref)
-	a.offerCalls[ref] = c.ID
+	if _, media := a.mediaRefs[ref]; media {
+		p.restarting = false
+		delete(a.mediaRefs, ref)
+		delete(a.pending, ref)
+		delete(a.reattaching, c.ID)
+	} else {
+		a.offerCalls[ref] = c.ID
+	}
 	if old := a.peers[c.ID]; old != nil && old != p {
 		a.closePeer(old)
 	}
@@ -420,6 +467,21 @@ func (a *app) endPeer(call string) {
 // offerRefused closes the peer of an offer the gateway answered with an error, and
 // ends the call it had started, saying why, unless the gateway already ended it.
 func (a *app) offerRefused(e *signaling.Error) {
+	if call, ok := a.mediaRefs[e.Ref]; ok {
+		// Taking the call's audio failed; the call itself goes on, and a re-attach
+		// is tried again on the next tick.
+		delete(a.mediaRefs, e.Ref)
+		delete(a.reattaching, call)
+		if p, ok := a.offers[e.Ref]; ok {
+			delete(a.offers, e.Ref)
+			if a.peers[call] != p {
+				a.closePeer(p)
+			} else {
+				p.restarting = false
+			}
+		}
+		return
+	}
 	if p, ok := a.offers[e.Ref]; ok {
 		a.closePeer(p)
 		delete(a.offers, e.Ref)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/demousers"
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
 )
 
@@ -64,6 +66,12 @@ type demoFlags struct {
 	onNetwork bool
 	// survivablePark turns survivable park on for both pools (--survivable-park).
 	survivablePark bool
+	// reattachGrace and reattachHold: a call whose tab went away (issue 10).
+	reattachGrace time.Duration
+	reattachHold  media.Hold
+	// icePortMin and icePortMax bound the gateway's ICE UDP ports (--ice-ports);
+	// both zero: any port.
+	icePortMin, icePortMax uint16
 }
 
 func parseDemoFlags(args []string) (demoFlags, error) {
@@ -85,8 +93,27 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	fs.StringVar(&f.embedKey, "embed-key", gateway.DemoEmbedKey, "the key host backends present to POST /api/tickets (published: demo only)")
 	fs.BoolVar(&f.onNetwork, "demo-on-network", false, "allow an --http address other than loopback: anyone who reaches it signs in as any demo user and drives the admin API")
 	fs.BoolVar(&f.survivablePark, "survivable-park", false, "re-park a call parked on a pool that dies on the other pool instead of hanging it up, when the parked party is a browser user (beyond Lync; off: the seed's drop)")
+	fs.DurationVar(&f.reattachGrace, "reattach-grace", gateway.DefaultReattachGrace, "how long a call whose tab went away waits for a tab of its user to take it back")
+	hold := fs.String("reattach-hold", "silence", "what the far end hears meanwhile: silence or music")
+	icePorts := fs.String("ice-ports", "", "MIN-MAX: the UDP ports the gateway's WebRTC (ICE) side uses; empty: any")
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
+	}
+	if f.reattachGrace <= 0 {
+		return demoFlags{}, fmt.Errorf("--reattach-grace %v must be positive", f.reattachGrace)
+	}
+	var err error
+	if f.reattachHold, err = media.ParseHold(*hold); err != nil {
+		return demoFlags{}, fmt.Errorf("--reattach-hold %q must be silence or music", *hold)
+	}
+	if *icePorts != "" {
+		lo, hi, ok := strings.Cut(*icePorts, "-")
+		a, errA := strconv.ParseUint(lo, 10, 16)
+		b, errB := strconv.ParseUint(hi, 10, 16)
+		if !ok || errA != nil || errB != nil || a == 0 || a > b {
+			return demoFlags{}, fmt.Errorf("--ice-ports %q must be MIN-MAX, two ports with MIN ≤ MAX", *icePorts)
+		}
+		f.icePortMin, f.icePortMax = uint16(a), uint16(b)
 	}
 	if !f.onNetwork && !configfile.LoopbackOnly(f.http) {
 		return demoFlags{}, fmt.Errorf("--http %q is not a loopback address: the demo signs anyone in as any user and its admin API is open, so it serves on loopback (127.0.0.1:PORT) only; add --demo-on-network to serve it to the network anyway", f.http)
@@ -173,7 +200,9 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 			Active:      home.Name(),
 			Credentials: creds,
 		},
-		mediaIP: f.sipIP,
+		mediaIP:    f.sipIP,
+		icePortMin: f.icePortMin,
+		icePortMax: f.icePortMax,
 		gateway: gateway.Config{
 			DrainTimeout: f.drainTimeout,
 			Demo:         true,
@@ -181,6 +210,8 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 			EmbedKey:     []byte(f.embedKey),
 			// Every tab and test browser of the machine comes from 127.0.0.1.
 			MaxSessionsPerIP: gateway.DemoMaxSessionsPerIP,
+			ReattachGrace:    f.reattachGrace,
+			ReattachHold:     f.reattachHold,
 		},
 		demoPools: pools,
 		ready: func(gw *gateway.Server, url string, sip *ua.Manager) {

@@ -32,6 +32,9 @@ type edge struct {
 	// mediaIP is the one address calls' ICE offers and RTP bridges bind; zero means the
 	// user agent's own.
 	mediaIP netip.Addr
+	// icePortMin and icePortMax bound the ICE UDP ports of calls' WebRTC side; zero:
+	// any port.
+	icePortMin, icePortMax uint16
 	// gateway is the gateway's own settings; serve wires in the controller, the admin
 	// API, SIP, media and the logger.
 	gateway gateway.Config
@@ -179,7 +182,7 @@ func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager, adminOpts ...ad
 	if !mediaIP.IsValid() {
 		mediaIP = netip.MustParseAddrPort(sip.Addr()).Addr()
 	}
-	mf, err := media.NewFactory(&media.Options{IPs: []netip.Addr{mediaIP}})
+	mf, err := media.NewFactory(&media.Options{IPs: []netip.Addr{mediaIP}, PortMin: e.icePortMin, PortMax: e.icePortMax})
 	if err != nil {
 		return gateway.Config{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/strictyaml"
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/park/parkwire"
 )
 
@@ -77,6 +78,8 @@ type File struct {
 //	  listen: 127.0.0.1:5090         # the gateway's SIP listener, UDP and TCP; an IP, it goes in Contact
 //	  credentialsFile: users.yaml    # "user: password" per line, the pools' digest passwords
 //	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
+//	  reattachGrace: 30s             # a call whose tab went away waits this long for a tab to take it back
+//	  reattachHold: silence          # what its far end hears meanwhile: silence or music
 //
 // Relative file names are taken relative to the config file's directory. Secrets live in
 // files of their own, not in this one, so it can be shared and committed.
@@ -111,6 +114,8 @@ type fileSIP struct {
 	Listen          string `yaml:"listen"`
 	CredentialsFile string `yaml:"credentialsFile"`
 	SignOutGrace    string `yaml:"signOutGrace"`
+	ReattachGrace   string `yaml:"reattachGrace"`
+	ReattachHold    string `yaml:"reattachHold"`
 }
 
 type fileRate struct {
@@ -177,6 +182,13 @@ func Parse(data []byte, dir string) (File, error) {
 	if f.SIP != nil {
 		fc.UA = f.SIP.ua(fc.DR, p)
 		fc.Gateway.SignOutGrace = p.duration("sip.signOutGrace", f.SIP.SignOutGrace)
+		fc.Gateway.ReattachGrace = p.duration("sip.reattachGrace", f.SIP.ReattachGrace)
+		if h := f.SIP.ReattachHold; h != "" {
+			var err error
+			if fc.Gateway.ReattachHold, err = media.ParseHold(h); err != nil {
+				p.bad("sip.reattachHold", fmt.Sprintf("%q", h), "must be silence or music")
+			}
+		}
 	}
 	if err := p.err(); err != nil {
 		return File{}, err

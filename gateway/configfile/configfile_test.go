@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/media"
 )
 
 const goodConfig = `
@@ -108,6 +109,8 @@ func TestParseConfigRefuses(t *testing.T) {
 		"sip pool name":    {"sip: 127.0.0.1:5080", "sip: pool-b.example:5080", "pools.backup.sip"},
 		"sip bad key":      {"signOutGrace: 3s", "signoutGrace: 3s", "signoutGrace"},
 		"sip bad grace":    {"signOutGrace: 3s", "signOutGrace: soon", "sip.signOutGrace"},
+		"reattach grace":   {"signOutGrace: 3s", "signOutGrace: 3s, reattachGrace: later", "sip.reattachGrace"},
+		"reattach hold":    {"signOutGrace: 3s", "signOutGrace: 3s, reattachHold: jazz", "sip.reattachHold"},
 		"two documents":    {"http: 127.0.0.1:9090", "http: 127.0.0.1:9090\n---\nhttp: 127.0.0.1:9091", "more than one YAML document"},
 	} {
 		conf := strings.Replace(goodConfig, tc.edit, tc.want, 1)
@@ -219,5 +222,18 @@ func TestAuditLogKey(t *testing.T) {
 	}
 	if fc, err := Parse([]byte(goodConfig), dir); err != nil || fc.AuditLog != "" {
 		t.Errorf("without auditLog: %q, %v; want none", fc.AuditLog, err)
+	}
+}
+
+// sip.reattachGrace and sip.reattachHold (issue 10) reach the gateway's config.
+func TestReattachSettings(t *testing.T) {
+	dir := writeSecrets(t)
+	conf := strings.Replace(goodConfig, "signOutGrace: 3s", "signOutGrace: 3s, reattachGrace: 45s, reattachHold: music", 1)
+	fc, err := Parse([]byte(conf), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.Gateway.ReattachGrace != 45*time.Second || fc.Gateway.ReattachHold != media.HoldMusic {
+		t.Errorf("re-attach grace %v, hold %v; want 45s, music", fc.Gateway.ReattachGrace, fc.Gateway.ReattachHold)
 	}
 }

@@ -55,6 +55,10 @@ type phones struct {
 	maxCalls int
 	// metrics counts actions and their durations (Config.Metrics); nil: none.
 	metrics *metrics.Gateway
+	// grace is how long a call whose tab went away waits for another (reattach.go);
+	// hold is what its far end hears meanwhile once the tab's media is gone.
+	grace time.Duration
+	hold  media.Hold
 
 	mu     sync.Mutex
 	users  map[string]*phone
@@ -107,6 +111,16 @@ type callEntry struct {
 	// that ends it here means the transfer happened.
 	xfer bool
 
+	// Re-attach (reattach.go). holder is the tab whose PeerConnection leg serves; nil
+	// once that tab went away, while orphaned (the grace timer) runs. kept: the call
+	// keeps its user's registration meanwhile; detached: the bridge plays the hold
+	// sound. mediaMu lets one media action at a time move the call.
+	holder   *edge.Session
+	orphaned *time.Timer
+	kept     bool
+	detached bool
+	mediaMu  sync.Mutex
+
 	// The tab whose offer the leg answered gets the answer once, with its request id.
 	origin  *edge.Session
 	ref     string
@@ -156,10 +170,14 @@ func (ph *phone) greet(s *edge.Session, id string, w *signaling.Welcome) {
 	ph.sessions[s] = struct{}{}
 	live := ph.liveLocked()
 	msgs := make([]signaling.Call, len(live))
-	w.Calls = nil
+	w.Calls, w.NeedsMedia = nil, nil
 	for i, e := range live {
 		msgs[i] = e.message()
+		msgs[i].Media = e.mediaFor(s)
 		w.Calls = append(w.Calls, e.id)
+		if msgs[i].Media == signaling.MediaNeeded {
+			w.NeedsMedia = append(w.NeedsMedia, e.id)
+		}
 	}
 	ph.mu.Unlock()
 	s.Reply(id, w)
@@ -212,6 +230,7 @@ func (ph *phone) leave(s *edge.Session) {
 		}
 	}
 	ph.mu.Unlock()
+	ph.orphanTab(s)
 	ph.p.parked.leave(s)
 }
 
@@ -269,14 +288,21 @@ func (ph *phone) pump(u *ua.User) {
 	}
 	ph.mu.Lock()
 	var legs []*media.Leg
+	releases := 0
 	for id, c := range ph.calls {
 		if c.call.User() == u {
 			legs = append(legs, c.leg)
 			ph.finishLegLocked(c.leg)
+			if ph.settleLocked(c) {
+				releases++
+			}
 			delete(ph.calls, id)
 		}
 	}
 	ph.mu.Unlock()
+	for range releases {
+		ph.p.regs.leave(ph.name)
+	}
 	for _, l := range legs {
 		if l != nil {
 			_ = l.Close()
@@ -310,6 +336,7 @@ func (ph *phone) event(ev ua.Event) {
 	// is carol, a number stays a number.
 	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, uriUser(ev.Call.Peer())
 	var leg *media.Leg
+	release := false
 	if e.state == signaling.CallEnded {
 		if e.xfer && e.reason == "replaced" {
 			// The consult call of an attended transfer: its far end took the
@@ -318,11 +345,15 @@ func (ph *phone) event(ev ua.Event) {
 		}
 		leg, e.leg = e.leg, nil
 		ph.finishLegLocked(leg)
+		release = ph.settleLocked(e)
 		delete(ph.calls, e.id)
 	}
 	logged := []any{"user", ph.name, "call", e.id, "state", e.state, "reason", e.reason, calltrace.Attr, e.trace}
 	ph.mu.Unlock()
 	ph.p.log.Info("call", logged...)
+	if release {
+		ph.p.regs.leave(ph.name)
+	}
 	ph.push(e)
 	if leg != nil {
 		_ = leg.Close()
@@ -364,12 +395,15 @@ func (ph *phone) pushTo(e *callEntry, to *edge.Session, id string) {
 		origin, ref = to, id
 	}
 	sessions := make([]*edge.Session, 0, len(ph.sessions))
+	where := make([]string, 0, len(ph.sessions))
 	for s := range ph.sessions {
 		sessions = append(sessions, s)
+		where = append(where, e.mediaFor(s))
 	}
 	ph.mu.Unlock()
-	for _, s := range sessions {
+	for i, s := range sessions {
 		m, mid := msg, ""
+		m.Media = where[i]
 		if s == origin {
 			m.SDP, mid = answer, ref
 		}
@@ -489,7 +523,7 @@ func (ph *phone) Act(s *edge.Session, id string, req *signaling.Request) {
 	}
 	ph.p.wg.Add(1)
 	ph.p.mu.Unlock()
-	media := startsMedia(req.Action)
+	media := startsMedia(req.Action) || req.Action == signaling.ActionMedia
 	if media {
 		// Before the request runs: the tab may trickle candidates for it at once.
 		ph.openRef(s, id)
@@ -581,6 +615,11 @@ func (ph *phone) do(s *edge.Session, id string, req *signaling.Request) *signali
 			return noCall(req.Call)
 		}
 		return ph.mute(s, id, e, *req.Muted)
+	case signaling.ActionMedia:
+		if e == nil {
+			return noCall(req.Call)
+		}
+		return ph.media(ctx, s, id, e, req.SDP)
 	case signaling.ActionHold, signaling.ActionResume:
 		if call == nil {
 			return noCall(req.Call)
@@ -645,14 +684,8 @@ func noCall(id string) *signaling.Error {
 // ice messages to the tab (tr, started when the answer is queued), while the tab's
 // reach the leg through the action's ref.
 func (ph *phone) newLeg(ctx context.Context, s *edge.Session, id, offer string, law media.Codec) (*media.Leg, string, *outTrickle, *signaling.Error) {
-	if offer == "" {
-		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
-	}
-	if _, err := media.OfferCodecs(offer); err != nil {
-		if errors.Is(err, media.ErrNoG711) {
-			return nil, "", nil, &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio; Parkway relays G.711 without transcoding"}
-		}
-		return nil, "", nil, &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
+	if se := checkOffer(offer); se != nil {
+		return nil, "", nil, se
 	}
 	leg, err := ph.p.f.NewLeg(&media.BridgeConfig{LocalAddr: netip.AddrPortFrom(ph.p.addr, 0), Codec: law})
 	if err != nil {
@@ -681,6 +714,21 @@ func (ph *phone) newLeg(ctx context.Context, s *edge.Session, id, offer string, 
 	// The remote description is set: the tab's candidates can reach the leg now.
 	ph.attachRef(s, id, leg)
 	return leg, answer.SDP, tr, nil
+}
+
+// checkOffer refuses a browser offer the bridge cannot use before any leg exists: none,
+// or one without G.711 (the bridge never transcodes).
+func checkOffer(offer string) *signaling.Error {
+	if offer == "" {
+		return &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: "is required: the browser's offer for the call's audio"}
+	}
+	if _, err := media.OfferCodecs(offer); err != nil {
+		if errors.Is(err, media.ErrNoG711) {
+			return &signaling.Error{Code: signaling.CodeNoG711, Field: "sdp", Message: "offer has no G.711 (PCMU or PCMA) audio; Parkway relays G.711 without transcoding"}
+		}
+		return &signaling.Error{Code: signaling.CodeBadField, Field: "sdp", Message: err.Error()}
+	}
+	return nil
 }
 
 // reserveCall counts a dial about to start against the user's calls: its entry, or a
@@ -716,7 +764,11 @@ func (ph *phone) dial(ctx context.Context, s *edge.Session, id string, u *ua.Use
 		return e
 	}
 	cm := ph.callMedia(leg, id)
+	ph.mu.Lock()
 	entry.leg, entry.origin, entry.ref, entry.answer, entry.trickle = leg, s, id, answer, tr
+	entry.holder = s
+	ph.mu.Unlock()
+	ph.watchLeg(entry, leg)
 	cm.entry = entry
 	_, err := u.Dial(ctx, target, cm)
 	if err == nil {
@@ -747,9 +799,11 @@ func (ph *phone) answer(ctx context.Context, s *edge.Session, id string, e *call
 	cm := ph.callMedia(leg, id)
 	ph.mu.Lock()
 	e.leg, e.origin, e.ref, e.answer, e.trickle = leg, s, id, answer, tr
+	e.holder = s
 	leg.Bridge().SetMuted(e.muted)
 	cm.entry = e
 	ph.mu.Unlock()
+	ph.watchLeg(e, leg)
 	ph.push(e)
 	if _, err := in.Answer(ctx, cm); err != nil {
 		ph.mu.Lock()
@@ -772,6 +826,15 @@ func (p *phones) close() {
 	p.mu.Unlock()
 	p.unwatch()
 	p.cancel()
+	p.mu.Lock()
+	for _, ph := range p.users {
+		ph.mu.Lock()
+		for _, e := range ph.calls {
+			ph.settleLocked(e) // the registrations close on their own
+		}
+		ph.mu.Unlock()
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -24,8 +24,14 @@
 // peer a user name or number; the newest live call is the focus the pushed
 // capabilities are computed for. An offer without G.711 gets "no-g711", a call to an
 // unknown user "not-found". A tab that reconnects is greeted with its user's live calls
-// and keeps them; a closed websocket never ends a call, only the sign-out grace after
-// the user's last tab does.
+// and keeps them; a closed websocket never ends a call at once, only the re-attach grace
+// running out with no tab and no media does (below).
+//
+// Re-attach (reattach.go, issue 10): a call whose tab went away waits the re-attach
+// grace for a tab of its user to take it back with a media action — an ICE restart on
+// the same leg, or a hand-over of its bridge to a new leg — the far end hearing the
+// hold sound once the tab's media is gone; then it ends with "the caller's browser went
+// away". The calls a tab greets with and each call push say where the audio is.
 //
 // The parked list (parked.go): one subscription to each pool's park service, merged
 // (each call names its pool) and pushed as "parked" to every tab on each change; a
@@ -55,6 +61,8 @@
 //     and asks the user agent for the active pool or a watcher to resubscribe.
 //   - registrations: a user's op lock → registrations.mu; its callback into the
 //     calls (signedIn, taking phones.mu) runs with neither held.
+//   - a call's mediaMu (one media action at a time) comes before phone.out and
+//     phone.mu; keep/leave of the registrations and Bridge.Detach run with none held.
 //
 // TestCallsLockOrderUnderLoad (gateway/calls_lockorder_test.go) runs these paths at
 // once, many tabs and calls, under the race detector with a deadline.

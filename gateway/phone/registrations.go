@@ -145,6 +145,20 @@ func (g *registrations) signIn(user string, u *userRegistration) (tried bool, er
 	return true, err
 }
 
+// keep counts a call waiting for a tab to re-attach it (reattach.go) as a session of
+// user, without signing in anew: the user stays registered, so the sign-out grace
+// does not end the call before its re-attach grace does. leave uncounts it.
+func (g *registrations) keep(user string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	u := g.users[user]
+	if g.closed || u == nil {
+		return
+	}
+	u.sessions++
+	g.stopTimerLocked(u)
+}
+
 // leave uncounts a session; the last one schedules the sign-out after the grace period.
 func (g *registrations) leave(user string) {
 	g.mu.Lock()

@@ -28,6 +28,11 @@ type Config struct {
 	// session ends. Required.
 	Registrar    Registrar
 	SignOutGrace time.Duration
+	// ReattachGrace and ReattachHold: how long a call whose tab went away waits for
+	// another, and what its far end hears meanwhile (reattach.go). Zero:
+	// DefaultReattachGrace, media.HoldSilence.
+	ReattachGrace time.Duration
+	ReattachHold  media.Hold
 	// SIP and Media, both set, make the phone carry calls; MediaAddr is where the
 	// bridges bind their SIP-side RTP sockets, and Controller is required with them.
 	SIP        *ua.Manager
@@ -59,6 +64,13 @@ func New(cfg Config) *Service {
 		s.phones = newPhones(cfg.Controller, s.regs, cfg.Logger, cfg.SIP, cfg.Media, cfg.MediaAddr)
 		s.phones.maxCalls = cfg.MaxCalls
 		s.phones.metrics = cfg.Metrics
+		s.phones.grace, s.phones.hold = cfg.ReattachGrace, cfg.ReattachHold
+		if s.phones.grace <= 0 {
+			s.phones.grace = DefaultReattachGrace
+		}
+		if s.phones.hold == media.HoldNothing {
+			s.phones.hold = media.HoldSilence
+		}
 		s.regs.signedIn = s.phones.signedIn
 	}
 	return s

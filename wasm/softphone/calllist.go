@@ -258,6 +258,9 @@ func (c *ListedCall) StateText() string {
 	if c.Reason != "" {
 		s += " — " + c.Reason
 	}
+	if c.MovedAway() {
+		s += " — moved to another tab"
+	}
 	if c.Orbit != "" {
 		s += " (orbit " + c.Orbit + ")"
 	}

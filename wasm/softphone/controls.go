@@ -14,6 +14,7 @@ var Labels = map[signaling.Action]string{
 	signaling.ActionPark:     "Park",
 	signaling.ActionRetrieve: "Retrieve",
 	signaling.ActionMute:     "Mute",
+	signaling.ActionMedia:    LabelMoveHere,
 	"":                       "Keypad",
 }
 
