@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `go tool task test` needs on a fresh Debian machine with Go: Chromium,
-# SIPp and Node.js (Playwright's runner, and the js/wasm test host) from Debian's
+# SIPp, nftables and Node.js (Playwright's runner, and the js/wasm test host) from Debian's
 # packages — only as root; otherwise it says what is missing — and the Playwright npm
 # packages. Idempotent: it installs only what is missing.
 set -euo pipefail
@@ -13,7 +13,7 @@ command -v unshare >/dev/null || missing+=(util-linux)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-command -v gzip >/dev/null || missing+=(gzip)
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)   # chaos tests and the ICE-restart spec drop packets with it
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${missing[*]} from Debian's packages"
