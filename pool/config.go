@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/park/parkwire"
 )
 
@@ -16,8 +17,12 @@ import (
 type Config struct {
 	// Name identifies the pool to the gateway and in logs, e.g. "pool-a".
 	Name string
-	// Domain is the SIP domain and the digest realm; empty means Name.
+	// Domain is the SIP domain; empty means Name.
 	Domain string
+	// Realm is the digest realm of this pool's challenges; empty means Domain. Users
+	// stored as HA1 hashes (User.HA1) must have been hashed with this realm, so a pool
+	// pair whose users file holds hashes shares one realm (configs/pool-*.yaml: parkway).
+	Realm string
 	// Listen is the host:port the pool serves SIP on, UDP and TCP on the same port.
 	// Port 0 picks a free port once; Stop and Start keep that port.
 	Listen string
@@ -30,7 +35,8 @@ type Config struct {
 	// Park configures this pool's Call Park service.
 	Park ParkConfig
 	// DigestAlgorithms are offered in this order in 401 challenges; empty means
-	// SHA-256 then MD5 (RFC 8760 §2.4). Phones that only know MD5 and answer the first
+	// SHA-256 then MD5 (RFC 8760 §2.4), or MD5 alone when a user is stored as an HA1
+	// hash (which only MD5 can check). Phones that only know MD5 and answer the first
 	// challenge (SIPp among them) need MD5 first or alone.
 	DigestAlgorithms []string
 	// UnauthenticatedCalls turns off what is on by default: the proxy demands digest
@@ -63,10 +69,13 @@ const (
 	DefaultFloodBurst = 1000
 )
 
-// User is one digest credential.
+// User is one digest credential: a plain Password, or HA1, the hex MD5 of
+// "name:realm:password" (internal/usersfile) for this pool's realm, as Kamailio and
+// Asterisk store them. A user has one or the other.
 type User struct {
 	Name     string
 	Password string
+	HA1      string
 }
 
 // Peer is the paired pool: requests for its orbits, and for users this pool does not
@@ -124,14 +133,24 @@ func (c Config) Validate() error {
 			bad(f+".name", strconv.Quote(u.Name), "is listed twice")
 		}
 		seen[u.Name] = true
-		if u.Password == "" {
-			bad(f+".password", `""`, "must not be empty")
+		switch {
+		case u.Password == "" && u.HA1 == "":
+			bad(f+".password", `""`, "must not be empty (or give ha1)")
+		case u.Password != "" && u.HA1 != "":
+			bad(f+".ha1", "(hidden)", "give a password or an ha1, not both")
+		case u.HA1 != "" && !usersfile.IsHA1(u.HA1):
+			bad(f+".ha1", "(hidden)", "must be 32 hex digits, MD5(user:realm:password)")
 		}
 	}
 	for i, a := range c.DigestAlgorithms {
 		if _, ok := digestHash(a); !ok {
 			bad(fmt.Sprintf("digestAlgorithms[%d]", i), strconv.Quote(a), "must be SHA-256 or MD5")
+		} else if c.hasHA1Users() && !strings.EqualFold(a, "MD5") {
+			bad(fmt.Sprintf("digestAlgorithms[%d]", i), strconv.Quote(a), "cannot check users stored as ha1 (MD5 only): list MD5 alone")
 		}
+	}
+	if c.Realm != "" && !isRealm(c.Realm) {
+		bad("realm", strconv.Quote(c.Realm), "must be printable ASCII without quotes or backslashes")
 	}
 	if c.FloodLimit.PerSecond < 0 {
 		bad("floodLimit.perSecond", c.FloodLimit.PerSecond, "must not be negative")
@@ -180,6 +199,37 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// hasHA1Users reports whether any user is stored as an HA1 hash.
+func (c Config) hasHA1Users() bool {
+	for _, u := range c.Users {
+		if u.HA1 != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// realm is the digest realm: Realm, else Domain, else Name.
+func (c Config) realm() string {
+	switch {
+	case c.Realm != "":
+		return c.Realm
+	case c.Domain != "":
+		return c.Domain
+	}
+	return c.Name
+}
+
+// isRealm accepts what can go in a quoted realm and in "user:realm:password".
+func isRealm(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func checkHostPort(s string) error {

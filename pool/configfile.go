@@ -3,11 +3,14 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/parkway/parkway/internal/strictyaml"
+	"github.com/parkway/parkway/internal/usersfile"
 )
 
 // The YAML form of Config, parsed strictly: an unknown or misspelt field is an error, so a
@@ -15,8 +18,12 @@ import (
 //
 //	name: pool-a
 //	listen: 127.0.0.1:5070
-//	users:
+//	realm: parkway                     # optional digest realm; default domain, else name
+//	users:                             # or usersFile, not both
 //	  - {name: alice, password: alice-demo}
+//	  - {name: bob, ha1: 0123…cdef}    # HA1 = MD5("bob:<realm>:password"), `parkway passwd`
+//	usersFile: users.yaml              # the gateway's sip.credentialsFile format (internal/usersfile);
+//	                                   # hashed entries must name this pool's realm
 //	peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: ["8000-8099"]}
 //	park:
 //	  orbits: ["7000-7099"]
@@ -31,9 +38,11 @@ import (
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`
+	Realm      string     `yaml:"realm"`
 	Listen     string     `yaml:"listen"`
 	ParkListen string     `yaml:"parkListen"`
 	Users      []fileUser `yaml:"users"`
+	UsersFile  string     `yaml:"usersFile"`
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
 	Digest     []string   `yaml:"digestAlgorithms"`
@@ -49,6 +58,7 @@ type fileFlood struct {
 type fileUser struct {
 	Name     string `yaml:"name"`
 	Password string `yaml:"password"`
+	HA1      string `yaml:"ha1"`
 }
 
 type filePeer struct {
@@ -81,15 +91,16 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 	cfg := Config{
 		Name:                 f.Name,
 		Domain:               f.Domain,
+		Realm:                f.Realm,
 		Listen:               f.Listen,
 		ParkListen:           f.ParkListen,
-		Users:                f.users(),
 		Peer:                 f.Peer.peer(&errs),
 		Park:                 f.Park.config(dir, &errs),
 		DigestAlgorithms:     f.Digest,
 		UnauthenticatedCalls: f.AuthCalls != nil && !*f.AuthCalls,
 		FloodLimit:           FloodLimit(f.Flood),
 	}
+	cfg.Users = f.users(cfg.realm(), dir, &errs)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -107,10 +118,36 @@ func (e *fileErrors) add(field string, value any, err error) {
 	*e = append(*e, &FieldError{Field: field, Value: value, Err: err})
 }
 
-func (f *fileConfig) users() []User {
+// users are the inline users, or those of usersFile (relative to dir), whose hashed
+// entries must have been made for realm.
+func (f *fileConfig) users(realm, dir string, errs *fileErrors) []User {
 	var users []User
 	for _, u := range f.Users {
-		users = append(users, User(u))
+		users = append(users, User{Name: u.Name, Password: u.Password, HA1: strings.ToLower(u.HA1)})
+	}
+	if f.UsersFile == "" {
+		return users
+	}
+	if len(f.Users) > 0 {
+		errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), errors.New("give users or usersFile, not both"))
+		return users
+	}
+	path := f.UsersFile
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	entries, err := usersfile.Load(path)
+	if err != nil {
+		errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), err)
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[name]
+		if e.Hashed() && e.Realm != realm {
+			errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), fmt.Errorf("user %q: ha1 is for realm %q, this pool's realm is %q (set realm, or hash again)", name, e.Realm, realm))
+			continue
+		}
+		users = append(users, User{Name: name, Password: e.Password, HA1: e.HA1})
 	}
 	return users
 }

@@ -17,7 +17,7 @@ var DemoUsers = asPoolUsers(demousers.All)
 func asPoolUsers(list []demousers.User) []User {
 	users := make([]User, len(list))
 	for i, u := range list {
-		users[i] = User(u)
+		users[i] = User{Name: u.Name, Password: u.Password}
 	}
 	return users
 }

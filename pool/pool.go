@@ -26,7 +26,7 @@ type Pool struct {
 	cfg      Config
 	opt      Options
 	log      *slog.Logger
-	users    map[string]string // name → password
+	users    map[string]User // by name
 	bindings BindingStore
 	nonces   *nonces
 	flood    *floodGate
@@ -55,11 +55,15 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		return nil, fmt.Errorf("pool config: %w", err)
 	}
 	cfg = cfg.clone()
+	cfg.Realm = cfg.realm()
 	if cfg.Domain == "" {
 		cfg.Domain = cfg.Name
 	}
 	if len(cfg.DigestAlgorithms) == 0 {
 		cfg.DigestAlgorithms = append([]string(nil), digestAlgorithms...)
+		if cfg.hasHA1Users() {
+			cfg.DigestAlgorithms = []string{"MD5"} // an HA1 hash can only check MD5
+		}
 	}
 	for i, a := range cfg.DigestAlgorithms {
 		cfg.DigestAlgorithms[i] = strings.ToUpper(a)
@@ -69,14 +73,14 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		cfg:      cfg,
 		opt:      opt,
 		log:      opt.Logger.With("pool", cfg.Name),
-		users:    make(map[string]string, len(cfg.Users)),
+		users:    make(map[string]User, len(cfg.Users)),
 		bindings: newMemoryBindings(),
 		drained:  make(chan struct{}),
 	}
 	for _, u := range cfg.Users {
-		p.users[u.Name] = u.Password
+		p.users[u.Name] = u
 	}
-	p.nonces = newNonces(cfg.Domain, opt.NonceTTL, opt.Now)
+	p.nonces = newNonces(cfg.Realm, opt.NonceTTL, opt.Now)
 	if cfg.FloodLimit.PerSecond == 0 {
 		cfg.FloodLimit.PerSecond = DefaultFloodRate
 	}
@@ -104,8 +108,11 @@ func (c Config) clone() Config {
 // Name is the pool's configured name.
 func (p *Pool) Name() string { return p.cfg.Name }
 
-// Domain is the pool's SIP domain and digest realm.
+// Domain is the pool's SIP domain.
 func (p *Pool) Domain() string { return p.cfg.Domain }
+
+// Realm is the digest realm of the pool's challenges (Config.Realm).
+func (p *Pool) Realm() string { return p.cfg.Realm }
 
 // OrbitRanges are this pool's park orbits.
 func (p *Pool) OrbitRanges() []Range { return append([]Range(nil), p.cfg.Park.Orbits...) }

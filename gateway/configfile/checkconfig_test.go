@@ -8,8 +8,9 @@ import (
 )
 
 // A gateway config of a real deployment: hosts, an admin token, an embed key, a session
-// key, all on loopback behind a proxy. Check finds nothing in it.
-const safeConfig = goodConfig + `hosts: [phone.example.com]
+// key, users stored as HA1 hashes, all on loopback behind a proxy. Check finds nothing
+// in it.
+var safeConfig = strings.Replace(goodConfig, "credentialsFile: users.yaml", "credentialsFile: hashed-users.yaml", 1) + `hosts: [phone.example.com]
 embedKeyFile: session.key
 `
 
@@ -47,7 +48,8 @@ func TestCheckFindsUnsafeSettings(t *testing.T) {
 		"plain http origin":       {[]string{`["https://phone.example.com"]`, `["http://phone.example.com"]`}, CheckOptions{}, "allowedOrigins[0]", false, "https"},
 		"no session key":          {[]string{"sessionKeyFile: session.key", ""}, CheckOptions{}, "sessionKeyFile", false, "restart"},
 		"readable token file":     {[]string{"adminTokenFile: admin.token", "adminTokenFile: open.token"}, CheckOptions{}, "adminTokenFile", false, "chmod 600"},
-		"readable users file":     {[]string{"credentialsFile: users.yaml", "credentialsFile: open-users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "chmod 600"},
+		"readable users file":     {[]string{"credentialsFile: hashed-users.yaml", "credentialsFile: open-users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "chmod 600"},
+		"plain passwords":         {[]string{"credentialsFile: hashed-users.yaml", "credentialsFile: users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "HA1"},
 		"demo admin open no host": {[]string{"sessionTTL: 1h", "sessionTTL: 1h\ndemo: true", "adminTokenFile: admin.token", "", "hosts: [phone.example.com]", ""}, CheckOptions{}, "demo", false, "admin API open"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -12,12 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/strictyaml"
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/park/parkwire"
 )
 
@@ -66,7 +64,7 @@ type File struct {
 //	autoFailbackAfter: 0s
 //	sip:                             # absent: no SIP user agent (sessions carry DR state only)
 //	  listen: 127.0.0.1:5090         # the gateway's SIP listener, UDP and TCP; an IP, it goes in Contact
-//	  credentialsFile: users.yaml    # "user: password" per line, the pools' digest passwords
+//	  credentialsFile: users.yaml    # per user "name: password" or "name: {realm: R, ha1: H}" (internal/usersfile)
 //	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
 //
 // Relative file names are taken relative to the config file's directory. Secrets live in
@@ -369,34 +367,19 @@ func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 	return c
 }
 
-// loadCredentials reads a YAML map of user → digest password, strictly: every name and
-// password non-empty, at least one user.
-func loadCredentials(path string) (ua.StaticCredentials, error) {
-	data, err := os.ReadFile(path)
+// loadCredentials reads the users file (internal/usersfile): per user a plain password
+// or an HA1 hash with its realm, strictly — every name and secret non-empty, at least
+// one user.
+func loadCredentials(path string) (ua.Secrets, error) {
+	entries, err := usersfile.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigFile)
+	out := make(ua.Secrets, len(entries))
+	for name, e := range entries {
+		out[name] = ua.Secret{Password: e.Password, HA1: e.HA1, Realm: e.Realm}
 	}
-	var m map[string]string
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&m); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("is empty: want \"user: password\" lines")
-		}
-		return nil, err
-	}
-	if len(m) == 0 {
-		return nil, errors.New("names no users")
-	}
-	for user, pw := range m {
-		if user == "" || strings.TrimSpace(pw) == "" {
-			return nil, fmt.Errorf("user %q: name and password must not be empty", user)
-		}
-	}
-	return ua.StaticCredentials(m), nil
+	return out, nil
 }
 
 // checkOrbitRange accepts "7000-7099" or a single orbit, by the park contract's range

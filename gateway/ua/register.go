@@ -138,15 +138,21 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	req.SetDestination(pool.Addr)
 	req.SetTransport("UDP")
 
-	u.m.preAuthorize(ctx, req, pool, u.name, u.password)
+	u.m.preAuthorize(ctx, req, pool, u.name, u.secret)
 	res, err := u.m.cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
-		chal := res
-		res, err = u.m.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: u.name, Password: u.password})
+		code := res.StatusCode
+		chal, aerr := authorize(req, res, u.name, u.secret)
+		if aerr != nil {
+			return nil, fmt.Errorf("REGISTER at %s: %w", pool.Name, aerr)
+		}
+		req.CSeq().SeqNo++
+		req.RemoveHeader("Via")
+		res, err = u.m.cli.Do(ctx, req, sipgo.ClientRequestAddVia)
 		// Share the challenge only once it has worked, with its nonce-count 1 spent:
 		// shared earlier, other REGISTERs' counts on it could reach the pool before
 		// ours, and the pool refuses a count lower than one it has seen (a replay).
-		if err == nil && res.StatusCode < 300 {
+		if err == nil && res.IsSuccess() && code == 401 {
 			u.m.rememberChallenge(ctx, pool, chal)
 		}
 	}

@@ -17,11 +17,11 @@ import (
 // incoming calls and its events. Everything it does goes out of the Manager's one
 // listener with the user's own Contact.
 type User struct {
-	m        *Manager
-	name     string
-	password string
-	contact  sip.ContactHeader
-	dua      *sipgo.DialogUA
+	m       *Manager
+	name    string
+	secret  Secret
+	contact sip.ContactHeader
+	dua     *sipgo.DialogUA
 
 	ctx    context.Context // ends at sign-out
 	cancel context.CancelFunc
@@ -61,7 +61,7 @@ type parkMessage struct {
 // once the pool accepted the registration; the user is then kept registered until
 // SignOut. Signing in a user who is already signed in returns the existing one.
 func (m *Manager) SignIn(ctx context.Context, name string) (*User, error) {
-	password, ok := m.cfg.Credentials.Password(name)
+	secret, ok := m.secret(name)
 	if !ok {
 		return nil, fmt.Errorf("ua: sign in %s: no credentials", name)
 	}
@@ -77,7 +77,7 @@ func (m *Manager) SignIn(ctx context.Context, name string) (*User, error) {
 	u := &User{
 		m:        m,
 		name:     name,
-		password: password,
+		secret:   secret,
 		contact:  sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: m.host, Port: m.port}},
 		events:   newQueue[Event](),
 		incoming: newQueue[*Incoming](),
