@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +30,10 @@ type Config struct {
 	Listen string
 	// ParkListen is the park service's own SIP listener; empty means Listen's host, any port.
 	ParkListen string
+	// TLS adds a SIP-over-TLS listener (RFC 3261 §26.2, sipgo's TLS transport) for the
+	// gateway and the peer pool; Listen stays open to phones and SIPp over UDP and TCP.
+	// nil: no TLS.
+	TLS *TLSConfig
 	// Users are the digest credentials the registrar checks.
 	Users []User
 	// Peer is the paired pool; nil for a lone pool.
@@ -82,10 +88,34 @@ type User struct {
 // know, are proxied to Addr. Orbit ranges are globally unique, as in Lync, which is what
 // lets a user registered at pool-a retrieve a call parked on pool-b.
 type Peer struct {
-	Name   string
-	Addr   string
-	Orbits []Range
+	Name string
+	Addr string
+	// Transport is how requests reach the peer: "" or "UDP", or "TLS" — then Addr is
+	// the peer's TLS listener and its certificate must verify against TLS.CAFile (this
+	// pool needs a TLS section, whose listener the peer reaches it on likewise).
+	Transport string
+	Orbits    []Range
 }
+
+// TLSConfig is a pool's TLS listener and the CA it trusts (ARCHITECTURE.md §7).
+type TLSConfig struct {
+	// Listen is the host:port of the TLS listener; port 0 picks one once, kept by
+	// Stop and Start like Listen's.
+	Listen string
+	// CertFile and KeyFile are this pool's certificate (PEM, its chain after it) and
+	// key; the certificate must name the IP of Listen, which is what others dial.
+	CertFile, KeyFile string
+	// CAFile holds the CA certificates (PEM) the peer pool's certificate must verify
+	// against; empty means the system's roots.
+	CAFile string
+	// Certificate and RootCAs, when set, are used instead of the files: the demo and
+	// tests make them in memory (internal/devca).
+	Certificate *tls.Certificate
+	RootCAs     *x509.CertPool
+}
+
+// tlsTransport reports whether t names TLS.
+func tlsTransport(t string) bool { return strings.EqualFold(t, "TLS") }
 
 // FieldError says which config field is wrong and with what value, so an operator can fix
 // the file without reading code.
@@ -119,6 +149,16 @@ func (c Config) Validate() error {
 	if c.ParkListen != "" {
 		if err := checkHostPort(c.ParkListen); err != nil {
 			bad("parkListen", strconv.Quote(c.ParkListen), "%v", err)
+		}
+	}
+	if t := c.TLS; t != nil {
+		if err := checkHostPort(t.Listen); err != nil {
+			bad("tls.listen", strconv.Quote(t.Listen), "%v", err)
+		} else if t.Listen == c.Listen && !strings.HasSuffix(t.Listen, ":0") {
+			bad("tls.listen", strconv.Quote(t.Listen), "must differ from listen (UDP and TCP are bound there)")
+		}
+		if t.Certificate == nil && (t.CertFile == "" || t.KeyFile == "") {
+			bad("tls.certFile", strconv.Quote(t.CertFile), "tls needs certFile and keyFile (`parkway certs` makes them)")
 		}
 	}
 	seen := map[string]bool{}
@@ -184,6 +224,12 @@ func (c Config) Validate() error {
 			bad("peer.addr", strconv.Quote(p.Addr), "needs a real port")
 		} else if p.Addr == c.Listen {
 			bad("peer.addr", strconv.Quote(p.Addr), "is this pool's own address")
+		}
+		switch {
+		case p.Transport != "" && !strings.EqualFold(p.Transport, "UDP") && !tlsTransport(p.Transport):
+			bad("peer.transport", strconv.Quote(p.Transport), "must be udp or tls")
+		case tlsTransport(p.Transport) && c.TLS == nil:
+			bad("peer.transport", strconv.Quote(p.Transport), "needs this pool's tls section (its CA verifies the peer, its listener is where the peer reaches us)")
 		}
 		for i, r := range p.Orbits {
 			f := fmt.Sprintf("peer.orbits[%d]", i)

@@ -25,6 +25,12 @@ import (
 //	usersFile: users.yaml              # the gateway's sip.credentialsFile format (internal/usersfile);
 //	                                   # hashed entries must name this pool's realm
 //	peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: ["8000-8099"]}
+//	                                   # transport: tls → addr is pool-b's tls.listen (configs/pool-a-tls.yaml)
+//	tls:                               # optional: SIP over TLS for the gateway and the peer pool
+//	  listen: 127.0.0.1:5071           # UDP and TCP stay on listen, for phones and SIPp
+//	  certFile: secrets/sip/pool-a.crt # this pool's certificate (naming listen's IP) and key,
+//	  keyFile: secrets/sip/pool-a.key  #   relative to the config; `parkway certs` makes them
+//	  caFile: secrets/sip/ca.crt       # verifies the peer pool's certificate
 //	park:
 //	  orbits: ["7000-7099"]
 //	  pickupTimeout: 90s
@@ -48,6 +54,28 @@ type fileConfig struct {
 	Digest     []string   `yaml:"digestAlgorithms"`
 	AuthCalls  *bool      `yaml:"authenticateCalls"`
 	Flood      fileFlood  `yaml:"floodLimit"`
+	TLS        *fileTLS   `yaml:"tls"`
+}
+
+type fileTLS struct {
+	Listen   string `yaml:"listen"`
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	CAFile   string `yaml:"caFile"`
+}
+
+// config is the tls section with its files taken relative to dir.
+func (ft *fileTLS) config(dir string) *TLSConfig {
+	if ft == nil {
+		return nil
+	}
+	rel := func(path string) string {
+		if path != "" && !filepath.IsAbs(path) && dir != "" {
+			return filepath.Join(dir, path)
+		}
+		return path
+	}
+	return &TLSConfig{Listen: ft.Listen, CertFile: rel(ft.CertFile), KeyFile: rel(ft.KeyFile), CAFile: rel(ft.CAFile)}
 }
 
 type fileFlood struct {
@@ -62,9 +90,10 @@ type fileUser struct {
 }
 
 type filePeer struct {
-	Name   string   `yaml:"name"`
-	Addr   string   `yaml:"addr"`
-	Orbits []string `yaml:"orbits"`
+	Name      string   `yaml:"name"`
+	Addr      string   `yaml:"addr"`
+	Transport string   `yaml:"transport"`
+	Orbits    []string `yaml:"orbits"`
 }
 
 type filePark struct {
@@ -94,6 +123,7 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		Realm:                f.Realm,
 		Listen:               f.Listen,
 		ParkListen:           f.ParkListen,
+		TLS:                  f.TLS.config(dir),
 		Peer:                 f.Peer.peer(&errs),
 		Park:                 f.Park.config(dir, &errs),
 		DigestAlgorithms:     f.Digest,
@@ -157,7 +187,7 @@ func (fp *filePeer) peer(errs *fileErrors) *Peer {
 	if fp == nil {
 		return nil
 	}
-	return &Peer{Name: fp.Name, Addr: fp.Addr, Orbits: parseRanges("peer.orbits", fp.Orbits, errs)}
+	return &Peer{Name: fp.Name, Addr: fp.Addr, Transport: fp.Transport, Orbits: parseRanges("peer.orbits", fp.Orbits, errs)}
 }
 
 // config is the park section: musicOnHold defaults to on, and a musicFile that is

@@ -177,6 +177,9 @@ func (n *node) forwardCopy(req *sip.Request, t target) *sip.Request {
 		Port:            n.port,
 		Params:          sip.NewParams(),
 	}
+	if t.transport == "TLS" && n.tlsL != nil {
+		via.Port = n.tlsPort() // the address the peer knows us by (trust.go)
+	}
 	via.Params.Add("branch", newBranch(req))
 	fwd.PrependHeader(via)
 	fwd.SetTransport(t.transport)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 )
 
@@ -109,6 +110,15 @@ func (fc File) Check(opts CheckOptions) []Finding {
 	}
 	if len(g.SessionKey) == 0 {
 		add("sessionKeyFile", false, "none: a random key per process, so a restart signs everyone out and two gateways cannot share sessions")
+	}
+	for _, pool := range []struct {
+		key  string
+		pool dr.Pool
+	}{{"pools.home", fc.DR.Home}, {"pools.backup", fc.DR.Backup}} {
+		if pool.pool.Transport != "TLS" && !LoopbackOnly(pool.pool.SIPAddr) {
+			add(pool.key+".transport", false, "%s is reached over plain UDP at %s: REGISTERs with their digest answers, INVITEs with their SDP and the parked-calls feed cross the network readable, and answers to them can be forged; give the pool a tls section and set transport: tls (and poolCAFile)",
+				pool.pool.Name, pool.pool.SIPAddr)
+		}
 	}
 	if secrets, ok := fc.credentials(); ok && !g.Demo {
 		var plain []string

@@ -2,6 +2,8 @@ package configfile
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -59,6 +61,10 @@ type File struct {
 //	pools:
 //	  home:   {name: pool-a, sip: 127.0.0.1:5070, orbits: ["7000-7099"]}
 //	  backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099"]}
+//	  # transport: tls → sip is the pool's tls.listen; probes, REGISTERs, INVITEs and
+//	  # SUBSCRIBEs go to it over TLS (configs/gateway.yaml); absent or udp: plain UDP
+//	poolCAFile: secrets/sip/ca.crt   # CA (PEM) the TLS pools' certificates must verify against;
+//	                                 # absent: the system's roots
 //	probe: {interval: 250ms, timeout: 250ms, misses: 3}
 //	autoFailoverAfter: 0s            # 0: an admin completes failover (the Lync model)
 //	autoFailbackAfter: 0s
@@ -86,6 +92,7 @@ type fileConfig struct {
 	Heartbeat         fileHeartbeat `yaml:"heartbeat"`
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
 	Pools             filePools     `yaml:"pools"`
+	PoolCAFile        string        `yaml:"poolCAFile"`
 	Probe             fileProbe     `yaml:"probe"`
 	AutoFailoverAfter string        `yaml:"autoFailoverAfter"`
 	AutoFailbackAfter string        `yaml:"autoFailbackAfter"`
@@ -114,9 +121,10 @@ type filePools struct {
 }
 
 type filePool struct {
-	Name   string   `yaml:"name"`
-	SIP    string   `yaml:"sip"`
-	Orbits []string `yaml:"orbits"`
+	Name      string   `yaml:"name"`
+	SIP       string   `yaml:"sip"`
+	Transport string   `yaml:"transport"`
+	Orbits    []string `yaml:"orbits"`
 }
 
 type fileProbe struct {
@@ -307,11 +315,33 @@ func (f *fileConfig) dr(p *problems) dr.Config {
 		AutoFailoverAfter: p.duration("autoFailoverAfter", f.AutoFailoverAfter),
 		AutoFailbackAfter: p.duration("autoFailbackAfter", f.AutoFailbackAfter),
 	}
+	if c.Home.Transport == "TLS" || c.Backup.Transport == "TLS" || f.PoolCAFile != "" {
+		c.TLS = f.poolTLS(p)
+	}
 	if f.Probe.Misses < 0 {
 		p.bad("probe.misses", f.Probe.Misses, "must not be negative")
 	}
 	if f.Pools.Home != nil && f.Pools.Backup != nil && f.Pools.Home.Name == f.Pools.Backup.Name && f.Pools.Home.Name != "" {
 		p.bad("pools.backup.name", fmt.Sprintf("%q", f.Pools.Backup.Name), "must differ from pools.home.name")
+	}
+	return c
+}
+
+// poolTLS is the client TLS configuration for pools over TLS: poolCAFile's CAs, or the
+// system's roots without one.
+func (f *fileConfig) poolTLS(p *problems) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.PoolCAFile == "" {
+		return c
+	}
+	data, err := os.ReadFile(p.path(f.PoolCAFile))
+	if err != nil {
+		p.bad("poolCAFile", fmt.Sprintf("%q", f.PoolCAFile), "%v", err)
+		return c
+	}
+	c.RootCAs = x509.NewCertPool()
+	if !c.RootCAs.AppendCertsFromPEM(data) {
+		p.bad("poolCAFile", fmt.Sprintf("%q", f.PoolCAFile), "holds no PEM certificate")
 	}
 	return c
 }
@@ -333,13 +363,21 @@ func (fp *filePool) dr(p *problems, field string) dr.Pool {
 			p.bad(fmt.Sprintf("%s.orbits[%d]", field, i), fmt.Sprintf("%q", r), "%v", err)
 		}
 	}
-	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ",")}
+	transport := ""
+	switch strings.ToLower(fp.Transport) {
+	case "", "udp":
+	case "tls":
+		transport = "TLS"
+	default:
+		p.bad(field+".transport", fmt.Sprintf("%q", fp.Transport), "must be udp or tls")
+	}
+	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ","), Transport: transport}
 }
 
 // ua builds the user agent's config from the sip section and the DR pools: it registers
 // users at home first, with the passwords of the credentials file.
 func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
-	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name}
+	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name, TLS: d.TLS}
 	if f.Listen == "" {
 		c.Listen = "127.0.0.1:5090"
 	} else if ap, err := netip.ParseAddrPort(f.Listen); err != nil || !ap.IsValid() {
@@ -352,7 +390,7 @@ func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 		if _, err := netip.ParseAddrPort(pool.pool.SIPAddr); err != nil && pool.pool.SIPAddr != "" {
 			p.bad(pool.field, fmt.Sprintf("%q", pool.pool.SIPAddr), "must be ip:port when the gateway registers users (sip)")
 		}
-		c.Pools = append(c.Pools, ua.Pool{Name: pool.pool.Name, Addr: pool.pool.SIPAddr})
+		c.Pools = append(c.Pools, ua.Pool{Name: pool.pool.Name, Addr: pool.pool.SIPAddr, Transport: pool.pool.Transport})
 	}
 	if f.CredentialsFile == "" {
 		p.bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
-// prober sends the health probes: a SIP OPTIONS over UDP to each pool (RFC 3261 §11, the
+// prober sends the health probes: a SIP OPTIONS over UDP (or TLS, Pool.Transport) to each pool (RFC 3261 §11, the
 // request every SIP server must answer), one sipgo client per pool on one user agent.
 //
 // What counts as healthy: any final answer below 500. A 2xx is a working server; a 4xx
@@ -26,16 +27,21 @@ type prober struct {
 	ua      *sipgo.UserAgent
 	clients [2]*sipgo.Client
 	targets [2]sip.Uri
+	tps     [2]string // UDP or TLS
 	timeout time.Duration
 }
 
 func newProber(cfg Config, log *slog.Logger) (*prober, error) {
 	sipLog := log.With("component", "dr-prober")
-	ua, err := sipgo.NewUA(
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("parkway-dr"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
-	)
+	}
+	if cfg.TLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("dr: SIP user agent: %w", err)
 	}
@@ -62,6 +68,10 @@ func newProber(cfg Config, log *slog.Logger) (*prober, error) {
 		}
 		p.clients[i] = cl
 		p.targets[i] = sip.Uri{Scheme: "sip", Host: host, Port: port}
+		p.tps[i] = "UDP"
+		if strings.EqualFold(pool.Transport, "TLS") {
+			p.tps[i] = "TLS"
+		}
 	}
 	return p, nil
 }
@@ -74,7 +84,7 @@ func (p *prober) probe(ctx context.Context, i int) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	req := sip.NewRequest(sip.OPTIONS, p.targets[i])
-	req.SetTransport("UDP")
+	req.SetTransport(p.tps[i])
 	res, err := p.clients[i].Do(ctx, req)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

@@ -61,7 +61,9 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(c.local.Marshal())
-	req.Laddr = u.m.laddr()
+	if !pool.tls() {
+		req.Laddr = u.m.laddr()
+	}
 	if _, err := c.invite(ctx, req, nil); err != nil {
 		reason := "failed"
 		var se *StatusError
@@ -95,7 +97,7 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 	var cs *sipgo.DialogClientSession
 	for tries := 0; ; tries++ {
 		var err error
-		cs, err = c.u.dua.WriteInvite(ictx, req)
+		cs, err = c.u.duaFor(req).WriteInvite(ictx, req)
 		if err != nil {
 			return nil, fmt.Errorf("INVITE: %w", err)
 		}
@@ -110,6 +112,14 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 				return nil
 			}})
 		if err == nil {
+			if req.Transport() == "TLS" {
+				// Only the INVITE went to the pool over TLS: nothing Record-Routes, so
+				// the dialog (ACK, BYE, re-INVITE, REFER) runs between the parties,
+				// from our UDP listener to their UDP Contact. sipgo sends a dialog's
+				// requests with its INVITE's transport and local address.
+				cs.InviteRequest.SetTransport("UDP")
+				cs.InviteRequest.Laddr = c.u.m.laddr()
+			}
 			break
 		}
 		var de *sipgo.ErrDialogResponse

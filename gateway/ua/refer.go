@@ -245,6 +245,7 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 		// A contact (an IP host) is reached directly, so no pool ends up in the path of
 		// the new call; a domain goes through the pool's proxy.
 		req.RemoveHeader("Route")
+		req.SetTransport("UDP") // contacts are reached over UDP, even with the pool over TLS
 	}
 	req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
 	if rt.Replaces != nil {
@@ -254,7 +255,9 @@ func (c *Call) followRefer(old *dialog, rt transfer.ReferTo, referredBy string) 
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(local.Marshal())
-	req.Laddr = c.u.m.laddr()
+	if req.Transport() == "UDP" {
+		req.Laddr = c.u.m.laddr()
+	}
 
 	var orbit string
 	_, err := c.invite(ctx, req, func(d *dialog, r audiosdp.Description) error {

@@ -136,10 +136,11 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.SetDestination(pool.Addr)
-	req.SetTransport("UDP")
+	req.SetTransport(pool.transport())
 
+	cli := u.m.client(pool)
 	u.m.preAuthorize(ctx, req, pool, u.name, u.secret)
-	res, err := u.m.cli.Do(ctx, req)
+	res, err := cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
 		code := res.StatusCode
 		chal, aerr := authorize(req, res, u.name, u.secret)
@@ -148,7 +149,7 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 		}
 		req.CSeq().SeqNo++
 		req.RemoveHeader("Via")
-		res, err = u.m.cli.Do(ctx, req, sipgo.ClientRequestAddVia)
+		res, err = cli.Do(ctx, req, sipgo.ClientRequestAddVia)
 		// Share the challenge only once it has worked, with its nonce-count 1 spent:
 		// shared earlier, other REGISTERs' counts on it could reach the pool before
 		// ours, and the pool refuses a count lower than one it has seen (a replay).
