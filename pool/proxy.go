@@ -125,7 +125,13 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 	n.log.Debug("forwarded", "method", req.Method, "to", t.addr, "error", err)
 	if err != nil {
 		// §16.9: a transport error is a 503 from the unreachable element.
-		n.log.Debug("forward failed", "to", t.addr, "error", err)
+		if t.kind == targetPeer {
+			// Worth an operator's eye: a peer link that fails (a TLS certificate the
+			// CA does not vouch for, say) cuts the pair in half.
+			n.log.Warn("forward to peer pool failed", "peer", n.pool.cfg.Peer.Name, "to", t.addr, "transport", t.transport, "error", err)
+		} else {
+			n.log.Debug("forward failed", "to", t.addr, "error", err)
+		}
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Next Hop Unreachable", RetryAfter: n.pool.opt.RetryAfter})
 		return
 	}
