@@ -25,7 +25,6 @@
 //     only to the peer pool, this pool's park service or a registered contact; any
 //     other address or a hostname gets 403 with a Warning saying why. The Request-URI
 //     only ever leads to those three (the table above).
-//
 //   - Calls are authenticated. A request starting a dialog or standing alone whose From
 //     names one of this pool's users must carry Proxy-Authorization (407 challenge,
 //     answered by gateway/ua and siptest phones); a password for another user is 403.
@@ -34,26 +33,22 @@
 //     not users: they are recognised by the address a request comes from — over UDP the
 //     exact configured peer.addr or park listener, over TCP its IP plus a top Via naming
 //     that address — never by a header alone, and are neither challenged nor flood-limited.
-//
 //   - Digest failures are throttled per source IP and user name: the n-th failure within
 //     Options.AuthFailureWindow (1 min) is answered after AuthFailureDelay·2ⁿ⁻¹ (0.2 s,
 //     0.4 s, …), and the AuthFailureLimit-th (5th) locks that user out from that address
 //     for AuthLockout (60 s): every answer then is a 403 with a Warning after 3.2 s, even
 //     for the right password. Other users and other addresses are unaffected; a success
 //     clears the count.
-//
 //   - Floods are refused per source IP: a token bucket (Config.FloodLimit, default 500 a
 //     second with bursts of 1,000) covers every request but OPTIONS, ACK and CANCEL; the
 //     excess gets 503 with Retry-After (the time the bucket takes to refill) — over UDP
 //     statelessly from the read loop, so a flood builds no transactions. OPTIONS stay
 //     exempt so health probes see the pool serving through a flood. Beyond that,
 //     Options.MaxInFlight answers 503 when the pool as a whole is overloaded.
-//
 //   - SIP over TLS (tls.go; Config.TLS, Peer.Transport): a TLS listener beside UDP/TCP
 //     for the gateway and the peer pool, the peer's certificate verified against the
 //     configured CA; what the pool relays to the peer over TLS carries a Via naming its
 //     own TLS listener, so the peer's element check above still applies.
-//
 //   - Users may be stored as digest HA1 hashes (User.HA1, usersFile; internal/usersfile)
 //     for Config.Realm; a pool with hashed users challenges with MD5 alone.
 //
