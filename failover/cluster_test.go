@@ -24,6 +24,7 @@ import (
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -136,7 +137,7 @@ type cluster struct {
 	t     testing.TB
 	dir   string
 	opts  clusterOptions
-	ports map[string]int // pool name → SIP port
+	ports map[string]int // pool name → SIP port (UDP/TCP); name+"-tls" → its TLS port
 	procs map[string]*proc
 	url   string // the gateway, http://127.0.0.1:port
 	key   []byte // the gateway's session key, to issue tokens as an identity provider would
@@ -146,7 +147,7 @@ type cluster struct {
 func startCluster(t testing.TB, opts clusterOptions) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), opts: opts, procs: map[string]*proc{}}
-	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t)}
+	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
 	c.writeConfigs()
 	t.Cleanup(c.stop)
 	c.startPool("pool-a")
@@ -179,24 +180,31 @@ func (c *cluster) writeConfigs() {
 	write("session.key", hex.EncodeToString(c.key))
 	c.key = []byte(hex.EncodeToString(c.key)) // the gateway uses the file's bytes as the key
 
+	// As a real deployment runs (configs/gateway.yaml, pool-*-tls.yaml): SIP over TLS
+	// between the gateway and the pools and between the pools, with certificates from
+	// `parkway certs`, and every user's secret stored as an HA1 hash on both sides.
+	if out, err := exec.Command(bin, "certs", "-dir", filepath.Join(c.dir, "sip"), "-hosts", "127.0.0.1", "pool-a", "pool-b").CombinedOutput(); err != nil {
+		c.t.Fatalf("parkway certs: %v\n%s", err, out)
+	}
 	users := append(append([]string(nil), demoUsers...), c.opts.users...)
 	var creds strings.Builder
 	for _, u := range users {
-		fmt.Fprintf(&creds, "%s: %s\n", u, password(u))
+		fmt.Fprintln(&creds, usersfile.Line(u, realm, password(u)))
 	}
-	fmt.Fprintf(&creds, "%s: %s\n", holdout, password(holdout))
+	fmt.Fprintln(&creds, usersfile.Line(holdout, realm, password(holdout)))
 	write("users.yaml", creds.String())
 
 	pool := func(name, peer, orbits, peerOrbits, music string, pickup time.Duration) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "name: %s\nlisten: 127.0.0.1:%d\nusers:\n", name, c.ports[name])
+		fmt.Fprintf(&b, "name: %s\nlisten: 127.0.0.1:%d\nrealm: %s\nusers:\n", name, c.ports[name], realm)
 		for _, u := range users {
-			fmt.Fprintf(&b, "  - {name: %s, password: %s}\n", u, password(u))
+			fmt.Fprintf(&b, "  - {name: %s, ha1: %s}\n", u, usersfile.HA1(u, realm, password(u)))
 		}
 		if c.opts.holdoutAt == name {
-			fmt.Fprintf(&b, "  - {name: %s, password: %s}\n", holdout, password(holdout))
+			fmt.Fprintf(&b, "  - {name: %s, ha1: %s}\n", holdout, usersfile.HA1(holdout, realm, password(holdout)))
 		}
-		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, orbits: [%q]}\n", peer, c.ports[peer], peerOrbits)
+		fmt.Fprintf(&b, "tls: {listen: 127.0.0.1:%d, certFile: sip/%s.crt, keyFile: sip/%s.key, caFile: sip/ca.crt}\n", c.ports[name+"-tls"], name, name)
+		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, transport: tls, orbits: [%q]}\n", peer, c.ports[peer+"-tls"], peerOrbits)
 		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1, survivable: %v}\n", orbits, pickup, music, c.opts.survivable)
 		b.WriteString(c.opts.poolYAML)
 		return b.String()
@@ -219,16 +227,20 @@ heartbeat: {interval: 2s, timeout: 30s}
 autoFailoverAfter: %s
 autoFailbackAfter: %s
 pools:
-  home:   {name: pool-a, sip: %s, orbits: ["7000-7099"], survivablePark: %v}
-  backup: {name: pool-b, sip: %s, orbits: ["8000-8099"], survivablePark: %v}
+  home:   {name: pool-a, sip: %s, transport: tls, orbits: ["7000-7099"], survivablePark: %v}
+  backup: {name: pool-b, sip: %s, transport: tls, orbits: ["8000-8099"], survivablePark: %v}
+poolCAFile: sip/ca.crt
 sip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a"]), c.opts.survivable, poolAddr("pool-b", c.ports["pool-b"]), c.opts.survivable, c.opts.gatewayYAML))
+%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a-tls"]), c.opts.survivable, poolAddr("pool-b", c.ports["pool-b-tls"]), c.opts.survivable, c.opts.gatewayYAML))
 }
 
 func password(user string) string { return user + "-pw" }
+
+// realm is both pools' digest realm: one HA1 per user serves the pair.
+const realm = "parkway"
 
 // startPool starts (or restarts, on the same port) a pool process and waits until it
 // serves.

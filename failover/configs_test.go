@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"github.com/parkway/parkway/gateway/configfile"
+	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/pool"
 )
 
 // configs/gateway.yaml (a real deployment's, with the secrets scripts/gateway-secrets.sh
-// makes) and configs/gateway-demo.yaml (the demo's) are runnable: they parse, the
-// gateway would start with them (no fatal finding of --check-config), and their pools
-// are where configs/pool-a.yaml and pool-b.yaml listen, with their orbits and passwords.
+// and `parkway certs` make) and configs/gateway-demo.yaml (the demo's) are runnable: they
+// parse, the gateway would start with them (no fatal finding of --check-config), and
+// their pools are where configs/pool-*-tls.yaml (over TLS) and pool-*.yaml (the demo's)
+// listen, with their orbits and the same passwords or HA1 hashes.
 func TestExampleConfigs(t *testing.T) {
 	demo, err := configfile.Load(filepath.Join("..", "configs", "gateway-demo.yaml"))
 	if err != nil {
@@ -22,13 +24,16 @@ func TestExampleConfigs(t *testing.T) {
 	if !demo.Gateway.Demo {
 		t.Error("configs/gateway-demo.yaml is not in demo mode")
 	}
-	checkExampleConfig(t, "gateway-demo.yaml", demo)
+	checkExampleConfig(t, "gateway-demo.yaml", demo, "")
 	deploy := loadWithSecrets(t)
 	if deploy.Gateway.Demo || deploy.AdminToken == "" || len(deploy.Gateway.Hosts) == 0 || len(deploy.Gateway.EmbedKey) == 0 {
 		t.Errorf("configs/gateway.yaml: demo %v, admin token %v, hosts %v, embed key %v: want a non-demo gateway with all of them",
 			deploy.Gateway.Demo, deploy.AdminToken != "", deploy.Gateway.Hosts, len(deploy.Gateway.EmbedKey) > 0)
 	}
-	checkExampleConfig(t, "gateway.yaml", deploy)
+	checkExampleConfig(t, "gateway.yaml", deploy, "-tls")
+	if len(deploy.Check(configfile.CheckOptions{})) != 0 {
+		t.Errorf("configs/gateway.yaml: findings %v, want none (TLS pools, HA1 users)", deploy.Check(configfile.CheckOptions{}))
+	}
 }
 
 // loadWithSecrets loads configs/gateway.yaml from a copy beside secrets made by
@@ -48,6 +53,9 @@ func loadWithSecrets(t *testing.T) configfile.File {
 	if out, err := exec.Command(filepath.Join("..", "scripts", "gateway-secrets.sh"), filepath.Join(dir, "secrets")).CombinedOutput(); err != nil {
 		t.Fatalf("scripts/gateway-secrets.sh: %v\n%s", err, out)
 	}
+	if out, err := exec.Command(bin, "certs", "-dir", filepath.Join(dir, "secrets", "sip"), "pool-a", "pool-b").CombinedOutput(); err != nil {
+		t.Fatalf("parkway certs: %v\n%s", err, out)
+	}
 	fc, err := configfile.Load(filepath.Join(dir, "gateway.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +63,9 @@ func loadWithSecrets(t *testing.T) configfile.File {
 	return fc
 }
 
-func checkExampleConfig(t *testing.T, file string, fc configfile.File) {
+// checkExampleConfig checks the gateway config file against configs/pool-a<suffix>.yaml
+// and pool-b<suffix>.yaml.
+func checkExampleConfig(t *testing.T, file string, fc configfile.File, suffix string) {
 	t.Helper()
 	findings := fc.Check(configfile.CheckOptions{})
 	if err := configfile.Refusal(findings); err != nil {
@@ -70,7 +80,7 @@ func checkExampleConfig(t *testing.T, file string, fc configfile.File) {
 	for _, p := range []struct {
 		file         string
 		addr, orbits string
-	}{{"pool-a.yaml", fc.DR.Home.SIPAddr, fc.DR.Home.Orbits}, {"pool-b.yaml", fc.DR.Backup.SIPAddr, fc.DR.Backup.Orbits}} {
+	}{{"pool-a" + suffix + ".yaml", fc.DR.Home.SIPAddr, fc.DR.Home.Orbits}, {"pool-b" + suffix + ".yaml", fc.DR.Backup.SIPAddr, fc.DR.Backup.Orbits}} {
 		path := filepath.Join("..", "configs", p.file)
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -80,8 +90,12 @@ func checkExampleConfig(t *testing.T, file string, fc configfile.File) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Listen != p.addr {
-			t.Errorf("configs/%s has %s at %s; %s listens on %s", file, cfg.Name, p.addr, p.file, cfg.Listen)
+		listen := cfg.Listen
+		if cfg.TLS != nil {
+			listen = cfg.TLS.Listen // a TLS pool is reached on its TLS listener
+		}
+		if listen != p.addr {
+			t.Errorf("configs/%s has %s at %s; %s listens on %s", file, cfg.Name, p.addr, p.file, listen)
 		}
 		var orbits string
 		for i, r := range cfg.Park.Orbits {
@@ -93,9 +107,10 @@ func checkExampleConfig(t *testing.T, file string, fc configfile.File) {
 		if orbits != p.orbits {
 			t.Errorf("configs/%s gives %s orbits %s; %s has %s", file, cfg.Name, p.orbits, p.file, orbits)
 		}
+		secrets, _ := fc.UA.Credentials.(ua.Secrets)
 		for _, u := range cfg.Users {
-			if pw, ok := fc.UA.Credentials.Password(u.Name); !ok || pw != u.Password {
-				t.Errorf("configs/users.yaml: %s's password is not the one %s has", u.Name, p.file)
+			if sec, ok := secrets[u.Name]; !ok || sec.Password != u.Password || sec.HA1 != u.HA1 {
+				t.Errorf("configs/%s: %s's secret is not the one %s has", file, u.Name, p.file)
 			}
 		}
 	}

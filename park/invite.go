@@ -141,7 +141,12 @@ func (r *run) accept(req *sip.Request, tx sip.ServerTransaction) (*leg, *Error) 
 		return nil, &Error{Status: 400, Diagnostic: 13000, Text: "Bad INVITE"}
 	}
 	l := r.newLeg(req.CallID().Value(), media)
+	// Under the lock legByID takes: the leg is already findable, and an ACK's handler
+	// (onAck) reads ss; only the network orders it after this write, which the race
+	// detector cannot see.
+	r.s.mu.Lock()
 	l.ss, l.invite = ss, ss.InviteRequest
+	r.s.mu.Unlock()
 	return l, nil
 }
 

@@ -24,7 +24,7 @@ func (n *node) authenticate(req *sip.Request, tx sip.ServerTransaction) (string,
 // for the proxy (407, Proxy-Authorization; RFC 3261 §22.3).
 func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy bool) (string, bool) {
 	p := n.pool
-	realm := p.cfg.Domain
+	realm := p.cfg.Realm
 	credHeader := "Authorization"
 	if proxy {
 		credHeader = "Proxy-Authorization"
@@ -55,7 +55,7 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 			challenge(false)
 			return "", false
 		}
-		password, known := p.users[c.Username]
+		user, known := p.users[c.Username]
 		nonceErr := p.nonces.check(c.Nonce)
 		if errors.Is(nonceErr, errNonceInvalid) {
 			challenge(false)
@@ -72,7 +72,7 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 			n.respond(req, tx, newSIPError(400, "Bad Nonce-Count"))
 			return "", false
 		}
-		if !known || !digestMatches(c, string(req.Method), password) {
+		if !known || !digestMatches(c, string(req.Method), user) {
 			// Each failure is answered later than the one before; the last allowed one
 			// locks the user out from this source (limits.go).
 			delay, lockedNow := p.throttle.fail(ip, c.Username, p.opt.Now())
@@ -108,7 +108,7 @@ func (n *node) challengeAs(req *sip.Request, tx sip.ServerTransaction, stale, pr
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := n.pool.nonces.issue()
 	for _, alg := range n.pool.cfg.DigestAlgorithms {
-		res.AppendHeader(sip.NewHeader(header, digestChallenge(n.pool.cfg.Domain, nonce, alg, stale)))
+		res.AppendHeader(sip.NewHeader(header, digestChallenge(n.pool.cfg.Realm, nonce, alg, stale)))
 	}
 	if err := tx.Respond(res); err != nil {
 		n.log.Debug("challenge respond failed", "error", err)

@@ -36,7 +36,7 @@ func authorizedRegister(p *Pool, uri, nonce, nc string) *sip.Request {
 	if nc != "" {
 		c.QOP, c.NC, c.CNonce = "auth", nc, "c0ffee"
 	}
-	c.Response, _ = digestExpected(c, "REGISTER", "alice-pw")
+	c.Response, _ = digestExpected(c, "REGISTER", User{Name: "alice", Password: "alice-pw"})
 	v := fmt.Sprintf(`Digest username="alice", realm=%q, nonce=%q, uri=%q, response=%q, algorithm=MD5`, c.Realm, nonce, uri, c.Response)
 	if nc != "" {
 		v += fmt.Sprintf(`, qop=auth, nc=%s, cnonce="c0ffee"`, nc)

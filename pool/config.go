@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/park/parkwire"
 )
 
@@ -16,8 +19,12 @@ import (
 type Config struct {
 	// Name identifies the pool to the gateway and in logs, e.g. "pool-a".
 	Name string
-	// Domain is the SIP domain and the digest realm; empty means Name.
+	// Domain is the SIP domain; empty means Name.
 	Domain string
+	// Realm is the digest realm of this pool's challenges; empty means Domain. Users
+	// stored as HA1 hashes (User.HA1) must have been hashed with this realm, so a pool
+	// pair whose users file holds hashes shares one realm (configs/pool-*.yaml: parkway).
+	Realm string
 	// Listen is the host:port the pool serves SIP on, UDP and TCP on the same port.
 	// Port 0 picks a free port once; Stop and Start keep that port.
 	Listen string
@@ -27,6 +34,10 @@ type Config struct {
 	// /readyz; OpsHandler); empty means none. Put it on loopback or a management
 	// network: it needs no credentials.
 	HTTP string
+	// TLS adds a SIP-over-TLS listener (RFC 3261 §26.2, sipgo's TLS transport) for the
+	// gateway and the peer pool; Listen stays open to phones and SIPp over UDP and TCP.
+	// nil: no TLS.
+	TLS *TLSConfig
 	// Users are the digest credentials the registrar checks.
 	Users []User
 	// Peer is the paired pool; nil for a lone pool.
@@ -34,7 +45,8 @@ type Config struct {
 	// Park configures this pool's Call Park service.
 	Park ParkConfig
 	// DigestAlgorithms are offered in this order in 401 challenges; empty means
-	// SHA-256 then MD5 (RFC 8760 §2.4). Phones that only know MD5 and answer the first
+	// SHA-256 then MD5 (RFC 8760 §2.4), or MD5 alone when a user is stored as an HA1
+	// hash (which only MD5 can check). Phones that only know MD5 and answer the first
 	// challenge (SIPp among them) need MD5 first or alone.
 	DigestAlgorithms []string
 	// UnauthenticatedCalls turns off what is on by default: the proxy demands digest
@@ -67,20 +79,47 @@ const (
 	DefaultFloodBurst = 1000
 )
 
-// User is one digest credential.
+// User is one digest credential: a plain Password, or HA1, the hex MD5 of
+// "name:realm:password" (internal/usersfile) for this pool's realm, as Kamailio and
+// Asterisk store them. A user has one or the other.
 type User struct {
 	Name     string
 	Password string
+	HA1      string
 }
 
 // Peer is the paired pool: requests for its orbits, and for users this pool does not
 // know, are proxied to Addr. Orbit ranges are globally unique, as in Lync, which is what
 // lets a user registered at pool-a retrieve a call parked on pool-b.
 type Peer struct {
-	Name   string
-	Addr   string
-	Orbits []Range
+	Name string
+	Addr string
+	// Transport is how requests reach the peer: "" or "UDP", or "TLS" — then Addr is
+	// the peer's TLS listener and its certificate must verify against TLS.CAFile (this
+	// pool needs a TLS section, whose listener the peer reaches it on likewise).
+	Transport string
+	Orbits    []Range
 }
+
+// TLSConfig is a pool's TLS listener and the CA it trusts (ARCHITECTURE.md §7).
+type TLSConfig struct {
+	// Listen is the host:port of the TLS listener; port 0 picks one once, kept by
+	// Stop and Start like Listen's.
+	Listen string
+	// CertFile and KeyFile are this pool's certificate (PEM, its chain after it) and
+	// key; the certificate must name the IP of Listen, which is what others dial.
+	CertFile, KeyFile string
+	// CAFile holds the CA certificates (PEM) the peer pool's certificate must verify
+	// against; empty means the system's roots.
+	CAFile string
+	// Certificate and RootCAs, when set, are used instead of the files: the demo and
+	// tests make them in memory (internal/devca).
+	Certificate *tls.Certificate
+	RootCAs     *x509.CertPool
+}
+
+// tlsTransport reports whether t names TLS.
+func tlsTransport(t string) bool { return strings.EqualFold(t, "TLS") }
 
 // FieldError says which config field is wrong and with what value, so an operator can fix
 // the file without reading code.
@@ -121,6 +160,16 @@ func (c Config) Validate() error {
 			bad("parkListen", strconv.Quote(c.ParkListen), "%v", err)
 		}
 	}
+	if t := c.TLS; t != nil {
+		if err := checkHostPort(t.Listen); err != nil {
+			bad("tls.listen", strconv.Quote(t.Listen), "%v", err)
+		} else if t.Listen == c.Listen && !strings.HasSuffix(t.Listen, ":0") {
+			bad("tls.listen", strconv.Quote(t.Listen), "must differ from listen (UDP and TCP are bound there)")
+		}
+		if t.Certificate == nil && (t.CertFile == "" || t.KeyFile == "") {
+			bad("tls.certFile", strconv.Quote(t.CertFile), "tls needs certFile and keyFile (`parkway certs` makes them)")
+		}
+	}
 	seen := map[string]bool{}
 	for i, u := range c.Users {
 		f := fmt.Sprintf("users[%d]", i)
@@ -133,14 +182,24 @@ func (c Config) Validate() error {
 			bad(f+".name", strconv.Quote(u.Name), "is listed twice")
 		}
 		seen[u.Name] = true
-		if u.Password == "" {
-			bad(f+".password", `""`, "must not be empty")
+		switch {
+		case u.Password == "" && u.HA1 == "":
+			bad(f+".password", `""`, "must not be empty (or give ha1)")
+		case u.Password != "" && u.HA1 != "":
+			bad(f+".ha1", "(hidden)", "give a password or an ha1, not both")
+		case u.HA1 != "" && !usersfile.IsHA1(u.HA1):
+			bad(f+".ha1", "(hidden)", "must be 32 hex digits, MD5(user:realm:password)")
 		}
 	}
 	for i, a := range c.DigestAlgorithms {
 		if _, ok := digestHash(a); !ok {
 			bad(fmt.Sprintf("digestAlgorithms[%d]", i), strconv.Quote(a), "must be SHA-256 or MD5")
+		} else if c.hasHA1Users() && !strings.EqualFold(a, "MD5") {
+			bad(fmt.Sprintf("digestAlgorithms[%d]", i), strconv.Quote(a), "cannot check users stored as ha1 (MD5 only): list MD5 alone")
 		}
+	}
+	if c.Realm != "" && !isRealm(c.Realm) {
+		bad("realm", strconv.Quote(c.Realm), "must be printable ASCII without quotes or backslashes")
 	}
 	if c.FloodLimit.PerSecond < 0 {
 		bad("floodLimit.perSecond", c.FloodLimit.PerSecond, "must not be negative")
@@ -175,6 +234,12 @@ func (c Config) Validate() error {
 		} else if p.Addr == c.Listen {
 			bad("peer.addr", strconv.Quote(p.Addr), "is this pool's own address")
 		}
+		switch {
+		case p.Transport != "" && !strings.EqualFold(p.Transport, "UDP") && !tlsTransport(p.Transport):
+			bad("peer.transport", strconv.Quote(p.Transport), "must be udp or tls")
+		case tlsTransport(p.Transport) && c.TLS == nil:
+			bad("peer.transport", strconv.Quote(p.Transport), "needs this pool's tls section (its CA verifies the peer, its listener is where the peer reaches us)")
+		}
 		for i, r := range p.Orbits {
 			f := fmt.Sprintf("peer.orbits[%d]", i)
 			if err := r.Check(); err != nil {
@@ -189,6 +254,37 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// hasHA1Users reports whether any user is stored as an HA1 hash.
+func (c Config) hasHA1Users() bool {
+	for _, u := range c.Users {
+		if u.HA1 != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// realm is the digest realm: Realm, else Domain, else Name.
+func (c Config) realm() string {
+	switch {
+	case c.Realm != "":
+		return c.Realm
+	case c.Domain != "":
+		return c.Domain
+	}
+	return c.Name
+}
+
+// isRealm accepts what can go in a quoted realm and in "user:realm:password".
+func isRealm(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func checkHostPort(s string) error {

@@ -172,7 +172,7 @@ func TestNewDoesNotKeepCallerSlices(t *testing.T) {
 	}
 	cfg.Users[0].Password = "changed"
 	cfg.Park.Orbits[0].Start = "7050"
-	if p.users["alice"] != "alice-pw" || p.OrbitRanges()[0].Start != "7000" {
+	if p.users["alice"].Password != "alice-pw" || p.OrbitRanges()[0].Start != "7000" {
 		t.Fatal("pool shares the caller's slices")
 	}
 }

@@ -3,11 +3,14 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/parkway/parkway/internal/strictyaml"
+	"github.com/parkway/parkway/internal/usersfile"
 )
 
 // The YAML form of Config, parsed strictly: an unknown or misspelt field is an error, so a
@@ -16,9 +19,19 @@ import (
 //	name: pool-a
 //	listen: 127.0.0.1:5070
 //	http: 127.0.0.1:9070          # optional: /metrics, /healthz, /readyz (no credentials: keep it on loopback)
-//	users:
+//	realm: parkway                     # optional digest realm; default domain, else name
+//	users:                             # or usersFile, not both
 //	  - {name: alice, password: alice-demo}
+//	  - {name: bob, ha1: 0123…cdef}    # HA1 = MD5("bob:<realm>:password"), `parkway passwd`
+//	usersFile: users.yaml              # the gateway's sip.credentialsFile format (internal/usersfile);
+//	                                   # hashed entries must name this pool's realm
 //	peer: {name: pool-b, addr: 127.0.0.1:5080, orbits: ["8000-8099"]}
+//	                                   # transport: tls → addr is pool-b's tls.listen (configs/pool-a-tls.yaml)
+//	tls:                               # optional: SIP over TLS for the gateway and the peer pool
+//	  listen: 127.0.0.1:5071           # UDP and TCP stay on listen, for phones and SIPp
+//	  certFile: secrets/sip/pool-a.crt # this pool's certificate (naming listen's IP) and key,
+//	  keyFile: secrets/sip/pool-a.key  #   relative to the config; `parkway certs` makes them
+//	  caFile: secrets/sip/ca.crt       # verifies the peer pool's certificate
 //	park:
 //	  orbits: ["7000-7099"]
 //	  pickupTimeout: 90s
@@ -33,15 +46,39 @@ import (
 type fileConfig struct {
 	Name       string     `yaml:"name"`
 	Domain     string     `yaml:"domain"`
+	Realm      string     `yaml:"realm"`
 	Listen     string     `yaml:"listen"`
 	ParkListen string     `yaml:"parkListen"`
 	HTTP       string     `yaml:"http"`
 	Users      []fileUser `yaml:"users"`
+	UsersFile  string     `yaml:"usersFile"`
 	Peer       *filePeer  `yaml:"peer"`
 	Park       filePark   `yaml:"park"`
 	Digest     []string   `yaml:"digestAlgorithms"`
 	AuthCalls  *bool      `yaml:"authenticateCalls"`
 	Flood      fileFlood  `yaml:"floodLimit"`
+	TLS        *fileTLS   `yaml:"tls"`
+}
+
+type fileTLS struct {
+	Listen   string `yaml:"listen"`
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	CAFile   string `yaml:"caFile"`
+}
+
+// config is the tls section with its files taken relative to dir.
+func (ft *fileTLS) config(dir string) *TLSConfig {
+	if ft == nil {
+		return nil
+	}
+	rel := func(path string) string {
+		if path != "" && !filepath.IsAbs(path) && dir != "" {
+			return filepath.Join(dir, path)
+		}
+		return path
+	}
+	return &TLSConfig{Listen: ft.Listen, CertFile: rel(ft.CertFile), KeyFile: rel(ft.KeyFile), CAFile: rel(ft.CAFile)}
 }
 
 type fileFlood struct {
@@ -52,12 +89,14 @@ type fileFlood struct {
 type fileUser struct {
 	Name     string `yaml:"name"`
 	Password string `yaml:"password"`
+	HA1      string `yaml:"ha1"`
 }
 
 type filePeer struct {
-	Name   string   `yaml:"name"`
-	Addr   string   `yaml:"addr"`
-	Orbits []string `yaml:"orbits"`
+	Name      string   `yaml:"name"`
+	Addr      string   `yaml:"addr"`
+	Transport string   `yaml:"transport"`
+	Orbits    []string `yaml:"orbits"`
 }
 
 type filePark struct {
@@ -85,16 +124,18 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 	cfg := Config{
 		Name:                 f.Name,
 		Domain:               f.Domain,
+		Realm:                f.Realm,
 		Listen:               f.Listen,
 		ParkListen:           f.ParkListen,
 		HTTP:                 f.HTTP,
-		Users:                f.users(),
+		TLS:                  f.TLS.config(dir),
 		Peer:                 f.Peer.peer(&errs),
 		Park:                 f.Park.config(dir, &errs),
 		DigestAlgorithms:     f.Digest,
 		UnauthenticatedCalls: f.AuthCalls != nil && !*f.AuthCalls,
 		FloodLimit:           FloodLimit(f.Flood),
 	}
+	cfg.Users = f.users(cfg.realm(), dir, &errs)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -112,10 +153,36 @@ func (e *fileErrors) add(field string, value any, err error) {
 	*e = append(*e, &FieldError{Field: field, Value: value, Err: err})
 }
 
-func (f *fileConfig) users() []User {
+// users are the inline users, or those of usersFile (relative to dir), whose hashed
+// entries must have been made for realm.
+func (f *fileConfig) users(realm, dir string, errs *fileErrors) []User {
 	var users []User
 	for _, u := range f.Users {
-		users = append(users, User(u))
+		users = append(users, User{Name: u.Name, Password: u.Password, HA1: strings.ToLower(u.HA1)})
+	}
+	if f.UsersFile == "" {
+		return users
+	}
+	if len(f.Users) > 0 {
+		errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), errors.New("give users or usersFile, not both"))
+		return users
+	}
+	path := f.UsersFile
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	entries, err := usersfile.Load(path)
+	if err != nil {
+		errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), err)
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[name]
+		if e.Hashed() && e.Realm != realm {
+			errs.add("usersFile", fmt.Sprintf("%q", f.UsersFile), fmt.Errorf("user %q: ha1 is for realm %q, this pool's realm is %q (set realm, or hash again)", name, e.Realm, realm))
+			continue
+		}
+		users = append(users, User{Name: name, Password: e.Password, HA1: e.HA1})
 	}
 	return users
 }
@@ -125,7 +192,7 @@ func (fp *filePeer) peer(errs *fileErrors) *Peer {
 	if fp == nil {
 		return nil
 	}
-	return &Peer{Name: fp.Name, Addr: fp.Addr, Orbits: parseRanges("peer.orbits", fp.Orbits, errs)}
+	return &Peer{Name: fp.Name, Addr: fp.Addr, Transport: fp.Transport, Orbits: parseRanges("peer.orbits", fp.Orbits, errs)}
 }
 
 // config is the park section: musicOnHold defaults to on, and a musicFile that is

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/internal/demousers"
+	"github.com/parkway/parkway/internal/devca"
 )
 
 // DemoUsers are the demo's users and their published passwords ([demousers.All] as
@@ -17,7 +18,7 @@ var DemoUsers = asPoolUsers(demousers.All)
 func asPoolUsers(list []demousers.User) []User {
 	users := make([]User, len(list))
 	for i, u := range list {
-		users[i] = User(u)
+		users[i] = User{Name: u.Name, Password: u.Password}
 	}
 	return users
 }
@@ -129,4 +130,37 @@ func freeUDPAndTCPPort(host string) (int, error) {
 		}
 	}
 	return 0, errors.New("no port free for both UDP and TCP")
+}
+
+// DemoTLS gives the pair a, b (from [DemoConfigs] or [DemoConfigsOn]) TLS listeners on
+// free ports of their host, each with a certificate from ca naming that host and its
+// name, and makes each reach its peer over TLS, trusting ca: what `parkway demo` and the
+// tests run gateway↔pool and pool↔pool over. UDP and TCP stay on Listen.
+func DemoTLS(a, b *Config, ca *devca.CA) error {
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		return err
+	}
+	taken := []int{portOf(a.Listen), portOf(b.Listen)}
+	for _, c := range []*Config{a, b} {
+		port, err := freeSIPPortExcept(host, taken)
+		if err != nil {
+			return err
+		}
+		taken = append(taken, port)
+		leaf, err := ca.Issue(c.Name, host, c.Name)
+		if err != nil {
+			return err
+		}
+		c.TLS = &TLSConfig{Listen: net.JoinHostPort(host, strconv.Itoa(port)), Certificate: &leaf.TLS, RootCAs: ca.Pool()}
+	}
+	a.Peer.Addr, a.Peer.Transport = b.TLS.Listen, "TLS"
+	b.Peer.Addr, b.Peer.Transport = a.TLS.Listen, "TLS"
+	return nil
+}
+
+func portOf(hostPort string) int {
+	_, p, _ := net.SplitHostPort(hostPort)
+	n, _ := strconv.Atoi(p)
+	return n
 }

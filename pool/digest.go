@@ -191,14 +191,20 @@ func hexHash(newHash func() hash.Hash, parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// digestExpected computes the response a phone that knows password must send
-// (RFC 7616 §3.4.1, or RFC 2069 form when qop is absent).
-func digestExpected(c digestCredentials, method, password string) (string, error) {
+// digestExpected computes the response a phone that knows user's password must send
+// (RFC 7616 §3.4.1, or RFC 2069 form when qop is absent). For a user stored as an HA1
+// hash, that hash is the first step (RFC 2617 §3.2.2.2), so only MD5 can be checked.
+func digestExpected(c digestCredentials, method string, user User) (string, error) {
 	newHash, ok := digestHash(c.Algorithm)
 	if !ok {
 		return "", fmt.Errorf("unsupported algorithm %q", clip(c.Algorithm))
 	}
-	ha1 := hexHash(newHash, c.Username, c.Realm, password)
+	ha1 := user.HA1
+	if ha1 == "" {
+		ha1 = hexHash(newHash, c.Username, c.Realm, user.Password)
+	} else if !strings.EqualFold(c.Algorithm, "MD5") {
+		return "", fmt.Errorf("user %q is stored as an MD5 HA1: %s cannot be checked", clip(c.Username), clip(c.Algorithm))
+	}
 	ha2 := hexHash(newHash, method, c.URI)
 	if c.QOP == "" {
 		return hexHash(newHash, ha1, c.Nonce, ha2), nil
@@ -207,8 +213,8 @@ func digestExpected(c digestCredentials, method, password string) (string, error
 }
 
 // digestMatches compares in constant time so the response does not leak by timing.
-func digestMatches(c digestCredentials, method, password string) bool {
-	want, err := digestExpected(c, method, password)
+func digestMatches(c digestCredentials, method string, user User) bool {
+	want, err := digestExpected(c, method, user)
 	if err != nil {
 		return false
 	}

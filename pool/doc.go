@@ -45,6 +45,12 @@
 //     statelessly from the read loop, so a flood builds no transactions. OPTIONS stay
 //     exempt so health probes see the pool serving through a flood. Beyond that,
 //     Options.MaxInFlight answers 503 when the pool as a whole is overloaded.
+//   - SIP over TLS (tls.go; Config.TLS, Peer.Transport): a TLS listener beside UDP/TCP
+//     for the gateway and the peer pool, the peer's certificate verified against the
+//     configured CA; what the pool relays to the peer over TLS carries a Via naming its
+//     own TLS listener, so the peer's element check above still applies.
+//   - Users may be stored as digest HA1 hashes (User.HA1, usersFile; internal/usersfile)
+//     for Config.Realm; a pool with hashed users challenges with MD5 alone.
 //
 // sipgo runs every message on a goroutine of its own; the requests of one dialog are
 // nevertheless relayed in the order they were read (package sip/inorder, fed by the UDP
@@ -54,6 +60,6 @@
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go
 // (OPTIONS), guard.go and framing.go (bad input and resource limits), trust.go (who is
-// trusted, where a Route may lead) and limits.go (flood gate, digest throttle),
-// config.go and configfile.go (the pool's settings).
+// trusted, where a Route may lead) and limits.go (flood gate, digest throttle), tls.go
+// (the TLS listener), config.go and configfile.go (the pool's settings).
 package pool

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parkway/parkway/internal/usersfile"
 )
 
 func FuzzParseDigestCredentials(f *testing.F) {
@@ -23,7 +25,8 @@ func FuzzParseDigestCredentials(f *testing.F) {
 			t.Fatalf("accepted credentials missing a required field: %+v", c)
 		}
 		// Whatever parsed must be safe to check.
-		digestMatches(c, "REGISTER", "pw")
+		digestMatches(c, "REGISTER", User{Name: "u", Password: "pw"})
+		digestMatches(c, "REGISTER", User{Name: "u", HA1: "939e7578ed9e3c518a452acee763bce9"})
 	})
 }
 
@@ -51,12 +54,24 @@ func TestParseDigestCredentials(t *testing.T) {
 	ex := digestCredentials{Username: "Mufasa", Realm: "http-auth@example.org", Nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", URI: "/dir/index.html",
 		Algorithm: "SHA-256", QOP: "auth", NC: "00000001", CNonce: "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
 		Response: "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"}
-	if !digestMatches(ex, "GET", "Circle of Life") {
+	mufasa := User{Name: "Mufasa", Password: "Circle of Life"}
+	hashed := User{Name: "Mufasa", HA1: usersfile.HA1("Mufasa", "http-auth@example.org", "Circle of Life")}
+	if !digestMatches(ex, "GET", mufasa) {
 		t.Fatal("RFC 7616 SHA-256 example does not verify")
 	}
+	if digestMatches(ex, "GET", hashed) {
+		t.Fatal("a SHA-256 answer verified against an MD5 HA1")
+	}
 	ex.Algorithm, ex.Response = "MD5", "8ca523f5e9506fed4657c9700eebdbec"
-	if !digestMatches(ex, "GET", "Circle of Life") {
+	if !digestMatches(ex, "GET", mufasa) {
 		t.Fatal("RFC 7616 MD5 example does not verify")
+	}
+	if !digestMatches(ex, "GET", hashed) {
+		t.Fatal("RFC 7616 MD5 example does not verify from the HA1")
+	}
+	hashed.HA1 = usersfile.HA1("Mufasa", "another-realm", "Circle of Life")
+	if digestMatches(ex, "GET", hashed) {
+		t.Fatal("an HA1 of another realm verified")
 	}
 }
 

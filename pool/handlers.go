@@ -139,7 +139,7 @@ func (n *node) isSelf(u sip.Uri) bool {
 	if port == 0 {
 		port = 5060
 	}
-	if port != n.port {
+	if port != n.port && (n.tlsL == nil || port != n.tlsPort()) {
 		return false
 	}
 	return u.Host == n.host || u.Host == n.pool.cfg.Domain || u.Host == n.pool.cfg.Name

@@ -28,7 +28,7 @@ func init() {
 	sip.SIPDebug = os.Getenv("POOL_TEST_SIP") == "1"
 }
 
-var demoUsers = []User{{"alice", "alice-pw"}, {"bob", "bob-pw"}, {"carol", "carol-pw"}, {"dave", "dave-pw"}}
+var demoUsers = []User{{Name: "alice", Password: "alice-pw"}, {Name: "bob", Password: "bob-pw"}, {Name: "carol", Password: "carol-pw"}, {Name: "dave", Password: "dave-pw"}}
 
 func testConfig(name string, orbits Range) Config {
 	return Config{

@@ -27,11 +27,12 @@ type Pool struct {
 	cfg      Config
 	opt      Options
 	log      *slog.Logger
-	users    map[string]string // name → password
+	users    map[string]User // by name
 	bindings BindingStore
 	nonces   *nonces
 	flood    *floodGate
 	throttle *authThrottle
+	tls      *tlsMaterial // nil without a TLS section
 
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -39,10 +40,11 @@ type Pool struct {
 
 	// mu guards node, addr and the drained channel: Start, Stop and Drain may race with
 	// each other and with the gateway's demo API.
-	mu   sync.Mutex
-	node *node
-	addr string        // host:port bound by the first Start, reused by later ones
-	park *park.Service // created by the first Start, restarted by later ones
+	mu      sync.Mutex
+	node    *node
+	addr    string        // host:port bound by the first Start, reused by later ones
+	tlsAddr string        // the same for the TLS listener
+	park    *park.Service // created by the first Start, restarted by later ones
 	// drained is closed once draining and nothing is parked, or when a draining pool
 	// stops; a Start after that gives the new run a fresh one (drainedShut says it is
 	// closed, so it is closed once).
@@ -57,11 +59,15 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		return nil, fmt.Errorf("pool config: %w", err)
 	}
 	cfg = cfg.clone()
+	cfg.Realm = cfg.realm()
 	if cfg.Domain == "" {
 		cfg.Domain = cfg.Name
 	}
 	if len(cfg.DigestAlgorithms) == 0 {
 		cfg.DigestAlgorithms = append([]string(nil), digestAlgorithms...)
+		if cfg.hasHA1Users() {
+			cfg.DigestAlgorithms = []string{"MD5"} // an HA1 hash can only check MD5
+		}
 	}
 	for i, a := range cfg.DigestAlgorithms {
 		cfg.DigestAlgorithms[i] = strings.ToUpper(a)
@@ -71,14 +77,14 @@ func New(cfg Config, opt Options) (*Pool, error) {
 		cfg:      cfg,
 		opt:      opt,
 		log:      opt.Logger.With("pool", cfg.Name),
-		users:    make(map[string]string, len(cfg.Users)),
+		users:    make(map[string]User, len(cfg.Users)),
 		bindings: newMemoryBindings(),
 		drained:  make(chan struct{}),
 	}
 	for _, u := range cfg.Users {
-		p.users[u.Name] = u.Password
+		p.users[u.Name] = u
 	}
-	p.nonces = newNonces(cfg.Domain, opt.NonceTTL, opt.Now)
+	p.nonces = newNonces(cfg.Realm, opt.NonceTTL, opt.Now)
 	if cfg.FloodLimit.PerSecond == 0 {
 		cfg.FloodLimit.PerSecond = DefaultFloodRate
 	}
@@ -88,6 +94,10 @@ func New(cfg Config, opt Options) (*Pool, error) {
 	p.cfg.FloodLimit = cfg.FloodLimit
 	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
 	p.throttle = newAuthThrottle(opt)
+	var err error
+	if p.tls, err = loadTLS(cfg.TLS); err != nil {
+		return nil, fmt.Errorf("pool config: %w", err)
+	}
 	p.initMetrics()
 	return p, nil
 }
@@ -95,6 +105,10 @@ func New(cfg Config, opt Options) (*Pool, error) {
 func (c Config) clone() Config {
 	c.Users = append([]User(nil), c.Users...)
 	c.DigestAlgorithms = append([]string(nil), c.DigestAlgorithms...)
+	if c.TLS != nil {
+		t := *c.TLS
+		c.TLS = &t
+	}
 	c.Park.Orbits = append([]Range(nil), c.Park.Orbits...)
 	if c.Peer != nil {
 		peer := *c.Peer
@@ -107,8 +121,11 @@ func (c Config) clone() Config {
 // Name is the pool's configured name.
 func (p *Pool) Name() string { return p.cfg.Name }
 
-// Domain is the pool's SIP domain and digest realm.
+// Domain is the pool's SIP domain.
 func (p *Pool) Domain() string { return p.cfg.Domain }
+
+// Realm is the digest realm of the pool's challenges (Config.Realm).
+func (p *Pool) Realm() string { return p.cfg.Realm }
 
 // OrbitRanges are this pool's park orbits.
 func (p *Pool) OrbitRanges() []Range { return append([]Range(nil), p.cfg.Park.Orbits...) }
@@ -186,7 +203,12 @@ func (p *Pool) Start(ctx context.Context) error {
 	}
 	p.node = n
 	p.addr = n.addr
-	p.log.Info("pool serving", "sip", n.addr, "park", n.parkAddr())
+	if n.tlsL != nil {
+		p.tlsAddr = n.tlsL.Addr().String()
+		p.log.Info("pool serving", "sip", n.addr, "sip-tls", p.tlsAddr, "park", n.parkAddr())
+	} else {
+		p.log.Info("pool serving", "sip", n.addr, "park", n.parkAddr())
+	}
 	if p.cfg.UnauthenticatedCalls {
 		p.log.Warn("calls are not authenticated (authenticateCalls: false): anyone who reaches " + n.addr + " can call as any of this pool's users")
 	}
@@ -282,6 +304,7 @@ type node struct {
 	client *sipgo.Client
 	udp    *net.UDPConn
 	tcp    net.Listener
+	tlsL   net.Listener   // nil without TLS
 	order  *inorder.Queue // in-dialog requests, in the order they were read
 	park   *park.Service
 	elems  []netip.AddrPort // the peer's and park's addresses (trust.go)
@@ -322,8 +345,17 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		}
 	}()
 
-	n.ua, err = sipgo.NewUA(
-		sipgo.WithUserAgent("parkway-"+p.cfg.Name),
+	if p.tls != nil {
+		tlsAddr := p.tlsAddr
+		if tlsAddr == "" {
+			tlsAddr = p.cfg.TLS.Listen
+		}
+		if n.tlsL, err = n.listenTLS(tlsAddr); err != nil {
+			return nil, fmt.Errorf("pool %s: listen tls %s: %w", p.cfg.Name, tlsAddr, err)
+		}
+	}
+	uaOpts := []sipgo.UserAgentOption{
+		sipgo.WithUserAgent("parkway-" + p.cfg.Name),
 		sipgo.WithUserAgentHostname(p.cfg.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(n.log),
@@ -333,7 +365,11 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 			sip.WithTransactionLayerLogger(n.log),
 			sip.WithTransactionLayerUnhandledResponseHandler(n.onStrayResponse),
 		),
-	)
+	}
+	if p.tls != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(p.tls.client))
+	}
+	n.ua, err = sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: sip stack: %w", p.cfg.Name, err)
 	}
@@ -364,6 +400,13 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	}
 
 	tcpL := newGuardedListener(tcp, p.opt.MaxTCPConns, p.opt.TCPIdleTimeout, n.log, n.order.Arrived)
+	if n.tlsL != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.srv.ServeTLS(n.tlsL)
+		}()
+	}
 	n.wg.Add(4)
 	go func() {
 		defer n.wg.Done()
@@ -418,6 +461,9 @@ func (n *node) stop() error {
 		}
 		n.udp.Close()
 		n.tcp.Close()
+		if n.tlsL != nil {
+			n.tlsL.Close()
+		}
 		if n.ua != nil {
 			n.ua.Close()
 		}

@@ -126,7 +126,13 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 	n.logTraced(req, t, err)
 	if err != nil {
 		// §16.9: a transport error is a 503 from the unreachable element.
-		n.log.Debug("forward failed", "to", t.addr, "error", err)
+		if t.kind == targetPeer {
+			// Worth an operator's eye: a peer link that fails (a TLS certificate the
+			// CA does not vouch for, say) cuts the pair in half.
+			n.log.Warn("forward to peer pool failed", "peer", n.pool.cfg.Peer.Name, "to", t.addr, "transport", t.transport, "error", err)
+		} else {
+			n.log.Debug("forward failed", "to", t.addr, "error", err)
+		}
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Next Hop Unreachable", RetryAfter: n.pool.opt.RetryAfter})
 		return
 	}
@@ -177,6 +183,9 @@ func (n *node) forwardCopy(req *sip.Request, t target) *sip.Request {
 		Host:            n.host,
 		Port:            n.port,
 		Params:          sip.NewParams(),
+	}
+	if t.transport == "TLS" && n.tlsL != nil {
+		via.Port = n.tlsPort() // the address the peer knows us by (trust.go)
 	}
 	via.Params.Add("branch", newBranch(req))
 	fwd.PrependHeader(via)

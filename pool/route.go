@@ -71,7 +71,7 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 	if peer != nil {
 		for _, r := range peer.Orbits {
 			if inRange(r, user) {
-				return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
+				return target{kind: targetPeer, addr: peer.Addr, transport: peer.transport()}, nil
 			}
 		}
 	}
@@ -82,7 +82,7 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 		// must find a parker whose binding moved. The peer's Via is the loop guard: a
 		// request it relayed is not sent back (and were it, our own Via would make the
 		// peer answer 482). A dead peer is answered for by relay's PeerTimeout.
-		return target{kind: targetPeer, addr: peer.Addr, transport: "UDP"}, nil
+		return target{kind: targetPeer, addr: peer.Addr, transport: peer.transport()}, nil
 	}
 	return target{}, n.withoutPeer(req)
 }
@@ -106,8 +106,9 @@ func (n *node) ownsOrbit(user string) bool {
 	return false
 }
 
-// uriTransport is the transport a URI asks for: its transport parameter, else UDP
-// (RFC 3263 §4.1 for a numeric host with no transport parameter).
+// uriTransport is the transport a URI asks for: its transport parameter, else TLS
+// for a sips: URI and UDP for sip: (RFC 3263 §4.1 for a numeric host with no
+// transport parameter).
 func uriTransport(u sip.Uri) string {
 	if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
 		switch strings.ToUpper(tp) {
@@ -115,7 +116,20 @@ func uriTransport(u sip.Uri) string {
 			return "TCP"
 		case "UDP":
 			return "UDP"
+		case "TLS":
+			return "TLS"
 		}
+	}
+	if strings.EqualFold(u.Scheme, "sips") {
+		return "TLS"
+	}
+	return "UDP"
+}
+
+// transport is how requests reach the peer: UDP or TLS.
+func (p *Peer) transport() string {
+	if tlsTransport(p.Transport) {
+		return "TLS"
 	}
 	return "UDP"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/demousers"
+	"github.com/parkway/parkway/internal/devca"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
 )
@@ -137,8 +139,17 @@ func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *
 		return nil, nil, err
 	}
 	cfgA.Park.Survivable, cfgB.Park.Survivable = f.survivablePark, f.survivablePark
+	// The gateway and the pools speak SIP over TLS, with certificates from a CA made
+	// now and forgotten at exit; phones and SIPp keep the pools' UDP and TCP.
+	ca, err := devca.New("parkway demo CA (throw-away)", 7*24*time.Hour)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pool.DemoTLS(&cfgA, &cfgB, ca); err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	pools = &demoPools{ctx: ctx, byName: map[string]*pool.Pool{}}
+	pools = &demoPools{ctx: ctx, byName: map[string]*pool.Pool{}, ca: ca}
 	var started []*pool.Pool
 	stop = func() {
 		for _, p := range slices.Backward(started) {
@@ -190,15 +201,20 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 	for _, u := range demousers.All {
 		creds[u.Name] = u.Password
 	}
+	poolTLS := &tls.Config{RootCAs: pools.ca.Pool(), MinVersion: tls.VersionTLS12}
 	return edge{
 		log:  log,
 		http: f.http,
-		dr:   dr.Config{Home: drPool(home), Backup: drPool(backup)},
+		dr:   dr.Config{Home: drPool(home), Backup: drPool(backup), TLS: poolTLS},
 		ua: &ua.Config{
-			Listen:      net.JoinHostPort(f.sipHost, "0"),
-			Pools:       []ua.Pool{{Name: home.Name(), Addr: home.Addr()}, {Name: backup.Name(), Addr: backup.Addr()}},
+			Listen: net.JoinHostPort(f.sipHost, "0"),
+			Pools: []ua.Pool{
+				{Name: home.Name(), Addr: home.TLSAddr(), Transport: "TLS"},
+				{Name: backup.Name(), Addr: backup.TLSAddr(), Transport: "TLS"},
+			},
 			Active:      home.Name(),
 			Credentials: creds,
+			TLS:         poolTLS,
 		},
 		mediaIP:    f.sipIP,
 		icePortMin: f.icePortMin,
@@ -219,6 +235,7 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 				fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 			}
 			fmt.Printf("Parkway demo: pool-a (home) SIP %s, pool-b (backup) SIP %s, gateway SIP %s\n", home.Addr(), backup.Addr(), sip.Addr())
+			fmt.Printf("SIP over TLS: gateway → pools and pool ↔ pool on %s and %s, certificates from a throw-away CA made at start; phones and SIPp use UDP/TCP above\n", home.TLSAddr(), backup.TLSAddr())
 			fmt.Printf("Open %s/?user=alice  (users: %s)\n", url, strings.Join(demousers.Names(), ", "))
 			printDemoNotice(url, true)
 			fmt.Printf("Operations: gateway %s/metrics, /healthz, /readyz; pools %s\n", url, strings.Join(pools.ops, ", "))
@@ -238,6 +255,7 @@ type demoPools struct {
 	home, backup *pool.Pool
 	// ops are the pools' operations endpoints ("pool-a http://127.0.0.1:PORT"), printed at start.
 	ops []string
+	ca  *devca.CA // signed the pools' TLS certificates; trusted by the gateway
 }
 
 var _ admin.DemoPools = (*demoPools)(nil)
@@ -276,6 +294,9 @@ func drPool(p *pool.Pool) dr.Pool {
 	var ranges []string
 	for _, r := range p.OrbitRanges() {
 		ranges = append(ranges, r.Start+"-"+r.End)
+	}
+	if addr := p.TLSAddr(); addr != "" {
+		return dr.Pool{Name: p.Name(), SIPAddr: addr, Transport: "TLS", Orbits: strings.Join(ranges, ","), SurvivablePark: p.SurvivablePark()}
 	}
 	return dr.Pool{Name: p.Name(), SIPAddr: p.Addr(), Orbits: strings.Join(ranges, ","), SurvivablePark: p.SurvivablePark()}
 }

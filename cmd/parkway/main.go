@@ -27,6 +27,8 @@ commands:
   gateway   the edge gateway from a config file
   pool      one SIP pool (registrar, proxy, Call Park) from a config file
   dr        disaster-recovery admin: status | failover | failback
+  certs     a CA and certificates for SIP over TLS between gateway and pools
+  passwd    a users-file line with a password hashed (HA1) for a realm
 
 Run 'parkway <command> -h' for the flags of a command.
 `

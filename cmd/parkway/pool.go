@@ -62,7 +62,11 @@ func runPool(ctx context.Context, args []string) error {
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("pool %s listening on %s (udp+tcp), park service on %s\n", p.Name(), p.Addr(), p.ParkAddr())
+	if tlsAddr := p.TLSAddr(); tlsAddr != "" {
+		fmt.Printf("pool %s listening on %s (udp+tcp) and %s (tls), park service on %s\n", p.Name(), p.Addr(), tlsAddr, p.ParkAddr())
+	} else {
+		fmt.Printf("pool %s listening on %s (udp+tcp), park service on %s\n", p.Name(), p.Addr(), p.ParkAddr())
+	}
 	if opsAddr != "" {
 		fmt.Printf("pool %s operations on http://%s (/metrics, /healthz, /readyz)\n", p.Name(), opsAddr)
 	}

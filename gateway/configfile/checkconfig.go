@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/gateway/ua"
 )
 
 // Finding is one unsafe setting of a gateway config: which key, why it is unsafe, and
@@ -109,6 +111,28 @@ func (fc File) Check(opts CheckOptions) []Finding {
 	if len(g.SessionKey) == 0 {
 		add("sessionKeyFile", false, "none: a random key per process, so a restart signs everyone out and two gateways cannot share sessions")
 	}
+	for _, pool := range []struct {
+		key  string
+		pool dr.Pool
+	}{{"pools.home", fc.DR.Home}, {"pools.backup", fc.DR.Backup}} {
+		if pool.pool.Transport != "TLS" && !LoopbackOnly(pool.pool.SIPAddr) {
+			add(pool.key+".transport", false, "%s is reached over plain UDP at %s: REGISTERs with their digest answers, INVITEs with their SDP and the parked-calls feed cross the network readable, and answers to them can be forged; give the pool a tls section and set transport: tls (and poolCAFile)",
+				pool.pool.Name, pool.pool.SIPAddr)
+		}
+	}
+	if secrets, ok := fc.credentials(); ok && !g.Demo {
+		var plain []string
+		for name, sec := range secrets {
+			if sec.HA1 == "" {
+				plain = append(plain, name)
+			}
+		}
+		slices.Sort(plain)
+		if len(plain) > 0 {
+			add("sip.credentialsFile", false, "%d user(s) with a plain password (%s): whoever reads the file has every password, to use anywhere; store HA1 hashes instead (`parkway passwd USER REALM`, internal/usersfile)",
+				len(plain), clipList(plain, 5))
+		}
+	}
 	keys := make([]string, 0, len(fc.secretFiles))
 	for k := range fc.secretFiles {
 		keys = append(keys, k)
@@ -120,6 +144,23 @@ func (fc File) Check(opts CheckOptions) []Finding {
 		}
 	}
 	return out
+}
+
+// credentials are the users file's secrets, when the sip section read one.
+func (fc File) credentials() (ua.Secrets, bool) {
+	if fc.UA == nil {
+		return nil, false
+	}
+	s, ok := fc.UA.Credentials.(ua.Secrets)
+	return s, ok
+}
+
+// clipList joins at most n names, saying how many more there are.
+func clipList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // loopbackOrigin reports whether a normalized origin (scheme://host[:port]) is a page on

@@ -8,8 +8,9 @@ import (
 )
 
 // A gateway config of a real deployment: hosts, an admin token, an embed key, a session
-// key, all on loopback behind a proxy. Check finds nothing in it.
-const safeConfig = goodConfig + `hosts: [phone.example.com]
+// key, users stored as HA1 hashes, all on loopback behind a proxy. Check finds nothing
+// in it.
+var safeConfig = strings.Replace(goodConfig, "credentialsFile: users.yaml", "credentialsFile: hashed-users.yaml", 1) + `hosts: [phone.example.com]
 embedKeyFile: session.key
 `
 
@@ -34,21 +35,23 @@ func TestCheckFindsUnsafeSettings(t *testing.T) {
 		fatal   bool
 		why     string // a word the explanation must hold
 	}{
-		"demo on loopback":        {[]string{"sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{}, "demo", false, "loopback"},
-		"demo on the network":     {[]string{"http: 127.0.0.1:9090", "http: 0.0.0.0:9090", "sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{}, "demo", true, "--demo-on-network"},
-		"demo on network, asked":  {[]string{"http: 127.0.0.1:9090", "http: :9090", "sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{DemoOnNetwork: true}, "demo", false, "every machine"},
-		"admin open on loopback":  {[]string{"adminTokenFile: admin.token", ""}, CheckOptions{}, "adminTokenFile", false, "every local process"},
-		"admin open on network":   {[]string{"adminTokenFile: admin.token", "", "http: 127.0.0.1:9090", "http: 192.0.2.7:9090"}, CheckOptions{}, "adminTokenFile", true, "failover"},
-		"no hosts":                {[]string{"hosts: [phone.example.com]", "hosts: []"}, CheckOptions{}, "hosts", true, "DNS-rebinding"},
-		"plain http on network":   {[]string{"http: 127.0.0.1:9090", "http: 192.0.2.7:9090"}, CheckOptions{}, "http", false, "TLS"},
-		"no embed key":            {[]string{"embedKeyFile: session.key", ""}, CheckOptions{}, "embedKeyFile", false, "nobody can start a session"},
-		"embed origins, no key":   {[]string{"embedKeyFile: session.key", "embedOrigins: [https://shop.example]"}, CheckOptions{}, "embedOrigins", false, "tickets"},
-		"wildcard origin":         {[]string{`["https://phone.example.com"]`, `["https://*.example.com"]`}, CheckOptions{}, "allowedOrigins[0]", false, "literally"},
-		"plain http origin":       {[]string{`["https://phone.example.com"]`, `["http://phone.example.com"]`}, CheckOptions{}, "allowedOrigins[0]", false, "https"},
-		"no session key":          {[]string{"sessionKeyFile: session.key", ""}, CheckOptions{}, "sessionKeyFile", false, "restart"},
-		"readable token file":     {[]string{"adminTokenFile: admin.token", "adminTokenFile: open.token"}, CheckOptions{}, "adminTokenFile", false, "chmod 600"},
-		"readable users file":     {[]string{"credentialsFile: users.yaml", "credentialsFile: open-users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "chmod 600"},
-		"demo admin open no host": {[]string{"sessionTTL: 1h", "sessionTTL: 1h\ndemo: true", "adminTokenFile: admin.token", "", "hosts: [phone.example.com]", ""}, CheckOptions{}, "demo", false, "admin API open"},
+		"demo on loopback":             {[]string{"sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{}, "demo", false, "loopback"},
+		"demo on the network":          {[]string{"http: 127.0.0.1:9090", "http: 0.0.0.0:9090", "sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{}, "demo", true, "--demo-on-network"},
+		"demo on network, asked":       {[]string{"http: 127.0.0.1:9090", "http: :9090", "sessionTTL: 1h", "sessionTTL: 1h\ndemo: true"}, CheckOptions{DemoOnNetwork: true}, "demo", false, "every machine"},
+		"admin open on loopback":       {[]string{"adminTokenFile: admin.token", ""}, CheckOptions{}, "adminTokenFile", false, "every local process"},
+		"admin open on network":        {[]string{"adminTokenFile: admin.token", "", "http: 127.0.0.1:9090", "http: 192.0.2.7:9090"}, CheckOptions{}, "adminTokenFile", true, "failover"},
+		"no hosts":                     {[]string{"hosts: [phone.example.com]", "hosts: []"}, CheckOptions{}, "hosts", true, "DNS-rebinding"},
+		"plain http on network":        {[]string{"http: 127.0.0.1:9090", "http: 192.0.2.7:9090"}, CheckOptions{}, "http", false, "TLS"},
+		"no embed key":                 {[]string{"embedKeyFile: session.key", ""}, CheckOptions{}, "embedKeyFile", false, "nobody can start a session"},
+		"embed origins, no key":        {[]string{"embedKeyFile: session.key", "embedOrigins: [https://shop.example]"}, CheckOptions{}, "embedOrigins", false, "tickets"},
+		"wildcard origin":              {[]string{`["https://phone.example.com"]`, `["https://*.example.com"]`}, CheckOptions{}, "allowedOrigins[0]", false, "literally"},
+		"plain http origin":            {[]string{`["https://phone.example.com"]`, `["http://phone.example.com"]`}, CheckOptions{}, "allowedOrigins[0]", false, "https"},
+		"no session key":               {[]string{"sessionKeyFile: session.key", ""}, CheckOptions{}, "sessionKeyFile", false, "restart"},
+		"readable token file":          {[]string{"adminTokenFile: admin.token", "adminTokenFile: open.token"}, CheckOptions{}, "adminTokenFile", false, "chmod 600"},
+		"readable users file":          {[]string{"credentialsFile: hashed-users.yaml", "credentialsFile: open-users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "chmod 600"},
+		"plain pool link off loopback": {[]string{"sip: 127.0.0.1:5070", "sip: 192.0.2.7:5070"}, CheckOptions{}, "pools.home.transport", false, "tls"},
+		"plain passwords":              {[]string{"credentialsFile: hashed-users.yaml", "credentialsFile: users.yaml"}, CheckOptions{}, "sip.credentialsFile", false, "HA1"},
+		"demo admin open no host":      {[]string{"sessionTTL: 1h", "sessionTTL: 1h\ndemo: true", "adminTokenFile: admin.token", "", "hosts: [phone.example.com]", ""}, CheckOptions{}, "demo", false, "admin API open"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "open.token"), []byte("0123456789abcdef0123\n"), 0o644); err != nil {

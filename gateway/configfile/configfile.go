@@ -2,9 +2,10 @@ package configfile
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -12,12 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/strictyaml"
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/park/parkwire"
 )
@@ -71,12 +71,16 @@ type File struct {
 //	  backup: {name: pool-b, sip: 127.0.0.1:5080, orbits: ["8000-8099"]}
 //	  # add survivablePark: true to a pool to re-park its parked calls on the other pool
 //	  # when it dies (opt-in; the other pool needs park.survivable: true)
+//	  # transport: tls → sip is the pool's tls.listen; probes, REGISTERs, INVITEs and
+//	  # SUBSCRIBEs go to it over TLS (configs/gateway.yaml); absent or udp: plain UDP
+//	poolCAFile: secrets/sip/ca.crt   # CA (PEM) the TLS pools' certificates must verify against;
+//	                                 # absent: the system's roots
 //	probe: {interval: 250ms, timeout: 250ms, misses: 3}
 //	autoFailoverAfter: 0s            # 0: an admin completes failover (the Lync model)
 //	autoFailbackAfter: 0s
 //	sip:                             # absent: no SIP user agent (sessions carry DR state only)
 //	  listen: 127.0.0.1:5090         # the gateway's SIP listener, UDP and TCP; an IP, it goes in Contact
-//	  credentialsFile: users.yaml    # "user: password" per line, the pools' digest passwords
+//	  credentialsFile: users.yaml    # per user "name: password" or "name: {realm: R, ha1: H}" (internal/usersfile)
 //	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
 //	  reattachGrace: 30s             # a call whose tab went away waits this long for a tab to take it back
 //	  reattachHold: silence          # what its far end hears meanwhile: silence or music
@@ -104,6 +108,7 @@ type fileConfig struct {
 	AdminTokenFile    string        `yaml:"adminTokenFile"`
 	AuditLog          string        `yaml:"auditLog"`
 	Pools             filePools     `yaml:"pools"`
+	PoolCAFile        string        `yaml:"poolCAFile"`
 	Probe             fileProbe     `yaml:"probe"`
 	AutoFailoverAfter string        `yaml:"autoFailoverAfter"`
 	AutoFailbackAfter string        `yaml:"autoFailbackAfter"`
@@ -134,9 +139,10 @@ type filePools struct {
 }
 
 type filePool struct {
-	Name   string   `yaml:"name"`
-	SIP    string   `yaml:"sip"`
-	Orbits []string `yaml:"orbits"`
+	Name      string   `yaml:"name"`
+	SIP       string   `yaml:"sip"`
+	Transport string   `yaml:"transport"`
+	Orbits    []string `yaml:"orbits"`
 	// SurvivablePark: re-park this pool's parked calls on the other pool when it dies.
 	SurvivablePark bool `yaml:"survivablePark"`
 }
@@ -345,11 +351,33 @@ func (f *fileConfig) dr(p *problems) dr.Config {
 		AutoFailoverAfter: p.duration("autoFailoverAfter", f.AutoFailoverAfter),
 		AutoFailbackAfter: p.duration("autoFailbackAfter", f.AutoFailbackAfter),
 	}
+	if c.Home.Transport == "TLS" || c.Backup.Transport == "TLS" || f.PoolCAFile != "" {
+		c.TLS = f.poolTLS(p)
+	}
 	if f.Probe.Misses < 0 {
 		p.bad("probe.misses", f.Probe.Misses, "must not be negative")
 	}
 	if f.Pools.Home != nil && f.Pools.Backup != nil && f.Pools.Home.Name == f.Pools.Backup.Name && f.Pools.Home.Name != "" {
 		p.bad("pools.backup.name", fmt.Sprintf("%q", f.Pools.Backup.Name), "must differ from pools.home.name")
+	}
+	return c
+}
+
+// poolTLS is the client TLS configuration for pools over TLS: poolCAFile's CAs, or the
+// system's roots without one.
+func (f *fileConfig) poolTLS(p *problems) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.PoolCAFile == "" {
+		return c
+	}
+	data, err := os.ReadFile(p.path(f.PoolCAFile))
+	if err != nil {
+		p.bad("poolCAFile", fmt.Sprintf("%q", f.PoolCAFile), "%v", err)
+		return c
+	}
+	c.RootCAs = x509.NewCertPool()
+	if !c.RootCAs.AppendCertsFromPEM(data) {
+		p.bad("poolCAFile", fmt.Sprintf("%q", f.PoolCAFile), "holds no PEM certificate")
 	}
 	return c
 }
@@ -371,13 +399,21 @@ func (fp *filePool) dr(p *problems, field string) dr.Pool {
 			p.bad(fmt.Sprintf("%s.orbits[%d]", field, i), fmt.Sprintf("%q", r), "%v", err)
 		}
 	}
-	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ","), SurvivablePark: fp.SurvivablePark}
+	transport := ""
+	switch strings.ToLower(fp.Transport) {
+	case "", "udp":
+	case "tls":
+		transport = "TLS"
+	default:
+		p.bad(field+".transport", fmt.Sprintf("%q", fp.Transport), "must be udp or tls")
+	}
+	return dr.Pool{Name: fp.Name, SIPAddr: fp.SIP, Orbits: strings.Join(fp.Orbits, ","), Transport: transport, SurvivablePark: fp.SurvivablePark}
 }
 
 // ua builds the user agent's config from the sip section and the DR pools: it registers
 // users at home first, with the passwords of the credentials file.
 func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
-	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name}
+	c := &ua.Config{Listen: f.Listen, Active: d.Home.Name, TLS: d.TLS}
 	if f.Listen == "" {
 		c.Listen = "127.0.0.1:5090"
 	} else if ap, err := netip.ParseAddrPort(f.Listen); err != nil || !ap.IsValid() {
@@ -390,7 +426,7 @@ func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 		if _, err := netip.ParseAddrPort(pool.pool.SIPAddr); err != nil && pool.pool.SIPAddr != "" {
 			p.bad(pool.field, fmt.Sprintf("%q", pool.pool.SIPAddr), "must be ip:port when the gateway registers users (sip)")
 		}
-		c.Pools = append(c.Pools, ua.Pool{Name: pool.pool.Name, Addr: pool.pool.SIPAddr})
+		c.Pools = append(c.Pools, ua.Pool{Name: pool.pool.Name, Addr: pool.pool.SIPAddr, Transport: pool.pool.Transport})
 	}
 	if f.CredentialsFile == "" {
 		p.bad("sip.credentialsFile", `""`, "is required: the users' digest passwords")
@@ -405,34 +441,19 @@ func (f *fileSIP) ua(d dr.Config, p *problems) *ua.Config {
 	return c
 }
 
-// loadCredentials reads a YAML map of user → digest password, strictly: every name and
-// password non-empty, at least one user.
-func loadCredentials(path string) (ua.StaticCredentials, error) {
-	data, err := os.ReadFile(path)
+// loadCredentials reads the users file (internal/usersfile): per user a plain password
+// or an HA1 hash with its realm, strictly — every name and secret non-empty, at least
+// one user.
+func loadCredentials(path string) (ua.Secrets, error) {
+	entries, err := usersfile.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("%d bytes exceeds %d", len(data), maxConfigFile)
+	out := make(ua.Secrets, len(entries))
+	for name, e := range entries {
+		out[name] = ua.Secret{Password: e.Password, HA1: e.HA1, Realm: e.Realm}
 	}
-	var m map[string]string
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&m); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("is empty: want \"user: password\" lines")
-		}
-		return nil, err
-	}
-	if len(m) == 0 {
-		return nil, errors.New("names no users")
-	}
-	for user, pw := range m {
-		if user == "" || strings.TrimSpace(pw) == "" {
-			return nil, fmt.Errorf("user %q: name and password must not be empty", user)
-		}
-	}
-	return ua.StaticCredentials(m), nil
+	return out, nil
 }
 
 // checkOrbitRange accepts "7000-7099" or a single orbit, by the park contract's range

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/media"
 )
 
@@ -30,6 +31,7 @@ func writeSecrets(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "session.key"), []byte(strings.Repeat("k", 40)+"\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "admin.token"), []byte("0123456789abcdef0123\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("alice: alice-pw\nbob: bob-pw\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "hashed-users.yaml"), []byte(usersfile.Line("alice", "parkway", "alice-pw")+"\n"+usersfile.Line("bob", "parkway", "bob-pw")+"\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "empty.yaml"), []byte("alice: \"\"\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "list.yaml"), []byte("- alice\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "short.key"), []byte("8 bytes!\n"), 0o600)

@@ -2,6 +2,7 @@ package dr
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,13 +31,16 @@ const (
 // Pool names one SIP pool the controller watches.
 type Pool struct {
 	Name    string // e.g. "pool-a"
-	SIPAddr string // host:port of its UDP SIP listener, probed with OPTIONS
+	SIPAddr string // host:port of its SIP listener, probed with OPTIONS
 	Orbits  string // its Call Park orbit range(s), shown in the admin API, e.g. "7000-7099"
 	// SurvivablePark (opt-in, issue #10): when this pool dies, calls parked on it whose
 	// parked party is a gateway user are re-parked on the other pool instead of hung up
 	// (ARCHITECTURE.md §3, "Survivable park"). The other pool's park service must have
 	// park.survivable on too.
 	SurvivablePark bool
+	// Transport is how it is probed: "" or "UDP", or "TLS" (SIPAddr is then its TLS
+	// listener, and its certificate must verify against Config.TLS).
+	Transport string
 }
 
 // Redirector moves every user's registration to the pool named to (ARCHITECTURE.md §2:
@@ -64,6 +68,10 @@ type Config struct {
 	ProbeMisses   int
 
 	Redirector Redirector
+
+	// TLS verifies the certificates of pools probed over TLS (its RootCAs); nil means
+	// the system's roots.
+	TLS *tls.Config
 
 	// AutoFailoverAfter, when positive, completes a failover (failover → failed-over)
 	// this long after users were redirected to the backup by an outage, as an admin's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// prober sends the health probes: a SIP OPTIONS over UDP to each pool (RFC 3261 §11, the
+// prober sends the health probes: a SIP OPTIONS over UDP (or TLS, Pool.Transport) to each pool (RFC 3261 §11, the
 // request every SIP server must answer), one sipgo client per pool on one user agent.
 //
 // What counts as healthy: any final answer below 500. A 2xx is a working server; a 4xx
@@ -27,12 +28,13 @@ type prober struct {
 	ua      *sipgo.UserAgent
 	clients [2]*sipgo.Client
 	targets [2]sip.Uri
+	tps     [2]string // UDP or TLS
 	timeout time.Duration
 }
 
 func newProber(cfg Config, log *slog.Logger) (*prober, error) {
 	sipLog := log.With("component", "dr-prober")
-	ua, err := sipgo.NewUA(
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("parkway-dr"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
 		sipgo.WithUserAgentTransactionLayerOptions(
@@ -43,7 +45,11 @@ func newProber(cfg Config, log *slog.Logger) (*prober, error) {
 				sipLog.Debug("dr: late answer to a probe", "response", r.Short())
 			}),
 		),
-	)
+	}
+	if cfg.TLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("dr: SIP user agent: %w", err)
 	}
@@ -70,6 +76,10 @@ func newProber(cfg Config, log *slog.Logger) (*prober, error) {
 		}
 		p.clients[i] = cl
 		p.targets[i] = sip.Uri{Scheme: "sip", Host: host, Port: port}
+		p.tps[i] = "UDP"
+		if strings.EqualFold(pool.Transport, "TLS") {
+			p.tps[i] = "TLS"
+		}
 	}
 	return p, nil
 }
@@ -108,7 +118,7 @@ func (p *prober) probe(ctx context.Context, i int) (bool, string) {
 	defer cancel() // before the Wait: the attempts still waiting give up
 	send := func() {
 		req := sip.NewRequest(sip.OPTIONS, p.targets[i])
-		req.SetTransport("UDP")
+		req.SetTransport(p.tps[i])
 		res, err := p.clients[i].Do(ctx, req)
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
@@ -130,7 +140,9 @@ func (p *prober) probe(ctx context.Context, i int) (bool, string) {
 		case r := <-results:
 			return r.ok, r.detail
 		case <-again.C:
-			if sent < probeAttempts {
+			// Over TLS the connection resends what is lost; a second OPTIONS
+			// would only add work for a slow pool.
+			if p.tps[i] == "UDP" && sent < probeAttempts {
 				sent++
 				wg.Go(send)
 			}

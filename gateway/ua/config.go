@@ -1,11 +1,13 @@
 package ua
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -35,8 +37,24 @@ const (
 // controller calls it), the address of its registrar and proxy, and its SIP domain.
 type Pool struct {
 	Name   string
-	Addr   string // host:port, UDP
+	Addr   string // host:port: its UDP listener, or its TLS listener with Transport TLS
 	Domain string // empty means Name, as pool.Config does
+	// Transport is how the gateway reaches the pool: "" or "UDP", or "TLS" (SIP over
+	// TLS, RFC 3261 §26.2; the pool's certificate must name Addr's IP and verify
+	// against Config.TLS). Over TLS, out-of-dialog requests (REGISTER, INVITE,
+	// SUBSCRIBE) carry a Route with transport=tls; the pool answers on the connection.
+	Transport string
+}
+
+// tls reports whether the pool is reached over TLS.
+func (p Pool) tls() bool { return strings.EqualFold(p.Transport, "TLS") }
+
+// transport is the sipgo transport name for requests to the pool.
+func (p Pool) transport() string {
+	if p.tls() {
+		return "TLS"
+	}
+	return "UDP"
 }
 
 func (p Pool) domain() string {
@@ -71,8 +89,12 @@ type Config struct {
 	// Pools are the pools users may register with; Active names the one they start on.
 	Pools  []Pool
 	Active string
-	// Credentials are the users' digest passwords.
+	// Credentials are the users' digest passwords (or HA1 hashes, SecretCredentials).
 	Credentials Credentials
+	// TLS is the client TLS configuration for pools with Transport TLS: its RootCAs
+	// verify their certificates (nil: the system's roots). Only a CA is needed: the
+	// gateway presents no certificate of its own.
+	TLS *tls.Config
 	// Expires is the registration lifetime requested; RefreshAt the share of the
 	// granted lifetime after which it is refreshed.
 	Expires   time.Duration
@@ -114,6 +136,9 @@ func (c Config) withDefaults() (Config, error) {
 		seen[p.Name] = true
 		if _, err := netip.ParseAddrPort(p.Addr); err != nil {
 			return c, fmt.Errorf("Pools[%d].Addr = %q: must be ip:port", i, p.Addr)
+		}
+		if p.Transport != "" && !p.tls() && !strings.EqualFold(p.Transport, "UDP") {
+			return c, fmt.Errorf("Pools[%d].Transport = %q: must be UDP or TLS", i, p.Transport)
 		}
 	}
 	if c.Active == "" {

@@ -62,7 +62,9 @@ func (u *User) Dial(ctx context.Context, target string, leg MediaLeg) (*Call, er
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(c.local.Marshal())
-	req.Laddr = u.m.laddr()
+	if !pool.tls() {
+		req.Laddr = u.m.laddr()
+	}
 	calltrace.Set(req, c.trace)
 	if _, err := c.invite(ctx, req, nil); err != nil {
 		reason := "failed"
@@ -93,27 +95,50 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel) // Hangup while dialing sends CANCEL
 	defer stop()
-	cs, err := c.u.dua.WriteInvite(ictx, req)
-	if err != nil {
-		return nil, fmt.Errorf("INVITE: %w", err)
-	}
 	ringing := false
-	err = cs.WaitAnswer(ictx, sipgo.AnswerOptions{Username: c.u.name, Password: c.u.password,
-		OnResponse: func(res *sip.Response) error {
-			// The far end rings (180/183): the softphone can play ring-back. Only for a
-			// call being dialled; a REFER being followed is not the user's doing.
-			if onAnswered == nil && !ringing && (res.StatusCode == 180 || res.StatusCode == 183) {
-				ringing = true
-				c.u.publish(Event{Call: c, State: signaling.CallDialing, Reason: "ringing"})
-			}
-			return nil
-		}})
-	if err != nil {
-		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) {
-			return nil, &StatusError{Method: "INVITE", Code: de.Res.StatusCode, Reason: de.Res.Reason}
+	var cs *sipgo.DialogClientSession
+	for tries := 0; ; tries++ {
+		var err error
+		cs, err = c.u.duaFor(req).WriteInvite(ictx, req)
+		if err != nil {
+			return nil, fmt.Errorf("INVITE: %w", err)
 		}
-		return nil, fmt.Errorf("INVITE: %w", err)
+		err = cs.WaitAnswer(ictx, sipgo.AnswerOptions{
+			OnResponse: func(res *sip.Response) error {
+				// The far end rings (180/183): the softphone can play ring-back. Only for a
+				// call being dialled; a REFER being followed is not the user's doing.
+				if onAnswered == nil && !ringing && (res.StatusCode == 180 || res.StatusCode == 183) {
+					ringing = true
+					c.u.publish(Event{Call: c, State: signaling.CallDialing, Reason: "ringing"})
+				}
+				return nil
+			}})
+		if err == nil {
+			if req.Transport() == "TLS" {
+				// Only the INVITE went to the pool over TLS: nothing Record-Routes, so
+				// the dialog (ACK, BYE, re-INVITE, REFER) runs between the parties,
+				// from our UDP listener to their UDP Contact. sipgo sends a dialog's
+				// requests with its INVITE's transport and local address.
+				cs.InviteRequest.SetTransport("UDP")
+				cs.InviteRequest.Laddr = c.u.m.laddr()
+			}
+			break
+		}
+		var de *sipgo.ErrDialogResponse
+		if !errors.As(err, &de) {
+			return nil, fmt.Errorf("INVITE: %w", err)
+		}
+		code := de.Res.StatusCode
+		if (code != 401 && code != 407) || tries == 2 {
+			return nil, &StatusError{Method: "INVITE", Code: code, Reason: de.Res.Reason}
+		}
+		// A digest challenge (RFC 3261 §22.2; once more for a stale nonce): the same
+		// INVITE with credentials, as a new transaction (CSeq + 1, a new branch).
+		if _, err := authorize(req, de.Res, c.u.name, c.u.secret); err != nil {
+			return nil, fmt.Errorf("INVITE: %w", err)
+		}
+		req.CSeq().SeqNo++
+		req.RemoveHeader("Via")
 	}
 	d := newClientDialog(c, cs)
 	r, perr := audiosdp.Parse(cs.InviteResponse.Body())
@@ -125,7 +150,7 @@ func (c *Call) invite(ctx context.Context, req *sip.Request, onAnswered func(d *
 		}
 		return nil
 	}
-	err = c.do(context.WithoutCancel(ctx), func() error {
+	err := c.do(context.WithoutCancel(ctx), func() error {
 		if perr != nil {
 			return perr
 		}

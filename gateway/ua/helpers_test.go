@@ -64,13 +64,19 @@ type pools struct{ a, b *pool.Pool }
 
 func startPools(t testing.TB, users []pool.User, opt pool.Options) pools {
 	t.Helper()
+	return startPoolsWith(t, users, opt, nil)
+}
+
+// startPoolsWith is startPools with edit applied to both pools' configs before New.
+func startPoolsWith(t testing.TB, users []pool.User, opt pool.Options, edit func(a, b *pool.Config)) pools {
+	t.Helper()
 	if opt.Logger == nil {
 		opt.Logger = testLogger()
 	}
 	// A port freePort found free can be taken (by another process's outgoing socket)
 	// before the pool binds it: pick the pair's ports again, a few times, on that error.
 	for attempt := 1; ; attempt++ {
-		ps, err := tryStartPools(users, opt)
+		ps, err := tryStartPools(users, opt, edit)
 		if err == nil {
 			t.Cleanup(func() { ps.a.Stop(); ps.b.Stop() })
 			return ps
@@ -83,13 +89,16 @@ func startPools(t testing.TB, users []pool.User, opt pool.Options) pools {
 
 // tryStartPools starts the demo pair on ports free a moment ago; on an error nothing
 // is left running.
-func tryStartPools(users []pool.User, opt pool.Options) (pools, error) {
+func tryStartPools(users []pool.User, opt pool.Options, edit func(a, b *pool.Config)) (pools, error) {
 	ca, cb, err := pool.DemoConfigsOn("127.0.0.1", 0, 0) // free ports, each the other's peer
 	if err != nil {
 		return pools{}, err
 	}
 	ca.Users, cb.Users = users, users
 	ca.Park.PickupTimeout, cb.Park.PickupTimeout = 5*time.Minute, 5*time.Minute
+	if edit != nil {
+		edit(&ca, &cb)
+	}
 	var started []*pool.Pool
 	for _, c := range []pool.Config{ca, cb} {
 		p, err := pool.New(c, opt)

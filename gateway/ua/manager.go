@@ -23,13 +23,14 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
-	ua   *sipgo.UserAgent
-	srv  *sipgo.Server
-	cli  *sipgo.Client
-	udp  *net.UDPConn
-	tcp  net.Listener
-	host string
-	port int
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	cli    *sipgo.Client
+	tlsCli *sipgo.Client // for pools reached over TLS (Pool.Transport)
+	udp    *net.UDPConn
+	tcp    net.Listener
+	host   string
+	port   int
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -82,12 +83,16 @@ func NewManager(cfg Config) (*Manager, error) {
 		}
 		return nil, err
 	}
-	m.ua, err = sipgo.NewUA(
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(m.host),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger)),
-	)
+	}
+	if cfg.TLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	}
+	m.ua, err = sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return fail(fmt.Errorf("ua: sip stack: %w", err))
 	}
@@ -102,6 +107,13 @@ func NewManager(cfg Config) (*Manager, error) {
 		sipgo.WithClientConnectionAddr(la.String()))
 	if err != nil {
 		return fail(fmt.Errorf("ua: sip client: %w", err))
+	}
+	// Requests to a pool over TLS leave on a connection of their own (one per pool,
+	// reused), not from our listening port: this client binds nothing, and its Via
+	// names the connection's own address (sipgo fills the port in).
+	m.tlsCli, err = sipgo.NewClient(m.ua, sipgo.WithClientLogger(cfg.Logger), sipgo.WithClientHostname(m.host))
+	if err != nil {
+		return fail(fmt.Errorf("ua: sip tls client: %w", err))
 	}
 	m.routes()
 	m.wg.Add(2)
@@ -126,6 +138,14 @@ func NewManager(cfg Config) (*Manager, error) {
 		time.Sleep(time.Millisecond)
 	}
 	return m, nil
+}
+
+// client is the sipgo client for out-of-dialog requests to p.
+func (m *Manager) client(p Pool) *sipgo.Client {
+	if p.tls() {
+		return m.tlsCli
+	}
+	return m.cli
 }
 
 // Addr is the gateway's SIP listener, host:port.

@@ -279,6 +279,7 @@ func (c *Call) moveTo(ctx context.Context, target sip.Uri, pool Pool, direct boo
 	req := c.u.newRequest(sip.INVITE, target, pool)
 	if direct {
 		req.RemoveHeader("Route")
+		req.SetTransport("UDP") // contacts are reached over UDP, even with the pool over TLS
 	}
 	if referredBy != "" {
 		req.AppendHeader(sip.NewHeader("Referred-By", referredBy))
@@ -291,7 +292,9 @@ func (c *Call) moveTo(ctx context.Context, target sip.Uri, pool Pool, direct boo
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(local.Marshal())
-	req.Laddr = c.u.m.laddr()
+	if req.Transport() == "UDP" {
+		req.Laddr = c.u.m.laddr()
+	}
 
 	var orbit string
 	_, err := c.invite(ctx, req, func(d *dialog, r audiosdp.Description) error {

@@ -136,17 +136,24 @@ func (u *User) sendRegister(ctx context.Context, pool Pool, expires time.Duratio
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.SetDestination(pool.Addr)
-	req.SetTransport("UDP")
+	req.SetTransport(pool.transport())
 
-	u.m.preAuthorize(ctx, req, pool, u.name, u.password)
-	res, err := u.m.cli.Do(ctx, req)
+	cli := u.m.client(pool)
+	u.m.preAuthorize(ctx, req, pool, u.name, u.secret)
+	res, err := cli.Do(ctx, req)
 	for tries := 0; err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && tries < 2; tries++ {
-		chal := res
-		res, err = u.m.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: u.name, Password: u.password})
+		code := res.StatusCode
+		chal, aerr := authorize(req, res, u.name, u.secret)
+		if aerr != nil {
+			return nil, fmt.Errorf("REGISTER at %s: %w", pool.Name, aerr)
+		}
+		req.CSeq().SeqNo++
+		req.RemoveHeader("Via")
+		res, err = cli.Do(ctx, req, sipgo.ClientRequestAddVia)
 		// Share the challenge only once it has worked, with its nonce-count 1 spent:
 		// shared earlier, other REGISTERs' counts on it could reach the pool before
 		// ours, and the pool refuses a count lower than one it has seen (a replay).
-		if err == nil && res.StatusCode < 300 {
+		if err == nil && res.IsSuccess() && code == 401 {
 			u.m.rememberChallenge(ctx, pool, chal)
 		}
 	}

@@ -17,11 +17,12 @@ import (
 // incoming calls and its events. Everything it does goes out of the Manager's one
 // listener with the user's own Contact.
 type User struct {
-	m        *Manager
-	name     string
-	password string
-	contact  sip.ContactHeader
-	dua      *sipgo.DialogUA
+	m       *Manager
+	name    string
+	secret  Secret
+	contact sip.ContactHeader
+	dua     *sipgo.DialogUA // dialogs started over UDP (and every in-dialog request)
+	tlsDua  *sipgo.DialogUA // INVITEs to a pool over TLS (Pool.Transport)
 
 	ctx    context.Context // ends at sign-out
 	cancel context.CancelFunc
@@ -61,7 +62,7 @@ type parkMessage struct {
 // once the pool accepted the registration; the user is then kept registered until
 // SignOut. Signing in a user who is already signed in returns the existing one.
 func (m *Manager) SignIn(ctx context.Context, name string) (*User, error) {
-	password, ok := m.cfg.Credentials.Password(name)
+	secret, ok := m.secret(name)
 	if !ok {
 		return nil, fmt.Errorf("ua: sign in %s: no credentials", name)
 	}
@@ -77,7 +78,7 @@ func (m *Manager) SignIn(ctx context.Context, name string) (*User, error) {
 	u := &User{
 		m:        m,
 		name:     name,
-		password: password,
+		secret:   secret,
 		contact:  sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: m.host, Port: m.port}},
 		events:   newQueue[Event](),
 		incoming: newQueue[*Incoming](),
@@ -85,6 +86,7 @@ func (m *Manager) SignIn(ctx context.Context, name string) (*User, error) {
 		calls:    map[string]*Call{},
 	}
 	u.dua = &sipgo.DialogUA{Client: m.cli, ContactHDR: u.contact}
+	u.tlsDua = &sipgo.DialogUA{Client: m.tlsCli, ContactHDR: u.contact}
 	u.ctx, u.cancel = context.WithCancel(m.ctx)
 	u.reg.rearm = make(chan struct{}, 1)
 	m.users[name] = u
@@ -203,10 +205,25 @@ func (u *User) newRequest(method sip.RequestMethod, target sip.Uri, pool Pool) *
 	ct := u.contact
 	req.AppendHeader(&ct)
 	// The pool is our outbound proxy: a loose Route naming it (RFC 3261 §8.1.2) sends
-	// the request there whatever the Request-URI, and CANCEL copies it (§9.1).
-	req.AppendHeader(sip.NewHeader("Route", "<sip:"+pool.Addr+";lr>"))
-	req.SetTransport("UDP")
+	// the request there whatever the Request-URI, and CANCEL copies it (§9.1). A pool
+	// over TLS is named sip:…;transport=tls rather than sips: — sips would promise TLS
+	// on every hop to the callee (§19.1), and the pool reaches phones over UDP.
+	if pool.tls() {
+		req.AppendHeader(sip.NewHeader("Route", "<sip:"+pool.Addr+";transport=tls;lr>"))
+	} else {
+		req.AppendHeader(sip.NewHeader("Route", "<sip:"+pool.Addr+";lr>"))
+	}
+	req.SetTransport(pool.transport())
 	return req
+}
+
+// duaFor is the dialog user agent an INVITE leaves through: over TLS when it goes to
+// a pool over TLS (its transport says so), else from our UDP listener.
+func (u *User) duaFor(req *sip.Request) *sipgo.DialogUA {
+	if req.Transport() == "TLS" {
+		return u.tlsDua
+	}
+	return u.dua
 }
 
 // laddr is the listening socket, for requests that must leave from it.

@@ -238,14 +238,14 @@ func (w *Watcher) subscribe(ctx context.Context, p Pool) error {
 	req.AppendHeader(sip.NewHeader("Accept", parkwire.ContentTypePark))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(w.m.cfg.WatchExpires/time.Second))))
 	req.SetDestination(p.Addr)
-	req.SetTransport("UDP")
+	req.SetTransport(p.transport())
 	// The first NOTIFY may overtake the 2xx (RFC 6665 §4.1.2.4): be ready for it.
 	w.mu.Lock()
 	w.pool, w.callID, w.from, w.cseq, w.list = p, callID, from, 1, ParkedList{Pool: p.Name}
 	w.to = sip.ToHeader{Address: uri}
 	w.target = uri
 	w.mu.Unlock()
-	res, err := w.m.cli.Do(ctx, req)
+	res, err := w.m.client(p).Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("SUBSCRIBE: %w", err)
 	}

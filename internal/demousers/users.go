@@ -1,7 +1,8 @@
 package demousers
 
 // User is one demo user: the name a softphone signs in with and the digest password
-// the pools check (configs/pool-*.yaml and configs/users.yaml hold the same).
+// the pools check (configs/pool-*.yaml and configs/users-demo.yaml hold the same;
+// configs/users.yaml their HA1 hashes).
 type User struct {
 	Name     string
 	Password string

@@ -81,4 +81,3 @@ func write(out string, data []byte, encoder func(io.Writer) (io.WriteCloser, err
 	}
 	return os.Rename(tmp.Name(), out)
 }
-
