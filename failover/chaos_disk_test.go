@@ -55,6 +55,7 @@ func TestChaosAuditLogReadOnly(t *testing.T) {
 	}
 	file := filepath.Join(data, "admin-audit.log")
 	c.opts.gatewayYAML = "auditLog: " + file + "\n"
+	c.opts.plainUDP = true // no pool is started, nor certificates made
 	c.writeConfigs()
 	argv := inTmpfs(data, "ro,size=16k")([]string{bin, "gateway", "--config", filepath.Join(c.dir, "gateway.yaml")})
 	cmd := exec.Command(argv[0], argv[1:]...)

@@ -83,7 +83,7 @@ func TestChaosLossyLinkToPools(t *testing.T) {
 	// count of three, which is the loaded machine's doing, not the loss's. Resending
 	// within a probe, which is what keeps 20 % loss from looking like an outage with
 	// the default three misses, is pinned by gateway/dr's TestProbeResendsThroughLoss.
-	c := startCluster(t, clusterOptions{gatewayYAML: "probe: {interval: 250ms, timeout: 250ms, misses: 8}\n", poolAddr: func(pool string, port int) string {
+	c := startCluster(t, clusterOptions{gatewayYAML: "probe: {interval: 250ms, timeout: 250ms, misses: 8}\n", plainUDP: true, poolAddr: func(pool string, port int) string {
 		r := startJitterRelay(t, port, 100*time.Millisecond)
 		relays[pool] = r
 		return r.Addr()

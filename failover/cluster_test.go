@@ -121,6 +121,9 @@ type clusterOptions struct {
 	// poolAddr, if set, is the SIP address the gateway is given for a pool on port
 	// (chaos tests put an impairing relay there); nil: 127.0.0.1:port.
 	poolAddr func(pool string, port int) string
+	// plainUDP: the gateway reaches the pools over plain UDP, not TLS (a relay that
+	// impairs datagrams sits there, or no certificates are made).
+	plainUDP bool
 	// gatewayYAML is appended to the gateway's config file (top-level keys).
 	gatewayYAML string
 	// wrapGateway, if set, rewrites the gateway's command line (argv[0] is the binary),
@@ -213,6 +216,10 @@ func (c *cluster) writeConfigs() {
 	if poolAddr == nil {
 		poolAddr = func(_ string, port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 	}
+	suffix, transport, caFile := "-tls", "transport: tls, ", "poolCAFile: sip/ca.crt\n"
+	if c.opts.plainUDP {
+		suffix, transport, caFile = "", "", ""
+	}
 	pickupB := c.opts.pickupB
 	if pickupB == 0 {
 		pickupB = 90 * time.Second
@@ -227,14 +234,13 @@ heartbeat: {interval: 2s, timeout: 30s}
 autoFailoverAfter: %s
 autoFailbackAfter: %s
 pools:
-  home:   {name: pool-a, sip: %s, transport: tls, orbits: ["7000-7099"], survivablePark: %v}
-  backup: {name: pool-b, sip: %s, transport: tls, orbits: ["8000-8099"], survivablePark: %v}
-poolCAFile: sip/ca.crt
-sip:
+  home:   {name: pool-a, sip: %s, %sorbits: ["7000-7099"], survivablePark: %v}
+  backup: {name: pool-b, sip: %s, %sorbits: ["8000-8099"], survivablePark: %v}
+%ssip:
   listen: 127.0.0.1:0
   credentialsFile: users.yaml
   signOutGrace: 1s
-%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a-tls"]), c.opts.survivable, poolAddr("pool-b", c.ports["pool-b-tls"]), c.opts.survivable, c.opts.gatewayYAML))
+%s`, c.opts.autoFailover, c.opts.autoFailback, poolAddr("pool-a", c.ports["pool-a"+suffix]), transport, c.opts.survivable, poolAddr("pool-b", c.ports["pool-b"+suffix]), transport, c.opts.survivable, caFile, c.opts.gatewayYAML))
 }
 
 func password(user string) string { return user + "-pw" }

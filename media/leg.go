@@ -122,7 +122,8 @@ func (f *Factory) Handover(old *Leg) (*Leg, error) {
 		return nil, fmt.Errorf("media: new peer connection: %w", err)
 	}
 	_ = old.bridge.DetachBrowser()
-	l := &Leg{pc: pc, bridge: old.bridge, prefer: law, law: law, fixed: known}
+	l := &Leg{pc: pc, bridge: old.bridge, prefer: law, law: law, fixed: known, tally: &f.legs}
+	f.legs.handOver(old, l)
 	l.onTrack()
 	return l, nil
 }

@@ -32,6 +32,19 @@ func (t *legTally) add(l *Leg) {
 	t.live[l] = struct{}{}
 }
 
+// handOver makes next the live leg of old's bridge (Factory.Handover): the bridge goes
+// on counting, so its counts join the closed sum once, when next closes, and old's
+// Close adds nothing.
+func (t *legTally) handOver(old, next *Leg) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.live, old)
+	if t.live == nil {
+		t.live = map[*Leg]struct{}{}
+	}
+	t.live[next] = struct{}{}
+}
+
 // remove moves a closed leg's final counts into the closed sum.
 func (t *legTally) remove(l *Leg) {
 	st := l.bridge.Stats()
