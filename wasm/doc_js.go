@@ -36,13 +36,12 @@
 //	window.__parkwayPCs           the live RTCPeerConnections, for getStats in tests
 //	window.parkway                the JavaScript API (api_js.go)
 //
-// WebRTC is pion/webrtc/v4's js build, which wraps the browser's RTCPeerConnection. It
-// has no AddTrack or OnTrack, so the microphone goes into the audio transceiver with
-// Sender().JSValue().replaceTrack and remote audio is taken from the underlying
-// connection's track event; local ICE candidates are read from the browser's own
-// icecandidate event too, because the js build's OnICECandidate rebuilds each candidate
-// from parsed fields and loses sdpMid, sdpMLineIndex and the ufrag (webrtc_js.go). Pion's
-// promise waits have no context: they are only used on goroutines of their own.
+// WebRTC is the browser's RTCPeerConnection through syscall/js (webrtc_js.go): the
+// microphone goes into the audio transceiver with replaceTrack, remote audio is taken
+// from the connection's track event, and local ICE candidates are sent as its
+// icecandidate event gives them. No Go WebRTC library is compiled in: pion's js build
+// wrapped the same object and cost a third of main.wasm. Promise waits (await) take a
+// context and run only on goroutines of their own.
 //
 // A websocket drop keeps the calls and their PeerConnections: media does not pass
 // through the websocket. On reconnect the gateway's welcome lists the calls it still

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall/js"
 )
 
@@ -66,4 +67,36 @@ func jsError(v js.Value) error {
 		return errors.New(v.String())
 	}
 	return errors.New("JavaScript error")
+}
+
+// jsCall calls v's method and returns a JavaScript exception it throws as an error
+// (syscall/js would panic with it).
+func jsCall(v js.Value, method string, args ...any) (result js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = thrown(r)
+		}
+	}()
+	return v.Call(method, args...), nil
+}
+
+// jsNew constructs the global class name, returning an exception as an error.
+func jsNew(name string, args ...any) (result js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = thrown(r)
+		}
+	}()
+	return global.Get(name).New(args...), nil
+}
+
+// thrown turns what syscall/js panicked with into an error with the JavaScript message.
+func thrown(r any) error {
+	if e, ok := r.(js.Error); ok {
+		return jsError(e.Value)
+	}
+	if e, ok := r.(error); ok {
+		return e
+	}
+	return fmt.Errorf("%v", r)
 }

@@ -83,7 +83,7 @@ func (a *app) dropMoved(call string) bool {
 }
 
 func iceConnected(p *peer) bool {
-	switch p.pc.JSValue().Get("iceConnectionState").String() {
+	switch p.pc.Get("iceConnectionState").String() {
 	case "connected", "completed":
 		return true
 	}
@@ -123,7 +123,7 @@ func (a *app) startRestart(p *peer, call string, now time.Time) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		raw := p.pc.JSValue()
+		raw := p.pc
 		ev := restartEvent{peer: p, call: call}
 		offer, err := await(ctx, raw.Call("createOffer", map[string]any{"iceRestart": true}))
 		if err == nil {

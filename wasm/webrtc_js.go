@@ -9,15 +9,14 @@ import (
 
 	"github.com/parkway/parkway/signaling"
 	"github.com/parkway/parkway/wasm/softphone"
-	"github.com/pion/webrtc/v4"
 )
 
-// The browser side of a call: one PeerConnection per call this tab placed, answered or
-// retrieved, made with pion/webrtc's js build, which wraps the browser's own
-// RTCPeerConnection. That build has no AddTrack or OnTrack, so the microphone goes into
-// the audio transceiver's sender with replaceTrack (Sender().JSValue()) and what
-// arrives is played by an <audio> element fed from the underlying connection's track
-// event.
+// The browser side of a call: one RTCPeerConnection per call this tab placed, answered
+// or retrieved, used directly through syscall/js. (pion/webrtc's js build wraps the same
+// object but brought 2.3 MB of ICE, DTLS and TURN code the browser never runs into the
+// client — a third of main.wasm; issue 12.) The microphone goes into the audio
+// transceiver's sender with replaceTrack, and what arrives is played by an <audio>
+// element fed from the connection's track event.
 //
 // Trickle ICE (RFC 8838): the offer goes out as soon as it is set locally, and every
 // candidate the browser gathers follows in an ice message whose ref is the id of the
@@ -27,9 +26,8 @@ import (
 // controlling ICE agent, checks the candidates in the gateway's answer and the gateway
 // learns the browser's address from those checks (peer-reflexive, RFC 8445 §7.3.1.3).
 //
-// Local candidates are read from the browser's own icecandidate event rather than
-// pion's OnICECandidate: the js build rebuilds a candidate from its parsed fields and
-// drops sdpMid, sdpMLineIndex and the ufrag extension the gateway needs to match it.
+// Local candidates are sent as the browser's icecandidate event gives them: sdpMid,
+// sdpMLineIndex and the ufrag extension are what the gateway matches them by.
 //
 // Test hook: every live connection's RTCPeerConnection is also in the JavaScript array
 // window.__parkwayPCs (removed when its call ends), so a test can read getStats().
@@ -38,8 +36,8 @@ import (
 // element playing what arrives. The loop in main_js.go owns it; goroutines that wait on
 // its promises report back through events.
 type peer struct {
-	pc         *webrtc.PeerConnection
-	tr         *webrtc.RTPTransceiver
+	pc         js.Value // RTCPeerConnection
+	tr         js.Value // its audio RTCRtpTransceiver; undefined until added
 	mic, audio js.Value
 	releases   []func()
 
@@ -50,7 +48,7 @@ type peer struct {
 	// remoteSet: the gateway's answer is applied; inICE holds its candidates that
 	// arrived before that.
 	remoteSet bool
-	inICE     []webrtc.ICECandidateInit
+	inICE     []js.Value // RTCIceCandidateInit
 	muted     bool
 	closed    bool
 
@@ -107,7 +105,7 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 	if err != nil {
 		return nil, errors.New("no microphone: " + err.Error())
 	}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	pc, err := jsNew("RTCPeerConnection", map[string]any{})
 	if err != nil {
 		stopTracks(mic)
 		return nil, errors.New("could not open a WebRTC connection: " + err.Error())
@@ -119,7 +117,7 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 			p.close()
 		}
 	}()
-	raw := pc.JSValue()
+	raw := pc
 	hook := global.Get("__parkwayPCs")
 	if hook.Type() != js.TypeObject {
 		hook = global.Get("Array").New()
@@ -164,21 +162,21 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 		go func() { events <- localICEEvent{peer: p, ice: m} }()
 	}))
 
-	tr, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	tr, err := jsCall(pc, "addTransceiver", "audio", map[string]any{"direction": "sendrecv"})
 	if err != nil {
 		return nil, errors.New("could not add audio: " + err.Error())
 	}
 	p.tr = tr
 	if tracks := mic.Call("getAudioTracks"); tracks.Length() > 0 {
-		if _, err := await(ctx, tr.Sender().JSValue().Call("replaceTrack", tracks.Index(0))); err != nil {
+		if _, err := await(ctx, tr.Get("sender").Call("replaceTrack", tracks.Index(0))); err != nil {
 			return nil, errors.New("could not send the microphone: " + err.Error())
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
+	offer, err := await(ctx, pc.Call("createOffer"))
 	if err != nil {
 		return nil, errors.New("could not make an offer: " + err.Error())
 	}
-	if err := pc.SetLocalDescription(offer); err != nil {
+	if _, err := await(ctx, pc.Call("setLocalDescription", offer)); err != nil {
 		return nil, errors.New("could not use the offer: " + err.Error())
 	}
 	ok = true
@@ -187,21 +185,26 @@ func newPeer(ctx context.Context, events chan<- any) (*peer, error) {
 
 // sdp is the local offer as set (with whatever candidates were gathered by now).
 func (p *peer) sdp() string {
-	if d := p.pc.LocalDescription(); d != nil {
-		return d.SDP
+	if d := p.pc.Get("localDescription"); present(d) {
+		return d.Get("sdp").String()
 	}
 	return ""
 }
 
 // answered applies the gateway's answer. It waits on a promise: own goroutine only.
 func (p *peer) answered(sdp string) error {
-	return p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := await(ctx, p.pc.Call("setRemoteDescription", map[string]any{"type": "answer", "sdp": sdp}))
+	return err
 }
 
 // addRemote applies the gateway's candidates in order. Own goroutine only.
-func (p *peer) addRemote(cands []webrtc.ICECandidateInit) {
+func (p *peer) addRemote(cands []js.Value) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for _, c := range cands {
-		if err := p.pc.AddICECandidate(c); err != nil {
+		if _, err := await(ctx, p.pc.Call("addIceCandidate", c)); err != nil {
 			global.Get("console").Call("warn", "parkway: the gateway's ICE candidate was not taken:", err.Error())
 		}
 	}
@@ -209,18 +212,18 @@ func (p *peer) addRemote(cands []webrtc.ICECandidateInit) {
 
 // remoteCandidate turns the gateway's ice message into what addIceCandidate takes.
 // An empty candidate (the gateway has gathered all) is an end-of-candidates marker.
-func remoteCandidate(m *signaling.ICE) webrtc.ICECandidateInit {
-	c := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: m.SDPMLineIndex}
+func remoteCandidate(m *signaling.ICE) js.Value {
+	c := map[string]any{"candidate": m.Candidate}
 	if m.SDPMid != "" {
-		mid := m.SDPMid
-		c.SDPMid = &mid
+		c["sdpMid"] = m.SDPMid
 	}
-	if c.SDPMid == nil && c.SDPMLineIndex == nil {
+	if m.SDPMLineIndex != nil {
+		c["sdpMLineIndex"] = int(*m.SDPMLineIndex)
+	} else if m.SDPMid == "" {
 		// The browser refuses a candidate with neither; the call has one m-line.
-		var zero uint16
-		c.SDPMLineIndex = &zero
+		c["sdpMLineIndex"] = 0
 	}
-	return c
+	return js.ValueOf(c)
 }
 
 // setMuted stops or restarts sending the microphone on this call.
@@ -241,10 +244,10 @@ var errNoDTMF = errors.New("this call cannot send keypad tones")
 // sendDTMF queues digits as RFC 4733 telephone-events on the call's sender, after any
 // still playing: 100 ms tones, 70 ms apart (RFC 4733 §2.5.1.2's usual values).
 func (p *peer) sendDTMF(digits string) error {
-	if p.tr == nil {
+	if !present(p.tr) {
 		return errNoDTMF
 	}
-	d := p.tr.Sender().JSValue().Get("dtmf")
+	d := p.tr.Get("sender").Get("dtmf")
 	if !present(d) || !d.Get("canInsertDTMF").Truthy() {
 		return errNoDTMF
 	}
@@ -267,9 +270,9 @@ func (p *peer) close() {
 		stopTracks(p.mic)
 		p.mic = js.Undefined()
 	}
-	if p.pc != nil {
-		raw := p.pc.JSValue()
-		_ = p.pc.Close()
+	if present(p.pc) {
+		raw := p.pc
+		raw.Call("close")
 		if hook := global.Get("__parkwayPCs"); hook.Type() == js.TypeObject {
 			if i := hook.Call("indexOf", raw).Int(); i >= 0 {
 				hook.Call("splice", i, 1)
@@ -394,7 +397,7 @@ func (a *app) remoteICE(m *signaling.ICE) {
 		p.inICE = append(p.inICE, c)
 		return
 	}
-	go p.addRemote([]webrtc.ICECandidateInit{c})
+	go p.addRemote([]js.Value{c})
 }
 
 // remoteApplied follows setRemoteDescription: the candidates that waited for it go in.
