@@ -34,20 +34,6 @@
   const preload = document.querySelector('link[rel="preload"][as="fetch"][type="application/wasm"]');
   const url = preload ? preload.href : 'main.wasm';
 
-  // The websocket's handshake runs while main.wasm downloads and compiles; the client
-  // takes this socket (conn: dialSocket) instead of dialing its first one. Only when a
-  // session is likely: a stored one, a ?user= sign-in, or the widget.
-  function openEarlySocket() {
-    let likely = root.classList.contains('compact') || new URLSearchParams(location.search).has('user');
-    try { likely = likely || sessionStorage.getItem('parkway.session') !== null; } catch (_) { /* storage blocked */ }
-    if (!likely || typeof WebSocket !== 'function') return;
-    try {
-      window.parkwayEarlySocket = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`);
-    } catch (err) {
-      console.warn('parkway: early websocket failed, the client will dial its own:', err);
-    }
-  }
-
   // instantiateStreaming compiles while downloading; it needs the server to say
   // application/wasm. If it cannot be used, fall back to the whole-buffer path, which
   // also turns an HTTP error into a sentence.
@@ -82,12 +68,10 @@
   root.dataset.client = 'loading';
   const compiled = compile();
   if (!root.classList.contains('compact')) {
-    openEarlySocket();
     compiled.then(run).catch(failed);
     return;
   }
   const signedIn = new Promise((resolve) => document.addEventListener('parkway:signed-in', resolve, { once: true }));
-  signedIn.then(openEarlySocket);
   Promise.all([compiled, signedIn]).then(([module]) => run(module)).catch(failed);
   const widget = document.createElement('script');
   widget.src = 'widget.js';

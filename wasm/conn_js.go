@@ -226,7 +226,7 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 		c.mu.Unlock()
 		// Close does not wait for the close handshake, which on a dead network takes
 		// as long as the browser's own timeout: the reconnect goes ahead at once.
-		ws.Close(closeGoingAway, "reconnecting")
+		ws.Close(closeNormal, "reconnecting")
 	}()
 
 	// The reader ends when the socket closes, or when quit says serve has returned.

@@ -51,22 +51,18 @@ func closeCode(err error) int {
 
 // Close codes the client sends or tells apart.
 const (
-	closeGoingAway       = 1001
+	// closeNormal is what the client closes with: a page's script may only send 1000
+	// or 3000–4999 (the browser throws otherwise), so "going away" is the reason's.
+	closeNormal          = 1000
 	closeAbnormal        = 1006 // the browser's code for a drop without a close frame
 	closePolicyViolation = 1008
 )
 
-// dialSocket opens a websocket to url and returns once it is open. A socket boot.js
-// opened while main.wasm compiled (window.parkwayEarlySocket) is taken instead when it
-// is for the same URL and still usable: the handshake has then already happened.
+// dialSocket opens a websocket to url and returns once it is open.
 func dialSocket(ctx context.Context, url string) (*socket, error) {
-	ws := adoptEarlySocket(url)
-	if ws.IsUndefined() {
-		var err error
-		ws, err = newWebSocket(url)
-		if err != nil {
-			return nil, err
-		}
+	ws, err := newWebSocket(url)
+	if err != nil {
+		return nil, err
 	}
 	s := &socket{ws: ws, notify: make(chan struct{}, 1)}
 	opened := make(chan struct{}, 1)
@@ -99,18 +95,10 @@ func dialSocket(ctx context.Context, url string) (*socket, error) {
 		signal(s.notify)
 		signal(opened)
 	})
-	// The early socket may have opened, or closed, before these handlers existed.
-	switch ws.Get("readyState").Int() {
-	case 1: // OPEN
-		signal(opened)
-	case 2, 3: // CLOSING, CLOSED
-		s.release()
-		return nil, errors.New("the websocket closed before it opened")
-	}
 	select {
 	case <-opened:
 	case <-ctx.Done():
-		s.Close(closeGoingAway, "dial timed out")
+		s.Close(closeNormal, "dial timed out")
 		s.release()
 		return nil, fmt.Errorf("websocket did not open: %w", ctx.Err())
 	}
@@ -135,21 +123,6 @@ func newWebSocket(url string) (ws js.Value, err error) {
 	ws = js.Global().Get("WebSocket").New(url)
 	ws.Set("binaryType", "arraybuffer")
 	return ws, nil
-}
-
-// adoptEarlySocket takes boot.js's early socket once, if it is for url and not closing.
-func adoptEarlySocket(url string) js.Value {
-	early := js.Global().Get("parkwayEarlySocket")
-	if early.Type() != js.TypeObject {
-		return js.Undefined()
-	}
-	js.Global().Set("parkwayEarlySocket", js.Undefined())
-	if early.Get("url").String() != url || early.Get("readyState").Int() > 1 {
-		early.Call("close")
-		return js.Undefined()
-	}
-	early.Set("binaryType", "arraybuffer")
-	return early
 }
 
 // listener is one event handler on the browser's socket, kept to remove it.
@@ -209,9 +182,12 @@ func (s *socket) Write(b []byte) error {
 	return nil
 }
 
-// Close starts the close handshake and returns at once: the close event ends Read.
+// Close starts the close handshake and returns at once: the close event ends Read. A
+// socket the browser will not close (already closed, a code it refuses) is no error.
 func (s *socket) Close(code int, reason string) {
-	s.ws.Call("close", code, reason)
+	if _, err := jsCall(s.ws, "close", code, reason); err != nil {
+		global.Get("console").Call("warn", "parkway: websocket close:", err.Error())
+	}
 }
 
 // release removes the event handlers and frees them; the socket is of no more use.

@@ -181,7 +181,8 @@ test('rides out the browser going offline and back', async ({ page, context }) =
 });
 
 test('a page whose WebAssembly cannot load says so', async ({ page }) => {
-  await page.route('**/main.wasm', (route) => route.fulfill({ status: 503, body: 'unavailable' }));
+  // The page loads main.wasm by its content-hashed name (main.<hash>.wasm).
+  await page.route(/\/main(\.[0-9a-f]+)?\.wasm$/, (route) => route.fulfill({ status: 503, body: 'unavailable' }));
   await page.goto('/?user=alice');
   await expect(page.locator('html')).toHaveAttribute('data-client', 'failed', { timeout: startTimeout });
   await expect(page.locator('[data-part="loader"]')).toBeVisible();
