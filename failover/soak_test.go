@@ -67,7 +67,9 @@ func TestSoak(t *testing.T) {
 	users = append(users, "sippa", "sippb")
 	// SIPp answers only MD5 digest challenges: the cluster's users are HA1 (MD5) hashes,
 	// so the pools challenge with MD5 alone.
-	c := startCluster(t, clusterOptions{users: users})
+	// Every pion browser comes from 127.0.0.1: past the default 20 websockets per
+	// address the gateway would refuse them (429), as it should a real client.
+	c := startCluster(t, clusterOptions{users: users, gatewayYAML: "maxSessionsPerIP: 500\n"})
 	var pidMu sync.Mutex
 	pid := func(name string) func() int {
 		return func() int {
