@@ -133,6 +133,9 @@ type clusterOptions struct {
 	poolArgs []string
 	// poolYAML is appended to each pool's config file (top-level keys).
 	poolYAML string
+	// poolHTTP gives each pool an HTTP listener (/metrics, /healthz, /readyz) on a
+	// port of its own, kept in ports[name+"-http"].
+	poolHTTP bool
 }
 
 // cluster is two `parkway pool` processes and one `parkway gateway` process.
@@ -151,6 +154,9 @@ func startCluster(t testing.TB, opts clusterOptions) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), opts: opts, procs: map[string]*proc{}}
 	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
+	if opts.poolHTTP {
+		c.ports["pool-a-http"], c.ports["pool-b-http"] = freePort(t), freePort(t)
+	}
 	c.writeConfigs()
 	t.Cleanup(c.stop)
 	c.startPool("pool-a")
@@ -209,6 +215,9 @@ func (c *cluster) writeConfigs() {
 		fmt.Fprintf(&b, "tls: {listen: 127.0.0.1:%d, certFile: sip/%s.crt, keyFile: sip/%s.key, caFile: sip/ca.crt}\n", c.ports[name+"-tls"], name, name)
 		fmt.Fprintf(&b, "peer: {name: %s, addr: 127.0.0.1:%d, transport: tls, orbits: [%q]}\n", peer, c.ports[peer+"-tls"], peerOrbits)
 		fmt.Fprintf(&b, "park: {orbits: [%q], pickupTimeout: %s, musicOnHold: true, musicFile: %q, maxPickupAttempts: 1, survivable: %v}\n", orbits, pickup, music, c.opts.survivable)
+		if c.opts.poolHTTP {
+			fmt.Fprintf(&b, "http: 127.0.0.1:%d\n", c.ports[name+"-http"])
+		}
 		b.WriteString(c.opts.poolYAML)
 		return b.String()
 	}

@@ -69,7 +69,7 @@ func TestSoak(t *testing.T) {
 	// so the pools challenge with MD5 alone.
 	// Every pion browser comes from 127.0.0.1: past the default 20 websockets per
 	// address the gateway would refuse them (429), as it should a real client.
-	c := startCluster(t, clusterOptions{users: users, gatewayYAML: "maxSessionsPerIP: 500\n"})
+	c := startCluster(t, clusterOptions{users: users, gatewayYAML: "maxSessionsPerIP: 500\n", poolHTTP: true})
 	var pidMu sync.Mutex
 	pid := func(name string) func() int {
 		return func() int {
@@ -88,8 +88,8 @@ func TestSoak(t *testing.T) {
 	}
 	sampler := &soak.Sampler{Interval: *soakSample, Targets: []soak.Target{
 		{Name: "gateway", PID: pid("gateway"), Metrics: c.url + "/metrics"},
-		{Name: "pool-a", PID: pid("pool-a")},
-		{Name: "pool-b", PID: pid("pool-b")},
+		{Name: "pool-a", PID: pid("pool-a"), Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports["pool-a-http"])},
+		{Name: "pool-b", PID: pid("pool-b"), Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports["pool-b-http"])},
 	}}
 	sampleCtx, stopSampling := context.WithCancel(context.Background())
 	sampled := make(chan struct{})
