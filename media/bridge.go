@@ -67,10 +67,11 @@ type BridgeConfig struct {
 // RTP only from the address it sends to. Anything else is dropped and
 // counted in Stats; the call carries on.
 type Bridge struct {
-	conn  *net.UDPConn
-	track *Track
-	latch bool
-	epoch time.Time
+	conn   *net.UDPConn
+	sipReg *pollReg // the shared poller reading conn; nil: readSIP does
+	track  *Track
+	latch  bool
+	epoch  time.Time
 
 	remote atomic.Pointer[peer]
 	law    atomic.Int32  // Codec+1 from the answer (Leg), 0 before
@@ -143,8 +144,8 @@ func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
 	}
 	b.fromSIPState.rw = newRewriter()
 	b.toSIPState.rw = newRewriter()
-	b.wg.Add(3)
-	go b.readSIP()
+	b.startSIPReader()
+	b.wg.Add(2)
 	go b.readRTCP()
 	go func() {
 		defer close(b.rtcpDone)
@@ -379,6 +380,9 @@ func (b *Bridge) Close() error {
 	b.mu.Unlock()
 	close(b.done)
 	<-b.rtcpDone // BYE goes out before the sockets close
+	if b.sipReg != nil {
+		b.sipReg.remove() // before the close, so its descriptor is still ours
+	}
 	err := errors.Join(b.conn.Close(), b.rtcp.conn.Close())
 	if rcv != nil {
 		_ = rcv.Stop()
@@ -392,7 +396,28 @@ func (b *Bridge) Close() error {
 
 func (b *Bridge) now() int64 { return int64(time.Since(b.epoch)) }
 
-// readSIP is the SIP-side reader: one goroutine, one buffer.
+// sipPollerOff makes new bridges read their SIP socket with a goroutine
+// each, as before the shared poller: the benchmarks compare the two.
+var sipPollerOff atomic.Bool
+
+// startSIPReader hands the SIP socket to the process's shared RTP poller
+// (poller_linux.go), or starts readSIP where there is none.
+func (b *Bridge) startSIPReader() {
+	if !sipPollerOff.Load() {
+		if p, err := defaultPoller(); err == nil {
+			s := &b.fromSIPState
+			if r, err := p.add(b.conn, func(pkt []byte, src netip.AddrPort) { b.fromSIP(s, pkt, src, b.now()) }); err == nil {
+				b.sipReg = r
+				return
+			}
+		}
+	}
+	b.wg.Add(1)
+	go b.readSIP()
+}
+
+// readSIP is the SIP-side reader when there is no poller: one goroutine,
+// one buffer.
 func (b *Bridge) readSIP() {
 	defer b.wg.Done()
 	s := &b.fromSIPState

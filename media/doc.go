@@ -30,7 +30,11 @@
 //     (pion's TrackLocalStaticRTP stamps every packet with the audio payload
 //     type).
 //
-// Concurrency: a Bridge owns four goroutines — the SIP RTP reader, the
+// Concurrency: the SIP-side RTP of every Bridge in the process is read by
+// a shared poller, one goroutine per core, each draining its sockets with
+// epoll and recvmmsg (poller_linux.go); a socket stays with one worker for
+// its life, so its packets are still handled by one goroutine at a time.
+// Besides, a Bridge owns three goroutines — the
 // browser → SIP feed (a browser track's reader or a hold sound; exactly one
 // at a time: the next starts once the last has returned), the SIP RTCP
 // reader and the RTCP sender — and a
