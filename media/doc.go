@@ -43,5 +43,9 @@
 // exactly one goroutine and touches only that goroutine's buffers, header
 // and rewriter; settings changed from outside (remote, direction, binding)
 // are swapped in through atomics and read once per packet, so the
-// forwarding path takes no lock and allocates nothing.
+// forwarding step takes no lock and allocates nothing (the poller's
+// ReadBatch, golang.org/x/net's, allocates each packet's source address).
+//
+// [Relay] is the same RTP path between two plain-RTP sides (no browser):
+// what media/ngrelay serves to the relay benchmarks in media/rtpload.
 package media
