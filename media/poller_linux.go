@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ type pollWorker struct {
 type pollReg struct {
 	w      *pollWorker
 	id     uint32
-	pc     *ipv4.PacketConn
+	pc     batchReader
 	fd     int
 	handle func(pkt []byte, src netip.AddrPort)
 
@@ -71,6 +72,12 @@ type pollReg struct {
 	// runs again.
 	mu      sync.Mutex
 	removed bool
+}
+
+// batchReader is ipv4.PacketConn or ipv6.PacketConn: recvmmsg on Linux.
+// (Their Message types are one type, golang.org/x/net's socket.Message.)
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
 var (
@@ -146,12 +153,16 @@ func (p *rtpPoller) add(conn *net.UDPConn, handle func(pkt []byte, src netip.Add
 	if err := rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
 		return nil, fmt.Errorf("media: poller: %w", err)
 	}
+	var pc batchReader = ipv4.NewPacketConn(conn)
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		pc = ipv6.NewPacketConn(conn)
+	}
 	w.mu.Lock()
 	w.nextID++
 	for w.regs[w.nextID] != nil { // after 2^32 registrations
 		w.nextID++
 	}
-	r := &pollReg{w: w, id: w.nextID, pc: ipv4.NewPacketConn(conn), fd: fd, handle: handle}
+	r := &pollReg{w: w, id: w.nextID, pc: pc, fd: fd, handle: handle}
 	w.regs[r.id] = r
 	w.mu.Unlock()
 	// The event carries the registration's id, never a pointer: a stale

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The shared RTP poller's workers live as long as the process; start them
@@ -159,5 +160,46 @@ func TestPollerRemoveStopsHandler(t *testing.T) {
 	eventually(t, "the live socket's 20 packets", func() bool { return heard.Load() == 20 })
 	if n := late.Load(); n != 0 {
 		t.Fatalf("the removed socket's handler ran %d times after remove", n)
+	}
+}
+
+// TestPollerIPv6: a socket on ::1 is read through ipv6.PacketConn, and
+// its packets carry their IPv6 source.
+func TestPollerIPv6(t *testing.T) {
+	conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer conn.Close()
+	src, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p, err := newRTPPoller(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	got := make(chan netip.AddrPort, 1)
+	r, err := p.add(conn, func(pkt []byte, from netip.AddrPort) {
+		if len(pkt) == fixedHeader+160 {
+			got <- from
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.remove()
+	if _, err := src.WriteToUDPAddrPort(seqPacket(1, 1), udpAddr(conn)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case from := <-got:
+		if from != udpAddr(src) {
+			t.Fatalf("packet from %v, want %v", from, udpAddr(src))
+		}
+	case <-time.After(waitLong):
+		t.Fatal("gave up waiting for the packet on ::1")
 	}
 }
