@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,9 +40,12 @@ import (
 //   - target=rtpengine: rtpengine's userspace forwarding (no kernel
 //     module), installed by scripts/install-rtpengine.sh when missing.
 //
-// Then target=X/summary reports max-calls (the most calls of the sweep
-// with < 0.1 % lost and < 1 % late) and, for relay, its CPU per packet
-// as a ratio to plain and to rtpengine measured in the same run.
+// The runs go calls-major with the targets interleaved (and repeated
+// MEDIA_RELAY_REPEAT times), so drifting load on a shared machine hits
+// every target alike. Then target=X/summary reports max-calls (the most
+// calls with < 0.1 % lost and < 1 % late), cpu-growth-vs-linear, and the
+// median CPU per packet as a ratio to plain's (cpu-x-plain) and
+// rtpengine's (cpu-x-rtpengine) measured in the same run.
 //
 //	./scripts/loopback-only.sh go test ./media/rtpload -run XXX -bench RelayProcesses -benchtime 1x
 //	MEDIA_RELAY_CALLS=100,250,500,1000 MEDIA_RELAY_SECONDS=10 MEDIA_RELAY_PROFILES=/tmp/prof ...
@@ -50,6 +54,7 @@ const (
 	envSeconds  = "MEDIA_RELAY_SECONDS"  // measured seconds per run; default 10
 	envTargets  = "MEDIA_RELAY_TARGETS"  // default direct,plain,relay-goroutines,relay,rtpengine
 	envProfiles = "MEDIA_RELAY_PROFILES" // directory for the relays' pprof profiles; default -test.outputdir when set
+	envRepeat   = "MEDIA_RELAY_REPEAT"   // runs of each target at each count, interleaved; default 1
 )
 
 // lateLimit is the one-way latency past which a packet is late: one
@@ -73,64 +78,97 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	calls := envList(envCalls, []int{100, 1000})
 	targets := strings.Split(cmp.Or(os.Getenv(envTargets), "direct,plain,relay-goroutines,relay,rtpengine"), ",")
 	profiles := cmp.Or(os.Getenv(envProfiles), outputDir())
-	runs := map[string]map[int]relayRun{}
-	for _, target := range targets {
-		runs[target] = map[int]relayRun{}
-		for _, n := range calls {
-			b.Run(fmt.Sprintf("target=%s/calls=%d", target, n), func(b *testing.B) {
-				for b.Loop() {
-					r := runTarget(b, bins, target, n, time.Duration(secs)*time.Second, profiles)
-					runs[target][n] = r
-					for _, m := range r.res.Metrics() {
-						b.ReportMetric(m.Value, m.Unit)
-					}
-					if target != "direct" {
-						b.ReportMetric(float64(r.cpuPerPkt.Nanoseconds())/1e3, "cpu-µs/packet")
-						b.ReportMetric(r.cpuPct, "relay-cpu-%")
-						b.ReportMetric(r.bytesPerCl/(1<<20), "MiB/call")
-					}
-					b.ReportMetric(0, "ns/op") // one iteration is a whole run; see the metrics
+	repeat := 1
+	if v := envList(envRepeat, nil); len(v) > 0 {
+		repeat = v[0]
+	}
+	// Calls-major and targets interleaved, repeated: on a shared machine
+	// the load drifts, and every target should see the same drift.
+	runs := map[string]map[int][]relayRun{}
+	for _, n := range calls {
+		for range repeat {
+			for _, target := range targets {
+				if runs[target] == nil {
+					runs[target] = map[int][]relayRun{}
 				}
-			})
+				b.Run(fmt.Sprintf("target=%s/calls=%d", target, n), func(b *testing.B) {
+					for b.Loop() {
+						r := runTarget(b, bins, target, n, time.Duration(secs)*time.Second, profiles)
+						runs[target][n] = append(runs[target][n], r)
+						for _, m := range r.res.Metrics() {
+							b.ReportMetric(m.Value, m.Unit)
+						}
+						if target != "direct" {
+							b.ReportMetric(float64(r.cpuPerPkt.Nanoseconds())/1e3, "cpu-µs/packet")
+							b.ReportMetric(r.cpuPct, "relay-cpu-%")
+							b.ReportMetric(r.bytesPerCl/(1<<20), "MiB/call")
+						}
+						b.ReportMetric(0, "ns/op") // one iteration is a whole run; see the metrics
+					}
+				})
+			}
 		}
+	}
+	for _, target := range targets {
 		b.Run(fmt.Sprintf("target=%s/summary", target), func(b *testing.B) {
 			for b.Loop() {
 			}
-			maxCalls := 0
-			for n, r := range runs[target] {
-				if r.res.LossPct < 0.1 && r.res.LatePct < 1 && n > maxCalls {
-					maxCalls = n
-				}
-			}
-			b.ReportMetric(float64(maxCalls), "max-calls")
-			lo, hi := calls[0], calls[len(calls)-1]
-			if target != "direct" && lo != hi && runs[target][lo].cpuPct > 0 {
-				// How CPU grows with calls: 1 is linear, below it economies
-				// of scale (batching), above it contention.
-				b.ReportMetric(runs[target][hi].cpuPct/runs[target][lo].cpuPct/(float64(hi)/float64(lo)), "cpu-growth-vs-linear")
-			}
-			for _, other := range []string{"plain", "rtpengine"} {
-				if target == other || target == "direct" {
-					continue
-				}
-				var ratios []float64
-				for _, n := range calls {
-					mine, theirs := runs[target][n].cpuPerPkt, runs[other][n].cpuPerPkt
-					if mine > 0 && theirs > 0 {
-						ratios = append(ratios, float64(mine)/float64(theirs))
-					}
-				}
-				if len(ratios) > 0 {
-					var sum float64
-					for _, r := range ratios {
-						sum += r
-					}
-					b.ReportMetric(sum/float64(len(ratios)), "cpu-x-"+other)
-				}
-			}
-			b.ReportMetric(0, "ns/op")
+			summarize(b, target, calls, runs)
 		})
 	}
+}
+
+// summarize reports, over the runs of one target: max-calls (the most
+// calls at which a run had < 0.1 % lost and < 1 % late), how its CPU grew
+// from the fewest calls to the most against linear growth, and the
+// median of its CPU per packet as a ratio to plain's and rtpengine's
+// medians at the same call counts.
+func summarize(b *testing.B, target string, calls []int, runs map[string]map[int][]relayRun) {
+	maxCalls := 0
+	for n, rs := range runs[target] {
+		for _, r := range rs {
+			if r.res.LossPct < 0.1 && r.res.LatePct < 1 && n > maxCalls {
+				maxCalls = n
+			}
+		}
+	}
+	b.ReportMetric(float64(maxCalls), "max-calls")
+	median := func(t string, n int, f func(relayRun) float64) float64 {
+		var v []float64
+		for _, r := range runs[t][n] {
+			v = append(v, f(r))
+		}
+		if len(v) == 0 {
+			return 0
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	cpuPct := func(r relayRun) float64 { return r.cpuPct }
+	perPkt := func(r relayRun) float64 { return float64(r.cpuPerPkt) }
+	lo, hi := calls[0], calls[len(calls)-1]
+	if target != "direct" && lo != hi && median(target, lo, cpuPct) > 0 {
+		// 1 is linear; below it economies of scale (batching), above it contention.
+		b.ReportMetric(median(target, hi, cpuPct)/median(target, lo, cpuPct)/(float64(hi)/float64(lo)), "cpu-growth-vs-linear")
+	}
+	for _, other := range []string{"plain", "rtpengine"} {
+		if target == other || target == "direct" {
+			continue
+		}
+		var sum float64
+		k := 0
+		for _, n := range calls {
+			mine, theirs := median(target, n, perPkt), median(other, n, perPkt)
+			if mine > 0 && theirs > 0 {
+				sum += mine / theirs
+				k++
+			}
+		}
+		if k > 0 {
+			b.ReportMetric(sum/float64(k), "cpu-x-"+other)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
 }
 
 // runTarget starts target's relay process (none for direct), plays n
