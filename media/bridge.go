@@ -56,6 +56,12 @@ type BridgeConfig struct {
 	// RTCPInterval is the mean interval of RTCP reports to the SIP peer;
 	// zero means RFC 3550's 5 s.
 	RTCPInterval time.Duration
+	// SharedPoller reads the SIP-side RTP socket with the process's shared
+	// epoll/recvmmsg poller (one worker per core for every bridge) instead
+	// of a goroutine of the bridge's own. Off by default: on the loaded
+	// 2-core VM it measured no better than a goroutine per socket (see
+	// media/BENCHMARKS.md, "RTP relay in separate processes").
+	SharedPoller bool
 }
 
 // Bridge relays one call leg: browser audio from a webrtc.TrackRemote to
@@ -144,7 +150,7 @@ func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
 	}
 	b.fromSIPState.rw = newRewriter()
 	b.toSIPState.rw = newRewriter()
-	b.startSIPReader()
+	b.startSIPReader(c.SharedPoller)
 	b.wg.Add(2)
 	go b.readRTCP()
 	go func() {
@@ -396,14 +402,10 @@ func (b *Bridge) Close() error {
 
 func (b *Bridge) now() int64 { return int64(time.Since(b.epoch)) }
 
-// sipPollerOff makes new bridges read their SIP socket with a goroutine
-// each, as before the shared poller: the benchmarks compare the two.
-var sipPollerOff atomic.Bool
-
 // startSIPReader hands the SIP socket to the process's shared RTP poller
-// (poller_linux.go), or starts readSIP where there is none.
-func (b *Bridge) startSIPReader() {
-	if !sipPollerOff.Load() {
+// (poller_linux.go) when asked and available, else starts readSIP.
+func (b *Bridge) startSIPReader(shared bool) {
+	if shared {
 		if p, err := defaultPoller(); err == nil {
 			s := &b.fromSIPState
 			if r, err := p.add(b.conn, func(pkt []byte, src netip.AddrPort) { b.fromSIP(s, pkt, src, b.now()) }); err == nil {
@@ -416,8 +418,8 @@ func (b *Bridge) startSIPReader() {
 	go b.readSIP()
 }
 
-// readSIP is the SIP-side reader when there is no poller: one goroutine,
-// one buffer.
+// readSIP is the SIP-side reader without the shared poller: one
+// goroutine, one buffer.
 func (b *Bridge) readSIP() {
 	defer b.wg.Done()
 	s := &b.fromSIPState

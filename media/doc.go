@@ -30,11 +30,7 @@
 //     (pion's TrackLocalStaticRTP stamps every packet with the audio payload
 //     type).
 //
-// Concurrency: the SIP-side RTP of every Bridge in the process is read by
-// a shared poller, one goroutine per core, each draining its sockets with
-// epoll and recvmmsg (poller_linux.go); a socket stays with one worker for
-// its life, so its packets are still handled by one goroutine at a time.
-// Besides, a Bridge owns three goroutines — the
+// Concurrency: a Bridge owns four goroutines — the SIP RTP reader, the
 // browser → SIP feed (a browser track's reader or a hold sound; exactly one
 // at a time: the next starts once the last has returned), the SIP RTCP
 // reader and the RTCP sender — and a
@@ -43,9 +39,15 @@
 // exactly one goroutine and touches only that goroutine's buffers, header
 // and rewriter; settings changed from outside (remote, direction, binding)
 // are swapped in through atomics and read once per packet, so the
-// forwarding step takes no lock and allocates nothing (the poller's
+// forwarding step takes no lock and allocates nothing (the shared poller's
 // ReadBatch, golang.org/x/net's, allocates each packet's source address).
 //
-// [Relay] is the same RTP path between two plain-RTP sides (no browser):
-// what media/ngrelay serves to the relay benchmarks in media/rtpload.
+// With [BridgeConfig.SharedPoller] the SIP RTP reader is instead the
+// process's shared poller: one worker per core draining its sockets with
+// epoll and recvmmsg (poller_linux.go); a socket stays with one worker for
+// its life, so its packets are still handled by one goroutine at a time.
+//
+// [Relay] is the same RTP path between two plain-RTP sides (no browser),
+// on the shared poller by default: what media/ngrelay serves to the relay
+// benchmarks in media/rtpload.
 package media
