@@ -56,6 +56,12 @@ type BridgeConfig struct {
 	// RTCPInterval is the mean interval of RTCP reports to the SIP peer;
 	// zero means RFC 3550's 5 s.
 	RTCPInterval time.Duration
+	// SharedPoller reads the SIP-side RTP socket with the process's shared
+	// epoll/recvmmsg poller (one worker per core for every bridge) instead
+	// of a goroutine of the bridge's own. Off by default: on the loaded
+	// 2-core VM it measured no better than a goroutine per socket (see
+	// media/BENCHMARKS.md, "RTP relay in separate processes").
+	SharedPoller bool
 }
 
 // Bridge relays one call leg: browser audio from a webrtc.TrackRemote to
@@ -67,10 +73,11 @@ type BridgeConfig struct {
 // RTP only from the address it sends to. Anything else is dropped and
 // counted in Stats; the call carries on.
 type Bridge struct {
-	conn  *net.UDPConn
-	track *Track
-	latch bool
-	epoch time.Time
+	conn   *net.UDPConn
+	sipReg *pollReg // the shared poller reading conn; nil: readSIP does
+	track  *Track
+	latch  bool
+	epoch  time.Time
 
 	remote atomic.Pointer[peer]
 	law    atomic.Int32  // Codec+1 from the answer (Leg), 0 before
@@ -143,8 +150,8 @@ func NewBridge(cfg *BridgeConfig) (*Bridge, error) {
 	}
 	b.fromSIPState.rw = newRewriter()
 	b.toSIPState.rw = newRewriter()
-	b.wg.Add(3)
-	go b.readSIP()
+	b.startSIPReader(c.SharedPoller)
+	b.wg.Add(2)
 	go b.readRTCP()
 	go func() {
 		defer close(b.rtcpDone)
@@ -379,6 +386,9 @@ func (b *Bridge) Close() error {
 	b.mu.Unlock()
 	close(b.done)
 	<-b.rtcpDone // BYE goes out before the sockets close
+	if b.sipReg != nil {
+		b.sipReg.remove() // before the close, so its descriptor is still ours
+	}
 	err := errors.Join(b.conn.Close(), b.rtcp.conn.Close())
 	if rcv != nil {
 		_ = rcv.Stop()
@@ -392,7 +402,24 @@ func (b *Bridge) Close() error {
 
 func (b *Bridge) now() int64 { return int64(time.Since(b.epoch)) }
 
-// readSIP is the SIP-side reader: one goroutine, one buffer.
+// startSIPReader hands the SIP socket to the process's shared RTP poller
+// (poller_linux.go) when asked and available, else starts readSIP.
+func (b *Bridge) startSIPReader(shared bool) {
+	if shared {
+		if p, err := defaultPoller(); err == nil {
+			s := &b.fromSIPState
+			if r, err := p.add(b.conn, func(pkt []byte, src netip.AddrPort) { b.fromSIP(s, pkt, src, b.now()) }); err == nil {
+				b.sipReg = r
+				return
+			}
+		}
+	}
+	b.wg.Add(1)
+	go b.readSIP()
+}
+
+// readSIP is the SIP-side reader without the shared poller: one
+// goroutine, one buffer.
 func (b *Bridge) readSIP() {
 	defer b.wg.Done()
 	s := &b.fromSIPState

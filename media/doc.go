@@ -39,5 +39,15 @@
 // exactly one goroutine and touches only that goroutine's buffers, header
 // and rewriter; settings changed from outside (remote, direction, binding)
 // are swapped in through atomics and read once per packet, so the
-// forwarding path takes no lock and allocates nothing.
+// forwarding step takes no lock and allocates nothing (the shared poller's
+// ReadBatch, golang.org/x/net's, allocates each packet's source address).
+//
+// With [BridgeConfig.SharedPoller] the SIP RTP reader is instead the
+// process's shared poller: one worker per core draining its sockets with
+// epoll and recvmmsg (poller_linux.go); a socket stays with one worker for
+// its life, so its packets are still handled by one goroutine at a time.
+//
+// [Relay] is the same RTP path between two plain-RTP sides (no browser),
+// on the shared poller by default: what media/ngrelay serves to the relay
+// benchmarks in media/rtpload.
 package media

@@ -185,3 +185,37 @@ func TestResumeAfterDetach(t *testing.T) {
 	}
 	checkOneStream(t, c.phone.ear.snapshot())
 }
+
+// TestHandoverWithSharedPoller: a bridge whose SIP side the shared
+// epoll/recvmmsg poller reads works as one with a goroutine of its own —
+// both directions, and after a hand-over to a new PeerConnection the new
+// browser hears the phone and the phone still gets one continuous stream.
+func TestHandoverWithSharedPoller(t *testing.T) {
+	checkGoroutines(t)
+	f := testFactory(t)
+	c := newCall(t, &BridgeConfig{SharedPoller: true}, browserHz, phoneHz)
+	if c.bridge().sipReg == nil {
+		t.Fatal("SharedPoller set, but the bridge reads its SIP socket itself")
+	}
+	eventually(t, "the phone to hear the browser", func() bool { return c.phone.ear.heard(browserHz) })
+	eventually(t, "the browser to hear the phone", func() bool { return c.browser.ear.heard(phoneHz) })
+
+	const secondHz = 880
+	leg2, err := f.Handover(c.leg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := newBrowser(t, true)
+	defer b2.close()
+	defer leg2.Close()
+	if err := negotiate(t, leg2, b2); err != nil {
+		t.Fatal(err)
+	}
+	b2.talk(secondHz)
+	eventually(t, "the phone to hear the second browser", func() bool { return c.phone.ear.heard(secondHz) })
+	eventually(t, "the second browser to hear the phone", func() bool { return b2.ear.heard(phoneHz) })
+	checkOneStream(t, c.phone.ear.snapshot())
+	if err := c.leg.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
