@@ -31,6 +31,7 @@ type Pool struct {
 	bindings BindingStore
 	nonces   *nonces
 	flood    *floodGate
+	overload *overloadGate // nil: admission control off (overload.go)
 	throttle *authThrottle
 	tls      *tlsMaterial // nil without a TLS section
 
@@ -93,6 +94,7 @@ func New(cfg Config, opt Options) (*Pool, error) {
 	}
 	p.cfg.FloodLimit = cfg.FloodLimit
 	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
+	p.overload = newOverloadGate(cfg.Overload)
 	p.throttle = newAuthThrottle(opt)
 	var err error
 	if p.tls, err = loadTLS(cfg.TLS); err != nil {
@@ -326,6 +328,10 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: listen %s: %w", p.cfg.Name, addr, err)
 	}
+	// Room for a burst of datagrams while the pool is busy (the default 208 KiB is
+	// some 400 messages): a lost ACK or BYE fails a call halfway, which admission
+	// control exists to prevent. The kernel caps it at net.core.rmem_max.
+	_ = udp.SetReadBuffer(udpReadBuffer)
 	la := udp.LocalAddr().(*net.UDPAddr)
 	n = &node{
 		pool:  p,
@@ -405,6 +411,13 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		go func() {
 			defer n.wg.Done()
 			n.srv.ServeTLS(n.tlsL)
+		}()
+	}
+	if g := p.overload; g != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			g.probe(n.ctx)
 		}()
 	}
 	n.wg.Add(4)
