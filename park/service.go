@@ -209,10 +209,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("park: listen %s: %w", listen, err)
 	}
-	// Room for a burst of datagrams while the pool is busy (the default 208 KiB is
-	// some 400 messages): a lost ACK or BYE fails a call halfway, which admission
-	// control exists to prevent. The kernel caps it at net.core.rmem_max.
-	_ = udp.SetReadBuffer(udpReadBuffer)
 	order := inorder.New(inorder.Options{})
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.opt.Name),
 		sipgo.WithUserAgentHostname(s.opt.Domain),
@@ -397,8 +393,5 @@ func headerValue(m interface{ GetHeader(string) sip.Header }, name string) strin
 	}
 	return ""
 }
-
-// udpReadBuffer is the receive buffer asked for the service's SIP socket (Start).
-const udpReadBuffer = 2 << 20
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -126,6 +126,3 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 		strconv.FormatInt(g.max.Milliseconds(), 10) + " ms)")}
 	return e
 }
-
-// udpReadBuffer is the receive buffer asked for the pool's SIP socket (startNode).
-const udpReadBuffer = 2 << 20

@@ -328,10 +328,6 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: listen %s: %w", p.cfg.Name, addr, err)
 	}
-	// Room for a burst of datagrams while the pool is busy (the default 208 KiB is
-	// some 400 messages): a lost ACK or BYE fails a call halfway, which admission
-	// control exists to prevent. The kernel caps it at net.core.rmem_max.
-	_ = udp.SetReadBuffer(udpReadBuffer)
 	la := udp.LocalAddr().(*net.UDPAddr)
 	n = &node{
 		pool:  p,
