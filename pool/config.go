@@ -59,6 +59,9 @@ type Config struct {
 	// FloodLimit bounds the requests one source IP may send (all but OPTIONS, ACK and
 	// CANCEL); the excess is answered 503 with Retry-After. Zero fields take defaults.
 	FloodLimit FloodLimit
+	// Overload refuses new calls with 503 when the pool falls behind (overload.go);
+	// off by default.
+	Overload Overload
 }
 
 // FloodLimit is a token bucket per source IP: PerSecond requests a second on average,
@@ -206,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.FloodLimit.Burst < 0 {
 		bad("floodLimit.burst", c.FloodLimit.Burst, "must not be negative")
+	}
+	if c.Overload.MaxDelay < 0 || c.Overload.RetryAfter < 0 {
+		bad("overload", c.Overload, "durations must not be negative")
 	}
 	if err := c.Park.Validate(); err != nil {
 		errs = append(errs, err) // park's own *FieldError names "park config: <field> = <value>"

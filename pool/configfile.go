@@ -43,21 +43,23 @@ import (
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
 //	authenticateCalls: true            # optional, the default: 407 digest on calls from our users
 //	floodLimit: {perSecond: 500, burst: 1000}   # optional; requests per source IP, excess 503
+//	overload: {maxDelay: 30ms, retryAfter: 2s}  # optional, off by default: refuse new calls 503 when behind
 type fileConfig struct {
-	Name       string     `yaml:"name"`
-	Domain     string     `yaml:"domain"`
-	Realm      string     `yaml:"realm"`
-	Listen     string     `yaml:"listen"`
-	ParkListen string     `yaml:"parkListen"`
-	HTTP       string     `yaml:"http"`
-	Users      []fileUser `yaml:"users"`
-	UsersFile  string     `yaml:"usersFile"`
-	Peer       *filePeer  `yaml:"peer"`
-	Park       filePark   `yaml:"park"`
-	Digest     []string   `yaml:"digestAlgorithms"`
-	AuthCalls  *bool      `yaml:"authenticateCalls"`
-	Flood      fileFlood  `yaml:"floodLimit"`
-	TLS        *fileTLS   `yaml:"tls"`
+	Name       string       `yaml:"name"`
+	Domain     string       `yaml:"domain"`
+	Realm      string       `yaml:"realm"`
+	Listen     string       `yaml:"listen"`
+	ParkListen string       `yaml:"parkListen"`
+	HTTP       string       `yaml:"http"`
+	Users      []fileUser   `yaml:"users"`
+	UsersFile  string       `yaml:"usersFile"`
+	Peer       *filePeer    `yaml:"peer"`
+	Park       filePark     `yaml:"park"`
+	Digest     []string     `yaml:"digestAlgorithms"`
+	AuthCalls  *bool        `yaml:"authenticateCalls"`
+	Flood      fileFlood    `yaml:"floodLimit"`
+	Overload   fileOverload `yaml:"overload"`
+	TLS        *fileTLS     `yaml:"tls"`
 }
 
 type fileTLS struct {
@@ -84,6 +86,31 @@ func (ft *fileTLS) config(dir string) *TLSConfig {
 type fileFlood struct {
 	PerSecond float64 `yaml:"perSecond"`
 	Burst     int     `yaml:"burst"`
+}
+
+type fileOverload struct {
+	MaxDelay   string `yaml:"maxDelay"`
+	RetryAfter string `yaml:"retryAfter"`
+}
+
+// config reads the durations; a bad one is an error naming its key.
+func (o fileOverload) config(errs *fileErrors) Overload {
+	var out Overload
+	for _, f := range []struct {
+		key, v string
+		to     *time.Duration
+	}{{"overload.maxDelay", o.MaxDelay, &out.MaxDelay}, {"overload.retryAfter", o.RetryAfter, &out.RetryAfter}} {
+		if f.v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.v)
+		if err != nil || d < 0 {
+			errs.add(f.key, fmt.Sprintf("%q", f.v), errors.New("must be a duration like 30ms or 2s"))
+			continue
+		}
+		*f.to = d
+	}
+	return out
 }
 
 type fileUser struct {
@@ -134,6 +161,7 @@ func ParseConfig(data []byte, dir string) (Config, error) {
 		DigestAlgorithms:     f.Digest,
 		UnauthenticatedCalls: f.AuthCalls != nil && !*f.AuthCalls,
 		FloodLimit:           FloodLimit(f.Flood),
+		Overload:             f.Overload.config(&errs),
 	}
 	cfg.Users = f.users(cfg.realm(), dir, &errs)
 	if len(errs) > 0 {

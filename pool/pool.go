@@ -31,6 +31,7 @@ type Pool struct {
 	bindings BindingStore
 	nonces   *nonces
 	flood    *floodGate
+	overload *overloadGate // nil: admission control off (overload.go)
 	throttle *authThrottle
 	tls      *tlsMaterial // nil without a TLS section
 
@@ -93,6 +94,7 @@ func New(cfg Config, opt Options) (*Pool, error) {
 	}
 	p.cfg.FloodLimit = cfg.FloodLimit
 	p.flood = newFloodGate(cfg.FloodLimit.PerSecond, cfg.FloodLimit.Burst)
+	p.overload = newOverloadGate(cfg.Overload)
 	p.throttle = newAuthThrottle(opt)
 	var err error
 	if p.tls, err = loadTLS(cfg.TLS); err != nil {
@@ -405,6 +407,13 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		go func() {
 			defer n.wg.Done()
 			n.srv.ServeTLS(n.tlsL)
+		}()
+	}
+	if g := p.overload; g != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			g.probe(n.ctx)
 		}()
 	}
 	n.wg.Add(4)

@@ -61,8 +61,9 @@ func startPoolProcess(t testing.TB, orbits string) *poolProcess {
 	return startPoolProcessWith(t, orbits, "authenticateCalls: false\n")
 }
 
-// startPoolProcessWith is startPoolProcess with settings of its own (YAML lines).
-func startPoolProcessWith(t testing.TB, orbits, settings string) *poolProcess {
+// startPoolProcessWith is startPoolProcess with settings of its own (YAML lines) and
+// extra command-line flags (args).
+func startPoolProcessWith(t testing.TB, orbits, settings string, args ...string) *poolProcess {
 	t.Helper()
 	dir := t.TempDir()
 	bin := parkwayBinary(t)
@@ -84,7 +85,7 @@ park:
 		t.Fatal(err)
 	}
 	pp := &poolProcess{addr: addr, out: &bytes.Buffer{}}
-	pp.cmd = exec.Command(bin, "pool", "--config", path)
+	pp.cmd = exec.Command(bin, append([]string{"pool", "--config", path}, args...)...)
 	pp.cmd.Stdout, pp.cmd.Stderr = pp.out, pp.out
 	if err := pp.cmd.Start(); err != nil {
 		t.Fatal(err)

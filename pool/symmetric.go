@@ -27,6 +27,14 @@ func answerToSource(req *sip.Request) {
 	if v == nil {
 		return
 	}
+	if rport, ok := v.Params.Get("rport"); ok && rport == "" {
+		// The read filter asked with an empty rport (withRport), as it does for every
+		// datagram without one: sipgo fills received and rport into its answers' Via
+		// and forwardCopy into the copy sent on. Writing them into req here as well
+		// raced with sipgo's 100 Trying timer, which copies req's headers on its own
+		// goroutine (seen under load in TestFloodGets503).
+		return
+	}
 	host, port, err := net.SplitHostPort(req.Source())
 	if err != nil {
 		return

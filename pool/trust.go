@@ -107,8 +107,11 @@ func (n *node) admit(req *sip.Request) *sipError {
 	case sip.OPTIONS, sip.ACK, sip.CANCEL:
 		return nil
 	}
-	if n.trusted(req) || n.pool.flood.admit(sourceIP(req.Source()), time.Now()) {
+	if n.trusted(req) {
 		return nil
+	}
+	if n.pool.flood.admit(sourceIP(req.Source()), time.Now()) {
+		return n.admitOverload(req)
 	}
 	// Retry-After: the time the bucket takes to fill up again, at least a second.
 	fl := n.pool.cfg.FloodLimit

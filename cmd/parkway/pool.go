@@ -17,11 +17,13 @@ func init() { subcommands["pool"] = runPool }
 
 // runPool runs one pool from a YAML config file: SIGTERM drains it (exit once parked
 // calls are done), SIGINT stops it at once.
-func runPool(ctx context.Context, args []string) error {
+func runPool(ctx context.Context, args []string) (err error) {
 	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
 	path := fs.String("config", "", "pool config file (YAML), e.g. configs/pool-a.yaml")
 	debug := fs.Bool("debug", false, "log SIP handling at debug level")
 	capture := fs.String("sip-capture", "", sipCaptureUsage)
+	cpuProfile := fs.String("cpuprofile", "", cpuProfileUsage)
+	memProfile := fs.String("memprofile", "", memProfileUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,6 +31,11 @@ func runPool(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("--config is required")
 	}
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopProfiles()) }()
 	data, err := os.ReadFile(*path)
 	if err != nil {
 		return err

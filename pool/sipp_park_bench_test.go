@@ -1,0 +1,429 @@
+package pool
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/siptest"
+)
+
+// BenchmarkSIPpParkRetrieve measures park + retrieve cycles against one `parkway pool`
+// process driven by four SIPp processes (the scenarios in testdata/sipp: parker.xml,
+// parked.xml, answerer.xml, retriever.xml). One cycle: alice calls bob, blind-transfers
+// him (REFER) to orbit 1000xx, bob INVITEs the park service and hears music on hold;
+// two seconds later carol dials the orbit, the park service REFERs bob to carol's phone
+// and drops out; bob hangs up. Each offered rate is a sub-benchmark with a fresh pool:
+//
+//	./scripts/loopback-only.sh go test ./pool -run '^$' -bench SIPpParkRetrieve -benchtime 1x -outputdir /tmp/bench
+//	PARKWAY_BENCH_RATES=100,300,600,1000,1500   # cycles/s offered, one sub-benchmark each (default)
+//	PARKWAY_BENCH_SECONDS=10                    # how long each rate is offered
+//
+// It reports, per rate: cycles/s (retrievals a second at the pool, between 10 % and
+// 90 % of them), cycles-done and cycles-failed (end to end at bob: failed = offered −
+// done − shed), cycles-shed (cycles answered 503 at their first INVITE), 503s (every
+// 503 a phone got), udp-drops (datagrams the kernel dropped at the pool process's
+// sockets for a full receive buffer), pool-cpu-ms/cycle (user+system CPU of the pool process from /proc,
+// per cycle done) and pool-cpu-%. With -outputdir it writes the pool's CPU and
+// allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof). It
+// never fails on a number: a benchmark reports, it does not judge.
+func BenchmarkSIPpParkRetrieve(b *testing.B) {
+	bin := requireSIPp(b)
+	seconds := 10
+	if v, err := strconv.Atoi(os.Getenv("PARKWAY_BENCH_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	for _, rate := range benchRates(b) {
+		b.Run("rate="+strconv.Itoa(rate), func(b *testing.B) {
+			var sum parkRound
+			for i := 0; i < b.N; i++ {
+				sum.add(runParkRound(b, bin, rate, seconds))
+			}
+			sum.report(b)
+		})
+	}
+}
+
+// benchRates reads PARKWAY_BENCH_RATES (or the older PARKWAY_BENCH_RATE, one rate).
+func benchRates(b *testing.B) []int {
+	spec := os.Getenv("PARKWAY_BENCH_RATES")
+	if spec == "" {
+		spec = os.Getenv("PARKWAY_BENCH_RATE")
+	}
+	if spec == "" {
+		spec = "100,300,600,1000,1500"
+	}
+	var rates []int
+	for _, f := range strings.Split(spec, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r <= 0 {
+			b.Fatalf("PARKWAY_BENCH_RATES=%q: %q is not a positive number of cycles a second", spec, f)
+		}
+		rates = append(rates, r)
+	}
+	return rates
+}
+
+// parkRound is what one run at one rate measured (summed over b.N runs).
+type parkRound struct {
+	offered, done, shed, refusals int
+	drops                         int           // datagrams dropped at the pool's sockets for want of buffer
+	window                        time.Duration // from 10 % to 90 % of the retrievals
+	windowCycles                  int           // retrievals in that window
+	cpu, wall                     time.Duration
+}
+
+func (r *parkRound) add(o parkRound) {
+	r.offered += o.offered
+	r.done += o.done
+	r.shed += o.shed
+	r.refusals += o.refusals
+	r.drops += o.drops
+	r.window += o.window
+	r.windowCycles += o.windowCycles
+	r.cpu += o.cpu
+	r.wall += o.wall
+}
+
+func (r parkRound) report(b *testing.B) {
+	if r.window > 0 {
+		b.ReportMetric(float64(r.windowCycles)/r.window.Seconds(), "cycles/s")
+	} else {
+		b.ReportMetric(0, "cycles/s")
+	}
+	b.ReportMetric(float64(r.done), "cycles-done")
+	b.ReportMetric(float64(r.offered-r.done-r.shed), "cycles-failed")
+	b.ReportMetric(float64(r.shed), "cycles-shed")
+	b.ReportMetric(float64(r.refusals), "503s")
+	b.ReportMetric(float64(r.drops), "udp-drops")
+	if r.done > 0 {
+		b.ReportMetric(float64(r.cpu.Microseconds())/float64(r.done)/1000, "pool-cpu-ms/cycle")
+	}
+	b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds()*100, "pool-cpu-%")
+}
+
+// benchMaxDelay is the pool's overload.maxDelay in the benchmark: PARKWAY_BENCH_MAXDELAY,
+// default 30ms ("0" runs without admission control, to see what it prevents; "off" leaves
+// the key out, for a pool binary older than it).
+func benchMaxDelay() string {
+	if v := os.Getenv("PARKWAY_BENCH_MAXDELAY"); v != "" {
+		return v
+	}
+	return "30ms"
+}
+
+// benchOutputDir is go test's -outputdir, where profiles go; "" when not set.
+func benchOutputDir() string {
+	if f := flag.Lookup("test.outputdir"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// runParkRound offers rate cycles a second for seconds against a fresh pool process.
+func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
+	b.StopTimer()
+	n := rate * seconds
+	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b)))
+	var args []string
+	if dir := benchOutputDir(); dir != "" {
+		args = []string{"--cpuprofile", filepath.Join(dir, fmt.Sprintf("pool-cpu-rate%d.pprof", rate)),
+			"--memprofile", filepath.Join(dir, fmt.Sprintf("pool-allocs-rate%d.pprof", rate))}
+	}
+	// A large orbit range so every cycle parks on its own orbit (directed park).
+	// The flood limit per source is raised far above the load (startPoolProcessWith):
+	// every SIPp sends from 127.0.0.1, and what must cap the run is the pool's capacity,
+	// which admission control (overload) guards: beyond it new calls get 503.
+	settings := "authenticateCalls: false\nhttp: " + httpAddr + "\n"
+	if d := benchMaxDelay(); d != "off" {
+		settings += "overload: {maxDelay: " + d + "}\n"
+	}
+	pp := startPoolProcessWith(b, "100000-199999", settings, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := b.TempDir()
+	alicePort, alicePhonePort, bobPort, carolPhonePort, carolPort := freePort(b), freePort(b), freePort(b), freePort(b), freePort(b)
+	// alice's registered Contact is a SIPp that answers the park service's MESSAGE
+	// ("Parked at …"): unanswered, each would be sent again for 32 s (RFC 3261 §17.1.2).
+	for _, r := range []struct {
+		user string
+		port int
+	}{{"alice", alicePhonePort}, {"bob", bobPort}, {"carol", carolPhonePort}} {
+		inf := injection(b, dir, "reg-"+r.user, "pool-a", "127.0.0.1:"+strconv.Itoa(r.port), "3600")
+		startSIPp(b, bin, "register "+r.user, "register.xml", pp.addr, freePort(b),
+			"-inf", inf, "-s", r.user, "-au", r.user, "-ap", r.user+"-demo", "-m", "1").wait(b, ctx)
+	}
+	// One injection line per cycle: cycle i parks on and retrieves orbit 100000+i.
+	poolHost, poolPort, _ := net.SplitHostPort(pp.addr)
+	var lines strings.Builder
+	lines.WriteString("SEQUENTIAL\n")
+	for i := 0; i < n; i++ {
+		orbit := strconv.Itoa(100000 + i)
+		fmt.Fprintf(&lines, "pool-a;127.0.0.1:%d;3600;%s;%s;%s;%s;\n", carolPhonePort, orbit, poolHost, poolPort, orbit)
+	}
+	inf := filepath.Join(dir, "cycles.csv")
+	if err := os.WriteFile(inf, []byte(lines.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// SIPp dumps its statistics (-trace_stat) and per-message counts (-trace_counts)
+	// every second and when it exits; a missing answer fails that call after 30 s.
+	stats := []string{"-trace_stat", "-trace_counts", "-fd", "1", "-recv_timeout", "30000"}
+	limit := []string{"-l", strconv.Itoa(max(3000, rate*8))} // calls open at once in one SIPp
+	retrievals := watchRetrievals(ctx, "http://"+httpAddr+"/metrics")
+	cpu0 := cpuTime(b, pp.cmd.Process.Pid)
+	drops0 := udpDrops(pp.cmd.Process.Pid)
+	start := time.Now()
+	b.StartTimer()
+	// The two answering phones run until told to stop: with load shed, fewer calls than
+	// offered reach them.
+	bob := startSIPpLoad(b, bin, "bob (parked)", "parked.xml", pp.addr, bobPort, append(append([]string{"-inf", inf}, stats...), limit...)...)
+	carolPhone := startSIPpLoad(b, bin, "carol's phone", "answerer.xml", pp.addr, carolPhonePort, append(append([]string{"-inf", inf}, stats...), limit...)...)
+	alicePhone := startSIPpLoad(b, bin, "alice's phone", "messages.xml", pp.addr, alicePhonePort, append(append([]string{"-inf", inf}, stats...), limit...)...)
+	time.Sleep(200 * time.Millisecond)
+	cycles := []string{"-inf", inf, "-m", strconv.Itoa(n), "-r", strconv.Itoa(rate)}
+	alice := startSIPpLoad(b, bin, "alice (parker)", "parker.xml", pp.addr, alicePort, append(append(cycles, stats...), limit...)...)
+	// Retrieves start two seconds behind the parks, at the same rate.
+	time.Sleep(2 * time.Second)
+	carol := startSIPpLoad(b, bin, "carol (retriever)", "retriever.xml", pp.addr, carolPort, append(append(cycles, stats...), limit...)...)
+	for _, s := range []*sipp{alice, carol} {
+		if over, _ := s.Wait(ctx); !over {
+			b.Fatalf("sipp %s did not finish", s.Name)
+		}
+	}
+	// Bob's and carol's phones finish the calls they have and exit (SIGUSR1); a call that
+	// can no longer complete ends at its 30 s or 60 s timeout.
+	for _, s := range []*sipp{bob, carolPhone, alicePhone} {
+		_ = syscall.Kill(s.Pid(), syscall.SIGUSR1)
+	}
+	for _, s := range []*sipp{bob, carolPhone, alicePhone} {
+		wctx, wcancel := context.WithTimeout(ctx, 90*time.Second)
+		if over, _ := s.Wait(wctx); !over {
+			s.Kill()
+			b.Logf("sipp %s still had calls 90 s after the last cycle: killed", s.Name)
+		}
+		wcancel()
+	}
+	b.StopTimer()
+	round := parkRound{offered: n, wall: time.Since(start), cpu: cpuTime(b, pp.cmd.Process.Pid) - cpu0,
+		drops: udpDrops(pp.cmd.Process.Pid) - drops0}
+	samples := retrievals()
+	round.window, round.windowCycles = steadyWindow(samples)
+	round.done = sippStat(b, bob, "SuccessfulCall(C)")
+	round.shed = sippCount(b, alice, "_503_Recv")
+	for _, s := range []*sipp{alice, bob, carol, carolPhone} {
+		round.refusals += sippCount(b, s, "_503_Recv")
+	}
+	if out := benchOutputDir(); out != "" {
+		// SIPp's logs of unexpected messages and its statistics, to see why cycles failed.
+		keep := filepath.Join(out, fmt.Sprintf("sipp-rate%d", rate))
+		for _, s := range []*sipp{alice, bob, carol, carolPhone, alicePhone} {
+			d := filepath.Join(keep, strings.Fields(s.Name)[0]+filepath.Base(s.Dir))
+			_ = os.MkdirAll(d, 0o755)
+			for _, pat := range []string{"*errors.log", "*.csv"} {
+				files, _ := filepath.Glob(filepath.Join(s.Dir, pat))
+				for _, f := range files {
+					if data, err := os.ReadFile(f); err == nil {
+						_ = os.WriteFile(filepath.Join(d, filepath.Base(f)), data, 0o644)
+					}
+				}
+			}
+		}
+	}
+	b.Logf("machine: %s", benchMachine())
+	b.Logf("rate %d/s offered for %d s: %d cycles, %d done, %d shed (503 at the first INVITE), %d 503s in all; retrieved %d at the pool; pool CPU %v over %v",
+		rate, seconds, n, round.done, round.shed, round.refusals, last(samples).count, round.cpu, round.wall.Round(time.Millisecond))
+	return round
+}
+
+// startSIPpLoad runs sipp like startSIPp but without -trace_msg: under load, logging
+// every message would cost SIPp more than the calls do.
+func startSIPpLoad(b *testing.B, bin, name, scenario, target string, port int, args ...string) *sipp {
+	b.Helper()
+	wd, _ := os.Getwd()
+	base := []string{target, "-sf", filepath.Join(wd, "testdata", "sipp", scenario),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin",
+		"-timeout", "300s", "-trace_err", "-max_recv_loops", "1000"}
+	return &sipp{siptest.StartSIPp(b, bin, name, b.TempDir(), append(base, args...)...)}
+}
+
+// udpDrops is the datagrams the kernel dropped for a full receive buffer on the UDP
+// sockets of process pid (its SIP sockets and its RTP ports): the "drops" column of
+// /proc/net/udp for the sockets among pid's file descriptors.
+func udpDrops(pid int) int {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if ino, ok := strings.CutPrefix(link, "socket:["); ok && err == nil {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	total := 0
+	for _, table := range []string{"udp", "udp6"} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+			f := strings.Fields(line)
+			if len(f) >= 13 && inodes[f[9]] {
+				v, _ := strconv.Atoi(f[12])
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+// retrievalSample is the pool's count of retrieved calls at a time.
+type retrievalSample struct {
+	at    time.Time
+	count int
+}
+
+func last(s []retrievalSample) retrievalSample {
+	if len(s) == 0 {
+		return retrievalSample{}
+	}
+	return s[len(s)-1]
+}
+
+// watchRetrievals polls the pool's /metrics every 250 ms for the retrieved-calls counter
+// until the returned function is called, which returns the samples.
+func watchRetrievals(ctx context.Context, url string) func() []retrievalSample {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan []retrievalSample, 1)
+	go func() {
+		var samples []retrievalSample
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		client := &http.Client{Timeout: 2 * time.Second}
+		for {
+			if c, ok := retrievedCount(ctx, client, url); ok {
+				samples = append(samples, retrievalSample{time.Now(), c})
+			}
+			select {
+			case <-ctx.Done():
+				out <- samples
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() []retrievalSample { cancel(); return <-out }
+}
+
+func retrievedCount(ctx context.Context, client *http.Client, url string) (int, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, false
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "parkway_park_events_total{") && strings.Contains(line, `event="retrieved"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			return int(v), err == nil
+		}
+	}
+	return 0, false
+}
+
+// steadyWindow is the time between the samples that first reached 10 % and 90 % of the
+// final count, and the retrievals between them: the rate without the ramps.
+func steadyWindow(s []retrievalSample) (time.Duration, int) {
+	final := last(s).count
+	if final < 10 {
+		return 0, 0
+	}
+	var lo, hi *retrievalSample
+	for i := range s {
+		if lo == nil && s[i].count >= final/10 {
+			lo = &s[i]
+		}
+		if hi == nil && s[i].count >= final*9/10 {
+			hi = &s[i]
+		}
+	}
+	if lo == nil || hi == nil || !hi.at.After(lo.at) {
+		return 0, 0
+	}
+	return hi.at.Sub(lo.at), hi.count - lo.count
+}
+
+// sippStat reads column of the last line of s's -trace_stat file.
+func sippStat(b *testing.B, s *sipp, column string) int {
+	return sippColumn(b, s, "_.csv", column, false)
+}
+
+// sippCount sums, on the last line of s's -trace_counts file, the columns whose names end
+// in suffix (one per scenario element, e.g. 3_503_Recv).
+func sippCount(b *testing.B, s *sipp, suffix string) int {
+	return sippColumn(b, s, "_counts.csv", suffix, true)
+}
+
+func sippColumn(b *testing.B, s *sipp, fileSuffix, column string, bySuffix bool) int {
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "*"+fileSuffix))
+	if len(files) != 1 {
+		b.Fatalf("sipp %s: want one *%s file in %s, have %v", s.Name, fileSuffix, s.Dir, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < 2 {
+		b.Fatalf("sipp %s: %s has no statistics", s.Name, files[0])
+	}
+	head, vals := strings.Split(lines[0], ";"), strings.Split(lines[len(lines)-1], ";")
+	sum, found := 0, false
+	for i, h := range head {
+		if (h == column || bySuffix && strings.HasSuffix(h, column)) && i < len(vals) {
+			v, err := strconv.Atoi(vals[i])
+			if err != nil {
+				b.Fatalf("sipp %s: %s column %s: %q", s.Name, files[0], h, vals[i])
+			}
+			sum, found = sum+v, true
+		}
+	}
+	if !found && !bySuffix {
+		b.Fatalf("sipp %s: no column %s in %s", s.Name, column, files[0])
+	}
+	return sum
+}
+
+// benchMachine is the line saying what the numbers were measured on, with the load.
+func benchMachine() string {
+	uname, _ := exec.Command("uname", "-srvmo").Output()
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if m, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m), ":"))
+				break
+			}
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model,
+		runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
+}
