@@ -13,16 +13,27 @@ export const baseURL = `http://${host}:${port}`;
 const survivablePort = Number(process.env.PARKWAY_E2E_SURVIVABLE_PORT ?? 18789);
 export const survivableURL = `http://${host}:${survivablePort}`;
 const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
-// The demo's re-attach grace (seconds) and its gateway's ICE UDP ports, for reattach.spec.ts.
-export const reattachGraceSeconds = 10;
+// The demos' re-attach grace (seconds; the product's default) and the shared demo's ICE
+// UDP ports, for reattach.spec.ts. The grace is how long a reloaded page has to come back:
+// with several browsers starting at once on two cores that can take well over 10 s.
+export const reattachGraceSeconds = 30;
 export const icePorts = '20000-20999';
 
-export default defineConfig({
+// Two projects run at the same time (tests/demo.ts says why and how): phase — the tests
+// tagged PHASE ('@phase'), which stop and start pools and fail over and back — one at a
+// time against the demos below; free — every other test, spread over the remaining
+// workers, each worker with a `parkway demo` of its own. PARKWAY_E2E_WORKERS sets the
+// total (default 3: one for phase, two for free — the fastest without flakes on the
+// two-core machine this suite must pass on; Chromium and the demos share it).
+const workers = Number(process.env.PARKWAY_E2E_WORKERS ?? 3);
+
+export default defineConfig<object, { ownDemo: boolean }>({
   testDir: './tests',
-  // Specs share one demo server and change its pool phase: run them one at a time, in
-  // file order. The machine has two cores and Go builds may share it.
-  workers: 1,
-  fullyParallel: false,
+  workers,
+  projects: [
+    { name: 'phase', grep: /@phase/, workers: 1, fullyParallel: false, use: { ownDemo: false } },
+    { name: 'free', grepInvert: /@phase/, fullyParallel: true, use: { ownDemo: true } },
+  ],
   forbidOnly: !!process.env.CI,
   retries: 0,
   timeout: 90_000,

@@ -46,14 +46,22 @@ func startDemo(tb testing.TB, flags ...string) *demo {
 		return <-done
 	}
 	tb.Cleanup(func() { d.stop() })
+	// Bounded: a demo whose prober missed its pools on a stalled machine fails over and
+	// never comes back to normal by itself; the test then fails saying so, not hangs
+	// until go test's -timeout.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case err := <-done:
 			tb.Fatalf("demo ended: %v", err)
 		default:
 		}
-		if s, err := d.status(); err == nil && s.Phase == signaling.PhaseNormal && allHealthy(s) {
+		s, err := d.status()
+		if err == nil && s.Phase == signaling.PhaseNormal && allHealthy(s) {
 			return d
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the demo was not normal with both pools healthy within 30 s: last status %+v, err %v", s, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

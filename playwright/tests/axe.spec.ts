@@ -3,7 +3,8 @@
 // call placed, held, resumed and hung up from the keyboard alone, in the widget, answered
 // from the keyboard on the full page.
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import type { Browser, BrowserContext, Locator, Page } from '@playwright/test';
+import { expect, test } from './demo';
 import { alertRegion, button, connection, open, restoreNormal, startTimeout } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));

@@ -3,7 +3,8 @@
 // both calls become active and audio flows both ways — proven from each page's own
 // RTCPeerConnection getStats (the WASM client keeps its live connections in
 // window.__parkwayPCs, a test hook) — then Hold / Resume and Hang up through the buttons.
-import { expect, test, type Browser, type Page, type WebSocketRoute } from '@playwright/test';
+import type { Browser, Page, WebSocketRoute } from '@playwright/test';
+import { expect, test } from './demo';
 import { alertRegion, button, callWith, connection, dial, liveCallItems, open, restoreNormal } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
@@ -38,9 +39,15 @@ async function inbound(page: Page): Promise<Inbound> {
 // samples, and the level of what arrives is above zero where Chromium reports it.
 async function expectAudio(page: Page, who: string): Promise<void> {
   await expect.poll(async () => (await inbound(page)).packets, { message: `${who} receives RTP`, timeout: 10_000 }).toBeGreaterThan(0);
+  // Growth, waited for rather than slept for: the next samples until more has arrived.
   const first = await inbound(page);
-  await page.waitForTimeout(1_500);
-  const second = await inbound(page);
+  let second = first;
+  await expect
+    .poll(async () => {
+      second = await inbound(page);
+      return second.packets > first.packets && second.bytes > first.bytes;
+    }, { message: `${who}'s packetsReceived and bytesReceived grow`, timeout: 10_000 })
+    .toBe(true);
   console.log(`${who}: inbound ${JSON.stringify(first)} → ${JSON.stringify(second)}`);
   expect(second.pcs, `${who} has a live PeerConnection`).toBeGreaterThan(0);
   expect(second.packets, `${who}'s packetsReceived grows`).toBeGreaterThan(first.packets);
@@ -52,7 +59,13 @@ async function expectAudio(page: Page, who: string): Promise<void> {
       .poll(async () => (await inbound(page)).level ?? 0, { message: `${who}'s audioLevel above zero`, timeout: 10_000 })
       .toBeGreaterThan(0);
   }
-  if (second.energy !== undefined) expect(second.energy, `${who}'s totalAudioEnergy`).toBeGreaterThan(0);
+  // totalAudioEnergy integrates the level: polled too, since the growth above is waited
+  // for only until the next packet, which may be the fake microphone's silence.
+  if (second.energy !== undefined) {
+    await expect
+      .poll(async () => (await inbound(page)).energy ?? 0, { message: `${who}'s totalAudioEnergy`, timeout: 10_000 })
+      .toBeGreaterThan(0);
+  }
 }
 
 async function tab(browser: Browser, user: string): Promise<Page> {

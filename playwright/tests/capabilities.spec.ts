@@ -2,7 +2,8 @@
 // every phase every button is enabled exactly as ARCHITECTURE.md §2 says, a disabled one saying
 // why (title and aria-describedby). The phases are reached for real: pool-a's SIP
 // listeners are stopped and started, and failover/failback go through the admin API.
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import type { APIRequestContext, Page } from '@playwright/test';
+import { expect, PHASE, test } from './demo';
 import {
   PHASES,
   checkSnapshot,
@@ -61,7 +62,7 @@ async function walk(page: Page, request: APIRequestContext): Promise<Snapshot[]>
   return seen;
 }
 
-test('every phase the page shows has its status text and exactly the capability table\'s buttons', async ({ page, request }) => {
+test('every phase the page shows has its status text and exactly the capability table\'s buttons', { tag: PHASE }, async ({ page, request }) => {
   const seen = await walk(page, request);
   expect(seen.length).toBeGreaterThanOrEqual(4);
   for (const s of seen) expect(checkSnapshot(s), `the page as it showed ${s.phase}`).toEqual([]);
@@ -70,7 +71,7 @@ test('every phase the page shows has its status text and exactly the capability 
 // Issue 2: "every phase shows in the status". Outage and failback are brief in the demo
 // (with no registrations to move, redirection completes at once), so this holds only if
 // the gateway delivers every phase change rather than only the newest state.
-test('every one of the five phases reaches the page, the brief ones too', async ({ page, request }) => {
+test('every one of the five phases reaches the page, the brief ones too', { tag: PHASE }, async ({ page, request }) => {
   const seen = await walk(page, request);
   const phases = seen.map((s) => s.phase);
   const missing = PHASES.filter((p: Phase) => !phases.includes(p));
@@ -82,7 +83,7 @@ test('every one of the five phases reaches the page, the brief ones too', async 
   for (const s of seen) expect(checkSnapshot(s), `the page as it showed ${s.phase}`).toEqual([]);
 });
 
-test('a second user in another tab sees the same phase with their own capabilities', async ({ browser, request }) => {
+test('a second user in another tab sees the same phase with their own capabilities', { tag: PHASE }, async ({ browser, request }) => {
   // sessionStorage is per tab: alice and bob side by side in one browser context.
   const context = await browser.newContext();
   const alice = await context.newPage();

@@ -2,7 +2,8 @@
 // (role="alert", announced by screen readers), titled by the button that asked. The
 // gateway carries calls (issue 4), so a Call to a user nobody is registered as is what
 // it refuses: "not found". Also: problems the page can tell by itself, and keyboard use.
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
+import { expect, test } from './demo';
 import { alertRegion, button, open, restoreNormal } from './support';
 
 const alertTitle = (page: Page) => page.locator('[data-part="alert-title"]');

@@ -1,7 +1,7 @@
 // (c) The whole disaster-recovery walk through the admin API, each step reflected live in
 // the page: failover → failed-over → failback → normal, with the active pool following.
 // Refused transitions (409) change nothing on the page.
-import { expect, test } from '@playwright/test';
+import { expect, PHASE, test } from './demo';
 import { expectButtons, expectPhase, open, post, restoreNormal, statusRegion, waitForPhase } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
@@ -10,7 +10,7 @@ test.afterEach(async ({ request }) => restoreNormal(request));
 const pool = (page: import('@playwright/test').Page, part: 'home-pool' | 'active-pool') =>
   page.locator(`[data-part="${part}"]`);
 
-test('outage, failover, failed-over, failback and back to normal, each shown live', async ({ page, request }) => {
+test('outage, failover, failed-over, failback and back to normal, each shown live', { tag: PHASE }, async ({ page, request }) => {
   await open(page, 'carol');
   await expectPhase(page, 'normal');
   await expect(pool(page, 'home-pool')).toHaveText('pool-a');
@@ -50,7 +50,7 @@ test('outage, failover, failed-over, failback and back to normal, each shown liv
   await expectButtons(page, 'normal');
 });
 
-test('a planned failover from normal reaches failed-over with the home pool alive', async ({ page, request }) => {
+test('a planned failover from normal reaches failed-over with the home pool alive', { tag: PHASE }, async ({ page, request }) => {
   await open(page, 'dave');
   await post(request, '/api/dr/failover');
   await waitForPhase(request, 'failed-over');

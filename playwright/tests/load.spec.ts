@@ -2,7 +2,8 @@
 // buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import type { Page, TestInfo } from '@playwright/test';
+import { expect, PHASE, test } from './demo';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
 type Marks = Record<'ready' | 'wasm' | 'signin' | 'session' | 'open' | 'welcome', number>;
@@ -44,6 +45,7 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
 // repeat visit — main.wasm comes from the HTTP cache under its hashed name, without
 // asking the gateway, and V8 takes its compiled code from the code cache.
 test('page load → connected with buttons rendered, cold and warm (measured)', async ({ browser, request }, info) => {
+  test.setTimeout(240_000); // ten page loads; on a two-core machine shared with other workers each can take many seconds
   const cold: Marks[] = [];
   const warm: Marks[] = [];
   for (let i = 0; i < 5; i++) {
@@ -91,7 +93,7 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
   info.annotations.push({ type: 'main.wasm size', description: sizes });
 });
 
-test('screenshots at phone and desktop width', async ({ page, request }, info) => {
+test('screenshots at phone and desktop width', { tag: PHASE }, async ({ page, request }, info) => {
   await restoreNormal(request);
   for (const [name, size] of [
     ['phone', { width: 390, height: 844 }],

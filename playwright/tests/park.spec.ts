@@ -4,7 +4,7 @@
 // panel empties everywhere. Directed park on a typed orbit, retrieve by a typed orbit,
 // and a retrieve of an empty orbit that gets a clear error. Audio is proven from each
 // page's getStats, and the music on hold is told to be pool-a's by its frequencies.
-import { expect, test } from '@playwright/test';
+import { expect, test } from './demo';
 import { restoreNormal } from './support';
 import {
   POOL_A_HZ,

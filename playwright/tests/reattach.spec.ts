@@ -6,7 +6,8 @@
 // (Chromium's fake microphone beeps; the gateway's hold sound is silence, level 0).
 // When no tab comes back within the re-attach grace, alice's call ends saying why.
 import { execFileSync } from 'node:child_process';
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
+import { expect, test } from './demo';
 import { button, callItems, callWith, connection, dial, open, restoreNormal, startTimeout } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
@@ -18,9 +19,8 @@ test.afterEach(async () => {
   for (const ctx of opened.splice(0)) await ctx.close();
 });
 
-// As playwright.config.ts starts the demo: --reattach-grace 10s --ice-ports 20000-20999.
-const graceMs = 10_000;
-const icePorts = '20000-20999';
+// The demo's --reattach-grace and --ice-ports are the demo fixture's (tests/demo.ts): each
+// worker's demo has a range of its own, so the nft rule of (e) drops its WebRTC alone.
 // Generous: this suite judges behaviour; the spans are logged for the closing note.
 const backWithin = 30_000;
 
@@ -143,7 +143,8 @@ test("(b) bob's browser closes and a new one opens within the grace: the call co
   await hangUp(alice);
 });
 
-test("(c) no tab comes back within the grace: alice's call ends with the reason", async ({ browser }) => {
+test("(c) no tab comes back within the grace: alice's call ends with the reason", async ({ browser, demo }) => {
+  const graceMs = demo.reattachGraceSeconds * 1000;
   test.setTimeout(120_000);
   const alice = await user(browser, 'alice');
   const bob = await user(browser, 'bob');
@@ -185,7 +186,8 @@ function nft(ruleset: string): void {
   execFileSync('nft', ['-f', '-'], { input: ruleset, env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
 }
 
-test('(e) 5 s of dropped WebRTC UDP: ICE restarts, audio resumes both ways, the websocket never drops', async ({ browser }) => {
+test('(e) 5 s of dropped WebRTC UDP: ICE restarts, audio resumes both ways, the websocket never drops', async ({ browser, demo }) => {
+  const icePorts = demo.icePorts;
   test.setTimeout(150_000);
   const alice = await user(browser, 'alice');
   const bob = await user(browser, 'bob');

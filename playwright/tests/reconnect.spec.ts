@@ -5,7 +5,8 @@
 // can close the page's side (as a gateway restart or a proxy timeout would), refuse new
 // connections for a while, or stop relaying the gateway's frames (a dead peer that never
 // closes: only the heartbeat can notice it).
-import { expect, test, type Page, type WebSocketRoute } from '@playwright/test';
+import type { Page, WebSocketRoute } from '@playwright/test';
+import { expect, PHASE, test } from './demo';
 import { ACTIONS, button, connection, expectButtons, expectPhase, open, post, restoreNormal, startTimeout, statusRegion } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
@@ -56,7 +57,7 @@ async function recordConnection(page: Page) {
   return async () => page.evaluate(() => (window as unknown as { __conn: string[] }).__conn);
 }
 
-test('reconnects after the gateway drops the websocket, showing each attempt', async ({ page, request }) => {
+test('reconnects after the gateway drops the websocket, showing each attempt', { tag: PHASE }, async ({ page, request }) => {
   const ctl = await relay(page);
   const history = await recordConnection(page);
   await open(page, 'alice');

@@ -16,7 +16,7 @@
 // phase and the focus call. Every page also records what it offered at every DOM change
 // and every alert it showed, so brief phases are judged too, and at the end no click of
 // the whole story may have been refused.
-import { expect, test } from '@playwright/test';
+import { expect, PHASE, test } from './demo';
 import { post, restoreNormal, waitForPhase, type Phase } from './support';
 import {
   POOL_A_HZ,
@@ -60,7 +60,7 @@ test.afterAll(async ({ request }) => {
   await restoreNormal(request);
 });
 
-test('pool-a fails and comes back: park, outage, resiliency mode, failover, failback', async ({ browser, request }) => {
+test('pool-a fails and comes back: park, outage, resiliency mode, failover, failback', { tag: PHASE }, async ({ browser, request }) => {
   // Generous: four pages each compile a 6 MB WASM module, which on a loaded two-core
   // machine can take a minute. This bounds a hang; it times nothing.
   test.setTimeout(360_000);

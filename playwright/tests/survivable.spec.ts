@@ -8,6 +8,7 @@
 // orbit of the dead pool is refused in words before anything is sent.
 import { expect, test } from '@playwright/test';
 import { baseURL, survivableURL } from '../playwright.config';
+import { PHASE } from './demo';
 import { post, restoreNormal, waitForPhase } from './support';
 import {
   POOL_A_HZ,
@@ -48,7 +49,7 @@ test.afterEach(async ({ request }) => {
   await restoreNormal(request);
 });
 
-test('GET /api/dr shows survivablePark per pool: on in this demo, off in the default one', async ({ request }) => {
+test('GET /api/dr shows survivablePark per pool: on in this demo, off in the default one', { tag: PHASE }, async ({ request }) => {
   for (const [url, want] of [
     [survivableURL, true],
     [baseURL, false],
@@ -63,7 +64,7 @@ test('GET /api/dr shows survivablePark per pool: on in this demo, off in the def
   }
 });
 
-test('(f)(g) bob parked on pool-a survives its death on pool-b; carol retrieves him after failover', async ({ browser, request }) => {
+test('(f)(g) bob parked on pool-a survives its death on pool-b; carol retrieves him after failover', { tag: PHASE }, async ({ browser, request }) => {
   test.setTimeout(SLOW);
   const [alice, bob, carol] = (tabs = await tabsFor(browser, ['alice', 'bob', 'carol']));
   await connect(alice, bob);

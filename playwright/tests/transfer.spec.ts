@@ -3,7 +3,7 @@
 // an active consult call, the Number field empty, then Transfer: the held party is
 // connected to the consulted one). Audio between the two who end up together is proven
 // from both pages' getStats; the one who transferred is left with no call.
-import { expect, test } from '@playwright/test';
+import { expect, test } from './demo';
 import { restoreNormal } from './support';
 import {
   answer,

@@ -7,17 +7,24 @@
 // load → ready time is measured (printed, never a pass/fail timer), and the README's
 // screenshots are written to docs/.
 import path from 'node:path';
-import { expect, test, type Browser, type BrowserContext, type Frame, type Page, type WebSocketRoute } from '@playwright/test';
+import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from '@playwright/test';
+import { expect, test } from './demo';
 import { DEMO_EMBED_KEY, startHost, type Host } from '../host/server';
 import { button, open, restoreNormal, startTimeout } from './support';
 
-const gateway = `http://127.0.0.1:${process.env.PARKWAY_E2E_PORT ?? 18787}`;
+// The demo this worker's tests run against (tests/demo.ts), set before the first test.
+let gateway = '';
 const docs = path.join(__dirname, '..', '..', 'docs');
 
 let allowed: Host;
 let disallowed: Host;
 
-test.beforeAll(async () => {
+// The hosts listen on fixed addresses (the demo's embed allowlist names 127.0.0.2:18788),
+// so this file's tests stay together, in order, on one worker.
+test.describe.configure({ mode: 'default' });
+
+test.beforeAll(async ({ demo }) => {
+  gateway = demo.url;
   allowed = await startHost('127.0.0.2', 18788, gateway);
   disallowed = await startHost('127.0.0.3', 18789, gateway);
 });
