@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/dr/drtest"
 	"github.com/parkway/parkway/signaling"
@@ -40,16 +37,12 @@ func startNode(tb testing.TB, cfg Config) *Node {
 // gateways on one NATS, as with an external NATS, inside one test process.
 func sharedNode(tb testing.TB, owner *Node, name string) *Node {
 	tb.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(owner.srv), nats.Name(name))
+	n, err := owner.Attach(name)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	return &Node{name: name, log: quietLogger(), nc: nc, js: js, replicas: 1, storage: owner.storage}
+	tb.Cleanup(n.Close)
+	return n
 }
 
 // pools are the two test pools every gateway probes.

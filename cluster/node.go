@@ -276,3 +276,18 @@ func (n *Node) stepDown(ctx context.Context, stream string) error {
 	_, err := n.nc.RequestWithContext(ctx, subject, nil)
 	return err
 }
+
+// Attach returns another gateway's connection to this node's embedded server, named
+// name: several gateways in one process (`parkway demo --gateways 3`) on one NATS.
+// Closing it closes only the connection.
+func (n *Node) Attach(name string) (*Node, error) {
+	if n.srv == nil {
+		return nil, errors.New("cluster: Attach needs an embedded server")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nats.Name("parkway-gateway "+name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connecting to the embedded NATS: %w", err)
+	}
+	a := &Node{name: name, log: n.log, nc: nc, replicas: n.replicas, storage: n.storage}
+	return a.withJetStream()
+}
