@@ -245,7 +245,7 @@ func (d *DR) ClusterStatus() admin.ClusterStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
-	cs := admin.ClusterStatus{Gateway: d.node.Name(), Members: len(d.liveLocked(now))}
+	cs := admin.ClusterStatus{Gateway: d.node.Name(), Members: len(d.liveLocked(now)), Revision: d.rev}
 	if d.leader != "" && now.Sub(d.leaderAt) < d.cfg.LeaseTTL {
 		cs.Leader = d.leader
 	}

@@ -16,11 +16,13 @@ type Controller interface {
 
 // ClusterStatus is the "cluster" object GET /api/dr adds when the gateway is one of a
 // cluster (issue #11): this gateway's name, how many gateways are alive, and which one
-// leads the DR phase ("" while none does).
+// leads the DR phase ("" while none does); Revision is the revision of the shared phase
+// this gateway shows, the same on every gateway once a change has reached them all.
 type ClusterStatus struct {
-	Gateway string `json:"gateway"`
-	Members int    `json:"members"`
-	Leader  string `json:"leader"`
+	Gateway  string `json:"gateway"`
+	Members  int    `json:"members"`
+	Leader   string `json:"leader"`
+	Revision uint64 `json:"revision"`
 }
 
 // clustered is a Controller that is one of a cluster.
