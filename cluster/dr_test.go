@@ -255,10 +255,9 @@ func TestClusteredNodes(t *testing.T) {
 		gws[i] = startDR(t, nodes[i], p.config(""))
 	}
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
-		waitUntil(t, g.node.Name()+" sees 3 members", func() bool { return g.d.ClusterStatus().Members == 3 })
+		g.waitFor("both pools healthy and 3 members", func(s dr.Snapshot) bool { return bothHealthy(s) && g.d.ClusterStatus().Members == 3 })
 	}
-	if _, err := gws[1].d.Failover(context.Background()); err != nil {
+	if err := retry(t, "failover", func() error { _, err := gws[1].d.Failover(context.Background()); return err }); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range gws {
@@ -267,7 +266,7 @@ func TestClusteredNodes(t *testing.T) {
 	// Give the leader time to shed its nodes' Raft leaderships (it checks every 2 s).
 	time.Sleep(3 * time.Second)
 	var leader int
-	waitUntil(t, "a leader", func() bool {
+	gws[0].waitFor("a leader", func(dr.Snapshot) bool {
 		name := gws[0].d.ClusterStatus().Leader
 		leader = slices.IndexFunc(gws[:], func(g *gw) bool { return g.node.Name() == name })
 		return leader >= 0
@@ -283,12 +282,12 @@ func TestClusteredNodes(t *testing.T) {
 			survivors = append(survivors, g)
 		}
 	}
-	waitUntil(t, "a new leader", func() bool {
+	survivors[0].waitFor("a new leader", func(dr.Snapshot) bool {
 		l := survivors[0].d.ClusterStatus().Leader
 		return l != "" && l != gws[leader].node.Name()
 	})
 	t.Logf("clustered: new leader %s after %v", survivors[0].d.ClusterStatus().Leader, time.Since(killed).Round(time.Millisecond))
-	if _, err := survivors[0].d.Failback(context.Background()); err != nil {
+	if err := retry(t, "failback", func() error { _, err := survivors[0].d.Failback(context.Background()); return err }); err != nil {
 		t.Fatalf("failback after the leader's death: %v", err)
 	}
 	for _, g := range survivors {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,26 @@ import (
 // waitLimit bounds every wait so a broken cluster fails the test instead of hanging
 // it; far above any expected time, never a timing assertion.
 const waitLimit = 30 * time.Second
+
+// clusterWaitLimit bounds waits on clustered nodes: three Raft groups forming (or
+// electing after a node's death) on a loaded machine under -race take far longer.
+const clusterWaitLimit = 90 * time.Second
+
+// retry calls do until it returns nil or a transition error, for a request that a
+// stalled JetStream (a Raft election in progress) may time out; it fails after
+// clusterWaitLimit.
+func retry(tb testing.TB, what string, do func() error) error {
+	tb.Helper()
+	deadline := time.Now().Add(clusterWaitLimit)
+	for {
+		err := do()
+		if err == nil || errors.Is(err, dr.ErrTransition) || time.Now().After(deadline) {
+			return err
+		}
+		tb.Logf("%s: %v; retrying", what, err)
+		time.Sleep(250 * time.Millisecond)
+	}
+}
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -57,7 +78,10 @@ func (p pools) config(homeAddr string) dr.Config {
 	return dr.Config{
 		Home:   dr.Pool{Name: "pool-a", SIPAddr: homeAddr, Orbits: "7000-7099"},
 		Backup: dr.Pool{Name: "pool-b", SIPAddr: p.backup.Addr(), Orbits: "8000-8099"},
-		Logger: quietLogger(),
+		// Eight misses, not three: on a loaded test machine under -race three late
+		// answers in a row happen, and would be a real (if false) outage here.
+		ProbeMisses: 8,
+		Logger:      quietLogger(),
 	}
 }
 
@@ -110,14 +134,18 @@ func startDR(tb testing.TB, node *Node, cfg dr.Config) *gw {
 // waitLimit.
 func (g *gw) waitFor(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
 	g.t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	limit := waitLimit
+	if g.node.replicas > 1 {
+		limit = clusterWaitLimit
+	}
+	deadline := time.Now().Add(limit)
 	for {
 		s := g.d.Snapshot()
 		if ok(s) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway %s: waited %v for %s; last snapshot: phase %s, pools %+v", g.node.Name(), waitLimit, what, s.Phase, s.Pools)
+			g.t.Fatalf("gateway %s: waited %v for %s; last snapshot: phase %s, pools %+v", g.node.Name(), limit, what, s.Phase, s.Pools)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

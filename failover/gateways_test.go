@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,6 +34,11 @@ type threeGateways struct {
 }
 
 const testEmbedKey = "failover-embed-key-0123456789"
+
+// clusterWait bounds a wait on the gateways' cluster: longer than wait, because a
+// gateway's death can stall the NATS cluster's Raft groups for their election timeout
+// (4–9 s, more on a loaded machine) before the survivors agree on anything.
+const clusterWait = 60 * time.Second
 
 func startThreeGateways(t *testing.T) *threeGateways {
 	c := &cluster{t: t, dir: t.TempDir(), opts: clusterOptions{plainUDP: true, holdoutAt: "pool-a"}, procs: map[string]*proc{}}
@@ -106,7 +112,8 @@ func (g *threeGateways) status(name string) (clusterDR, error) {
 // waitAll waits until every gateway still running answers a status ok accepts.
 func (g *threeGateways) waitAll(what string, ok func(clusterDR) bool) map[string]clusterDR {
 	g.t.Helper()
-	ctx := step(g.t)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
 	for {
 		all, last := map[string]clusterDR{}, ""
 		for _, n := range g.names {
@@ -254,8 +261,19 @@ func TestThreeGateways(t *testing.T) {
 			survivor = n
 		}
 		c := &admin.Client{Gateway: g.urls[survivor]}
-		if _, err := c.Failover(step(t)); err != nil {
-			t.Fatalf("failover on %s after the leader's death: %v", survivor, err)
+		deadline := time.Now().Add(clusterWait)
+		for {
+			_, err := c.Failover(step(t))
+			if err == nil {
+				break
+			}
+			// A 409 is a real refusal; anything else (a 500 while JetStream still elects)
+			// is retried until the deadline.
+			var apiErr *admin.APIError
+			if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict || time.Now().After(deadline) {
+				t.Fatalf("failover on %s after the leader's death: %v", survivor, err)
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 		g.waitAll("failed-over", func(s clusterDR) bool { return s.Phase == signaling.PhaseFailedOver })
 	})
