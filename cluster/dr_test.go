@@ -38,6 +38,7 @@ func TestOneGatewayOutageFailoverFailback(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitFor("failover after pool-a stopped", phaseIs(signaling.PhaseFailover))
+	g.waitPublished(signaling.PhaseFailover)
 	if got := g.phases(); !slices.Equal(got, []signaling.Phase{signaling.PhaseNormal, signaling.PhaseOutage, signaling.PhaseFailover}) {
 		t.Fatalf("phases published: %v; want normal, outage, failover", got)
 	}
@@ -112,6 +113,7 @@ func TestMajorityDeclaresPoolDown(t *testing.T) {
 	var revs []uint64
 	for _, g := range gws {
 		g.waitFor("failover", phaseIs(signaling.PhaseFailover))
+		g.waitPublished(signaling.PhaseFailover)
 		if got := g.phases(); !slices.Contains(got, signaling.PhaseOutage) {
 			t.Errorf("%s published %v; want an outage before failover", g.node.Name(), got)
 		}
@@ -226,6 +228,7 @@ func TestLeaderCrash(t *testing.T) {
 		if s.Phase != signaling.PhaseFailedOver || g.d.Revision() <= before {
 			t.Fatalf("%s after the leader's crash: phase %s at revision %d (was %d); want failed-over, later revision", g.node.Name(), s.Phase, g.d.Revision(), before)
 		}
+		g.waitPublished(signaling.PhaseFailedOver)
 		if got := g.phases(); slices.Contains(got[slices.Index(got, signaling.PhaseFailedOver):], signaling.PhaseNormal) {
 			t.Fatalf("%s went back after failed-over: %v", g.node.Name(), got)
 		}

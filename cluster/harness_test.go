@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -162,6 +163,13 @@ func (g *gw) phases() []signaling.Phase {
 		}
 	}
 	return out
+}
+
+// waitPublished waits until the gateway's subscriber has been handed phase p
+// (deliveries run after Snapshot already shows it).
+func (g *gw) waitPublished(p signaling.Phase) {
+	g.t.Helper()
+	waitUntil(g.t, g.node.Name()+"'s subscriber handed "+string(p), func() bool { return slices.Contains(g.phases(), p) })
 }
 
 func phaseIs(p signaling.Phase) func(dr.Snapshot) bool {
