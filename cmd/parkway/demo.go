@@ -48,6 +48,9 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopPools()
+	if f.gateways > 1 {
+		return runDemoGateways(ctx, f, pools, drain, log)
+	}
 	e := demoEdge(f, pools, log)
 	e.drain = drain
 	return e.serve(ctx)
@@ -74,6 +77,9 @@ type demoFlags struct {
 	// icePortMin and icePortMax bound the gateway's ICE UDP ports (--ice-ports);
 	// both zero: any port.
 	icePortMin, icePortMax uint16
+	// gateways is how many gateways serve (--gateways): more than one share one
+	// embedded NATS as a cluster (democluster.go).
+	gateways int
 }
 
 func parseDemoFlags(args []string) (demoFlags, error) {
@@ -97,6 +103,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	fs.BoolVar(&f.survivablePark, "survivable-park", false, "re-park a call parked on a pool that dies on the other pool instead of hanging it up, when the parked party is a browser user (beyond Lync; off: the seed's drop)")
 	fs.DurationVar(&f.reattachGrace, "reattach-grace", gateway.DefaultReattachGrace, "how long a call whose tab went away waits for a tab of its user to take it back")
 	hold := fs.String("reattach-hold", "silence", "what the far end hears meanwhile: silence or music")
+	fs.IntVar(&f.gateways, "gateways", 1, "how many gateways to run, on the --http port and the next ones, sharing the DR phase on one embedded NATS (1: a single gateway, as always)")
 	icePorts := fs.String("ice-ports", "", "MIN-MAX: the UDP ports the gateway's WebRTC (ICE) side uses; empty: any")
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
@@ -116,6 +123,9 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 			return demoFlags{}, fmt.Errorf("--ice-ports %q must be MIN-MAX, two ports with MIN ≤ MAX", *icePorts)
 		}
 		f.icePortMin, f.icePortMax = uint16(a), uint16(b)
+	}
+	if f.gateways < 1 || f.gateways > 9 {
+		return demoFlags{}, fmt.Errorf("--gateways %d must be 1 to 9", f.gateways)
 	}
 	if !f.onNetwork && !configfile.LoopbackOnly(f.http) {
 		return demoFlags{}, fmt.Errorf("--http %q is not a loopback address: the demo signs anyone in as any user and its admin API is open, so it serves on loopback (127.0.0.1:PORT) only; add --demo-on-network to serve it to the network anyway", f.http)

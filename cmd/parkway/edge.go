@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/parkway/parkway/cluster"
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/dr"
@@ -47,6 +48,11 @@ type edge struct {
 	auditLog string
 	// ready, if set, is called once the gateway listens at url, before it serves.
 	ready func(gw *gateway.Server, url string, sip *ua.Manager)
+	// cluster, when set, makes this gateway one of a cluster sharing the DR phase,
+	// session key and spent tickets on NATS (cluster.go); clusterNode, when set, is the
+	// NATS to use instead of starting one (the demo's gateways share one).
+	cluster     *cluster.Config
+	clusterNode *cluster.Node
 	// drain, when it delivers (SIGTERM), drains the gateway (gateway.Server.Drain:
 	// no new sessions or calls, calls finish up to its drainTimeout), then stops it.
 	drain <-chan os.Signal
@@ -74,8 +80,15 @@ func (e edge) serve(ctx context.Context) error {
 		defer sip.Close()
 	}
 	m := metrics.NewGateway()
-	ctl, err := e.controller(sip, m)
-	if err != nil {
+	var ctl drState
+	var shared *clusterState
+	if e.cluster != nil || e.clusterNode != nil {
+		if shared, err = e.joinCluster(ctx, sip, m); err != nil {
+			return err
+		}
+		defer shared.close()
+		ctl = shared.dr
+	} else if ctl, err = e.controller(sip, m); err != nil {
 		return err
 	}
 	defer runController(ctx, cancel, ctl, sip, e.log)()
@@ -83,6 +96,7 @@ func (e edge) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	shared.configure(&cfg)
 	cfg.Metrics = m
 	gw, err := gateway.New(cfg)
 	if err != nil {
@@ -122,6 +136,15 @@ func (e edge) startUA() (*ua.Manager, error) {
 	return ua.NewManager(c)
 }
 
+// drState is the DR state a gateway runs: its own *dr.Controller, or its share of a
+// cluster's (*cluster.DR).
+type drState interface {
+	gateway.Controller
+	admin.Controller
+	Run(ctx context.Context) error
+	OnParkPoolDown(fn func(pool, reparkTo string)) (cancel func())
+}
+
 // controller builds the DR controller; with a user agent, it is what the controller
 // moves users with.
 func (e edge) controller(sip *ua.Manager, m *metrics.Gateway) (*dr.Controller, error) {
@@ -139,7 +162,7 @@ func (e edge) controller(sip *ua.Manager, m *metrics.Gateway) (*dr.Controller, e
 // (ARCHITECTURE.md §2), never left in silence: the home pool at an outage, and also a pool whose failure
 // changes no phase (home after a planned failover, the backup). The returned stop
 // cancels ctx and waits for all of it.
-func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Controller, sip *ua.Manager, log *slog.Logger) (stop func()) {
+func runController(ctx context.Context, cancel context.CancelFunc, ctl drState, sip *ua.Manager, log *slog.Logger) (stop func()) {
 	var wg sync.WaitGroup
 	unsubscribe := func() {}
 	if sip != nil {
@@ -165,7 +188,7 @@ func runController(ctx context.Context, cancel context.CancelFunc, ctl *dr.Contr
 // gatewayConfig is e.gateway wired to the controller, the admin API and, with a user
 // agent, to SIP and media: each call gets a pion PeerConnection toward the browser whose
 // ICE offers only the media address, and an RTP bridge bound there too.
-func (e edge) gatewayConfig(ctl *dr.Controller, sip *ua.Manager, adminOpts ...admin.Option) (gateway.Config, error) {
+func (e edge) gatewayConfig(ctl drState, sip *ua.Manager, adminOpts ...admin.Option) (gateway.Config, error) {
 	cfg := e.gateway
 	cfg.Controller = ctl
 	anonymous := "no-token" // a gateway on loopback only may run without one

@@ -60,6 +60,7 @@ func runGateway(ctx context.Context, args []string) error {
 		log:        log,
 		http:       fc.HTTP,
 		dr:         fc.DR,
+		cluster:    fc.Cluster,
 		ua:         fc.UA,
 		gateway:    fc.Gateway,
 		adminToken: fc.AdminToken,

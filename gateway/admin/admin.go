@@ -2,7 +2,7 @@
 // client: GET /api/dr, POST /api/dr/failover and /api/dr/failback, and, in the demo only,
 // POST /api/demo/pools/{name}/stop and /start.
 //
-// Entry points: [Handler] serves the API over a *dr.Controller; [Client] calls it (the
+// Entry points: [Handler] serves the API over a [Controller] (*dr.Controller, or a cluster's); [Client] calls it (the
 // `parkway dr` CLI is Client plus [WriteStatus]). Every error is JSON,
 // {"error":{"code":"...","message":"..."}}, with the status saying its class: 409 for a
 // transition the phase does not allow, 404 for an unknown path or pool, 405 (with Allow)
@@ -87,7 +87,7 @@ func WithAuditLog(log *slog.Logger, anonymous string) Option {
 }
 
 type handler struct {
-	c         *dr.Controller
+	c         Controller
 	demo      DemoPools
 	token     string
 	log       *slog.Logger
@@ -117,7 +117,7 @@ func (h *handler) audit(r *http.Request, action string, status int, err error) {
 // Handler serves the admin API for c. demo is nil outside demo mode, and then the whole
 // /api/demo/ tree answers 404, as if it did not exist. Mount it at /api/dr, /api/dr/ and
 // /api/demo/ (it matches full paths).
-func Handler(c *dr.Controller, demo DemoPools, opts ...Option) http.Handler {
+func Handler(c Controller, demo DemoPools, opts ...Option) http.Handler {
 	h := &handler{c: c, demo: demo, log: slog.Default(), anonymous: "anonymous", mux: http.NewServeMux()}
 	for _, o := range opts {
 		o(h)
@@ -165,7 +165,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.c.Snapshot())
+	writeJSON(w, http.StatusOK, h.statusBody())
 }
 
 func (h *handler) transition(action string, do func(context.Context) (dr.Snapshot, error)) http.HandlerFunc {

@@ -108,8 +108,11 @@ func (fc File) Check(opts CheckOptions) []Finding {
 			}
 		}
 	}
-	if len(g.SessionKey) == 0 {
+	if len(g.SessionKey) == 0 && fc.Cluster == nil {
 		add("sessionKeyFile", false, "none: a random key per process, so a restart signs everyone out and two gateways cannot share sessions")
+	}
+	if c := fc.Cluster; c != nil && c.Listen != "" && !LoopbackOnly(c.Listen) {
+		add("cluster.listen", false, "%s is not loopback: the NATS routes are not authenticated, so anyone who reaches it joins the cluster and can change the DR phase; keep it on a private network", c.Listen)
 	}
 	for _, pool := range []struct {
 		key  string

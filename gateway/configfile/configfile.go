@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parkway/parkway/cluster"
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
@@ -35,6 +36,8 @@ type File struct {
 	// one: no SIP). Its Pools are the DR pools, Active is home; the caller builds the
 	// ua.Manager, passes it as DR.Redirector and as Gateway.Registrar (SIPUsers).
 	UA *ua.Config
+	// Cluster is the cluster section (nil without one: the gateway runs alone).
+	Cluster *cluster.Config
 	// AuditLog is the file admin actions are appended to (admin.OpenAuditFile), resolved
 	// against the config file's directory; "" means the process log only.
 	AuditLog string
@@ -84,6 +87,13 @@ type File struct {
 //	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
 //	  reattachGrace: 30s             # a call whose tab went away waits this long for a tab to take it back
 //	  reattachHold: silence          # what its far end hears meanwhile: silence or music
+//	cluster:                         # absent: this gateway alone (issue #11; README "Several gateways")
+//	  name: gw1                      # unique per gateway; absent: the host name
+//	  # no other key: an embedded single-node NATS in memory, no listener
+//	  nats: [nats://10.0.0.9:4222]   # or: join an external NATS cluster
+//	  listen: 127.0.0.1:6222         # or: embed a node clustered with the other gateways'
+//	  routes: [127.0.0.1:6222, 127.0.0.1:6223, 127.0.0.1:6224]
+//	  dataDir: /var/lib/parkway/nats # JetStream's files; absent: in memory
 //
 // Relative file names are taken relative to the config file's directory. Secrets live in
 // files of their own, not in this one, so it can be shared and committed.
@@ -113,6 +123,18 @@ type fileConfig struct {
 	AutoFailoverAfter string        `yaml:"autoFailoverAfter"`
 	AutoFailbackAfter string        `yaml:"autoFailbackAfter"`
 	SIP               *fileSIP      `yaml:"sip"`
+	Cluster           *fileCluster  `yaml:"cluster"`
+}
+
+// fileCluster is the cluster section (issue #11, cluster.Config): absent, the gateway
+// runs alone with its own DR controller, as before; present, it shares the DR phase,
+// session key and spent tickets with the other gateways on NATS JetStream.
+type fileCluster struct {
+	Name    string   `yaml:"name"`
+	NATS    []string `yaml:"nats"`
+	Listen  string   `yaml:"listen"`
+	Routes  []string `yaml:"routes"`
+	DataDir string   `yaml:"dataDir"`
 }
 
 type fileSIP struct {
@@ -194,6 +216,18 @@ func Parse(data []byte, dir string) (File, error) {
 			if fc.Gateway.ReattachHold, err = media.ParseHold(h); err != nil {
 				p.bad("sip.reattachHold", fmt.Sprintf("%q", h), "must be silence or music")
 			}
+		}
+	}
+	if c := f.Cluster; c != nil {
+		fc.Cluster = &cluster.Config{Name: c.Name, NATS: c.NATS, Listen: c.Listen, Routes: c.Routes}
+		if c.DataDir != "" {
+			fc.Cluster.DataDir = p.path(c.DataDir)
+		}
+		if err := fc.Cluster.Validate(); err != nil {
+			p.bad("cluster", "", "%v", err)
+		}
+		if fc.DR.AutoFailoverAfter > 0 || fc.DR.AutoFailbackAfter > 0 {
+			p.bad("cluster", "", "autoFailoverAfter and autoFailbackAfter are not supported in a cluster yet")
 		}
 	}
 	if err := p.err(); err != nil {

@@ -1,0 +1,360 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
+)
+
+// Buckets and keys of the shared DR state.
+const (
+	bucketPhase    = "parkway_dr"
+	bucketLease    = "parkway_lease"
+	bucketGateways = "parkway_gateways"
+	keyPhase       = "phase"
+	keyLeader      = "leader"
+)
+
+// Defaults for DRConfig's zero values: a dead leader's lease lapses within
+// DefaultLeaseTTL, and the others try to take it every DefaultTick, so a new leader
+// leads within about 1.6 s; a gateway whose report is older than DefaultReportTTL is
+// not counted (it refreshes every DefaultReportEvery).
+const (
+	DefaultLeaseTTL    = 1500 * time.Millisecond
+	DefaultReportTTL   = 2 * time.Second
+	DefaultReportEvery = 400 * time.Millisecond
+	DefaultTick        = 100 * time.Millisecond
+)
+
+// DRConfig configures a DR.
+type DRConfig struct {
+	// DR names the pools, probes them and moves this gateway's users (its Redirector);
+	// its AutoFailoverAfter and AutoFailbackAfter are not supported in a cluster yet
+	// (NewDR refuses them).
+	DR       dr.Config
+	LeaseTTL time.Duration
+	// ReportTTL and ReportEvery: how old a gateway's report may be and still count,
+	// and how often each gateway refreshes its own.
+	ReportTTL   time.Duration
+	ReportEvery time.Duration
+	Tick        time.Duration
+}
+
+// DR is the disaster-recovery state of the whole cluster as one gateway sees and
+// drives it. It stands in for a *dr.Controller: the gateway (gateway.Controller), the
+// admin API (admin.Controller) and cmd's wiring (Run, OnParkPoolDown) use it the same
+// way.
+//
+// Concurrency: mu guards the fields below it. Goroutines (Run): the local prober's
+// controller, the watchers of the phase, lease and gateways keys, the report loop,
+// the lease loop (which also does the leader's work), and at most one redirection.
+type DR struct {
+	node *Node
+	cfg  DRConfig
+	log  *slog.Logger
+	// probe is this gateway's own prober: a dr.Controller with nothing to redirect,
+	// whose snapshots are only read for the pools' health.
+	probe *dr.Controller
+
+	phaseKV, leaseKV, gatewaysKV jetstream.KeyValue
+
+	moves sync.WaitGroup // this gateway's redirections
+	// beforeWrite, in tests, runs between an admin request's read and its write.
+	beforeWrite func()
+
+	mu       sync.Mutex
+	running  bool
+	runCtx   context.Context
+	rec      phaseRecord
+	rev      uint64 // the phase key's revision rec was read at; 0 before the first
+	reports  map[string]timedReport
+	leader   string // from the lease key
+	leaderAt time.Time
+	local    report // what this gateway reports
+	move     localMove
+	snap     dr.Snapshot
+	subs     subscribers
+	// reportCh and leadCh poke the report loop and the leader: something changed.
+	reportCh, leadCh chan struct{}
+}
+
+type timedReport struct {
+	report
+	at time.Time
+}
+
+// localMove is this gateway's redirection of its own users.
+type localMove struct {
+	to     string // the pool, "" when none runs
+	gen    uint64 // the phase record's MoveGen it serves
+	cancel context.CancelFunc
+	err    string
+}
+
+// NewDR returns the cluster's DR state for this gateway on node. Nothing runs before
+// Run.
+func NewDR(node *Node, cfg DRConfig) (*DR, error) {
+	if cfg.DR.AutoFailoverAfter > 0 || cfg.DR.AutoFailbackAfter > 0 {
+		return nil, errors.New("cluster: autoFailoverAfter and autoFailbackAfter are not supported with a cluster section yet")
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.ReportTTL <= 0 {
+		cfg.ReportTTL = DefaultReportTTL
+	}
+	if cfg.ReportEvery <= 0 {
+		cfg.ReportEvery = DefaultReportEvery
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultTick
+	}
+	log := cfg.DR.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	probeCfg := cfg.DR
+	probeCfg.Redirector, probeCfg.Metrics = nil, nil
+	// The local controller's own phase is meaningless here; only its warnings (a pool
+	// down, as this gateway sees it) are worth logging.
+	probeCfg.Logger = slog.New(warnOnly{log.Handler()}).With("probe", node.Name())
+	probe, err := dr.New(probeCfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &DR{
+		node: node, cfg: cfg, probe: probe,
+		log:      log.With("component", "cluster-dr", "gateway", node.Name()),
+		reports:  map[string]timedReport{},
+		reportCh: make(chan struct{}, 1), leadCh: make(chan struct{}, 1),
+		rec: phaseRecord{State: dr.State{Phase: signaling.PhaseNormal}, Since: time.Now(), Detail: [2]string{notProbed, notProbed}},
+	}
+	d.subs.init(&d.mu)
+	d.snap = d.buildLocked()
+	d.snap.Seq = 1
+	return d, nil
+}
+
+// notProbed is the Detail a dr.Controller gives a pool it has not probed yet (the
+// cluster tests check it still does).
+const notProbed = "not probed yet"
+
+// Run joins the cluster's DR until ctx ends. It returns an error if the buckets cannot
+// be opened within a minute.
+func (d *DR) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	openCtx, openCancel := context.WithTimeout(ctx, time.Minute)
+	defer openCancel()
+	var err error
+	if d.phaseKV, err = d.node.Bucket(openCtx, bucketPhase, 0); err != nil {
+		return err
+	}
+	if d.leaseKV, err = d.node.Bucket(openCtx, bucketLease, d.cfg.LeaseTTL); err != nil {
+		return err
+	}
+	if d.gatewaysKV, err = d.node.Bucket(openCtx, bucketGateways, d.cfg.ReportTTL); err != nil {
+		return err
+	}
+	if err := d.initPhase(openCtx); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.running, d.runCtx = true, ctx
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = d.probe.Run(ctx) })
+	cancelProbe := d.probe.Subscribe(d.probed)
+	wg.Go(func() { d.watch(ctx, d.phaseKV, keyPhase, d.phaseChanged) })
+	wg.Go(func() { d.watch(ctx, d.leaseKV, keyLeader, d.leaseChanged) })
+	wg.Go(func() { d.watch(ctx, d.gatewaysKV, ">", d.reportChanged) })
+	wg.Go(func() { d.reportLoop(ctx) })
+	wg.Go(func() { d.leadLoop(ctx) })
+	<-ctx.Done()
+	cancelProbe()
+	d.mu.Lock()
+	d.running = false
+	if d.move.cancel != nil {
+		d.move.cancel()
+	}
+	d.mu.Unlock()
+	wg.Wait()
+	d.moves.Wait()
+	d.subs.wait()
+	return nil
+}
+
+// initPhase creates the phase key in phase normal unless it exists.
+func (d *DR) initPhase(ctx context.Context) error {
+	d.mu.Lock()
+	b, _ := json.Marshal(d.rec)
+	d.mu.Unlock()
+	for {
+		_, err := d.phaseKV.Create(ctx, keyPhase, b)
+		if err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: creating the phase key: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// watch calls fn with every value of key (a pattern) in kv until ctx ends, watching
+// again after an error.
+func (d *DR) watch(ctx context.Context, kv jetstream.KeyValue, key string, fn func(jetstream.KeyValueEntry)) {
+	for ctx.Err() == nil {
+		w, err := kv.Watch(ctx, key)
+		if err != nil {
+			d.log.Warn("cluster: watch failed; retrying", "key", key, "error", err)
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
+		for e := range w.Updates() {
+			if e != nil {
+				fn(e)
+			}
+		}
+		_ = w.Stop()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (d *DR) poke() {
+	for _, ch := range []chan struct{}{d.reportCh, d.leadCh} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// probed takes the local prober's view of the pools into this gateway's report.
+func (d *DR) probed(s dr.Snapshot) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, p := range s.Pools[:2] {
+		d.local.Pools[i] = poolView{Probed: p.Healthy || p.Detail != notProbed, Healthy: p.Healthy, Detail: p.Detail}
+	}
+	d.poke()
+}
+
+// phaseChanged takes a new phase record: publish it to the tabs and steer this
+// gateway's redirection.
+func (d *DR) phaseChanged(e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		return
+	}
+	var rec phaseRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		d.log.Error("cluster: unreadable phase record", "revision", e.Revision(), "error", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.takeLocked(rec, e.Revision())
+}
+
+// takeLocked makes rec, read or written at revision rev, the phase this gateway
+// shows, unless it already has a newer one.
+func (d *DR) takeLocked(rec phaseRecord, rev uint64) {
+	if rev <= d.rev {
+		return
+	}
+	prev := d.rec.State.Phase
+	d.rec, d.rev = rec, rev
+	if prev != rec.State.Phase {
+		d.log.Info("dr: phase change", "from", prev, "to", rec.State.Phase, "by", rec.By, "revision", rev)
+		d.cfg.DR.Metrics.Phase(rec.State.Phase)
+	}
+	d.steerLocked()
+	d.publishLocked()
+	d.poke()
+}
+
+func (d *DR) leaseChanged(e jetstream.KeyValueEntry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.Operation() == jetstream.KeyValuePut {
+		d.leader, d.leaderAt = string(e.Value()), e.Created()
+	} else {
+		d.leader = ""
+	}
+}
+
+func (d *DR) reportChanged(e jetstream.KeyValueEntry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(d.reports, e.Key())
+		return
+	}
+	var r report
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		d.log.Error("cluster: unreadable gateway report", "gateway", e.Key(), "error", err)
+		return
+	}
+	d.reports[e.Key()] = timedReport{r, e.Created()}
+	d.poke()
+}
+
+// liveLocked is the reports of the gateways alive now (refreshed within ReportTTL).
+func (d *DR) liveLocked(now time.Time) map[string]report {
+	live := map[string]report{}
+	for name, r := range d.reports {
+		if now.Sub(r.at) < d.cfg.ReportTTL {
+			live[name] = r.report
+		}
+	}
+	return live
+}
+
+// reportLoop writes this gateway's report on every change and every ReportEvery.
+func (d *DR) reportLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.ReportEvery)
+	defer t.Stop()
+	var last []byte
+	lastAt := time.Time{}
+	for {
+		d.mu.Lock()
+		b, _ := json.Marshal(d.local)
+		d.mu.Unlock()
+		if !slices.Equal(b, last) || time.Since(lastAt) >= d.cfg.ReportEvery {
+			if _, err := d.gatewaysKV.Put(ctx, d.node.Name(), b); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				d.log.Warn("cluster: publishing this gateway's report", "error", err)
+			} else {
+				last, lastAt = b, time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.reportCh:
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/parkway/parkway/cluster"
+	"github.com/parkway/parkway/gateway"
+	"github.com/parkway/parkway/gateway/ua"
+)
+
+// runDemoGateways is `parkway demo --gateways N`: N gateways in this process, HTTP on
+// the --http port and the next N-1, over the same two pools, sharing the DR phase,
+// session key and tickets on one embedded single-node NATS (in memory, no listener).
+// Each has its own SIP user agent and media, as separate gateway processes would.
+func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <-chan os.Signal, log *slog.Logger) error {
+	host, portStr, err := net.SplitHostPort(f.http)
+	if err != nil {
+		return fmt.Errorf("--http %q: %w", f.http, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port+f.gateways-1 > 65535 {
+		return fmt.Errorf("--http %q: with --gateways the port must be fixed (not 0) and leave room for %d more", f.http, f.gateways-1)
+	}
+	node, err := cluster.Start(cluster.Config{Name: "gw1", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// SIGTERM drains every gateway.
+	drains := make([]chan os.Signal, f.gateways)
+	for i := range drains {
+		drains[i] = make(chan os.Signal, 1)
+	}
+	go func() {
+		select {
+		case sig := <-drain:
+			for _, ch := range drains {
+				ch <- sig
+			}
+		case <-ctx.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, f.gateways)
+	for i := range f.gateways {
+		name := "gw" + strconv.Itoa(i+1)
+		n := node
+		if i > 0 {
+			if n, err = node.Attach(name); err != nil {
+				return err
+			}
+			defer n.Close()
+		}
+		gf := f
+		gf.http = net.JoinHostPort(host, strconv.Itoa(port+i))
+		e := demoEdge(gf, pools, log.With("gateway", name))
+		e.clusterNode, e.drain = n, drains[i]
+		ready := e.ready
+		e.ready = func(gw *gateway.Server, url string, sip *ua.Manager) {
+			fmt.Printf("Gateway %s of %d: %s\n", name, f.gateways, url)
+			if i == 0 {
+				ready(gw, url, sip)
+			}
+		}
+		wg.Go(func() {
+			if errs[i] = e.serve(ctx); errs[i] != nil {
+				log.Error("demo gateway stopped", "gateway", name, "err", errs[i])
+			}
+			cancel() // one gateway down stops the demo
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
