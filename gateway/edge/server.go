@@ -74,7 +74,9 @@ func New(cfg Config, initial dr.Snapshot) *Server {
 
 // Publish takes a DR snapshot (a Controller subscriber: it never blocks on a client)
 // and pushes the state to every session when it changed; snapshots older than the one
-// held are ignored. It returns how many sessions were handed the new state.
+// held are ignored. It returns, with how many sessions were handed the new state, once
+// the state is written to every session that could take it at once and queued for the
+// writers of the others (fanout.go).
 func (s *Server) Publish(snap dr.Snapshot) (pushed int) { return s.hub.publish(snap) }
 
 // Sessions is how many authenticated websocket sessions are connected.
