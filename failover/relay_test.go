@@ -266,8 +266,16 @@ func (r *jitterRelay) resetTCP() int {
 	for c := range r.clients {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
+		delete(r.clients, c)
 	}
 	return n
+}
+
+// tcpClients is how many TCP connections clients have open through the relay.
+func (r *jitterRelay) tcpClients() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients)
 }
 
 func (r *jitterRelay) close() {

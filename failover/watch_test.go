@@ -31,9 +31,10 @@ func TestKilledPoolDownByConnection(t *testing.T) {
 	if _, err := alice.WaitPushed(step(t), func(s signaling.State) bool { return s.Phase != signaling.PhaseNormal }); err != nil {
 		t.Fatalf("no outage pushed after pool-a was killed: %v", err)
 	}
-	s := c.waitStatus("pool-a down", func(s dr.Snapshot) bool { return !healthy(s, "pool-a") })
-	if p, _ := s.Pool("pool-a"); !strings.Contains(p.Detail, "reconnecting was refused") {
-		t.Errorf("pool-a: %+v; want it down by its connection's reset", p)
+	// The first "pool down" says why; the status's detail moves on with each probe missed.
+	line := c.procs["gateway"].waitLine(t, regexp.MustCompile(`msg="dr: pool down" .*pool=pool-a .*`))
+	if !strings.Contains(line, "reconnecting was refused") {
+		t.Errorf("pool-a went down with %q; want it down by its connection's reset", line)
 	}
 }
 
@@ -52,13 +53,20 @@ func TestDroppedPoolConnectionNoOutage(t *testing.T) {
 	}})
 	gw := c.procs["gateway"]
 	gw.out.mark()
-	reconnected := regexp.MustCompile(`msg="dr: pool closed the watch connection; reconnected at once, pool up" .*pool=pool-a `)
+	// Each drop is noticed: reconnected at once, or — on a machine so loaded that the
+	// reconnection outlasts the probe timeout — left to the probes, which find pool-a up.
+	noticed := regexp.MustCompile(`msg="dr: pool closed the watch connection.*pool=pool-a `)
 	for i := 1; i <= 3; i++ {
-		time.Sleep(watchSettled)
-		if n := relay.resetTCP(); n == 0 {
-			t.Fatalf("drop %d: the gateway holds no TCP connection to pool-a", i)
+		deadline := time.Now().Add(wait)
+		for relay.tcpClients() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("drop %d: the gateway has %d TCP connections to pool-a, want its watch connection", i, relay.tcpClients())
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		waitCount(t, gw, reconnected, i)
+		time.Sleep(watchSettled)
+		relay.resetTCP()
+		waitCount(t, gw, noticed, i)
 	}
 	if changes := phaseChanges(gw); len(changes) != 0 {
 		t.Errorf("phase changes while pool-a only dropped connections: %v", changes)

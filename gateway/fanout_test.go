@@ -7,12 +7,11 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// TestFanoutPassesAClientThatDoesNotRead: the fan-out writes a state itself only to a
-// connection whose send queue is empty (gateway/edge/fanout.go), so a client that has
-// stopped reading — its writer idle until the fan-out hands it a state, then stuck in
-// the write — never holds up a phase change for anyone else. Each change must return
-// (a blocked fan-out would hang it: a deadline says so) and the reading client ends on
-// the last one.
+// TestFanoutPassesAClientThatDoesNotRead: a fan-out worker stuck in a write to a client
+// that has stopped reading is left to finish it alone while a new worker goes on
+// (gateway/edge/fanout.go), so that client never holds up a phase change for anyone
+// else. Each change must return (a blocked fan-out would hang it: a deadline says so)
+// and the reading client ends on the last one.
 func TestFanoutPassesAClientThatDoesNotRead(t *testing.T) {
 	g := startGateway(t, func(c *Config) { c.PeerTimeout = 10 * time.Minute })
 	slow, _, err := g.dialSmall(t)
@@ -29,8 +28,8 @@ func TestFanoutPassesAClientThatDoesNotRead(t *testing.T) {
 		}
 		return false
 	}
-	// Stuck: in one write all through 100 ms with no change under way (a change
-	// returns when its fan-out has), i.e. alice's writer blocked on her full connection.
+	// Stuck: in one write all through 100 ms, i.e. a write to alice blocked on her full
+	// connection (a worker's, left behind, or her writer's).
 	stuck := func() bool {
 		for range 5 {
 			if !writing() {

@@ -50,6 +50,7 @@ var crlfPing = []byte("\r\n\r\n")
 func (c *Controller) watchLoop(ctx context.Context, i int, pool Pool) {
 	backoff := c.cfg.ProbeInterval
 	var conn net.Conn
+	var opened time.Time // when conn was established
 	for ctx.Err() == nil {
 		if conn == nil {
 			dctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
@@ -63,9 +64,9 @@ func (c *Controller) watchLoop(ctx context.Context, i int, pool Pool) {
 				backoff = min(2*backoff, watchRetryMax)
 				continue
 			}
+			opened = time.Now()
 		}
 		backoff = c.cfg.ProbeInterval
-		opened := time.Now()
 		err := hold(ctx, conn)
 		conn = nil
 		if ctx.Err() != nil {
@@ -81,7 +82,7 @@ func (c *Controller) watchLoop(ctx context.Context, i int, pool Pool) {
 			continue
 		}
 		var refused error
-		conn, refused = c.confirm(ctx, pool)
+		conn, opened, refused = c.confirm(ctx, pool)
 		switch {
 		case refused != nil:
 			c.lost(i, fmt.Sprintf("its connection closed and reconnecting was refused (%v)", refused))
@@ -94,27 +95,29 @@ func (c *Controller) watchLoop(ctx context.Context, i int, pool Pool) {
 }
 
 // confirm tries to reconnect to a pool whose watch connection has just ended, for up to
-// ProbeTimeout: it returns the new connection once one answers a keep-alive, or the
-// refusal that proves the pool's process gone, or neither when time ran out.
-func (c *Controller) confirm(ctx context.Context, pool Pool) (net.Conn, error) {
+// ProbeTimeout: it returns the new connection (and when it was established) once one
+// answers a keep-alive, or the refusal that proves the pool's process gone, or neither
+// when time ran out.
+func (c *Controller) confirm(ctx context.Context, pool Pool) (conn net.Conn, opened time.Time, refused error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
 	defer cancel()
 	for {
 		conn, err := c.dialPool(ctx, pool)
 		if err == nil {
+			opened = time.Now()
 			err = ping(ctx, conn)
 			if err == nil {
-				return conn, nil
+				return conn, opened, nil
 			}
 			conn.Close()
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		// Reset during a handshake, or the like: a process on its way out, or one that
 		// dropped us again. Try again shortly, within the deadline.
 		if !sleepCtx(ctx, 10*time.Millisecond) {
-			return nil, nil
+			return nil, time.Time{}, nil
 		}
 	}
 }

@@ -20,8 +20,9 @@
 // once and drops it into every session's slot, so a slow or stalled browser only ever
 // misses intermediate states, never delays anyone else. Rather than waking every
 // writer, a few fan-out workers (fanout.go) write the state themselves to each session
-// whose writer is idle and whose socket can take it at once, holding the session's
-// write right (outbox.wmu) as the writer does, and ring the writer of the others. A client that sends faster than
+// whose writer is idle, holding the session's write right (outbox.wmu) as the writer
+// does, and ring the writer of the others; a worker stuck in a write is left to it and
+// replaced, so a client that does not read delays a fan-out by milliseconds at most. A client that sends faster than
 // it reads waits for its own reply queue, not anyone else's. One server goroutine, the
 // write watchdog (watchdog.go), closes any session whose write has been stuck for the
 // peer timeout; Close waits for it and for every session.

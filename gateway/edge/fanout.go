@@ -3,92 +3,140 @@ package edge
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Fan-out of a pushed state (BenchmarkFanout in package gateway). The hub puts the new
 // state into every session's outbox under its lock without waking anyone, then a few
 // workers — one per CPU — go through those sessions and write the state themselves
 // wherever the session's writer is idle, instead of waking 10,000 writer goroutines
-// (whose wake-ups, stack growth and scheduling cost more than the writes). A worker
-// writes only when it cannot block and cannot reorder:
+// (whose wake-ups, stack growth and scheduling cost as much as the writes). A worker
+// writes only when it cannot reorder anything:
 //
 //   - it holds the session's write right (outbox.wmu, by TryLock: a busy writer is rung
 //     instead and writes the state after its current round);
 //   - no reply is queued and no close is asked for (outbox.takeStates): those come
-//     first, so the writer is rung for them;
-//   - the connection's kernel send queue is empty (sendQueueEmpty), so states of at
-//     most directMaxFrame bytes in all fit in the socket's buffer and the write returns
-//     at once. A client that is slow to read has unread data queued and is left to its
-//     writer goroutine, where the outbox's limits and the write watchdog apply as ever.
+//     first, so the writer is rung for them.
 //
 // The states written are the outbox's own (coalescing, generations and the pending
 // limit unchanged), so per-session order is the same whoever writes.
+//
+// A client that has stopped reading can block a write, and one blocked worker must not
+// hold up everyone else's state: the publishing goroutine watches the workers, and one
+// that has been in the same write for stuckWrite is left to finish it alone — as that
+// session's writer goroutine would have been, under the write watchdog's PeerTimeout —
+// while a new worker takes over the rest of the list. So a fan-out is delayed by at most
+// about stuckWrite per client that does not read, never by PeerTimeout.
 
-// directMaxFrame is the most state bytes a worker writes to one session: half of Linux's
-// smallest socket send buffer (SOCK_MIN_SNDBUF, about 4.5 KiB).
-const directMaxFrame = 2048
+// stuckWrite is how long a worker may be in one session's write before a new worker
+// takes over the rest of the fan-out. A write to a socket with room takes microseconds.
+const stuckWrite = 2 * time.Millisecond
 
-// fanoutInline is how many sessions are served by the publishing goroutine alone;
-// more are split between workers.
+// fanoutInline is how many sessions each worker is started for: a fan-out to fewer
+// sessions than this has one worker.
 const fanoutInline = 256
 
-// fanOut writes the pending states of sessions (each handed one by queueState) and
-// returns when every session has been written to or handed to its writer.
-func fanOut(sessions []*Session) {
-	workers := min(runtime.GOMAXPROCS(0), (len(sessions)+fanoutInline-1)/fanoutInline)
-	if workers <= 1 {
-		for _, s := range sessions {
-			s.pushStates()
-		}
-		return
+// startFanout starts writing the pending states of sessions (each handed one by
+// queueState); its workers, and any left behind in a blocked write, are counted in
+// workers. The hub calls it under its lock, then wait with the lock released.
+func startFanout(sessions []*Session, workers *sync.WaitGroup) *fanout {
+	f := &fanout{sessions: sessions, done: make(chan struct{}), workers: workers}
+	f.left.Store(int64(len(sessions)))
+	for range min(runtime.GOMAXPROCS(0), (len(sessions)+fanoutInline-1)/fanoutInline) {
+		f.running = append(f.running, f.start())
 	}
-	var wg sync.WaitGroup
-	chunk := (len(sessions) + workers - 1) / workers
-	for part := range slicesChunk(sessions, chunk) {
-		wg.Go(func() {
-			for _, s := range part {
-				s.pushStates()
-			}
-		})
-	}
-	wg.Wait()
+	return f
 }
 
-func slicesChunk(s []*Session, n int) func(func([]*Session) bool) {
-	return func(yield func([]*Session) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(s[:k]) {
+// wait returns when every session has been written to, handed to its writer, or is
+// being written to by a worker left behind in a blocked write.
+func (f *fanout) wait() {
+	if len(f.sessions) == 0 {
+		return
+	}
+	tick := time.NewTicker(stuckWrite / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.done:
+			return
+		case now := <-tick.C:
+			limit := now.Add(-stuckWrite).UnixNano()
+			for i, w := range f.running {
+				// Taking the push's start time away tells the worker it was left
+				// behind: the session counts as served, by the worker's write.
+				if since := w.since.Load(); since != 0 && since < limit && w.since.CompareAndSwap(since, 0) {
+					w.left.Store(true)
+					f.served()
+					f.running[i] = f.start()
+				}
+			}
+		}
+	}
+}
+
+type fanout struct {
+	sessions []*Session
+	next     atomic.Int64 // index of the next session to serve
+	left     atomic.Int64 // sessions not yet served
+	done     chan struct{}
+	workers  *sync.WaitGroup
+	running  []*fanWorker // the workers not left behind; only wait touches it after start
+}
+
+type fanWorker struct {
+	// since is when the push in progress began (Unix ns), 0 between pushes; wait swaps
+	// it to 0 when it leaves the worker behind, which the worker sees when its push ends.
+	since atomic.Int64
+	left  atomic.Bool // replaced: start no other push
+}
+
+func (f *fanout) start() *fanWorker {
+	w := &fanWorker{}
+	// A replacement is started while the stuck worker is still counted, so the
+	// WaitGroup is never at zero here once the hub has started the fan-out.
+	f.workers.Go(func() {
+		for !w.left.Load() {
+			i := f.next.Add(1) - 1
+			if i >= int64(len(f.sessions)) {
 				return
 			}
-			s = s[k:]
+			w.since.Store(time.Now().UnixNano())
+			f.sessions[i].pushStates()
+			if w.since.Swap(0) == 0 {
+				return // left behind, and counted served by wait
+			}
+			f.served()
 		}
+	})
+	return w
+}
+
+// served counts one session served; the last one ends wait.
+func (f *fanout) served() {
+	if f.left.Add(-1) == 0 {
+		close(f.done)
 	}
 }
 
-// pushStates writes the session's pending states when its writer is idle and the
-// write cannot block (see above); otherwise it rings the writer, which writes them.
+// pushStates writes the session's pending states when its writer is idle and nothing
+// must go before them (see above); otherwise it rings the writer, which writes them.
 func (s *Session) pushStates() {
 	o := s.out
-	if s.raw == nil || !o.wmu.TryLock() {
+	if !o.wmu.TryLock() {
 		o.ring()
 		return
 	}
-	if !sendQueueEmpty(s.raw) {
-		o.wmu.Unlock()
-		o.ring()
-		return
-	}
-	states, ok := o.takeStates(directMaxFrame)
+	defer o.wmu.Unlock()
+	states, ok := o.takeStates()
 	if !ok {
-		o.wmu.Unlock()
 		o.ring()
 		return
 	}
 	for _, st := range states {
 		if !s.write(st.frame) {
-			break // the connection is closed; the reader fails and the writer ends the session
+			return // the connection is closed; the reader fails and the writer ends the session
 		}
 	}
-	o.wmu.Unlock()
 }

@@ -25,6 +25,10 @@ type hub struct {
 	// frames caches the encoded state of generation gen per call-state focus: each
 	// distinct State is encoded once however many sessions receive it.
 	frames map[signaling.CallState][]byte
+	// writers counts the fan-out's workers (fanout.go), including any left behind in a
+	// write a client does not take; closed (set by close) starts no more of them.
+	writers sync.WaitGroup
+	closed  bool
 }
 
 // stateKey is what a State message is made of; a snapshot that changes only other
@@ -86,12 +90,24 @@ func (h *hub) publish(s dr.Snapshot) (pushed int) {
 		}
 	}
 	pushed = len(h.sessions)
+	if h.closed {
+		h.mu.Unlock()
+		return pushed // the writers are saying goodbye
+	}
+	f := startFanout(ready, &h.writers)
 	h.mu.Unlock()
 	// The writes happen outside the lock: joins, refocuses and the phase requests are
 	// checked against must not wait for them. A publish that comes meanwhile queues
 	// behind this one in every outbox (generations), whoever then writes it.
-	fanOut(ready)
+	f.wait()
 	return pushed
+}
+
+// close starts no more fan-outs; the server then waits for writers.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 }
 
 // join adds an authenticated session and gives it the current state.

@@ -160,20 +160,12 @@ func (o *outbox) take() (states []pendingState, closing *closeRequest) {
 }
 
 // takeStates is take for a fan-out worker holding wmu: the pending states, unless a
-// reply is still to be written, a close is asked for, or the states exceed maxBytes in
-// all (ok false) — the writer must write the first two first, and may block on the
-// last, so they are left to it.
-func (o *outbox) takeStates(maxBytes int) (states []pendingState, ok bool) {
+// reply is still to be written or a close is asked for (ok false) — the writer must
+// write those first, so the states are left to it.
+func (o *outbox) takeStates() (states []pendingState, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing != nil || o.queued.Load() != 0 {
-		return nil, false
-	}
-	n := 0
-	for _, st := range o.states {
-		n += len(st.frame)
-	}
-	if n > maxBytes {
 		return nil, false
 	}
 	states, o.states = o.states, nil
