@@ -48,6 +48,7 @@ type jitterRelay struct {
 	down    int                   // datagrams passed back
 	tcpConn int
 	closed  bool
+	clients map[net.Conn]struct{} // TCP connections from clients, open
 }
 
 type relayFlow struct {
@@ -229,8 +230,19 @@ func (r *jitterRelay) serveTCP() {
 			return
 		}
 		r.count(&r.tcpConn)
+		r.mu.Lock()
+		if r.clients == nil {
+			r.clients = map[net.Conn]struct{}{}
+		}
+		r.clients[c] = struct{}{}
+		r.mu.Unlock()
 		r.wg.Go(func() {
-			defer c.Close()
+			defer func() {
+				r.mu.Lock()
+				delete(r.clients, c)
+				r.mu.Unlock()
+				c.Close()
+			}()
 			p, err := net.Dial("tcp", r.pool.String())
 			if err != nil {
 				return
@@ -242,6 +254,28 @@ func (r *jitterRelay) serveTCP() {
 			<-done
 		})
 	}
+}
+
+// resetTCP resets every TCP connection a client has open through the relay, which goes
+// on listening and passing new ones: to the client, the pool dropped its connection
+// while it still serves.
+func (r *jitterRelay) resetTCP() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.clients)
+	for c := range r.clients {
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		delete(r.clients, c)
+	}
+	return n
+}
+
+// tcpClients is how many TCP connections clients have open through the relay.
+func (r *jitterRelay) tcpClients() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.clients)
 }
 
 func (r *jitterRelay) close() {

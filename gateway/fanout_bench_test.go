@@ -2,23 +2,17 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/signaling"
@@ -27,13 +21,16 @@ import (
 // BenchmarkFanout measures a phase change's fan-out: from the DR controller's call to
 // the moment the last of N connected websocket clients has read the new state.
 //
-// The clients are real coder/websocket clients over loopback, run by a child process
-// (this test binary again, see runSwarm): each loopback client costs two file
-// descriptors, and with the gateway and the clients in separate processes 10,000 clients
-// fit under a 20,000 descriptor limit that an unprivileged container cannot raise. The
-// child reports "done" on a pipe when its last client has the new state; the pipe adds
-// microseconds. Clients and gateway share the machine's CPUs, so the numbers are an upper
-// bound for the gateway alone.
+// The clients are real websocket clients over loopback, run by a child process (this
+// test binary again, see runSwarm): each loopback client costs two file descriptors,
+// and with the gateway and the clients in separate processes 10,000 clients fit under
+// a 20,000 descriptor limit that an unprivileged container cannot raise. The child
+// holds every client socket in one epoll set read by one goroutine, so the clients'
+// share of the CPU is a read per message and a substring scan; it reports "done" on a
+// pipe when its last client has the new state (the pipe adds microseconds). Clients
+// and gateway still share the machine's CPUs, so the numbers are an upper bound for the
+// gateway alone. The gateway's own CPU and allocation profiles are this process's:
+// -cpuprofile and -memprofile (under -outputdir) never include the clients.
 //
 // Each b.N iteration is one phase change; p50/p99 are over the iterations, so run with
 // e.g. -benchtime=50x for a meaningful p99:
@@ -122,6 +119,8 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 		c.PingInterval = 10 * time.Minute
 		c.PeerTimeout = 20 * time.Minute
 		c.AuthTimeout = 2 * time.Minute
+		// Every client of the swarm comes from 127.0.0.1.
+		c.MaxSessionsPerIP = n
 	})
 	f.cleanup = fb.cleanups
 	before := memInUse()
@@ -217,105 +216,4 @@ func raiseNoFile(n uint64) error {
 		lim.Max = n
 	}
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-}
-
-// runSwarm is the child side of BenchmarkFanout (TestMain runs it when PARKWAY_SWARM is
-// set): it connects n clients, prints "ready" once each has its first state, then for
-// every phase read from stdin prints "armed", and "done" once every client has read a
-// state with that phase. EOF on stdin closes the clients.
-func runSwarm() int {
-	n, _ := strconv.Atoi(os.Getenv("PARKWAY_SWARM"))
-	url, token := os.Getenv("PARKWAY_SWARM_URL"), os.Getenv("PARKWAY_SWARM_TOKEN")
-	if err := raiseNoFile(uint64(n + 512)); err != nil {
-		fmt.Fprintln(os.Stderr, "swarm:", err)
-		return 1
-	}
-	s := &swarm{}
-	first := s.arm(signaling.PhaseNormal, n)
-	authFrame, _ := signaling.Encode("a", &signaling.Auth{Token: token})
-	conns := make([]*websocket.Conn, n)
-	// Bounded concurrency: the listen backlog (somaxconn) is smaller than 10,000.
-	client := &http.Client{Transport: &http.Transport{}}
-	sem := make(chan struct{}, 64)
-	var dials sync.WaitGroup
-	var failed atomic.Pointer[error]
-	for i := range n {
-		sem <- struct{}{}
-		dials.Go(func() {
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
-			if err == nil {
-				err = conn.Write(ctx, websocket.MessageText, authFrame)
-			}
-			if err != nil {
-				failed.Store(&err)
-				return
-			}
-			conns[i] = conn
-			s.readers.Go(func() { s.read(conn) })
-		})
-	}
-	dials.Wait()
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.CloseNow()
-			}
-		}
-		s.readers.Wait()
-	}()
-	if e := failed.Load(); e != nil {
-		fmt.Fprintln(os.Stderr, "swarm: connect:", *e)
-		return 1
-	}
-	<-first.done
-	fmt.Println("ready")
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		r := s.arm(signaling.Phase(in.Text()), n)
-		fmt.Println("armed")
-		<-r.done
-		fmt.Println("done")
-	}
-	return 0
-}
-
-type swarm struct {
-	readers sync.WaitGroup
-	cur     atomic.Pointer[swarmRound]
-}
-
-type swarmRound struct {
-	want      []byte // `"phase":"outage"` as it appears in a state frame
-	remaining atomic.Int64
-	done      chan struct{}
-}
-
-func (s *swarm) arm(p signaling.Phase, n int) *swarmRound {
-	r := &swarmRound{want: []byte(`"phase":"` + string(p) + `"`), done: make(chan struct{})}
-	r.remaining.Store(int64(n))
-	s.cur.Store(r)
-	return r
-}
-
-// read is one client: it counts the first frame of each round carrying the round's
-// phase. A substring test, not a JSON decode, keeps the clients' share of the CPU small.
-func (s *swarm) read(conn *websocket.Conn) {
-	var counted *swarmRound
-	for {
-		_, frame, err := conn.Read(context.Background())
-		if err != nil {
-			return
-		}
-		r := s.cur.Load()
-		if r == counted || !bytes.Contains(frame, r.want) {
-			continue
-		}
-		counted = r
-		if r.remaining.Add(-1) == 0 {
-			close(r.done)
-		}
-	}
 }

@@ -79,6 +79,8 @@ type File struct {
 //	poolCAFile: secrets/sip/ca.crt   # CA (PEM) the TLS pools' certificates must verify against;
 //	                                 # absent: the system's roots
 //	probe: {interval: 250ms, timeout: 250ms, misses: 3}
+//	  # connection: false turns off the TCP/TLS connection held to each pool, whose
+//	  # reset marks a pool whose process died down within milliseconds (default true)
 //	autoFailoverAfter: 0s            # 0: an admin completes failover (the Lync model)
 //	autoFailbackAfter: 0s
 //	sip:                             # absent: no SIP user agent (sessions carry DR state only)
@@ -173,6 +175,9 @@ type fileProbe struct {
 	Interval string `yaml:"interval"`
 	Timeout  string `yaml:"timeout"`
 	Misses   int    `yaml:"misses"`
+	// Connection: hold a TCP/TLS connection to each pool, whose reset tells a dead
+	// pool process within milliseconds (gateway/dr/connwatch.go); absent: true.
+	Connection *bool `yaml:"connection"`
 }
 
 const maxConfigFile = 1 << 20
@@ -377,13 +382,15 @@ func (f *fileConfig) adminToken(p *problems) string {
 // dr is the DR controller's pools, probes and automatic transitions.
 func (f *fileConfig) dr(p *problems) dr.Config {
 	c := dr.Config{
-		Home:              f.Pools.Home.dr(p, "pools.home"),
-		Backup:            f.Pools.Backup.dr(p, "pools.backup"),
-		ProbeInterval:     p.duration("probe.interval", f.Probe.Interval),
-		ProbeTimeout:      p.duration("probe.timeout", f.Probe.Timeout),
-		ProbeMisses:       f.Probe.Misses,
-		AutoFailoverAfter: p.duration("autoFailoverAfter", f.AutoFailoverAfter),
-		AutoFailbackAfter: p.duration("autoFailbackAfter", f.AutoFailbackAfter),
+		Home:          f.Pools.Home.dr(p, "pools.home"),
+		Backup:        f.Pools.Backup.dr(p, "pools.backup"),
+		ProbeInterval: p.duration("probe.interval", f.Probe.Interval),
+		ProbeTimeout:  p.duration("probe.timeout", f.Probe.Timeout),
+		ProbeMisses:   f.Probe.Misses,
+		// The watch is on unless the file turns it off.
+		DisableConnectionWatch: f.Probe.Connection != nil && !*f.Probe.Connection,
+		AutoFailoverAfter:      p.duration("autoFailoverAfter", f.AutoFailoverAfter),
+		AutoFailbackAfter:      p.duration("autoFailbackAfter", f.AutoFailbackAfter),
 	}
 	if c.Home.Transport == "TLS" || c.Backup.Transport == "TLS" || f.PoolCAFile != "" {
 		c.TLS = f.poolTLS(p)

@@ -53,6 +53,12 @@ func TestParseConfig(t *testing.T) {
 	if fc.DR.Home.SIPAddr != "127.0.0.1:5070" || fc.DR.Backup.Orbits != "8000-8099,*10-*19" || fc.DR.ProbeMisses != 2 || fc.DR.ProbeInterval != 100*time.Millisecond {
 		t.Errorf("dr %+v", fc.DR)
 	}
+	if fc.DR.DisableConnectionWatch {
+		t.Error("the pools' connection watch is off by default")
+	}
+	if off, err := Parse([]byte(strings.Replace(goodConfig, "probe: {interval: 100ms, misses: 2}", "probe: {interval: 100ms, misses: 2, connection: false}", 1)), dir); err != nil || !off.DR.DisableConnectionWatch {
+		t.Errorf("probe.connection: false: %v, watch off %v", err, err == nil && off.DR.DisableConnectionWatch)
+	}
 	if fc.Gateway.Demo {
 		t.Error("demo on by default")
 	}

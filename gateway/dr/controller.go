@@ -73,6 +73,11 @@ type Config struct {
 	// the system's roots.
 	TLS *tls.Config
 
+	// DisableConnectionWatch turns off the watch connection to each pool (connwatch.go):
+	// a pool process that dies is then noticed by the probes alone (ProbeMisses misses),
+	// not within milliseconds by the reset of a TCP/TLS connection held to it.
+	DisableConnectionWatch bool
+
 	// AutoFailoverAfter, when positive, completes a failover (failover → failed-over)
 	// this long after users were redirected to the backup by an outage, as an admin's
 	// `parkway dr failover` would. AutoFailbackAfter, when positive, starts a failback
@@ -186,6 +191,8 @@ type Controller struct {
 	// homeUpSince is when the home pool last became healthy (zero while it is not), for
 	// AutoFailbackAfter.
 	homeUpSince time.Time
+	// kicks make a pool's probe loop probe at once (the connection watch's doing).
+	kicks [2]chan struct{}
 }
 
 type poolHealth struct {
@@ -221,6 +228,7 @@ func New(cfg Config) (*Controller, error) {
 		state: State{Phase: signaling.PhaseNormal},
 		since: time.Now(),
 		subs:  map[*subscriber]struct{}{},
+		kicks: [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)},
 	}
 	c.idle = sync.NewCond(&c.mu)
 	c.health[0].detail = "not probed yet"
@@ -256,6 +264,9 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	for i, pool := range []Pool{c.cfg.Home, c.cfg.Backup} {
 		r.wg.Go(func() { c.probeLoop(ctx, p, i, pool) })
+		if !c.cfg.DisableConnectionWatch {
+			r.wg.Go(func() { c.watchLoop(ctx, i, pool) })
+		}
 	}
 	if c.cfg.AutoFailoverAfter > 0 || c.cfg.AutoFailbackAfter > 0 {
 		r.wg.Go(func() { c.autoLoop(ctx) })
@@ -422,7 +433,11 @@ func (c *Controller) redirect(ctx context.Context, gen uint64, to Role, done Eve
 
 // observe records one probe result and, when the pool's health flips, feeds the
 // machine the up or down event.
-func (c *Controller) observe(i int, ok bool, detail string) {
+func (c *Controller) observe(i int, ok bool, detail string) { c.record(i, ok, detail, false) }
+
+// record is observe; decisive marks the pool down at once, whatever the count of
+// misses (the connection watch's proof that the pool's process is gone).
+func (c *Controller) record(i int, ok bool, detail string, decisive bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.run == nil || c.run.stopping {
@@ -445,9 +460,15 @@ func (c *Controller) observe(i int, ok bool, detail string) {
 		}
 	} else {
 		h.misses++
+		if decisive {
+			h.misses = max(h.misses, c.cfg.ProbeMisses)
+		}
 		if (healthy || !h.probed) && h.misses >= c.cfg.ProbeMisses {
 			h.probed = true
 			h.detail = fmt.Sprintf("%s, %d probes in a row", detail, h.misses)
+			if decisive {
+				h.detail = detail
+			}
 			e = [2]Event{EventHomeDown, EventBackupDown}[i]
 			if i == 0 {
 				c.homeUpSince = time.Time{}

@@ -191,7 +191,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	h.stopHome()
 	s = h.waitFor("outage", phaseIs(signaling.PhaseOutage))
 	t.Logf("outage published %v after the home pool stopped", time.Since(stopped))
-	if p, _ := s.Pool("pool-a"); p.Healthy || !strings.Contains(p.Detail, "no answer") {
+	// The reason is the probes' or, once the watch connection has settled, its refused
+	// reconnection (connwatch.go), whichever came first.
+	if p, _ := s.Pool("pool-a"); p.Healthy || !strings.Contains(p.Detail, "no answer") && !strings.Contains(p.Detail, "reconnecting was refused") {
 		t.Errorf("pool-a in outage: %+v; want unhealthy with a reason", p)
 	}
 	// No Redirector: nothing to move, failover follows at once.
@@ -610,4 +612,74 @@ func BenchmarkDetection(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(worst)/float64(time.Millisecond), "max-ms")
+}
+
+// watchSettled is longer than stableConn: a watch connection this old is armed, its end
+// taken as news about the pool.
+const watchSettled = stableConn + 200*time.Millisecond
+
+// waitWatched waits until pool p holds the controller's watch connection, then until
+// that connection counts as settled.
+func waitWatched(t *testing.T, p *drtest.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for p.Connections() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never got the controller's watch connection (it holds %d)", p.Connections())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(watchSettled)
+}
+
+// TestWatchNoticesDeadPool: a pool whose process is gone closes the watch connection
+// and refuses the reconnection, which marks it down at once — here with so many probe
+// misses needed that only the watch can have done it.
+func TestWatchNoticesDeadPool(t *testing.T) {
+	h := startController(t, func(c *Config) { c.ProbeMisses = 1_000_000 })
+	h.waitHealthy()
+	waitWatched(t, h.home)
+	if err := h.home.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s := h.waitFor("outage", phaseIs(signaling.PhaseOutage))
+	if p := s.Pools[0]; p.Healthy || !strings.Contains(p.Detail, "reconnecting was refused") {
+		t.Errorf("pool-a after its process went: %+v; want down by the watch connection", p)
+	}
+}
+
+// TestWatchReconnectsToLivePool: a pool that drops the watch connection (reset) but
+// still listens and answers is reconnected to and never marked down, drop after drop.
+func TestWatchReconnectsToLivePool(t *testing.T) {
+	h := startController(t, nil)
+	h.waitHealthy()
+	for range 3 {
+		waitWatched(t, h.home)
+		h.home.DropConnections()
+	}
+	waitWatched(t, h.home) // reconnected after the last drop
+	for {
+		select {
+		case s := <-h.snaps:
+			if s.Phase != signaling.PhaseNormal || !poolHealthy(s, "pool-a") {
+				t.Fatalf("a pool that only dropped its connection was taken for down: %+v", s)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if s := h.c.Snapshot(); s.Phase != signaling.PhaseNormal || !poolHealthy(s, "pool-a") {
+		t.Fatalf("after the drops: %+v", s)
+	}
+}
+
+// TestWatchOff: with the watch disabled the controller opens no connection to a pool.
+func TestWatchOff(t *testing.T) {
+	h := startController(t, func(c *Config) { c.DisableConnectionWatch = true })
+	h.waitHealthy()
+	time.Sleep(watchSettled)
+	if n := h.home.Connections(); n != 0 {
+		t.Fatalf("pool-a holds %d connections with the watch off", n)
+	}
 }

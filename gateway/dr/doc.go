@@ -6,8 +6,9 @@
 //   - [Next] is the phase machine, a pure function over [State] and [Event]; its table
 //     is in machine.go, with the decisions the design left open and why.
 //   - [New] and [Controller.Run] start the controller: one prober goroutine per pool
-//     (prober.go), the redirection of users through a [Redirector], and the optional
-//     automatic failover and failback.
+//     (prober.go), one connection watch per pool that notices a dead pool process by
+//     its TCP/TLS connection's end (connwatch.go), the redirection of users through a
+//     [Redirector], and the optional automatic failover and failback.
 //   - [Controller.Snapshot] and [Controller.Subscribe] read the state; the gateway pushes
 //     it to every session, the admin API (gateway/admin) serves it.
 //   - [Controller.Failover] and [Controller.Failback] are the admin's requests; a refusal

@@ -152,9 +152,10 @@ func (p *prober) probe(ctx context.Context, i int) (bool, string) {
 	}
 }
 
-// probeLoop probes pool i at once and then every ProbeInterval until ctx ends. A probe
-// that outlasts the interval delays the next one rather than overlapping it, so a pool
-// is never sent more than one probe at a time.
+// probeLoop probes pool i at once and then every ProbeInterval until ctx ends, or at
+// once when the connection watch asks (connwatch.go). A probe that outlasts the interval
+// delays the next one rather than overlapping it, so a pool is never sent more than one
+// probe at a time.
 func (c *Controller) probeLoop(ctx context.Context, p *prober, i int, pool Pool) {
 	t := time.NewTicker(c.cfg.ProbeInterval)
 	defer t.Stop()
@@ -173,6 +174,7 @@ func (c *Controller) probeLoop(ctx context.Context, p *prober, i int, pool Pool)
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.kicks[i]: // the connection watch saw the pool's connection end
 		}
 	}
 }

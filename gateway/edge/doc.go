@@ -18,14 +18,18 @@
 // a bounded FIFO for replies, plus a single slot for the latest state that a newer state
 // overwrites. The fan-out (hub.go) never blocks on a client: it encodes each distinct state
 // once and drops it into every session's slot, so a slow or stalled browser only ever
-// misses intermediate states, never delays anyone else. A client that sends faster than
+// misses intermediate states, never delays anyone else. Rather than waking every
+// writer, a few fan-out workers (fanout.go) write the state themselves to each session
+// whose writer is idle, holding the session's write right (outbox.wmu) as the writer
+// does, and ring the writer of the others; a worker stuck in a write is left to it and
+// replaced, so a client that does not read delays a fan-out by milliseconds at most. A client that sends faster than
 // it reads waits for its own reply queue, not anyone else's. One server goroutine, the
 // write watchdog (watchdog.go), closes any session whose write has been stuck for the
 // peer timeout; Close waits for it and for every session.
 //
 // Locks: hub.mu is taken by the phone's pushes (QueueState, Refocus) under the user's
-// phone.out, and the hub calls Calls.Focus (the phone's mu) under hub.mu; outbox.mu and
-// Server.mu are leaves. Package phone's comment has the whole order.
+// phone.out, and the hub calls Calls.Focus (the phone's mu) under hub.mu; outbox.wmu is
+// taken with no other lock held (outbox.mu under it); outbox.mu and Server.mu are leaves. Package phone's comment has the whole order.
 //
 // The websocket protocol (messages in package signaling):
 //   - The first frame must be auth with a session token, within Config.AuthTimeout

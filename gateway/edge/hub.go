@@ -15,7 +15,7 @@ import (
 // mu protects all fields. It is held while the state is dropped into each session's
 // outbox, which never blocks, so a fan-out to 10,000 sessions holds it for about a
 // millisecond and a session joining mid-fan-out still ends on the newest state (see
-// outbox.setState's generations).
+// outbox.setState's generations). The writes come after, outside it (fanout.go).
 type hub struct {
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -25,6 +25,10 @@ type hub struct {
 	// frames caches the encoded state of generation gen per call-state focus: each
 	// distinct State is encoded once however many sessions receive it.
 	frames map[signaling.CallState][]byte
+	// writers counts the fan-out's workers (fanout.go), including any left behind in a
+	// write a client does not take; closed (set by close) starts no more of them.
+	writers sync.WaitGroup
+	closed  bool
 }
 
 // stateKey is what a State message is made of; a snapshot that changes only other
@@ -67,21 +71,43 @@ func newHub(initial dr.Snapshot) *hub {
 // Seq) are ignored: Subscribe and Snapshot race at start-up.
 func (h *hub) publish(s dr.Snapshot) (pushed int) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if s.Seq < h.snap.Seq {
+		h.mu.Unlock()
 		return 0
 	}
 	h.snap = s
 	if keyOf(s) == h.key {
+		h.mu.Unlock()
 		return 0
 	}
 	h.key = keyOf(s)
 	h.gen++
 	clear(h.frames)
+	ready := make([]*Session, 0, len(h.sessions))
 	for sess := range h.sessions {
-		sess.out.setState(h.gen, h.key.phase, h.frameLocked(sess.focus()))
+		if sess.out.queueState(h.gen, h.key.phase, h.frameLocked(sess.focus())) {
+			ready = append(ready, sess)
+		}
 	}
-	return len(h.sessions)
+	pushed = len(h.sessions)
+	if h.closed {
+		h.mu.Unlock()
+		return pushed // the writers are saying goodbye
+	}
+	f := startFanout(ready, &h.writers)
+	h.mu.Unlock()
+	// The writes happen outside the lock: joins, refocuses and the phase requests are
+	// checked against must not wait for them. A publish that comes meanwhile queues
+	// behind this one in every outbox (generations), whoever then writes it.
+	f.wait()
+	return pushed
+}
+
+// close starts no more fan-outs; the server then waits for writers.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 }
 
 // join adds an authenticated session and gives it the current state.
@@ -129,10 +155,8 @@ func (h *hub) count() int {
 func (h *hub) greet(s *Session, focus signaling.CallState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	select {
-	case s.out.replies <- h.frameLocked(focus):
-	default: // a queue full at sign-in cannot happen; the pushed state still comes
-	}
+	// A queue full at sign-in cannot happen; the pushed state would still come.
+	s.out.offer(h.frameLocked(focus))
 }
 
 func (h *hub) frameLocked(focus signaling.CallState) []byte {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/parkway/parkway/signaling"
 )
@@ -23,9 +24,18 @@ import (
 //
 // mu protects state, stateGen and closing. wake is a one-slot doorbell for them: a ring
 // that finds it full knows the writer is already due to look.
+//
+// wmu is the right to write to the connection: the writer holds it from each wake-up to
+// the end of that round (and keeps it when it ends), and a fan-out worker (fanout.go)
+// takes it with TryLock to write pending states itself when the writer is idle.
+// queued counts the replies handed to the queue and not yet written (the writer counts
+// one down after writing it, under wmu), so a worker holding wmu knows whether a reply
+// is still due before the states: replies queued before a state are always written first.
 type outbox struct {
 	replies chan []byte
 	stopped chan struct{} // closed when the writer has ended
+	queued  atomic.Int64
+	wmu     sync.Mutex
 
 	mu       sync.Mutex
 	states   []pendingState // states not yet written, oldest first
@@ -68,13 +78,35 @@ func (o *outbox) ring() {
 // reply queues a frame, waiting while the queue is full. It reports false when the
 // writer has ended (the session is over).
 func (o *outbox) reply(frame []byte) bool {
+	o.queued.Add(1)
 	select {
 	case o.replies <- frame:
 		return true
 	case <-o.stopped:
+		o.queued.Add(-1)
 		return false
 	}
 }
+
+// offer queues a frame unless the queue is full or the writer has ended; it reports
+// whether the queue was full.
+func (o *outbox) offer(frame []byte) (full bool) {
+	o.queued.Add(1)
+	select {
+	case o.replies <- frame:
+		return false
+	case <-o.stopped:
+		o.queued.Add(-1)
+		return false
+	default:
+		o.queued.Add(-1)
+		return true
+	}
+}
+
+// written counts down one reply the writer has taken from the queue and written (or
+// failed to write).
+func (o *outbox) written() { o.queued.Add(-1) }
 
 // close asks for the connection to be closed after the replies already queued.
 func (o *outbox) close(req closeRequest) {
@@ -90,10 +122,18 @@ func (o *outbox) close(req closeRequest) {
 // already seen is dropped, so a session that joins during a fan-out cannot end on a
 // stale phase.
 func (o *outbox) setState(gen uint64, phase signaling.Phase, frame []byte) {
+	if o.queueState(gen, phase, frame) {
+		o.ring()
+	}
+}
+
+// queueState is setState without the ring: the fan-out (fanout.go) writes the state or
+// rings the writer itself. It reports whether the state was taken.
+func (o *outbox) queueState(gen uint64, phase signaling.Phase, frame []byte) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if gen <= o.stateGen {
-		o.mu.Unlock()
-		return
+		return false
 	}
 	o.stateGen = gen
 	if n := len(o.states); n > 0 && o.states[n-1].phase == phase {
@@ -104,8 +144,7 @@ func (o *outbox) setState(gen uint64, phase signaling.Phase, frame []byte) {
 		}
 		o.states = append(o.states, pendingState{phase: phase, frame: frame})
 	}
-	o.mu.Unlock()
-	o.ring()
+	return true
 }
 
 // take returns the pending states, oldest first, and the close request. The writer
@@ -118,4 +157,17 @@ func (o *outbox) take() (states []pendingState, closing *closeRequest) {
 	closing = o.closing
 	o.mu.Unlock()
 	return states, closing
+}
+
+// takeStates is take for a fan-out worker holding wmu: the pending states, unless a
+// reply is still to be written or a close is asked for (ok false) — the writer must
+// write those first, so the states are left to it.
+func (o *outbox) takeStates() (states []pendingState, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing != nil || o.queued.Load() != 0 {
+		return nil, false
+	}
+	states, o.states = o.states, nil
+	return states, true
 }

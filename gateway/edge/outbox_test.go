@@ -47,3 +47,31 @@ func TestOutboxBoundsPendingStates(t *testing.T) {
 		t.Fatalf("newest pending is %s, want %s", states[len(states)-1].phase, last)
 	}
 }
+
+// TestOutboxLeavesStatesBehindRepliesToTheWriter: a fan-out worker takes the pending
+// states only when nothing must be written before them: no reply queued or being
+// written, no close asked for.
+func TestOutboxLeavesStatesBehindRepliesToTheWriter(t *testing.T) {
+	o := newOutbox(4)
+	o.queueState(2, signaling.PhaseOutage, []byte("outage"))
+	if o.offer([]byte("welcome")) {
+		t.Fatal("a queue of 4 was full")
+	}
+	if _, ok := o.takeStates(); ok {
+		t.Fatal("a worker took a state queued behind a reply")
+	}
+	<-o.replies // the writer takes the reply: still due until written
+	if _, ok := o.takeStates(); ok {
+		t.Fatal("a worker took a state while the reply before it was being written")
+	}
+	o.written()
+	states, ok := o.takeStates()
+	if !ok || len(states) != 1 || string(states[0].frame) != "outage" {
+		t.Fatalf("with nothing before it: %q %v", states, ok)
+	}
+	o.queueState(3, signaling.PhaseFailover, []byte("failover"))
+	o.close(closeRequest{code: 1008, reason: "test"})
+	if _, ok := o.takeStates(); ok {
+		t.Fatal("a worker took a state with a close asked for")
+	}
+}

@@ -74,7 +74,10 @@ func New(cfg Config, initial dr.Snapshot) *Server {
 
 // Publish takes a DR snapshot (a Controller subscriber: it never blocks on a client)
 // and pushes the state to every session when it changed; snapshots older than the one
-// held are ignored. It returns how many sessions were handed the new state.
+// held are ignored. It returns, with how many sessions were handed the new state, once
+// the state is written to every session whose writer was idle (or is being written by
+// a worker left in a blocked write) and queued for the writers of the others
+// (fanout.go).
 func (s *Server) Publish(snap dr.Snapshot) (pushed int) { return s.hub.publish(snap) }
 
 // Sessions is how many authenticated websocket sessions are connected.
@@ -100,7 +103,11 @@ func (s *Server) Close() {
 	s.closed = true
 	close(s.shutdown)
 	s.mu.Unlock()
+	s.hub.close()
 	s.sessions.Wait()
+	// A fan-out worker left in a write holds that session's write right, so the
+	// session's end waited for its write; the workers are only finishing.
+	s.hub.writers.Wait()
 	close(s.stopWatchdog)
 	s.watchdog.Wait()
 }

@@ -300,16 +300,7 @@ func (s *Session) Reply(id string, m signaling.Message) bool { return s.reply(id
 
 // Offer queues an encoded frame without waiting: false when the reply queue is full.
 // A session that has ended counts as served (true).
-func (s *Session) Offer(frame []byte) bool {
-	select {
-	case s.out.replies <- frame:
-		return true
-	case <-s.out.stopped:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Session) Offer(frame []byte) bool { return !s.out.offer(frame) }
 
 // QueueState queues the current state, computed for focus, as a reply: the phone's
 // greeting puts it before the calls it lists (see Phone.Join).

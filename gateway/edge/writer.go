@@ -26,24 +26,40 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 	}()
 	var pingSeq uint64
 	for {
-		readerGone := false
+		// The select only learns what woke the writer; the round's work is done holding
+		// the outbox's write right (outbox.wmu), which a fan-out worker may hold between
+		// rounds. The writer keeps it when it returns: nobody writes to a closed session.
+		readerGone, shutdown, authTimedOut, pinged := false, false, false, false
+		var reply []byte
 		select {
 		case <-s.srv.shutdown:
-			s.close(s.srv.goodbye())
-			return
+			shutdown = true
 		case <-readerDone:
 			readerGone = true
 		case <-authTimer.C:
+			authTimedOut = true
+		case <-s.out.wake:
+		case reply = <-s.out.replies:
+		case <-tick:
+			pinged = true
+		}
+		s.out.wmu.Lock()
+		switch {
+		case shutdown:
+			s.close(s.srv.goodbye())
+			return
+		case authTimedOut:
 			if s.auth.CompareAndSwap(authPending, authExpired) {
 				s.closeUnauthorized("no auth message within " + cfg.AuthTimeout.String())
 				return
 			}
-		case <-s.out.wake:
-		case f := <-s.out.replies:
-			if !s.write(f) {
+		case reply != nil:
+			ok := s.write(reply)
+			s.out.written()
+			if !ok {
 				return
 			}
-		case <-tick:
+		case pinged:
 			if exp := time.Unix(0, s.expires.Load()); !time.Now().Before(exp) {
 				// A live websocket must not outlive its token (issue 13): the tab
 				// re-authenticates before expiry (an auth frame with a new token), or
@@ -73,7 +89,9 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 		for drained := false; !drained; {
 			select {
 			case f := <-s.out.replies:
-				if !s.write(f) {
+				ok := s.write(f)
+				s.out.written()
+				if !ok {
 					return
 				}
 			default:
@@ -94,6 +112,7 @@ func (s *Session) writeLoop(readerDone <-chan struct{}) {
 			s.conn.CloseNow()
 			return
 		}
+		s.out.wmu.Unlock()
 		if tick == nil && s.auth.Load() == authOK {
 			authTimer.Stop()
 			ticker = time.NewTicker(cfg.PingInterval)

@@ -27,9 +27,12 @@ type Pool struct {
 	every  atomic.Int32 // answer only every n-th OPTIONS (SetAnswerEvery); 0 or 1: all
 	seen   atomic.Int64
 
-	mu   sync.Mutex
-	conn net.PacketConn
-	done chan struct{}
+	mu    sync.Mutex
+	conn  net.PacketConn
+	done  chan struct{}
+	tcp   net.Listener          // on the same port: the controller's connection watch
+	conns map[net.Conn]struct{} // accepted from tcp, open
+	tcpWG sync.WaitGroup
 }
 
 // NewPool starts a Pool on a free UDP port of 127.0.0.1; it is stopped when the test
@@ -66,34 +69,132 @@ func (p *Pool) Running() bool {
 	return p.conn != nil
 }
 
-// Start listens again on the pool's address; it does nothing if the pool is running.
+// Start listens again on the pool's address, UDP for the probes and TCP on the same
+// port for the controller's connection watch (keep-alives answered as a pool's SIP
+// stack does); it does nothing if the pool is running.
 func (p *Pool) Start(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conn != nil {
 		return nil
 	}
-	conn, err := net.ListenPacket("udp4", p.addr)
-	if err != nil {
-		return fmt.Errorf("drtest: listen %s: %w", p.addr, err)
+	var err error
+	for range 20 { // a free UDP port whose TCP twin is taken: try another
+		var conn net.PacketConn
+		conn, err = net.ListenPacket("udp4", p.addr)
+		if err != nil {
+			return fmt.Errorf("drtest: listen %s: %w", p.addr, err)
+		}
+		var tcp net.Listener
+		tcp, err = net.Listen("tcp4", conn.LocalAddr().String())
+		if err != nil {
+			conn.Close()
+			if p.addr == "127.0.0.1:0" {
+				continue
+			}
+			return fmt.Errorf("drtest: listen tcp %s: %w", p.addr, err)
+		}
+		p.addr = conn.LocalAddr().String()
+		p.conn, p.done, p.tcp, p.conns = conn, make(chan struct{}), tcp, map[net.Conn]struct{}{}
+		go p.serve(conn, p.done)
+		p.tcpWG.Go(func() { p.accept(tcp) })
+		return nil
 	}
-	p.addr = conn.LocalAddr().String()
-	p.conn, p.done = conn, make(chan struct{})
-	go p.serve(conn, p.done)
-	return nil
+	return fmt.Errorf("drtest: no UDP and TCP port pair free: %w", err)
 }
 
-// Stop closes the pool's socket, so probes go unanswered, and waits for its goroutines.
+// Stop closes the pool's sockets, so probes go unanswered and the controller's watch
+// connection is closed, and waits for its goroutines.
 func (p *Pool) Stop() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.conn == nil {
+		p.mu.Unlock()
 		return nil
 	}
 	err := p.conn.Close()
 	<-p.done
 	p.conn = nil
+	p.tcp.Close()
+	p.tcp = nil
+	p.dropLocked()
+	p.mu.Unlock()
+	p.tcpWG.Wait() // its goroutines take mu on their way out
 	return err
+}
+
+// DropConnections resets every TCP connection the pool has accepted while it goes on
+// listening and answering, as a pool that dropped its connections (an idle timeout, a
+// restarted listener) does.
+func (p *Pool) DropConnections() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropLocked()
+}
+
+// Connections is how many TCP connections the pool holds open.
+func (p *Pool) Connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+func (p *Pool) dropLocked() {
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // a reset, not an orderly close
+		}
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *Pool) accept(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.tcp != l { // stopped meanwhile
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		p.tcpWG.Go(func() { p.keepAlive(c) })
+	}
+}
+
+// keepAlive answers each CRLFCRLF keep-alive on c with CRLF (RFC 5626 §4.4.1) until c
+// closes.
+func (p *Pool) keepAlive(c net.Conn) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		c.Close()
+	}()
+	buf := make([]byte, 512)
+	seen := 0 // CRLF bytes of a keep-alive read so far
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		for _, b := range buf[:n] {
+			if b != "\r\n\r\n"[seen] {
+				seen = 0
+				continue
+			}
+			if seen++; seen == 4 {
+				seen = 0
+				if _, err := c.Write([]byte("\r\n")); err != nil {
+					return
+				}
+			}
+		}
+	}
 }
 
 // serve answers every OPTIONS on conn until it is closed. It answers from the read

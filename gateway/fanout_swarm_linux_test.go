@@ -1,0 +1,259 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/parkway/parkway/signaling"
+)
+
+// runSwarm is the child side of BenchmarkFanout (TestMain runs it when PARKWAY_SWARM is
+// set): it connects n websocket clients, prints "ready" once each has its first state,
+// then for every phase read from stdin prints "armed", and "done" once every client has
+// read a state with that phase. EOF on stdin closes the clients.
+//
+// The clients cost as little as they can, since they share the machine's CPUs with
+// the gateway they measure: after a plain HTTP upgrade and the auth frame, every
+// socket goes into one epoll set served by one goroutine, which reads whatever is
+// ready and scans the server's (unmasked) frames for the round's phase — no goroutine,
+// no allocation and no JSON per message.
+func runSwarm() int {
+	n, _ := strconv.Atoi(os.Getenv("PARKWAY_SWARM"))
+	wsURL, token := os.Getenv("PARKWAY_SWARM_URL"), os.Getenv("PARKWAY_SWARM_TOKEN")
+	if err := raiseNoFile(uint64(n + 512)); err != nil {
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		return 1
+	}
+	s, err := newSwarm(n)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		return 1
+	}
+	defer s.close()
+	authFrame, _ := signaling.Encode("a", &signaling.Auth{Token: token})
+	first := s.arm(signaling.PhaseNormal)
+	go s.serve()
+	// Bounded concurrency: the listen backlog (somaxconn) is smaller than 10,000.
+	sem := make(chan struct{}, 64)
+	var dials sync.WaitGroup
+	var failed error
+	var mu sync.Mutex
+	for range n {
+		sem <- struct{}{}
+		dials.Go(func() {
+			defer func() { <-sem }()
+			if err := s.dial(wsURL, authFrame); err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
+			}
+		})
+	}
+	dials.Wait()
+	if failed != nil {
+		fmt.Fprintln(os.Stderr, "swarm: connect:", failed)
+		return 1
+	}
+	<-first
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		r := s.arm(signaling.Phase(in.Text()))
+		fmt.Println("armed")
+		<-r
+		fmt.Println("done")
+	}
+	return 0
+}
+
+// epollSwarm is every client socket in one epoll set. Only serve touches conns once a
+// socket is registered; arm and serve share the round under mu.
+type epollSwarm struct {
+	n     int
+	epfd  int
+	mu    sync.Mutex
+	conns map[int32]*swarmConn
+	want  []byte // `"phase":"outage"` as it appears in a state frame
+	round int
+	left  int
+	done  chan struct{}
+}
+
+type swarmConn struct {
+	fd      int
+	pending []byte // the start of a frame not yet read in full
+	counted int    // the round this client last counted in
+}
+
+func newSwarm(n int) (*epollSwarm, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &epollSwarm{n: n, epfd: epfd, conns: map[int32]*swarmConn{}}, nil
+}
+
+func (s *epollSwarm) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fd := range s.conns {
+		syscall.Close(int(fd))
+	}
+	syscall.Close(s.epfd)
+}
+
+// arm starts a round: done is closed once all n clients have read phase p.
+func (s *epollSwarm) arm(p signaling.Phase) (done chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.want = []byte(`"phase":"` + string(p) + `"`)
+	s.round++
+	s.left = s.n
+	s.done = make(chan struct{})
+	return s.done
+}
+
+// dial opens one websocket: TCP, the HTTP upgrade, the auth frame; then its socket
+// goes to the epoll set (a dup in blocking mode is made non-blocking again).
+func (s *epollSwarm) dial(wsURL string, authFrame []byte) error {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host)
+	br := bufio.NewReaderSize(conn, 512)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("upgrade answered %s", resp.Status)
+	}
+	if br.Buffered() > 0 {
+		return errors.New("data after the upgrade before auth")
+	}
+	if _, err := conn.Write(maskedText(authFrame)); err != nil {
+		return err
+	}
+	f, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		return err
+	}
+	fd := int(f.Fd())
+	// f's finalizer would close fd: take our own dup and let f go.
+	nfd, err := syscall.Dup(fd)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := syscall.SetNonblock(nfd, true); err != nil {
+		syscall.Close(nfd)
+		return err
+	}
+	s.mu.Lock()
+	s.conns[int32(nfd)] = &swarmConn{fd: nfd}
+	s.mu.Unlock()
+	return syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_ADD, nfd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(nfd)})
+}
+
+// maskedText is a client's text frame (RFC 6455 §5.2): clients must mask, and a zero
+// mask keeps the payload as it is.
+func maskedText(payload []byte) []byte {
+	h := []byte{0x81, 0x80 | 126, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(h[2:], uint16(len(payload)))
+	return append(h, payload...)
+}
+
+// serve reads every ready socket until the epoll set is closed.
+func (s *epollSwarm) serve() {
+	events := make([]syscall.EpollEvent, 256)
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := syscall.EpollWait(s.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			return
+		}
+		s.mu.Lock()
+		for _, ev := range events[:k] {
+			c := s.conns[ev.Fd]
+			if c == nil {
+				continue
+			}
+			for {
+				m, err := syscall.Read(c.fd, buf)
+				if m <= 0 || err != nil {
+					if m == 0 && err == nil { // closed by the gateway
+						syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+					}
+					break
+				}
+				s.frames(c, buf[:m])
+				if m < len(buf) {
+					break
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// frames scans the bytes read from c for whole frames, keeping a partial one.
+func (s *epollSwarm) frames(c *swarmConn, b []byte) {
+	if len(c.pending) > 0 {
+		b = append(c.pending, b...)
+		c.pending = nil
+	}
+	for len(b) >= 2 {
+		size, hdr := int(b[1]&0x7f), 2
+		switch size {
+		case 126:
+			if len(b) < 4 {
+				c.pending = append([]byte(nil), b...)
+				return
+			}
+			size, hdr = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				c.pending = append([]byte(nil), b...)
+				return
+			}
+			size, hdr = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		if len(b) < hdr+size {
+			break
+		}
+		if b[0]&0x0f == 1 && c.counted != s.round && bytes.Contains(b[hdr:hdr+size], s.want) {
+			c.counted = s.round
+			if s.left--; s.left == 0 {
+				close(s.done)
+			}
+		}
+		b = b[hdr+size:]
+	}
+	if len(b) > 0 {
+		c.pending = append([]byte(nil), b...)
+	}
+}
