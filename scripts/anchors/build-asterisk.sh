@@ -26,8 +26,17 @@ jobs="${BUILD_JOBS:-$(nproc)}"
 bin="$cache/sbin/asterisk"
 stamp="$cache/.built-$ref"
 
-if [[ -x "$bin" && -f "$stamp" ]]; then
+built() { [[ -x "$bin" && -f "$stamp" ]]; }
+if built; then
 	echo "asterisk $ref already built in $cache" >&2
+	echo "$bin"
+	exit 0
+fi
+# One build at a time: a second run waits for the first and then finds its result.
+mkdir -p "$(dirname "$cache")"
+exec 9>"$cache.lock"
+flock 9
+if built; then
 	echo "$bin"
 	exit 0
 fi
