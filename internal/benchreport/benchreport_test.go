@@ -115,3 +115,23 @@ func TestEveryRowIsInATable(t *testing.T) {
 		}
 	}
 }
+
+// go test -v prints a benchmark's logs between its bare name and its verdict: the reason
+// is the log line that says what went wrong, not the first or the last.
+func TestParseVerboseOutputKeepsTheLineThatSaysWhatWentWrong(t *testing.T) {
+	f, err := os.Open("testdata/verbose.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewResults()
+	if err := r.Parse(f, "rate=100"); err != nil {
+		t.Fatal(err)
+	}
+	if _, why := r.Lookup(Ref{"BenchmarkSIPpParkRetrieve/rate=100", "cycles/s"}); why != "failed: sipp alice (parker) failed: exit status 255" {
+		t.Errorf("reason %q", why)
+	}
+	if v, why := r.Lookup(Ref{"BenchmarkFanout/clients=10000/rate=100", "p99-ms"}); why != "" || v != 549 {
+		t.Errorf("fan-out p99 %v (%q), want 549", v, why)
+	}
+}

@@ -29,6 +29,8 @@ var (
 	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
 	// --- SKIP: BenchmarkName (0.00s) / --- FAIL: ...
 	verdictLine = regexp.MustCompile(`^\s*--- (SKIP|FAIL): (Benchmark\S+?)(?:-\d+)?(?:\s|$)`)
+	// BenchmarkName alone on its line: go test -v names a benchmark before its logs
+	headerLine = regexp.MustCompile(`^Benchmark\S+$`)
 	// NOT MEASURED BenchmarkName: reason
 	notMeasuredLine = regexp.MustCompile(`^NOT MEASURED (\S+): (.*)$`)
 	// the message line under a SKIP/FAIL: "    file_test.go:12: why"
@@ -51,16 +53,27 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	pending := "" // a SKIP/FAIL benchmark whose reason is on the next line
+	pending := "" // a SKIP/FAIL benchmark whose reason is on the next line (go test without -v)
+	// With -v a benchmark's log lines follow its bare name and come before its verdict;
+	// the first that says what went wrong (else the first) is kept as the reason.
+	running, reason, telling := "", "", false
 	for sc.Scan() {
 		line := sc.Text()
+		msg := messageLine.FindStringSubmatch(line)
 		if pending != "" {
-			if m := messageLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "---") {
-				r.NotMeasured[pending] += ": " + m[1]
+			if msg != nil && !strings.HasPrefix(strings.TrimSpace(line), "---") {
+				r.NotMeasured[pending] += ": " + msg[1]
 			}
 			pending = ""
 		}
+		if msg != nil && running != "" && !telling {
+			if reason == "" || saysWhatWentWrong(msg[1]) {
+				reason, telling = msg[1], saysWhatWentWrong(msg[1])
+			}
+		}
 		switch {
+		case headerLine.MatchString(line):
+			running, reason, telling = name(line), "", false
 		case benchLine.MatchString(line):
 			m := benchLine.FindStringSubmatch(line)
 			metrics, err := parseMetrics(m[3])
@@ -74,11 +87,15 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 			m := verdictLine.FindStringSubmatch(line)
 			n := name(m[2])
 			if _, measured := r.Metrics[n]; !measured {
-				r.NotMeasured[n] = strings.ToLower(m[1]) + "ped"
+				r.NotMeasured[n] = "skipped"
 				if m[1] == "FAIL" {
 					r.NotMeasured[n] = "failed"
 				}
-				pending = n
+				if n == running && reason != "" {
+					r.NotMeasured[n] += ": " + reason
+				} else {
+					pending = n
+				}
 			}
 		case notMeasuredLine.MatchString(line):
 			m := notMeasuredLine.FindStringSubmatch(line)
@@ -99,6 +116,17 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 		}
 	}
 	return sc.Err()
+}
+
+// saysWhatWentWrong tells a log line that explains a failure from one that merely informs.
+func saysWhatWentWrong(s string) bool {
+	s = strings.ToLower(s)
+	for _, w := range []string{"fail", "error", "timeout", "timed out", "not found", "refused", "did not"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Results) set(bench, metric string, v float64) {
