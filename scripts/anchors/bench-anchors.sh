@@ -38,6 +38,7 @@ want() { [[ " $paths " == *" $1 "* ]]; }
 	echo "commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
 	echo "park CPU budget: pool and Asterisk each run alone, with their SIPp, on CPUs $cpus (taskset)"
 	echo "park load: $seconds s at each offered rate (cycles = rate × $seconds)"
+	echo "paths run: $paths (BENCH_PATHS; a path not run has no output in its table)"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 
