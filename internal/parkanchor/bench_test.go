@@ -56,8 +56,8 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 	}
 	// Enough for every cycle at the offered rate, the retrieve lag, a second of talk and
 	// SIPp's retransmissions; a run that has not finished by then has failed calls.
-	limit := time.Duration(n)*time.Second/time.Duration(rate) + 60*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), limit+30*time.Second)
+	limit := time.Duration(n)*time.Second/time.Duration(rate) + 45*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), limit+15*time.Second)
 	defer cancel()
 	wd, _ := os.Getwd()
 	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(ast.cfg.SIPPort))
