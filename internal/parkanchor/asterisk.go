@@ -121,7 +121,7 @@ context = parkedcalls
 parkext = 700
 parkpos = %d-%d
 parkingtime = 90
-mohclass = default
+parkedmusicclass = default
 comebacktoorigin = no
 comebackcontext = parking-timeout
 `, c.FirstSlot, c.FirstSlot+c.Slots-1),

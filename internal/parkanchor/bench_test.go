@@ -67,6 +67,11 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 			"-nostdin", "-m", strconv.Itoa(n), "-timeout", fmt.Sprintf("%ds", int(limit.Seconds())),
 			"-trace_stat", "-stf", filepath.Join(dir, "stat.csv"), "-fd", "1", "-trace_counts",
 			"-trace_err", "-max_recv_loops", "1000"}
+		// PARKANCHOR_SIPP_KEEP=dir keeps every SIPp run's logs, with its messages, there.
+		if keep := os.Getenv("PARKANCHOR_SIPP_KEEP"); keep != "" {
+			base = append(base, "-trace_msg")
+			b.Cleanup(func() { exec.Command("cp", "-r", dir, filepath.Join(keep, strings.Fields(name)[0])).Run() })
+		}
 		return &sippRun{siptest.StartSIPp(b, sippBin, name, dir, append(base, args...)...)}
 	}
 	cpu0 := cpuTime(b, ast.cmd.Process.Pid)
@@ -186,6 +191,13 @@ func startAsterisk(b *testing.B, bin string) *asterisk {
 		err := exec.CommandContext(ctx, bin, "-C", cfg.ConfigFile(), "-rx", "core waitfullybooted").Run()
 		cancel()
 		if err == nil {
+			// A module that declined to load (a bad option) leaves Asterisk running without it.
+			for _, m := range []string{"chan_pjsip", "res_pjsip_refer", "res_parking", "res_musiconhold", "pbx_config"} {
+				show, _ := exec.Command(bin, "-C", cfg.ConfigFile(), "-rx", "module show like "+m).CombinedOutput()
+				if !bytes.Contains(show, []byte("1 modules loaded")) {
+					b.Fatalf("asterisk has not loaded %s (%s):\n%s", m, bytes.TrimSpace(show), a.tail())
+				}
+			}
 			return a
 		}
 		select {
