@@ -1,0 +1,93 @@
+package benchreport
+
+import "fmt"
+
+// Ref names one number: a benchmark (its name without the -GOMAXPROCS suffix, with its
+// sub-benchmark path) and one of its units.
+type Ref struct {
+	Bench  string
+	Metric string
+}
+
+// Row is one line of a path's table: a Parkway number and, where the path has one, the
+// anchor's number measured in the same run.
+type Row struct {
+	Path       string // the table the row is in
+	Quantity   string
+	Parkway    Ref
+	AnchorName string // empty: the path has no anchor system for this number
+	Anchor     Ref
+	Goal       string // issue 12's goal for the Parkway number, as text
+}
+
+// ParkRates are the offered park + retrieve rates (cycles/s) the task runs, each as the
+// sub-benchmark rate=<n> of the pool's benchmark and of the Asterisk anchor.
+var ParkRates = []int{100, 300, 600, 1000}
+
+// Paths are the tables, in order.
+var Paths = []string{
+	"1. Park + retrieve (SIPp, one pool process vs Asterisk res_parking, same CPU set)",
+	"2. Media relay",
+	"3. State fan-out to websockets",
+	"4. Client start",
+	"5. Pool SIGKILL → outage pushed",
+}
+
+// Rows maps benchmark metrics to table rows. The lead adjusts this table when a path's
+// benchmark is renamed; nothing else in the package knows a benchmark's name.
+var Rows = append(parkRows(),
+	relayRow("CPU per packet at %d calls (µs)", 100, "cpu-µs/packet", "plain Go UDP forwarder", "plain", "≤ 0.5× plain forwarder"),
+	relayRow("CPU per packet at %d calls (µs)", 100, "cpu-µs/packet", "rtpengine (userspace)", "rtpengine", ""),
+	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "plain Go UDP forwarder", "plain", "≤ 0.5× plain forwarder"),
+	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "rtpengine (userspace)", "rtpengine", ""),
+	relayRow("added latency p99 at %d calls (µs, the direct hop's p99 as anchor)", 100, "p99-µs", "direct UDP, no relay", "direct", ""),
+	relayRow("loss at %d calls (%%)", 100, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
+	relayRow("loss at %d calls (%%)", 1000, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
+	relayRow("memory per call at %d calls (MiB)", 500, "MiB/call", "rtpengine (userspace)", "rtpengine", ""),
+	Row{Paths[1], "max concurrent calls at < 0.1 % loss, < 1 % late (RTP ⇄ RTP, separate load process)",
+		Ref{"BenchmarkRelayProcesses/target=relay/summary", "max-calls"},
+		"rtpengine (userspace)", Ref{"BenchmarkRelayProcesses/target=rtpengine/summary", "max-calls"}, "≥ 1,000"},
+	Row{Paths[1], "CPU growth 100 → 1,000 calls (1 = linear)",
+		Ref{"BenchmarkRelayProcesses/target=relay/summary", "cpu-growth-vs-linear"},
+		"rtpengine (userspace)", Ref{"BenchmarkRelayProcesses/target=rtpengine/summary", "cpu-growth-vs-linear"}, ""},
+	Row{Paths[1], "loss at 100 concurrent calls through the gateway (%)",
+		Ref{"BenchmarkCallsGatewayLoad/calls=100", "lost-%"}, "", Ref{}, "< 0.1 % at ≥ 1,000 calls"},
+	Row{Paths[1], "late packets at 100 concurrent calls (%)",
+		Ref{"BenchmarkCallsGatewayLoad/calls=100", "late-%"}, "", Ref{}, "< 1 %"},
+	Row{Paths[2], "p50, 10,000 clients (ms)", Ref{"BenchmarkFanout/clients=10000", "p50-ms"}, "", Ref{}, ""},
+	Row{Paths[2], "p99, 10,000 clients (ms)", Ref{"BenchmarkFanout/clients=10000", "p99-ms"}, "", Ref{}, "≤ 90 ms"},
+	Row{Paths[3], "main.wasm as served to Chromium (bytes)", Ref{"PlaywrightLoad", "served-bytes"}, "", Ref{}, "≤ 1,200,000"},
+	Row{Paths[3], "main.wasm raw (bytes)", Ref{"PlaywrightLoad", "raw-bytes"}, "", Ref{}, ""},
+	Row{Paths[3], "navigation → ready, cold, median (ms)", Ref{"PlaywrightLoad", "cold-ready-ms"}, "", Ref{}, "≤ 800 ms"},
+	Row{Paths[3], "navigation → ready, warm, median (ms)", Ref{"PlaywrightLoad", "warm-ready-ms"}, "", Ref{}, "≤ 300 ms"},
+	Row{Paths[4], "kill → outage on the websocket, median of 20 (ms)", Ref{"BenchmarkOutagePushed", "p50-ms"}, "", Ref{}, "≤ 100 ms (median of 20)"},
+)
+
+// parkRows are path 1's rows: four numbers at each offered rate.
+func parkRows() []Row {
+	var rows []Row
+	for _, r := range ParkRates {
+		pool := fmt.Sprintf("BenchmarkSIPpParkRetrieve/rate=%d", r)
+		ast := fmt.Sprintf("BenchmarkAsteriskParkRetrieve/rate=%d", r)
+		row := func(q, poolMetric, astMetric, goal string) Row {
+			return Row{Paths[0], fmt.Sprintf("%d/s offered: %s", r, q), Ref{pool, poolMetric},
+				"Asterisk 22 res_parking", Ref{ast, astMetric}, goal}
+		}
+		rows = append(rows,
+			row("cycles/s achieved", "cycles/s", "cycles/s", "≥ 1,000 at 1,000 offered; ahead of Asterisk"),
+			row("failed cycles", "cycles-failed", "failed-cycles", "0 (overload → 503)"),
+			row("503s", "503s", "503s", ""),
+			row("CPU ms/cycle", "pool-cpu-ms/cycle", "cpu-ms/cycle", ""),
+		)
+	}
+	return rows
+}
+
+// relayRow is a path-2 row from the relay benchmark (media/rtpload's
+// BenchmarkRelayProcesses): Parkway's relay at calls concurrent calls against target.
+func relayRow(quantity string, calls int, metric, anchorName, target, goal string) Row {
+	at := func(t string) Ref {
+		return Ref{fmt.Sprintf("BenchmarkRelayProcesses/target=%s/calls=%d", t, calls), metric}
+	}
+	return Row{Paths[1], fmt.Sprintf(quantity, calls), at("relay"), anchorName, at(target), goal}
+}
