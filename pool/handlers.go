@@ -69,7 +69,12 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	// RFC 3261 §16.4: a Route naming us was put there by a UA with us as outbound proxy.
+	// The transaction's own request is never changed: sipgo's 100 Trying timer copies
+	// its headers on another goroutine (a data race the race detector caught under
+	// load), so headers come off a copy that everything from there on uses.
+	copied := false
 	if r := req.Route(); r != nil && n.isSelf(r.Address) {
+		req, copied = req.Clone(), true
 		req.RemoveHeader("Route")
 	}
 	t, e := n.route(req)
@@ -94,6 +99,9 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 		// not ours to relay (RFC 3261 §10.2: the Request-URI has no user part).
 		n.respond(req, tx, newSIPError(400, "REGISTER Request-URI Must Not Have A User"))
 		return
+	}
+	if !copied {
+		req = req.Clone() // authenticateCaller strips credentials and an unvouched park time
 	}
 	if !n.authenticateCaller(req, tx) {
 		return
