@@ -95,6 +95,10 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Pool Draining", RetryAfter: n.pool.opt.RetryAfter})
 		return
 	}
+	if forks(req, t) {
+		n.fork(req, tx, t.bindings, sent)
+		return
+	}
 	fwd := n.forwardCopy(req, t)
 	if t.transport == "UDP" && len(fwd.String()) > maxUDPRequest {
 		// RFC 3261 §18.1.1: a request larger than 1300 bytes, the path MTU being
@@ -213,16 +217,10 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 		defer t.Stop()
 		silent = t.C
 	}
-	cancelled := make(chan struct{})
+	var cancelled <-chan struct{}
 	var timerC <-chan time.Time
 	if invite {
-		var once bool
-		tx.OnCancel(func(*sip.Request) {
-			if !once {
-				once = true
-				close(cancelled)
-			}
-		})
+		cancelled = upstreamCancel(tx)
 		t := time.NewTimer(n.pool.opt.InviteTimeout)
 		defer t.Stop()
 		timerC = t.C
@@ -240,7 +238,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 		cancelSent = true
 		// Owned by the node's context: it ends with the CANCEL's transaction or at Stop.
 		// (Not in n.wg: Stop may already be waiting on it.)
-		go n.cancelDownstream(fwd)
+		go n.cancelDownstream(fwd, nil)
 	}
 	for {
 		select {
@@ -324,11 +322,7 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 			if !finalSent {
 				// The client transaction ended without a final answer: Timer B/F fired
 				// (§16.7 step 9 → 408) or the transport failed (§16.9 → 503).
-				code, reason := 408, "Request Timeout"
-				if err := ctr.Err(); err != nil && !strings.Contains(err.Error(), "timeout") && !strings.Contains(err.Error(), "Timer") {
-					code, reason = 503, "Next Hop Unreachable"
-				}
-				n.respond(req, tx, newSIPError(code, reason))
+				n.respond(req, tx, clientTxEnded(ctr))
 			}
 			return
 		case <-n.ctx.Done():
@@ -339,8 +333,9 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 }
 
 // cancelDownstream sends CANCEL for the forwarded INVITE fwd (RFC 3261 §9.1): same
-// Request-URI, Call-ID, From, To, CSeq number and our Via with the same branch.
-func (n *node) cancelDownstream(fwd *sip.Request) {
+// Request-URI, Call-ID, From, To, CSeq number and our Via with the same branch, and
+// reason (RFC 3326) when not nil.
+func (n *node) cancelDownstream(fwd *sip.Request, reason sip.Header) {
 	c := sip.NewRequest(sip.CANCEL, *fwd.Recipient.Clone())
 	c.AppendHeader(fwd.Via().Clone())
 	c.AppendHeader(sip.HeaderClone(fwd.From()))
@@ -349,6 +344,9 @@ func (n *node) cancelDownstream(fwd *sip.Request) {
 	c.AppendHeader(&sip.CSeqHeader{SeqNo: fwd.CSeq().SeqNo, MethodName: sip.CANCEL})
 	mf := sip.MaxForwardsHeader(70)
 	c.AppendHeader(&mf)
+	if reason != nil {
+		c.AppendHeader(reason)
+	}
 	c.SetBody(nil)
 	c.SetTransport(fwd.Transport())
 	c.SetDestination(fwd.Destination())

@@ -28,11 +28,15 @@ type target struct {
 	addr      string
 	transport string
 	uri       *sip.Uri
+	// bindings are all of a user's live bindings when there are several: an INVITE
+	// starting a dialog forks to each (fork.go). Nil with one binding.
+	bindings []Binding
 }
 
 // route decides the target of a request by its Request-URI user, in this order:
 // the park access user and our own orbits go to the park service; registered users to
-// their newest contact (no forking: one phone answers, and which one is predictable);
+// their newest contact, or to all of their contacts at once for an INVITE starting a
+// dialog (fork.go);
 // the peer's orbits to the peer; any other user goes to the peer unless the peer already
 // saw the request (its address is in a Via); then a user we know gets 480, others 404.
 func (n *node) route(req *sip.Request) (target, *sipError) {
@@ -60,12 +64,11 @@ func (n *node) route(req *sip.Request) (target, *sipError) {
 		return target{kind: targetPark, addr: n.park.Addr(), transport: "UDP"}, nil
 	}
 	if bs := n.pool.bindings.Get(user, n.pool.opt.Now()); len(bs) > 0 {
-		c := bs[0].Contact
-		port := c.Port
-		if port == 0 {
-			port = 5060
+		t := userTarget(bs[0])
+		if len(bs) > 1 {
+			t.bindings = bs
 		}
-		return target{kind: targetUser, addr: net.JoinHostPort(c.Host, strconv.Itoa(port)), transport: uriTransport(c), uri: &c}, nil
+		return t, nil
 	}
 	peer := n.pool.cfg.Peer
 	if peer != nil {

@@ -1,0 +1,186 @@
+package pool
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/siptest"
+)
+
+// The tests below are RFC 3261 §16.6–16.7 parallel forking with real phones: bob is
+// registered from two phones (two Contacts, as from two gateways), alice calls him.
+
+// twoBobs starts a pool, registers alice and two phones for bob there, and returns
+// them with the test's context.
+func twoBobs(t *testing.T) (p *Pool, ctx context.Context, alice, bob1, bob2 *siptest.Phone) {
+	t.Helper()
+	p = startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	ctx = testCtx(t)
+	alice = newPhone(t, p, "alice", "alice-pw", 350)
+	bob1 = newPhone(t, p, "bob", "bob-pw", 440)
+	bob2 = newPhone(t, p, "bob", "bob-pw", 660)
+	for _, ph := range []*siptest.Phone{alice, bob1, bob2} {
+		if _, err := ph.Register(ctx, time.Hour); err != nil {
+			t.Fatalf("register %s: %v", ph.Addr(), err)
+		}
+	}
+	if n := len(p.bindings.Get("bob", time.Now())); n != 2 {
+		t.Fatalf("bob has %d bindings after registering from two phones, want 2", n)
+	}
+	return p, ctx, alice, bob1, bob2
+}
+
+// ringing waits until phone has an incoming call.
+func ringing(t *testing.T, ctx context.Context, who string, ph *siptest.Phone) *siptest.Call {
+	t.Helper()
+	select {
+	case c := <-ph.Incoming():
+		return c
+	case <-ctx.Done():
+		t.Fatalf("%s never rang", who)
+		return nil
+	}
+}
+
+// endsWith waits until c ends and checks why.
+func endsWith(t *testing.T, ctx context.Context, who string, c *siptest.Call, reason string) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatalf("%s's call never ended (want %q)", who, reason)
+	}
+	if got := c.EndReason(); got != reason {
+		t.Fatalf("%s's call ended %q, want %q", who, got, reason)
+	}
+}
+
+type callResult struct {
+	call *siptest.Call
+	err  error
+}
+
+// dial has alice call bob in the background (the call lasts as long as callCtx) and
+// waits until both of bob's phones ring.
+func dial(t *testing.T, ctx, callCtx context.Context, p *Pool, alice, bob1, bob2 *siptest.Phone) (done <-chan callResult, in1, in2 *siptest.Call) {
+	t.Helper()
+	ch := make(chan callResult, 1)
+	go func() {
+		c, err := alice.Call(callCtx, "sip:bob@"+p.Addr())
+		ch <- callResult{c, err}
+	}()
+	return ch, ringing(t, ctx, "bob's first phone", bob1), ringing(t, ctx, "bob's second phone", bob2)
+}
+
+func result(t *testing.T, ctx context.Context, done <-chan callResult) callResult {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		t.Fatal("alice's INVITE never got a final answer")
+		return callResult{}
+	}
+}
+
+// TestForkFirstAnswerWins: both of bob's phones ring; the one that answers gets the
+// call (its audio, its dialog end to end), the other is CANCELled.
+func TestForkFirstAnswerWins(t *testing.T) {
+	p, ctx, alice, bob1, bob2 := twoBobs(t)
+	done, in1, in2 := dial(t, ctx, ctx, p, alice, bob1, bob2)
+	if err := in2.Answer(ctx); err != nil {
+		t.Fatalf("bob answers on his second phone: %v", err)
+	}
+	r := result(t, ctx, done)
+	if r.err != nil {
+		t.Fatalf("alice's call: %v", r.err)
+	}
+	endsWith(t, ctx, "bob's first phone", in1, "cancelled")
+	if rt := r.call.RemoteTarget(); rt.HostPort() != bob2.Addr() {
+		t.Fatalf("alice's dialog is with %s, want bob's second phone %s", rt.HostPort(), bob2.Addr())
+	}
+	waitFor(t, "alice hears bob's second phone (660 Hz)", func() bool { return r.call.Media().HeardTone(660) })
+	waitFor(t, "bob's second phone hears alice (350 Hz)", func() bool { return in2.Media().HeardTone(350) })
+	if r.call.Media().HeardTone(440) {
+		t.Fatal("alice hears bob's first phone, which never answered")
+	}
+	if err := r.call.Hangup(ctx); err != nil {
+		t.Fatalf("alice hangs up: %v", err)
+	}
+	endsWith(t, ctx, "bob's second phone", in2, "bye")
+}
+
+// TestForkAllBusy: every branch refuses; the best answer, the busy phone's 486 rather
+// than the other's 480, goes to the caller.
+func TestForkAllBusy(t *testing.T) {
+	p, ctx, alice, bob1, bob2 := twoBobs(t)
+	done, in1, in2 := dial(t, ctx, ctx, p, alice, bob1, bob2)
+	if err := in1.Reject(ctx, 480, "Temporarily Unavailable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in2.Reject(ctx, 486, "Busy Here"); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, ctx, done); siptest.Status(r.err) != 486 {
+		t.Fatalf("alice's call to a busy and an unavailable phone: %v, want 486", r.err)
+	}
+}
+
+// TestForkDeclineEverywhere: a 6xx from one branch ends the fork — the other phone
+// stops ringing and the caller gets the 6xx.
+func TestForkDeclineEverywhere(t *testing.T) {
+	p, ctx, alice, bob1, bob2 := twoBobs(t)
+	done, in1, _ := dial(t, ctx, ctx, p, alice, bob1, bob2)
+	if err := in1.Reject(ctx, 603, "Decline"); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, ctx, done); siptest.Status(r.err) != 603 {
+		t.Fatalf("alice's call declined on one phone: %v, want 603", r.err)
+	}
+	waitFor(t, "bob's second phone to stop ringing", func() bool { return len(bob2.Calls()) == 0 })
+}
+
+// TestForkCallerCancels: the caller's CANCEL stops every branch and the caller gets 487.
+func TestForkCallerCancels(t *testing.T) {
+	p, ctx, alice, bob1, bob2 := twoBobs(t)
+	callCtx, hangUp := context.WithCancel(ctx)
+	done, in1, in2 := dial(t, ctx, callCtx, p, alice, bob1, bob2)
+	hangUp() // sipgo CANCELs the ringing INVITE
+	endsWith(t, ctx, "bob's first phone", in1, "cancelled")
+	endsWith(t, ctx, "bob's second phone", in2, "cancelled")
+	if r := result(t, ctx, done); r.err == nil {
+		t.Fatal("alice's cancelled call was answered")
+	}
+}
+
+// TestForkAfterUnregister: a phone that removes its binding (a gateway whose last tab
+// of the user left) no longer rings; the other binding is untouched and the call to it
+// is not forked.
+func TestForkAfterUnregister(t *testing.T) {
+	p, ctx, alice, bob1, bob2 := twoBobs(t)
+	if _, err := bob1.Register(ctx, 0); err != nil {
+		t.Fatalf("bob's first phone unregisters: %v", err)
+	}
+	bs := p.bindings.Get("bob", time.Now())
+	if len(bs) != 1 || bs[0].Contact.HostPort() != bob2.Addr() {
+		t.Fatalf("after the first phone's unregister bob's bindings are %v, want the second phone's alone", bs)
+	}
+	done := make(chan callResult, 1)
+	go func() {
+		c, err := alice.Call(ctx, "sip:bob@"+p.Addr())
+		done <- callResult{c, err}
+	}()
+	in2 := ringing(t, ctx, "bob's second phone", bob2)
+	if err := in2.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := result(t, ctx, done)
+	if r.err != nil {
+		t.Fatalf("alice's call: %v", r.err)
+	}
+	if n := len(bob1.Calls()); n != 0 {
+		t.Fatalf("the unregistered phone has %d calls", n)
+	}
+	_ = r.call.Hangup(ctx)
+}
