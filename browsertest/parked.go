@@ -31,3 +31,13 @@ func (p *Phone) WaitParked(ctx context.Context, what string, ok func(*signaling.
 	}
 	return got, nil
 }
+
+// LastParked is the parked-calls list the gateway pushed last, nil before the first.
+func (p *Phone) LastParked() *signaling.Parked {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.parked); n > 0 {
+		return p.parked[n-1]
+	}
+	return nil
+}
