@@ -11,7 +11,9 @@
 // (ARCHITECTURE.md §2 invariants). Requests are routed by Request-URI user:
 //
 //	"park" or an orbit of this pool    → the pool's park service
-//	a user registered here             → that user's most recent contact (no forking)
+//	a user registered here             → that user's most recent contact; an INVITE
+//	                                     starting a dialog with a user who has several
+//	                                     contacts forks to all of them (fork.go)
 //	an orbit of the paired pool        → the paired pool
 //	any other user                     → the paired pool, unless it already saw the
 //	                                     request; then 480 (known user) or 404
@@ -57,8 +59,17 @@
 // read filter and the TCP framing), each released as soon as it has been sent on, and
 // none overtakes a response of its dialog read before it (a NOTIFY its 202).
 //
+// Forking (fork.go, RFC 3261 §16.6–16.7): a user whose tabs sit on two gateways holds
+// one binding per gateway Contact, and a call rings them all in parallel. The first 2xx
+// goes to the caller and the other branches are CANCELled (Reason: "Call completed
+// elsewhere", RFC 3326); a 6xx ends the fork; when every branch fails the best answer
+// goes upstream (lowest class, a phone's own decision such as 486 before a timeout); the
+// caller's CANCEL and Timer C reach every branch. The park service's ring-backs and
+// calls to transfer targets come through this proxy too, so they fork alike. Other
+// methods, requests inside a dialog and users with one binding take the newest contact.
+//
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
-// nonce.go (RFC 8760/7616 digest), proxy.go and route.go (RFC 3261 §16), health.go
+// nonce.go (RFC 8760/7616 digest), proxy.go, route.go and fork.go (RFC 3261 §16), health.go
 // (OPTIONS), guard.go and framing.go (bad input and resource limits), trust.go (who is
 // trusted, where a Route may lead) and limits.go (flood gate, digest throttle), tls.go
 // (the TLS listener), config.go and configfile.go (the pool's settings).

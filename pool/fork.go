@@ -63,7 +63,6 @@ type forkBranch struct {
 	provisional  bool                  // a provisional answer came: CANCEL may be sent (§9.1)
 	cancelWanted bool
 	cancelSent   bool
-	done         bool          // its client transaction is over
 	final        *sip.Response // its final answer, or the one standing for it (§16.7 step 9)
 	local        bool          // final was made up here, not received
 }
@@ -98,7 +97,7 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 		if err != nil {
 			// §16.9: a branch that cannot be reached counts as a 503 from it.
 			n.log.Debug("fork branch failed", "to", br.to.addr, "error", err)
-			br.done, br.local = true, true
+			br.local = true
 			br.final = newSIPError(503, "Next Hop Unreachable").response(req)
 		} else {
 			br.ctr = ctr
@@ -138,21 +137,22 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 	// provisionally, else as soon as it does.
 	cancel := func(skip int) {
 		for i, br := range branches {
-			if i != skip && !br.done && br.final == nil {
+			if i != skip && br.final == nil {
 				br.cancelWanted = true
 				sendCancel(br)
 			}
 		}
 	}
 	for {
-		if !finalSent && allFinal(branches) {
-			best := bestFinal(branches)
-			finalSent = true
-			if err := tx.Respond(upstreamCopy(best, req.Transport())); err != nil {
-				n.log.Debug("relay best final failed", "code", best.StatusCode, "error", err)
+		if allFinal(branches) {
+			// Every branch answered: what is left of their transactions (retransmitted
+			// answers, a 2xx's) ends with them at return, as relay's does.
+			if !finalSent {
+				best := bestFinal(branches)
+				if err := tx.Respond(upstreamCopy(best, req.Transport())); err != nil {
+					n.log.Debug("relay best final failed", "code", best.StatusCode, "error", err)
+				}
 			}
-		}
-		if allDone(branches) {
 			return
 		}
 		select {
@@ -160,7 +160,6 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 			br := branches[ev.i]
 			res := ev.res
 			if res == nil {
-				br.done = true
 				if br.final == nil {
 					// §16.7 step 9: no final answer came — Timer B fired (408) or the
 					// transport failed (§16.9, 503).
@@ -288,15 +287,6 @@ func timedOut(err error) bool {
 func allFinal(branches []*forkBranch) bool {
 	for _, br := range branches {
 		if br.final == nil {
-			return false
-		}
-	}
-	return true
-}
-
-func allDone(branches []*forkBranch) bool {
-	for _, br := range branches {
-		if !br.done {
 			return false
 		}
 	}

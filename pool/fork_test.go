@@ -184,3 +184,39 @@ func TestForkAfterUnregister(t *testing.T) {
 	}
 	_ = r.call.Hangup(ctx)
 }
+
+// TestForkRingBack: the park service's own INVITEs to users go through the proxy, so
+// a ring-back to a parker with two phones rings both; the one that answers gets the
+// parked party, the other stops ringing.
+func TestForkRingBack(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{testPickupTimeout: time.Second})
+	ctx := testCtx(t)
+	alice1 := newPhone(t, p, "alice", "alice-pw", aliceHz)
+	alice2 := newPhone(t, p, "alice", "alice-pw", 900)
+	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	registerAll(t, ctx, alice1, alice2, bob)
+	parked, code := parkVia(t, ctx, p, alice1, bob)
+	if parked == nil {
+		t.Fatalf("park refused with %d", code)
+	}
+	ring1 := ringing(t, ctx, "alice's first phone (ring-back)", alice1)
+	ring2 := ringing(t, ctx, "alice's second phone (ring-back)", alice2)
+	if err := ring2.Answer(ctx); err != nil {
+		t.Fatalf("alice answers the ring-back on her second phone: %v", err)
+	}
+	endsWith(t, ctx, "alice's first phone", ring1, "cancelled")
+	// The park service hands bob to the phone that answered (REFER with Replaces).
+	handed, err := parked.Successor(ctx)
+	if err != nil {
+		t.Fatalf("bob's call after the ring-back: %v", err)
+	}
+	waitFor(t, "bob hears alice's second phone (900 Hz)", func() bool { return handed.Media().HeardTone(900) })
+	waitFor(t, "alice's second phone hears bob", func() bool {
+		for _, c := range alice2.Calls() {
+			if c.Media().HeardTone(bobHz) {
+				return true
+			}
+		}
+		return false
+	})
+}
