@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -219,4 +221,35 @@ func TestForkRingBack(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// BenchmarkRouteUser is the proxy's routing decision for a call to a registered user
+// with one binding (the common case, which forking must leave as cheap as it was) and
+// with two (a user on two gateways). It reports allocations per decision.
+func BenchmarkRouteUser(b *testing.B) {
+	p := startPool(b, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	now := time.Now()
+	for i, user := range []string{"alice", "bob", "bob"} {
+		p.bindings.Put(user, Binding{
+			Contact: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: 40000 + i},
+			Expires: now.Add(time.Hour), Updated: now,
+		})
+	}
+	n := p.node
+	for _, bc := range []struct {
+		name, user string
+	}{{"bindings=1", "alice"}, {"bindings=2", "bob"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			uri := sip.Uri{Scheme: "sip", User: bc.user, Host: p.Domain()}
+			req := sip.NewRequest(sip.INVITE, uri)
+			req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+			b.ReportAllocs()
+			for b.Loop() {
+				t, e := n.route(req)
+				if e != nil || t.kind != targetUser || forks(req, t) != (bc.user == "bob") {
+					b.Fatalf("route %s: %+v %v", bc.user, t, e)
+				}
+			}
+		})
+	}
 }
