@@ -253,3 +253,56 @@ func BenchmarkRouteUser(b *testing.B) {
 		})
 	}
 }
+
+// TestForkLoserCancelSaysWhy: the CANCEL a losing branch gets says the call was
+// completed elsewhere (RFC 3326), so a phone can tell it from a caller who gave up.
+func TestForkLoserCancelSaysWhy(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	ctx := testCtx(t)
+	alice := newPhone(t, p, "alice", "alice-pw", aliceHz)
+	bob := newPhone(t, p, "bob", "bob-pw", bobHz)
+	registerAll(t, ctx, alice, bob)
+	// bob's other phone: a bare user agent that rings and reports the CANCEL it gets.
+	other := newRawUA(t)
+	reasons := make(chan string, 1)
+	other.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		tx.OnCancel(func(c *sip.Request) {
+			reasons <- headerValueOf(c, "Reason")
+		})
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
+		select {
+		case <-tx.Done():
+		case <-ctx.Done():
+		}
+	})
+	if res := other.doAuth(t, registerReq(p, "bob", "<sip:bob@"+other.addr+">", 3600), "bob", "bob-pw"); res.StatusCode != 200 {
+		t.Fatalf("bob's other phone registers: %d %s", res.StatusCode, res.Reason)
+	}
+	go func() {
+		select {
+		case in := <-bob.Incoming():
+			_ = in.Answer(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	c, err := alice.Call(ctx, "sip:bob@"+p.Addr())
+	if err != nil {
+		t.Fatalf("alice calls bob: %v", err)
+	}
+	defer c.Hangup(ctx)
+	select {
+	case r := <-reasons:
+		if want := `SIP;cause=200;text="Call completed elsewhere"`; r != want {
+			t.Fatalf("the losing branch's CANCEL has Reason %q, want %q", r, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("bob's other phone never got a CANCEL")
+	}
+}
+
+func headerValueOf(req *sip.Request, name string) string {
+	if h := req.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}

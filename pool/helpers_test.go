@@ -60,6 +60,7 @@ func startPool(t testing.TB, cfg Config, opt Options) *Pool {
 // not send (bad credentials, odd expiries, malformed input).
 type rawUA struct {
 	ua     *sipgo.UserAgent
+	srv    *sipgo.Server // takes requests sent to addr
 	client *sipgo.Client
 	addr   string
 }
@@ -93,7 +94,7 @@ func newRawUAAt(t testing.TB, ip string) *rawUA {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(); ua.Close() })
-	return &rawUA{ua: ua, client: client, addr: la.String()}
+	return &rawUA{ua: ua, srv: srv, client: client, addr: la.String()}
 }
 
 func testCtx(t testing.TB) context.Context {
