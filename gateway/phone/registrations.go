@@ -92,13 +92,7 @@ func (g *registrations) join(user string, failed func(error)) {
 		g.mu.Unlock()
 		return
 	}
-	u := g.users[user]
-	if u == nil {
-		u = &userRegistration{}
-		g.users[user] = u
-	}
-	u.sessions++
-	g.stopTimerLocked(u)
+	u := g.countLocked(user)
 	g.wg.Add(1)
 	g.mu.Unlock()
 	go func() {
@@ -154,13 +148,7 @@ func (g *registrations) adopt(ctx context.Context, user string) error {
 		g.mu.Unlock()
 		return errors.New("phone: closed")
 	}
-	u := g.users[user]
-	if u == nil {
-		u = &userRegistration{}
-		g.users[user] = u
-	}
-	u.sessions++
-	g.stopTimerLocked(u)
+	u := g.countLocked(user)
 	g.mu.Unlock()
 	u.op.Lock()
 	err := g.r.SignIn(ctx, user)
@@ -173,6 +161,18 @@ func (g *registrations) adopt(ctx context.Context, user string) error {
 		g.signedIn(user)
 	}
 	return nil
+}
+
+// countLocked counts one more session of user, stopping a pending sign-out; under g.mu.
+func (g *registrations) countLocked(user string) *userRegistration {
+	u := g.users[user]
+	if u == nil {
+		u = &userRegistration{}
+		g.users[user] = u
+	}
+	u.sessions++
+	g.stopTimerLocked(u)
+	return u
 }
 
 // keep counts a call waiting for a tab to re-attach it (reattach.go) as a session of
