@@ -59,12 +59,6 @@ type DialogRecord struct {
 	RemoteHold     bool      `json:"remoteHold,omitempty"`
 	SessionID      uint64    `json:"sessionId"`
 	SessionVersion uint64    `json:"sessionVersion"`
-
-	// A parked call (its far end is a park service): where, as Call.ParkedOn says.
-	ParkedPool  string `json:"parkedPool,omitempty"`
-	ParkedAt    string `json:"parkedAt,omitempty"`
-	ParkedBy    string `json:"parkedBy,omitempty"`
-	ParkedSince string `json:"parkedSince,omitempty"`
 }
 
 // DialogSink hears of every established call's dialog as it changes (Save, on the
@@ -114,16 +108,21 @@ func (c *Call) saveDialog(ended bool) {
 	}
 	if rec, ok := c.Record(); ok {
 		s.Save(rec)
+	} else if _, _, parked := c.ParkedOn(); parked {
+		s.Drop(c.u.name, c.id) // parked now: no longer another gateway's to adopt
 	}
 }
 
 // Record is the call's dialog as another gateway would adopt it; ok is false unless
-// the call is established (active or held).
+// the call is established (active or held) with a far end that is no park service: a
+// parked call's media and dialog belong to the pool's park service, which answers a
+// re-INVITE as a session refresh without moving its music or its target, so it is not
+// adopted (and calls parked at a pool do not depend on any gateway).
 func (c *Call) Record() (DialogRecord, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.d
-	if d == nil || (c.state != signaling.CallActive && c.state != signaling.CallHeld) || !c.remote.Addr.IsValid() {
+	if d == nil || (c.state != signaling.CallActive && c.state != signaling.CallHeld) || !c.remote.Addr.IsValid() || c.parkedPool != "" {
 		return DialogRecord{}, false
 	}
 	rec := DialogRecord{
@@ -132,7 +131,6 @@ func (c *Call) Record() (DialogRecord, bool) {
 		RemoteURI: uriString(d.remoteURI()), RemoteTarget: uriString(d.remoteTarget()),
 		RemoteRTP: c.remote.Addr.String(), EventPT: c.local.Events, Dir: c.local.Dir,
 		Holding: c.holding, RemoteHold: c.remoteHold, SessionID: c.local.SessionID, SessionVersion: c.local.Version,
-		ParkedPool: c.parkedPool, ParkedAt: c.parkedAt, ParkedBy: c.parkedBy, ParkedSince: c.parkedSince,
 	}
 	if len(c.local.Payloads) > 0 {
 		rec.Payload = c.local.Payloads[0]
@@ -254,7 +252,6 @@ func (u *User) Adopt(ctx context.Context, rec DialogRecord, leg MediaLeg) (*Call
 			return err
 		}
 		c.mu.Lock()
-		c.parkedPool, c.parkedAt, c.parkedBy, c.parkedSince = rec.ParkedPool, rec.ParkedAt, rec.ParkedBy, rec.ParkedSince
 		c.holding, c.remoteHold = rec.Holding, rec.RemoteHold || r.Dir == SendOnly || r.Dir == Inactive
 		c.mu.Unlock()
 		c.setState(rec.State, ReasonAdopted)
