@@ -250,6 +250,7 @@ func (d *Dialogs) changed(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(d.known, e.Key())
 		delete(d.orphans, e.Key())
+		delete(d.handled, e.Key())
 		return
 	}
 	var de dialogEntry
