@@ -22,8 +22,10 @@ import (
 // Every gateway writes the dialog of each of its established calls to the dialogs
 // bucket whenever it changes (ua.DialogSink: key dlg.GATEWAY.CALL, deleted when the
 // call ends). Every gateway also watches the bucket, and a gateway whose report in
-// the gateways bucket is no longer fresh (dr.go: not refreshed within ReportTTL) is
-// dead: its calls are orphans. Exactly one survivor adopts each: the dead gateway's
+// the gateways bucket has not been refreshed for ReportTTL and two refreshes more,
+// while this gateway's own report was refreshed all along (so the bucket took
+// writes: a JetStream stall leaves every report stale, live gateways' too), is dead:
+// its calls are orphans. Exactly one survivor adopts each: the dead gateway's
 // successor (the next live gateway by name, wrapping around — the gateway a client
 // tries next in its list of URLs) claims it at once, any other after claimDelay in
 // case the successor is stuck; a claim is a create-if-absent of claim.GATEWAY.CALL,
@@ -262,29 +264,51 @@ func (d *Dialogs) changed(e jetstream.KeyValueEntry) {
 }
 
 func (d *Dialogs) scanLoop(ctx context.Context) {
-	started := time.Now()
 	t := time.NewTicker(d.cfg.ScanEvery)
 	defer t.Stop()
+	var healthySince time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		// Until every live gateway had time to report, any could look dead.
-		if time.Since(started) < d.dr.cfg.ReportTTL {
+		reports, now := d.dr.reportTimes(), time.Now()
+		// Another gateway's stale report means death only while the bucket takes
+		// writes: when JetStream stalls (a Raft election after a node died) nobody's
+		// report is refreshed, this gateway's own included, and a live gateway would
+		// look as dead as the one that died. So orphans are looked for only once this
+		// gateway's own report has been fresh for a whole deadAfter — long enough for
+		// every live gateway to have written one since — and not at start either.
+		if own, ok := reports[d.node.Name()]; !ok || now.Sub(own) >= d.dr.cfg.ReportTTL {
+			healthySince = time.Time{}
 			continue
 		}
-		d.scan(ctx)
+		if healthySince.IsZero() {
+			healthySince = now
+		}
+		if now.Sub(healthySince) < d.deadAfter() {
+			continue
+		}
+		var live []string
+		for name, at := range reports {
+			if now.Sub(at) < d.deadAfter() {
+				live = append(live, name)
+			}
+		}
+		d.scan(ctx, live)
 	}
 }
 
-// scan claims the orphans this gateway should adopt now and adopts those it won.
-func (d *Dialogs) scan(ctx context.Context) {
-	live, fresh := d.dr.liveGateways()
-	if !fresh {
-		return // our own report is stale: our view of the others is not to be trusted
-	}
+// deadAfter is how old another gateway's report must be for it to be dead: the
+// report's TTL and two refreshes more, so a report that is merely late is not death.
+func (d *Dialogs) deadAfter() time.Duration {
+	return d.dr.cfg.ReportTTL + 2*d.dr.cfg.ReportEvery
+}
+
+// scan claims the orphans this gateway should adopt now and adopts those it won;
+// live are the gateways alive.
+func (d *Dialogs) scan(ctx context.Context, live []string) {
 	me, now := d.node.Name(), time.Now()
 	type orphan struct {
 		key string
@@ -365,16 +389,13 @@ func successor(live []string, dead string) string {
 	return names[0]
 }
 
-// liveGateways lists the gateways whose reports are fresh, and whether this
-// gateway's own is among them (if not, its view of the cluster is stale).
-func (d *DR) liveGateways() (live []string, fresh bool) {
+// reportTimes is when each gateway's report was last written, as this gateway saw.
+func (d *DR) reportTimes() map[string]time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for name := range d.liveLocked(time.Now()) {
-		live = append(live, name)
-		if name == d.node.Name() {
-			fresh = true
-		}
+	out := make(map[string]time.Time, len(d.reports))
+	for name, r := range d.reports {
+		out[name] = r.at
 	}
-	return live, fresh
+	return out
 }
