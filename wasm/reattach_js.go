@@ -160,10 +160,10 @@ func (a *app) sendRestart(ev restartEvent) {
 }
 
 // adoptWait is how long a tab that moved to another gateway waits for its calls to
-// be carried on there: the dead gateway is noticed within the cluster's report TTL
-// (2 s), and its calls are adopted as soon as the cluster's NATS takes the claim,
-// which a Raft election after the death can hold up for several seconds.
-const adoptWait = 20 * time.Second
+// be carried on there: the dead gateway is noticed about 3 s after the cluster's NATS
+// takes writes again, which a Raft election after the death can hold up for several
+// seconds (up to 16 s seen on a loaded machine). It is the gateway's re-attach grace.
+const adoptWait = 30 * time.Second
 
 // awaitAdoption starts the wait of a tab whose gateway changed: the calls it carried
 // audio for lose their connections (they went to the dead gateway; a new gateway needs
