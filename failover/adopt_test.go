@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"testing"
@@ -34,7 +35,11 @@ func surviveGatewayKill(t testing.TB, g *threeGateways, victim, successor, bobAt
 	killed := g.kill(victim)
 	// The client tries the next gateway of its list with the token it has.
 	alice2 := g.phoneWith(successor, "alice", g.token("alice"))
-	adopted, err := alice2.WaitNeedsMedia(step(t))
+	// The survivors adopt once the cluster's NATS takes writes again: a gateway's death
+	// can stall its Raft groups for their election (clusterWait's comment).
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	adopted, err := alice2.WaitNeedsMedia(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
