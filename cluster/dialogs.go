@@ -47,8 +47,12 @@ const (
 	// DefaultScanEvery is how often orphans are looked for.
 	DefaultScanEvery = 200 * time.Millisecond
 	// DefaultClaimDelay is how long a gateway other than the dead one's successor
-	// waits before claiming an orphan itself.
-	DefaultClaimDelay = 5 * time.Second
+	// waits before claiming an orphan itself, in case the successor is stuck. It is
+	// long: the bucket's own Raft election after the death (when the dead gateway's
+	// node led it) holds every claim up for seconds, and a shorter delay let another
+	// gateway win the race against the successor, where the user's tab, moving to the
+	// next gateway of its list, could not find the call.
+	DefaultClaimDelay = 30 * time.Second
 	// adoptTimeout bounds one adoption (a re-INVITE and its answer).
 	adoptTimeout = 30 * time.Second
 )
