@@ -20,6 +20,11 @@
 // its own users where the phase wants them. An admin failover or failback on any
 // gateway is a compare-and-set on the phase's revision: of two at once, one gets 409.
 //
+// [Dialogs] keeps every established call's SIP dialog (ua.DialogRecord) in a bucket and
+// lets exactly one survivor — the dead gateway's successor by name first — adopt the
+// calls of a gateway that died (claim by create-if-absent), through the gateway's Adopt
+// hook: a re-INVITE in the same dialog toward the adopter's media (dialogs.go).
+//
 // [Tickets] is an auth.SpentStore on a bucket (create if absent: a widget ticket is
 // spent once cluster-wide) and [SessionKey] the signing key kept in the cluster.
 package cluster

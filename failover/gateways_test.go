@@ -40,7 +40,7 @@ const testEmbedKey = "failover-embed-key-0123456789"
 // (4–9 s, more on a loaded machine) before the survivors agree on anything.
 const clusterWait = 60 * time.Second
 
-func startThreeGateways(t *testing.T) *threeGateways {
+func startThreeGateways(t testing.TB) *threeGateways {
 	c := &cluster{t: t, dir: t.TempDir(), opts: clusterOptions{plainUDP: true, holdoutAt: "pool-a"}, procs: map[string]*proc{}}
 	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
 	c.opts.gatewayYAML = "embedKeyFile: embed.key\nembedOrigins: [\"http://127.0.0.2:18788\"]\n"
@@ -323,7 +323,7 @@ type cutRelay struct {
 	wg   sync.WaitGroup
 }
 
-func startCutRelay(t *testing.T, poolPort int) *cutRelay {
+func startCutRelay(t testing.TB, poolPort int) *cutRelay {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,11 @@ type Config struct {
 	// own, that may open /ws and make state-changing API calls. A page from any other
 	// origin is refused with 403.
 	AllowedOrigins []string
+	// Gateways are the base URLs (http[s]://host[:port]) of the gateways of this
+	// gateway's cluster, itself included, in the order clients try them; each welcome
+	// lists their websockets (signaling.Welcome.Gateways), and their pages may open
+	// /ws here like AllowedOrigins. Empty: clients know only the page's own gateway.
+	Gateways []string
 	// Hosts are the names this gateway answers to (the Host header, without port);
 	// any other gets 421, which stops DNS rebinding. IP literals always pass. Empty
 	// means "localhost" in demo mode and any name otherwise.
@@ -256,6 +261,7 @@ func (c Config) WithDefaults() Config {
 	c.DemoUsers = append([]string(nil), c.DemoUsers...)
 	c.AllowedOrigins = append([]string(nil), c.AllowedOrigins...)
 	c.EmbedOrigins = append([]string(nil), c.EmbedOrigins...)
+	c.Gateways = append([]string(nil), c.Gateways...)
 	c.EmbedKey = append([]byte(nil), c.EmbedKey...)
 	c.Hosts = append([]string(nil), c.Hosts...)
 	if c.Assets == nil {
@@ -279,6 +285,14 @@ func (c Config) validate() error {
 	for i, o := range c.AllowedOrigins {
 		if _, err := ParseOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowedOrigins[%d] %q: %w", i, o, err))
+		}
+	}
+	if len(c.Gateways) > signaling.MaxGateways {
+		errs = append(errs, fmt.Errorf("gateways: %d listed; at most %d", len(c.Gateways), signaling.MaxGateways))
+	}
+	for i, g := range c.Gateways {
+		if _, err := signaling.GatewayWebsocket(g); err != nil {
+			errs = append(errs, fmt.Errorf("gateways[%d]: %w", i, err))
 		}
 	}
 	for i, o := range c.EmbedOrigins {

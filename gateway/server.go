@@ -16,6 +16,7 @@ import (
 	"github.com/parkway/parkway/gateway/edge"
 	"github.com/parkway/parkway/gateway/phone"
 	"github.com/parkway/parkway/metrics"
+	"github.com/parkway/parkway/signaling"
 )
 
 // Server is the gateway: static files, sign-in, websocket sessions and the admin API.
@@ -69,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 		log:          cfg.Logger,
 		signer:       signer,
 		assets:       files,
-		origins:      newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins),
+		origins:      newOriginPolicy(cfg.AllowedOrigins, cfg.EmbedOrigins, cfg.Gateways),
 		adminOrigins: newOriginPolicy(cfg.AllowedOrigins),
 		embedKey:     newEmbedKey(cfg.EmbedKey),
 		spent:        cfg.Tickets,
@@ -92,6 +93,10 @@ func New(cfg Config) (*Server, error) {
 		Logger:       cfg.Logger,
 		Signer:       signer,
 		Metrics:      cfg.Metrics,
+	}
+	for _, g := range cfg.Gateways {
+		ws, _ := signaling.GatewayWebsocket(g) // validated
+		ecfg.Gateways = append(ecfg.Gateways, ws)
 	}
 	if cfg.Registrar != nil {
 		s.phones = phone.New(phone.Config{

@@ -114,6 +114,11 @@ func (f *Factory) Handover(old *Leg) (*Leg, error) {
 	if !known {
 		law, known = old.bridge.Codec()
 	}
+	if !known {
+		// A leg no browser ever answered (a call adopted from a failed gateway): its
+		// SIP side talks the law it was made with.
+		law = old.prefer
+	}
 	pc, err := f.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		old.mu.Lock()

@@ -369,7 +369,16 @@ type Welcome struct {
 	// "needed"): the tab re-attaches each with a new PeerConnection and a media
 	// action within the gateway's re-attach grace, or the call ends.
 	NeedsMedia []string `json:"needsMedia,omitempty"`
+	// Gateways are the websocket URLs (ws:// or wss://, at most MaxGateways) of the
+	// gateways of this gateway's cluster, in the order a client tries them: when its
+	// link is lost it connects to the one after the gateway it was on, with the token it
+	// has (every gateway of a cluster verifies it). A call its gateway's death left
+	// behind is carried on by that next gateway (issue #11). Absent without a cluster.
+	Gateways []string `json:"gateways,omitempty"`
 }
+
+// MaxGateways bounds Welcome.Gateways.
+const MaxGateways = 16
 
 func (*Welcome) Type() Type { return TypeWelcome }
 func (m *Welcome) validate() *Error {
@@ -379,6 +388,14 @@ func (m *Welcome) validate() *Error {
 	for i, id := range m.Calls {
 		if !callIDPattern.MatchString(id) {
 			return badField("calls", "[%d]: %q is not a call id", i, id)
+		}
+	}
+	if len(m.Gateways) > MaxGateways {
+		return badField("gateways", "lists %d gateways; at most %d", len(m.Gateways), MaxGateways)
+	}
+	for i, g := range m.Gateways {
+		if err := CheckGatewayURL(g); err != nil {
+			return badField("gateways", "[%d]: %v", i, err)
 		}
 	}
 	for i, id := range m.NeedsMedia {

@@ -11,6 +11,9 @@
 //
 //   const phone = Parkway.embed(document.querySelector('#phone'), {
 //     gateway: 'https://GATEWAY',              // default: where embed.js came from
+//     // or gateways: ['https://GW1', 'https://GW2', …]: a cluster's gateways; the widget
+//     // loads from the first that answers, and once connected it moves through the
+//     // list its gateway gives it whenever its gateway cannot be reached (issue #11)
 //     getTicket: async () => (await (await fetch('/my-backend/parkway-ticket', {method: 'POST'})).json()).ticket,
 //     // or ticket: 'a ticket bought a moment ago' (single-use: no new sign-in later)
 //     // or ticketUrl: '/my-backend/parkway-ticket'
@@ -68,10 +71,31 @@
     throw new TypeError('Parkway.embed: options need getTicket, ticketUrl or ticket');
   }
 
+  // firstAnswering is the first of gateways whose /healthz answers at all (an opaque
+  // answer will do: only a network error means the gateway is not there), or the first
+  // of them when none does within PROBE_TIMEOUT.
+  const PROBE_TIMEOUT = 3000;
+  async function firstAnswering(gateways) {
+    for (const g of gateways) {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), PROBE_TIMEOUT);
+      try {
+        await fetch(`${g}/healthz`, { mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: ctl.signal });
+        return g;
+      } catch {
+        // not there: try the next
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return gateways[0];
+  }
+
   class Widget {
     constructor(element, opts) {
       this.element = element;
-      this.gateway = originOf(opts.gateway || scriptOrigin || '');
+      const gateways = Array.isArray(opts.gateways) && opts.gateways.length > 0 ? opts.gateways.map(originOf) : [originOf(opts.gateway || scriptOrigin || '')];
+      this.gateway = gateways[0];
       this._getTicket = ticketFrom(opts);
       this._handlers = new Map(EVENTS.map((e) => [e, new Set()]));
       this._pending = new Map();
@@ -80,7 +104,6 @@
       this.ready = false;
 
       const iframe = document.createElement('iframe');
-      iframe.src = `${this.gateway}/widget.html`;
       iframe.title = opts.title || 'Parkway softphone';
       iframe.allow = 'microphone; autoplay';
       // The widget learns this page's origin from the browser; no path or query leaks.
@@ -93,8 +116,15 @@
 
       this._onMessage = (ev) => this._receive(ev);
       window.addEventListener('message', this._onMessage);
-      element.appendChild(iframe);
       widgets.set(element, this);
+      const mount = (g) => {
+        if (widgets.get(element) !== this) return; // destroyed while the gateways were probed
+        this.gateway = g;
+        iframe.src = `${g}/widget.html`;
+        element.appendChild(iframe);
+      };
+      if (gateways.length === 1) mount(gateways[0]);
+      else firstAnswering(gateways).then(mount);
     }
 
     // command sends one command and settles with the widget's answer.
@@ -236,7 +266,8 @@
         console.error(`Parkway: data-target ${d.target} matches nothing`);
         return;
       }
-      const w = embed(el, { gateway: d.gateway || scriptOrigin, ticketUrl: d.ticketUrl, title: d.title, width: d.width, height: d.height });
+      const gateways = d.gateways ? d.gateways.split(/[\s,]+/).filter(Boolean) : undefined; // data-gateways="https://gw1 https://gw2"
+      const w = embed(el, { gateway: d.gateway || scriptOrigin, gateways, ticketUrl: d.ticketUrl, title: d.title, width: d.width, height: d.height });
       el.dispatchEvent(new CustomEvent('parkway:embedded', { detail: w }));
     };
     if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });

@@ -42,11 +42,15 @@ type (
 		attempt int    // reconnect attempt about to be made (reconnecting only)
 		detail  string // why, when something went wrong
 	}
-	welcomeEvent struct{ welcome *signaling.Welcome }
-	stateEvent   struct{ state *signaling.State }
-	errorEvent   struct{ err *signaling.Error }
-	parkedEvent  struct{ parked *signaling.Parked }
-	iceEvent     struct{ ice *signaling.ICE }
+	// welcomeEvent says which gateway (its websocket URL) welcomed the tab.
+	welcomeEvent struct {
+		welcome *signaling.Welcome
+		gateway string
+	}
+	stateEvent  struct{ state *signaling.State }
+	errorEvent  struct{ err *signaling.Error }
+	parkedEvent struct{ parked *signaling.Parked }
+	iceEvent    struct{ ice *signaling.ICE }
 	// callEvent is a change of one of the user's calls; ref is the id of the request
 	// it answers, if any (then it may carry the gateway's SDP answer for our offer).
 	callEvent struct {
@@ -73,6 +77,10 @@ type client struct {
 	// signIns carries a name typed into the sign-in form.
 	signIns chan string
 
+	// gw is where to connect: the page's gateway, then the cluster's list (issue #11).
+	// Only run's goroutine uses it.
+	gw softphone.Gateways
+
 	mu     sync.Mutex
 	ws     *socket // set while authenticated; nil otherwise
 	nextID uint64
@@ -85,6 +93,7 @@ func newClient(events chan<- any, user string) *client {
 		wake:    make(chan struct{}, 1),
 		signIns: make(chan string, 1),
 		user:    user,
+		gw:      softphone.NewGateways(wsURL()),
 	}
 }
 
@@ -146,6 +155,11 @@ func (c *client) run(ctx context.Context) {
 		}
 		if welcomed {
 			failures = 0
+		} else if !errors.Is(err, errUnauthorized) {
+			// This gateway could not be reached or did not welcome us: try the next of
+			// the cluster's (a link that dropped after its welcome is tried again on
+			// the same gateway first: it holds this tab's calls).
+			c.gw.Failed()
 		}
 		failures++
 		c.wait(ctx, failures, err)
@@ -209,7 +223,8 @@ func wsURL() string {
 // accepted the session, which resets the backoff.
 func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	ws, err := dialSocket(dctx, wsURL())
+	url := c.gw.URL()
+	ws, err := dialSocket(dctx, url)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
@@ -317,7 +332,8 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 				c.mu.Lock()
 				c.ws = ws
 				c.mu.Unlock()
-				c.emit(welcomeEvent{welcome: m})
+				c.gw.Learn(m.Gateways)
+				c.emit(welcomeEvent{welcome: m, gateway: url})
 				c.emit(connEvent{status: connConnected})
 			case *signaling.State:
 				c.emit(stateEvent{state: m})

@@ -54,6 +54,14 @@ type app struct {
 	// connected, takes them back by itself (a call that loses its tab later is the
 	// user's to take, with Move here, so two open tabs never race for it).
 	reattach map[string]bool
+	// gateway is the websocket URL of the gateway that welcomed the tab last. When a
+	// welcome comes from another (the last one died), the tab's calls may still be
+	// on their way to this one (adopted, issue #11): until adoptUntil the tab keeps
+	// them, re-attaches each as it arrives needing media, and only then ends those
+	// the new gateway never named (adoptSeen).
+	gateway    string
+	adoptUntil time.Time
+	adoptSeen  map[string]bool
 
 	parked    *signaling.Parked
 	ring      ringer
@@ -115,6 +123,7 @@ func main() {
 				a.showParked()
 			}
 			a.keepMedia(now)
+			a.adoptionOver(now)
 			a.ring.keep()
 		}
 	}
@@ -132,6 +141,8 @@ func (a *app) handle(ev any) {
 		// A link's first welcome lists the calls the gateway still carries, each of
 		// which it resends: the others are over. A later one answers a refreshed token.
 		reconnected := !a.link.Connected
+		moved := a.gateway != "" && ev.gateway != a.gateway
+		a.gateway = ev.gateway
 		a.link.Connected = true
 		a.user = ev.welcome.User
 		a.view.showUser(ev.welcome.User)
@@ -139,7 +150,10 @@ func (a *app) handle(ev any) {
 		for _, id := range ev.welcome.NeedsMedia {
 			a.reattach[id] = true
 		}
-		if reconnected {
+		switch {
+		case reconnected && moved:
+			a.awaitAdoption(ev.welcome.Calls, time.Now())
+		case reconnected:
 			a.reconcile(ev.welcome.Calls)
 		}
 	case stateEvent:
@@ -232,6 +246,9 @@ func (a *app) reconcile(live []string) {
 // that ended closes its peer, and API commands waiting for this change are settled.
 func (a *app) callChanged(ev callEvent) {
 	c := ev.call
+	if a.adoptSeen != nil {
+		a.adoptSeen[c.ID] = true
+	}
 	a.attachAnswer(c, ev.ref)
 	prev := a.calls.State(c.ID)
 	switch c.State {

@@ -158,3 +158,39 @@ func (a *app) sendRestart(ev restartEvent) {
 	a.mediaRefs[id] = ev.call
 	a.offered(p, id, ev.sdp)
 }
+
+// adoptWait is how long a tab that moved to another gateway waits for its calls to
+// be carried on there: the dead gateway is noticed about 3 s after the cluster's NATS
+// takes writes again, which a Raft election after the death can hold up for several
+// seconds (up to 16 s seen on a loaded machine). It is the gateway's re-attach grace.
+const adoptWait = 30 * time.Second
+
+// awaitAdoption starts the wait of a tab whose gateway changed: the calls it carried
+// audio for lose their connections (they went to the dead gateway; a new gateway needs
+// a new RTCPeerConnection) and are re-attached by keepMedia when the new gateway says
+// they need media; listed holds the calls its welcome named.
+func (a *app) awaitAdoption(listed []string, now time.Time) {
+	a.adoptUntil = now.Add(adoptWait)
+	a.adoptSeen = map[string]bool{}
+	for _, id := range listed {
+		a.adoptSeen[id] = true
+	}
+	for id := range a.peers {
+		a.reattach[id] = true
+		a.endPeer(id)
+	}
+}
+
+// adoptionOver ends, once the wait is over, the calls the new gateway never named.
+func (a *app) adoptionOver(now time.Time) {
+	if a.adoptSeen == nil || now.Before(a.adoptUntil) {
+		return
+	}
+	seen := a.adoptSeen
+	a.adoptSeen = nil
+	live := make([]string, 0, len(seen))
+	for id := range seen {
+		live = append(live, id)
+	}
+	a.reconcile(live)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/parkway/parkway/cluster"
@@ -82,4 +83,29 @@ func (s *clusterState) close() {
 	if s.owned {
 		s.node.Close()
 	}
+}
+
+// carryCalls writes this gateway's established calls to the cluster and adopts those
+// of gateways that die (cluster.Dialogs). The returned stop ends it, deleting this
+// gateway's records — it is stopping cleanly and hangs up its calls itself — and must
+// run before the node closes.
+func (s *clusterState) carryCalls(ctx context.Context, gw *gateway.Server, sip *ua.Manager, log *slog.Logger) (stop func(), err error) {
+	d, err := cluster.NewDialogs(s.node, s.dr, cluster.DialogsConfig{Adopt: gw.Adopt, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	sip.SetDialogSink(d)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.Run(ctx); err != nil {
+			log.Error("cluster: calls will not survive this gateway", "err", err)
+		}
+	}()
+	return func() {
+		sip.SetDialogSink(nil)
+		cancel()
+		<-done
+	}, nil
 }

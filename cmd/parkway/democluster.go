@@ -48,6 +48,12 @@ func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <
 		case <-ctx.Done():
 		}
 	}()
+	// Each gateway's welcome lists all of them, so a tab whose gateway dies moves on to
+	// the next and finds its call there (issue #11).
+	var urls []string
+	for i := range f.gateways {
+		urls = append(urls, "http://"+net.JoinHostPort(host, strconv.Itoa(port+i)))
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, f.gateways)
 	for i := range f.gateways {
@@ -63,6 +69,7 @@ func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <
 		gf.http = net.JoinHostPort(host, strconv.Itoa(port+i))
 		e := demoEdge(gf, pools, log.With("gateway", name))
 		e.clusterNode, e.drain = n, drains[i]
+		e.gateway.Gateways = urls
 		ready := e.ready
 		e.ready = func(gw *gateway.Server, url string, sip *ua.Manager) {
 			fmt.Printf("Gateway %s of %d: %s\n", name, f.gateways, url)

@@ -102,6 +102,13 @@ func (e edge) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if shared != nil && sip != nil {
+		stop, err := shared.carryCalls(ctx, gw, sip, e.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", e.http)
 	if err != nil {
 		return err

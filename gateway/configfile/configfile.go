@@ -21,6 +21,7 @@ import (
 	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/park/parkwire"
+	"github.com/parkway/parkway/signaling"
 )
 
 // File is everything `parkway gateway --config FILE` runs from: the gateway's
@@ -54,6 +55,7 @@ type File struct {
 //	hosts: [phone.example.com]       # names the gateway answers to (DNS-rebinding guard); required unless demo
 //	demo: false                      # true enables POST /api/session for the demo users
 //	allowedOrigins: ["https://phone.example.com"]
+//	gateways: []                     # the cluster's gateways' base URLs, in the order clients try them (issue #11)
 //	embedOrigins: []                 # pages that may frame widget.html (issue 6)
 //	embedKeyFile: embed.key          # ≥ 16 bytes; host backends' bearer key for POST /api/tickets
 //	ticketTTL: 60s                   # how long a widget ticket waits to be exchanged
@@ -104,6 +106,7 @@ type fileConfig struct {
 	Hosts             []string      `yaml:"hosts"`
 	Demo              bool          `yaml:"demo"`
 	AllowedOrigins    []string      `yaml:"allowedOrigins"`
+	Gateways          []string      `yaml:"gateways"`
 	EmbedOrigins      []string      `yaml:"embedOrigins"`
 	EmbedKeyFile      string        `yaml:"embedKeyFile"`
 	TicketTTL         string        `yaml:"ticketTTL"`
@@ -323,6 +326,7 @@ func (f *fileConfig) gateway(p *problems) gateway.Config {
 		Demo:             f.Demo,
 		Hosts:            f.Hosts,
 		AllowedOrigins:   f.AllowedOrigins,
+		Gateways:         f.Gateways,
 		EmbedOrigins:     f.EmbedOrigins,
 		SessionTTL:       p.duration("sessionTTL", f.SessionTTL),
 		TicketTTL:        p.duration("ticketTTL", f.TicketTTL),
@@ -353,6 +357,11 @@ func (f *fileConfig) gateway(p *problems) gateway.Config {
 	}
 	checkOrigins(p, "allowedOrigins", f.AllowedOrigins)
 	checkOrigins(p, "embedOrigins", f.EmbedOrigins)
+	for i, g := range f.Gateways {
+		if _, err := signaling.GatewayWebsocket(g); err != nil {
+			p.bad(fmt.Sprintf("gateways[%d]", i), g, "%v", err)
+		}
+	}
 	if wg := g.WithDefaults(); wg.PeerTimeout <= wg.PingInterval {
 		p.bad("heartbeat.timeout", wg.PeerTimeout, "must be longer than heartbeat.interval (%v)", wg.PingInterval)
 	}

@@ -92,6 +92,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		"negative ttl":     {"sessionTTL: 1h", "sessionTTL: -1h", "sessionTTL"},
 		"bad origin":       {`["https://phone.example.com"]`, `["https://phone.example.com/app"]`, "allowedOrigins[0]"},
 		"bad embed origin": {"sessionTTL: 1h", "sessionTTL: 1h\nembedOrigins: [ftp://host.example]", "embedOrigins[0]"},
+		"bad gateway url":  {"sessionTTL: 1h", "sessionTTL: 1h\ngateways: [\"https://gw1.example.com\", \"gw2.example.com\"]", "gateways[1]"},
 		"negative max":     {"sessionTTL: 1h", "sessionTTL: 1h\nmaxSessions: -1", "maxSessions"},
 		"negative calls":   {"sessionTTL: 1h", "sessionTTL: 1h\nmaxCallsPerUser: -1", "maxCallsPerUser"},
 		"negative rate":    {"sessionTTL: 1h", "sessionTTL: 1h\nmessageLimit: {perSecond: -1}", "messageLimit"},

@@ -36,6 +36,9 @@ type Config struct {
 	Phone Phone
 	// Metrics counts frames, refusals and upgrades refused; nil: none.
 	Metrics *metrics.Gateway
+	// Gateways are the cluster's websocket URLs every welcome lists
+	// (signaling.Welcome.Gateways).
+	Gateways []string
 }
 
 // Server is every websocket session of a gateway, the fan-out of the DR state to them

@@ -263,7 +263,7 @@ func (s *Session) authenticate(env signaling.Envelope, msg signaling.Message) bo
 	// The welcome goes into the queue before the session joins the hub, so it is
 	// written before the first state (outbox.take writes replies first). With a
 	// phone, the phone queues it, listing the live calls it then sends.
-	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
+	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond), Gateways: s.srv.cfg.Gateways}
 	if s.srv.cfg.Phone != nil {
 		// Before the hub: from then on the hub asks the phone for the focus call.
 		s.calls = s.srv.cfg.Phone.Join(s, env.ID, w)
@@ -283,7 +283,7 @@ func (s *Session) reauthenticate(env signaling.Envelope, a *signaling.Auth) bool
 	}
 	s.claims = claims
 	s.expires.Store(claims.ExpiresAt.UnixNano())
-	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond)}
+	w := &signaling.Welcome{User: claims.User, Session: s.id, HeartbeatMillis: int(s.srv.cfg.PingInterval / time.Millisecond), Gateways: s.srv.cfg.Gateways}
 	w.Calls = s.calls.LiveIDs()
 	return s.reply(env.ID, w)
 }

@@ -144,13 +144,7 @@ func newPhones(ctrl Controller, regs *registrations, log *slog.Logger, m *ua.Man
 // those calls and the parked-calls list, so a tab that reconnected rebuilds what it
 // showed and ends at once what it showed that is gone (issue 6 item 5).
 func (p *phones) join(s *edge.Session, user, id string, w *signaling.Welcome) *phone {
-	p.mu.Lock()
-	ph := p.users[user]
-	if ph == nil {
-		ph = &phone{p: p, name: user, sessions: map[*edge.Session]struct{}{}, calls: map[string]*callEntry{}, dialing: map[*callEntry]struct{}{}, refs: map[refKey]*iceRef{}, finished: map[*edge.Session][]string{}}
-		p.users[user] = ph
-	}
-	p.mu.Unlock()
+	ph := p.phoneFor(user)
 	ph.greet(s, id, w)
 	p.parked.greet(s)
 	return ph

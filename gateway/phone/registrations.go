@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -91,13 +92,7 @@ func (g *registrations) join(user string, failed func(error)) {
 		g.mu.Unlock()
 		return
 	}
-	u := g.users[user]
-	if u == nil {
-		u = &userRegistration{}
-		g.users[user] = u
-	}
-	u.sessions++
-	g.stopTimerLocked(u)
+	u := g.countLocked(user)
 	g.wg.Add(1)
 	g.mu.Unlock()
 	go func() {
@@ -143,6 +138,41 @@ func (g *registrations) signIn(user string, u *userRegistration) (tried bool, er
 		return false, nil
 	}
 	return true, err
+}
+
+// adopt counts a call adopted from a failed gateway (adopt.go) as a session of user
+// and signs the user in now, reporting whether that worked; leave uncounts it.
+func (g *registrations) adopt(ctx context.Context, user string) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errors.New("phone: closed")
+	}
+	u := g.countLocked(user)
+	g.mu.Unlock()
+	u.op.Lock()
+	err := g.r.SignIn(ctx, user)
+	u.op.Unlock()
+	if err != nil {
+		g.leave(user)
+		return err
+	}
+	if g.signedIn != nil {
+		g.signedIn(user)
+	}
+	return nil
+}
+
+// countLocked counts one more session of user, stopping a pending sign-out; under g.mu.
+func (g *registrations) countLocked(user string) *userRegistration {
+	u := g.users[user]
+	if u == nil {
+		u = &userRegistration{}
+		g.users[user] = u
+	}
+	u.sessions++
+	g.stopTimerLocked(u)
+	return u
 }
 
 // keep counts a call waiting for a tab to re-attach it (reattach.go) as a session of

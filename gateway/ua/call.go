@@ -72,13 +72,25 @@ func newCallID() string {
 
 // newCall registers a call with its user and starts its loop.
 func (u *User) newCall(outgoing bool, peer string, state signaling.CallState, trace string) *Call {
+	c, _ := u.newCallWithID(newCallID(), outgoing, peer, state, trace)
+	return c
+}
+
+// newCallWithID is newCall with the call's id given (an adopted call keeps its own);
+// ok is false, and nothing starts, when the user already has a call with that id.
+func (u *User) newCallWithID(id string, outgoing bool, peer string, state signaling.CallState, trace string) (*Call, bool) {
 	if !calltrace.Valid(trace) {
 		trace = calltrace.New()
 	}
-	c := &Call{u: u, id: newCallID(), outgoing: outgoing, ops: make(chan func()),
+	c := &Call{u: u, id: id, outgoing: outgoing, ops: make(chan func()),
 		done: make(chan struct{}), peer: peer, state: state, trace: trace}
 	c.ctx, c.cancel = context.WithCancelCause(u.ctx)
 	u.mu.Lock()
+	if u.calls[c.id] != nil {
+		u.mu.Unlock()
+		c.cancel(nil)
+		return nil, false
+	}
 	u.calls[c.id] = c
 	u.mu.Unlock()
 	u.wg.Add(1)
@@ -86,7 +98,7 @@ func (u *User) newCall(outgoing bool, peer string, state signaling.CallState, tr
 		defer u.wg.Done()
 		c.run()
 	}()
-	return c
+	return c, true
 }
 
 // ID identifies the call to the gateway; it survives dialog changes.

@@ -192,6 +192,8 @@ func (m *Manager) onReinvite(d *dialog, req *sip.Request, tx sip.ServerTransacti
 				reason = "held by the other party"
 			}
 			c.u.publish(Event{Call: c, State: c.State(), Reason: reason})
+		} else {
+			c.saveDialog(false) // a new target or media address, as another gateway must know it
 		}
 	})
 	if !ok {

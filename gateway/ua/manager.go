@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -36,7 +37,8 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // serving goroutines and every user's
 
-	chals challenges // digest challenges per pool, for pre-emptive credentials
+	chals challenges              // digest challenges per pool, for pre-emptive credentials
+	sink  atomic.Pointer[sinkBox] // hears of established dialogs (adopt.go); nil: nobody
 
 	// mu guards active, users, dialogs and watchers.
 	mu       sync.Mutex

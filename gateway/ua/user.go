@@ -192,6 +192,9 @@ func (u *User) Call(id string) *Call {
 func (u *User) publish(e Event) {
 	e.User = u.name
 	u.events.push(e)
+	if e.Call != nil {
+		e.Call.saveDialog(e.State == signaling.CallEnded) // a cluster's record of it (adopt.go)
+	}
 }
 
 // newRequest builds an out-of-dialog request from this user to target, sent to the
