@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,6 +71,8 @@ type DR struct {
 	phaseKV, leaseKV, gatewaysKV jetstream.KeyValue
 
 	moves sync.WaitGroup // this gateway's redirections
+	// leading: this gateway holds the lease (leaseLoop's, read by the leader's work).
+	leading atomic.Bool
 	// beforeWrite, in tests, runs between an admin request's read and its write.
 	beforeWrite func()
 

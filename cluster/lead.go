@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,16 +12,38 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 )
 
-// leadLoop campaigns for the lease, renews it while it holds it, and meanwhile does
-// the leader's work every Tick and on every change. The lease is the leader key:
-// created if absent, renewed with its revision every LeaseTTL/4, and taken over with
-// a compare-and-set on the revision a challenger has seen unchanged for LeaseTTL (the
-// bucket's TTL drops it too, later). NATS decides every race, never a vote of ours; a
-// leader that cannot renew for LeaseTTL stops leading before anyone may take over, and
-// should two lead for a moment, their phase writes are compare-and-sets as well.
+// leadLoop does the leader's work every Tick and on every change while this gateway
+// holds the lease (leaseLoop) — in a goroutine of its own, so that the lease's
+// replicated writes and the Raft step-downs never delay the phase.
 func (d *DR) leadLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { d.leaseLoop(ctx) })
+	wg.Go(func() { d.shedLoop(ctx) })
+	t := time.NewTicker(d.cfg.Tick)
+	defer t.Stop()
+	for {
+		if d.leading.Load() {
+			d.lead(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.leadCh:
+		}
+	}
+}
+
+// leaseLoop campaigns for the lease every Tick and renews it while it holds it. The
+// lease is the leader key: created if absent, renewed with its revision every
+// LeaseTTL/4, and taken over with a compare-and-set on the revision a challenger has
+// seen unchanged for LeaseTTL (the bucket's TTL drops it too, later). NATS decides
+// every race, never a vote of ours; a leader that cannot renew for LeaseTTL stops
+// leading before anyone may take over, and should two lead for a moment, their phase
+// writes are compare-and-sets as well.
+func (d *DR) leaseLoop(ctx context.Context) {
 	var l lease
-	var shedAt time.Time
 	t := time.NewTicker(d.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -30,13 +53,7 @@ func (d *DR) leadLoop(ctx context.Context) {
 		} else if now.Sub(l.renewedAt) >= d.cfg.LeaseTTL/4 {
 			d.renew(ctx, &l, now)
 		}
-		if l.leading {
-			if now.Sub(shedAt) >= 2*time.Second {
-				shedAt = now
-				d.shedStreamLeadership(ctx)
-			}
-			d.lead(ctx)
-		}
+		d.leading.Store(l.leading)
 		select {
 		case <-ctx.Done():
 			if l.leading {
@@ -47,7 +64,23 @@ func (d *DR) leadLoop(ctx context.Context) {
 			}
 			return
 		case <-t.C:
-		case <-d.leadCh:
+		}
+	}
+}
+
+// shedLoop, every half second while this gateway leads (so within one of it taking
+// the lease), moves the buckets' Raft leadership off its node (shedStreamLeadership).
+func (d *DR) shedLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.leading.Load() {
+			d.shedStreamLeadership(ctx)
 		}
 	}
 }

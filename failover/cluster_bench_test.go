@@ -1,12 +1,21 @@
 package failover
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parkway/parkway/browsertest"
+	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -26,6 +35,9 @@ func BenchmarkLeaderTakeover(b *testing.B) {
 		b.StopTimer()
 		g := startThreeGateways(b)
 		leader := g.leader()
+		// The steady state, not the first second of a cluster: by now the leader has
+		// moved the buckets' Raft leadership off its node (it looks every 500 ms).
+		time.Sleep(2 * time.Second)
 		b.StartTimer()
 		killed := g.kill(leader)
 		g.waitAll("a new leader", func(s clusterDR) bool { return s.Cluster.Leader != "" && s.Cluster.Leader != leader })
@@ -136,4 +148,104 @@ func (g *threeGateways) stopAll() {
 		}
 	}
 	g.stop()
+}
+
+// BenchmarkClusterFanout: an admin's phase change on gw1 → the last of 10,000 websocket
+// clients spread evenly over the three gateways has read the new phase. The clients
+// are gateway's BenchmarkFanout swarm (every socket in one epoll set, in a process of
+// its own: the gateway package's test binary, built here), told the gateways' URLs.
+// Each iteration is one change, alternately a planned failover (measured to
+// failed-over, which includes moving the swarm's one user to pool-b) and a failback
+// (measured to normal): through the leader's phase write, every gateway's watch, and
+// each gateway's push to its own tabs. p50/p99 are over the iterations: run e.g.
+// -benchtime 20x.
+func BenchmarkClusterFanout(b *testing.B) {
+	const clients = 10000
+	// Go raises a process's soft limit on descriptors to its hard limit at start (the
+	// swarm raises the hard one too, when it may): below that, 10,000 cannot fit.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || (lim.Max < clients+512 && os.Geteuid() != 0) {
+		b.Skipf("cannot hold %d sockets (descriptor limit %d, %v)", clients, lim.Max, err)
+	}
+	swarm := buildSwarm(b)
+	g := startThreeGatewaysWith(b, nil, func(yaml string) string {
+		// The swarm answers no heartbeat, and every client comes from 127.0.0.1.
+		yaml = strings.Replace(yaml, "heartbeat: {interval: 2s, timeout: 30s}", "heartbeat: {interval: 10m, timeout: 20m}", 1)
+		return yaml + "maxSessionsPerIP: 5000\n"
+	})
+	var ws []string
+	for _, n := range g.names {
+		ws = append(ws, strings.Replace(g.urls[n], "http://", "ws://", 1)+"/ws")
+	}
+	cmd := exec.Command(swarm, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PARKWAY_SWARM="+strconv.Itoa(clients), "PARKWAY_SWARM_URL="+strings.Join(ws, " "), "PARKWAY_SWARM_TOKEN="+g.token("alice"))
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	lines := bufio.NewReader(out)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close() // the swarm closes its clients and exits on EOF
+		cmd.Wait()
+		g.stopAll()
+	})
+	expectLine := func(want string) {
+		b.Helper()
+		if line, err := lines.ReadString('\n'); err != nil || line != want+"\n" {
+			b.Fatalf("swarm: %q %v; want %q", line, err, want)
+		}
+	}
+	expectLine("ready")
+	client := &admin.Client{Gateway: g.urls["gw1"]}
+	b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+		var each []time.Duration
+		for range b.N {
+			b.StopTimer()
+			phase, act := signaling.PhaseFailedOver, client.Failover
+			if g.dr("gw1") == signaling.PhaseFailedOver {
+				phase, act = signaling.PhaseNormal, client.Failback
+			}
+			if _, err := io.WriteString(stdin, string(phase)+"\n"); err != nil {
+				b.Fatal(err)
+			}
+			expectLine("armed")
+			b.StartTimer()
+			start := time.Now()
+			if _, err := act(step(b)); err != nil {
+				b.Fatal(err)
+			}
+			expectLine("done")
+			each = append(each, time.Since(start))
+			b.StopTimer()
+			g.waitAll(string(phase)+" settled", func(s clusterDR) bool { return s.Phase == phase })
+		}
+		slices.Sort(each)
+		b.ReportMetric(float64(each[(len(each)-1)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(each[(len(each)*99+99)/100-1].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(each[len(each)-1].Microseconds())/1000, "max-ms")
+	})
+}
+
+// dr is gateway name's phase.
+func (g *threeGateways) dr(name string) signaling.Phase {
+	g.t.Helper()
+	s, err := g.status(name)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return s.Phase
+}
+
+// buildSwarm builds the gateway package's test binary, whose TestMain runs the
+// websocket swarm of BenchmarkFanout when PARKWAY_SWARM is set.
+func buildSwarm(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "gateway.test")
+	build := exec.Command("go", "test", "-c", "-o", path, "github.com/parkway/parkway/gateway")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("building the swarm (gateway's test binary): %v\n%s", err, out)
+	}
+	return path
 }

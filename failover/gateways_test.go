@@ -41,6 +41,12 @@ const testEmbedKey = "failover-embed-key-0123456789"
 const clusterWait = 60 * time.Second
 
 func startThreeGateways(t testing.TB, users ...string) *threeGateways {
+	return startThreeGatewaysWith(t, users, nil)
+}
+
+// startThreeGatewaysWith is startThreeGateways with edit, when not nil, rewriting the
+// gateways' common configuration first.
+func startThreeGatewaysWith(t testing.TB, users []string, edit func(yaml string) string) *threeGateways {
 	c := &cluster{t: t, dir: t.TempDir(), opts: clusterOptions{plainUDP: true, holdoutAt: "pool-a", users: users}, procs: map[string]*proc{}}
 	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
 	c.opts.gatewayYAML = "embedKeyFile: embed.key\nembedOrigins: [\"http://127.0.0.2:18788\"]\n"
@@ -56,6 +62,9 @@ func startThreeGateways(t testing.TB, users ...string) *threeGateways {
 	base, err := os.ReadFile(filepath.Join(c.dir, "gateway.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		base = []byte(edit(string(base)))
 	}
 	routes := []string{fmt.Sprint("127.0.0.1:", freePort(t)), fmt.Sprint("127.0.0.1:", freePort(t)), fmt.Sprint("127.0.0.1:", freePort(t))}
 	t.Cleanup(func() { // before c.stop: gateways go first, as cluster.stop does
