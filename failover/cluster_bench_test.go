@@ -63,7 +63,8 @@ func BenchmarkClusterFailover(b *testing.B) {
 			var each []time.Duration
 			for range b.N {
 				b.StopTimer()
-				g := startThreeGateways(b, users...)
+				// Every phone comes from 127.0.0.1.
+				g := startThreeGatewaysWith(b, users, func(yaml string) string { return yaml + "maxSessionsPerIP: 5000\n" })
 				watchers := make([]*browsertest.Phone, 0, 3)
 				phones := make([]*browsertest.Phone, 0, len(users))
 				for i, u := range users {
