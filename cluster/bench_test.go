@@ -91,3 +91,36 @@ func BenchmarkLeaderTakeover(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "takeover-ms")
 }
+
+// BenchmarkEmbeddedStart: what a gateway with the default embedded node adds to its
+// start (cmd/parkway's joinCluster and DR.Run's buckets): the single-node nats-server
+// with JetStream in memory, the DR's three buckets, the session key and the tickets'
+// bucket; then Close. start-ms is the mean to ready, not counting Close.
+func BenchmarkEmbeddedStart(b *testing.B) {
+	var ready time.Duration
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		t0 := time.Now()
+		n, err := Start(Config{Name: "gw1", Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bucket := range []string{bucketPhase, bucketLease, bucketGateways} {
+			if _, err := n.Bucket(ctx, bucket, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := SessionKey(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := NewTickets(ctx, n, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		ready += time.Since(t0)
+		b.StopTimer()
+		n.Close()
+		cancel()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(ready.Microseconds())/1000/float64(b.N), "start-ms")
+}

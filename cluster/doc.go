@@ -12,8 +12,8 @@
 // probes both pools with a dr.Controller of its own and publishes what it sees in the
 // gateways bucket (one key per gateway, refreshed; a key not refreshed within
 // ReportTTL is a gateway gone). One gateway leads, holding the lease key (create if
-// absent, renewed by revision, expired by the bucket's TTL — NATS does the consensus,
-// we do no voting): it turns the gateways' reports into events — a pool is down only
+// absent, renewed by revision, taken over by a compare-and-set once it has not been
+// renewed for its TTL — NATS does the consensus, we do no voting): it turns the gateways' reports into events — a pool is down only
 // when a majority of the live gateways see it down, users are redirected only when
 // every live gateway reports its own users moved — and writes the phase with a
 // revision check. Every gateway watches the phase key, pushes it to its tabs, and moves

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,12 +26,13 @@ const (
 	keyLeader      = "leader"
 )
 
-// Defaults for DRConfig's zero values: a dead leader's lease lapses within
-// DefaultLeaseTTL, and the others try to take it every DefaultTick, so a new leader
-// leads within about 1.6 s; a gateway whose report is older than DefaultReportTTL is
-// not counted (it refreshes every DefaultReportEvery).
+// Defaults for DRConfig's zero values: the leader renews its lease every quarter of
+// DefaultLeaseTTL; a lease not renewed for DefaultLeaseTTL is taken over by the first
+// gateway to see it stale (they look every DefaultTick), so a new leader leads about
+// 1.1–1.3 s after the old one died; a gateway whose report is older than
+// DefaultReportTTL is not counted (it refreshes every DefaultReportEvery).
 const (
-	DefaultLeaseTTL    = 1500 * time.Millisecond
+	DefaultLeaseTTL    = 1000 * time.Millisecond
 	DefaultReportTTL   = 2 * time.Second
 	DefaultReportEvery = 400 * time.Millisecond
 	DefaultTick        = 100 * time.Millisecond
@@ -56,7 +58,7 @@ type DRConfig struct {
 // way.
 //
 // Concurrency: mu guards the fields below it. Goroutines (Run): the local prober's
-// controller, the watchers of the phase, lease and gateways keys, the report loop,
+// controller, the watchers of the phase and gateways keys, the report loop,
 // the lease loop (which also does the leader's work), and at most one redirection.
 type DR struct {
 	node *Node
@@ -69,6 +71,8 @@ type DR struct {
 	phaseKV, leaseKV, gatewaysKV jetstream.KeyValue
 
 	moves sync.WaitGroup // this gateway's redirections
+	// leading: this gateway holds the lease (leaseLoop's, read by the leader's work).
+	leading atomic.Bool
 	// beforeWrite, in tests, runs between an admin request's read and its write.
 	beforeWrite func()
 
@@ -78,9 +82,9 @@ type DR struct {
 	rec      phaseRecord
 	rev      uint64 // the phase key's revision rec was read at; 0 before the first
 	reports  map[string]timedReport
-	leader   string // from the lease key
-	leaderAt time.Time
-	local    report // what this gateway reports
+	leader   string    // the lease key's holder, as last read
+	leaderAt time.Time // when this gateway last saw the lease renewed
+	local    report    // what this gateway reports
 	move     localMove
 	snap     dr.Snapshot
 	subs     subscribers
@@ -177,7 +181,6 @@ func (d *DR) Run(ctx context.Context) error {
 	wg.Go(func() { _ = d.probe.Run(ctx) })
 	cancelProbe := d.probe.Subscribe(d.probed)
 	wg.Go(func() { d.watch(ctx, d.phaseKV, keyPhase, d.phaseChanged) })
-	wg.Go(func() { d.watch(ctx, d.leaseKV, keyLeader, d.leaseChanged) })
 	wg.Go(func() { d.watch(ctx, d.gatewaysKV, ">", d.reportChanged) })
 	wg.Go(func() { d.reportLoop(ctx) })
 	wg.Go(func() { d.leadLoop(ctx) })
@@ -214,21 +217,13 @@ func (d *DR) initPhase(ctx context.Context) error {
 }
 
 // watch calls fn with every value of key (a pattern) in kv until ctx ends, watching
-// again after an error.
+// again after an error (watchKV: a watch that survives its consumer's node).
 func (d *DR) watch(ctx context.Context, kv jetstream.KeyValue, key string, fn func(jetstream.KeyValueEntry)) {
 	for ctx.Err() == nil {
-		w, err := kv.Watch(ctx, key)
-		if err != nil {
+		if err := watchKV(ctx, d.node.js, kv, key, fn); err != nil && ctx.Err() == nil {
 			d.log.Warn("cluster: watch failed; retrying", "key", key, "error", err)
 			sleep(ctx, 250*time.Millisecond)
-			continue
 		}
-		for e := range w.Updates() {
-			if e != nil {
-				fn(e)
-			}
-		}
-		_ = w.Stop()
 	}
 }
 
@@ -291,16 +286,6 @@ func (d *DR) takeLocked(rec phaseRecord, rev uint64) {
 	d.steerLocked()
 	d.publishLocked()
 	d.poke()
-}
-
-func (d *DR) leaseChanged(e jetstream.KeyValueEntry) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e.Operation() == jetstream.KeyValuePut {
-		d.leader, d.leaderAt = string(e.Value()), e.Created()
-	} else {
-		d.leader = ""
-	}
 }
 
 func (d *DR) reportChanged(e jetstream.KeyValueEntry) {

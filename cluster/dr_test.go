@@ -266,7 +266,7 @@ func TestClusteredNodes(t *testing.T) {
 	for _, g := range gws {
 		g.waitFor("failed-over", phaseIs(signaling.PhaseFailedOver))
 	}
-	// Give the leader time to shed its nodes' Raft leaderships (it checks every 2 s).
+	// Give the leader time to shed its node's Raft leaderships (it checks every 500 ms).
 	time.Sleep(3 * time.Second)
 	var leader int
 	gws[0].waitFor("a leader", func(dr.Snapshot) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,55 +12,141 @@ import (
 	"github.com/parkway/parkway/gateway/dr"
 )
 
-// leadLoop campaigns for the lease, renews it while it holds it, and meanwhile does
-// the leader's work every Tick and on every change. The lease is the leader key,
-// created if absent and renewed with its revision; the bucket's TTL drops it when its
-// holder stops renewing, so NATS decides who leads, never a vote of ours.
+// leadLoop does the leader's work every Tick and on every change while this gateway
+// holds the lease (leaseLoop) — in a goroutine of its own, so that the lease's
+// replicated writes and the Raft step-downs never delay the phase.
 func (d *DR) leadLoop(ctx context.Context) {
-	name := []byte(d.node.Name())
-	var leaseRev uint64
-	var renewedAt, shedAt time.Time
-	leading := false
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { d.leaseLoop(ctx) })
+	wg.Go(func() { d.shedLoop(ctx) })
 	t := time.NewTicker(d.cfg.Tick)
 	defer t.Stop()
 	for {
-		now := time.Now()
-		switch {
-		case !leading:
-			rev, err := d.leaseKV.Create(ctx, keyLeader, name)
-			if err == nil {
-				leading, leaseRev, renewedAt = true, rev, now
-				d.log.Info("cluster: this gateway leads the DR phase", "lease_revision", rev)
-			}
-		case now.Sub(renewedAt) >= d.cfg.LeaseTTL/3:
-			rev, err := d.leaseKV.Update(ctx, keyLeader, name, leaseRev)
-			switch {
-			case err == nil:
-				leaseRev, renewedAt = rev, now
-			case errors.Is(err, jetstream.ErrKeyExists) || now.Sub(renewedAt) >= d.cfg.LeaseTTL:
-				// Someone else holds it, or ours may have lapsed: stop leading.
-				leading = false
-				d.log.Warn("cluster: lost the DR lease", "error", err)
-			}
-		}
-		if leading {
-			if now.Sub(shedAt) >= 2*time.Second {
-				shedAt = now
-				d.shedStreamLeadership(ctx)
-			}
+		if d.leading.Load() {
 			d.lead(ctx)
 		}
 		select {
 		case <-ctx.Done():
-			if leading {
+			return
+		case <-t.C:
+		case <-d.leadCh:
+		}
+	}
+}
+
+// leaseLoop campaigns for the lease every Tick and renews it while it holds it. The
+// lease is the leader key: created if absent, renewed with its revision every
+// LeaseTTL/4, and taken over with a compare-and-set on the revision a challenger has
+// seen unchanged for LeaseTTL (the bucket's TTL drops it too, later). NATS decides
+// every race, never a vote of ours; a leader that cannot renew for LeaseTTL stops
+// leading before anyone may take over, and should two lead for a moment, their phase
+// writes are compare-and-sets as well.
+func (d *DR) leaseLoop(ctx context.Context) {
+	var l lease
+	t := time.NewTicker(d.cfg.Tick)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if !l.leading {
+			d.campaign(ctx, &l, now)
+		} else if now.Sub(l.renewedAt) >= d.cfg.LeaseTTL/4 {
+			d.renew(ctx, &l, now)
+		}
+		d.leading.Store(l.leading)
+		select {
+		case <-ctx.Done():
+			if l.leading {
 				// Hand over at once rather than after the TTL.
 				dctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = d.leaseKV.Delete(dctx, keyLeader, jetstream.LastRevision(leaseRev))
+				_ = d.leaseKV.Delete(dctx, keyLeader, jetstream.LastRevision(l.rev))
 				cancel()
 			}
 			return
 		case <-t.C:
-		case <-d.leadCh:
+		}
+	}
+}
+
+// shedLoop, every half second while this gateway leads (so within one of it taking
+// the lease), moves the buckets' Raft leadership off its node (shedStreamLeadership).
+func (d *DR) shedLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.leading.Load() {
+			d.shedStreamLeadership(ctx)
+		}
+	}
+}
+
+// lease is leadLoop's view of the leader key.
+type lease struct {
+	leading   bool
+	rev       uint64    // the key's revision: ours while leading, else the last seen
+	renewedAt time.Time // ours: when we last wrote it; else when rev was first seen
+}
+
+// campaign reads the lease (from this gateway's own replica: no Raft leader needed)
+// and takes it when it is absent or stale.
+func (d *DR) campaign(ctx context.Context, l *lease, now time.Time) {
+	name := []byte(d.node.Name())
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.LeaseTTL)
+	defer cancel()
+	e, err := d.leaseKV.Get(rctx, keyLeader)
+	var rev uint64
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+		rev, err = d.leaseKV.Create(rctx, keyLeader, name)
+	case err != nil:
+		return
+	case e.Revision() != l.rev:
+		l.rev, l.renewedAt = e.Revision(), now
+		d.mu.Lock()
+		d.leader, d.leaderAt = string(e.Value()), now
+		d.mu.Unlock()
+		return
+	case now.Sub(l.renewedAt) < d.cfg.LeaseTTL:
+		return
+	default:
+		// Not renewed for a whole TTL: its holder is gone (or has stopped leading).
+		rev, err = d.leaseKV.Update(rctx, keyLeader, name, e.Revision())
+	}
+	if err != nil {
+		return // another won; the next read shows whom
+	}
+	*l = lease{leading: true, rev: rev, renewedAt: now}
+	d.mu.Lock()
+	d.leader, d.leaderAt = d.node.Name(), now
+	d.mu.Unlock()
+	d.log.Info("cluster: this gateway leads the DR phase", "lease_revision", rev)
+}
+
+// renew writes the lease again with the revision this gateway holds; it stops leading
+// when that is refused or it could not renew for a whole TTL.
+func (d *DR) renew(ctx context.Context, l *lease, now time.Time) {
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.LeaseTTL/2)
+	defer cancel()
+	rev, err := d.leaseKV.Update(rctx, keyLeader, []byte(d.node.Name()), l.rev)
+	switch {
+	case err == nil:
+		l.rev, l.renewedAt = rev, now
+		d.mu.Lock()
+		d.leaderAt = now
+		d.mu.Unlock()
+	case errors.Is(err, jetstream.ErrKeyExists) || now.Sub(l.renewedAt) >= d.cfg.LeaseTTL:
+		// Someone else holds it, or ours may have lapsed: stop leading.
+		*l = lease{}
+		d.mu.Lock()
+		d.leader = ""
+		d.mu.Unlock()
+		if ctx.Err() == nil {
+			d.log.Warn("cluster: lost the DR lease", "error", err)
 		}
 	}
 }
@@ -137,9 +224,19 @@ func (d *DR) lead(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	newRev, err := d.phaseKV.Update(ctx, keyPhase, b, rev)
+	wctx, cancel := context.WithTimeout(ctx, d.cfg.LeaseTTL)
+	defer cancel()
+	newRev, err := d.phaseKV.Update(wctx, keyPhase, b, rev)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// Another write came first and our watch has not brought it yet (its consumer
+		// may be starting again on a live node): read it, the next round starts there.
+		if e, gerr := d.phaseKV.Get(wctx, keyPhase); gerr == nil {
+			d.phaseChanged(e)
+		}
+		return
+	}
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+		if ctx.Err() == nil {
 			d.log.Warn("cluster: writing the phase", "error", err)
 		}
 		return

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,11 +51,14 @@ func runSwarm() int {
 	var dials sync.WaitGroup
 	var failed error
 	var mu sync.Mutex
-	for range n {
+	// PARKWAY_SWARM_URL may name several gateways, separated by spaces: the clients
+	// are spread over them in turn (failover's BenchmarkClusterFanout).
+	wsURLs := strings.Fields(wsURL)
+	for i := range n {
 		sem <- struct{}{}
 		dials.Go(func() {
 			defer func() { <-sem }()
-			if err := s.dial(wsURL, authFrame); err != nil {
+			if err := s.dial(wsURLs[i%len(wsURLs)], authFrame); err != nil {
 				mu.Lock()
 				failed = err
 				mu.Unlock()

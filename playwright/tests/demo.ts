@@ -65,13 +65,19 @@ export { expect } from '@playwright/test';
 
 // startDemo starts `parkway demo` as the config's webServer starts the shared one, and
 // waits until its admin API answers. Its output goes to logFile. setpriv --pdeathsig
-// ends it with the worker even if the worker is killed before its teardown runs.
-async function startDemo(port: number, ice: string, logFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
+// ends it with the worker even if the worker is killed before its teardown runs. A spec
+// may start a demo of its own with more flags (extraArgs, e.g. --gateways 3).
+export async function startDemo(
+  port: number,
+  ice: string,
+  logFile: string,
+  extraArgs: string[] = [],
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const bin = process.env.PARKWAY_BIN ?? path.join(__dirname, '..', '..', 'bin', 'parkway');
   const url = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
-  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice];
+  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice, ...extraArgs];
   const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
