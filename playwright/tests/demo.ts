@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test as base } from '@playwright/test';
-import { baseURL, icePorts, reattachGraceSeconds } from '../playwright.config';
+import { baseURL, icePorts, reattachGraceSeconds, workerPoolPorts } from '../playwright.config';
 
 // PHASE marks a test that changes a demo's pool phase (see above).
 export const PHASE = '@phase';
@@ -34,8 +34,9 @@ type WorkerFixtures = {
 };
 
 // A worker's own demo listens on ownDemoBase + parallelIndex and uses 1,000 ICE ports of
-// its own above 21000: never the shared demo's 18787/18789 or 20000–20999, and below the
-// kernel's ephemeral range (32768+) that Chromium's own UDP sockets use.
+// its own above 21000 and 100 pool ports of its own above 24200 (workerPoolPorts): never
+// the shared demos' 18787/18789, 20000–20999 or 24000–24199, and below the kernel's
+// ephemeral range (32768+) that Chromium's own UDP sockets use.
 const ownDemoBase = Number(process.env.PARKWAY_E2E_WORKER_PORT ?? 18800);
 
 export const test = base.extend<object, WorkerFixtures>({
@@ -49,7 +50,7 @@ export const test = base.extend<object, WorkerFixtures>({
       const i = info.parallelIndex;
       const ice = `${21000 + 1000 * i}-${21999 + 1000 * i}`;
       const log = path.join(info.project.outputDir, `demo-worker-${i}.log`);
-      const demo = await startDemo(ownDemoBase + i, ice, log);
+      const demo = await startDemo(ownDemoBase + i, ice, workerPoolPorts(i), log);
       try {
         await use({ url: demo.url, icePorts: ice, reattachGraceSeconds });
       } finally {
@@ -66,12 +67,12 @@ export { expect } from '@playwright/test';
 // startDemo starts `parkway demo` as the config's webServer starts the shared one, and
 // waits until its admin API answers. Its output goes to logFile. setpriv --pdeathsig
 // ends it with the worker even if the worker is killed before its teardown runs.
-async function startDemo(port: number, ice: string, logFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startDemo(port: number, ice: string, poolPorts: string, logFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const bin = process.env.PARKWAY_BIN ?? path.join(__dirname, '..', '..', 'bin', 'parkway');
   const url = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
-  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice];
+  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice, '--pool-ports', poolPorts];
   const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
