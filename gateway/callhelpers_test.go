@@ -128,8 +128,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 // offered first (SIPp answers the first challenge and knows only MD5).
 func rigPools(t testing.TB, extra []pool.User) (a, b *pool.Pool) {
 	t.Helper()
-	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
-	cfgA.Listen, cfgB.Listen = freeDualPort(t), freeDualPort(t)
+	cfgA, cfgB := demoPoolConfigs(t)
 	return startPoolPair(t, cfgA, cfgB, func(c *pool.Config) {
 		c.Users = append(append(c.Users, phoneUsers...), extra...)
 		c.DigestAlgorithms = []string{"MD5", "SHA-256"}
@@ -160,26 +159,6 @@ func phoneCallsAlice(ctx context.Context, t *testing.T, r *callRig, ws *client, 
 		t.Fatal(pc.err)
 	}
 	return id, leg, pc.c
-}
-
-// freeDualPort is a 127.0.0.1 address free for both UDP and TCP.
-func freeDualPort(t testing.TB) string {
-	t.Helper()
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := tl.Addr().String()
-		ul, err := net.ListenPacket("udp", addr)
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
 }
 
 // freeUDPPort returns a UDP port on 127.0.0.1 such that port+2 is free too (SIPp's
