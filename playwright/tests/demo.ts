@@ -50,7 +50,7 @@ export const test = base.extend<object, WorkerFixtures>({
       const i = info.parallelIndex;
       const ice = `${21000 + 1000 * i}-${21999 + 1000 * i}`;
       const log = path.join(info.project.outputDir, `demo-worker-${i}.log`);
-      const demo = await startDemo(ownDemoBase + i, ice, workerPoolPorts(i), log);
+      const demo = await startDemo(ownDemoBase + i, { ice, poolPorts: workerPoolPorts(i), graceSeconds: reattachGraceSeconds }, log);
       try {
         await use({ url: demo.url, icePorts: ice, reattachGraceSeconds });
       } finally {
@@ -64,15 +64,21 @@ export const test = base.extend<object, WorkerFixtures>({
 
 export { expect } from '@playwright/test';
 
+// DemoOptions are a started demo's flags: its re-attach grace, the pools' port band
+// (--pool-ports, a band no other demo of the namespace uses) and the gateway's ICE ports
+// (--ice-ports; none: any).
+export type DemoOptions = { graceSeconds: number; poolPorts: string; ice?: string };
+
 // startDemo starts `parkway demo` as the config's webServer starts the shared one, and
 // waits until its admin API answers. Its output goes to logFile. setpriv --pdeathsig
 // ends it with the worker even if the worker is killed before its teardown runs.
-async function startDemo(port: number, ice: string, poolPorts: string, logFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startDemo(port: number, opts: DemoOptions, logFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const bin = process.env.PARKWAY_BIN ?? path.join(__dirname, '..', '..', 'bin', 'parkway');
   const url = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
-  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice, '--pool-ports', poolPorts];
+  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${opts.graceSeconds}s`, '--pool-ports', opts.poolPorts];
+  if (opts.ice) args.push('--ice-ports', opts.ice);
   const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
