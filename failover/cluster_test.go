@@ -7,13 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +22,7 @@ import (
 	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/internal/usersfile"
 	"github.com/parkway/parkway/signaling"
 )
@@ -556,31 +555,19 @@ var (
 )
 
 // freePort finds a loopback port free for both UDP and TCP: a pool binds both, and each
-// pool must know the other's port before either starts.
+// pool must know the other's port before either starts. A killed pool is started again
+// on its port, so the port lies outside the kernel's ephemeral range, where no other
+// test's outgoing connection or port-0 socket can take it while the pool is down.
 func freePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for range 100 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		tl.Close()
-		if err != nil {
-			continue
-		}
-		ul.Close()
-		if used[port] {
-			continue
-		}
-		used[port] = true
-		return port
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return used[p] })
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no loopback port free for both UDP and TCP")
-	return 0
+	used[port] = true
+	return port
 }
 
 // refusal asserts that err is the gateway's refusal with exactly this code and message.

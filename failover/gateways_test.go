@@ -47,6 +47,7 @@ func startThreeGateways(t testing.TB, users ...string) *threeGateways {
 // startThreeGatewaysWith is startThreeGateways with edit, when not nil, rewriting the
 // gateways' common configuration first.
 func startThreeGatewaysWith(t testing.TB, users []string, edit func(yaml string) string) *threeGateways {
+	started := time.Now()
 	c := &cluster{t: t, dir: t.TempDir(), opts: clusterOptions{plainUDP: true, holdoutAt: "pool-a", users: users}, procs: map[string]*proc{}}
 	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
 	c.opts.gatewayYAML = "embedKeyFile: embed.key\nembedOrigins: [\"http://127.0.0.2:18788\"]\n"
@@ -68,9 +69,26 @@ func startThreeGatewaysWith(t testing.TB, users []string, edit func(yaml string)
 	}
 	routes := []string{fmt.Sprint("127.0.0.1:", freePort(t)), fmt.Sprint("127.0.0.1:", freePort(t)), fmt.Sprint("127.0.0.1:", freePort(t))}
 	t.Cleanup(func() { // before c.stop: gateways go first, as cluster.stop does
+		// and, as there, killed when a pool is dead: an interrupted gateway says goodbye
+		// to its pools, each goodbye to a dead one bounded by the 10 s request timeout,
+		// after which stop kills it anyway
+		poolDead := false
+		for _, name := range []string{"pool-a", "pool-b"} {
+			if p := c.procs[name]; p != nil && p.exited() {
+				poolDead = true
+			}
+		}
 		for _, n := range g.names {
 			if p := c.procs[n]; p != nil {
-				p.stop()
+				t0 := time.Now()
+				if poolDead {
+					p.kill()
+				} else {
+					p.stop()
+				}
+				if d := time.Since(t0); d > 3*time.Second {
+					t.Logf("%s took %v to stop", n, d.Round(time.Millisecond))
+				}
 				if t.Failed() {
 					t.Logf("--- %s log (end) ---\n%s", n, p.tail(40))
 				}
@@ -96,6 +114,7 @@ func startThreeGatewaysWith(t testing.TB, users []string, edit func(yaml string)
 	g.waitAll("normal, both pools healthy, 3 members", func(s clusterDR) bool {
 		return s.Phase == signaling.PhaseNormal && healthy(s.Snapshot, "pool-a") && healthy(s.Snapshot, "pool-b") && s.Cluster.Members == 3
 	})
+	t.Logf("three gateways up, clustered and normal after %v", time.Since(started).Round(time.Millisecond))
 	return g
 }
 
@@ -161,6 +180,7 @@ func isDone(p *proc) bool {
 // accepted once, pool-a's death is an outage then a failover on all three at one
 // revision, and the leader's SIGKILL leaves the others a new leader and the phase.
 func TestThreeGateways(t *testing.T) {
+	parallel(t)
 	g := startThreeGateways(t)
 
 	t.Run("partition", func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/parkway/parkway/browsertest"
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/ua"
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/media/g711"
 	"github.com/parkway/parkway/media/tone"
@@ -128,8 +129,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 // offered first (SIPp answers the first challenge and knows only MD5).
 func rigPools(t testing.TB, extra []pool.User) (a, b *pool.Pool) {
 	t.Helper()
-	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
-	cfgA.Listen, cfgB.Listen = freeDualPort(t), freeDualPort(t)
+	cfgA, cfgB := demoPoolConfigs(t)
 	return startPoolPair(t, cfgA, cfgB, func(c *pool.Config) {
 		c.Users = append(append(c.Users, phoneUsers...), extra...)
 		c.DigestAlgorithms = []string{"MD5", "SHA-256"}
@@ -162,45 +162,24 @@ func phoneCallsAlice(ctx context.Context, t *testing.T, r *callRig, ws *client, 
 	return id, leg, pc.c
 }
 
-// freeDualPort is a 127.0.0.1 address free for both UDP and TCP.
-func freeDualPort(t testing.TB) string {
-	t.Helper()
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := tl.Addr().String()
-		ul, err := net.ListenPacket("udp", addr)
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
-}
-
 // freeUDPPort returns a UDP port on 127.0.0.1 such that port+2 is free too (SIPp's
 // RTP echo binds the audio port and the video port two above it).
+// The port lies outside the kernel's ephemeral range: between here and SIPp binding it,
+// no other test's port-0 socket can take it (one did: "Unable to bind main socket").
 func freeUDPPort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		a, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool {
+		b, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+2)))
 		if err != nil {
-			t.Fatal(err)
+			return true
 		}
-		port := a.LocalAddr().(*net.UDPAddr).Port
-		b, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+2)))
-		a.Close()
-		if err == nil {
-			b.Close()
-			return port
-		}
+		b.Close()
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free UDP port pair")
-	return 0
+	return port
 }
 
 // poll waits for cond; a minute is for what never happens, not a slow machine.

@@ -12,6 +12,7 @@ import (
 // During failover a call to a user nobody knows is "not found", as in normal times:
 // pool-b does not wait on its dead peer pool-a for the answer (pool/route.go).
 func TestCallsUnknownUserDuringFailover(t *testing.T) {
+	t.Parallel()
 	g, poolA := callGateway(t)
 	c, _ := g.connect(t, "carol")
 	ready(t, g, poolA, "carol")

@@ -75,6 +75,7 @@ func inRange(orbit string, lo, hi int) bool {
 // pool-b), the same park gives an orbit in 8000–8099 and pool-b's 1000/1200 Hz,
 // never 440/660.
 func TestCallsMediaParkMusicAndFailover(t *testing.T) {
+	t.Parallel()
 	r := newCallRig(t, rigOptions{realDR: true})
 	cs := r.signedIn(t, "alice", "bob")
 	aliceWS, bobWS := cs[0], cs[1]

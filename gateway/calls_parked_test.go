@@ -74,6 +74,7 @@ func TestCallsParkedList(t *testing.T) {
 // After a real failover — pool-a dead, everyone moved to pool-b — the list is
 // pool-b's, without first waiting on the dead pool to take the unsubscribe.
 func TestCallsParkedListAfterPoolDies(t *testing.T) {
+	t.Parallel()
 	g, poolA := callGateway(t)
 	c, _ := g.connect(t, "carol")
 	ready(t, g, poolA, "carol")

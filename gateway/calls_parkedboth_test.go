@@ -28,6 +28,7 @@ func listed(l *signaling.Parked, orbit string) *signaling.ParkedCall {
 // Pool-a's own park service is listed again too: a call parked there after failback
 // shows up beside it.
 func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
+	t.Parallel()
 	g, poolA := callGateway(t)
 	aliceWS, _ := g.connect(t, "alice")
 	bobWS, _ := g.connect(t, "bob")

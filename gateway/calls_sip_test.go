@@ -236,6 +236,7 @@ func TestCallsSIPRetrieveFromPhone(t *testing.T) {
 // the call, with the phone's event type at the common 101 and at another dynamic
 // type, and with a plain offer and Chrome's (telephone-event at 48 kHz beside 8 kHz).
 func TestCallsSIPDTMF(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		incoming bool // the phone calls the browser

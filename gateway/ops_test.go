@@ -99,6 +99,7 @@ func poolOps(t *testing.T, p *pool.Pool) string {
 // The metrics move as a call, a park and a pool failure happen: scraped over HTTP
 // from the gateway and from each pool, with a real DR controller probing real pools.
 func TestMetricsFollowCallParkAndPoolFailure(t *testing.T) {
+	t.Parallel()
 	m := metrics.NewGateway()
 	r := newCallRig(t, rigOptions{realDR: true, metrics: m})
 	gw := r.g.url + "/metrics"
@@ -173,6 +174,7 @@ func TestMetricsFollowCallParkAndPoolFailure(t *testing.T) {
 // draining error, connected tabs are told, the call going on finishes, Drain returns
 // when it has, and closing then ends the tabs with 1012 (service restart).
 func TestDrainLetsCallsFinish(t *testing.T) {
+	t.Parallel()
 	g, poolA := callGateway(t)
 	aliceWS, _ := g.connect(t, "alice")
 	bobWS, _ := g.connect(t, "bob")

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +105,7 @@ func TestRegistrationsLastSessionSignsOut(t *testing.T) {
 
 // A SIP sign-in failure is a JSON error to the client, and the session carries on.
 func TestRegistrationsSignInFailure(t *testing.T) {
+	t.Parallel()
 	reg := newRecordingRegistrar()
 	reg.failWith = errors.New("pool-a: 403 Forbidden")
 	g := startGateway(t, func(c *Config) { c.Registrar = reg })
@@ -155,9 +154,19 @@ func TestRegistrationsSignInFailure(t *testing.T) {
 // sipPools starts the demo's two pools on free loopback ports.
 func sipPools(t *testing.T) (a, b *pool.Pool) {
 	t.Helper()
-	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
-	cfgA.Listen, cfgB.Listen = freeSIPAddr(t), freeSIPAddr(t)
+	cfgA, cfgB := demoPoolConfigs(t)
 	return startPoolPair(t, cfgA, cfgB, nil)
+}
+
+// demoPoolConfigs is the demo's pool pair on loopback, each the other's peer, on ports
+// a pool stopped and started again gets back (pool.DemoConfigsOn).
+func demoPoolConfigs(t testing.TB) (a, b pool.Config) {
+	t.Helper()
+	a, b, err := pool.DemoConfigsOn("127.0.0.1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }
 
 // startPoolPair starts two pools paired with each other (each the other's peer), after
@@ -181,26 +190,6 @@ func startPoolPair(t testing.TB, cfgA, cfgB pool.Config, edit func(*pool.Config)
 		ps = append(ps, p)
 	}
 	return ps[0], ps[1]
-}
-
-// freeSIPAddr finds a loopback port free for both UDP and TCP, as a SIP listener needs.
-func freeSIPAddr(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tl.Addr().(*net.TCPAddr).Port))
-		ul, err := net.ListenPacket("udp", addr)
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
 }
 
 // The whole path with real sockets: a websocket session registers its user at the home

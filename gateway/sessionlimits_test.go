@@ -131,6 +131,7 @@ func TestSessionsPerAddressBehindProxy(t *testing.T) {
 // session that does not answer is closed at the deadline with an unauthorized error
 // saying why, and 1008 (issue 13).
 func TestReauthBeforeExpiry(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *Config) {
 		c.SessionTTL = 3 * time.Second // tokens carry whole seconds: expiry in 2–3 s
 		c.ReauthLead = 1500 * time.Millisecond

@@ -50,9 +50,7 @@ func (b *logBuffer) logger() *slog.Logger {
 // parked party's INVITE to park@, which the gateway's user agent sends on its REFER.
 func TestTraceFollowsACallThroughGatewayAndBothPools(t *testing.T) {
 	var gwLog, logA, logB logBuffer
-	cfgA, cfgB := pool.DemoConfigs("127.0.0.1")
-	cfgA.Listen, cfgB.Listen = freeSIPAddr(t), freeSIPAddr(t)
-	cfgA.Peer.Addr, cfgB.Peer.Addr = cfgB.Listen, cfgA.Listen
+	cfgA, cfgB := demoPoolConfigs(t)
 	var pools []*pool.Pool
 	for i, c := range []pool.Config{cfgA, cfgB} {
 		c.Users = append(c.Users, phoneUsers...)

@@ -18,20 +18,36 @@ const bin = process.env.PARKWAY_BIN ?? '../bin/parkway';
 // with several browsers starting at once on two cores that can take well over 10 s.
 export const reattachGraceSeconds = 30;
 export const icePorts = '20000-20999';
+// The pools' SIP, TLS and park ports of each demo (parkway demo --pool-ports): a band of
+// its own for every demo in the namespace, above every demo's ICE ports (20000–23999) and
+// below the kernel's ephemeral ports. A phase test stops pool-a and starts it again on
+// its ports; while it is down no browser's or demo's socket may take them (port-0 sockets
+// draw from the ephemeral range, ICE from the bands above, another demo from its band).
+export const poolPorts = '24000-24099';
+const survivablePoolPorts = '24100-24199';
+// A free worker's own demo: tests/demo.ts.
+export const workerPoolPorts = (i: number): string => `${24200 + 100 * i}-${24299 + 100 * i}`;
+// reattach.spec.ts (c)'s demo with a short re-attach grace, one per worker.
+export const shortGraceDemoPort = (i: number): number => 18820 + i;
+export const shortGracePoolPorts = (i: number): string => `${25200 + 100 * i}-${25299 + 100 * i}`;
 
-// Two projects run at the same time (tests/demo.ts says why and how): phase — the tests
+// The projects run at the same time (tests/demo.ts says why and how): phase — the tests
 // tagged PHASE ('@phase'), which stop and start pools and fail over and back — one at a
-// time against the demos below; free — every other test, spread over the remaining
-// workers, each worker with a `parkway demo` of its own. PARKWAY_E2E_WORKERS sets the
-// total (default 3: one for phase, two for free — the fastest without flakes on the
-// two-core machine this suite must pass on; Chromium and the demos share it).
-const workers = Number(process.env.PARKWAY_E2E_WORKERS ?? 3);
+// time against the default demo below; phase-survivable — the same for survivable.spec.ts,
+// one at a time against the survivable-park demo, beside phase (the two demos share
+// nothing); free — every other test, spread over the remaining workers, each worker with
+// a `parkway demo` of its own. PARKWAY_E2E_WORKERS sets the total (default 4: phase, and
+// two or three free workers — a worker mostly waits on calls, timers and page loads: the
+// suite used about one of the two cores with 3).
+const workers = Number(process.env.PARKWAY_E2E_WORKERS ?? 4);
+const survivableSpec = /survivable\.spec\.ts/;
 
 export default defineConfig<object, { ownDemo: boolean }>({
   testDir: './tests',
   workers,
   projects: [
-    { name: 'phase', grep: /@phase/, workers: 1, fullyParallel: false, use: { ownDemo: false } },
+    { name: 'phase', grep: /@phase/, testIgnore: survivableSpec, workers: 1, fullyParallel: false, use: { ownDemo: false } },
+    { name: 'phase-survivable', grep: /@phase/, testMatch: survivableSpec, workers: 1, fullyParallel: false, use: { ownDemo: false } },
     { name: 'free', grepInvert: /@phase/, fullyParallel: true, use: { ownDemo: true } },
   ],
   forbidOnly: !!process.env.CI,
@@ -67,7 +83,7 @@ export default defineConfig<object, { ownDemo: boolean }>({
     {
       // reattach.spec.ts: a short re-attach grace, to see a call end when none comes back,
       // and the gateway's WebRTC UDP in a known range, for an nft rule to drop it alone.
-      command: `${bin} demo --http ${host}:${port} --reattach-grace ${reattachGraceSeconds}s --ice-ports ${icePorts}`,
+      command: `${bin} demo --http ${host}:${port} --reattach-grace ${reattachGraceSeconds}s --ice-ports ${icePorts} --pool-ports ${poolPorts}`,
       url: `${baseURL}/api/dr`,
       reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
       timeout: 30_000,
@@ -75,7 +91,7 @@ export default defineConfig<object, { ownDemo: boolean }>({
       stderr: 'pipe',
     },
     {
-      command: `${bin} demo --survivable-park --http ${host}:${survivablePort}`,
+      command: `${bin} demo --survivable-park --http ${host}:${survivablePort} --pool-ports ${survivablePoolPorts}`,
       url: `${survivableURL}/api/dr`,
       reuseExistingServer: !process.env.CI && !!process.env.PARKWAY_E2E_REUSE,
       timeout: 30_000,

@@ -30,7 +30,8 @@ func TestDemoConfigsMatchFiles(t *testing.T) {
 }
 
 // DemoConfigsOn picks two distinct ports that both UDP and TCP can bind, keeps a port
-// asked for, and points each pool's peer at the other.
+// asked for, and points each pool's peer at the other (and gives each park service a
+// port of its own: TestDemoPoolsRestartOnTheirPorts).
 func TestDemoConfigsOn(t *testing.T) {
 	a, b, err := DemoConfigsOn("127.0.0.1", 0, 0)
 	if err != nil {
@@ -51,8 +52,8 @@ func TestDemoConfigsOn(t *testing.T) {
 		tcp.Close()
 	}
 	wantA, wantB := DemoConfigs("127.0.0.1")
-	wantA.Listen, wantA.Peer.Addr = a.Listen, b.Listen
-	wantB.Listen, wantB.Peer.Addr = b.Listen, a.Listen
+	wantA.Listen, wantA.Peer.Addr, wantA.ParkListen = a.Listen, b.Listen, a.ParkListen
+	wantB.Listen, wantB.Peer.Addr, wantB.ParkListen = b.Listen, a.Listen, b.ParkListen
 	if !reflect.DeepEqual(a, wantA) || !reflect.DeepEqual(b, wantB) {
 		t.Errorf("DemoConfigsOn changed more than the addresses:\n%+v\n%+v", a, b)
 	}

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"errors"
 	"net"
 	"slices"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/internal/devca"
+	"github.com/parkway/parkway/internal/freeport"
 )
 
 // DemoUsers are the demo's users and their published passwords ([demousers.All] as
@@ -64,33 +64,44 @@ func DemoConfigs(host string) (a, b Config) {
 	return a, b
 }
 
-// DemoConfigsOn returns [DemoConfigs] with pool-a listening on portA and pool-b on portB,
-// each the other's peer at that address. A port of 0 is replaced by one free on host for
-// both UDP and TCP (a pool listens on both) and distinct from the other: each pool must
-// know its peer's port before either starts, so ports are picked up front rather than by
-// binding port 0. The free port is free when picked; something else may take it before
-// the pool binds it, and then the pool's Start fails.
+// DemoConfigsOn is [DemoConfigsIn] with ports from [freeport.Default]: outside the
+// kernel's ephemeral range.
 func DemoConfigsOn(host string, portA, portB int) (a, b Config, err error) {
-	ports, err := freeSIPPorts(host, portA, portB)
+	return DemoConfigsIn(host, portA, portB, freeport.Default())
+}
+
+// DemoConfigsIn returns [DemoConfigs] with pool-a listening on portA and pool-b on portB,
+// each the other's peer at that address, and each park service on a port of its own. A
+// port of 0 is replaced by one of ports free on host for both UDP and TCP (a pool listens
+// on both) and distinct from the others: each pool must know its peer's port before
+// either starts, so ports are picked up front rather than by binding port 0. A pool
+// stopped and started again binds the same ports; picked outside the kernel's ephemeral
+// range (as [freeport.Default] is), no outgoing connection or port-0 socket takes them
+// meanwhile. The ports are free when picked; something else may take one before the
+// pool binds it, and then the pool's Start fails.
+func DemoConfigsIn(host string, portA, portB int, ports freeport.Range) (a, b Config, err error) {
+	p, err := freeSIPPorts(host, ports, portA, portB, 0, 0)
 	if err != nil {
 		return Config{}, Config{}, err
 	}
 	a, b = DemoConfigs(host)
-	a.Listen = net.JoinHostPort(host, strconv.Itoa(ports[0]))
-	b.Listen = net.JoinHostPort(host, strconv.Itoa(ports[1]))
+	a.Listen = net.JoinHostPort(host, strconv.Itoa(p[0]))
+	b.Listen = net.JoinHostPort(host, strconv.Itoa(p[1]))
+	a.ParkListen = net.JoinHostPort(host, strconv.Itoa(p[2]))
+	b.ParkListen = net.JoinHostPort(host, strconv.Itoa(p[3]))
 	a.Peer.Addr, b.Peer.Addr = b.Listen, a.Listen
 	return a, b, nil
 }
 
-// freeSIPPorts returns want with every 0 replaced by a port free for UDP and TCP on host
-// that is none of the others.
-func freeSIPPorts(host string, want ...int) ([]int, error) {
+// freeSIPPorts returns want with every 0 replaced by a port of r free for UDP and TCP on
+// host that is none of the others.
+func freeSIPPorts(host string, r freeport.Range, want ...int) ([]int, error) {
 	ports := slices.Clone(want)
 	for i, p := range ports {
 		if p != 0 {
 			continue
 		}
-		free, err := freeSIPPortExcept(host, ports)
+		free, err := freeport.UDPAndTCP(host, r, func(p int) bool { return slices.Contains(ports, p) })
 		if err != nil {
 			return nil, err
 		}
@@ -99,51 +110,21 @@ func freeSIPPorts(host string, want ...int) ([]int, error) {
 	return ports, nil
 }
 
-// freeSIPPortExcept returns a port free for UDP and TCP on host that is not in taken.
-func freeSIPPortExcept(host string, taken []int) (int, error) {
-	for range 12 {
-		p, err := freeUDPAndTCPPort(host)
-		if err != nil {
-			return 0, err
-		}
-		if !slices.Contains(taken, p) {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free SIP port found")
-}
+// DemoTLS is [DemoTLSIn] with ports from [freeport.Default].
+func DemoTLS(a, b *Config, ca *devca.CA) error { return DemoTLSIn(a, b, ca, freeport.Default()) }
 
-// freeUDPAndTCPPort asks the kernel for a free TCP port on host and keeps it if UDP's
-// same port is free too.
-func freeUDPAndTCPPort(host string) (int, error) {
-	for range 20 {
-		tl, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return 0, err
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no port free for both UDP and TCP")
-}
-
-// DemoTLS gives the pair a, b (from [DemoConfigs] or [DemoConfigsOn]) TLS listeners on
-// free ports of their host, each with a certificate from ca naming that host and its
+// DemoTLSIn gives the pair a, b (from [DemoConfigs] or [DemoConfigsIn]) TLS listeners on
+// free ports of their host from ports, each with a certificate from ca naming that host and its
 // name, and makes each reach its peer over TLS, trusting ca: what `parkway demo` and the
 // tests run gateway↔pool and pool↔pool over. UDP and TCP stay on Listen.
-func DemoTLS(a, b *Config, ca *devca.CA) error {
+func DemoTLSIn(a, b *Config, ca *devca.CA, ports freeport.Range) error {
 	host, _, err := net.SplitHostPort(a.Listen)
 	if err != nil {
 		return err
 	}
-	taken := []int{portOf(a.Listen), portOf(b.Listen)}
+	taken := []int{portOf(a.Listen), portOf(b.Listen), portOf(a.ParkListen), portOf(b.ParkListen)}
 	for _, c := range []*Config{a, b} {
-		port, err := freeSIPPortExcept(host, taken)
+		port, err := freeport.UDPAndTCP(host, ports, func(p int) bool { return slices.Contains(taken, p) })
 		if err != nil {
 			return err
 		}

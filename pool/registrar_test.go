@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/internal/freeport"
 )
 
 func TestOptionsHealth(t *testing.T) {
@@ -209,7 +212,15 @@ func TestStaleNonce(t *testing.T) {
 }
 
 func TestStopStartRebindsSameAddress(t *testing.T) {
-	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	// Ports outside the kernel's ephemeral range: no other test's socket takes them while
+	// the pool is stopped (TestDemoPoolsRestartOnTheirPorts).
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	ports, err := freeSIPPorts("127.0.0.1", freeport.Default(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.ParkListen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	p := startPool(t, cfg, Options{})
 	u := newRawUA(t)
 	addr, parkAddr := p.Addr(), p.ParkAddr()
 	if res := u.doAuth(t, registerReq(p, "alice", "<sip:alice@"+u.addr+">", 300), "alice", "alice-pw"); res.StatusCode != 200 {

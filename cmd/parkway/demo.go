@@ -21,6 +21,7 @@ import (
 	"github.com/parkway/parkway/gateway/ua"
 	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/internal/devca"
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/pool"
 )
@@ -61,7 +62,9 @@ type demoFlags struct {
 	http         string
 	sipHost      string
 	sipIP        netip.Addr // sipHost: calls' media binds there too
-	portA, portB int        // 0: a free port
+	portA, portB int        // 0: a free port of poolPorts
+	// poolPorts is where the pools' SIP, TLS and park ports are picked (--pool-ports).
+	poolPorts    freeport.Range
 	debug        bool
 	drainTimeout time.Duration
 	sipCapture   string
@@ -91,6 +94,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 	// files (5070/5080) without a collision.
 	fs.IntVar(&f.portA, "pool-a-port", 0, "pool-a's SIP port (UDP and TCP); 0 picks a free one")
 	fs.IntVar(&f.portB, "pool-b-port", 0, "pool-b's SIP port (UDP and TCP); 0 picks a free one")
+	poolPorts := fs.String("pool-ports", "", "MIN-MAX: the ports the pools' SIP, TLS and park listeners are picked from, so a stopped pool gets its ports back when started; empty: "+freeport.Default().String()+" (below the kernel's ephemeral ports)")
 	fs.BoolVar(&f.debug, "debug", false, "log at debug level")
 	fs.StringVar(&f.sipCapture, "sip-capture", "", sipCaptureUsage)
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", gateway.DefaultDrainTimeout, "on SIGTERM, how long calls may go on before the demo exits anyway")
@@ -124,6 +128,12 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 		}
 		f.icePortMin, f.icePortMax = uint16(a), uint16(b)
 	}
+	f.poolPorts = freeport.Default()
+	if *poolPorts != "" {
+		if f.poolPorts, err = freeport.ParseRange(*poolPorts); err != nil {
+			return demoFlags{}, fmt.Errorf("--pool-ports: %w", err)
+		}
+	}
 	if f.gateways < 1 || f.gateways > 9 {
 		return demoFlags{}, fmt.Errorf("--gateways %d must be 1 to 9", f.gateways)
 	}
@@ -144,7 +154,7 @@ func parseDemoFlags(args []string) (demoFlags, error) {
 // startDemoPools starts pool-a and pool-b on the flags' SIP host and ports. They serve
 // until stop is called, whenever ctx ends; a restarted pool serves as long.
 func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *demoPools, stop func(), err error) {
-	cfgA, cfgB, err := pool.DemoConfigsOn(f.sipHost, f.portA, f.portB)
+	cfgA, cfgB, err := pool.DemoConfigsIn(f.sipHost, f.portA, f.portB, f.poolPorts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,7 +165,7 @@ func startDemoPools(ctx context.Context, f demoFlags, log *slog.Logger) (pools *
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := pool.DemoTLS(&cfgA, &cfgB, ca); err != nil {
+	if err := pool.DemoTLSIn(&cfgA, &cfgB, ca, f.poolPorts); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -70,7 +70,7 @@ test.describe('three gateways', () => {
 
   test.beforeAll(async ({}, info) => {
     test.setTimeout(90_000);
-    demo = await startDemo(base, '27000-27999', path.join(info.project.outputDir, 'demo-cluster.log'), ['--gateways', '3']);
+    demo = await startDemo(base, { graceSeconds: 30, poolPorts: '26000-26099', ice: '27000-27999' }, path.join(info.project.outputDir, 'demo-cluster.log'), ['--gateways', '3']);
     await waitCluster(['normal'], 60_000);
   });
   test.afterAll(async () => demo?.stop());

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test as base } from '@playwright/test';
-import { baseURL, icePorts, reattachGraceSeconds } from '../playwright.config';
+import { baseURL, icePorts, reattachGraceSeconds, workerPoolPorts } from '../playwright.config';
 
 // PHASE marks a test that changes a demo's pool phase (see above).
 export const PHASE = '@phase';
@@ -34,8 +34,9 @@ type WorkerFixtures = {
 };
 
 // A worker's own demo listens on ownDemoBase + parallelIndex and uses 1,000 ICE ports of
-// its own above 21000: never the shared demo's 18787/18789 or 20000–20999, and below the
-// kernel's ephemeral range (32768+) that Chromium's own UDP sockets use.
+// its own above 21000 and 100 pool ports of its own above 24200 (workerPoolPorts): never
+// the shared demos' 18787/18789, 20000–20999 or 24000–24199, and below the kernel's
+// ephemeral range (32768+) that Chromium's own UDP sockets use.
 const ownDemoBase = Number(process.env.PARKWAY_E2E_WORKER_PORT ?? 18800);
 
 export const test = base.extend<object, WorkerFixtures>({
@@ -49,7 +50,7 @@ export const test = base.extend<object, WorkerFixtures>({
       const i = info.parallelIndex;
       const ice = `${21000 + 1000 * i}-${21999 + 1000 * i}`;
       const log = path.join(info.project.outputDir, `demo-worker-${i}.log`);
-      const demo = await startDemo(ownDemoBase + i, ice, log);
+      const demo = await startDemo(ownDemoBase + i, { ice, poolPorts: workerPoolPorts(i), graceSeconds: reattachGraceSeconds }, log);
       try {
         await use({ url: demo.url, icePorts: ice, reattachGraceSeconds });
       } finally {
@@ -63,13 +64,18 @@ export const test = base.extend<object, WorkerFixtures>({
 
 export { expect } from '@playwright/test';
 
+// DemoOptions are a started demo's flags: its re-attach grace, the pools' port band
+// (--pool-ports, a band no other demo of the namespace uses) and the gateway's ICE ports
+// (--ice-ports; none: any).
+export type DemoOptions = { graceSeconds: number; poolPorts: string; ice?: string };
+
 // startDemo starts `parkway demo` as the config's webServer starts the shared one, and
 // waits until its admin API answers. Its output goes to logFile. setpriv --pdeathsig
 // ends it with the worker even if the worker is killed before its teardown runs. A spec
 // may start a demo of its own with more flags (extraArgs, e.g. --gateways 3).
 export async function startDemo(
   port: number,
-  ice: string,
+  opts: DemoOptions,
   logFile: string,
   extraArgs: string[] = [],
 ): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -77,7 +83,8 @@ export async function startDemo(
   const url = `http://127.0.0.1:${port}`;
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
-  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${reattachGraceSeconds}s`, '--ice-ports', ice, ...extraArgs];
+  const args = ['demo', '--http', `127.0.0.1:${port}`, '--reattach-grace', `${opts.graceSeconds}s`, '--pool-ports', opts.poolPorts, ...extraArgs];
+  if (opts.ice) args.push('--ice-ports', opts.ice);
   const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -217,9 +217,16 @@ export async function waitForPhase(request: APIRequestContext, want: Phase | Pha
 
 // restoreNormal brings the demo back to normal whatever a spec left behind, so specs
 // do not depend on each other: home pool up, then failover/failback as the phase needs.
+// A pool that cannot be started again fails the test here, saying why (the gateway's
+// answer), instead of leaving the next tests a demo stuck in failover.
 export async function restoreNormal(request: APIRequestContext): Promise<void> {
-  await request.post('/api/demo/pools/pool-a/start');
-  await request.post('/api/demo/pools/pool-b/start');
+  for (const pool of ['pool-a', 'pool-b']) {
+    const path = `/api/demo/pools/${pool}/start`;
+    // maxRetries: a connection reset before the request reached the gateway (a
+    // keep-alive connection closing under it) is sent again; starting is idempotent.
+    const r = await request.post(path, { maxRetries: 2 });
+    if (!r.ok()) throw new Error(`the demo's ${pool} cannot be started again: POST ${path} answered ${r.status()}: ${await r.text()}`);
+  }
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const phase = await drPhase(request);

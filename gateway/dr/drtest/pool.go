@@ -11,11 +11,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/internal/freeport"
 )
 
 // Pool is a SIP endpoint on 127.0.0.1 that answers OPTIONS with 200, or with the status
@@ -35,11 +38,16 @@ type Pool struct {
 	tcpWG sync.WaitGroup
 }
 
-// NewPool starts a Pool on a free UDP port of 127.0.0.1; it is stopped when the test
-// ends.
+// NewPool starts a Pool on a free UDP port of 127.0.0.1 outside the kernel's ephemeral
+// range, so no other test's socket takes it while the pool is stopped; it is stopped when
+// the test ends.
 func NewPool(tb testing.TB) *Pool {
 	tb.Helper()
-	p := &Pool{tb: tb, addr: "127.0.0.1:0"}
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &Pool{tb: tb, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	p.status.Store(200)
 	if err := p.Start(context.Background()); err != nil {
 		tb.Fatal(err)

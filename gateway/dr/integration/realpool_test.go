@@ -8,11 +8,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -20,7 +23,13 @@ import (
 func startPool(t *testing.T, name, orbits string) *pool.Pool {
 	t.Helper()
 	lo, hi, _ := strings.Cut(orbits, "-")
-	p, err := pool.New(pool.Config{Name: name, Listen: "127.0.0.1:0",
+	// A port outside the kernel's ephemeral range: pool-a is stopped and started again
+	// on it, and no other test's socket may take it meanwhile.
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.New(pool.Config{Name: name, Listen: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Park: pool.ParkConfig{Orbits: []pool.Range{{Start: lo, End: hi}}}},
 		pool.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
