@@ -112,14 +112,3 @@ func BenchmarkGatewayKillAdoption(b *testing.B) {
 	b.ReportMetric(float64(each[(len(each)-1)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(each[len(each)-1].Microseconds())/1000, "max-ms")
 }
-
-// stopAll stops the gateways, then the pools (before the benchmark's cleanups do, so
-// iterations do not pile up processes).
-func (g *threeGateways) stopAll() {
-	for _, n := range g.names {
-		if p := g.procs[n]; p != nil {
-			p.stop()
-		}
-	}
-	g.cluster.stop()
-}

@@ -68,7 +68,7 @@ func BenchmarkClusterFailover(b *testing.B) {
 				watchers := make([]*browsertest.Phone, 0, 3)
 				phones := make([]*browsertest.Phone, 0, len(users))
 				for i, u := range users {
-					p := g.phoneOn(g.names[i%3], u)
+					p := g.tabOn(g.names[i%3], u)
 					phones = append(phones, p)
 					if i < 3 {
 						watchers = append(watchers, p)
@@ -131,8 +131,8 @@ func (g *threeGateways) leader() string {
 	}
 }
 
-// phoneOn signs user in on gateway name, without waiting for SIP registration.
-func (g *threeGateways) phoneOn(name, user string) *browsertest.Phone {
+// tabOn signs user in on gateway name, without waiting for SIP registration.
+func (g *threeGateways) tabOn(name, user string) *browsertest.Phone {
 	g.t.Helper()
 	url := g.url
 	g.url = g.urls[name]
