@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,9 +15,9 @@ import (
 // to the same address, and the relay tells the calls apart by the
 // datagram's source address (the address each peer's SDP gave). The port
 // is opened by Sockets sockets (SO_REUSEPORT; the kernel hashes each
-// source to one of them; one by default), and each socket's worker reads
-// up to muxBatch datagrams of many calls with one recvmmsg and sends them on
-// with one sendmmsg. When a read returns less than a full batch the
+// source to one of them; one per core by default), and each socket's
+// worker reads up to muxBatch datagrams of many calls with one recvmmsg
+// and sends them on with one sendmmsg. When a read returns less than a full batch the
 // worker sleeps Pace before the next, so at any rate the packets that
 // arrived meanwhile — of every call — are read in one syscall: this is
 // where the per-packet syscall cost of a socket per call (one read and
@@ -48,10 +49,10 @@ type MuxRelayConfig struct {
 	// Addr is where the shared sockets bind; a zero IP is 127.0.0.1 and
 	// port 0 lets the kernel choose.
 	Addr netip.AddrPort
-	// Sockets is how many sockets (and workers) share the port; zero: one.
-	// One worker moves a few hundred thousand packets/s (thousands of
-	// calls); each more spreads a bigger load over cores at the price of
-	// more wake-ups, which cost more than the packets at low rates.
+	// Sockets is how many sockets (and workers) share the port; zero:
+	// GOMAXPROCS. One worker moves a few hundred thousand packets/s, but
+	// on a busy machine each thread gets its share of CPU, and each socket
+	// brings its receive buffer; fewer sockets cost fewer wake-ups.
 	Sockets int
 	// Pace is how long a worker waits after a read that did not fill a
 	// batch (zero: DefaultMuxPace; negative: no wait, a read as soon as the
@@ -122,7 +123,7 @@ func NewMuxRelay(cfg *MuxRelayConfig) (*MuxRelay, error) {
 		c.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.Addr.Port())
 	}
 	if c.Sockets <= 0 {
-		c.Sockets = 1
+		c.Sockets = runtime.GOMAXPROCS(0)
 	}
 	switch {
 	case c.Pace == 0:
