@@ -165,6 +165,8 @@ func (s *muxSocket) run() {
 			return
 		}
 		if err != nil || s.rerr != 0 {
+			// An error the socket keeps returning must not spin the worker.
+			time.Sleep(max(r.pace, time.Millisecond))
 			continue
 		}
 		n := s.rn
