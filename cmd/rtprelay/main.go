@@ -2,7 +2,8 @@
 // the media relay benchmarks' process under test (see package
 // media/ngrelay). -mode relay runs media.Relay on the shared
 // epoll/recvmmsg poller, relay-goroutines the same with a goroutine per
-// socket, plain the plain Go forwarder. SIGINT or SIGTERM ends it after
+// socket, relay-shared every call on one shared port (media.MuxRelay:
+// recvmmsg/sendmmsg over many calls), plain the plain Go forwarder. SIGINT or SIGTERM ends it after
 // writing the profiles asked for.
 package main
 
@@ -18,23 +19,27 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/parkway/parkway/media"
 	"github.com/parkway/parkway/media/ngrelay"
 )
 
 func main() {
 	ngAddr := flag.String("ng", "127.0.0.1:22222", "UDP `address` of the ng control listener")
 	mediaAddr := flag.String("media", "127.0.0.1", "`IP` the calls' RTP sockets bind to")
-	mode := flag.String("mode", string(ngrelay.ModeRelay), "relay, relay-goroutines or plain")
+	mode := flag.String("mode", string(ngrelay.ModeRelay), "relay, relay-goroutines, relay-shared or plain")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to `file` on exit")
+	var shared media.MuxRelayConfig
+	flag.DurationVar(&shared.Pace, "pace", 0, "relay-shared: wait after a read that did not fill a batch (0: media.DefaultMuxPace, negative: none)")
+	flag.IntVar(&shared.Sockets, "sockets", 0, "relay-shared: sockets sharing the port (0: GOMAXPROCS)")
 	flag.Parse()
-	if err := run(*ngAddr, *mediaAddr, *mode, *cpuProfile, *memProfile); err != nil {
+	if err := run(*ngAddr, *mediaAddr, *mode, *cpuProfile, *memProfile, &shared); err != nil {
 		fmt.Fprintln(os.Stderr, "rtprelay:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ngAddr, mediaAddr, modeName, cpuProfile, memProfile string) error {
+func run(ngAddr, mediaAddr, modeName, cpuProfile, memProfile string, shared *media.MuxRelayConfig) error {
 	m, err := ngrelay.ParseMode(modeName)
 	if err != nil {
 		return err
@@ -47,7 +52,7 @@ func run(ngAddr, mediaAddr, modeName, cpuProfile, memProfile string) error {
 	if err != nil {
 		return fmt.Errorf("-media: %w", err)
 	}
-	srv, err := ngrelay.NewServer(m, ip)
+	srv, err := ngrelay.NewServerShared(m, ip, shared)
 	if err != nil {
 		return err
 	}

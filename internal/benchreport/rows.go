@@ -40,15 +40,18 @@ var Rows = append(parkRows(),
 	relayRow("CPU per packet at %d calls (µs)", 100, "cpu-µs/packet", "rtpengine (userspace)", "rtpengine", ""),
 	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "plain Go UDP forwarder", "plain", "≤ 0.5× plain forwarder"),
 	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "rtpengine (userspace)", "rtpengine", ""),
+	Row{Paths[1], "CPU per packet at 100 calls (µs), a socket per call (media.Relay)",
+		Ref{"BenchmarkRelayProcesses/target=relay/calls=100", "cpu-µs/packet"},
+		"plain Go UDP forwarder", Ref{"BenchmarkRelayProcesses/target=plain/calls=100", "cpu-µs/packet"}, ""},
 	relayRow("added latency p99 at %d calls (µs, the direct hop's p99 as anchor)", 100, "p99-µs", "direct UDP, no relay", "direct", ""),
 	relayRow("loss at %d calls (%%)", 100, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
 	relayRow("loss at %d calls (%%)", 1000, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
 	relayRow("memory per call at %d calls (MiB)", 500, "MiB/call", "rtpengine (userspace)", "rtpengine", ""),
 	Row{Paths[1], "max concurrent calls at < 0.1 % loss, < 1 % late (RTP ⇄ RTP, separate load process)",
-		Ref{"BenchmarkRelayProcesses/target=relay/summary", "max-calls"},
+		Ref{"BenchmarkRelayProcesses/target=" + relayTarget + "/summary", "max-calls"},
 		"rtpengine (userspace)", Ref{"BenchmarkRelayProcesses/target=rtpengine/summary", "max-calls"}, "≥ 1,000"},
 	Row{Paths[1], "CPU growth 100 → 1,000 calls (1 = linear)",
-		Ref{"BenchmarkRelayProcesses/target=relay/summary", "cpu-growth-vs-linear"},
+		Ref{"BenchmarkRelayProcesses/target=" + relayTarget + "/summary", "cpu-growth-vs-linear"},
 		"rtpengine (userspace)", Ref{"BenchmarkRelayProcesses/target=rtpengine/summary", "cpu-growth-vs-linear"}, ""},
 	Row{Paths[1], "loss at 100 concurrent calls through the gateway (%)",
 		Ref{"BenchmarkCallsGatewayLoad/calls=100", "lost-%"}, "", Ref{}, "< 0.1 % at ≥ 1,000 calls"},
@@ -83,11 +86,15 @@ func parkRows() []Row {
 	return rows
 }
 
+// relayTarget is the relay benchmark's target reported as Parkway's relay:
+// media.MuxRelay, every call on one shared port (ngrelay mode relay-shared).
+const relayTarget = "relay-shared"
+
 // relayRow is a path-2 row from the relay benchmark (media/rtpload's
 // BenchmarkRelayProcesses): Parkway's relay at calls concurrent calls against target.
 func relayRow(quantity string, calls int, metric, anchorName, target, goal string) Row {
 	at := func(t string) Ref {
 		return Ref{fmt.Sprintf("BenchmarkRelayProcesses/target=%s/calls=%d", t, calls), metric}
 	}
-	return Row{Paths[1], fmt.Sprintf(quantity, calls), at("relay"), anchorName, at(target), goal}
+	return Row{Paths[1], fmt.Sprintf(quantity, calls), at(relayTarget), anchorName, at(target), goal}
 }

@@ -11,9 +11,11 @@
 // c= address and m=audio port and rewritten the same way; anything else
 // in it passes through.
 //
-// [Server] serves the protocol in one of two modes: [ModeRelay] gives each
+// [Server] serves the protocol in one of these modes: [ModeRelay] gives each
 // call a [media.Relay] (the Bridge's RTP path on the shared epoll/recvmmsg
-// poller), [ModePlain] a plain Go UDP forwarder — a goroutine per socket
+// poller), [ModeRelayShared] puts every call on one shared port (a
+// [media.MuxRelay]: recvmmsg/sendmmsg over many calls, calls told apart by
+// their peers' addresses), [ModePlain] a plain Go UDP forwarder — a goroutine per socket
 // doing ReadFrom then WriteTo, no checks and no rewriting — the floor the
 // relay is measured against. [Client] is the load generator's side.
 package ngrelay

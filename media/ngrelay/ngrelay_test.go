@@ -69,7 +69,7 @@ func TestSDPAudioAddrAndRewrite(t *testing.T) {
 // mode, sends RTP both ways through it and deletes it; bad commands get
 // error replies and change nothing.
 func TestServerRelaysACall(t *testing.T) {
-	for _, mode := range []Mode{ModeRelay, ModeRelayGoroutines, ModePlain} {
+	for _, mode := range []Mode{ModeRelay, ModeRelayGoroutines, ModeRelayShared, ModePlain} {
 		t.Run(string(mode), func(t *testing.T) {
 			srv, err := NewServer(mode, netip.MustParseAddr("127.0.0.1"))
 			if err != nil {
@@ -132,8 +132,19 @@ func TestServerRelaysACall(t *testing.T) {
 			}
 			toB, err1 := SDPAudioAddr(forCallee)
 			toA, err2 := SDPAudioAddr(forCaller)
-			if err1 != nil || err2 != nil || toA == toB || toA == addrPort(caller) {
+			// On the shared port both parties send to the one address.
+			if err1 != nil || err2 != nil || (toA == toB) != (mode == ModeRelayShared) || toA == addrPort(caller) {
 				t.Fatalf("relay addresses %v (%v), %v (%v)", toA, err1, toB, err2)
+			}
+			if mode == ModeRelayShared {
+				// The source address is what tells calls apart: a second
+				// call cannot claim the caller's.
+				if _, err := c.Offer(ctx, "call-2", "a", AudioSDP(addrPort(caller), 1)); err == nil || !strings.Contains(err.Error(), "in use") {
+					t.Fatalf("a second call offered the first call's address: %v", err)
+				}
+				if n := srv.Calls(); n != 1 {
+					t.Fatalf("%d calls after a refused offer, want 1", n)
+				}
 			}
 			pkt := []byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 'h', 'i'}
 			roundTrip(t, caller, toA, callee, pkt)

@@ -20,6 +20,9 @@ const (
 	// ModeRelayGoroutines: a media.Relay per call with a goroutine per
 	// socket, as every Bridge read before the poller.
 	ModeRelayGoroutines Mode = "relay-goroutines"
+	// ModeRelayShared: every call on one shared port, a media.MuxRelay
+	// (recvmmsg/sendmmsg over the calls, one socket per core).
+	ModeRelayShared Mode = "relay-shared"
 	// ModePlain: the plain Go forwarder, a goroutine per socket doing
 	// ReadFrom then WriteTo; no checks, no rewriting. The floor.
 	ModePlain Mode = "plain"
@@ -28,10 +31,10 @@ const (
 // ParseMode accepts the names above.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ModeRelay, ModeRelayGoroutines, ModePlain:
+	case ModeRelay, ModeRelayGoroutines, ModeRelayShared, ModePlain:
 		return m, nil
 	}
-	return "", fmt.Errorf("ngrelay: unknown mode %q (want %s, %s or %s)", s, ModeRelay, ModeRelayGoroutines, ModePlain)
+	return "", fmt.Errorf("ngrelay: unknown mode %q (want %s, %s, %s or %s)", s, ModeRelay, ModeRelayGoroutines, ModeRelayShared, ModePlain)
 }
 
 // maxCalls bounds the calls one Server holds, so a client that never
@@ -50,6 +53,7 @@ type call interface {
 type Server struct {
 	mode      Mode
 	mediaAddr netip.Addr
+	shared    *media.MuxRelay // ModeRelayShared's port
 
 	mu    sync.Mutex
 	calls map[string]call
@@ -57,13 +61,31 @@ type Server struct {
 
 // NewServer makes a Server whose calls' sockets bind to mediaAddr.
 func NewServer(mode Mode, mediaAddr netip.Addr) (*Server, error) {
+	return NewServerShared(mode, mediaAddr, nil)
+}
+
+// NewServerShared is NewServer with the shared port's configuration for
+// ModeRelayShared (nil: defaults; its Addr's IP is mediaAddr).
+func NewServerShared(mode Mode, mediaAddr netip.Addr, shared *media.MuxRelayConfig) (*Server, error) {
 	if _, err := ParseMode(string(mode)); err != nil {
 		return nil, err
 	}
 	if !mediaAddr.IsValid() {
 		return nil, errors.New("ngrelay: no media address")
 	}
-	return &Server{mode: mode, mediaAddr: mediaAddr, calls: map[string]call{}}, nil
+	s := &Server{mode: mode, mediaAddr: mediaAddr, calls: map[string]call{}}
+	if mode == ModeRelayShared {
+		var err error
+		var cfg media.MuxRelayConfig
+		if shared != nil {
+			cfg = *shared
+		}
+		cfg.Addr = netip.AddrPortFrom(mediaAddr, cfg.Addr.Port())
+		if s.shared, err = media.NewMuxRelay(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Calls is the number of calls held.
@@ -143,11 +165,17 @@ func (s *Server) do(cmd, res map[string]any) error {
 		if name == "answer" {
 			side = 1
 		}
-		c, err := s.call(id, name == "offer")
+		c, created, err := s.call(id, name == "offer")
 		if err != nil {
 			return err
 		}
 		if err := c.setPeer(side, peer); err != nil {
+			if created { // a refused offer leaves no call behind
+				s.mu.Lock()
+				delete(s.calls, id)
+				s.mu.Unlock()
+				_ = c.close()
+			}
 			return err
 		}
 		// The SDP goes to the other party: it sends to the other side.
@@ -171,33 +199,35 @@ func (s *Server) do(cmd, res map[string]any) error {
 }
 
 // call finds the call id, making it on an offer.
-func (s *Server) call(id string, create bool) (call, error) {
+func (s *Server) call(id string, create bool) (c call, created bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.calls[id]; c != nil {
-		return c, nil
+		return c, false, nil
 	}
 	if !create {
-		return nil, fmt.Errorf("unknown call-id %q", id)
+		return nil, false, fmt.Errorf("unknown call-id %q", id)
 	}
 	if len(s.calls) >= maxCalls {
-		return nil, fmt.Errorf("%d calls already", maxCalls)
+		return nil, false, fmt.Errorf("%d calls already", maxCalls)
 	}
-	var c call
-	var err error
 	switch s.mode {
 	case ModePlain:
 		c, err = newPlainCall(s.mediaAddr)
+	case ModeRelayShared:
+		var mc *media.MuxCall
+		mc, err = s.shared.NewCall()
+		c = sharedCall{mc, s.shared.Addr()}
 	default:
 		var r *media.Relay
 		r, err = media.NewRelay(&media.RelayConfig{Addr: s.mediaAddr, GoroutineReaders: s.mode == ModeRelayGoroutines})
 		c = relayCall{r}
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.calls[id] = c
-	return c, nil
+	return c, true, nil
 }
 
 // Close deletes every call.
@@ -210,6 +240,9 @@ func (s *Server) Close() error {
 	for _, c := range calls {
 		errs = append(errs, c.close())
 	}
+	if s.shared != nil {
+		errs = append(errs, s.shared.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -220,6 +253,17 @@ func (c relayCall) setPeer(side int, a netip.AddrPort) error {
 	return c.r.SetPeer(side, a, false)
 }
 func (c relayCall) close() error { return c.r.Close() }
+
+// sharedCall is a call on the shared port: both sides' address is the
+// port's.
+type sharedCall struct {
+	c    *media.MuxCall
+	port netip.AddrPort
+}
+
+func (c sharedCall) addr(int) netip.AddrPort                  { return c.port }
+func (c sharedCall) setPeer(side int, a netip.AddrPort) error { return c.c.SetPeer(side, a) }
+func (c sharedCall) close() error                             { return c.c.Close() }
 
 // plainCall is the plain Go forwarder: what arrives on one side's socket
 // leaves the other's toward that side's peer, byte for byte, from

@@ -37,6 +37,8 @@ import (
 //   - target=relay-goroutines: media.Relay with a goroutine per socket;
 //   - target=relay: media.Relay on the shared epoll/recvmmsg poller, the
 //     path every Bridge's SIP side now takes;
+//   - target=relay-shared: every call on one shared port (media.MuxRelay:
+//     one recvmmsg and one sendmmsg carry the packets of many calls);
 //   - target=rtpengine: rtpengine's userspace forwarding (no kernel
 //     module), installed by scripts/install-rtpengine.sh when missing.
 //
@@ -52,7 +54,7 @@ import (
 const (
 	envCalls    = "MEDIA_RELAY_CALLS"    // comma-separated call counts; default 100,1000
 	envSeconds  = "MEDIA_RELAY_SECONDS"  // measured seconds per run; default 10
-	envTargets  = "MEDIA_RELAY_TARGETS"  // default direct,plain,relay-goroutines,relay,rtpengine
+	envTargets  = "MEDIA_RELAY_TARGETS"  // default direct,plain,relay-goroutines,relay,relay-shared,rtpengine
 	envProfiles = "MEDIA_RELAY_PROFILES" // directory for the relays' pprof profiles; default -test.outputdir when set
 	envRepeat   = "MEDIA_RELAY_REPEAT"   // runs of each target at each count, interleaved; default 1
 )
@@ -76,7 +78,7 @@ func BenchmarkRelayProcesses(b *testing.B) {
 		secs = v[0]
 	}
 	calls := envList(envCalls, []int{100, 1000})
-	targets := strings.Split(cmp.Or(os.Getenv(envTargets), "direct,plain,relay-goroutines,relay,rtpengine"), ",")
+	targets := strings.Split(cmp.Or(os.Getenv(envTargets), "direct,plain,relay-goroutines,relay,relay-shared,rtpengine"), ",")
 	profiles := cmp.Or(os.Getenv(envProfiles), outputDir())
 	repeat := 1
 	if v := envList(envRepeat, nil); len(v) > 0 {
