@@ -42,6 +42,13 @@
 // SDP is G.711 only (PCMU 0, PCMA 8) plus telephone-event, built and parsed with
 // pion/sdp (sdp.go).
 //
+// # Adoption
+//
+// In a cluster (issue #11) a DialogSink (Manager.SetDialogSink) hears every change of an
+// established call as a DialogRecord, and User.Adopt carries on a call of a gateway that
+// died from its record: a re-INVITE in the same dialog offering the adopter's media
+// (adopt.go).
+//
 // # Concurrency
 //
 // Manager.mu guards the user, dialog and watcher tables and the active pool. Each user
