@@ -157,7 +157,7 @@ func (d *DR) renew(ctx context.Context, l *lease, now time.Time) {
 // the buckets, its death would stall them for Raft's election timeout (4–9 s), longer
 // than the lease. Only with clustered embedded nodes.
 func (d *DR) shedStreamLeadership(ctx context.Context) {
-	for _, stream := range []string{"", "KV_" + bucketPhase, "KV_" + bucketLease, "KV_" + bucketGateways} {
+	for _, stream := range []string{"", "KV_" + bucketPhase, "KV_" + bucketLease, "KV_" + bucketGateways, "KV_" + bucketDialogs} {
 		if d.node.leadsStream(ctx, stream) {
 			if err := d.node.stepDown(ctx, stream); err != nil {
 				d.log.Debug("cluster: stream leader step-down", "stream", stream, "error", err)
