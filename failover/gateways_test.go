@@ -315,7 +315,7 @@ func (g *threeGateways) phoneAt(name, user string) interface {
 	Close()
 } {
 	g.t.Helper()
-	return g.phoneOn(name, user)
+	return g.tabOn(name, user)
 }
 
 // buyTicket is a host backend's POST /api/tickets on gw1.
