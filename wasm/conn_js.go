@@ -209,7 +209,12 @@ func wsURL() string {
 // accepted the session, which resets the backoff.
 func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	ws, err := dialSocket(dctx, wsURL())
+	// The socket the start-up script opened while main.wasm compiled, if any
+	// (early_js.go); if it failed to open, a new one at once rather than after a backoff.
+	ws, authSent, err := dialEarly(dctx, sess.Token)
+	if ws == nil {
+		ws, err = dialSocket(dctx, wsURL())
+	}
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
@@ -249,8 +254,10 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 		}
 	}()
 
-	if err := c.write(ws, "", &signaling.Auth{Token: sess.Token}); err != nil {
-		return false, err
+	if !authSent { // else the start-up script sent it, and the welcome may be waiting
+		if err := c.write(ws, "", &signaling.Auth{Token: sess.Token}); err != nil {
+			return false, err
+		}
 	}
 
 	interval := defaultHeartbeat
