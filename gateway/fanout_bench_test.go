@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -32,6 +33,11 @@ import (
 // gateway alone. The gateway's own CPU and allocation profiles are this process's:
 // -cpuprofile and -memprofile (under -outputdir) never include the clients.
 //
+// Beside the latencies it reports the CPU time each side spends per phase change
+// (getrusage): gw-cpu-ms is this process's (the gateway's, plus an idle test harness),
+// swarm-cpu-ms the client process's. On a shared machine they move far less than the
+// latencies, and their sum over the cores available bounds the latency from below.
+//
 // Each b.N iteration is one phase change; p50/p99 are over the iterations, so run with
 // e.g. -benchtime=50x for a meaningful p99:
 //
@@ -41,13 +47,16 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			f := fanoutFixtureFor(b, n)
 			lat := make([]time.Duration, 0, b.N)
+			var gwCPU, swarmCPU time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				d, err := f.round()
+				d, cpu, err := f.round()
 				if err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, d)
+				gwCPU += cpu.gateway
+				swarmCPU += cpu.swarm
 			}
 			b.StopTimer()
 			slices.Sort(lat)
@@ -55,6 +64,8 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
 			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 			b.ReportMetric(f.perClient/1024, "KiB/client")
+			b.ReportMetric(ms(gwCPU)/float64(b.N), "gw-cpu-ms")
+			b.ReportMetric(ms(swarmCPU)/float64(b.N), "swarm-cpu-ms")
 		})
 	}
 }
@@ -68,6 +79,9 @@ func memInUse() int64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// roundCPU is the CPU time each process spent on one round.
+type roundCPU struct{ gateway, swarm time.Duration }
 
 // percentile of sorted durations, nearest rank.
 func percentile(sorted []time.Duration, p int) time.Duration {
@@ -90,6 +104,8 @@ type fanoutFixture struct {
 	stdin   io.WriteCloser
 	stdout  *bufio.Reader
 	phase   int // index into signaling.Phases of the current phase
+	// swarmCPU is the client process's CPU time as of its last "done".
+	swarmCPU time.Duration
 	// perClient is the gateway's heap and stack growth per connected client, in bytes.
 	perClient float64
 }
@@ -138,9 +154,13 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 		f.close()
 		b.Fatal(err)
 	}
-	if line, err := f.stdout.ReadString('\n'); err != nil || line != "ready\n" {
+	line, err := f.stdout.ReadString('\n')
+	if err == nil {
+		f.swarmCPU, err = swarmLine(line, "ready")
+	}
+	if err != nil {
 		f.close()
-		b.Fatalf("client swarm: %q %v", line, err)
+		b.Fatalf("client swarm: %v", err)
 	}
 	if got := f.g.Sessions(); got != n {
 		f.close()
@@ -151,23 +171,44 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 	return f
 }
 
-// round changes the phase and returns how long until the last client had it. The
-// swarm is told which phase to count first, so arming it is not measured.
-func (f *fanoutFixture) round() (time.Duration, error) {
+// round changes the phase and returns how long until the last client had it, and the
+// CPU time both sides spent on it. The swarm is told which phase to count first, so
+// arming it is not measured.
+func (f *fanoutFixture) round() (time.Duration, roundCPU, error) {
 	f.phase = (f.phase + 1) % len(signaling.Phases)
 	p := signaling.Phases[f.phase]
 	if _, err := io.WriteString(f.stdin, string(p)+"\n"); err != nil {
-		return 0, err
+		return 0, roundCPU{}, err
 	}
 	if line, err := f.stdout.ReadString('\n'); err != nil || line != "armed\n" {
-		return 0, fmt.Errorf("swarm: %q %v", line, err)
+		return 0, roundCPU{}, fmt.Errorf("swarm: %q %v", line, err)
 	}
+	cpu0 := cpuTime(0)
 	start := time.Now()
 	f.g.ctl.set(p)
-	if line, err := f.stdout.ReadString('\n'); err != nil || line != "done\n" {
-		return 0, fmt.Errorf("swarm: %q %v", line, err)
+	line, err := f.stdout.ReadString('\n')
+	took := time.Since(start)
+	gw := cpuTime(0) - cpu0
+	if err != nil {
+		return 0, roundCPU{}, fmt.Errorf("swarm: %v", err)
 	}
-	return time.Since(start), nil
+	swarm, err := swarmLine(line, "done")
+	if err != nil {
+		return 0, roundCPU{}, err
+	}
+	cpu := roundCPU{gateway: gw, swarm: swarm - f.swarmCPU}
+	f.swarmCPU = swarm
+	return took, cpu, nil
+}
+
+// swarmLine parses the swarm's "WORD CPU-NANOSECONDS" line.
+func swarmLine(line, word string) (time.Duration, error) {
+	got, ns, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || got != word || err != nil {
+		return 0, fmt.Errorf("swarm said %q, want %q and its CPU time", line, word)
+	}
+	return time.Duration(n), nil
 }
 
 func (f *fanoutFixture) close() {

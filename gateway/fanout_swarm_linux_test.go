@@ -23,7 +23,8 @@ import (
 // runSwarm is the child side of BenchmarkFanout (TestMain runs it when PARKWAY_SWARM is
 // set): it connects n websocket clients, prints "ready" once each has its first state,
 // then for every phase read from stdin prints "armed", and "done" once every client has
-// read a state with that phase. EOF on stdin closes the clients.
+// read a state with that phase; "ready" and "done" carry the CPU time the process has
+// used so far, in nanoseconds. EOF on stdin closes the clients.
 //
 // The clients cost as little as they can, since they share the machine's CPUs with
 // the gateway they measure: after a plain HTTP upgrade and the auth frame, every
@@ -71,13 +72,13 @@ func runSwarm() int {
 		return 1
 	}
 	<-first
-	fmt.Println("ready")
+	fmt.Println("ready", int64(cpuTime(0)))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		r := s.arm(signaling.Phase(in.Text()))
 		fmt.Println("armed")
 		<-r
-		fmt.Println("done")
+		fmt.Println("done", int64(cpuTime(0)))
 	}
 	return 0
 }

@@ -135,7 +135,13 @@ func (s *Session) pushStates() {
 		return
 	}
 	for _, st := range states {
-		if !s.write(st.frame) {
+		ok := false
+		if st.wire != nil && s.upgraded != nil {
+			ok = s.writeWire(st.wire) // wire.go
+		} else {
+			ok = s.write(st.frame)
+		}
+		if !ok {
 			return // the connection is closed; the reader fails and the writer ends the session
 		}
 	}

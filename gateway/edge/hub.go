@@ -23,8 +23,9 @@ type hub struct {
 	key      stateKey
 	gen      uint64
 	// frames caches the encoded state of generation gen per call-state focus: each
-	// distinct State is encoded once however many sessions receive it.
-	frames map[signaling.CallState][]byte
+	// distinct State is encoded once however many sessions receive it, and framed for
+	// the wire once per fan-out (wire nil until then).
+	frames map[signaling.CallState]pendingState
 	// writers counts the fan-out's workers (fanout.go), including any left behind in a
 	// write a client does not take; closed (set by close) starts no more of them.
 	writers sync.WaitGroup
@@ -63,7 +64,7 @@ func newHub(initial dr.Snapshot) *hub {
 		snap:     initial,
 		key:      keyOf(initial),
 		gen:      1,
-		frames:   map[signaling.CallState][]byte{},
+		frames:   map[signaling.CallState]pendingState{},
 	}
 }
 
@@ -85,7 +86,7 @@ func (h *hub) publish(s dr.Snapshot) (pushed int) {
 	clear(h.frames)
 	ready := make([]*Session, 0, len(h.sessions))
 	for sess := range h.sessions {
-		if sess.out.queueState(h.gen, h.key.phase, h.frameLocked(sess.focus())) {
+		if sess.out.queueFramed(h.gen, h.wireLocked(sess.focus())) {
 			ready = append(ready, sess)
 		}
 	}
@@ -161,7 +162,7 @@ func (h *hub) greet(s *Session, focus signaling.CallState) {
 
 func (h *hub) frameLocked(focus signaling.CallState) []byte {
 	if f, ok := h.frames[focus]; ok {
-		return f
+		return f.frame
 	}
 	st := signaling.NewState(h.snap.Phase, h.snap.HomePool, h.snap.ActivePool, focus)
 	st.Pools = poolStates(h.snap)
@@ -170,6 +171,18 @@ func (h *hub) frameLocked(focus signaling.CallState) []byte {
 		// A State is plain strings and bools; failing to encode one is a bug.
 		panic("edge: encode state: " + err.Error())
 	}
-	h.frames[focus] = f
+	h.frames[focus] = pendingState{phase: h.key.phase, frame: f}
 	return f
+}
+
+// wireLocked is the state for focus with its wire frame, which a fan-out worker writes
+// as it is (fanout.go): every session with this focus shares the bytes.
+func (h *hub) wireLocked(focus signaling.CallState) pendingState {
+	st, ok := h.frames[focus]
+	if !ok || st.wire == nil {
+		st = pendingState{phase: h.key.phase, frame: h.frameLocked(focus)}
+		st.wire = textFrame(st.frame)
+		h.frames[focus] = st
+	}
+	return st
 }

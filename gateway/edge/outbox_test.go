@@ -75,3 +75,27 @@ func TestOutboxLeavesStatesBehindRepliesToTheWriter(t *testing.T) {
 		t.Fatal("a worker took a state with a close asked for")
 	}
 }
+
+// take reuses the slice it returned the time before (outbox.spare): what a taker holds
+// stays intact until the next take, and every take returns exactly what was pending.
+func TestOutboxTakeReusesTheSpareSlice(t *testing.T) {
+	o := newOutbox(4)
+	o.setState(2, signaling.PhaseNormal, []byte("normal"))
+	o.setState(3, signaling.PhaseOutage, []byte("outage"))
+	first, _ := o.take()
+	o.setState(4, signaling.PhaseFailover, []byte("failover"))
+	if len(first) != 2 || string(first[0].frame) != "normal" || string(first[1].frame) != "outage" {
+		t.Fatalf("first take changed by a later state: %q", first)
+	}
+	second, ok := o.takeStates()
+	if !ok || len(second) != 1 || string(second[0].frame) != "failover" {
+		t.Fatalf("second take %q %v, want failover", second, ok)
+	}
+	o.setState(5, signaling.PhaseNormal, []byte("normal-again"))
+	if string(second[0].frame) != "failover" {
+		t.Fatalf("second take changed by a later state: %q", second)
+	}
+	if third, _ := o.take(); len(third) != 1 || string(third[0].frame) != "normal-again" {
+		t.Fatalf("third take %q, want normal-again", third)
+	}
+}

@@ -35,9 +35,12 @@ type Session struct {
 	srv  *Server
 	conn *websocket.Conn
 	raw  net.Conn // the TCP connection under conn, when the server was given ConnContext
-	out  *outbox
-	id   string
-	log  *slog.Logger
+	// upgraded is the connection conn writes to, as the upgrade handed it over (TLS
+	// included), or nil when unknown; fan-out workers write states on it (wire.go).
+	upgraded net.Conn
+	out      *outbox
+	id       string
+	log      *slog.Logger
 
 	auth   atomic.Int32
 	claims auth.Claims // written by the reader before auth becomes authOK

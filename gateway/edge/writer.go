@@ -134,7 +134,12 @@ func (s *Session) closeUnauthorized(why string) {
 // the connection under a write stuck for PeerTimeout, which makes it fail.
 func (s *Session) write(frame []byte) bool {
 	s.writeStart.Store(time.Now().UnixNano())
-	err := s.conn.Write(context.Background(), websocket.MessageText, frame)
+	return s.wrote(s.conn.Write(context.Background(), websocket.MessageText, frame))
+}
+
+// wrote ends a write that returned err: the watchdog stops watching it, and a failed
+// write closes the connection. It reports whether the write succeeded.
+func (s *Session) wrote(err error) bool {
 	s.writeStart.Store(0)
 	if err != nil {
 		s.log.Debug("write failed", "err", err)

@@ -17,7 +17,8 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, originPatterns [
 	// Native clients may use websocket-level pings and pongs; they count as signs of
 	// life too. The callbacks run inside the reader's Read, after sess is set.
 	var sess *Session
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	rec := &hijackRecorder{ResponseWriter: w}
+	conn, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		OriginPatterns: originPatterns,
 		OnPingReceived: func(context.Context, []byte) bool { sess.seen(); return true },
 		OnPongReceived: func(context.Context, []byte) { sess.seen() },
@@ -27,6 +28,7 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, originPatterns [
 		return
 	}
 	sess = newSession(s, conn)
+	sess.upgraded = rec.conn
 	sess.raw, _ = r.Context().Value(rawConnKey{}).(net.Conn)
 	if !s.track(sess) {
 		// Closing, or filled up since the caller's check.
