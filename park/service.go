@@ -129,7 +129,7 @@ type Service struct {
 	hub   hub
 
 	draining    atomic.Bool
-	openStreams atomic.Int64 // RTP sockets open, for tests that check media is gone
+	openStreams atomic.Int64 // RTP streams open, for tests that check media is gone
 
 	// testBeforeTurn, set by tests before Start, runs as a request reaches its handler
 	// and before it waits for its turn: it stands for sipgo's scheduler delaying one

@@ -25,16 +25,14 @@ import (
 //     it woke — the time a runnable goroutine waits for a CPU, whether the pool's own
 //     work or another process starves it;
 //   - the read-queue delay (queueProbe): how long a datagram the gate sends to the pool's
-//     own UDP socket, and one to the park service's, waits before the read loop reaches it — the time each SIP message
-//     waits in the kernel's queue and for the one goroutine that reads the socket, which
-//     is where a pool past its capacity falls behind first (and then drops datagrams,
-//     failing the calls they belong to).
+//     own UDP socket, and one to the park service's, waits before the read loop reaches
+//     it — the time each SIP message waits in the kernel's queue and for the one
+//     goroutine that reads the socket, which is where a pool past its capacity falls
+//     behind first (and then drops datagrams, failing the calls they belong to).
 //
-// Against them:
-//
-//   - above MaxDelay, new calls are refused: an INVITE outside a dialog that is not a
-//     transfer (no Referred-By) and does not replace a dialog (no Replaces) and is not
-//     for the park service, and a REFER outside a dialog.
+// Above MaxDelay, and for overloadHold after, new calls are refused: an INVITE outside a
+// dialog that is not a transfer (no Referred-By), does not replace a dialog (no
+// Replaces) and is not for the park service, and a REFER outside a dialog.
 //
 // Parks, transfers and retrieves are never refused: they finish calls already taken (a
 // park refused would fail the transfer halfway, a retrieve refused would leave the call
