@@ -58,9 +58,13 @@ var arrivalParser = sip.NewParser()
 // arrivalFilter is the transport's read filter: it runs on the goroutine that reads the
 // UDP socket, in the order datagrams arrive, and tells order about each request before
 // sipgo hands it to a goroutine. TCP reads are stream chunks, not messages, and are
-// left unordered; the pool reaches the service over UDP.
-func arrivalFilter(order *inorder.Queue) sip.TransportReadFilter {
+// left unordered; the pool reaches the service over UDP. probe (Options.ReadProbe) may
+// claim a datagram first.
+func arrivalFilter(order *inorder.Queue, probe func(net.Addr) bool) sip.TransportReadFilter {
 	return func(props sip.TransportReadProps, data []byte) ([]byte, error) {
+		if props.Transport == "UDP" && probe != nil && probe(props.RemoteAddr) {
+			return nil, nil
+		}
 		if props.Transport != "UDP" || len(data) < 8 || string(data[:8]) == "SIP/2.0 " {
 			return data, nil
 		}

@@ -3,57 +3,56 @@ package park
 import (
 	"math/rand/v2"
 	"net"
-	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/parkway/parkway/media/g711"
 )
 
-// stream is the park service's end of one call's RTP: its own UDP socket (the
-// port our SDP announces, so the peer's symmetric RTP sees the port it sends
-// to), a reader that drains and counts what the peer sends, and — once play
-// is called — a place in the process's one music-on-hold sender (player).
+// stream is the park service's end of one call's RTP: a place on the process's one
+// media socket for its IP (mediaSocket: the port our SDP announces, shared by every
+// call, so the peer's symmetric RTP sees the port it sends to) and — once play is
+// called — a place in the process's one music-on-hold sender (player), which sends the
+// frames of every playing stream of a socket with one system call (sendmmsg).
 // Music on hold is anchored here, at the pool that parked the call
 // (ARCHITECTURE.md §2).
 type stream struct {
-	conn     *net.UDPConn
-	received atomic.Int64
-	open     *atomic.Int64 // the service's count of open streams
+	sock *mediaSocket
+	open *atomic.Int64 // the service's count of open streams
 
 	mu       sync.Mutex // orders play against close, so no sending starts after close
 	closed   bool
 	playing  bool
 	stopOnce sync.Once
-	wg       sync.WaitGroup
 
 	// Written by play before the stream joins the player, then only by the
 	// player's goroutine.
-	remote netip.AddrPort
+	remote *net.UDPAddr
 	hdr    rtp.Header
 	frames []byte // µ-law or A-law music to loop; nil: silence
 	quiet  byte   // the silence byte of the payload type
 	pos    int
-	sendMu sync.Mutex // held by the player while it sends to this stream
+	sendMu sync.Mutex // held by the player from building this stream's packet until it is sent
 	gone   bool       // guarded by sendMu: closed, the player skips it
 }
 
 func newStream(ip net.IP, open *atomic.Int64) (*stream, error) {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	ms, err := acquireMediaSocket(ip)
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{conn: c, open: open}
 	open.Add(1)
-	s.wg.Add(1)
-	go s.drain()
-	return s, nil
+	return &stream{sock: ms, open: open}, nil
 }
 
-func (s *stream) localAddr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPAddr) }
+func (s *stream) localAddr() *net.UDPAddr { return s.sock.conn.LocalAddr().(*net.UDPAddr) }
 
 // play starts sending music (µ-law, looped) to remote as payload type pt,
 // one 160-sample frame every 20 ms (RFC 3551 §4.5). A nil music sends
@@ -65,7 +64,8 @@ func (s *stream) play(remote *net.UDPAddr, pt uint8, music []byte) {
 		return
 	}
 	s.playing = true
-	s.remote = remote.AddrPort()
+	r := *remote
+	s.remote = &r
 	s.hdr = rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: uint16(rand.Uint32()),
 		Timestamp: rand.Uint32(), SSRC: rand.Uint32(), Marker: true}
 	s.quiet = 0xff // µ-law zero
@@ -79,13 +79,16 @@ func (s *stream) play(remote *net.UDPAddr, pt uint8, music []byte) {
 	musicPlayer.add(s)
 }
 
-// sendFrame sends the stream's next 20 ms frame; only the player calls it.
-// buf holds at least one packet (12 + 160 bytes).
-func (s *stream) sendFrame(buf []byte) {
+// rtpPacketSize is one packet of music: a 12-byte RTP header and 20 ms of G.711.
+const rtpPacketSize = 12 + 160
+
+// nextFrame writes the stream's next 20 ms packet into buf (rtpPacketSize bytes) and
+// returns its length, 0 if it has none; only the player calls it.
+func (s *stream) nextFrame(buf []byte) int {
 	const frame = 160
 	n, err := s.hdr.MarshalTo(buf)
 	if err != nil {
-		return
+		return 0
 	}
 	payload := buf[n : n+frame]
 	switch {
@@ -100,21 +103,10 @@ func (s *stream) sendFrame(buf []byte) {
 			s.pos = (s.pos + k) % len(s.frames)
 		}
 	}
-	_, _ = s.conn.WriteToUDPAddrPort(buf[:n+frame], s.remote)
 	s.hdr.Marker = false
 	s.hdr.SequenceNumber++
 	s.hdr.Timestamp += frame
-}
-
-func (s *stream) drain() {
-	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := s.conn.ReadFromUDP(buf); err != nil {
-			return
-		}
-		s.received.Add(1)
-	}
+	return n + frame
 }
 
 func (s *stream) close() {
@@ -126,10 +118,87 @@ func (s *stream) close() {
 		if playing {
 			musicPlayer.remove(s) // returns once the player is done with s
 		}
-		s.conn.Close()
-		s.wg.Wait()
+		s.sock.release()
 		s.open.Add(-1)
 	})
+}
+
+// mediaSocket is the one UDP socket of the process for the park service's RTP on one
+// IP, shared by every stream on it: a call needs no port of its own (what the peers
+// send is only drained and counted), and one socket lets the player send every call's
+// music on hold with one sendmmsg a batch instead of one sendto a packet. It is opened
+// by the first stream on its IP and closed with the last.
+type mediaSocket struct {
+	conn     *net.UDPConn
+	batch    batchWriter
+	key      string
+	refs     int // streams using it; guarded by mediaSockets.mu
+	received atomic.Int64
+	drained  sync.WaitGroup
+}
+
+// batchWriter sends several datagrams with one system call (golang.org/x/net's
+// WriteBatch: sendmmsg on Linux, one sendmsg each elsewhere).
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+var mediaSockets = struct {
+	mu sync.Mutex
+	m  map[string]*mediaSocket
+}{m: map[string]*mediaSocket{}}
+
+func acquireMediaSocket(ip net.IP) (*mediaSocket, error) {
+	key := ip.String()
+	mediaSockets.mu.Lock()
+	defer mediaSockets.mu.Unlock()
+	if ms := mediaSockets.m[key]; ms != nil {
+		ms.refs++
+		return ms, nil
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return nil, err
+	}
+	// Many calls' RTP arrives here; a burst must not be lost while the drain waits for
+	// a CPU (the kernel caps this at net.core.rmem_max).
+	_ = c.SetReadBuffer(1 << 20)
+	ms := &mediaSocket{conn: c, key: key, refs: 1}
+	if ip.To4() != nil {
+		ms.batch = ipv4.NewPacketConn(c)
+	} else {
+		ms.batch = ipv6.NewPacketConn(c)
+	}
+	mediaSockets.m[key] = ms
+	ms.drained.Add(1)
+	go ms.drain()
+	return ms, nil
+}
+
+// release gives up one stream's use of ms; the last one closes it.
+func (ms *mediaSocket) release() {
+	mediaSockets.mu.Lock()
+	ms.refs--
+	last := ms.refs == 0
+	if last {
+		delete(mediaSockets.m, ms.key)
+	}
+	mediaSockets.mu.Unlock()
+	if last {
+		ms.conn.Close()
+		ms.drained.Wait()
+	}
+}
+
+func (ms *mediaSocket) drain() {
+	defer ms.drained.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := ms.conn.ReadFromUDP(buf); err != nil {
+			return
+		}
+		ms.received.Add(1)
+	}
 }
 
 // alaws caches the A-law copy of each music (a service's, read once at New), so
@@ -150,7 +219,8 @@ func alawOf(music []byte) []byte {
 // player is the one paced sender of music on hold in the process: every 20 ms it sends
 // the next frame of every playing stream, from one goroutine, instead of one goroutine
 // and timer per parked call (which cost more than the packets themselves: profile in
-// pool/BENCHMARKS.md). It runs while any stream plays and ends when none does.
+// pool/BENCHMARKS.md), and the frames of one socket's streams go out in batches of up to
+// maxBatch with one sendmmsg each. It runs while any stream plays and ends when none does.
 //
 // The player never holds its own lock while sending: it sends from a snapshot of the
 // streams, taken again only when one came or went.
@@ -174,8 +244,8 @@ func (p *player) add(s *stream) {
 	}
 }
 
-// remove takes s out; once it returns the player no longer touches s or its socket
-// (it waits, at most, for the one packet being sent to s right now).
+// remove takes s out; once it returns the player no longer touches s and sends it
+// nothing (it waits, at most, for the batch holding s's packet to be sent).
 func (p *player) remove(s *stream) {
 	s.sendMu.Lock()
 	s.gone = true
@@ -188,8 +258,10 @@ func (p *player) remove(s *stream) {
 
 func (p *player) loop() {
 	const interval = 20 * time.Millisecond
-	buf := make([]byte, 12+160)
-	var snapshot []*stream
+	var (
+		snapshot []*stream
+		batch    playerBatch
+	)
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -207,16 +279,23 @@ func (p *player) loop() {
 			for s := range p.streams {
 				snapshot = append(snapshot, s)
 			}
+			// Streams of one socket next to each other, so they go out in one batch.
+			slices.SortFunc(snapshot, func(a, b *stream) int { return strings.Compare(a.sock.key, b.sock.key) })
 			p.dirty = false
 		}
 		p.mu.Unlock()
 		for _, s := range snapshot {
-			s.sendMu.Lock()
-			if !s.gone {
-				s.sendFrame(buf)
+			if batch.full() || len(batch.streams) > 0 && batch.streams[0].sock != s.sock {
+				batch.send()
 			}
-			s.sendMu.Unlock()
+			s.sendMu.Lock() // until the batch with its packet is sent: see remove
+			if s.gone {
+				s.sendMu.Unlock()
+				continue
+			}
+			batch.add(s)
 		}
+		batch.send()
 		// Pace on absolute deadlines so scheduling jitter does not accumulate.
 		next = next.Add(interval)
 		if d := time.Until(next); d > 0 {
@@ -226,4 +305,55 @@ func (p *player) loop() {
 			timer.Reset(0)
 		}
 	}
+}
+
+// playerBatch is the packets of up to maxBatch streams of one socket, sent with one
+// WriteBatch. Each stream in it stays locked (sendMu) until it is sent.
+type playerBatch struct {
+	streams []*stream
+	msgs    []ipv4.Message
+	bufs    [][]byte // one packet buffer per message, reused
+}
+
+const maxBatch = 128
+
+func (b *playerBatch) full() bool { return len(b.streams) == maxBatch }
+
+func (b *playerBatch) add(s *stream) {
+	i := len(b.streams)
+	if i == len(b.bufs) {
+		b.bufs = append(b.bufs, make([]byte, rtpPacketSize))
+		b.msgs = append(b.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+	}
+	n := s.nextFrame(b.bufs[i])
+	if n == 0 {
+		s.sendMu.Unlock()
+		return
+	}
+	b.msgs[i].Buffers[0] = b.bufs[i][:n]
+	b.msgs[i].Addr = s.remote
+	b.streams = append(b.streams, s)
+}
+
+// send writes the batch (what the kernel does not take in one call is written by the
+// next) and unlocks its streams. A packet that cannot be sent is dropped, as RTP over
+// UDP is anyway.
+func (b *playerBatch) send() {
+	if len(b.streams) == 0 {
+		return
+	}
+	w := b.streams[0].sock.batch
+	for off := 0; off < len(b.streams); {
+		n, err := w.WriteBatch(b.msgs[off:len(b.streams)], 0)
+		if err != nil || n <= 0 {
+			n = 1 // skip the packet the kernel refused (e.g. an unreachable address)
+		}
+		off += n
+	}
+	for i, s := range b.streams {
+		b.msgs[i].Addr = nil
+		s.sendMu.Unlock()
+	}
+	clear(b.streams)
+	b.streams = b.streams[:0]
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// per Start (see OrbitStore). Claims survive Stop only if the store
 	// keeps them.
 	Orbits OrbitStore
+	// ReadProbe, when set, sees the source of every UDP datagram first, on the
+	// goroutine that reads the socket; a datagram it returns true for is dropped. The
+	// pool's overload gate measures how long datagrams wait to be read this way.
+	ReadProbe func(from net.Addr) bool
 	// TestPickupTimeout, when set, replaces Config.PickupTimeout without its
 	// 10 s minimum. For tests only: production configs go through Validate.
 	TestPickupTimeout time.Duration
@@ -125,7 +129,7 @@ type Service struct {
 	hub   hub
 
 	draining    atomic.Bool
-	openStreams atomic.Int64 // RTP sockets open, for tests that check media is gone
+	openStreams atomic.Int64 // RTP streams open, for tests that check media is gone
 
 	// testBeforeTurn, set by tests before Start, runs as a request reaches its handler
 	// and before it waits for its turn: it stands for sipgo's scheduler delaying one
@@ -209,11 +213,14 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("park: listen %s: %w", listen, err)
 	}
+	// One goroutine reads every datagram: a burst that arrives while it waits for a CPU
+	// must queue, not be dropped (the kernel caps this at net.core.rmem_max).
+	_ = udp.SetReadBuffer(1 << 20)
 	order := inorder.New(inorder.Options{})
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.opt.Name),
 		sipgo.WithUserAgentHostname(s.opt.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log),
-			sip.WithTransportLayerReadFilter(arrivalFilter(order))),
+			sip.WithTransportLayerReadFilter(arrivalFilter(order, s.opt.ReadProbe))),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(s.log)))
 	if err != nil {
 		udp.Close()

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parkway/parkway/sip/sipnet"
 )
@@ -70,6 +71,31 @@ func TestDemoConfigsOn(t *testing.T) {
 
 	if _, _, err := DemoConfigsOn("192.0.2.1", 0, 0); err == nil { // TEST-NET-1: no address of this host
 		t.Error("an address not on this host gave ports")
+	}
+}
+
+// TestParseConfigOverload: the overload key's three forms — left out (the default
+// guard), a maxDelay, off.
+func TestParseConfigOverload(t *testing.T) {
+	base := "name: pool-a\nlisten: 127.0.0.1:5070\nusers: [{name: alice, password: x}]\npark: {orbits: [\"7000-7099\"]}\n"
+	for _, c := range []struct {
+		yaml string
+		want Overload
+	}{
+		{"", Overload{}},
+		{"overload: {maxDelay: 30ms, retryAfter: 3s}\n", Overload{MaxDelay: 30 * time.Millisecond, RetryAfter: 3 * time.Second}},
+		{"overload: {off: true}\n", Overload{Off: true}},
+	} {
+		cfg, err := ParseConfig([]byte(base+c.yaml), "")
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		if cfg.Overload != c.want {
+			t.Errorf("%q: overload %+v, want %+v", c.yaml, cfg.Overload, c.want)
+		}
+	}
+	if _, err := ParseConfig([]byte(base+"overload: {maxDelay: soon}\n"), ""); err == nil || !strings.Contains(err.Error(), "overload.maxDelay") {
+		t.Errorf("a bad maxDelay: %v, want an error naming overload.maxDelay", err)
 	}
 }
 

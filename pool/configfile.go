@@ -43,7 +43,7 @@ import (
 //	digestAlgorithms: [SHA-256, MD5]   # optional; this order is the default
 //	authenticateCalls: true            # optional, the default: 407 digest on calls from our users
 //	floodLimit: {perSecond: 500, burst: 1000}   # optional; requests per source IP, excess 503
-//	overload: {maxDelay: 30ms, retryAfter: 2s}  # optional, off by default: refuse new calls 503 when behind
+//	overload: {maxDelay: 30ms, retryAfter: 2s}  # optional: refuse new calls 503 when behind (default: only when busy, 100ms; {off: true}: never)
 type fileConfig struct {
 	Name       string       `yaml:"name"`
 	Domain     string       `yaml:"domain"`
@@ -91,11 +91,12 @@ type fileFlood struct {
 type fileOverload struct {
 	MaxDelay   string `yaml:"maxDelay"`
 	RetryAfter string `yaml:"retryAfter"`
+	Off        bool   `yaml:"off"`
 }
 
 // config reads the durations; a bad one is an error naming its key.
 func (o fileOverload) config(errs *fileErrors) Overload {
-	var out Overload
+	out := Overload{Off: o.Off}
 	for _, f := range []struct {
 		key, v string
 		to     *time.Duration

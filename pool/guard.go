@@ -28,6 +28,9 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 	if props.Transport != "UDP" {
 		return data, nil
 	}
+	if n.ping != nil && n.ping.arrived(props.RemoteAddr) {
+		return nil, nil // the overload gate's ping, noted
+	}
 	if len(data) <= 4 {
 		return data, nil // CRLF keep-alives, handled by sipgo
 	}
@@ -83,10 +86,11 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 // 503 costs the pool no state, and its To tag lets readFilter drop the ACK that follows.
 func (n *node) refuseStateless(req *sip.Request, e *sipError, to net.Addr) {
 	res := e.response(req)
-	if h := res.To(); h != nil {
-		if _, ok := h.Params.Get("tag"); !ok {
-			h.Params.Add("tag", floodTagPrefix+sip.GenerateTagN(8))
-		}
+	if h := res.To(); h != nil && !inDialog(req) {
+		// Our own tag replaces the one sipgo made up (a UUID), so the ACK for this 503
+		// is known as such and dropped — relayed, it would reach the callee as an ACK
+		// for a call it never saw.
+		h.Params.Add("tag", floodTagPrefix+sip.GenerateTagN(8))
 	}
 	if _, err := n.udp.WriteTo([]byte(res.String()), to); err != nil {
 		n.log.Debug("flood reply failed", "error", err)

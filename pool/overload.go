@@ -2,8 +2,10 @@ package pool
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -16,56 +18,171 @@ import (
 // is made for it, so a pool past its capacity sheds calls instead of failing the ones it
 // took halfway through (issue #12).
 //
-// "Behind" is measured, not guessed from counters: a probe goroutine asks to wake every
-// 10 ms and notes how late it woke. That lateness is the time a runnable goroutine waits
-// for a CPU — the time each SIP message waits before it is handled — whether the pool's
-// own work or another process starves it. Its moving average (about 100 ms) is compared
-// with MaxDelay:
+// "Behind" is measured, not guessed from counters, by two signals every 10 ms, each a
+// moving average over about 100 ms, and the worse of them is compared with MaxDelay:
 //
-//   - above MaxDelay, new calls are refused: an INVITE outside a dialog that is not a
-//     transfer (no Referred-By) and does not replace a dialog (no Replaces) and is not
-//     for the park service, and a REFER outside a dialog;
-//   - above twice MaxDelay, every INVITE outside a dialog but those with Replaces is
-//     refused, parks and retrieves too (a retrieve refused leaves the call parked, to be
-//     retrieved again after Retry-After).
+//   - the scheduling delay: a probe goroutine asks to wake every 10 ms and notes how late
+//     it woke — the time a runnable goroutine waits for a CPU, whether the pool's own
+//     work or another process starves it;
+//   - the read-queue delay (queueProbe): how long a datagram the gate sends to the pool's
+//     own UDP socket, and one to the park service's, waits before the read loop reaches
+//     it — the time each SIP message waits in the kernel's queue and for the one
+//     goroutine that reads the socket, which is where a pool past its capacity falls
+//     behind first (and then drops datagrams, failing the calls they belong to).
+//
+// Above MaxDelay, and for overloadHold after, new calls are refused: an INVITE outside a
+// dialog that is not a transfer (no Referred-By), does not replace a dialog (no
+// Replaces) and is not for the park service, and a REFER outside a dialog.
+//
+// Parks, transfers and retrieves are never refused: they finish calls already taken (a
+// park refused would fail the transfer halfway, a retrieve refused would leave the call
+// waiting on its orbit), and they are what frees the pool again.
 //
 // In-dialog requests, ACK, CANCEL, BYE, OPTIONS (health probes must get through) and the
 // peer pool's and park service's own requests are never refused: they finish work
-// already taken. Off unless MaxDelay is set (the seed has no such limit); the refusals
-// are stateless over UDP, answered from the read loop like the flood limit's.
+// already taken. On by default as a guard that only a pool busy with its own work trips
+// (Overload.MaxDelay); the refusals are stateless over UDP, answered from the read loop
+// like the flood limit's.
 type Overload struct {
-	// MaxDelay is the scheduling delay (moving average) beyond which new calls are
-	// refused; 0 turns admission control off. 20–50 ms suits a pool whose calls must
-	// not notice; the benchmark uses 30 ms.
+	// MaxDelay is the delay (the worse moving average of the two) beyond which new calls
+	// are refused, whatever makes the pool late. 20–50 ms suits a pool whose calls must
+	// not notice; the benchmark uses 30 ms. 0 keeps the default guard: new calls are
+	// refused when the delay passes DefaultMaxDelay while the pool itself keeps a CPU
+	// busy (DefaultBusyCPU) — its own work, not a neighbour's, is what makes it late.
 	MaxDelay time.Duration
 	// RetryAfter is the Retry-After of the refusals; default 2 s.
 	RetryAfter time.Duration
+	// Off turns admission control off, the default guard too.
+	Off bool
 }
 
-// overloadGate measures the pool's scheduling delay and decides admissions.
+// The default guard (Overload with no MaxDelay): refuse new calls once messages wait
+// DefaultMaxDelay while the pool's own CPU time over the same 100 ms is at least
+// DefaultBusyCPU of one CPU. A pool starved by other processes on a shared machine (a
+// test run, say) is late without being busy, and keeps admitting: only a pool past its
+// own capacity sheds, before it fails calls it took.
+const (
+	DefaultMaxDelay = 100 * time.Millisecond
+	DefaultBusyCPU  = 0.8
+)
+
+// overloadGate measures the pool's delays and decides admissions.
 type overloadGate struct {
 	max, retryAfter time.Duration
-	delay           atomic.Int64 // moving average, ns
+	busy            float64      // > 0: refuse only while the process uses this many CPUs
+	cpu             atomic.Int64 // the process's CPU use (moving average), in thousandths of a CPU
+	delay           atomic.Int64 // the worse of the two moving averages below, ns
+	sched, queue    atomic.Int64 // scheduling delay and read-queue delay (moving averages), ns
 	refused         atomic.Int64
+
+	holdUntil atomic.Int64 // nanotime until which new calls stay refused (overloadHold)
 }
 
 func newOverloadGate(o Overload) *overloadGate {
-	if o.MaxDelay <= 0 {
+	if o.Off {
 		return nil
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = 2 * time.Second
 	}
+	if o.MaxDelay <= 0 {
+		return &overloadGate{max: DefaultMaxDelay, busy: DefaultBusyCPU, retryAfter: o.RetryAfter}
+	}
 	return &overloadGate{max: o.MaxDelay, retryAfter: o.RetryAfter}
 }
 
-// probe measures until ctx ends.
-func (g *overloadGate) probe(ctx context.Context) {
+// udpReadBuffer is the receive buffer asked for the pool's SIP socket: with it, a pool
+// falling behind shows as read-queue delay, which the gate answers with 503s, rather
+// than as datagrams lost. The park service asks for the same (park.Service.Start).
+const udpReadBuffer = 1 << 20
+
+// gateEpoch is the origin of the gate's monotonic clock (nanotime).
+var gateEpoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(gateEpoch)) + 1 } // never 0: 0 means "none"
+
+// queueProbe is the pool's second signal: a datagram the gate sends to one of its own
+// SIP sockets (the pool's, the park service's) every 10 ms, and the time until that
+// socket's read loop gets to it. That is how long
+// every SIP message waits in the socket's receive queue and for the one goroutine that
+// reads it — a backlog the scheduling delay does not see (one busy reader keeps one CPU
+// busy and the other free) and which, left to grow, ends in the kernel dropping
+// datagrams and the calls they belong to failing halfway.
+type queueProbe struct {
+	conn   *net.UDPConn // the gate's own socket; its address marks the pings
+	target *net.UDPAddr // the SIP socket measured
+	from   *net.UDPAddr
+
+	// The monotonic time the outstanding ping was sent (0: none outstanding) and the
+	// delay the last one that arrived measured.
+	sent, last atomic.Int64
+	avg        float64 // moving average of the delay; only the gate's probe loop uses it
+}
+
+// newQueueProbe opens a ping socket for the UDP listener at target; pings go over the
+// loopback when it listens on every address.
+func newQueueProbe(target *net.UDPAddr) (*queueProbe, error) {
+	to := *target
+	if to.IP == nil || to.IP.IsUnspecified() {
+		to.IP = net.IPv4(127, 0, 0, 1)
+		if target.IP != nil && target.IP.To4() == nil {
+			to.IP = net.IPv6loopback
+		}
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: to.IP})
+	if err != nil {
+		return nil, err
+	}
+	return &queueProbe{conn: c, target: &to, from: c.LocalAddr().(*net.UDPAddr)}, nil
+}
+
+// arrived is the read loop's check of each datagram: true for the probe's ping, whose
+// arrival it notes (the caller drops it: it is not SIP).
+func (q *queueProbe) arrived(addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || ua.Port != q.from.Port || !ua.IP.Equal(q.from.IP) {
+		return false
+	}
+	if sent := q.sent.Swap(0); sent != 0 {
+		q.last.Store(nanotime() - sent)
+	}
+	return true
+}
+
+var pingPayload = []byte("\r\n\r\n")
+
+// measure folds the probe's latest sample into its moving average and sends the next
+// ping when the last one has arrived; it returns the average.
+func (q *queueProbe) measure() float64 {
+	// The last ping's delay, or — still unread — its age so far: a read loop that has
+	// stopped keeping up counts from the moment it did.
+	sample := float64(q.last.Load())
+	if sent := q.sent.Load(); sent != 0 {
+		sample = float64(nanotime() - sent)
+	} else {
+		// Noted before it is sent: the read loop may get to it at once.
+		q.sent.Store(nanotime())
+		if _, err := q.conn.WriteToUDP(pingPayload, q.target); err != nil {
+			q.sent.Store(0)
+		}
+	}
+	q.avg += (sample - q.avg) / 10
+	return q.avg
+}
+
+// probe measures until ctx ends: every 10 ms it notes how late its own timer woke (the
+// scheduling delay) and takes a sample of each read queue (the pool's SIP socket, the
+// park service's), whose sockets it closes when it ends.
+func (g *overloadGate) probe(ctx context.Context, queues ...*queueProbe) {
 	const every = 10 * time.Millisecond
+	for _, q := range queues {
+		defer q.conn.Close()
+	}
 	t := time.NewTimer(every)
 	defer t.Stop()
 	want := time.Now().Add(every)
-	var avg float64
+	var sched, cpu float64
+	cpu0, wall0 := processCPU(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -75,26 +192,59 @@ func (g *overloadGate) probe(ctx context.Context) {
 			if late < 0 {
 				late = 0
 			}
-			// Exponential moving average over about ten samples (100 ms): one slow
+			// Exponential moving averages over about ten samples (100 ms): one slow
 			// wake-up is not an overload, a run of them is.
-			avg += (late - avg) / 10
-			g.delay.Store(int64(avg))
+			sched += (late - sched) / 10
+			var queue float64
+			for _, q := range queues {
+				queue = max(queue, q.measure())
+			}
+			if g.busy > 0 {
+				c, w := processCPU(), time.Now()
+				if dw := w.Sub(wall0); dw > 0 {
+					cpu += (float64(c-cpu0)/float64(dw) - cpu) / 10
+				}
+				cpu0, wall0 = c, w
+				g.cpu.Store(int64(cpu * 1000))
+			}
+			g.sched.Store(int64(sched))
+			g.queue.Store(int64(queue))
+			g.delay.Store(int64(max(sched, queue)))
+			if g.behind() {
+				g.holdUntil.Store(nanotime() + int64(overloadHold))
+			}
 			want = now.Add(every)
 			t.Reset(every)
 		}
 	}
 }
 
-// level is 0 (admit all), 1 (refuse new calls) or 2 (refuse parks and retrieves too).
-func (g *overloadGate) level() int {
-	d := time.Duration(g.delay.Load())
-	switch {
-	case d > 2*g.max:
-		return 2
-	case d > g.max:
-		return 1
+// overloadHold is how long new calls stay refused after the delay was last over the
+// limit. A call taken now still costs the pool work seconds later (a park's transfer,
+// its retrieve), so a door that opened the moment the queue drained would let in a
+// new wave on top of that work and fall behind again; this keeps it shut through the
+// refused callers' Retry-After's first half.
+const overloadHold = time.Second
+
+// behind reports whether the measured delay is over the limit (and, for the default
+// guard, the pool itself busy).
+func (g *overloadGate) behind() bool {
+	return time.Duration(g.delay.Load()) > g.max && (g.busy == 0 || float64(g.cpu.Load())/1000 >= g.busy)
+}
+
+// overloaded reports whether new calls are refused now: the pool is behind, or was
+// within overloadHold.
+func (g *overloadGate) overloaded() bool {
+	return g.behind() || nanotime() < g.holdUntil.Load()
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
 	}
-	return 0
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // admitOverload refuses req when the pool is overloaded and req starts new work.
@@ -109,11 +259,10 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 	if to := req.To(); to == nil || to.Params.Has("tag") {
 		return nil // in a dialog
 	}
-	lvl := g.level()
-	if lvl == 0 || req.GetHeader("Replaces") != nil {
+	if !g.overloaded() || req.GetHeader("Replaces") != nil {
 		return nil
 	}
-	if lvl == 1 && req.Method == sip.INVITE {
+	if req.Method == sip.INVITE {
 		user := req.Recipient.User
 		if req.GetHeader("Referred-By") != nil || user == parkwire.ParkUser || n.ownsOrbit(user) {
 			return nil
@@ -123,6 +272,8 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 	e := &sipError{Code: 503, Reason: "Overloaded", RetryAfter: g.retryAfter}
 	e.Headers = []sip.Header{n.warning("pool overloaded: messages wait " +
 		strconv.FormatInt(time.Duration(g.delay.Load()).Milliseconds(), 10) + " ms to be handled (limit " +
-		strconv.FormatInt(g.max.Milliseconds(), 10) + " ms)")}
+		strconv.FormatInt(g.max.Milliseconds(), 10) + " ms; " +
+		strconv.FormatInt(time.Duration(g.queue.Load()).Milliseconds(), 10) + " ms in the read queue, " +
+		strconv.FormatInt(time.Duration(g.sched.Load()).Milliseconds(), 10) + " ms for a CPU)")}
 	return e
 }

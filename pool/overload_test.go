@@ -1,7 +1,9 @@
 package pool
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -9,11 +11,24 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// TestOverloadLevels: the gate is off without MaxDelay, refuses new calls above it and
-// parks and retrieves too above twice it.
-func TestOverloadLevels(t *testing.T) {
-	if g := newOverloadGate(Overload{}); g != nil {
-		t.Fatal("admission control is on without maxDelay")
+// TestOverloadThreshold: the gate is off only when asked, refuses new calls above
+// MaxDelay, and the default guard only while the pool itself keeps a CPU busy.
+func TestOverloadThreshold(t *testing.T) {
+	if g := newOverloadGate(Overload{Off: true}); g != nil {
+		t.Fatal("admission control is on with off: true")
+	}
+	def := newOverloadGate(Overload{})
+	if def == nil || def.max != DefaultMaxDelay {
+		t.Fatalf("default guard %+v, want one at %v", def, DefaultMaxDelay)
+	}
+	def.delay.Store(int64(time.Second))
+	def.cpu.Store(300) // 0.3 CPU: late because of others
+	if def.overloaded() {
+		t.Error("default guard refuses calls while the pool is late but not busy")
+	}
+	def.cpu.Store(1500)
+	if !def.overloaded() {
+		t.Error("default guard admits calls while the pool is late and busy")
 	}
 	g := newOverloadGate(Overload{MaxDelay: 30 * time.Millisecond})
 	if g.retryAfter != 2*time.Second {
@@ -21,18 +36,18 @@ func TestOverloadLevels(t *testing.T) {
 	}
 	for _, c := range []struct {
 		delay time.Duration
-		want  int
-	}{{0, 0}, {30 * time.Millisecond, 0}, {31 * time.Millisecond, 1}, {60 * time.Millisecond, 1}, {61 * time.Millisecond, 2}} {
+		want  bool
+	}{{0, false}, {30 * time.Millisecond, false}, {31 * time.Millisecond, true}, {time.Second, true}} {
 		g.delay.Store(int64(c.delay))
-		if got := g.level(); got != c.want {
-			t.Errorf("delay %v: level %d, want %d", c.delay, got, c.want)
+		if got := g.overloaded(); got != c.want {
+			t.Errorf("delay %v: overloaded %v, want %v", c.delay, got, c.want)
 		}
 	}
 }
 
-// TestOverloadAdmits: which requests an overloaded pool refuses, at each level. New work
-// is refused; what finishes work already taken (in-dialog requests, Replaces, OPTIONS,
-// ACK, BYE) never is; parks, transfers and retrieves only at the second level.
+// TestOverloadAdmits: which requests an overloaded pool refuses. New calls are refused;
+// what finishes work already taken (in-dialog requests, Replaces, OPTIONS, ACK, BYE,
+// parks, transfers and retrieves) never is, however far behind the pool is.
 func TestOverloadAdmits(t *testing.T) {
 	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	cfg.Overload = Overload{MaxDelay: 30 * time.Millisecond, RetryAfter: 3 * time.Second}
@@ -59,22 +74,22 @@ func TestOverloadAdmits(t *testing.T) {
 	cases := []struct {
 		name   string
 		req    *sip.Request
-		refuse [3]bool // at level 0, 1, 2
+		refuse [2]bool // at rest, overloaded
 	}{
-		{"new call", req("INVITE", "bob", "", ""), [3]bool{false, true, true}},
-		{"REFER outside a dialog", req("REFER", "bob", "", "Refer-To: <sip:park@pool-a>\r\n"), [3]bool{false, true, true}},
-		{"park by transfer", req("INVITE", "park", "", "Referred-By: <sip:alice@pool-a>\r\n"), [3]bool{false, false, true}},
-		{"directed park", req("INVITE", "7005", "", "Referred-By: <sip:alice@pool-a>\r\n"), [3]bool{false, false, true}},
-		{"retrieve", req("INVITE", "7005", "", ""), [3]bool{false, false, true}},
-		{"transfer to a user", req("INVITE", "carol", "", "Referred-By: <sip:park@pool-a>\r\n"), [3]bool{false, false, true}},
-		{"INVITE with Replaces", req("INVITE", "carol", "", "Replaces: c9;to-tag=x;from-tag=y\r\n"), [3]bool{false, false, false}},
-		{"re-INVITE", req("INVITE", "bob", "b", ""), [3]bool{false, false, false}},
-		{"REFER in a dialog", req("REFER", "bob", "b", "Refer-To: <sip:park@pool-a>\r\n"), [3]bool{false, false, false}},
-		{"BYE", req("BYE", "bob", "b", ""), [3]bool{false, false, false}},
-		{"OPTIONS", req("OPTIONS", "pool-a", "", ""), [3]bool{false, false, false}},
-		{"REGISTER", req("REGISTER", "alice", "", ""), [3]bool{false, false, false}},
+		{"new call", req("INVITE", "bob", "", ""), [2]bool{false, true}},
+		{"REFER outside a dialog", req("REFER", "bob", "", "Refer-To: <sip:park@pool-a>\r\n"), [2]bool{false, true}},
+		{"park by transfer", req("INVITE", "park", "", "Referred-By: <sip:alice@pool-a>\r\n"), [2]bool{false, false}},
+		{"directed park", req("INVITE", "7005", "", "Referred-By: <sip:alice@pool-a>\r\n"), [2]bool{false, false}},
+		{"retrieve", req("INVITE", "7005", "", ""), [2]bool{false, false}},
+		{"transfer to a user", req("INVITE", "carol", "", "Referred-By: <sip:park@pool-a>\r\n"), [2]bool{false, false}},
+		{"INVITE with Replaces", req("INVITE", "carol", "", "Replaces: c9;to-tag=x;from-tag=y\r\n"), [2]bool{false, false}},
+		{"re-INVITE", req("INVITE", "bob", "b", ""), [2]bool{false, false}},
+		{"REFER in a dialog", req("REFER", "bob", "b", "Refer-To: <sip:park@pool-a>\r\n"), [2]bool{false, false}},
+		{"BYE", req("BYE", "bob", "b", ""), [2]bool{false, false}},
+		{"OPTIONS", req("OPTIONS", "pool-a", "", ""), [2]bool{false, false}},
+		{"REGISTER", req("REGISTER", "alice", "", ""), [2]bool{false, false}},
 	}
-	for lvl, delay := range []time.Duration{0, 40 * time.Millisecond, 80 * time.Millisecond} {
+	for lvl, delay := range []time.Duration{0, time.Second} {
 		p.overload.delay.Store(int64(delay))
 		for _, c := range cases {
 			e := n.admitOverload(c.req)
@@ -107,6 +122,11 @@ func TestOverloadRefusesOverUDP(t *testing.T) {
 		if strings.HasPrefix(msg, "SIP/2.0 503 Overloaded") {
 			if !strings.Contains(msg, "\r\nRetry-After: 2") || !strings.Contains(msg, "pool overloaded") {
 				t.Fatalf("503 without Retry-After 2 or the Warning:\n%s", msg)
+			}
+			// The tag that lets the read loop drop the ACK for it, not relay it to the
+			// callee as an ACK for a call it never saw.
+			if !strings.Contains(msg, ";tag="+floodTagPrefix) {
+				t.Fatalf("503 without the pool's own To tag:\n%s", msg)
 			}
 			break
 		}
@@ -146,4 +166,68 @@ func readMessage(t *testing.T, c interface {
 		return ""
 	}
 	return string(buf[:n])
+}
+
+// TestOverloadQueueProbe: the gate's pings reach the read loops of the pool's socket
+// and the park service's (which consume them: they are not SIP) and measure how long
+// those take to get to them; a read loop that gets to none — a socket nobody reads —
+// counts as behind by the ping's age, so new calls are refused.
+func TestOverloadQueueProbe(t *testing.T) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.Overload = Overload{MaxDelay: time.Hour} // measure only
+	p := startPool(t, cfg, Options{})
+	p.mu.Lock()
+	n := p.node
+	p.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.ping.last.Load() == 0 || p.parkPing.Load().last.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("pings not read within 10 s: pool's %v, park service's %v", n.ping.last.Load(), p.parkPing.Load().last.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g := p.overload
+	t.Logf("read-queue delay %v, scheduling delay %v", time.Duration(g.queue.Load()), time.Duration(g.sched.Load()))
+
+	deaf, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.Close()
+	q, err := newQueueProbe(deaf.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := newOverloadGate(Overload{MaxDelay: 30 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); stalled.probe(ctx, q) }()
+	defer func() { cancel(); <-done }()
+	deadline = time.Now().Add(10 * time.Second)
+	for !stalled.overloaded() {
+		if time.Now().After(deadline) {
+			t.Fatalf("a read loop that reads nothing still counts as keeping up after 10 s (read-queue delay %v)",
+				time.Duration(stalled.queue.Load()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if q.last.Load() != 0 {
+		t.Error("a ping nobody read was counted as arrived")
+	}
+}
+
+// TestOverloadHold: once behind, the gate keeps new calls out for overloadHold after
+// the delay is back under the limit, then lets them in again.
+func TestOverloadHold(t *testing.T) {
+	g := newOverloadGate(Overload{MaxDelay: 30 * time.Millisecond})
+	g.delay.Store(int64(time.Second))
+	g.holdUntil.Store(nanotime() + int64(overloadHold)) // what the probe does when behind
+	g.delay.Store(0)
+	if !g.overloaded() {
+		t.Error("the door opened the moment the delay was back under the limit")
+	}
+	g.holdUntil.Store(nanotime() - 1)
+	if g.overloaded() {
+		t.Error("the door stayed shut after the hold")
+	}
 }

@@ -39,6 +39,11 @@ func (p *Pool) parkService(host string) (*park.Service, error) {
 		Outbound: p.addr,
 		// Tests (and only tests) may shorten the pickup timeout below Lync's 10 s.
 		TestPickupTimeout: p.opt.testPickupTimeout,
+		// The overload gate's read-queue ping to the service's socket (overload.go).
+		ReadProbe: func(from net.Addr) bool {
+			q := p.parkPing.Load()
+			return q != nil && q.arrived(from)
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -31,7 +31,8 @@ type Pool struct {
 	bindings BindingStore
 	nonces   *nonces
 	flood    *floodGate
-	overload *overloadGate // nil: admission control off (overload.go)
+	overload *overloadGate              // nil: admission control off (overload.go)
+	parkPing atomic.Pointer[queueProbe] // the gate's ping to the park service's socket
 	throttle *authThrottle
 	tls      *tlsMaterial // nil without a TLS section
 
@@ -309,6 +310,7 @@ type node struct {
 	tlsL   net.Listener   // nil without TLS
 	order  *inorder.Queue // in-dialog requests, in the order they were read
 	park   *park.Service
+	ping   *queueProbe      // the overload gate's read-queue ping; nil without the gate
 	elems  []netip.AddrPort // the peer's and park's addresses (trust.go)
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -328,6 +330,10 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: listen %s: %w", p.cfg.Name, addr, err)
 	}
+	// One goroutine reads every datagram of the pool: a burst that arrives while it waits
+	// for a CPU must queue, not be dropped (the kernel's default, ≈ 200 KB, holds about a
+	// hundred SIP messages). The kernel caps it at net.core.rmem_max.
+	_ = udp.SetReadBuffer(udpReadBuffer)
 	la := udp.LocalAddr().(*net.UDPAddr)
 	n = &node{
 		pool:  p,
@@ -410,10 +416,25 @@ func startNode(ctx context.Context, p *Pool, addr string) (n *node, err error) {
 		}()
 	}
 	if g := p.overload; g != nil {
+		// The read queues of the pool's socket and the park service's; without a ping
+		// socket the gate still has the other signals.
+		var queues []*queueProbe
+		if n.ping, err = newQueueProbe(udp.LocalAddr().(*net.UDPAddr)); err == nil {
+			queues = append(queues, n.ping)
+		} else {
+			n.log.Warn("overload: no read-queue probe", "error", err)
+		}
+		if pa, perr := net.ResolveUDPAddr("udp", ps.Addr()); perr == nil {
+			if q, qerr := newQueueProbe(pa); qerr == nil {
+				p.parkPing.Store(q)
+				queues = append(queues, q)
+			}
+		}
+		err = nil
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			g.probe(n.ctx)
+			g.probe(n.ctx, queues...)
 		}()
 	}
 	n.wg.Add(4)

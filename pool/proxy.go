@@ -74,6 +74,22 @@ func (n *node) looped(req *sip.Request) bool {
 // same 1300 bytes.
 const maxUDPRequest = 1300
 
+// wireSize is the length of req on the wire, counted as sipgo writes it out without
+// building the text (which the transport does once more when it sends).
+func wireSize(req *sip.Request) int {
+	var n byteCount
+	req.StringWrite(&n)
+	return int(n)
+}
+
+// byteCount is an io.StringWriter that only counts.
+type byteCount int
+
+func (c *byteCount) WriteString(s string) (int, error) {
+	*c += byteCount(len(s))
+	return len(s), nil
+}
+
 // noBuild is a client request option that leaves the request as built: sipgo's default
 // would fill in headers a proxy must not change.
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
@@ -100,7 +116,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		return
 	}
 	fwd := n.forwardCopy(req, t)
-	if t.transport == "UDP" && len(fwd.String()) > maxUDPRequest {
+	if t.transport == "UDP" && wireSize(fwd) > maxUDPRequest {
 		// RFC 3261 §18.1.1: a request larger than 1300 bytes, the path MTU being
 		// unknown, goes over a congestion-controlled transport — and sipgo would refuse
 		// to send it over UDP anyway. Every SIP element must implement TCP (§18); pools

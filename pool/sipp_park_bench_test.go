@@ -116,7 +116,7 @@ func (r parkRound) report(b *testing.B) {
 
 // benchMaxDelay is the pool's overload.maxDelay in the benchmark: PARKWAY_BENCH_MAXDELAY,
 // default 30ms ("0" runs without admission control, to see what it prevents; "off" leaves
-// the key out, for a pool binary older than it).
+// the key out: the pool's default guard, or none in a pool binary older than it).
 func benchMaxDelay() string {
 	if v := os.Getenv("PARKWAY_BENCH_MAXDELAY"); v != "" {
 		return v
@@ -147,7 +147,11 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	// every SIPp sends from 127.0.0.1, and what must cap the run is the pool's capacity,
 	// which admission control (overload) guards: beyond it new calls get 503.
 	settings := "authenticateCalls: false\nhttp: " + httpAddr + "\n"
-	if d := benchMaxDelay(); d != "off" {
+	switch d := benchMaxDelay(); d {
+	case "off":
+	case "0":
+		settings += "overload: {off: true}\n"
+	default:
 		settings += "overload: {maxDelay: " + d + "}\n"
 	}
 	pp := startPoolProcessWith(b, "100000-199999", settings, args...)
