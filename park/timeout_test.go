@@ -149,12 +149,21 @@ func TestRetrieveWhileRingingBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextEvent(t, ctx, events, parkwire.StateRingingBack)
-	ring := <-p.alice.Incoming()
+	var ring interface{ Done() <-chan struct{} }
+	select {
+	case ring = <-p.alice.Incoming():
+	case <-ctx.Done():
+		t.Fatal("no ring-back reached alice before the test's deadline")
+	}
 	cp, err := p.carol.Call(ctx, uri(s, "7000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-ring.Done() // the ring-back was cancelled
+	select {
+	case <-ring.Done(): // the ring-back was cancelled
+	case <-ctx.Done():
+		t.Fatal("alice's ring-back was not cancelled by carol's retrieve before the test's deadline")
+	}
 	cb, err := cp.Successor(ctx)
 	if err != nil {
 		t.Fatal(err)
