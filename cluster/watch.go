@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -19,7 +20,8 @@ const watchHeartbeat = 500 * time.Millisecond
 // watchKV calls fn with the latest value of every key of kv matching key (a
 // pattern), then with every change, until ctx ends: kv.Watch's contract without its
 // initial nil, but on an ordered pull consumer with a short heartbeat (watchHeartbeat).
-// It returns the error that kept the consumer from starting.
+// It returns nil when ctx ends, else the error that stopped the watch (the caller
+// watches again).
 func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string, fn func(jetstream.KeyValueEntry)) error {
 	bucket := kv.Bucket()
 	prefix := "$KV." + bucket + "."
@@ -30,6 +32,12 @@ func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue,
 	if err != nil {
 		return err
 	}
+	// Any error the consumer reports (a missed heartbeat, a reset that failed while
+	// the stream elected a leader, no responders) ends this watch, and the caller
+	// starts a new one from the latest values: the ordered consumer's own reset can
+	// fail once and then never retry, leaving a watch silent for good (seen in CI: a
+	// survivor's phase watch stuck for a minute after the leader's SIGKILL).
+	failed := make(chan error, 1)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -40,13 +48,25 @@ func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue,
 			revision: meta.Sequence.Stream, created: meta.Timestamp, delta: meta.NumPending,
 			op: entryOp(m.Headers().Get("KV-Operation"), m.Headers().Get("Nats-Marker-Reason")),
 		})
-	}, jetstream.PullExpiry(2*watchHeartbeat+time.Second), jetstream.PullHeartbeat(watchHeartbeat))
+	}, jetstream.PullExpiry(2*watchHeartbeat+time.Second), jetstream.PullHeartbeat(watchHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}))
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	defer cc.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return fmt.Errorf("watch of %s %s: %w", bucket, key, err)
+	case <-cc.Closed():
+		return fmt.Errorf("watch of %s %s: its consumer stopped", bucket, key)
+	}
 }
 
 // entryOp is the KV operation a message's headers describe, as kv.Watch reads them.
