@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ const watchHeartbeat = 500 * time.Millisecond
 // watchKV calls fn with the latest value of every key of kv matching key (a
 // pattern), then with every change, until ctx ends: kv.Watch's contract without its
 // initial nil, but on an ordered pull consumer with a short heartbeat (watchHeartbeat).
-// It returns the error that kept the consumer from starting.
+// It returns the error that kept the consumer from starting or that it met later.
 func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string, fn func(jetstream.KeyValueEntry)) error {
 	bucket := kv.Bucket()
 	prefix := "$KV." + bucket + "."
@@ -30,6 +31,11 @@ func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue,
 	if err != nil {
 		return err
 	}
+	// failed is the consumer's first error. The ordered consumer recreates itself
+	// after some (a missed heartbeat) but not after others (a request that timed out
+	// while JetStream elected a leader), which left a watch silent for good; any error
+	// ends this watch instead, and watch starts a new one from each key's latest value.
+	failed := make(chan error, 1)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -40,13 +46,23 @@ func watchKV(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue,
 			revision: meta.Sequence.Stream, created: meta.Timestamp, delta: meta.NumPending,
 			op: entryOp(m.Headers().Get("KV-Operation"), m.Headers().Get("Nats-Marker-Reason")),
 		})
-	}, jetstream.PullExpiry(2*watchHeartbeat+time.Second), jetstream.PullHeartbeat(watchHeartbeat))
+	}, jetstream.PullExpiry(2*watchHeartbeat+time.Second), jetstream.PullHeartbeat(watchHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}))
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	defer cc.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return fmt.Errorf("cluster: watching %s %s: %w", bucket, key, err)
+	}
 }
 
 // entryOp is the KV operation a message's headers describe, as kv.Watch reads them.
