@@ -16,7 +16,9 @@
 // renewed for its TTL — NATS does the consensus, we do no voting): it turns the gateways' reports into events — a pool is down only
 // when a majority of the live gateways see it down, users are redirected only when
 // every live gateway reports its own users moved — and writes the phase with a
-// revision check. Every gateway watches the phase key, pushes it to its tabs, and moves
+// revision check; it also makes the automatic failover and failback of
+// dr.Config.AutoFailoverAfter/AutoFailbackAfter, their deadlines kept in the phase
+// record so that a new leader goes on with them. Every gateway watches the phase key, pushes it to its tabs, and moves
 // its own users where the phase wants them. An admin failover or failback on any
 // gateway is a compare-and-set on the phase's revision: of two at once, one gets 409.
 //

@@ -40,9 +40,9 @@ const (
 
 // DRConfig configures a DR.
 type DRConfig struct {
-	// DR names the pools, probes them and moves this gateway's users (its Redirector);
-	// its AutoFailoverAfter and AutoFailbackAfter are not supported in a cluster yet
-	// (NewDR refuses them).
+	// DR names the pools, probes them and moves this gateway's users (its Redirector).
+	// Its AutoFailoverAfter and AutoFailbackAfter are the leader's to apply, with
+	// dr.Controller's rules, to the cluster's phase.
 	DR       dr.Config
 	LeaseTTL time.Duration
 	// ReportTTL and ReportEvery: how old a gateway's report may be and still count,
@@ -108,9 +108,6 @@ type localMove struct {
 // NewDR returns the cluster's DR state for this gateway on node. Nothing runs before
 // Run.
 func NewDR(node *Node, cfg DRConfig) (*DR, error) {
-	if cfg.DR.AutoFailoverAfter > 0 || cfg.DR.AutoFailbackAfter > 0 {
-		return nil, errors.New("cluster: autoFailoverAfter and autoFailbackAfter are not supported with a cluster section yet")
-	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}

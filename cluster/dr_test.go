@@ -64,6 +64,12 @@ func TestOneGatewayOutageFailoverFailback(t *testing.T) {
 // threeGateways runs three DRs on one embedded NATS; homeAddrs overrides a gateway's
 // address for pool-a ("" = the real one).
 func threeGateways(t *testing.T, p pools, homeAddrs [3]string) [3]*gw {
+	return threeGatewaysWith(t, p, homeAddrs, nil)
+}
+
+// threeGatewaysWith is threeGateways with edit, when not nil, applied to every
+// gateway's dr.Config.
+func threeGatewaysWith(t *testing.T, p pools, homeAddrs [3]string, edit func(*dr.Config)) [3]*gw {
 	owner := startNode(t, Config{Name: "gw1"})
 	var gws [3]*gw
 	for i, name := range []string{"gw1", "gw2", "gw3"} {
@@ -71,7 +77,7 @@ func threeGateways(t *testing.T, p pools, homeAddrs [3]string) [3]*gw {
 		if i > 0 {
 			n = sharedNode(t, owner, name)
 		}
-		gws[i] = startDR(t, n, p.config(homeAddrs[i]))
+		gws[i] = startDR(t, n, withTimers(p.config(homeAddrs[i]), edit))
 	}
 	for _, g := range gws {
 		waitUntil(t, g.node.Name()+" sees 3 members", func() bool { return g.d.ClusterStatus().Members == 3 })
@@ -193,26 +199,9 @@ func TestLeaderCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	gws[0].waitFor("failed-over", phaseIs(signaling.PhaseFailedOver))
-	var leader *gw
-	waitUntil(t, "a leader", func() bool {
-		name := gws[0].d.ClusterStatus().Leader
-		for _, g := range gws {
-			if g.node.Name() == name {
-				leader = g
-			}
-		}
-		return leader != nil
-	})
-	before := leader.d.Revision()
-	leader.node.nc.Close() // a crash: no hand-over
+	leader, survivors := crashLeader(t, gws)
 	killed := time.Now()
-	leader.stop()
-	var survivors []*gw
-	for _, g := range gws {
-		if g != leader {
-			survivors = append(survivors, g)
-		}
-	}
+	before := leader.d.Revision()
 	waitUntil(t, "a new leader", func() bool {
 		l := survivors[0].d.ClusterStatus().Leader
 		return l != "" && l != leader.node.Name()

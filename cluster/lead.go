@@ -167,7 +167,9 @@ func (d *DR) shedStreamLeadership(ctx context.Context) {
 }
 
 // lead is the leader's work: turn the live gateways' reports into the machine's
-// events, and write the result with the revision it was computed from. A write that
+// events, make the automatic failover or failback that is due (phaseRecord.autoEvent:
+// its deadline is in the record, so a new leader keeps the old one's), and write the
+// result with the revision it was computed from. A write that
 // loses to a concurrent one (an admin's) is dropped: the watch brings the winner and
 // the next round starts from it.
 func (d *DR) lead(ctx context.Context) {
@@ -215,6 +217,13 @@ func (d *DR) lead(ctx context.Context) {
 			next = n
 		} else {
 			d.log.Error("cluster: redirection finished in an unexpected state", "error", err)
+		}
+	}
+	if e, origin := next.autoEvent(now, d.cfg.DR.AutoFailoverAfter, d.cfg.DR.AutoFailbackAfter); e != "" {
+		if n, err := next.apply(e, now, d.node.Name()+" "+origin); err == nil {
+			next = n
+		} else {
+			d.log.Debug("cluster: automatic transition refused", "event", e, "error", err)
 		}
 	}
 	if next == rec {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/gateway/dr"
+	"github.com/parkway/parkway/signaling"
 )
 
 // phaseRecord is the value of the phase key: the cluster's one DR state. Only the
@@ -22,8 +23,14 @@ type phaseRecord struct {
 	// MoveGen numbers the redirections: it grows whenever State.MovingTo changes, and a
 	// gateway reports which one its users finished.
 	MoveGen uint64 `json:"moveGen"`
-	// By is the gateway and origin of the last change ("gw1 leader", "gw2 admin").
+	// By is the gateway and origin of the last change ("gw1 leader", "gw2 admin",
+	// "gw3 auto-failover").
 	By string `json:"by"`
+	// HomeUpSince is when the cluster last declared the home pool healthy (zero while
+	// it is not): AutoFailbackAfter counts from it, as Since is what AutoFailoverAfter
+	// counts from. Both are in the record, not in the leader's memory, so a new leader
+	// goes on with the deadline the old one had rather than starting it again.
+	HomeUpSince time.Time `json:"homeUpSince,omitzero"`
 }
 
 // apply runs the machine on e and returns the new record, or the machine's refusal.
@@ -40,7 +47,33 @@ func (r phaseRecord) apply(e dr.Event, now time.Time, by string) (phaseRecord, e
 	if next.MovingTo() != r.State.MovingTo() {
 		out.MoveGen++
 	}
+	switch e {
+	case dr.EventHomeUp:
+		out.HomeUpSince = now
+	case dr.EventHomeDown:
+		out.HomeUpSince = time.Time{}
+	}
 	return out, nil
+}
+
+// autoEvent is the automatic transition due at now, if any, and the origin to record
+// it by — dr.Controller's rules for Config.AutoFailbackAfter and AutoFailoverAfter
+// (zero: off), on the record's clock: failback once the home pool has been healthy
+// for failbackAfter after an outage moved users away (never after a planned
+// failover), else failover completed failoverAfter after an outage's redirection
+// ended in phase failover. The deadlines are wall-clock times written by whichever
+// gateway made the change, so the gateways' clocks must agree to well within them.
+func (r phaseRecord) autoEvent(now time.Time, failoverAfter, failbackAfter time.Duration) (dr.Event, string) {
+	s := r.State
+	if failbackAfter > 0 && !s.Planned && s.HomeHealthy && !r.HomeUpSince.IsZero() &&
+		now.Sub(r.HomeUpSince) >= failbackAfter &&
+		(s.Phase == signaling.PhaseFailover && !s.FailoverRequested || s.Phase == signaling.PhaseFailedOver) {
+		return dr.EventFailback, "auto-failback"
+	}
+	if failoverAfter > 0 && s.Phase == signaling.PhaseFailover && !s.FailoverRequested && now.Sub(r.Since) >= failoverAfter {
+		return dr.EventFailover, "auto-failover"
+	}
+	return "", ""
 }
 
 // report is the value of a gateway's key in the gateways bucket: what it sees and

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -396,10 +397,15 @@ func (r *cutRelay) serve() {
 	}
 }
 
+// back relays the pool's answers to client. A read refused (the ICMP port unreachable
+// of a pool that is down) is not the end: the pool may be restarted on its port.
 func (r *cutRelay) back(leg *net.UDPConn, client *net.UDPAddr) {
 	buf := make([]byte, 65536)
 	for {
 		n, err := leg.Read(buf)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			continue
+		}
 		if err != nil {
 			return
 		}

@@ -234,9 +234,6 @@ func Parse(data []byte, dir string) (File, error) {
 		if err := fc.Cluster.Validate(); err != nil {
 			p.bad("cluster", "", "%v", err)
 		}
-		if fc.DR.AutoFailoverAfter > 0 || fc.DR.AutoFailbackAfter > 0 {
-			p.bad("cluster", "", "autoFailoverAfter and autoFailbackAfter are not supported in a cluster yet")
-		}
 	}
 	if err := p.err(); err != nil {
 		return File{}, err
