@@ -329,7 +329,7 @@ test('a call survives the websocket being cut; a call that ended meanwhile is en
   await expectAudio(alice, 'alice before the cut');
 
   // Cut alice's websocket: the page says it is reconnecting, keeps the call, comes back.
-  await ctl.routes[0].close({ code: 1012, reason: 'service restart' });
+  await ctl.routes[ctl.routes.length - 1].close({ code: 1012, reason: 'service restart' });
   await expect(connection(alice)).toHaveAttribute('data-connection', 'reconnecting');
   await expect(liveCallItems(alice)).toHaveCount(1);
   await expect(connection(alice)).toHaveAttribute('data-connection', 'connected', { timeout: 20_000 });
@@ -341,7 +341,7 @@ test('a call survives the websocket being cut; a call that ended meanwhile is en
   // Cut again and keep alice away while bob hangs up (through the API): the gateway no
   // longer has the call when she is back, so her tab ends it and closes its media.
   ctl.refuse = true;
-  await ctl.routes[1].close({ code: 1012, reason: 'service restart' });
+  await ctl.routes[ctl.routes.length - 1].close({ code: 1012, reason: 'service restart' });
   await expect(connection(alice)).toHaveAttribute('data-connection', 'reconnecting');
   const hungUp = await command(bob, 'hangup');
   expect(hungUp, JSON.stringify(hungUp)).toMatchObject({ ok: true });

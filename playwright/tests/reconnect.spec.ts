@@ -68,7 +68,7 @@ test('reconnects after the gateway drops the websocket, showing each attempt', {
   // looked at the page in between.
   ctl.refuse = Number.POSITIVE_INFINITY;
   const dropped = Date.now();
-  await ctl.routes[0].close({ code: 1012, reason: 'service restart' });
+  await ctl.routes[ctl.routes.length - 1].close({ code: 1012, reason: 'service restart' });
 
   await expect(connection(page)).toHaveAttribute('data-connection', 'reconnecting');
   await expect(connection(page)).toContainText('Reconnecting… (attempt 3)', { timeout: 15_000 });
@@ -108,7 +108,7 @@ test('notices a gateway that falls silent without closing, by the heartbeat', as
   expect(ctl.heartbeatMs, 'the welcome names a heartbeat interval').toBeGreaterThan(0);
 
   // From now on nothing the gateway sends reaches the page, and the socket stays open.
-  (ctl.routes[0] as unknown as { __route: { silent: boolean } }).__route.silent = true;
+  (ctl.routes[ctl.routes.length - 1] as unknown as { __route: { silent: boolean } }).__route.silent = true;
   const silentAt = Date.now();
   // The page gives up on the silent socket and opens a new one (the reconnecting state
   // in between can last only milliseconds, so the indicator's history is checked after).
