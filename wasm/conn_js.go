@@ -224,17 +224,7 @@ func wsURL() string {
 func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	url := c.gw.URL()
-	// The socket the start-up script opened while main.wasm compiled, if any
-	// (early_js.go; always to the page's own gateway); if it failed to open, a new one
-	// at once rather than after a backoff.
-	var ws *socket
-	authSent := false
-	if url == wsURL() {
-		ws, authSent, err = dialEarly(dctx, sess.Token)
-	}
-	if ws == nil {
-		ws, err = dialSocket(dctx, url)
-	}
+	ws, err := dialSocket(dctx, url)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
@@ -274,10 +264,8 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 		}
 	}()
 
-	if !authSent { // else the start-up script sent it, and the welcome may be waiting
-		if err := c.write(ws, "", &signaling.Auth{Token: sess.Token}); err != nil {
-			return false, err
-		}
+	if err := c.write(ws, "", &signaling.Auth{Token: sess.Token}); err != nil {
+		return false, err
 	}
 
 	interval := defaultHeartbeat

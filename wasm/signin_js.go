@@ -80,11 +80,7 @@ func signIn(ctx context.Context, user string) (softphone.Session, error) {
 		"credentials": "same-origin",
 		"cache":       "no-store",
 	}
-	req := takeEarlySignIn(user) // the same request, made by the start-up script (early_js.go)
-	if req.IsUndefined() {
-		req = global.Call("fetch", "/api/session", opts)
-	}
-	resp, err := await(ctx, req)
+	resp, err := await(ctx, global.Call("fetch", "/api/session", opts))
 	if err != nil {
 		return softphone.Session{}, fmt.Errorf("sign in: %w", err)
 	}

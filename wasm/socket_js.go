@@ -64,17 +64,19 @@ func dialSocket(ctx context.Context, url string) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openSocket(ctx, ws, nil)
-}
-
-// openSocket takes over the browser's socket ws and returns once it is open. early is
-// what happened to it before (a socket boot started, early_js.go), or nil for a new one.
-func openSocket(ctx context.Context, ws js.Value, early *earlySocket) (*socket, error) {
 	s := &socket{ws: ws, notify: make(chan struct{}, 1)}
 	opened := make(chan struct{}, 1)
 	s.on("open", func(js.Value) { signal(opened) })
 	s.on("message", func(ev js.Value) {
-		b := frameBytes(ev.Get("data"))
+		data := ev.Get("data")
+		var b []byte
+		if data.Type() == js.TypeString {
+			b = []byte(data.String())
+		} else { // binaryType "arraybuffer"
+			arr := js.Global().Get("Uint8Array").New(data)
+			b = make([]byte, arr.Get("length").Int())
+			js.CopyBytesToGo(b, arr)
+		}
 		s.mu.Lock()
 		s.frames = append(s.frames, b)
 		s.mu.Unlock()
@@ -93,20 +95,6 @@ func openSocket(ctx context.Context, ws js.Value, early *earlySocket) (*socket, 
 		signal(s.notify)
 		signal(opened)
 	})
-	if early != nil {
-		// No event can come between the start-up script's handlers and these: the
-		// page runs no JavaScript until this goroutine blocks.
-		s.frames, s.closed = early.frames, early.closed
-		if early.opened {
-			// It opened: a close since then is the link's end, which Read reports
-			// after the frames that came before it.
-			signal(opened)
-			return s, nil
-		}
-		if s.closed != nil {
-			signal(opened)
-		}
-	}
 	select {
 	case <-opened:
 	case <-ctx.Done():
@@ -123,18 +111,6 @@ func openSocket(ctx context.Context, ws js.Value, early *earlySocket) (*socket, 
 		return nil, fmt.Errorf("the websocket did not open: %w", closed)
 	}
 	return s, nil
-}
-
-// frameBytes is a message event's data: a string, or an ArrayBuffer (binaryType
-// "arraybuffer").
-func frameBytes(data js.Value) []byte {
-	if data.Type() == js.TypeString {
-		return []byte(data.String())
-	}
-	arr := js.Global().Get("Uint8Array").New(data)
-	b := make([]byte, arr.Get("length").Int())
-	js.CopyBytesToGo(b, arr)
-	return b
 }
 
 func newWebSocket(url string) (ws js.Value, err error) {
