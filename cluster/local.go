@@ -259,11 +259,15 @@ func (d *DR) Revision() uint64 {
 	return d.rev
 }
 
-// warnOnly passes on only warnings and errors.
-type warnOnly struct{ slog.Handler }
+// probeLines passes on the local prober's lines but its phase changes: its phase is
+// not the cluster's (DR logs the cluster's).
+type probeLines struct{ slog.Handler }
 
-func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+func (p probeLines) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "dr: phase change" {
+		return nil
+	}
+	return p.Handler.Handle(ctx, r)
 }
-func (w warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(a)} }
-func (w warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{w.Handler.WithGroup(n)} }
+func (p probeLines) WithAttrs(a []slog.Attr) slog.Handler { return probeLines{p.Handler.WithAttrs(a)} }
+func (p probeLines) WithGroup(n string) slog.Handler      { return probeLines{p.Handler.WithGroup(n)} }
