@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -103,4 +104,33 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestAdminRequestAfterLeaderWrite: an admin request overtaken by the leader's write (a
+// health event, a redirection done) is applied to the newer phase, not refused — as a
+// dr.Controller applies it after whatever its prober did. Only another admin's write
+// makes it a 409 (TestAdminConcurrentRequest).
+func TestAdminRequestAfterLeaderWrite(t *testing.T) {
+	g := startDR(t, startNode(t, Config{Name: "gw1"}), newPools(t).config(""))
+	g.waitFor("both pools healthy", bothHealthy)
+	var once sync.Once
+	var leaderErr error
+	g.d.beforeWrite = func() {
+		once.Do(func() {
+			rec, rev, err := g.d.readPhase(context.Background())
+			if err == nil {
+				rec.By = "gw1 leader"
+				b, _ := json.Marshal(rec)
+				_, err = g.d.phaseKV.Update(context.Background(), keyPhase, b, rev)
+			}
+			leaderErr = err
+		})
+	}
+	if _, err := g.d.Failover(context.Background()); err != nil {
+		t.Fatalf("failover overtaken by the leader's write: %v; want it applied", err)
+	}
+	if leaderErr != nil {
+		t.Fatalf("the leader's write: %v", leaderErr)
+	}
+	g.waitFor("failed-over after the planned failover", phaseIs(signaling.PhaseFailedOver))
 }
