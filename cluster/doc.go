@@ -2,6 +2,9 @@
 // disaster-recovery phase for the whole cluster, the session signing key, and the
 // spent widget tickets (issue #11, ARCHITECTURE.md §9).
 //
+// Every gateway runs on it: without a cluster section in its config, cmd/parkway gives
+// it a one-node cluster in memory, so that one machine and many run the same code.
+//
 // A [Node] is the gateway's NATS: an embedded single-node nats-server with JetStream
 // and no listener at all (the default: in-process connection), external NATS servers
 // ([Config].NATS), or an embedded node clustered with the other gateways' nodes

@@ -64,6 +64,9 @@ type DR struct {
 	node *Node
 	cfg  DRConfig
 	log  *slog.Logger
+	// phaseLog logs phase changes as dr.Controller does (component=dr), so that one
+	// grep finds them whichever of the two runs.
+	phaseLog *slog.Logger
 	// probe is this gateway's own prober: a dr.Controller with nothing to redirect,
 	// whose snapshots are only read for the pools' health.
 	probe *dr.Controller
@@ -126,9 +129,10 @@ func NewDR(node *Node, cfg DRConfig) (*DR, error) {
 	}
 	probeCfg := cfg.DR
 	probeCfg.Redirector, probeCfg.Metrics = nil, nil
-	// The local controller's own phase is meaningless here; only its warnings (a pool
-	// down, as this gateway sees it) are worth logging.
-	probeCfg.Logger = slog.New(warnOnly{log.Handler()}).With("probe", node.Name())
+	// The local controller's own phase is meaningless here: its phase changes are not
+	// logged; its other lines (a pool down or healthy, a watch connection closed, as
+	// this gateway sees it) are the ones dr.Controller logs.
+	probeCfg.Logger = slog.New(probeLines{log.Handler()}).With("probe", node.Name())
 	probe, err := dr.New(probeCfg)
 	if err != nil {
 		return nil, err
@@ -136,6 +140,7 @@ func NewDR(node *Node, cfg DRConfig) (*DR, error) {
 	d := &DR{
 		node: node, cfg: cfg, probe: probe,
 		log:      log.With("component", "cluster-dr", "gateway", node.Name()),
+		phaseLog: log.With("component", "dr"),
 		reports:  map[string]timedReport{},
 		reportCh: make(chan struct{}, 1), leadCh: make(chan struct{}, 1),
 		rec: phaseRecord{State: dr.State{Phase: signaling.PhaseNormal}, Since: time.Now(), Detail: [2]string{notProbed, notProbed}},
@@ -143,6 +148,7 @@ func NewDR(node *Node, cfg DRConfig) (*DR, error) {
 	d.subs.init(&d.mu)
 	d.snap = d.buildLocked()
 	d.snap.Seq = 1
+	cfg.DR.Metrics.Phase(d.rec.State.Phase)
 	return d, nil
 }
 
@@ -247,7 +253,12 @@ func (d *DR) probed(s dr.Snapshot) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, p := range s.Pools[:2] {
-		d.local.Pools[i] = poolView{Probed: p.Healthy || p.Detail != notProbed, Healthy: p.Healthy, Detail: p.Detail}
+		v := poolView{Probed: p.Healthy || p.Detail != notProbed, Healthy: p.Healthy, Detail: p.Detail}
+		if old := d.local.Pools[i]; v.Probed && (!old.Probed || old.Healthy != v.Healthy) {
+			// The gauge dr.Controller sets on its health events: this gateway's view.
+			d.cfg.DR.Metrics.PoolHealth(p.Name, [2]string{"home", "backup"}[i], v.Healthy)
+		}
+		d.local.Pools[i] = v
 	}
 	d.poke()
 }
@@ -274,11 +285,17 @@ func (d *DR) takeLocked(rec phaseRecord, rev uint64) {
 	if rev <= d.rev {
 		return
 	}
-	prev := d.rec.State.Phase
+	prev, first := d.rec.State.Phase, d.rev == 0
 	d.rec, d.rev = rec, rev
-	if prev != rec.State.Phase {
-		d.log.Info("dr: phase change", "from", prev, "to", rec.State.Phase, "by", rec.By, "revision", rev)
+	switch {
+	case prev == rec.State.Phase:
+	case first:
+		// Joining a cluster in another phase is not a transition this gateway made.
+		d.phaseLog.Info("dr: joined in phase", "phase", rec.State.Phase, "by", rec.By, "gateway", d.node.Name(), "revision", rev)
 		d.cfg.DR.Metrics.Phase(rec.State.Phase)
+	default:
+		d.phaseLog.Info("dr: phase change", "from", prev, "to", rec.State.Phase, "event", rec.PhaseEvent, "by", rec.By, "gateway", d.node.Name(), "revision", rev)
+		d.cfg.DR.Metrics.Transition(prev, rec.State.Phase, string(rec.PhaseEvent))
 	}
 	d.steerLocked()
 	d.publishLocked()

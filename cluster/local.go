@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -194,8 +195,11 @@ func (d *DR) Failback(ctx context.Context) (dr.Snapshot, error) {
 }
 
 // request applies an admin's event to the phase as stored now, and writes it only if
-// nothing changed it meanwhile (compare-and-set on the revision): of two requests at
-// once, one is refused with a *dr.TransitionError (409 from the admin API).
+// nothing changed it meanwhile (compare-and-set on the revision): of two admin requests
+// at once, one is refused with a *dr.TransitionError (409 from the admin API). A change
+// the leader made meanwhile (a health event, a redirection done) is not an admin's: the
+// request is applied again to the newer phase, as dr.Controller applies an admin's
+// event after whatever its prober did before it.
 func (d *DR) request(ctx context.Context, e dr.Event) (dr.Snapshot, error) {
 	d.mu.Lock()
 	running := d.running
@@ -203,40 +207,60 @@ func (d *DR) request(ctx context.Context, e dr.Event) (dr.Snapshot, error) {
 	if !running {
 		return d.Snapshot(), dr.ErrNotRunning
 	}
+	const attempts = 20 // the leader writes a few times per phase change, not forever
+	for attempt := 1; ; attempt++ {
+		rec, readRev, err := d.readPhase(ctx)
+		if err != nil {
+			return d.Snapshot(), err
+		}
+		next, err := rec.apply(e, time.Now(), d.node.Name()+adminOrigin)
+		if err != nil {
+			d.mu.Lock()
+			d.takeLocked(rec, readRev)
+			d.mu.Unlock()
+			return d.Snapshot(), err
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return d.Snapshot(), err
+		}
+		if d.beforeWrite != nil {
+			d.beforeWrite()
+		}
+		rev, err := d.phaseKV.Update(ctx, keyPhase, b, readRev)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if attempt < attempts {
+				if now, _, rerr := d.readPhase(ctx); rerr == nil && !strings.HasSuffix(now.By, adminOrigin) {
+					continue
+				}
+			}
+			return d.Snapshot(), &dr.TransitionError{From: rec.State.Phase, Event: e,
+				Reason: fmt.Sprintf("the phase changed (revision %d) while this request was being applied: look at the state again", readRev)}
+		}
+		if err != nil {
+			return d.Snapshot(), fmt.Errorf("cluster: writing the phase: %w", err)
+		}
+		d.mu.Lock()
+		d.takeLocked(next, rev)
+		d.mu.Unlock()
+		return d.Snapshot(), nil
+	}
+}
+
+// adminOrigin ends the phase record's By when an admin request wrote it.
+const adminOrigin = " admin"
+
+// readPhase reads the phase record as stored now, and its revision.
+func (d *DR) readPhase(ctx context.Context) (phaseRecord, uint64, error) {
+	var rec phaseRecord
 	entry, err := d.phaseKV.Get(ctx, keyPhase)
 	if err != nil {
-		return d.Snapshot(), fmt.Errorf("cluster: reading the phase: %w", err)
+		return rec, 0, fmt.Errorf("cluster: reading the phase: %w", err)
 	}
-	var rec phaseRecord
 	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-		return d.Snapshot(), fmt.Errorf("cluster: reading the phase: %w", err)
+		return rec, 0, fmt.Errorf("cluster: reading the phase: %w", err)
 	}
-	next, err := rec.apply(e, time.Now(), d.node.Name()+" admin")
-	if err != nil {
-		d.mu.Lock()
-		d.takeLocked(rec, entry.Revision())
-		d.mu.Unlock()
-		return d.Snapshot(), err
-	}
-	b, err := json.Marshal(next)
-	if err != nil {
-		return d.Snapshot(), err
-	}
-	if d.beforeWrite != nil {
-		d.beforeWrite()
-	}
-	rev, err := d.phaseKV.Update(ctx, keyPhase, b, entry.Revision())
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return d.Snapshot(), &dr.TransitionError{From: rec.State.Phase, Event: e,
-			Reason: fmt.Sprintf("the phase changed (revision %d) while this request was being applied: look at the state again", entry.Revision())}
-	}
-	if err != nil {
-		return d.Snapshot(), fmt.Errorf("cluster: writing the phase: %w", err)
-	}
-	d.mu.Lock()
-	d.takeLocked(next, rev)
-	d.mu.Unlock()
-	return d.Snapshot(), nil
+	return rec, entry.Revision(), nil
 }
 
 // ClusterStatus is the "cluster" object of GET /api/dr: this gateway, how many are
@@ -259,11 +283,15 @@ func (d *DR) Revision() uint64 {
 	return d.rev
 }
 
-// warnOnly passes on only warnings and errors.
-type warnOnly struct{ slog.Handler }
+// probeLines passes on the local prober's lines but its phase changes: its phase is
+// not the cluster's (DR logs the cluster's).
+type probeLines struct{ slog.Handler }
 
-func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+func (p probeLines) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "dr: phase change" {
+		return nil
+	}
+	return p.Handler.Handle(ctx, r)
 }
-func (w warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(a)} }
-func (w warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{w.Handler.WithGroup(n)} }
+func (p probeLines) WithAttrs(a []slog.Attr) slog.Handler { return probeLines{p.Handler.WithAttrs(a)} }
+func (p probeLines) WithGroup(n string) slog.Handler      { return probeLines{p.Handler.WithGroup(n)} }

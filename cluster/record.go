@@ -31,6 +31,9 @@ type phaseRecord struct {
 	// counts from. Both are in the record, not in the leader's memory, so a new leader
 	// goes on with the deadline the old one had rather than starting it again.
 	HomeUpSince time.Time `json:"homeUpSince,omitzero"`
+	// PhaseEvent is the event that entered Phase: the cause each gateway counts its
+	// transition under (parkway_dr_transitions_total), as dr.Controller does.
+	PhaseEvent dr.Event `json:"phaseEvent,omitempty"`
 }
 
 // apply runs the machine on e and returns the new record, or the machine's refusal.
@@ -42,7 +45,7 @@ func (r phaseRecord) apply(e dr.Event, now time.Time, by string) (phaseRecord, e
 	out := r
 	out.State, out.By = next, by
 	if next.Phase != r.State.Phase {
-		out.Since = now
+		out.Since, out.PhaseEvent = now, e
 	}
 	if next.MovingTo() != r.State.MovingTo() {
 		out.MoveGen++

@@ -226,6 +226,8 @@ func demoEdge(f demoFlags, pools *demoPools, log *slog.Logger) edge {
 		log:  log,
 		http: f.http,
 		dr:   dr.Config{Home: drPool(home), Backup: drPool(backup), TLS: poolTLS},
+		// The DR phase on an embedded single-node NATS in memory, as a gateway's default.
+		cluster: defaultCluster(nil),
 		ua: &ua.Config{
 			Listen: net.JoinHostPort(f.sipHost, "0"),
 			Pools: []ua.Pool{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/parkway/parkway/cluster"
 	"github.com/parkway/parkway/gateway"
 	"github.com/parkway/parkway/gateway/configfile"
 	"github.com/parkway/parkway/gateway/ua"
@@ -60,7 +61,7 @@ func runGateway(ctx context.Context, args []string) error {
 		log:        log,
 		http:       fc.HTTP,
 		dr:         fc.DR,
-		cluster:    fc.Cluster,
+		cluster:    defaultCluster(fc.Cluster),
 		ua:         fc.UA,
 		gateway:    fc.Gateway,
 		adminToken: fc.AdminToken,
@@ -102,4 +103,15 @@ func printDemoNotice(url string, adminOpen bool) {
 		admin = ", and the admin API is open"
 	}
 	fmt.Printf("DEMO MODE at %s: anyone who reaches it signs in as any demo user, no password%s\n", url, admin)
+}
+
+// defaultCluster is c, or without a cluster section an embedded single-node one with
+// JetStream in memory: every gateway runs the cluster's DR (issue #11 item 1), and one
+// alone keeps its phase as long as its process, as the seed's controller did. A
+// cluster section with only dataDir keeps the state on disk.
+func defaultCluster(c *cluster.Config) *cluster.Config {
+	if c != nil {
+		return c
+	}
+	return &cluster.Config{}
 }

@@ -37,7 +37,8 @@ type File struct {
 	// one: no SIP). Its Pools are the DR pools, Active is home; the caller builds the
 	// ua.Manager, passes it as DR.Redirector and as Gateway.Registrar (SIPUsers).
 	UA *ua.Config
-	// Cluster is the cluster section (nil without one: the gateway runs alone).
+	// Cluster is the cluster section (nil without one: the gateway runs alone, on an
+	// embedded one-node cluster in memory that cmd/parkway gives it).
 	Cluster *cluster.Config
 	// AuditLog is the file admin actions are appended to (admin.OpenAuditFile), resolved
 	// against the config file's directory; "" means the process log only.
@@ -91,7 +92,7 @@ type File struct {
 //	  signOutGrace: 10s              # a user stays registered this long after their last tab closes
 //	  reattachGrace: 30s             # a call whose tab went away waits this long for a tab to take it back
 //	  reattachHold: silence          # what its far end hears meanwhile: silence or music
-//	cluster:                         # absent: this gateway alone (issue #11; README "Several gateways")
+//	cluster:                         # absent: this gateway alone on an embedded one-node NATS in memory (issue #11; README "Several gateways")
 //	  name: gw1                      # unique per gateway; absent: the host name
 //	  # no other key: an embedded single-node NATS in memory, no listener
 //	  nats: [nats://10.0.0.9:4222]   # or: join an external NATS cluster
