@@ -135,18 +135,27 @@ type clusterOptions struct {
 	// poolHTTP gives each pool an HTTP listener (/metrics, /healthz, /readyz) on a
 	// port of its own, kept in ports[name+"-http"].
 	poolHTTP bool
+	// gateways is how many gateway processes share the DR state (clustered embedded
+	// NATS, cells3_test.go); 0 or 1: the lone gateway "gateway".
+	gateways int
 }
 
-// cluster is two `parkway pool` processes and one `parkway gateway` process.
+// cluster is two `parkway pool` processes and one `parkway gateway` process (or
+// opts.gateways of them, gw1…gwN, sharing the DR state).
 type cluster struct {
 	t     testing.TB
 	dir   string
 	opts  clusterOptions
 	ports map[string]int // pool name → SIP port (UDP/TCP); name+"-tls" → its TLS port
 	procs map[string]*proc
-	url   string // the gateway, http://127.0.0.1:port
+	url   string // the gateway (the first of several), http://127.0.0.1:port
 	key   []byte // the gateway's session key, to issue tokens as an identity provider would
 	admin *admin.Client
+	// gws are the gateways' process names in order, each one's URL in gwURL.
+	gws   []string
+	gwURL map[string]string
+	// admins counts admin actions, which go to the gateways in turn.
+	admins int
 }
 
 func startCluster(t testing.TB, opts clusterOptions) *cluster {
@@ -160,9 +169,15 @@ func startCluster(t testing.TB, opts clusterOptions) *cluster {
 	t.Cleanup(c.stop)
 	c.startPool("pool-a")
 	c.startPool("pool-b")
-	gw := c.start("gateway", "gateway", "--config", filepath.Join(c.dir, "gateway.yaml"))
-	line := gw.waitLine(t, gatewayLine)
-	c.url = gatewayLine.FindStringSubmatch(line)[1]
+	if n := gatewaysFor(t, opts); n > 1 {
+		c.opts.gateways = n
+		c.startGateways(n)
+	} else {
+		gw := c.start("gateway", "gateway", "--config", filepath.Join(c.dir, "gateway.yaml"))
+		line := gw.waitLine(t, gatewayLine)
+		c.url = gatewayLine.FindStringSubmatch(line)[1]
+		c.gws, c.gwURL = []string{"gateway"}, map[string]string{"gateway": c.url}
+	}
 	c.admin = &admin.Client{Gateway: c.url}
 	c.waitStatus("normal with both pools healthy", func(s dr.Snapshot) bool {
 		return s.Phase == signaling.PhaseNormal && healthy(s, "pool-a") && healthy(s, "pool-b")
@@ -283,28 +298,56 @@ func (c *cluster) restart(name string) {
 	c.waitStatus(name+" healthy", func(s dr.Snapshot) bool { return healthy(s, name) })
 }
 
+// waitStatus waits until GET /api/dr of every gateway satisfies ok and returns the
+// first gateway's.
 func (c *cluster) waitStatus(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
 	c.t.Helper()
 	ctx := step(c.t)
-	var last dr.Snapshot
-	var err error
-	for {
-		last, err = c.admin.Status(ctx)
-		if err == nil && ok(last) {
-			return last
-		}
-		select {
-		case <-ctx.Done():
-			c.t.Fatalf("waiting for %s: last status %+v, err %v", what, last, err)
-		case <-time.After(20 * time.Millisecond):
+	var first dr.Snapshot
+	for i, url := range c.gatewayURLs() {
+		cl := &admin.Client{Gateway: url}
+		for {
+			last, err := cl.Status(ctx)
+			if err == nil && ok(last) {
+				if i == 0 {
+					first = last
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				c.t.Fatalf("waiting for %s on %s: last status %+v, err %v", what, url, last, err)
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
+	return first
+}
+
+// gatewayURLs are the gateways' URLs in order (c.url alone when a test set only that).
+func (c *cluster) gatewayURLs() []string {
+	if len(c.gws) < 2 {
+		return []string{c.url}
+	}
+	urls := make([]string, len(c.gws))
+	for i, gw := range c.gws {
+		urls[i] = c.gwURL[gw]
+	}
+	return urls
+}
+
+// nextAdmin is the gateway the next admin action goes to: the gateways in turn, as
+// operators behind a load balancer would reach any of them.
+func (c *cluster) nextAdmin() string {
+	urls := c.gatewayURLs()
+	c.admins++
+	return urls[(c.admins-1)%len(urls)]
 }
 
 // failover and failback are the admin's `parkway dr failover|failback`.
 func (c *cluster) failover() dr.Snapshot {
 	c.t.Helper()
-	s, err := c.admin.Failover(step(c.t))
+	s, err := (&admin.Client{Gateway: c.nextAdmin()}).Failover(step(c.t))
 	if err != nil {
 		c.t.Fatalf("admin failover: %v", err)
 	}
@@ -313,7 +356,7 @@ func (c *cluster) failover() dr.Snapshot {
 
 func (c *cluster) failback() dr.Snapshot {
 	c.t.Helper()
-	s, err := c.admin.Failback(step(c.t))
+	s, err := (&admin.Client{Gateway: c.nextAdmin()}).Failback(step(c.t))
 	if err != nil {
 		c.t.Fatalf("admin failback: %v", err)
 	}
@@ -324,7 +367,7 @@ func (c *cluster) failback() dr.Snapshot {
 // returns what it printed and how it exited.
 func (c *cluster) dr(action string) (string, error) {
 	c.t.Helper()
-	out, err := exec.Command(bin, "dr", action, "--gateway", c.url).CombinedOutput()
+	out, err := exec.Command(bin, "dr", action, "--gateway", c.nextAdmin()).CombinedOutput()
 	return string(out), err
 }
 
@@ -349,7 +392,7 @@ func (c *cluster) connect(user string) *browsertest.Phone {
 	if !isDemoUser(user) {
 		opts.Token = c.token(user)
 	}
-	p, err := browsertest.Connect(step(c.t), c.url, user, opts)
+	p, err := browsertest.Connect(step(c.t), c.gatewayFor(user), user, opts)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -393,10 +436,10 @@ func (c *cluster) stop() {
 			poolDead = true
 		}
 	}
-	for _, name := range []string{"gateway", "pool-a", "pool-b"} {
+	for _, name := range append(c.gatewayNames(), "pool-a", "pool-b") {
 		if p := c.procs[name]; p != nil {
 			t0 := time.Now()
-			if name == "gateway" && poolDead {
+			if name != "pool-a" && name != "pool-b" && poolDead {
 				p.kill()
 				continue
 			}
@@ -409,7 +452,7 @@ func (c *cluster) stop() {
 		}
 	}
 	if c.t.Failed() {
-		for _, name := range []string{"gateway", "pool-a", "pool-b"} {
+		for _, name := range append(c.gatewayNames(), "pool-a", "pool-b") {
 			if p := c.procs[name]; p != nil {
 				c.t.Logf("--- %s log (end) ---\n%s", name, p.tail(60))
 			}
