@@ -74,7 +74,9 @@ func (c *cluster) startGateways(n int) {
 		c.start(name, "gateway", "--config", path)
 	}
 	for _, name := range c.gws {
-		line := c.procs[name].waitLine(c.t, gatewayLine)
+		// A gateway serves once its node has joined the others' (JetStream's
+		// meta leader elected): longer than one step on a loaded machine.
+		line := c.procs[name].waitLineWithin(c.t, gatewayLine, clusterWait)
 		c.gwURL[name] = gatewayLine.FindStringSubmatch(line)[1]
 	}
 	c.url = c.gwURL[c.gws[0]]

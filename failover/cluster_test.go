@@ -531,7 +531,13 @@ func (p *proc) stop() {
 // and returns it.
 func (p *proc) waitLine(t testing.TB, re *regexp.Regexp) string {
 	t.Helper()
-	deadline := time.After(wait)
+	return p.waitLineWithin(t, re, wait)
+}
+
+// waitLineWithin is waitLine with its own deadline.
+func (p *proc) waitLineWithin(t testing.TB, re *regexp.Regexp, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
 	for {
 		if line := p.out.find(re); line != "" {
 			return line

@@ -109,7 +109,7 @@ func startThreeGatewaysWith(t testing.TB, users []string, edit func(yaml string)
 		c.start(name, "gateway", "--config", path)
 	}
 	for _, name := range g.names {
-		line := c.procs[name].waitLine(t, gatewayLine)
+		line := c.procs[name].waitLineWithin(t, gatewayLine, clusterWait)
 		g.urls[name] = gatewayLine.FindStringSubmatch(line)[1]
 	}
 	g.waitAll("normal, both pools healthy, 3 members", func(s clusterDR) bool {
