@@ -111,7 +111,7 @@ fi
 prefix=(env PARKWAY_REQUIRE_SIPP=1)
 if want media; then
 	mkdir -p "$out/profiles/relay"
-	prefix=(env MEDIA_RELAY_CALLS="${MEDIA_RELAY_CALLS:-100,500,1000}" MEDIA_RELAY_SECONDS="${MEDIA_RELAY_SECONDS:-6}"
+	prefix=(env MEDIA_RELAY_CALLS="${MEDIA_RELAY_CALLS:-100,250,500,1000,1500}" MEDIA_RELAY_SECONDS="${MEDIA_RELAY_SECONDS:-6}"
 		MEDIA_RELAY_REPEAT="${MEDIA_RELAY_REPEAT:-1}" MEDIA_RELAY_PROFILES="$out/profiles/relay")
 	gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
 	inputs+=("$out/relay.txt")
