@@ -61,6 +61,12 @@ const (
 	envTargets  = "MEDIA_RELAY_TARGETS"  // default direct,plain,relay-goroutines,relay,relay-shared,rtpengine
 	envProfiles = "MEDIA_RELAY_PROFILES" // directory for the relays' pprof profiles; default -test.outputdir when set
 	envRepeat   = "MEDIA_RELAY_REPEAT"   // runs of each target at each count, interleaved; default 1
+	// envRealtime, set to 1, runs each relay under SCHED_FIFO priority 1
+	// (chrt), as the load generator runs when root: on a machine busy with
+	// other work the relay's lateness is then the relay's, not its
+	// neighbours'. Off by default: a relay in production runs at normal
+	// priority.
+	envRealtime = "MEDIA_RELAY_REALTIME"
 )
 
 // lateLimit is how long after its due time a packet may arrive and not
@@ -77,6 +83,7 @@ type relayRun struct {
 
 func BenchmarkRelayProcesses(b *testing.B) {
 	logMachine(b)
+	b.Logf("load generator at real-time priority: %v; relays (%s): %v", os.Geteuid() == 0, envRealtime, os.Getenv(envRealtime) == "1")
 	bins := buildBinaries(b)
 	secs := 10
 	if v := envList(envSeconds, nil); len(v) > 0 {
@@ -279,6 +286,14 @@ func startRelay(b *testing.B, bins binaries, target, ng string, n int, profiles 
 			args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
 		}
 		cmd = exec.Command(bins.relay, args...)
+	}
+	if os.Getenv(envRealtime) == "1" {
+		chrt, err := exec.LookPath("chrt")
+		if err != nil {
+			b.Fatalf("%s=1: %v", envRealtime, err)
+		}
+		cmd.Args = append([]string{chrt, "-f", "1"}, cmd.Args...) // chrt execs the relay: the pid stays the relay's
+		cmd.Path = chrt
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -88,8 +88,10 @@ type loadSocket struct {
 // calls on one socket). Above rmem_max it takes CAP_NET_ADMIN.
 const recvBuffer = 16 << 20
 
-// pollTimeout bounds a loop's wait for its socket, so it sees stop.
-const pollTimeout = 50 // ms
+// pollTimeout bounds a loop's wait for its socket, so it sees stop; and
+// since the wait holds the loop's P, it bounds how long a garbage
+// collection's stop-the-world waits for the loop.
+const pollTimeout = 5 // ms
 
 func openSockets(r *run, n int) (*loadIO, uint16, error) {
 	io := &loadIO{r: r}
@@ -186,13 +188,23 @@ func (io *loadIO) close() {
 // passes.
 func awaitReady(fd int, events int16) {
 	fds := [1]unix.PollFd{{Fd: int32(fd), Events: events}}
-	_, _ = unix.Poll(fds[:], pollTimeout)
+	_, _, _ = unix.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), 1, pollTimeout)
 }
 
 // sleep blocks the thread for d in clock_nanosleep.
+//
+// Both waits are raw syscalls: the runtime does not hand the loop's P on
+// while it waits (the loops run with GOMAXPROCS raised to leave Ps for
+// everything else; see Run). Told of each wait, sysmon took the P away
+// every time and then polled every 20 µs — at real-time priority, ten
+// times the CPU the loops themselves use.
 func sleep(d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
-	for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, &ts) == unix.EINTR {
+	for {
+		_, _, e := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, 0, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		if e != unix.EINTR {
+			return
+		}
 	}
 }
 

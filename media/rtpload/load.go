@@ -209,6 +209,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	// Each loop keeps its P while it sleeps or waits (io_linux.go): leave
+	// as many again for the rest.
+	if want := 2*cfg.Workers + runtime.NumCPU(); runtime.GOMAXPROCS(0) < want {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
+	}
+	runtime.GC() // what setting up allocated, collected before the clock starts
 	io.start()
 
 	wait := func(until time.Duration) error {
