@@ -16,6 +16,9 @@
 #   BENCH_CPUS     CPU list the pool and Asterisk (and their SIPp) are confined to with
 #                  taskset: the same CPU budget for both (default 0-1, or 0 on one CPU)
 #   ASTERISK_SRC, PJPROJECT_SRC, PJPROJECT_TARBALL, PARKWAY_ASTERISK_CACHE: see build-asterisk.sh
+#   MEDIA_RELAY_CALLS, _SECONDS, _REPEAT, _TARGETS, _REALTIME: the relay benchmark's (media/rtpload
+#                  bench_test.go); MEDIA_RELAY_REALTIME=1 runs the relays at real-time priority, as
+#                  the load generator runs when root — for a machine busy with other work
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
