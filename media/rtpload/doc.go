@@ -19,9 +19,14 @@
 // 2 ms (clock_nanosleep on a thread of its own) and sends every packet
 // then due with one sendmmsg, each message carrying its party's source
 // address (IP_PKTINFO); one loop per socket reads with recvmmsg, 64
-// datagrams at a time, every 10 ms. Nothing is allocated per packet. With
-// [Config.Realtime] its threads run at real-time priority, so the other
-// work on a shared machine does not hold its sending back.
+// datagrams at a time, every 10 ms. Nothing is allocated per packet. The
+// loops wait with raw syscalls and keep their P meanwhile (Run raises
+// GOMAXPROCS to leave Ps for the rest), so the runtime's sysmon does not
+// wake every 20 µs to take them away. With [Config.Realtime] its threads
+// run at real-time priority, so the other work on a shared machine does
+// not hold its sending back; should it still fall more than
+// [Config.MaxSendLag] behind, it stops sending (Result.Overrun) rather
+// than hog the machine catching up.
 //
 // What is measured, and how:
 //
