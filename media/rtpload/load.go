@@ -51,7 +51,9 @@ type Config struct {
 	// Realtime runs the load generator's threads under SCHED_FIFO at the
 	// lowest real-time priority (it needs CAP_SYS_NICE), so that a machine
 	// busy with other work does not hold its sending back: phones on their
-	// own hardware do not wait for the relay's neighbours.
+	// own hardware do not wait for the relay's neighbours. It lasts for
+	// the rest of the process's life: a process of its own (cmd/rtpload)
+	// is what it is for.
 	Realtime bool
 	// MaxSendLag ends the sending when the generator falls further behind
 	// its schedule than this (default 1 s): the load is then beyond what
