@@ -26,13 +26,15 @@ import (
 )
 
 // BenchmarkRelayProcesses plays the same RTP load — N concurrent G.711
-// calls, 100 packets/s each, from cmd/rtpload in a process of its own —
+// calls, 100 packets/s each, from cmd/rtpload in a process of its own
+// (batched, paced sends; kernel arrival times; see the package comment
+// for what "late" and "lost" mean) —
 // through each relay under test, each in a process of its own, and
 // reports the relay process's CPU per forwarded packet and memory per call
 // beside the load generator's loss, lateness and one-way latency:
 //
-//   - target=direct: no relay, the parties send to each other (the
-//     latency floor; no relay CPU);
+//   - target=direct: no relay, the parties send to each other: the load
+//     generator's self-check (what it and the machine add; no relay CPU);
 //   - target=plain: the plain Go forwarder (cmd/rtprelay -mode plain);
 //   - target=relay-goroutines: media.Relay with a goroutine per socket;
 //   - target=relay: media.Relay on the shared epoll/recvmmsg poller, the
@@ -45,22 +47,31 @@ import (
 // The runs go calls-major with the targets interleaved (and repeated
 // MEDIA_RELAY_REPEAT times), so drifting load on a shared machine hits
 // every target alike. Then target=X/summary reports max-calls (the most
-// calls at which every run had < 0.1 % lost and < 1 % late), cpu-growth-vs-linear, and the
+// calls at which every run had < 0.1 % lost and < 1 % late),
+// cpu-growth-vs-linear (relay CPU at 1,000 calls ÷ at 100 ÷ 10, or
+// between the fewest and most calls run when those are not), and the
 // median CPU per packet as a ratio to plain's (cpu-x-plain) and
 // rtpengine's (cpu-x-rtpengine) measured in the same run.
 //
 //	./scripts/loopback-only.sh go test ./media/rtpload -run XXX -bench RelayProcesses -benchtime 1x
-//	MEDIA_RELAY_CALLS=100,250,500,1000 MEDIA_RELAY_SECONDS=10 MEDIA_RELAY_PROFILES=/tmp/prof ...
+//	MEDIA_RELAY_CALLS=100,250,500,1000,1500 MEDIA_RELAY_SECONDS=10 MEDIA_RELAY_PROFILES=/tmp/prof ...
 const (
-	envCalls    = "MEDIA_RELAY_CALLS"    // comma-separated call counts; default 100,1000
+	envCalls    = "MEDIA_RELAY_CALLS"    // comma-separated call counts; default 100,250,500,1000,1500
 	envSeconds  = "MEDIA_RELAY_SECONDS"  // measured seconds per run; default 10
 	envTargets  = "MEDIA_RELAY_TARGETS"  // default direct,plain,relay-goroutines,relay,relay-shared,rtpengine
 	envProfiles = "MEDIA_RELAY_PROFILES" // directory for the relays' pprof profiles; default -test.outputdir when set
 	envRepeat   = "MEDIA_RELAY_REPEAT"   // runs of each target at each count, interleaved; default 1
+	// envRealtime, set to 1, runs each relay under SCHED_FIFO priority 1
+	// (chrt), as the load generator runs when root: on a machine busy with
+	// other work the relay's lateness is then the relay's, not its
+	// neighbours'. Off by default: a relay in production runs at normal
+	// priority.
+	envRealtime = "MEDIA_RELAY_REALTIME"
 )
 
-// lateLimit is the one-way latency past which a packet is late: one
-// packet interval, about what a browser's jitter buffer holds early on.
+// lateLimit is how long after its due time a packet may arrive and not
+// be late: one packet interval, about what a browser's jitter buffer
+// holds early on.
 const lateLimit = 20 * time.Millisecond
 
 type relayRun struct {
@@ -72,12 +83,13 @@ type relayRun struct {
 
 func BenchmarkRelayProcesses(b *testing.B) {
 	logMachine(b)
+	b.Logf("load generator at real-time priority: %v; relays (%s): %v", os.Geteuid() == 0, envRealtime, os.Getenv(envRealtime) == "1")
 	bins := buildBinaries(b)
 	secs := 10
 	if v := envList(envSeconds, nil); len(v) > 0 {
 		secs = v[0]
 	}
-	calls := envList(envCalls, []int{100, 1000})
+	calls := envList(envCalls, []int{100, 250, 500, 1000, 1500})
 	targets := strings.Split(cmp.Or(os.Getenv(envTargets), "direct,plain,relay-goroutines,relay,relay-shared,rtpengine"), ",")
 	profiles := cmp.Or(os.Getenv(envProfiles), outputDir())
 	repeat := 1
@@ -150,7 +162,10 @@ func summarize(b *testing.B, target string, calls []int, runs map[string]map[int
 	}
 	cpuPct := func(r relayRun) float64 { return r.cpuPct }
 	perPkt := func(r relayRun) float64 { return float64(r.cpuPerPkt) }
-	lo, hi := calls[0], calls[len(calls)-1]
+	lo, hi := slices.Min(calls), slices.Max(calls)
+	if slices.Contains(calls, 100) && slices.Contains(calls, 1000) {
+		lo, hi = 100, 1000 // the question: how CPU grows from 100 to 1,000 calls
+	}
 	if target != "direct" && lo != hi && median(target, lo, cpuPct) > 0 {
 		// 1 is linear; below it economies of scale (batching), above it contention.
 		b.ReportMetric(median(target, hi, cpuPct)/median(target, lo, cpuPct)/(float64(hi)/float64(lo)), "cpu-growth-vs-linear")
@@ -194,6 +209,11 @@ func runTarget(b *testing.B, bins binaries, target string, n int, window time.Du
 		rss0 = procRSS(relay.Process.Pid)
 	}
 	args := []string{"-calls", strconv.Itoa(n), "-warmup", "2s", "-duration", window.String(), "-late", lateLimit.String()}
+	if os.Geteuid() == 0 {
+		// Real-time priority keeps the load on schedule on a machine busy
+		// with other work (see the package comment); it needs root.
+		args = append(args, "-realtime")
+	}
 	if ng != "" {
 		args = append(args, "-ng", ng)
 	}
@@ -237,8 +257,13 @@ func runTarget(b *testing.B, bins binaries, target string, n int, window time.Du
 		run.cpuPerPkt /= time.Duration(run.res.Received)
 	}
 	run.bytesPerCl = float64(rss1-rss0) / float64(n)
-	b.Logf("%s, %d calls: relay CPU %.1f %% of a core, %v/packet, RSS +%.0f KiB/call; loadgen CPU %.1f %%; sent %d, lost %.3f %%, late %.3f %%, p50 %v, p99 %v",
-		target, n, run.cpuPct, run.cpuPerPkt, run.bytesPerCl/1024, run.res.LoadCPU, run.res.Sent, run.res.LossPct, run.res.LatePct, run.res.P50, run.res.P99)
+	if run.res.Overrun {
+		b.Logf("%s, %d calls: the load generator fell more than 1 s behind its schedule and stopped sending", target, n)
+	}
+	load1, _ := os.ReadFile("/proc/loadavg")
+	b.Logf("%s, %d calls: relay CPU %.1f %% of a core, %v/packet, RSS +%.0f KiB/call; loadgen CPU %.1f %%, send lag p99 %v, drops %d; sent %d, lost %.3f %%, late %.3f %%, p50 %v, p99 %v, misrouted %d, dup %d; load average %s",
+		target, n, run.cpuPct, run.cpuPerPkt, run.bytesPerCl/1024, run.res.LoadCPU, run.res.SendLagP99, run.res.ReceiveDrops, run.res.Sent,
+		run.res.LossPct, run.res.LatePct, run.res.P50, run.res.P99, run.res.Misrouted, run.res.Duplicates, strings.Join(strings.Fields(string(load1))[:3], " "))
 	return run
 }
 
@@ -261,6 +286,14 @@ func startRelay(b *testing.B, bins binaries, target, ng string, n int, profiles 
 			args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
 		}
 		cmd = exec.Command(bins.relay, args...)
+	}
+	if os.Getenv(envRealtime) == "1" {
+		chrt, err := exec.LookPath("chrt")
+		if err != nil {
+			b.Fatalf("%s=1: %v", envRealtime, err)
+		}
+		cmd.Args = append([]string{chrt, "-f", "1"}, cmd.Args...) // chrt execs the relay: the pid stays the relay's
+		cmd.Path = chrt
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

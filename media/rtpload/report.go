@@ -30,7 +30,10 @@ type Metric struct {
 	Unit  string
 }
 
-// Metrics are the result's numbers under the units the benchmarks report.
+// Metrics are the result's numbers under the units the benchmarks report:
+// loss and lateness in % of the packets sent, lateness (arrival − due
+// time) quantiles, the load generator's own lateness at sending, its
+// receive-buffer drops and its CPU.
 func (r *Result) Metrics() []Metric {
 	return []Metric{
 		{r.LossPct, "loss-%"},
@@ -39,6 +42,10 @@ func (r *Result) Metrics() []Metric {
 		{float64(r.P99.Microseconds()), "p99-µs"},
 		{float64(r.Max.Microseconds()), "max-µs"},
 		{float64(r.Sent) / r.Seconds, "packets/s"},
+		{float64(r.SendLagP99.Microseconds()), "send-lag-p99-µs"},
+		{float64(r.ReceiveDrops), "loadgen-drops"},
+		{float64(r.Unsent), "unsent"},
+		{float64(r.Misrouted + r.Duplicates), "misrouted+dup"},
 		{r.LoadCPU, "loadgen-cpu-%"},
 	}
 }

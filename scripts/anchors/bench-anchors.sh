@@ -16,6 +16,9 @@
 #   BENCH_CPUS     CPU list the pool and Asterisk (and their SIPp) are confined to with
 #                  taskset: the same CPU budget for both (default 0-1, or 0 on one CPU)
 #   ASTERISK_SRC, PJPROJECT_SRC, PJPROJECT_TARBALL, PARKWAY_ASTERISK_CACHE: see build-asterisk.sh
+#   MEDIA_RELAY_CALLS, _SECONDS, _REPEAT, _TARGETS, _REALTIME: the relay benchmark's (media/rtpload
+#                  bench_test.go); MEDIA_RELAY_REALTIME=1 runs the relays at real-time priority, as
+#                  the load generator runs when root — for a machine busy with other work
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -111,7 +114,7 @@ fi
 prefix=(env PARKWAY_REQUIRE_SIPP=1)
 if want media; then
 	mkdir -p "$out/profiles/relay"
-	prefix=(env MEDIA_RELAY_CALLS="${MEDIA_RELAY_CALLS:-100,500,1000}" MEDIA_RELAY_SECONDS="${MEDIA_RELAY_SECONDS:-6}"
+	prefix=(env MEDIA_RELAY_CALLS="${MEDIA_RELAY_CALLS:-100,250,500,1000,1500}" MEDIA_RELAY_SECONDS="${MEDIA_RELAY_SECONDS:-6}"
 		MEDIA_RELAY_REPEAT="${MEDIA_RELAY_REPEAT:-1}" MEDIA_RELAY_PROFILES="$out/profiles/relay")
 	gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
 	inputs+=("$out/relay.txt")
