@@ -43,7 +43,16 @@ type Handler struct {
 	files map[string]*file // by name, without the leading slash
 	wasm  *wasmFile        // nil when the client is not built
 	opts  Options
+	// hashed are the pages' scripts and stylesheet at their content-hashed names
+	// (pageAssets), served cached for good, like main.<hash>.wasm.
+	hashed map[string]*file
 }
+
+// pageAssets are what the pages load besides main.wasm on every visit: each is also
+// served at a content-hashed name (style.<hash>.css), which the pages name, so a repeat
+// visit takes them from the browser's cache without asking the gateway (issue 12). At
+// the plain name they are revalidated as before (embedding pages and old tabs).
+var pageAssets = []string{"style.css", "wasm_exec.js", "boot.js"}
 
 // wasmFile is main.wasm, held compressed (gzip always, Brotli when the build made it);
 // identity is made on first need. It is served at /main.wasm (revalidated on every
@@ -133,7 +142,37 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 			}
 		}
 	}
+	h.hashed = map[string]*file{}
+	for _, name := range pageAssets {
+		f, ok := h.files[name]
+		if !ok {
+			continue
+		}
+		hashed := hashedAssetName(name, f.data)
+		h.hashed[hashed] = f
+		for _, page := range []string{IndexPage, WidgetPage} {
+			if p, ok := h.files[page]; ok {
+				h.files[page] = newFile(page, nameHashedAsset(p.data, name, hashed))
+			}
+		}
+	}
 	return h, nil
+}
+
+// hashedAssetName is name with its content's hash before the extension:
+// style.css → style.<hash>.css.
+func hashedAssetName(name string, data []byte) string {
+	sum := sha256.Sum256(data)
+	ext := path.Ext(name)
+	return strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:8]) + ext
+}
+
+// nameHashedAsset points a page's src="name" and href="name" at hashed.
+func nameHashedAsset(page []byte, name, hashed string) []byte {
+	for _, attr := range []string{`src="`, `href="`} {
+		page = bytes.ReplaceAll(page, []byte(attr+name+`"`), []byte(attr+hashed+`"`))
+	}
+	return page
 }
 
 // hashedName is main.wasm's name with its content in it: a new build is a new URL, so
@@ -265,7 +304,8 @@ func (h *Handler) WASMPath() string {
 // Has reports whether name (without a leading slash) is served.
 func (h *Handler) Has(name string) bool {
 	_, ok := h.files[name]
-	return ok || (h.wasm != nil && (name == WASM || name == h.wasm.hashed))
+	_, hashed := h.hashed[name]
+	return ok || hashed || (h.wasm != nil && (name == WASM || name == h.wasm.hashed))
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -280,6 +320,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if name == WASM || (h.wasm != nil && name == h.wasm.hashed) {
 		h.serveWASM(w, r, name != WASM)
+		return
+	}
+	if f, ok := h.hashed[name]; ok {
+		serveCached(w, r, f, immutable)
 		return
 	}
 	f, ok := h.files[name]
@@ -309,7 +353,7 @@ func (h *Handler) serveWASM(w http.ResponseWriter, r *http.Request, hashed bool)
 	w.Header().Add("Vary", "Accept-Encoding")
 	cache := "no-cache"
 	if hashed {
-		cache = "public, max-age=31536000, immutable"
+		cache = immutable
 	}
 	ae := r.Header.Get("Accept-Encoding")
 	for _, enc := range []struct {
@@ -355,6 +399,9 @@ func (wf *wasmFile) inflated() (*file, error) {
 	})
 	return wf.identity, wf.err
 }
+
+// immutable is the Cache-Control of a file served at a name made of its content.
+const immutable = "public, max-age=31536000, immutable"
 
 // serve writes f with its validator. http.ServeContent answers If-None-Match with 304,
 // HEAD without a body and Range requests, so none of that is reimplemented here.

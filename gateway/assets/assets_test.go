@@ -415,3 +415,50 @@ func TestRawWASMIsCompressedAtStart(t *testing.T) {
 		t.Errorf("identity: encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), len(body))
 	}
 }
+
+// The pages name their scripts and stylesheet by content too, so a repeat visit asks the
+// gateway for nothing but the page (issue 12); the plain names still answer, revalidated.
+func TestHashedPageAssets(t *testing.T) {
+	page := `<!doctype html><html><head><link rel="stylesheet" href="style.css"><script src="wasm_exec.js" defer></script><script src="boot.js" defer></script><script src="other.js"></script></head></html>`
+	fsys := testFS(t)
+	fsys["index.html"] = &fstest.MapFile{Data: []byte(page)}
+	delete(fsys, "widget.html")
+	fsys["style.css"] = &fstest.MapFile{Data: []byte("body{color:red}")}
+	fsys["boot.js"] = &fstest.MapFile{Data: []byte("'boot';")}
+	fsys["other.js"] = &fstest.MapFile{Data: []byte("'other';")}
+	h := newHandler(t, fsys, Options{})
+	for _, p := range []string{"/", "/widget.html"} {
+		_, body := get(t, h, p, nil)
+		for _, name := range []string{"style.css", "wasm_exec.js", "boot.js"} {
+			hashed := hashedAssetName(name, fsys[name].Data)
+			if !strings.Contains(string(body), `="`+hashed+`"`) || strings.Contains(string(body), `="`+name+`"`) {
+				t.Errorf("%s does not name %s as %s: %s", p, name, hashed, body)
+			}
+			resp, got := get(t, h, "/"+hashed, nil)
+			if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != immutable || !bytes.Equal(got, fsys[name].Data) {
+				t.Errorf("/%s: %d, Cache-Control %q, %q", hashed, resp.StatusCode, resp.Header.Get("Cache-Control"), got)
+			}
+			if ct, want := resp.Header.Get("Content-Type"), mustGet(t, h, "/"+name).Header.Get("Content-Type"); ct != want {
+				t.Errorf("/%s: Content-Type %q, the plain name's is %q", hashed, ct, want)
+			}
+			if resp := mustGet(t, h, "/"+name); resp.Header.Get("Cache-Control") != "no-cache" {
+				t.Errorf("/%s: Cache-Control %q, want no-cache", name, resp.Header.Get("Cache-Control"))
+			}
+			if !h.Has(hashed) {
+				t.Errorf("Has(%q) = false", hashed)
+			}
+		}
+		if _, body := get(t, h, p, nil); !strings.Contains(string(body), `src="other.js"`) {
+			t.Errorf("%s: a script that is not one of the page's own assets was renamed: %s", p, body)
+		}
+	}
+	if a, b := hashedAssetName("boot.js", []byte("a")), hashedAssetName("boot.js", []byte("b")); a == b || !strings.HasPrefix(a, "boot.") || !strings.HasSuffix(a, ".js") {
+		t.Errorf("hashed names %q and %q", a, b)
+	}
+}
+
+func mustGet(t *testing.T, h http.Handler, path string) *http.Response {
+	t.Helper()
+	resp, _ := get(t, h, path, nil)
+	return resp
+}

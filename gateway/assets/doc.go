@@ -8,6 +8,10 @@
 // without the .gz (main.wasm alone) is compressed once at start-up instead. Every response carries
 // an ETag derived from the content and Cache-Control: no-cache, so a browser revalidates on
 // each load (a 304 costs one round trip) and a rebuilt binary never serves a stale client.
+// The pages themselves name main.wasm, their stylesheet and their two scripts
+// (wasm_exec.js, boot.js) by content instead — main.<hash>.wasm, style.<hash>.css — and
+// those names are cached for good (immutable), so a repeat visit asks the gateway for the
+// page alone (issue 12).
 //
 // The softphone has one markup: widget.html, the page an embedding site frames, is
 // index.html with class="compact" on its <html> element, made here once (a widget.html
