@@ -2,42 +2,79 @@
 // buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
-import type { Page, TestInfo } from '@playwright/test';
+import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-type Marks = Record<'ready' | 'wasm' | 'signin' | 'session' | 'open' | 'welcome', number>;
+type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'earlyOpen' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
 
-// marks reads the client's performance marks, relative to navigation start, once the
-// page is connected with its buttons rendered.
-async function loadMarks(page: Page): Promise<Marks> {
+// Busy is the CPU time the page's renderer has used so far, from Chromium's own counters
+// (the DevTools protocol's Performance.getMetrics): ThreadTime, its main thread's, and
+// ProcessTime, the whole renderer's (with the WebAssembly compiler's threads), in ms.
+// Unlike the wall-clock marks they count only work the page did, so a machine busy with
+// other things disturbs them less (issue 12).
+type Busy = { thread: number; process: number };
+
+async function busy(cdp: CDPSession): Promise<Busy> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const value = (name: string) => (metrics.find((m) => m.name === name)?.value ?? NaN) * 1000;
+  return { thread: value('ThreadTime'), process: value('ProcessTime') };
+}
+
+// measure opens a DevTools session on page that counts its CPU time.
+async function measure(page: Page): Promise<CDPSession> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  return cdp;
+}
+
+// loadMarks reads the client's performance marks, relative to navigation start, once the
+// page is connected with its buttons rendered, and the CPU time it used since before
+// (cdp's counters before the navigation).
+async function loadMarks(page: Page, cdp: CDPSession, before: Busy): Promise<Marks> {
   const html = page.locator('html');
   await expect(html.and(page.locator('[data-ready="true"], [data-client="failed"]'))).toBeVisible({ timeout: startTimeout });
   if ((await html.getAttribute('data-client')) === 'failed') {
     throw new Error(`the client did not start: ${await page.locator('[data-part="loader"]').textContent()}`);
   }
   await expect(connection(page)).toHaveAttribute('data-connection', 'connected');
-  return page.evaluate(() => {
+  const after = await busy(cdp);
+  const marks = await page.evaluate(() => {
     const at = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
     return {
       ready: at('parkway-ready'),
+      compiled: at('parkway-wasm-loaded'),
       wasm: at('parkway-wasm-started'),
+      earlyOpen: at('parkway-early-ws-open'),
+      early: at('parkway-ws-early'),
       signin: at('parkway-signin'),
       session: at('parkway-session'),
       open: at('parkway-ws-open'),
       welcome: at('parkway-welcome'),
     };
   });
+  // A navigation may commit in a new renderer process, whose counters start again at 0.
+  const since = (a: number, b: number) => (a >= b ? a - b : a);
+  return { ...marks, thread: since(after.thread, before.thread), process: since(after.process, before.process) };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 function report(info: TestInfo, what: string, runs: Marks[]) {
-  const sorted = runs.map((r) => r.ready).sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  const line = `${what}: median ${median.toFixed(0)} ms (runs ${runs
-    .map((r) => `${r.ready.toFixed(0)} [wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`)
+  const line = `${what}: median ${median(runs.map((r) => r.ready)).toFixed(0)} ms (runs ${runs
+    .map(
+      (r) =>
+        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, early ws open ${r.earlyOpen.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws taken ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
+    )
     .join(', ')})`;
   console.log(line);
   info.annotations.push({ type: what, description: line });
+  // The same loads' CPU time (to when the marks were read, just after ready).
+  const busyLine = `CPU time to ready ${what.replace(/^.*\(/, '(')}: main thread median ${median(runs.map((r) => r.thread)).toFixed(0)} ms, renderer median ${median(
+    runs.map((r) => r.process),
+  ).toFixed(0)} ms (runs ${runs.map((r) => `${r.thread.toFixed(0)}/${r.process.toFixed(0)}`).join(', ')})`;
+  console.log(busyLine);
+  info.annotations.push({ type: `${what}, CPU`, description: busyLine });
 }
 
 // Cold: a new browser context each time (empty HTTP cache, no compiled code, no
@@ -55,17 +92,25 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
       page.on('console', (m) => {
         if (m.type() === 'error') console.log(`run ${i} console error: ${m.text()}`);
       });
+      // main.wasm and the page's scripts and stylesheet, by their content-hashed names.
       const wasmRequests: string[] = [];
       page.on('requestfinished', (r) => {
-        if (r.url().endsWith('.wasm')) wasmRequests.push(r.url());
+        if (/\.[0-9a-f]{16}\.(wasm|js|css)$/.test(r.url())) wasmRequests.push(r.url());
       });
+      const cdp = await measure(page);
+      let before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}`);
-      cold.push(await loadMarks(page));
+      cold.push(await loadMarks(page, cdp, before));
+      // The link started while main.wasm compiled (static/early.js) and the client took
+      // it over, rather than signing in and dialing again.
+      expect(cold[i].early, 'the client took over the start-up socket (cold)').toBeGreaterThan(0);
       // Let V8 finish caching the compiled module before the repeat visit.
       await page.waitForTimeout(500);
       wasmRequests.length = 0;
+      before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}&warm`);
-      warm.push(await loadMarks(page));
+      warm.push(await loadMarks(page, cdp, before));
+      expect(warm[i].early, 'the client took over the start-up socket (warm)').toBeGreaterThan(0);
       for (const url of wasmRequests) {
         const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
         expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
