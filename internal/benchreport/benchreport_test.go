@@ -38,6 +38,10 @@ func TestParseReadsMetricsOfEveryKindOfLine(t *testing.T) {
 		{Ref{"BenchmarkFanout/clients=10000", "p99-ms"}, 549},
 		{Ref{"PlaywrightLoad", "cold-ready-ms"}, 1712},
 		{Ref{"PlaywrightLoad", "warm-ready-ms"}, 812},
+		{Ref{"PlaywrightLoad", "cold-main-thread-cpu-ms"}, 455},
+		{Ref{"PlaywrightLoad", "cold-renderer-cpu-ms"}, 990},
+		{Ref{"PlaywrightLoad", "warm-main-thread-cpu-ms"}, 120},
+		{Ref{"PlaywrightLoad", "warm-renderer-cpu-ms"}, 310},
 		{Ref{"PlaywrightLoad", "served-bytes"}, 1430000},
 		{Ref{"PlaywrightLoad", "raw-bytes"}, 7060000},
 	} {

@@ -68,6 +68,10 @@ var Rows = append(parkRows(),
 	Row{Paths[3], "main.wasm raw (bytes)", Ref{"PlaywrightLoad", "raw-bytes"}, "", Ref{}, ""},
 	Row{Paths[3], "navigation → ready, cold, median (ms)", Ref{"PlaywrightLoad", "cold-ready-ms"}, "", Ref{}, "≤ 800 ms"},
 	Row{Paths[3], "navigation → ready, warm, median (ms)", Ref{"PlaywrightLoad", "warm-ready-ms"}, "", Ref{}, "≤ 300 ms"},
+	Row{Paths[3], "CPU to ready, cold: main thread, median (ms)", Ref{"PlaywrightLoad", "cold-main-thread-cpu-ms"}, "", Ref{}, ""},
+	Row{Paths[3], "CPU to ready, cold: whole renderer, median (ms)", Ref{"PlaywrightLoad", "cold-renderer-cpu-ms"}, "", Ref{}, ""},
+	Row{Paths[3], "CPU to ready, warm: main thread, median (ms)", Ref{"PlaywrightLoad", "warm-main-thread-cpu-ms"}, "", Ref{}, ""},
+	Row{Paths[3], "CPU to ready, warm: whole renderer, median (ms)", Ref{"PlaywrightLoad", "warm-renderer-cpu-ms"}, "", Ref{}, ""},
 	Row{Paths[4], "kill → outage on the websocket, median of 20 (ms)", Ref{"BenchmarkOutagePushed", "p50-ms"}, "", Ref{}, "≤ 100 ms (median of 20)"},
 )
 
