@@ -3,8 +3,6 @@ package pool
 import (
 	"bytes"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -23,20 +21,9 @@ func vetAgrees(t *testing.T, raw []byte) {
 // TestVetCleanAgreesWithVet runs the RFC 4475 messages and ordinary requests and
 // responses through both passes.
 func TestVetCleanAgreesWithVet(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "rfc4475", "*.sip"))
-	if len(files) == 0 {
-		t.Fatal("no RFC 4475 messages in testdata/rfc4475")
-	}
+	torture := tortureMessages(t)
 	clean := 0
-	for _, f := range files {
-		text, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := decodeTorture(string(text))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range torture {
 		vetAgrees(t, raw)
 		if vetClean(raw) {
 			clean++
@@ -80,7 +67,7 @@ func TestVetCleanAgreesWithVet(t *testing.T) {
 		}
 		vetAgrees(t, []byte(raw))
 	}
-	t.Logf("%d of %d RFC 4475 messages clean", clean, len(files))
+	t.Logf("%d of %d RFC 4475 messages clean", clean, len(torture))
 }
 
 // FuzzVetClean: whatever vetClean accepts, the full pass leaves as it is.
