@@ -13,18 +13,30 @@ import (
 
 // tortureSeeds adds the RFC 4475 messages to a fuzz corpus.
 func tortureSeeds(f *testing.F) {
+	for _, b := range tortureMessages(f) {
+		f.Add(b)
+	}
+}
+
+// tortureMessages are the RFC 4475 messages of testdata/rfc4475, decoded.
+func tortureMessages(tb testing.TB) [][]byte {
 	files, _ := filepath.Glob(filepath.Join("testdata", "rfc4475", "*.sip"))
+	if len(files) == 0 {
+		tb.Fatal("no RFC 4475 messages in testdata/rfc4475")
+	}
+	var out [][]byte
 	for _, name := range files {
 		text, err := os.ReadFile(name)
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		b, err := decodeTorture(string(text))
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
-		f.Add(b)
+		out = append(out, b)
 	}
+	return out
 }
 
 // FuzzVetMessage: the pass in front of sipgo never panics, refuses only with the codes

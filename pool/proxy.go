@@ -56,11 +56,14 @@ func newBranch(req *sip.Request) string {
 // Via carrying a branch with the same loop hash. A request that comes back retargeted
 // (a spiral) has a different hash and is fine.
 func (n *node) looped(req *sip.Request) bool {
-	want := branchPrefix + loopHash(req) + "."
+	want := "" // the hash only when one of our Vias is there: a phone's request has none
 	for _, h := range req.GetHeaders("Via") {
 		v, ok := h.(*sip.ViaHeader)
 		if !ok || v.Host != n.host || v.Port != n.port {
 			continue
+		}
+		if want == "" {
+			want = branchPrefix + loopHash(req) + "."
 		}
 		if b, _ := v.Params.Get("branch"); strings.HasPrefix(b, want) {
 			return true
