@@ -40,6 +40,38 @@ export const shortGracePoolPorts = (i: number): string => `${25200 + 100 * i}-${
 // one or two free workers). 4 was tried: on 2 cores under load, pages' main threads
 // stalled past the 6 s heartbeat and five tests failed on timeouts; 3 is what ran green.
 const workers = Number(process.env.PARKWAY_E2E_WORKERS ?? 3);
+
+// Chromium (new headless) gives every window, i.e. every browser context, a renderer of
+// its own for the omnibox's WebUI popups, which no test can see: measured on errors.spec,
+// those renderers took 40 % as much CPU as the pages under test. Chromium takes only the
+// LAST --disable-features, so this one repeats Playwright's own list (playwright-core's
+// chromiumSwitches) before adding ours; the check below stops an upgrade of Playwright
+// from silently dropping whatever its new list adds.
+const playwrightListFrom = '1.65.1';
+const playwrightVersion: string = require('playwright-core/package.json').version;
+if (playwrightVersion !== playwrightListFrom) {
+  throw new Error(
+    `playwright.config.ts: playwrightDisabledFeatures was copied from playwright-core ${playwrightListFrom}'s chromiumSwitches; ` +
+      `${playwrightVersion} is installed: copy its list again and update playwrightListFrom`,
+  );
+}
+const playwrightDisabledFeatures = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'TcpPortRandomizationWin',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+];
+const disabledFeatures = [...playwrightDisabledFeatures, 'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
 const survivableSpec = /survivable\.spec\.ts/;
 
 export default defineConfig<object, { ownDemo: boolean }>({
@@ -76,6 +108,7 @@ export default defineConfig<object, { ownDemo: boolean }>({
         '--use-fake-ui-for-media-stream',
         '--allow-loopback-in-peer-connection',
         '--autoplay-policy=no-user-gesture-required',
+        `--disable-features=${disabledFeatures.join(',')}`,
       ],
     },
   },
