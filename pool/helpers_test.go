@@ -12,6 +12,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/internal/freeport"
 )
 
 // testLogger is quiet unless POOL_TEST_LOG=1.
@@ -82,7 +84,15 @@ func newRawUAAt(t testing.TB, ip string) *rawUA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	// The client binds its TCP connections to this UDP port too
+	// (WithClientConnectionAddr), so the port comes from outside the kernel's ephemeral
+	// range: an ephemeral UDP port's number could be any other socket's TCP port, and
+	// the dial then fails "bind: address already in use" (seen in a CI run).
+	port, err := freeport.UDPAndTCP(ip, freeport.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
