@@ -6,7 +6,7 @@ import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'earlyOpen' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
+type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'open' | 'welcome' | 'thread' | 'process', number>;
 
 // Busy is the CPU time the page's renderer has used so far, from Chromium's own counters
 // (the DevTools protocol's Performance.getMetrics): ThreadTime, its main thread's, and
@@ -45,8 +45,6 @@ async function loadMarks(page: Page, cdp: CDPSession, before: Busy): Promise<Mar
       ready: at('parkway-ready'),
       compiled: at('parkway-wasm-loaded'),
       wasm: at('parkway-wasm-started'),
-      earlyOpen: at('parkway-early-ws-open'),
-      early: at('parkway-ws-early'),
       signin: at('parkway-signin'),
       session: at('parkway-session'),
       open: at('parkway-ws-open'),
@@ -64,7 +62,7 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   const line = `${what}: median ${median(runs.map((r) => r.ready)).toFixed(0)} ms (runs ${runs
     .map(
       (r) =>
-        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, early ws open ${r.earlyOpen.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws taken ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
+        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
     )
     .join(', ')})`;
   console.log(line);
@@ -101,16 +99,12 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
       let before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}`);
       cold.push(await loadMarks(page, cdp, before));
-      // The link started while main.wasm compiled (static/early.js) and the client took
-      // it over, rather than signing in and dialing again.
-      expect(cold[i].early, 'the client took over the start-up socket (cold)').toBeGreaterThan(0);
       // Let V8 finish caching the compiled module before the repeat visit.
       await page.waitForTimeout(500);
       wasmRequests.length = 0;
       before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}&warm`);
       warm.push(await loadMarks(page, cdp, before));
-      expect(warm[i].early, 'the client took over the start-up socket (warm)').toBeGreaterThan(0);
       for (const url of wasmRequests) {
         const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
         expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
