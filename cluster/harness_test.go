@@ -166,7 +166,8 @@ func (g *gw) phases() []signaling.Phase {
 }
 
 // waitPublished waits until the gateway's subscriber has been handed phase p
-// (deliveries run after Snapshot already shows it).
+// (deliveries run after Snapshot already shows it). It cannot tell a second
+// delivery of a phase from the first: wait for a repeated phase's whole sequence.
 func (g *gw) waitPublished(p signaling.Phase) {
 	g.t.Helper()
 	waitUntil(g.t, g.node.Name()+"'s subscriber handed "+string(p), func() bool { return slices.Contains(g.phases(), p) })
