@@ -42,6 +42,18 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopCapture()
+	// The gateways' HTTP ports are bound before the pools pick theirs: the pools pick
+	// free ports from a range that may hold the port --http names, and a pool that took
+	// it would leave the gateway unable to start.
+	lns, err := listenDemoHTTP(f)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close() // serve closed it already unless it failed before serving
+		}
+	}()
 	// The pools outlive ctx until runDemo returns: the gateway's user agent signs its
 	// users out on the way down, and those un-REGISTERs need the pools still serving.
 	pools, stopPools, err := startDemoPools(context.WithoutCancel(ctx), f, log)
@@ -50,11 +62,43 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	defer stopPools()
 	if f.gateways > 1 {
-		return runDemoGateways(ctx, f, pools, drain, log)
+		return runDemoGateways(ctx, f, lns, pools, drain, log)
 	}
 	e := demoEdge(f, pools, log)
-	e.drain = drain
+	e.drain, e.listener = drain, lns[0]
 	return e.serve(ctx)
+}
+
+// listenDemoHTTP binds the demo's HTTP listeners: --http, and with --gateways N the
+// next N-1 ports too.
+func listenDemoHTTP(f demoFlags) ([]net.Listener, error) {
+	addrs := []string{f.http}
+	if f.gateways > 1 {
+		host, portStr, err := net.SplitHostPort(f.http)
+		if err != nil {
+			return nil, fmt.Errorf("--http %q: %w", f.http, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port <= 0 || port+f.gateways-1 > 65535 {
+			return nil, fmt.Errorf("--http %q: with --gateways the port must be fixed (not 0) and leave room for %d more", f.http, f.gateways-1)
+		}
+		addrs = addrs[:0]
+		for i := range f.gateways {
+			addrs = append(addrs, net.JoinHostPort(host, strconv.Itoa(port+i)))
+		}
+	}
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
 }
 
 // demoFlags are `parkway demo`'s flags.

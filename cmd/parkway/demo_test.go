@@ -32,6 +32,12 @@ func startDemo(tb testing.TB, flags ...string) *demo {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return startDemoAt(tb, addr, flags...)
+}
+
+// startDemoAt is startDemo serving on addr.
+func startDemoAt(tb testing.TB, addr string, flags ...string) *demo {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runDemo(ctx, append([]string{"--http", addr}, flags...)) }()
@@ -58,6 +64,7 @@ func startDemo(tb testing.TB, flags ...string) *demo {
 	for {
 		select {
 		case err := <-done:
+			once = true // stop must not wait for an end already received
 			tb.Fatalf("demo ended: %v", err)
 		default:
 		}

@@ -18,15 +18,7 @@ import (
 // the --http port and the next N-1, over the same two pools, sharing the DR phase,
 // session key and tickets on one embedded single-node NATS (in memory, no listener).
 // Each has its own SIP user agent and media, as separate gateway processes would.
-func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <-chan os.Signal, log *slog.Logger) error {
-	host, portStr, err := net.SplitHostPort(f.http)
-	if err != nil {
-		return fmt.Errorf("--http %q: %w", f.http, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port <= 0 || port+f.gateways-1 > 65535 {
-		return fmt.Errorf("--http %q: with --gateways the port must be fixed (not 0) and leave room for %d more", f.http, f.gateways-1)
-	}
+func runDemoGateways(ctx context.Context, f demoFlags, lns []net.Listener, pools *demoPools, drain <-chan os.Signal, log *slog.Logger) error {
 	node, err := cluster.Start(cluster.Config{Name: "gw1", Logger: log})
 	if err != nil {
 		return err
@@ -51,8 +43,8 @@ func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <
 	// Each gateway's welcome lists all of them, so a tab whose gateway dies moves on to
 	// the next and finds its call there (issue #11).
 	var urls []string
-	for i := range f.gateways {
-		urls = append(urls, "http://"+net.JoinHostPort(host, strconv.Itoa(port+i)))
+	for _, ln := range lns {
+		urls = append(urls, "http://"+ln.Addr().String())
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, f.gateways)
@@ -66,9 +58,9 @@ func runDemoGateways(ctx context.Context, f demoFlags, pools *demoPools, drain <
 			defer n.Close()
 		}
 		gf := f
-		gf.http = net.JoinHostPort(host, strconv.Itoa(port+i))
+		gf.http = lns[i].Addr().String()
 		e := demoEdge(gf, pools, log.With("gateway", name))
-		e.clusterNode, e.drain = n, drains[i]
+		e.clusterNode, e.drain, e.listener = n, drains[i], lns[i]
 		e.gateway.Gateways = urls
 		ready := e.ready
 		e.ready = func(gw *gateway.Server, url string, sip *ua.Manager) {

@@ -25,6 +25,9 @@ type edge struct {
 	log *slog.Logger
 	// http is the address the gateway serves on.
 	http string
+	// listener, when set, is http already bound (the demo binds it before its pools
+	// pick their ports); serve serves on it instead of listening itself.
+	listener net.Listener
 	// dr names the pools and probes; serve fills in its Redirector and Logger.
 	dr dr.Config
 	// ua is the user agent's config; nil means no SIP: sessions carry the DR state and
@@ -109,9 +112,11 @@ func (e edge) serve(ctx context.Context) error {
 		}
 		defer stop()
 	}
-	ln, err := net.Listen("tcp", e.http)
-	if err != nil {
-		return err
+	ln := e.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", e.http); err != nil {
+			return err
+		}
 	}
 	if e.ready != nil {
 		e.ready(gw, baseURL(ln.Addr()), sip)
