@@ -60,19 +60,7 @@ func freeRun(t *testing.T, n int) int {
 		base := r.Min + rand.IntN(r.Max-r.Min+1-n)
 		free := true
 		for p := base; p < base+n && free; p++ {
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-			tl, err := net.Listen("tcp", addr)
-			if err != nil {
-				free = false
-				break
-			}
-			ul, err := net.ListenPacket("udp", addr)
-			tl.Close()
-			if err != nil {
-				free = false
-				break
-			}
-			ul.Close()
+			free = freeport.Check("127.0.0.1", p) == nil
 		}
 		if free {
 			return base

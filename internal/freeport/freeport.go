@@ -83,20 +83,27 @@ func UDPAndTCP(host string, r Range, skip func(int) bool) (int, error) {
 		if skip != nil && skip(port) {
 			continue
 		}
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		tl, err := net.Listen("tcp", addr)
-		if err != nil {
+		if err := Check(host, port); err != nil {
 			lastErr = err
 			continue
 		}
-		ul, err := net.ListenPacket("udp", addr)
-		tl.Close()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		ul.Close()
 		return port, nil
 	}
 	return 0, fmt.Errorf("freeport: no port of %v on %s free for both UDP and TCP (last: %w)", r, host, lastErr)
+}
+
+// Check reports whether port of host is free for both TCP and UDP now (another
+// program may still take it later), as the error binding it gave.
+func Check(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	tl, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	ul, err := net.ListenPacket("udp", addr)
+	tl.Close()
+	if err != nil {
+		return err
+	}
+	return ul.Close()
 }
