@@ -74,6 +74,11 @@ func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter 
 // connection when the write fails and reports whether it succeeded.
 func (s *Session) writeWire(wire []byte) bool {
 	s.writeStart.Store(time.Now().UnixNano())
-	_, err := s.upgraded.Write(wire)
+	var err error
+	if s.wire != nil {
+		err = s.wire.write(wire) // rawwire_linux.go
+	} else {
+		_, err = s.upgraded.Write(wire)
+	}
 	return s.wrote(err)
 }
