@@ -13,7 +13,9 @@ import (
 // connection's own 4 KiB buffer and flushes it: a third of a fan-out worker's CPU
 // besides the write system call (BenchmarkFanout's profile). So the hub frames each
 // distinct state once (textFrame) and a worker writes those bytes on the connection the
-// library was handed at the upgrade (recorded by hijackRecorder), with one Write.
+// library was handed at the upgrade (recorded by hijackRecorder), with one Write — on
+// plain TCP a direct send system call made inside RawConn.Write, under the same write
+// lock as net.Conn.Write (rawwire_linux.go).
 //
 // Why that cannot corrupt the stream, though the library does not know of it:
 //   - every data frame and the close frame the edge sends is written under the
