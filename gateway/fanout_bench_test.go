@@ -33,6 +33,18 @@ import (
 // gateway alone. The gateway's own CPU and allocation profiles are this process's:
 // -cpuprofile and -memprofile (under -outputdir) never include the clients.
 //
+// Two moments count as "the client has it", reported side by side:
+//
+//   - read (p50-ms, p99-ms, max-ms): the swarm's reader has read the state from the
+//     last client's socket and said so on its pipe — what a client sees, including
+//     the queue of sockets ready before it in front of the one reader;
+//   - arrived (arrived-p50-ms, arrived-p99-ms): the state reached the last client's
+//     socket, by the kernel's receive timestamp (SO_TIMESTAMPNS; see runSwarm) — when
+//     the gateway's fan-out has put it there, without the reader's queue. On loopback
+//     the receive path runs inside the gateway's send, so every microsecond of the
+//     gateway's work is in it; arrived-client-p50-ms is the median client's arrival
+//     (over every client of every round), which the order of the writes decides.
+//
 // Beside the latencies it reports the CPU time each side spends per phase change
 // (getrusage): gw-cpu-ms is this process's (the gateway's, plus an idle test harness),
 // swarm-cpu-ms the client process's. On a shared machine they move far less than the
@@ -47,22 +59,30 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			f := fanoutFixtureFor(b, n)
 			lat := make([]time.Duration, 0, b.N)
+			var arrived, median []time.Duration
 			var gwCPU, swarmCPU time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				d, cpu, err := f.round()
+				r, err := f.round()
 				if err != nil {
 					b.Fatal(err)
 				}
-				lat = append(lat, d)
-				gwCPU += cpu.gateway
-				swarmCPU += cpu.swarm
+				lat = append(lat, r.read)
+				arrived = append(arrived, r.arrivedLast)
+				median = append(median, r.arrivedMedian)
+				gwCPU += r.cpu.gateway
+				swarmCPU += r.cpu.swarm
 			}
 			b.StopTimer()
 			slices.Sort(lat)
+			slices.Sort(arrived)
+			slices.Sort(median)
 			b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
 			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+			b.ReportMetric(ms(percentile(arrived, 50)), "arrived-p50-ms")
+			b.ReportMetric(ms(percentile(arrived, 99)), "arrived-p99-ms")
+			b.ReportMetric(ms(percentile(median, 50)), "arrived-client-p50-ms")
 			b.ReportMetric(f.perClient/1024, "KiB/client")
 			b.ReportMetric(ms(gwCPU)/float64(b.N), "gw-cpu-ms")
 			b.ReportMetric(ms(swarmCPU)/float64(b.N), "swarm-cpu-ms")
@@ -82,6 +102,14 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // roundCPU is the CPU time each process spent on one round.
 type roundCPU struct{ gateway, swarm time.Duration }
+
+// roundResult is one phase change as measured (see BenchmarkFanout): read is until the
+// swarm said its last client had read the state; arrivedLast and arrivedMedian until
+// the state reached the last, and the median, client's socket (kernel timestamps).
+type roundResult struct {
+	read, arrivedLast, arrivedMedian time.Duration
+	cpu                              roundCPU
+}
 
 // percentile of sorted durations, nearest rank.
 func percentile(sorted []time.Duration, p int) time.Duration {
@@ -156,7 +184,11 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 	}
 	line, err := f.stdout.ReadString('\n')
 	if err == nil {
-		f.swarmCPU, err = swarmLine(line, "ready")
+		var fields []int64
+		fields, err = swarmLine(line, "ready", 1)
+		if err == nil {
+			f.swarmCPU = time.Duration(fields[0])
+		}
 	}
 	if err != nil {
 		f.close()
@@ -171,17 +203,17 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 	return f
 }
 
-// round changes the phase and returns how long until the last client had it, and the
-// CPU time both sides spent on it. The swarm is told which phase to count first, so
-// arming it is not measured.
-func (f *fanoutFixture) round() (time.Duration, roundCPU, error) {
+// round changes the phase and measures until the last client had it, and the CPU time
+// both sides spent on it. The swarm is told which phase to count first, so arming it
+// is not measured.
+func (f *fanoutFixture) round() (roundResult, error) {
 	f.phase = (f.phase + 1) % len(signaling.Phases)
 	p := signaling.Phases[f.phase]
 	if _, err := io.WriteString(f.stdin, string(p)+"\n"); err != nil {
-		return 0, roundCPU{}, err
+		return roundResult{}, err
 	}
 	if line, err := f.stdout.ReadString('\n'); err != nil || line != "armed\n" {
-		return 0, roundCPU{}, fmt.Errorf("swarm: %q %v", line, err)
+		return roundResult{}, fmt.Errorf("swarm: %q %v", line, err)
 	}
 	cpu0 := cpuTime(0)
 	start := time.Now()
@@ -190,25 +222,42 @@ func (f *fanoutFixture) round() (time.Duration, roundCPU, error) {
 	took := time.Since(start)
 	gw := cpuTime(0) - cpu0
 	if err != nil {
-		return 0, roundCPU{}, fmt.Errorf("swarm: %v", err)
+		return roundResult{}, fmt.Errorf("swarm: %v", err)
 	}
-	swarm, err := swarmLine(line, "done")
+	done, err := swarmLine(line, "done", 3)
 	if err != nil {
-		return 0, roundCPU{}, err
+		return roundResult{}, err
 	}
-	cpu := roundCPU{gateway: gw, swarm: swarm - f.swarmCPU}
-	f.swarmCPU = swarm
-	return took, cpu, nil
+	if done[1] == 0 {
+		return roundResult{}, fmt.Errorf("swarm: a read of the round came without its kernel receive timestamp (SO_TIMESTAMPNS)")
+	}
+	// The receive timestamps are wall-clock time (CLOCK_REALTIME), as is start's.
+	r := roundResult{
+		read:          took,
+		arrivedLast:   time.Duration(done[1] - start.UnixNano()),
+		arrivedMedian: time.Duration(done[2] - start.UnixNano()),
+		cpu:           roundCPU{gateway: gw, swarm: time.Duration(done[0]) - f.swarmCPU},
+	}
+	f.swarmCPU = time.Duration(done[0])
+	return r, nil
 }
 
-// swarmLine parses the swarm's "WORD CPU-NANOSECONDS" line.
-func swarmLine(line, word string) (time.Duration, error) {
-	got, ns, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-	n, err := strconv.ParseInt(ns, 10, 64)
-	if !ok || got != word || err != nil {
-		return 0, fmt.Errorf("swarm said %q, want %q and its CPU time", line, word)
+// swarmLine parses the swarm's "WORD N..." line: n integers after the word (the CPU
+// time used so far first).
+func swarmLine(line, word string, n int) ([]int64, error) {
+	fields := strings.Fields(line)
+	if len(fields) != n+1 || fields[0] != word {
+		return nil, fmt.Errorf("swarm said %q, want %q and %d numbers", line, word, n)
 	}
-	return time.Duration(n), nil
+	out := make([]int64, n)
+	for i, s := range fields[1:] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("swarm said %q: %v", line, err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 func (f *fanoutFixture) close() {

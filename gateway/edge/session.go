@@ -56,6 +56,9 @@ type Session struct {
 	// calls are the user's calls, set at auth by Config.Phone (NoCalls without one or
 	// before auth); the hub reads them only for sessions it holds.
 	calls Calls
+	// wire writes on upgraded with a direct system call (rawwire_linux.go), or is nil
+	// (TLS, or not Linux): then the fan-out writes with upgraded.Write.
+	wire *rawWire
 }
 
 // bufPool holds read buffers of one maximum message each, so 10,000 idle sessions hold

@@ -13,7 +13,9 @@ import (
 // connection's own 4 KiB buffer and flushes it: a third of a fan-out worker's CPU
 // besides the write system call (BenchmarkFanout's profile). So the hub frames each
 // distinct state once (textFrame) and a worker writes those bytes on the connection the
-// library was handed at the upgrade (recorded by hijackRecorder), with one Write.
+// library was handed at the upgrade (recorded by hijackRecorder), with one Write — on
+// plain TCP a direct send system call made inside RawConn.Write, under the same write
+// lock as net.Conn.Write (rawwire_linux.go).
 //
 // Why that cannot corrupt the stream, though the library does not know of it:
 //   - every data frame and the close frame the edge sends is written under the
@@ -74,6 +76,11 @@ func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter 
 // connection when the write fails and reports whether it succeeded.
 func (s *Session) writeWire(wire []byte) bool {
 	s.writeStart.Store(time.Now().UnixNano())
-	_, err := s.upgraded.Write(wire)
+	var err error
+	if s.wire != nil {
+		err = s.wire.write(wire) // rawwire_linux.go
+	} else {
+		_, err = s.upgraded.Write(wire)
+	}
 	return s.wrote(err)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Frames written as textFrame bytes on the connection the upgrade handed over arrive
+// Frames written as textFrame bytes on the connection the upgrade handed over (with its
+// Write, or with the fan-out's direct send: rawWire) arrive
 // as whole text messages, in order with the library's own, whatever their length
 // class (7-bit, 16-bit, 64-bit), while the library answers the client's pings from
 // its reader at the same time.
@@ -46,9 +47,15 @@ func TestWireFramesInterleaveWithTheLibrarysWrites(t *testing.T) {
 			t.Error("the recorder did not see the hijack")
 			return
 		}
+		raw := newRawWire(rec.conn) // the fan-out's direct send (rawwire_linux.go), nil elsewhere
 		for range rounds {
 			for i, p := range want {
-				if i%2 == 0 {
+				if i%4 == 0 && raw != nil {
+					if err := raw.write(textFrame(p)); err != nil {
+						t.Errorf("direct send: %v", err)
+						return
+					}
+				} else if i%2 == 0 {
 					if _, err := rec.conn.Write(textFrame(p)); err != nil {
 						t.Errorf("raw write: %v", err)
 						return

@@ -29,6 +29,7 @@ func (s *Server) Accept(w http.ResponseWriter, r *http.Request, originPatterns [
 	}
 	sess = newSession(s, conn)
 	sess.upgraded = rec.conn
+	sess.wire = newRawWire(rec.conn)
 	sess.raw, _ = r.Context().Value(rawConnKey{}).(net.Conn)
 	if !s.track(sess) {
 		// Closing, or filled up since the caller's check.

@@ -42,6 +42,9 @@ func Render(machine string, r *Results, rows []Row) string {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Quantity, cell(p, pwhy), anchor, aval, ratio, goal)
 		}
+		if note := PathNotes[path]; note != "" {
+			fmt.Fprintf(&b, "\n%s\n", note)
+		}
 	}
 	return b.String()
 }
