@@ -74,7 +74,7 @@
   // before the takeover (the gateway says something before auth only to refuse or say
   // goodbye) marks the socket as not to be used.
   function openSocket() {
-    if (typeof WebSocket !== 'function') return;
+    if (typeof WebSocket !== 'function' || root.dataset.client === 'failed') return;
     let ws;
     try {
       ws = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`);
