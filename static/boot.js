@@ -65,13 +65,61 @@
     });
   }
 
+  // openSocket opens the websocket to the gateway while main.wasm compiles (issue 12):
+  // its TCP connection and upgrade are done by the time the program starts, which takes
+  // it over (wasm/early_js.go) and only then signs in on it with its auth message. This
+  // script sends nothing on it: before auth the gateway sends no heartbeat, so a page
+  // still busy compiling owes it no answer, and a socket left silent past the gateway's
+  // auth timeout is closed by the gateway and replaced by the program. Anything heard
+  // before the takeover (the gateway says something before auth only to refuse or say
+  // goodbye) marks the socket as not to be used.
+  function openSocket() {
+    if (typeof WebSocket !== 'function' || root.dataset.client === 'failed') return;
+    let ws;
+    try {
+      ws = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`);
+    } catch (err) {
+      console.warn('parkway: early websocket:', err); // the program dials by itself
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    const early = { ws, heard: false };
+    const heard = () => {
+      early.heard = true;
+    };
+    const opened = () => performance.mark('parkway-early-ws-open');
+    ws.addEventListener('message', heard);
+    ws.addEventListener('close', heard);
+    ws.addEventListener('open', opened, { once: true });
+    early.release = () => {
+      ws.removeEventListener('message', heard);
+      ws.removeEventListener('close', heard);
+      ws.removeEventListener('open', opened);
+    };
+    window.parkwayEarlySocket = early;
+  }
+
+  // A page that cannot start closes the socket it opened for the program.
+  function closeSocket() {
+    const early = window.parkwayEarlySocket;
+    if (!early) return;
+    delete window.parkwayEarlySocket;
+    early.release();
+    early.ws.close(1000, 'the client did not start');
+  }
+
   root.dataset.client = 'loading';
   const compiled = compile();
+  compiled.catch(closeSocket);
   if (!root.classList.contains('compact')) {
+    openSocket();
     compiled.then(run).catch(failed);
     return;
   }
+  // The widget opens its socket once signed in: the host's ticket may take longer than
+  // the gateway waits for an auth message.
   const signedIn = new Promise((resolve) => document.addEventListener('parkway:signed-in', resolve, { once: true }));
+  signedIn.then(openSocket);
   Promise.all([compiled, signedIn]).then(([module]) => run(module)).catch(failed);
   const widget = document.createElement('script');
   widget.src = 'widget.js';

@@ -66,6 +66,10 @@ var (
 	errNotConnected   = errors.New("not connected to the gateway")
 	errNeedIdentity   = errors.New("no user to sign in as")
 	errGatewayClosing = errors.New("the gateway closed the connection")
+	// errEarlyRefused: the gateway refused the auth on boot.js's early socket. That may be
+	// its auth timeout, which ran while the page started, rather than the token: the
+	// attempt is made again at once on a socket of its own, where a refusal counts.
+	errEarlyRefused = errors.New("the gateway refused the sign-in on the early websocket")
 )
 
 // client holds one websocket to the gateway at a time and replaces it when it fails.
@@ -80,6 +84,9 @@ type client struct {
 	// gw is where to connect: the page's gateway, then the cluster's list (issue #11).
 	// Only run's goroutine uses it.
 	gw softphone.Gateways
+	// early: the first attempt may take the websocket boot.js opened (early_js.go).
+	// Only run's goroutine uses it.
+	early bool
 
 	mu     sync.Mutex
 	ws     *socket // set while authenticated; nil otherwise
@@ -94,6 +101,7 @@ func newClient(events chan<- any, user string) *client {
 		signIns: make(chan string, 1),
 		user:    user,
 		gw:      softphone.NewGateways(wsURL()),
+		early:   true,
 	}
 }
 
@@ -128,6 +136,7 @@ func (c *client) run(ctx context.Context) {
 		var refused *signInError
 		switch {
 		case errors.As(err, &refused) || errors.Is(err, errNeedIdentity):
+			c.dropEarly()
 			detail := "Sign in to use the softphone"
 			if refused != nil {
 				detail = refused.Message
@@ -149,6 +158,9 @@ func (c *client) run(ctx context.Context) {
 		}
 		mark("parkway-session")
 		welcomed, err := c.serve(ctx, sess)
+		if errors.Is(err, errEarlyRefused) {
+			continue // again at once, on a socket of its own (c.early is spent)
+		}
 		if errors.Is(err, errUnauthorized) {
 			// Expired or revoked: sign in again with the same name on the next attempt.
 			forgetSession()
@@ -219,17 +231,49 @@ func wsURL() string {
 	return scheme + "//" + loc.Get("host").String() + "/ws"
 }
 
+// dropEarly closes boot.js's early websocket if it is still there: this attempt has
+// nobody to sign in as.
+func (c *client) dropEarly() {
+	if c.early {
+		c.early = false
+		closeEarlySocket()
+	}
+}
+
+// dial opens the websocket of one attempt: on the first, the one boot.js opened early
+// if it is still of use (early reports that), else a new one.
+func (c *client) dial(ctx context.Context, url string) (ws *socket, early bool, err error) {
+	if c.early {
+		c.early = false
+		if pre, ok := takeEarlySocket(url); ok {
+			if ws, err := openSocket(ctx, pre); err == nil {
+				return ws, true, nil
+			}
+			// Its handshake failed: a socket of our own says whether the gateway is there.
+		}
+	}
+	ws, err = dialSocket(ctx, url)
+	return ws, false, err
+}
+
 // serve runs one websocket from dial to failure. welcomed reports whether the gateway
 // accepted the session, which resets the backoff.
 func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	url := c.gw.URL()
-	ws, err := dialSocket(dctx, url)
+	ws, early, err := c.dial(dctx, url)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("could not reach the gateway: %w", err)
 	}
 	mark("parkway-ws-open")
+	if early {
+		defer func() {
+			if !welcomed && errors.Is(err, errUnauthorized) {
+				err = errEarlyRefused
+			}
+		}()
+	}
 
 	quit := make(chan struct{})
 	defer func() {

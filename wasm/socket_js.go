@@ -49,6 +49,12 @@ func closeCode(err error) int {
 	return 0
 }
 
+// The browser's WebSocket readyState values the client tells apart.
+const (
+	wsConnecting = 0
+	wsOpen       = 1
+)
+
 // Close codes the client sends or tells apart.
 const (
 	// closeNormal is what the client closes with: a page's script may only send 1000
@@ -64,8 +70,17 @@ func dialSocket(ctx context.Context, url string) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openSocket(ctx, ws)
+}
+
+// openSocket takes over the browser's websocket ws, connecting or already open (one
+// boot.js opened: early_js.go), and returns once it is open.
+func openSocket(ctx context.Context, ws js.Value) (*socket, error) {
 	s := &socket{ws: ws, notify: make(chan struct{}, 1)}
 	opened := make(chan struct{}, 1)
+	if ws.Get("readyState").Int() == wsOpen {
+		signal(opened)
+	}
 	s.on("open", func(js.Value) { signal(opened) })
 	s.on("message", func(ev js.Value) {
 		data := ev.Get("data")
@@ -175,7 +190,7 @@ func (s *socket) Read(ctx context.Context) ([]byte, error) {
 // Write sends one text frame. The browser buffers it; an error means the socket is no
 // longer open.
 func (s *socket) Write(b []byte) error {
-	if st := s.ws.Get("readyState").Int(); st != 1 {
+	if st := s.ws.Get("readyState").Int(); st != wsOpen {
 		return fmt.Errorf("websocket not open (state %d)", st)
 	}
 	s.ws.Call("send", string(b))

@@ -51,8 +51,9 @@ type Handler struct {
 // pageAssets are what the pages load besides main.wasm on every visit: each is also
 // served at a content-hashed name (style.<hash>.css), which the pages name, so a repeat
 // visit takes them from the browser's cache without asking the gateway (issue 12). At
-// the plain name they are revalidated as before (embedding pages and old tabs).
-var pageAssets = []string{"style.css", "wasm_exec.js", "boot.js"}
+// the plain name they are revalidated as before (embedding pages and old tabs). The
+// icon is one too: Chromium asked for it again on every repeat visit.
+var pageAssets = []string{"style.css", "wasm_exec.js", "boot.js", "favicon.svg"}
 
 // wasmFile is main.wasm, held compressed (gzip always, Brotli when the build made it);
 // identity is made on first need. It is served at /main.wasm (revalidated on every

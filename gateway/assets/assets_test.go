@@ -419,17 +419,18 @@ func TestRawWASMIsCompressedAtStart(t *testing.T) {
 // The pages name their scripts and stylesheet by content too, so a repeat visit asks the
 // gateway for nothing but the page (issue 12); the plain names still answer, revalidated.
 func TestHashedPageAssets(t *testing.T) {
-	page := `<!doctype html><html><head><link rel="stylesheet" href="style.css"><script src="wasm_exec.js" defer></script><script src="boot.js" defer></script><script src="other.js"></script></head></html>`
+	page := `<!doctype html><html><head><link rel="icon" href="favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="style.css"><script src="wasm_exec.js" defer></script><script src="boot.js" defer></script><script src="other.js"></script></head></html>`
 	fsys := testFS(t)
 	fsys["index.html"] = &fstest.MapFile{Data: []byte(page)}
 	delete(fsys, "widget.html")
 	fsys["style.css"] = &fstest.MapFile{Data: []byte("body{color:red}")}
 	fsys["boot.js"] = &fstest.MapFile{Data: []byte("'boot';")}
 	fsys["other.js"] = &fstest.MapFile{Data: []byte("'other';")}
+	fsys["favicon.svg"] = &fstest.MapFile{Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)}
 	h := newHandler(t, fsys, Options{})
 	for _, p := range []string{"/", "/widget.html"} {
 		_, body := get(t, h, p, nil)
-		for _, name := range []string{"style.css", "wasm_exec.js", "boot.js"} {
+		for _, name := range []string{"style.css", "wasm_exec.js", "boot.js", "favicon.svg"} {
 			hashed := hashedAssetName(name, fsys[name].Data)
 			if !strings.Contains(string(body), `="`+hashed+`"`) || strings.Contains(string(body), `="`+name+`"`) {
 				t.Errorf("%s does not name %s as %s: %s", p, name, hashed, body)

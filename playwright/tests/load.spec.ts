@@ -6,7 +6,7 @@ import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'open' | 'welcome' | 'thread' | 'process', number>;
+type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
 
 // Busy is the CPU time the page's renderer has used so far, from Chromium's own counters
 // (the DevTools protocol's Performance.getMetrics): ThreadTime, its main thread's, and
@@ -47,6 +47,7 @@ async function loadMarks(page: Page, cdp: CDPSession, before: Busy): Promise<Mar
       wasm: at('parkway-wasm-started'),
       signin: at('parkway-signin'),
       session: at('parkway-session'),
+      early: at('parkway-early-ws-open'), // boot.js's socket open (NaN: it was not used or not open)
       open: at('parkway-ws-open'),
       welcome: at('parkway-welcome'),
     };
@@ -62,7 +63,7 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   const line = `${what}: median ${median(runs.map((r) => r.ready)).toFixed(0)} ms (runs ${runs
     .map(
       (r) =>
-        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
+        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, early ws open ${r.early.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
     )
     .join(', ')})`;
   console.log(line);
@@ -90,10 +91,10 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
       page.on('console', (m) => {
         if (m.type() === 'error') console.log(`run ${i} console error: ${m.text()}`);
       });
-      // main.wasm and the page's scripts and stylesheet, by their content-hashed names.
+      // main.wasm and the page's scripts, stylesheet and icon, by their content-hashed names.
       const wasmRequests: string[] = [];
       page.on('requestfinished', (r) => {
-        if (/\.[0-9a-f]{16}\.(wasm|js|css)$/.test(r.url())) wasmRequests.push(r.url());
+        if (/\.[0-9a-f]{16}\.(wasm|js|css|svg)$/.test(r.url())) wasmRequests.push(r.url());
       });
       const cdp = await measure(page);
       let before = await busy(cdp);

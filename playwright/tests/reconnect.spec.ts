@@ -7,7 +7,7 @@
 // closes: only the heartbeat can notice it).
 import type { Page, WebSocketRoute } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
-import { ACTIONS, button, connection, expectButtons, expectPhase, open, post, restoreNormal, startTimeout, statusRegion } from './support';
+import { ACTIONS, button, connection, expectButtons, expectPhase, open, post, recordConnection, restoreNormal, startTimeout, statusRegion } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 test.afterEach(async ({ request }) => restoreNormal(request));
@@ -38,23 +38,6 @@ async function relay(page: Page) {
     (ws as unknown as { __route: typeof route }).__route = route;
   });
   return ctl;
-}
-
-// Every connection state the indicator showed, in order (some last a few milliseconds).
-async function recordConnection(page: Page) {
-  await page.addInitScript(() => {
-    const log: string[] = [];
-    (window as unknown as { __conn: string[] }).__conn = log;
-    document.addEventListener('DOMContentLoaded', () => {
-      const el = document.querySelector('[data-part="connection"]')!;
-      const push = () => {
-        const s = `${el.getAttribute('data-connection')}: ${el.textContent!.trim()}`;
-        if (log[log.length - 1] !== s) log.push(s);
-      };
-      new MutationObserver(push).observe(el, { attributes: true, subtree: true, characterData: true, childList: true });
-    });
-  });
-  return async () => page.evaluate(() => (window as unknown as { __conn: string[] }).__conn);
 }
 
 test('reconnects after the gateway drops the websocket, showing each attempt', { tag: PHASE }, async ({ page, request }) => {

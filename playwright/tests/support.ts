@@ -264,3 +264,20 @@ export async function dial(page: Page, target: string, opts?: { timeout?: number
   await page.getByLabel('Number', { exact: true }).fill('');
   return callWith(page, target);
 }
+
+// Every connection state the indicator showed, in order (some last a few milliseconds).
+export async function recordConnection(page: Page) {
+  await page.addInitScript(() => {
+    const log: string[] = [];
+    (window as unknown as { __conn: string[] }).__conn = log;
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.querySelector('[data-part="connection"]')!;
+      const push = () => {
+        const s = `${el.getAttribute('data-connection')}: ${el.textContent!.trim()}`;
+        if (log[log.length - 1] !== s) log.push(s);
+      };
+      new MutationObserver(push).observe(el, { attributes: true, subtree: true, characterData: true, childList: true });
+    });
+  });
+  return async () => page.evaluate(() => (window as unknown as { __conn: string[] }).__conn);
+}
