@@ -214,9 +214,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("park: listen %s: %w", listen, err)
 	}
 	// One goroutine reads every datagram: a burst that arrives while it waits for a CPU
-	// must queue, not be dropped (the kernel caps this at net.core.rmem_max). 4 MB, as
-	// the pool's socket (pool.udpReadBuffer): a lost ACK or BYE fails a parked call.
-	_ = udp.SetReadBuffer(4 << 20)
+	// must queue, not be dropped (the kernel caps this at net.core.rmem_max).
+	_ = udp.SetReadBuffer(1 << 20)
 	order := inorder.New(inorder.Options{})
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.opt.Name),
 		sipgo.WithUserAgentHostname(s.opt.Domain),

@@ -100,12 +100,7 @@ func newOverloadGate(o Overload) *overloadGate {
 // udpReadBuffer is the receive buffer asked for the pool's SIP socket: with it, a pool
 // falling behind shows as read-queue delay, which the gate answers with 503s, rather
 // than as datagrams lost. The park service asks for the same (park.Service.Start).
-// 4 MB holds about a second of the park benchmark's 1,000 cycles a second (≈ 3,500
-// datagrams of ≈ 700 bytes plus the kernel's overhead): 1 MB still lost datagrams on a
-// loaded machine (issue #12: thousands at 600/s and 1,000/s offered), and a lost ACK
-// or BYE fails a call the pool took, where a late one only delays it. The kernel caps it
-// at net.core.rmem_max.
-const udpReadBuffer = 4 << 20
+const udpReadBuffer = 1 << 20
 
 // gateEpoch is the origin of the gate's monotonic clock (nanotime).
 var gateEpoch = time.Now()
