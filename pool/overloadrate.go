@@ -10,7 +10,7 @@ import (
 )
 
 // admissionRate is the overload gate's second line (issue #12): a limit on the new calls
-// a second the pool takes, set when the pool falls behind and raised while it keeps up.
+// a second the pool takes, set when the pool falls behind and dropped once it has kept up.
 //
 // The delay the gate measures says *that* the pool took too much, not *how much*. A call
 // admitted now brings the pool work for seconds after (the transfer to the park
@@ -24,9 +24,9 @@ import (
 // again, at most once every cutEvery, while it stays behind with calls still coming in
 // at about the limit (not when the hold or a lull kept them out: then the limit is not
 // what let too many in, and halving it would spiral down); once the pool has kept up for a
-// whole admitWindow it raises the limit by a fifth (and one call a second) every
-// raiseEvery. That is additive increase, multiplicative decrease, for TCP's reason: a
-// change shows its effect only a round trip later, here up to admitWindow.
+// whole admitWindow the limit goes, since every call it let in has done its work by
+// then. Multiplicative decrease paced as TCP's is, for TCP's reason: a change shows its
+// effect only a round trip later, here up to admitWindow.
 //
 // Only the probe goroutine changes the limit; admissions take tokens from a bucket it
 // fills every tick (take), from the read loop or a TCP handler.
@@ -42,7 +42,6 @@ type admissionRate struct {
 	filled    int               // slots of the ring written so far (the window before it fills)
 	lastCut   int64             // nanotime of the last cut; 0: never
 	lastBack  int64             // nanotime the pool was last behind
-	lastRaise int64             // nanotime of the last raise
 }
 
 const (
@@ -53,16 +52,14 @@ const (
 	admitSlots  = int(admitWindow / admitSlot)
 	// cutEvery: a cut shows only once the calls it kept out would have arrived; another
 	// within this would count the same overload twice.
-	cutEvery   = time.Second
-	raiseEvery = 500 * time.Millisecond
+	cutEvery = time.Second
 	// minAdmitRate is the lowest limit, in calls a second: a pool behind for a long time
 	// still takes a few, so it learns when it can take more.
 	minAdmitRate = 5.0
 	// minCutRate: a pool that falls behind while taking fewer new calls a second than
 	// this is not behind because of them (it is starting, or a neighbour takes the
 	// CPU), and its limit is left as it is; the hold still refuses new calls meanwhile.
-	minCutRate   = 20.0
-	maxAdmitRate = 1e6
+	minCutRate = 20.0
 )
 
 // take reports whether a new call may be admitted now, and counts it when it may.
@@ -86,7 +83,7 @@ func (r *admissionRate) take() bool {
 func (r *admissionRate) rate() float64 { return float64(r.limit.Load()) / 1000 }
 
 // tick is the probe's step every dt: it notes the admissions, cuts the limit when the pool
-// is behind, raises it when the pool has kept up for admitWindow, and fills the bucket.
+// is behind, drops it when the pool has kept up for admitWindow, and fills the bucket.
 func (r *admissionRate) tick(now int64, dt time.Duration, behind bool) {
 	if r.slotStart == 0 {
 		r.slotStart = now
@@ -117,9 +114,12 @@ func (r *admissionRate) tick(now int64, dt time.Duration, behind bool) {
 			limit = max(minAdmitRate, limit/2)
 			r.lastCut = now
 		}
-	case limit > 0 && now-r.lastBack >= int64(admitWindow) && now-r.lastRaise >= int64(raiseEvery):
-		limit = min(maxAdmitRate, limit*1.2+1)
-		r.lastRaise = now
+	case limit > 0 && now-r.lastBack >= int64(admitWindow):
+		// Kept up for a whole admitWindow: every call let in under the limit has done
+		// its work, so the limit has done its job; the next fall sets a fresh one. (A
+		// slow climb back would keep refusing calls long after a short flood.)
+		r.limit.Store(0)
+		return
 	}
 	if limit == 0 {
 		return

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// TestAdmissionRateCutsAndRaises drives the admission limit with a clock of its own: no
+// TestAdmissionRateCutsAndDrops drives the admission limit with a clock of its own: no
 // limit until the pool falls behind; then half the rate it admitted; no second cut within
-// cutEvery; another cut while still behind after it; a raise only once the pool has kept
-// up for admitWindow; and the bucket hands out what the limit allows, not more.
-func TestAdmissionRateCutsAndRaises(t *testing.T) {
+// cutEvery; another cut while still behind after it; the limit gone only once the pool
+// has kept up for admitWindow; and the bucket hands out what the limit allows, not more.
+func TestAdmissionRateCutsAndDrops(t *testing.T) {
 	var r admissionRate
 	const step = 10 * time.Millisecond
 	now := int64(time.Second) // any origin but 0
@@ -55,24 +55,26 @@ func TestAdmissionRateCutsAndRaises(t *testing.T) {
 	if second := r.rate(); second >= first || second < minAdmitRate {
 		t.Fatalf("second cut: %v, want below %v and at least %v", second, first, minAdmitRate)
 	}
-	// Kept up for less than admitWindow: no raise yet.
+	// Kept up for less than admitWindow: the limit stays; for admitWindow: it goes.
 	low := r.rate()
 	run(admitWindow-time.Second, 0, false)
 	if r.rate() != low {
-		t.Fatalf("raised to %v before the pool kept up for admitWindow", r.rate())
+		t.Fatalf("limit changed to %v before the pool kept up for admitWindow", r.rate())
 	}
-	run(2*time.Second, 0, false)
-	if r.rate() <= low {
-		t.Fatalf("limit %v not raised after the pool kept up for admitWindow", r.rate())
-	}
-	// Idle, the bucket holds at most 100 ms of calls.
-	run(time.Second, 0, false)
+	// The bucket holds at most 100 ms of calls meanwhile.
 	burst := 0
 	for r.take() {
 		burst++
 	}
-	if want := int(math.Max(1, r.rate()/10)); burst > want+1 {
-		t.Fatalf("an idle bucket gave %d calls at once, want at most %d (100 ms at %v/s)", burst, want, r.rate())
+	if want := int(math.Max(1, low/10)); burst > want+1 {
+		t.Fatalf("an idle bucket gave %d calls at once, want at most %d (100 ms at %v/s)", burst, want, low)
+	}
+	run(2*time.Second, 0, false)
+	if r.rate() != 0 {
+		t.Fatalf("limit %v after the pool kept up for admitWindow, want none", r.rate())
+	}
+	if got := run(time.Second, 4, false); got != 400 {
+		t.Fatalf("admitted %d of 400 once the limit went", got)
 	}
 }
 
