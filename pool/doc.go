@@ -46,7 +46,8 @@
 //     excess gets 503 with Retry-After (the time the bucket takes to refill) — over UDP
 //     statelessly from the read loop, so a flood builds no transactions. OPTIONS stay
 //     exempt so health probes see the pool serving through a flood. Beyond that,
-//     Options.MaxInFlight answers 503 when the pool as a whole is overloaded.
+//     Options.MaxInFlight answers 503 when the pool as a whole is overloaded (never to a
+//     request inside a dialog, an ACK or a CANCEL: they finish calls already taken).
 //   - SIP over TLS (tls.go; Config.TLS, Peer.Transport): a TLS listener beside UDP/TCP
 //     for the gateway and the peer pool, the peer's certificate verified against the
 //     configured CA; what the pool relays to the peer over TLS carries a Via naming its

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/park/parkwire"
 )
 
 // register installs the request handlers. Every request passes the same checks first
@@ -50,7 +52,7 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
-	if p.inflight.Add(1) > int64(p.opt.MaxInFlight) {
+	if p.inflight.Add(1) > int64(p.opt.MaxInFlight) && !finishesAdmitted(req) {
 		p.inflight.Add(-1)
 		// Overload: RFC 3261 §21.5.4, with Retry-After so clients back off.
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Overloaded", RetryAfter: p.opt.RetryAfter})
@@ -100,13 +102,24 @@ func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 		n.respond(req, tx, newSIPError(400, "REGISTER Request-URI Must Not Have A User"))
 		return
 	}
-	if !copied {
-		req = req.Clone() // authenticateCaller strips credentials and an unvouched park time
+	if !copied && (req.GetHeader("Proxy-Authorization") != nil || req.GetHeader(parkwire.ParkedSinceHeader) != nil) {
+		// authenticateCaller strips credentials and an unvouched park time; nothing else
+		// changes req, so a request with neither is not copied (forwardCopy copies it
+		// anyway: one copy a request instead of two, issue #12's profile).
+		req = req.Clone()
 	}
 	if !n.authenticateCaller(req, tx) {
 		return
 	}
 	n.proxy(req, tx, t, turn)
+}
+
+// finishesAdmitted reports whether req belongs to work the pool already took — a
+// request inside a dialog, an ACK or a CANCEL — which the in-flight bound never refuses:
+// a BYE answered 503 would leave a call half ended (issue #12), and these are bounded
+// by the calls admitted, not by what the network sends.
+func finishesAdmitted(req *sip.Request) bool {
+	return req.IsAck() || req.IsCancel() || req.To() != nil && inDialog(req)
 }
 
 // validate applies RFC 3261 §16.3 request validation (and §8.2.2 for the pool as UAS).

@@ -47,7 +47,8 @@ type Options struct {
 	MaxContacts int
 	// MaxTCPConns bounds concurrent TCP connections; more are closed on accept.
 	MaxTCPConns int
-	// MaxInFlight bounds requests being handled at once; more are answered 503.
+	// MaxInFlight bounds requests being handled at once; more are answered 503, except
+	// requests inside a dialog, ACK and CANCEL, which finish calls already taken.
 	MaxInFlight int
 	// RetryAfter is what a draining or overloaded pool tells clients to wait.
 	RetryAfter time.Duration

@@ -34,6 +34,10 @@ import (
 // dialog that is not a transfer (no Referred-By), does not replace a dialog (no
 // Replaces) and is not for the park service, and a REFER outside a dialog.
 //
+// Falling behind also sets a limit on new calls a second (admissionRate,
+// overloadrate.go): the delay says that the pool took too much, the limit how much it
+// may take while the work of the calls it took is still arriving.
+//
 // Parks, transfers and retrieves are never refused: they finish calls already taken (a
 // park refused would fail the transfer halfway, a retrieve refused would leave the call
 // waiting on its orbit), and they are what frees the pool again.
@@ -75,7 +79,9 @@ type overloadGate struct {
 	sched, queue    atomic.Int64 // scheduling delay and read-queue delay (moving averages), ns
 	refused         atomic.Int64
 
-	holdUntil atomic.Int64 // nanotime until which new calls stay refused (overloadHold)
+	holdUntil atomic.Int64  // nanotime until which new calls stay refused (overloadHold)
+	rate      admissionRate // the limit on new calls a second set by falling behind (overloadrate.go)
+	admitted  admittedCalls // the new calls let in, so their retransmissions are too
 }
 
 func newOverloadGate(o Overload) *overloadGate {
@@ -183,6 +189,7 @@ func (g *overloadGate) probe(ctx context.Context, queues ...*queueProbe) {
 	want := time.Now().Add(every)
 	var sched, cpu float64
 	cpu0, wall0 := processCPU(), time.Now()
+	last := nanotime()
 	for {
 		select {
 		case <-ctx.Done():
@@ -210,9 +217,13 @@ func (g *overloadGate) probe(ctx context.Context, queues ...*queueProbe) {
 			g.sched.Store(int64(sched))
 			g.queue.Store(int64(queue))
 			g.delay.Store(int64(max(sched, queue)))
-			if g.behind() {
+			behind := g.behind()
+			if behind {
 				g.holdUntil.Store(nanotime() + int64(overloadHold))
 			}
+			tick := nanotime()
+			g.rate.tick(tick, time.Duration(tick-last), behind)
+			last = tick
 			want = now.Add(every)
 			t.Reset(every)
 		}
@@ -259,7 +270,7 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 	if to := req.To(); to == nil || to.Params.Has("tag") {
 		return nil // in a dialog
 	}
-	if !g.overloaded() || req.GetHeader("Replaces") != nil {
+	if req.GetHeader("Replaces") != nil {
 		return nil
 	}
 	if req.Method == sip.INVITE {
@@ -268,12 +279,30 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 			return nil
 		}
 	}
+	// A new call: refused while the pool is behind (or was, within overloadHold), and
+	// beyond the rate falling behind set (overloadrate.go) — unless it is a copy of one
+	// already let in.
+	now := nanotime()
+	if g.admitted.seen(req, now) {
+		return nil
+	}
+	var why string
+	switch {
+	case g.overloaded():
+		why = "pool overloaded: messages wait " +
+			strconv.FormatInt(time.Duration(g.delay.Load()).Milliseconds(), 10) + " ms to be handled (limit " +
+			strconv.FormatInt(g.max.Milliseconds(), 10) + " ms; " +
+			strconv.FormatInt(time.Duration(g.queue.Load()).Milliseconds(), 10) + " ms in the read queue, " +
+			strconv.FormatInt(time.Duration(g.sched.Load()).Milliseconds(), 10) + " ms for a CPU)"
+	case !g.rate.take():
+		why = "pool overloaded: it takes " + strconv.FormatFloat(g.rate.rate(), 'f', 0, 64) +
+			" new calls a second until the calls it has are done"
+	default:
+		g.admitted.add(req, now)
+		return nil
+	}
 	g.refused.Add(1)
 	e := &sipError{Code: 503, Reason: "Overloaded", RetryAfter: g.retryAfter}
-	e.Headers = []sip.Header{n.warning("pool overloaded: messages wait " +
-		strconv.FormatInt(time.Duration(g.delay.Load()).Milliseconds(), 10) + " ms to be handled (limit " +
-		strconv.FormatInt(g.max.Milliseconds(), 10) + " ms; " +
-		strconv.FormatInt(time.Duration(g.queue.Load()).Milliseconds(), 10) + " ms in the read queue, " +
-		strconv.FormatInt(time.Duration(g.sched.Load()).Milliseconds(), 10) + " ms for a CPU)")}
+	e.Headers = []sip.Header{n.warning(why)}
 	return e
 }

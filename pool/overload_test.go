@@ -58,18 +58,7 @@ func TestOverloadAdmits(t *testing.T) {
 	n := &node{pool: p}
 	req := func(method, user, toTag, extra string) *sip.Request {
 		t.Helper()
-		to := ""
-		if toTag != "" {
-			to = ";tag=" + toTag
-		}
-		raw := fmt.Sprintf("%s sip:%s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-1\r\n"+
-			"From: <sip:alice@pool-a>;tag=a\r\nTo: <sip:%s@pool-a>%s\r\nCall-ID: c1\r\nCSeq: 1 %s\r\n%sContent-Length: 0\r\n\r\n",
-			method, user, user, to, method, extra)
-		m, err := sip.ParseMessage([]byte(raw))
-		if err != nil {
-			t.Fatalf("parse %q: %v", raw, err)
-		}
-		return m.(*sip.Request)
+		return overloadTestRequest(t, method, user, toTag, extra)
 	}
 	cases := []struct {
 		name   string
@@ -91,6 +80,9 @@ func TestOverloadAdmits(t *testing.T) {
 	}
 	for lvl, delay := range []time.Duration{0, time.Second} {
 		p.overload.delay.Store(int64(delay))
+		// Every case is one transaction: forget the calls let in at rest, or their
+		// copies would pass as retransmissions (TestOverloadTakesRetransmissions).
+		p.overload.admitted = admittedCalls{}
 		for _, c := range cases {
 			e := n.admitOverload(c.req)
 			if (e != nil) != c.refuse[lvl] {
@@ -102,6 +94,24 @@ func TestOverloadAdmits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// overloadTestRequest is a request from alice for user (in a dialog when toTag is set),
+// with extra header lines.
+func overloadTestRequest(t *testing.T, method, user, toTag, extra string) *sip.Request {
+	t.Helper()
+	to := ""
+	if toTag != "" {
+		to = ";tag=" + toTag
+	}
+	raw := fmt.Sprintf("%s sip:%s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-1\r\n"+
+		"From: <sip:alice@pool-a>;tag=a\r\nTo: <sip:%s@pool-a>%s\r\nCall-ID: c1\r\nCSeq: 1 %s\r\n%sContent-Length: 0\r\n\r\n",
+		method, user, user, to, method, extra)
+	m, err := sip.ParseMessage([]byte(raw))
+	if err != nil {
+		t.Fatalf("parse %q: %v", raw, err)
+	}
+	return m.(*sip.Request)
 }
 
 // TestOverloadRefusesOverUDP: a pool that is always behind (maxDelay 1 ns: any timer
