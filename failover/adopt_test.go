@@ -89,6 +89,7 @@ func (g *threeGateways) phoneWith(name, user, token string) *browsertest.Phone {
 // TestCallSurvivesGatewayKill: gw1 dies under alice's call to bob (on gw3); gw2 carries
 // it on and alice's tab re-attaches there.
 func TestCallSurvivesGatewayKill(t *testing.T) {
+	parallel(t)
 	g := startThreeGateways(t)
 	took := surviveGatewayKill(t, g, "gw1", "gw2", "gw3")
 	t.Logf("gw1 SIGKILLed → call adopted by gw2 and audio back both ways in %v (noisy shared machine)", took.Round(time.Millisecond))
