@@ -89,6 +89,9 @@ func (g *threeGateways) phoneWith(name, user, token string) *browsertest.Phone {
 // TestCallSurvivesGatewayKill: gw1 dies under alice's call to bob (on gw3); gw2 carries
 // it on and alice's tab re-attaches there.
 func TestCallSurvivesGatewayKill(t *testing.T) {
+	// Not parallel: beside the other tests it once missed its call's media on a quiet
+	// machine (alice "waiting for a call that needs media", gw2's JetStream not answering
+	// yet), in 1 of 6 runs of the package; alone it has not.
 	g := startThreeGateways(t)
 	took := surviveGatewayKill(t, g, "gw1", "gw2", "gw3")
 	t.Logf("gw1 SIGKILLed → call adopted by gw2 and audio back both ways in %v (noisy shared machine)", took.Round(time.Millisecond))

@@ -150,9 +150,12 @@ func still(t testing.TB, who string, c *browsertest.Call) {
 
 func since(t0 time.Time) string { return fmt.Sprintf("%d ms", time.Since(t0).Milliseconds()) }
 
-// Every test below runs alone on its own processes and ports; t.Parallel lets two run
-// at once on a 2-core machine without starving each other's 20 ms audio.
-// (go test's -parallel defaults to GOMAXPROCS.)
+// Every test of the package runs on its own processes and ports, and nearly every one
+// that starts them is parallel (TestCallSurvivesGatewayKill says why it is not): they wait on timers and sockets far more than they compute
+// (the package took 118 s of wall time for 33 s of CPU), so a test kept alone only
+// held the others back — the three-gateway ones did, 100 s of the package's 134 s in
+// CI (issue 12). go test's -parallel (GOMAXPROCS by default; `go tool task unit` gives
+// 4) bounds how many run at once, so their 20 ms audio is not starved.
 func parallel(t *testing.T) { t.Parallel() }
 
 // minPickup is the shortest call pickup timeout a pool takes (park.MinPickupTimeout).

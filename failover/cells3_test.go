@@ -20,6 +20,10 @@ import (
 const threeGatewayCells = "TestSeedTablesOnThreeGateways"
 
 func TestSeedTablesOnThreeGateways(t *testing.T) {
+	// Beside the other tests, not before them: the cells are parallel among themselves,
+	// but a parent that is not held every parallel test of the package back until its
+	// last cell ended.
+	parallel(t)
 	for _, cell := range []struct {
 		name string
 		run  func(*testing.T)

@@ -71,6 +71,7 @@ func forked(t *testing.T, caller *browsertest.Phone, answer, other *browsertest.
 // An admin failover on gw3 reaches every tab on every gateway, and at pool-b the call
 // forks again to both of bob's tabs, answered on gw1 this time.
 func TestUserOnTwoGateways(t *testing.T) {
+	parallel(t)
 	g := startThreeGateways(t)
 	alice := g.tabAt("gw1", "alice", hz["alice"])
 	bob1 := g.tabAt("gw1", "bob", bobsOtherHz)

@@ -14,6 +14,7 @@ import (
 // the failover waits for its timer — the deadline is in the phase record, and a new
 // leader keeps it — and pool-a's return brings the survivors' tabs back to normal.
 func TestThreeGatewaysAutomatic(t *testing.T) {
+	parallel(t)
 	g := startThreeGatewaysWith(t, nil, func(yaml string) string {
 		for _, key := range []string{"autoFailoverAfter", "autoFailbackAfter"} {
 			if !strings.Contains(yaml, key+": 0s\n") {

@@ -60,11 +60,14 @@ type relayFlow struct {
 
 func startJitterRelay(t testing.TB, poolPort int, maxDelay time.Duration) *jitterRelay {
 	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	// UDP and TCP on one number from outside the ephemeral range: a UDP port the kernel
+	// picked could be an outgoing TCP connection's port already (the parallel tests'
+	// processes make many), and the TCP listen failed with "address already in use".
+	port := freePort(t)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
 	tcp, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		conn.Close()

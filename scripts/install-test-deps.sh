@@ -26,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d playwright/node_modules/@playwright/test ] || [ playwright/package-lock.json -nt playwright/node_modules/.package-lock.json ]; then
+if [ -L playwright/node_modules ]; then
+  # Another checkout's packages (a worktree's link to the main one's): npm ci would empty
+  # the directory the link points to — that checkout's and every other linked one's — and
+  # a fresh checkout's package-lock.json is always newer than the packages it links to.
+  if [ ! -d playwright/node_modules/@playwright/test ]; then
+    echo "playwright/node_modules links to $(readlink playwright/node_modules), which has no @playwright/test: run npm ci there, or remove the link" >&2
+    exit 1
+  fi
+elif [ ! -d playwright/node_modules/@playwright/test ] || [ playwright/package-lock.json -nt playwright/node_modules/.package-lock.json ]; then
   (cd playwright && npm ci --no-audit --no-fund)
 fi

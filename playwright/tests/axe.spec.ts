@@ -126,8 +126,12 @@ test('keyboard: a whole call from the widget, answered on the full page, without
       await alice.keyboard.press('Enter');
       await tabTo(alice, number);
     }
-    await number.focus();
-    await alice.keyboard.press('Enter');
+    // Again only if the last try left no call: a call slow to show on a loaded machine
+    // would otherwise be placed twice.
+    if ((await live(alice).count()) === 0) {
+      await number.focus();
+      await alice.keyboard.press('Enter');
+    }
     await expect(live(alice)).toHaveCount(1, { timeout: 8_000 });
   }).toPass({ timeout: 30_000 });
 

@@ -85,7 +85,10 @@ test('alice calls bob, both hear each other, hold, resume and hang up', async ({
   await alice.getByLabel('Number', { exact: true }).fill('bob');
   await expect(async () => {
     if (await alertRegion(alice).isVisible()) await alice.getByRole('button', { name: 'Dismiss' }).click();
-    await button(alice, 'call').click();
+    // Again only if the last try left no call (as support.ts's dial): on a loaded
+    // machine the first call can take longer than one try to show, and a second click
+    // placed a second call to bob.
+    if ((await liveCalls(alice).count()) === 0) await button(alice, 'call').click();
     await expect(liveCalls(alice)).toHaveCount(1, { timeout: 8_000 });
   }).toPass({ timeout: 30_000 });
   await expect(liveCalls(alice)).toHaveAttribute('data-direction', 'outgoing');

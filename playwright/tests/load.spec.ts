@@ -4,6 +4,7 @@
 // go to test-results/ for people to look at.
 import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
+import { runsFrom } from './runs';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
 type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
@@ -76,15 +77,22 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   info.annotations.push({ type: `${what}, CPU`, description: busyLine });
 }
 
+// loadRuns is how many cold + warm pairs the test loads: one in the suite (the client
+// starts; a repeat visit takes the hashed files from the cache), 5 for the medians
+// BENCHMARKS.md reports (PARKWAY_LOAD_RUNS, set by bench-anchors).
+const loadRuns = runsFrom('PARKWAY_LOAD_RUNS', 1);
+
 // Cold: a new browser context each time (empty HTTP cache, no compiled code, no
 // session), as a first visit. Warm: the same context loading the page again, as a
 // repeat visit — main.wasm comes from the HTTP cache under its hashed name, without
 // asking the gateway, and V8 takes its compiled code from the code cache.
 test('page load → connected with buttons rendered, cold and warm (measured)', async ({ browser, request }, info) => {
-  test.setTimeout(240_000); // ten page loads; on a two-core machine shared with other workers each can take many seconds
+  // two page loads a run and one more; on a two-core machine shared with other workers
+  // each can take many seconds
+  test.setTimeout(60_000 + 36_000 * loadRuns);
   const cold: Marks[] = [];
   const warm: Marks[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < loadRuns; i++) {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
