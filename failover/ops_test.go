@@ -35,7 +35,7 @@ func TestGatewaySIGTERMDrains(t *testing.T) {
 	alice, bob := c.phone("alice"), c.phone("bob")
 	caller, callee := connectCall(t, alice, bob)
 	trace := caller.Last().Trace
-	if !signaling.TracePattern.MatchString(trace) || callee.Last().Trace != trace {
+	if !signaling.ValidTrace(trace) || callee.Last().Trace != trace {
 		t.Fatalf("traces: caller %q, callee %q", trace, callee.Last().Trace)
 	}
 	for _, name := range []string{"gateway", "pool-a"} {

@@ -96,7 +96,7 @@ func TestTraceFollowsACallThroughGatewayAndBothPools(t *testing.T) {
 		return c.State == signaling.CallActive
 	})
 	trace := active.Trace
-	if !signaling.TracePattern.MatchString(trace) {
+	if !signaling.ValidTrace(trace) {
 		t.Fatalf("alice's call message has trace %q", trace)
 	}
 	waitFor(t, "the trace in the gateway's, pool-a's and pool-b's logs", func() bool {

@@ -23,7 +23,7 @@
 //     ("Call Park experience in Lync Server 2013 during pool failure").
 //
 // Operations (issue 14): every [Call] message carries the call's trace id in "trace"
-// ([TracePattern]), the id the gateway, the pools and the park service log the call
+// ([ValidTrace]), the id the gateway, the pools and the park service log the call
 // under and send in the SIP header X-Parkway-Trace. A gateway that is shutting down
 // sends [Draining] ({"type":"draining","deadlineMs":N}), refuses call and retrieve with
 // the error code "draining" ([CodeDraining]) and, once its calls are over or N ms have

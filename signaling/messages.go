@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/parkway/parkway/park/parkwire"
@@ -108,13 +107,6 @@ const MaxSDPSize = 32 << 10
 
 func (*Request) Type() Type { return TypeAction }
 
-var (
-	// A user name or a dialable number: what fits in a SIP URI's user part without
-	// escaping. Leading + for E.164, * and # for feature codes.
-	targetPattern = regexp.MustCompile(`^[A-Za-z0-9+*#][A-Za-z0-9._+*#-]{0,63}$`)
-	callIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-)
-
 func (m *Request) validate() *Error {
 	if m.Action == "" {
 		return badField("action", "is required")
@@ -122,17 +114,17 @@ func (m *Request) validate() *Error {
 	if !m.Action.Valid() {
 		return badField("action", "%q is not an action", string(m.Action))
 	}
-	if m.Call != "" && !callIDPattern.MatchString(m.Call) {
+	if m.Call != "" && !validCallID(m.Call) {
 		return badField("call", "%q is not a call id", m.Call)
 	}
-	if m.Target != "" && !targetPattern.MatchString(m.Target) {
+	if m.Target != "" && !validTarget(m.Target) {
 		return badField("target", "%q is not a user name or number", m.Target)
 	}
 	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
 		return badField("orbit", "%q is not an orbit number", m.Orbit)
 	}
 	if m.Consult != "" {
-		if !callIDPattern.MatchString(m.Consult) {
+		if !validCallID(m.Consult) {
 			return badField("consult", "%q is not a call id", m.Consult)
 		}
 		if m.Action != ActionTransfer {
@@ -223,7 +215,7 @@ type Call struct {
 	Orbit string `json:"orbit,omitempty"`
 	// Muted says the user's microphone is not sent on this call (action mute).
 	Muted bool `json:"muted,omitempty"`
-	// Trace is the call's trace id (TracePattern): the same id is in the SIP header
+	// Trace is the call's trace id (ValidTrace): the same id is in the SIP header
 	// X-Parkway-Trace of the call's requests and in every log line about the call, in
 	// the gateway, the pools and the park service, so one grep follows it.
 	Trace string `json:"trace,omitempty"`
@@ -236,9 +228,6 @@ type Call struct {
 	// from gateways before issue 10.
 	Media string `json:"media,omitempty"`
 }
-
-// TracePattern is what a trace id looks like: 16 to 32 lowercase hex digits.
-var TracePattern = regexp.MustCompile(`^[0-9a-f]{16,32}$`)
 
 // Where a call's media is, per tab (Call.Media).
 const (
@@ -259,10 +248,10 @@ const (
 
 func (*Call) Type() Type { return TypeCall }
 func (m *Call) validate() *Error {
-	if m.Trace != "" && !TracePattern.MatchString(m.Trace) {
+	if m.Trace != "" && !ValidTrace(m.Trace) {
 		return badField("trace", "%q is not a trace id", m.Trace)
 	}
-	if !callIDPattern.MatchString(m.ID) {
+	if !validCallID(m.ID) {
 		return badField("id", "%q is not a call id", m.ID)
 	}
 	if m.State == CallNone || !m.State.Valid() {
@@ -386,7 +375,7 @@ func (m *Welcome) validate() *Error {
 		return badField("user", "is required")
 	}
 	for i, id := range m.Calls {
-		if !callIDPattern.MatchString(id) {
+		if !validCallID(id) {
 			return badField("calls", "[%d]: %q is not a call id", i, id)
 		}
 	}
@@ -399,7 +388,7 @@ func (m *Welcome) validate() *Error {
 		}
 	}
 	for i, id := range m.NeedsMedia {
-		if !callIDPattern.MatchString(id) {
+		if !validCallID(id) {
 			return badField("needsMedia", "[%d]: %q is not a call id", i, id)
 		}
 	}

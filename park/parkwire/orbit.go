@@ -2,7 +2,6 @@ package parkwire
 
 import (
 	"errors"
-	"regexp"
 )
 
 // OrbitRule is Lync's number pattern for orbits (New-CsCallParkOrbit), as
@@ -10,11 +9,24 @@ import (
 // up to 9 digits, never starting with 0.
 const OrbitRule = `([*#]?[1-9]\d{0,7})|([1-9]\d{0,8})`
 
-// OrbitPattern matches a whole orbit number (OrbitRule).
-var OrbitPattern = regexp.MustCompile(`^(?:` + OrbitRule + `)$`)
-
-// ValidOrbit reports whether s is a well-formed orbit number.
-func ValidOrbit(s string) bool { return OrbitPattern.MatchString(s) }
+// ValidOrbit reports whether s is a well-formed orbit number: the whole of s matches
+// OrbitRule. Checked by hand, not with regexp, so that the client's WebAssembly build
+// leaves the regexp package out (issue #12); orbit_test.go holds it to the rule.
+func ValidOrbit(s string) bool {
+	digits, most := s, 9
+	if s != "" && (s[0] == '*' || s[0] == '#') {
+		digits, most = s[1:], 8
+	}
+	if len(digits) < 1 || len(digits) > most || digits[0] < '1' || digits[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // OrbitPrefix is the * or # an orbit number starts with, or "".
 func OrbitPrefix(s string) string {

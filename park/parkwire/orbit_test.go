@@ -2,8 +2,41 @@ package parkwire
 
 import (
 	"errors"
+	"math/rand/v2"
+	"regexp"
 	"testing"
 )
+
+// orbitPattern is OrbitRule as a regular expression over a whole string: ValidOrbit's
+// oracle.
+var orbitPattern = regexp.MustCompile(`^(?:` + OrbitRule + `)$`)
+
+// ValidOrbit accepts exactly what OrbitRule does.
+func TestValidOrbitIsTheRule(t *testing.T) {
+	const valid, others = "0123456789", "*#+a/: \x00٧"
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = valid[r.IntN(len(valid))]
+		}
+		if len(b) > 0 && r.IntN(2) == 0 {
+			b[r.IntN(min(len(b), 2))] = others[r.IntN(len(others))]
+		}
+		if got, want := ValidOrbit(string(b)), orbitPattern.MatchString(string(b)); got != want {
+			t.Fatalf("ValidOrbit(%q) = %v; OrbitRule says %v", b, got, want)
+		}
+	}
+}
+
+func FuzzValidOrbit(f *testing.F) {
+	f.Add("*7000")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidOrbit(s), orbitPattern.MatchString(s); got != want {
+			t.Fatalf("ValidOrbit(%q) = %v; OrbitRule says %v", s, got, want)
+		}
+	})
+}
 
 func TestValidOrbit(t *testing.T) {
 	for _, ok := range []string{"7000", "1", "*12345678", "#9", "123456789"} {

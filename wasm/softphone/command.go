@@ -2,7 +2,6 @@ package softphone
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -70,8 +69,22 @@ var apiCommands = map[string]struct {
 	"dtmf":     {"", []string{"digits"}},
 }
 
-// dtmfPattern: the RFC 4733 §3.2 events a keypad has (0-9 * # A-D), at most 32 at once.
-var dtmfPattern = regexp.MustCompile(`^[0-9*#A-Da-d]{1,32}$`)
+// validDigits: the RFC 4733 §3.2 events a keypad has (0-9 * # A-D), at most 32 at once
+// (^[0-9*#A-Da-d]{1,32}$). By hand, not with regexp, so the client's build leaves the
+// regexp package out (issue #12).
+func validDigits(s string) bool {
+	if len(s) < 1 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', c == '*', c == '#', 'A' <= c && c <= 'D', 'a' <= c && c <= 'd':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ParseCommand checks a JavaScript API call: a known name, only the arguments that
 // name takes, each of the right type and shape. The shapes are the contract's own:
@@ -149,7 +162,7 @@ func ParseCommand(name string, args map[string]any) (Command, *APIError) {
 			return Command{}, &APIError{Code: CodeBadCommand, Field: "consult", Message: "names the call of an attended transfer; a blind transfer takes target alone"}
 		}
 	case "dtmf":
-		if !dtmfPattern.MatchString(c.Digits) {
+		if !validDigits(c.Digits) {
 			return Command{}, &APIError{Code: CodeBadCommand, Field: "digits", Message: "must be 1 to 32 keypad digits: 0-9, *, #, A-D"}
 		}
 		return c, nil

@@ -36,7 +36,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("parsed %q as %q", name, c.Name)
 		}
 		if name == "dtmf" {
-			if !dtmfPattern.MatchString(c.Digits) {
+			if !digitsPattern.MatchString(c.Digits) {
 				t.Fatalf("accepted digits %q", c.Digits)
 			}
 			return
