@@ -18,7 +18,9 @@ import (
 // ports, each naming itself and the cluster in GET /api/dr, and a pool stopped through
 // one of them fails all three over.
 func TestDemoGateways(t *testing.T) {
-	d := startDemo(t, "--gateways", "3")
+	// Three consecutive ports outside the kernel's ephemeral range: a port the kernel
+	// handed out for :0 says nothing of the two after it, which another socket may hold.
+	d := startDemoAt(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(freeRun(t, 3))), "--gateways", "3")
 	host, portStr, _ := net.SplitHostPort(d.url[len("http://"):])
 	port, _ := strconv.Atoi(portStr)
 	url := func(i int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port+i)) }
