@@ -105,6 +105,9 @@ func (e edge) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Serve closes it too; this one is for a failure before Serve (carrying calls, the
+	// listener), which would otherwise leave its goroutines and DR subscription behind.
+	defer gw.Close()
 	if shared != nil && sip != nil {
 		stop, err := shared.carryCalls(ctx, gw, sip, e.log)
 		if err != nil {
