@@ -91,6 +91,10 @@ export default defineConfig<object, { ownDemo: boolean }>({
   use: {
     baseURL,
     headless: true,
+    // A click on a button that never becomes enabled fails here, naming the button, instead
+    // of waiting out the test's timeout (240 s for call waiting) with no word of what hung.
+    // Generous, since the two-core machine is shared by three Chromium pages and the demos.
+    actionTimeout: 30_000,
     // Traces without the screencast and without DOM snapshots: both cost CPU the two-core
     // machine does not have. A DOM snapshot before and after every action and assertion
     // took a third of errors.spec's CPU (61.8 → 42.8 CPU-s in all processes, issue 12). A
