@@ -70,10 +70,11 @@ func (m *sendMsg) build(p *party) {
 // loops wait in poll(2) and clock_nanosleep instead, on threads of their
 // own.
 type loadIO struct {
-	r     *run
-	socks []*loadSocket
-	wg    sync.WaitGroup
-	done  atomic.Bool // set by stop: the send loops end, the receive loops drain and end
+	r      *run
+	socks  []*loadSocket
+	wg     sync.WaitGroup // every loop
+	sendWG sync.WaitGroup // the send loops
+	done   atomic.Bool    // set by stop: the send loops end, the receive loops drain and end
 }
 
 type loadSocket struct {
@@ -158,8 +159,10 @@ func (io *loadIO) start() {
 	}
 	for _, s := range io.socks {
 		io.wg.Add(2)
+		io.sendWG.Add(1)
 		go func() {
 			defer io.wg.Done()
+			defer io.sendWG.Done()
 			s.send.loop()
 		}()
 		go func() {
@@ -252,7 +255,7 @@ func (s *sender) loop() {
 			if due > now {
 				break
 			}
-			if due >= r.sendEnd {
+			if due >= time.Duration(r.sendLimit.Load()) {
 				s.flush()
 				return
 			}
