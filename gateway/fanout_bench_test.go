@@ -29,9 +29,19 @@ import (
 // holds every client socket in one epoll set read by one goroutine, so the clients'
 // share of the CPU is a read per message and a substring scan; it reports "done" on a
 // pipe when its last client has the new state (the pipe adds microseconds). Clients
-// and gateway still share the machine's CPUs, so the numbers are an upper bound for the
-// gateway alone. The gateway's own CPU and allocation profiles are this process's:
-// -cpuprofile and -memprofile (under -outputdir) never include the clients.
+// and gateway share the machine's CPUs, so each round the swarm holds its reader until
+// the controller's call has returned — the hub's publish returns when its fan-out has
+// written every session (or handed it to the session's writer) — and reads then: the
+// clients' reading, which clients on their own machines do on their own CPUs, no
+// longer takes the gateway's cores in the middle of the fan-out.
+// PARKWAY_FANOUT_HOLD=0 lets the swarm read as the states come instead (what the
+// numbers of stop 21 and before measured). The gateway's own CPU and allocation
+// profiles are this process's: -cpuprofile and -memprofile (under -outputdir) never
+// include the clients.
+//
+// Heartbeats are off during the measurement; PARKWAY_FANOUT_HEARTBEAT=1 runs the
+// gateway with its default ping interval and peer timeout instead, the swarm answering
+// every ping with a pong. Either way the benchmark fails if a client was dropped.
 //
 // Two moments count as "the client has it", reported side by side:
 //
@@ -42,8 +52,11 @@ import (
 //     socket, by the kernel's receive timestamp (SO_TIMESTAMPNS; see runSwarm) — when
 //     the gateway's fan-out has put it there, without the reader's queue. On loopback
 //     the receive path runs inside the gateway's send, so every microsecond of the
-//     gateway's work is in it; arrived-client-p50-ms is the median client's arrival
-//     (over every client of every round), which the order of the writes decides.
+//     gateway's work is in it (and the clients' TCP receive processing too, which on a
+//     real network the clients' machines do); arrived-client-p50-ms is the median
+//     client's arrival (over every client of every round), which the order of the
+//     writes decides. A gateway that is slower to write shows here one for one: run
+//     with -cpu 1 to see the fan-out on one core.
 //
 // Beside the latencies it reports the CPU time each side spends per phase change
 // (getrusage): gw-cpu-ms is this process's (the gateway's, plus an idle test harness),
@@ -74,6 +87,9 @@ func BenchmarkFanout(b *testing.B) {
 				swarmCPU += r.cpu.swarm
 			}
 			b.StopTimer()
+			if got := f.g.Sessions(); got != n {
+				b.Fatalf("%d of %d sessions left after the rounds: the gateway dropped clients (with heartbeats on, pongs that came too late)", got, n)
+			}
 			slices.Sort(lat)
 			slices.Sort(arrived)
 			slices.Sort(median)
@@ -159,9 +175,13 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 	f := &fanoutFixture{n: n}
 	fb := &fixtureTB{TB: b}
 	f.g = startGateway(fb, func(c *Config) {
-		// No heartbeats during the measurement, and room for a slow start under load.
-		c.PingInterval = 10 * time.Minute
-		c.PeerTimeout = 20 * time.Minute
+		// No heartbeats during the measurement unless PARKWAY_FANOUT_HEARTBEAT=1 asks
+		// for the defaults' (a ping every 2 s per client, which the swarm answers), and
+		// room for a slow start under load.
+		if os.Getenv("PARKWAY_FANOUT_HEARTBEAT") != "1" {
+			c.PingInterval = 10 * time.Minute
+			c.PeerTimeout = 20 * time.Minute
+		}
 		c.AuthTimeout = 2 * time.Minute
 		// Every client of the swarm comes from 127.0.0.1.
 		c.MaxSessionsPerIP = n
@@ -209,18 +229,33 @@ func fanoutFixtureFor(b *testing.B, n int) *fanoutFixture {
 func (f *fanoutFixture) round() (roundResult, error) {
 	f.phase = (f.phase + 1) % len(signaling.Phases)
 	p := signaling.Phases[f.phase]
-	if _, err := io.WriteString(f.stdin, string(p)+"\n"); err != nil {
+	// On a machine busy with other work a round may take long, but never forever.
+	stuck := time.AfterFunc(roundLimit, func() { f.child.Process.Kill() })
+	defer stuck.Stop()
+	hold := ""
+	if fanoutHold {
+		hold = " hold"
+	}
+	if _, err := io.WriteString(f.stdin, string(p)+hold+"\n"); err != nil {
 		return roundResult{}, err
 	}
 	if line, err := f.stdout.ReadString('\n'); err != nil || line != "armed\n" {
-		return roundResult{}, fmt.Errorf("swarm: %q %v", line, err)
+		return roundResult{}, fmt.Errorf("swarm: %q %v (killed after %v? %v)", line, err, roundLimit, !stuck.Stop())
 	}
 	cpu0 := cpuTime(0)
 	start := time.Now()
-	f.g.ctl.set(p)
+	f.g.ctl.set(p) // returns when the hub's fan-out has (publish waits for it)
+	if fanoutHold {
+		if _, err := io.WriteString(f.stdin, "read\n"); err != nil {
+			return roundResult{}, err
+		}
+	}
 	line, err := f.stdout.ReadString('\n')
 	took := time.Since(start)
 	gw := cpuTime(0) - cpu0
+	if !stuck.Stop() {
+		return roundResult{}, fmt.Errorf("swarm: no \"done\" for phase %s within %v (killed it): %q %v", p, roundLimit, line, err)
+	}
 	if err != nil {
 		return roundResult{}, fmt.Errorf("swarm: %v", err)
 	}
@@ -241,6 +276,13 @@ func (f *fanoutFixture) round() (roundResult, error) {
 	f.swarmCPU = time.Duration(done[0])
 	return r, nil
 }
+
+// roundLimit is how long a round may wait for the swarm's "done".
+const roundLimit = 2 * time.Minute
+
+// fanoutHold: the swarm reads each round's state only once the gateway's fan-out has
+// returned (see BenchmarkFanout); PARKWAY_FANOUT_HOLD=0 lets it read as states come.
+var fanoutHold = os.Getenv("PARKWAY_FANOUT_HOLD") != "0"
 
 // swarmLine parses the swarm's "WORD N..." line: n integers after the word (the CPU
 // time used so far first).

@@ -39,7 +39,16 @@ import (
 // the gateway they measure: after a plain HTTP upgrade and the auth frame, every
 // socket goes into one epoll set served by one goroutine, which reads whatever is
 // ready and scans the server's (unmasked) frames for the round's phase — no goroutine,
-// no allocation and no JSON per message.
+// no allocation and no JSON per message. A heartbeat ping is answered with a pong.
+//
+// A phase line "PHASE hold" asks the swarm to hold its reader once armed until a line
+// "read" comes: BenchmarkFanout sends it when the gateway's fan-out has returned, so
+// the clients' reading (≈ 65 ms of CPU a round at 10,000 clients) does not take the
+// gateway's cores in the middle of its fan-out. Real clients read on their own
+// machines; here their reading otherwise made the arrival times measure the two
+// processes' CPU over two cores rather than the gateway's. The arrival stamps are
+// still taken inside the gateway's send, so a slower gateway still shows one for one.
+// A plain "PHASE" line reads as the states come (failover's BenchmarkClusterFanout).
 func runSwarm() int {
 	n, _ := strconv.Atoi(os.Getenv("PARKWAY_SWARM"))
 	wsURL, token := os.Getenv("PARKWAY_SWARM_URL"), os.Getenv("PARKWAY_SWARM_TOKEN")
@@ -54,7 +63,7 @@ func runSwarm() int {
 	}
 	defer s.close()
 	authFrame, _ := signaling.Encode("a", &signaling.Auth{Token: token})
-	first := s.arm(signaling.PhaseNormal)
+	first := s.arm(signaling.PhaseNormal, false)
 	go s.serve()
 	// Bounded concurrency: the listen backlog (somaxconn) is smaller than 10,000.
 	sem := make(chan struct{}, 64)
@@ -84,8 +93,15 @@ func runSwarm() int {
 	fmt.Println("ready", int64(cpuTime(0)))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		r := s.arm(signaling.Phase(in.Text()))
+		phase, hold := strings.CutSuffix(in.Text(), " hold")
+		r := s.arm(signaling.Phase(phase), hold)
 		fmt.Println("armed")
+		if hold {
+			if !in.Scan() {
+				break
+			}
+			s.release() // "read"
+		}
 		<-r
 		cpu := int64(cpuTime(0))
 		last, median := s.arrivals()
@@ -105,6 +121,8 @@ type epollSwarm struct {
 	round int
 	left  int
 	done  chan struct{}
+	// held, while not nil, keeps serve from reading until release closes it.
+	held chan struct{}
 	// arrived is when each client's socket got the round's state (the kernel's receive
 	// timestamp, Unix ns), in the order they were read; 0 when a read carried none.
 	arrived []int64
@@ -147,16 +165,30 @@ func (s *epollSwarm) close() {
 	syscall.Close(s.epfd)
 }
 
-// arm starts a round: done is closed once all n clients have read phase p.
-func (s *epollSwarm) arm(p signaling.Phase) (done chan struct{}) {
+// arm starts a round: done is closed once all n clients have read phase p. With hold,
+// nothing is read until release.
+func (s *epollSwarm) arm(p signaling.Phase, hold bool) (done chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if hold && s.held == nil {
+		s.held = make(chan struct{})
+	}
 	s.want = []byte(`"phase":"` + string(p) + `"`)
 	s.round++
 	s.left = s.n
 	s.done = make(chan struct{})
 	s.arrived = s.arrived[:0]
 	return s.done
+}
+
+// release lets serve read again after arm held it.
+func (s *epollSwarm) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != nil {
+		close(s.held)
+		s.held = nil
+	}
 }
 
 // dial opens one websocket: TCP, the HTTP upgrade, the auth frame; then its socket
@@ -257,6 +289,12 @@ func (s *epollSwarm) serve() {
 			return
 		}
 		s.mu.Lock()
+		if held := s.held; held != nil {
+			// Held (arm): what epoll_wait said is ready stays ready (level-triggered).
+			s.mu.Unlock()
+			<-held
+			s.mu.Lock()
+		}
 		for _, ev := range events[:k] {
 			c := s.conns[ev.Fd]
 			if c == nil {
@@ -311,6 +349,30 @@ func receiveTime(oob []byte) int64 {
 	return sec*1e9 + nsec
 }
 
+var pingType = []byte(`"type":"ping"`)
+
+// pong answers the gateway's heartbeat ping (a signaling message, not a websocket
+// control frame) with a pong of the same seq, as the softphone does. The frame is
+// tiny and the socket's send buffer empty, so one non-blocking write takes it; a
+// failed one is left to the gateway's heartbeat timeout, which then counts the session
+// as gone (BenchmarkFanout checks that none went).
+func pong(fd int, ping []byte) {
+	var seq uint64
+	if i := bytes.Index(ping, []byte(`"seq":`)); i >= 0 {
+		for _, d := range ping[i+len(`"seq":`):] {
+			if d < '0' || d > '9' {
+				break
+			}
+			seq = seq*10 + uint64(d-'0')
+		}
+	}
+	f, err := signaling.Encode("", &signaling.Pong{Seq: seq})
+	if err != nil {
+		return
+	}
+	_, _ = syscall.Write(fd, maskedText(f))
+}
+
 // frames scans the bytes read from c for whole frames, keeping a partial one; at is
 // when the read's newest segment reached the socket.
 func (s *epollSwarm) frames(c *swarmConn, b []byte, at int64) {
@@ -337,7 +399,9 @@ func (s *epollSwarm) frames(c *swarmConn, b []byte, at int64) {
 		if len(b) < hdr+size {
 			break
 		}
-		if b[0]&0x0f == 1 && c.counted != s.round && bytes.Contains(b[hdr:hdr+size], s.want) {
+		if b[0]&0x0f == 1 && bytes.Contains(b[hdr:hdr+size], pingType) {
+			pong(c.fd, b[hdr:hdr+size])
+		} else if b[0]&0x0f == 1 && c.counted != s.round && bytes.Contains(b[hdr:hdr+size], s.want) {
 			c.counted = s.round
 			s.arrived = append(s.arrived, at)
 			if s.left--; s.left == 0 {

@@ -1,6 +1,8 @@
 // Command rtpload plays N concurrent G.711 calls through an RTP relay set
 // up over the ng protocol (cmd/rtprelay or rtpengine) and prints what it
-// measured as a Go benchmark line and a JSON "RESULT" line. Without -ng the
+// measured as a Go benchmark line and a JSON "RESULT" line; stopped by SIGINT or
+// SIGTERM once the measured window has begun, it reports that part of it
+// (Result.Stopped). Without -ng the
 // parties send to each other directly: the self-check, which shows what
 // the load generator itself adds. See package media/rtpload.
 package main
@@ -14,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/parkway/parkway/media/rtpload"
@@ -30,7 +33,7 @@ func main() {
 	var cfg rtpload.Config
 	flag.DurationVar(&cfg.SendTick, "send-tick", 0, "how often a send loop wakes to send what is due (0: 2 ms)")
 	flag.DurationVar(&cfg.ReceivePace, "receive-pace", 0, "a receive loop's wait after a read that did not fill a batch (0: 10 ms)")
-	realtime := flag.Bool("realtime", false, "run at real-time priority (SCHED_FIFO 1; needs CAP_SYS_NICE) so other work on the machine does not delay the sending")
+	realtime := flag.Bool("realtime", false, "run at the highest normal priority (nice -20, on one CPU when there are more; needs CAP_SYS_NICE) so other work on the machine does not delay the sending")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -70,11 +73,20 @@ func run(ng, parties string, cfg rtpload.Config) error {
 			fmt.Println(rtpload.WindowEnd)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGINT or SIGTERM stops the load and still reports the part of the window that
+	// ran (Result.Stopped); a second one ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	res, err := rtpload.Run(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if res.Stopped {
+		fmt.Fprintf(os.Stderr, "rtpload: stopped by a signal; the result covers the first %.1f s of the window\n", res.Seconds)
 	}
 	fmt.Println(res.BenchmarkLine(fmt.Sprintf("BenchmarkRTPLoad/calls=%d", cfg.Calls)))
 	j, err := json.Marshal(res)

@@ -7,9 +7,12 @@ var PathNotes = map[string]string{
 timed from the DR controller's call. **Arrived** — the goal's "pushed to the client" — is when
 the state frame reached the client's socket, by the kernel's receive timestamp (SO_TIMESTAMPNS,
 wall clock): on loopback it is stamped inside the gateway's send, so all of the gateway's work
-is in it. **Read** is when the swarm's one epoll reader had read the frame from the last
-socket and said so on its pipe: it adds that reader's queue (and its naps of at most 250 µs
-between batches). The clients run in a child process on the same cores as the gateway, so both
-are upper bounds for the gateway alone; the CPU rows are each process's getrusage per phase
-change.`,
+is in it (and the clients' TCP receive path too, which real clients' machines would run). The
+clients run in a child process on the same cores, so each round the swarm holds its reader
+until the gateway's fan-out has returned and reads then: their reading, which real clients do
+on their own CPUs, no longer takes the gateway's cores mid-fan-out (stop 21 and before let it
+read as the states came: PARKWAY_FANOUT_HOLD=0). A slower gateway still shows one for one
+(-cpu 1 puts the fan-out on one core and doubles it). **Read** is when the swarm's one epoll
+reader had read the frame from the last socket and said so on its pipe: the fan-out, then that
+reader's pass over every socket. The CPU rows are each process's getrusage per phase change.`,
 }

@@ -23,7 +23,8 @@
 // loops wait with raw syscalls and keep their P meanwhile (Run raises
 // GOMAXPROCS to leave Ps for the rest), so the runtime's sysmon does not
 // wake every 20 µs to take them away. With [Config.Realtime] its threads
-// run at real-time priority, so the other work on a shared machine does
+// run at the highest normal priority (nice −20) on one CPU, so the other
+// work on a shared machine does
 // not hold its sending back; should it still fall more than
 // [Config.MaxSendLag] behind, it stops sending (Result.Overrun) rather
 // than hog the machine catching up.

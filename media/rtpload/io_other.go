@@ -2,7 +2,10 @@
 
 package rtpload
 
-import "errors"
+import (
+	"errors"
+	"sync"
+)
 
 // The load generator's batched sockets (sendmmsg with a source address
 // per message, recvmmsg with kernel time stamps) are Linux's.
@@ -11,7 +14,7 @@ type sendMsg struct{}
 
 func (*sendMsg) build(*party) {}
 
-type loadIO struct{}
+type loadIO struct{ sendWG sync.WaitGroup }
 
 func openSockets(*run, int) (*loadIO, uint16, error) {
 	return nil, 0, errors.New("rtpload: the load generator runs on Linux only")
@@ -21,4 +24,4 @@ func (*loadIO) start() {}
 func (*loadIO) stop()  {}
 func (*loadIO) close() {}
 
-func realtime() error { return errors.New("rtpload: real-time priority is Linux's") }
+func realtime() error { return errors.New("rtpload: the high-priority load is Linux's") }

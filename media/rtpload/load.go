@@ -48,8 +48,9 @@ type Config struct {
 	// the kernel, so it adds no lateness. Measured at 1,000 calls on the
 	// 2-core VM: 2 ms and 10 ms cost ≈ 15 % less CPU than 1 ms and 4 ms.
 	SendTick, ReceivePace time.Duration
-	// Realtime runs the load generator's threads under SCHED_FIFO at the
-	// lowest real-time priority (it needs CAP_SYS_NICE), so that a machine
+	// Realtime runs the load generator's threads at the highest normal
+	// priority (nice −20; it needs CAP_SYS_NICE), confined to one CPU when
+	// there are two or more (see realtime in io_linux.go), so that a machine
 	// busy with other work does not hold its sending back: phones on their
 	// own hardware do not wait for the relay's neighbours. It lasts for
 	// the rest of the process's life: a process of its own (cmd/rtpload)
@@ -88,9 +89,13 @@ type Result struct {
 	SendLagMax       time.Duration
 	ReceiveDrops     int64 // dropped by the kernel at the load generator's own sockets (full receive buffer)
 	SendErrors       int64
-	Unsent           int64   // due in the window but never sent (send errors, overrun)
-	Overrun          bool    // the sending fell more than MaxSendLag behind and stopped
-	LoadCPU          float64 // this process's CPU over the window, % of one core
+	Unsent           int64 // due in the window but never sent (send errors, overrun)
+	Overrun          bool  // the sending fell more than MaxSendLag behind and stopped
+	// Stopped says Run's context ended it after the measured window had begun: the
+	// window (Seconds) is cut at the moment the sending stopped, and everything
+	// counts over that part (see Run).
+	Stopped bool
+	LoadCPU float64 // this process's CPU over the window, % of one core
 }
 
 // Packet layout: the 12-byte RTP header, then 160 bytes of payload that
@@ -141,6 +146,9 @@ type run struct {
 	stopRecv atomic.Bool
 	// overrun ends the send loops: one fell more than MaxSendLag behind.
 	overrun atomic.Bool
+	// sendLimit is sendEnd until Run's context ends; then the moment it ended: the
+	// send loops send what was due before it and nothing after (nanoseconds).
+	sendLimit atomic.Int64
 
 	sent, sendErr                            atomic.Int64
 	recv, late, reorder, dup, misrouted, bad atomic.Int64
@@ -148,8 +156,11 @@ type run struct {
 	hist, lag                                histogram
 }
 
-// Run plays the load and returns what it measured. ctx ends it early
-// (an error).
+// Run plays the load and returns what it measured. ctx ends it early: before the
+// measured window that is an error; once the window has begun, the sending stops,
+// the receive loops wait Grace for what is still on its way, and the result covers
+// the window up to the moment the sending stopped (Result.Stopped) — a load that
+// is stopped (cmd/rtpload on SIGTERM) still says what it saw.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Calls <= 0 {
 		return nil, errors.New("rtpload: Calls must be positive")
@@ -206,6 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.winStart = cfg.Warmup
 	r.winEnd = cfg.Warmup + cfg.Duration
 	r.sendEnd = r.winEnd + cfg.Interval // the window's last packets have company
+	r.sendLimit.Store(int64(r.sendEnd))
 	if cfg.Realtime {
 		if err := realtime(); err != nil {
 			return nil, err
@@ -230,29 +242,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	err = wait(r.winStart)
-	var cpu0 time.Duration
-	var t0 time.Time
-	if err == nil {
-		if cfg.OnWindow != nil {
-			cfg.OnWindow(true)
-		}
-		cpu0, t0 = cpuTime(), time.Now()
-		err = wait(r.winEnd)
-	}
-	secs := time.Since(t0).Seconds()
-	cpu := cpuTime() - cpu0
-	if err == nil && cfg.OnWindow != nil {
-		cfg.OnWindow(false)
-	}
-	if err == nil {
-		err = wait(r.sendEnd + cfg.Grace)
-	}
-	io.stop()
 	if err != nil {
+		io.stop()
 		return nil, err
 	}
+	if cfg.OnWindow != nil {
+		cfg.OnWindow(true)
+	}
+	cpu0, t0 := cpuTime(), time.Now()
+	stopped := wait(r.winEnd) != nil
+	secs := time.Since(t0).Seconds()
+	cpu := cpuTime() - cpu0
+	if stopped {
+		// Nothing due from now on is sent, so the window ends now; what was due
+		// before is sent still, and has Grace to arrive.
+		cut := min(time.Since(r.start), r.winEnd)
+		r.sendLimit.Store(int64(cut))
+		io.sendWG.Wait()
+		time.Sleep(cfg.Grace)
+		io.stop()
+		r.winEnd = cut // the receive loops have ended: nobody reads it now
+		secs = max((cut - r.winStart).Seconds(), 0)
+	} else {
+		if cfg.OnWindow != nil {
+			cfg.OnWindow(false)
+		}
+		stopped = wait(r.sendEnd+cfg.Grace) != nil
+	}
+	io.stop()
+	if secs <= 0 {
+		return nil, fmt.Errorf("rtpload: stopped as the measured window began: %w", ctx.Err())
+	}
 	res := &Result{
-		Calls: cfg.Calls, Seconds: secs, Overrun: r.overrun.Load(),
+		Calls: cfg.Calls, Seconds: secs, Overrun: r.overrun.Load(), Stopped: stopped,
 		Sent: r.offered(), Received: r.recv.Load(), Late: r.late.Load(), Reordered: r.reorder.Load(),
 		Duplicates: r.dup.Load(), Misrouted: r.misrouted.Load(), Malformed: r.bad.Load(),
 		ReceiveDrops: r.drops.Load(), SendErrors: r.sendErr.Load(),

@@ -67,6 +67,41 @@ func TestRunThroughRelayAndDirect(t *testing.T) {
 	}
 }
 
+// TestRunStoppedReportsWhatRan ends a run's context a little into its
+// measured window (what cmd/rtpload does on SIGTERM): Run returns at once
+// with the window cut where the sending stopped, and the counts agree with
+// that cut — every packet due before it was sent, none due after it counted.
+func TestRunStoppedReportsWhatRan(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const window = 30 * time.Second
+	res, err := Run(ctx, Config{Calls: 5, Warmup: 200 * time.Millisecond, Duration: window,
+		OnWindow: func(start bool) {
+			if start {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Stopped || res.Seconds <= 0 || res.Seconds >= window.Seconds() {
+		t.Fatalf("stopped %v after %.2f s of a %v window, want stopped inside it", res.Stopped, res.Seconds, window)
+	}
+	if res.Sent == 0 || res.Unsent != 0 || res.SendErrors != 0 {
+		t.Fatalf("%d packets due before the stop, %d of them unsent, %d send errors: want every one sent", res.Sent, res.Unsent, res.SendErrors)
+	}
+	if res.Received > res.Sent || res.Misrouted != 0 || res.Duplicates != 0 || res.Malformed != 0 {
+		t.Fatalf("counted past the cut or wrongly: %+v", res)
+	}
+
+	// Stopped before the window: nothing to report.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := Run(ctx, Config{Calls: 5, Warmup: window, Duration: time.Second}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped in the warm-up: %v, want context.Canceled", err)
+	}
+}
+
 // TestRunCountsWhatTheRelayDid plays calls through a faulty relay that,
 // of each stream's packets due in the window, drops those numbered 3 mod
 // 10, holds back 7 mod 10 by 60 ms, sends 5 mod 10 twice and 9 mod 10

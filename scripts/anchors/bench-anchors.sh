@@ -16,8 +16,11 @@
 #   BENCH_CPUS     CPU list the pool and Asterisk (and their SIPp) are confined to with
 #                  taskset: the same CPU budget for both (default 0-1, or 0 on one CPU)
 #   ASTERISK_SRC, PJPROJECT_SRC, PJPROJECT_TARBALL, PARKWAY_ASTERISK_CACHE: see build-asterisk.sh
+#   BENCH_STEP_TIMEOUT  seconds one benchmark step may run (default 900; the relay step twice
+#                  that): then it gets SIGTERM, SIGKILL 30 s later, and its rows not yet printed
+#                  say "not measured (timed out after N s)" — the rows it printed stay
 #   MEDIA_RELAY_CALLS, _SECONDS, _REPEAT, _TARGETS, _REALTIME: the relay benchmark's (media/rtpload
-#                  bench_test.go); MEDIA_RELAY_REALTIME=1 runs the relays at real-time priority, as
+#                  bench_test.go); MEDIA_RELAY_REALTIME=1 runs the relays at nice -20, as
 #                  the load generator runs when root — for a machine busy with other work
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -74,9 +77,14 @@ if want park; then
 	fi
 fi
 
+step_timeout="${BENCH_STEP_TIMEOUT:-900}"
 # gotest NAME PKG BENCHREGEX [test flags...]: compiles PKG's tests and runs the benchmarks
 # in the package directory (where their testdata is), inside the loopback-only namespace,
 # output in $out/NAME.txt. A run that fails before printing a benchmark leaves its reason.
+# The step gets $limit seconds (default $step_timeout): then SIGTERM to its whole process
+# group (timeout(1): the test binary and the relays and load generators it started), SIGKILL
+# 30 s later, and a NOT MEASURED line for its benchmark, which gives every row it did not
+# print that reason — it cannot hang the task.
 gotest() {
 	local name=$1 pkg=$2 regex=$3
 	shift 3
@@ -85,11 +93,15 @@ gotest() {
 		echo "NOT MEASURED ${regex//[\^\$]/}: tests of $pkg do not build" >>"$out/$name.txt"
 		return
 	fi
-	say "$name: $pkg -bench $regex $*"
-	(cd "$pkg" && "${prefix[@]}" "$root/scripts/loopback-only.sh" "$bin" -test.run '^$' -test.bench "$regex" \
+	local secs=${limit:-$step_timeout}
+	say "$name: $pkg -bench $regex $* (at most $secs s)"
+	(cd "$pkg" && timeout -s TERM -k 30 "$secs" "${prefix[@]}" "$root/scripts/loopback-only.sh" "$bin" -test.run '^$' -test.bench "$regex" \
 		-test.v -test.timeout 40m -test.outputdir "$out/profiles" "$@") >"$out/$name.txt" 2>&1
 	local rc=$?
-	if ((rc != 0)) && ! grep -q -e '^--- FAIL' -e '^Benchmark.*[0-9] ns/op' "$out/$name.txt"; then
+	if ((rc == 124 || rc == 137)); then
+		echo "NOT MEASURED ${regex//[\^\$]/}: timed out after $secs s" >>"$out/$name.txt"
+		say "$name: timed out after $secs s (exit $rc)"
+	elif ((rc != 0)) && ! grep -q -e '^--- FAIL' -e '^Benchmark.*[0-9] ns/op' "$out/$name.txt"; then
 		echo "NOT MEASURED ${regex//[\^\$]/}: exit status $rc before any result (see $out/$name.txt)" >>"$out/$name.txt"
 	fi
 	grep -E '^(Benchmark\S+\s+[0-9]+\s|--- (FAIL|SKIP)|NOT MEASURED)' "$out/$name.txt" >&2 || true
@@ -116,7 +128,7 @@ if want media; then
 	mkdir -p "$out/profiles/relay"
 	prefix=(env MEDIA_RELAY_CALLS="${MEDIA_RELAY_CALLS:-100,250,500,1000,1500}" MEDIA_RELAY_SECONDS="${MEDIA_RELAY_SECONDS:-6}"
 		MEDIA_RELAY_REPEAT="${MEDIA_RELAY_REPEAT:-1}" MEDIA_RELAY_PROFILES="$out/profiles/relay")
-	gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
+	limit=$((2 * step_timeout)) gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
 	inputs+=("$out/relay.txt")
 	prefix=(env PARKWAY_REQUIRE_SIPP=1)
 	gotest calls-load gateway '^BenchmarkCallsGatewayLoad$' -test.benchtime 1x
