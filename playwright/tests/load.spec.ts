@@ -4,6 +4,7 @@
 // go to test-results/ for people to look at.
 import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
+import { mainThreadCPU, startTrace, stopTrace, traceLoads } from './loadtrace';
 import { runsFrom } from './runs';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
@@ -125,6 +126,7 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
   test.setTimeout(60_000 + 36_000 * loadRuns);
   const cold: Marks[] = [];
   const warm: Marks[] = [];
+  const traced: Record<'cold' | 'warm', Record<string, number>[]> = { cold: [], warm: [] };
   for (let i = 0; i < loadRuns; i++) {
     const context = await browser.newContext();
     try {
@@ -138,15 +140,19 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
         if (/\.[0-9a-f]{16}\.(wasm|js|css|svg)$/.test(r.url())) wasmRequests.push(r.url());
       });
       const cdp = await measure(page);
+      let tracing = traceLoads ? await startTrace(browser) : undefined;
       let before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}`);
       cold.push(await loadMarks(page, cdp, before));
+      if (tracing) traced.cold.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-cold-${i}.json`))));
       // Let V8 finish caching the compiled module before the repeat visit.
       await page.waitForTimeout(500);
       wasmRequests.length = 0;
+      tracing = traceLoads ? await startTrace(browser) : undefined;
       before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}&warm`);
       warm.push(await loadMarks(page, cdp, before));
+      if (tracing) traced.warm.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-warm-${i}.json`))));
       for (const url of wasmRequests) {
         const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
         expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
@@ -157,6 +163,17 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
   }
   report(info, 'page load → connected, buttons rendered (cold: new context)', cold);
   report(info, 'page load → connected, buttons rendered (warm: repeat visit)', warm);
+  for (const kind of ['cold', 'warm'] as const) {
+    if (!traced[kind].length) continue;
+    const names = [...new Set(traced[kind].flatMap((r) => Object.keys(r)))];
+    const line = `main-thread CPU to ready by what it ran (${kind}, traced loads, median ms): ${names
+      .map((n) => [n, median(traced[kind].map((r) => r[n] ?? 0))] as const)
+      .sort((a, b) => b[1] - a[1])
+      .map(([n, ms]) => `${n} ${ms.toFixed(0)}`)
+      .join(', ')}`;
+    console.log(line);
+    info.annotations.push({ type: `${kind} main-thread CPU by task`, description: line });
+  }
 
   // What Chromium downloads: the name the page preloads, in the coding Chromium asks for.
   const page = await browser.newPage();
