@@ -68,6 +68,12 @@ func arrivalFilter(order *inorder.Queue, probe func(net.Addr) bool) sip.Transpor
 		if props.Transport != "UDP" || len(data) < 8 || string(data[:8]) == "SIP/2.0 " {
 			return data, nil
 		}
+		if s, ok := inorder.Scan(data); ok {
+			// Read without parsing it (sipgo parses it next): a request outside a
+			// dialog has no place in an order, one inside takes its place.
+			order.ArrivedScanned(s)
+			return data, nil
+		}
 		if m, err := arrivalParser.ParseSIP(data); err == nil {
 			if req, ok := m.(*sip.Request); ok {
 				order.Arrived(req)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/sip/inorder"
 )
 
 // Limits on what the network may make the pool hold. sipgo reads into 32 KiB buffers and
@@ -39,6 +41,12 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		code, reason = 513, "Message Too Large"
 	} else if vetted, c, r := vetMessage(data); c != 0 {
 		code, reason = c, r
+	} else if s, ok := inorder.Scan(vetted); ok && s.Response() {
+		// A response needs nothing of the filter but its place in its dialog's order,
+		// which Scan reads without parsing it: sipgo parses it next anyway (a response
+		// it cannot parse it drops, as this filter did).
+		n.order.ArrivedScanned(s)
+		return vetted, nil
 	} else if m, err := guardParser.ParseSIP(vetted); err == nil {
 		data = vetted
 		// This goroutine reads the socket in arrival order; sipgo's next step hands

@@ -36,7 +36,8 @@ import (
 //
 // Falling behind also sets a limit on new calls a second (admissionRate,
 // overloadrate.go): the delay says that the pool took too much, the limit how much it
-// may take while the work of the calls it took is still arriving.
+// may take while the work of the calls it took is still arriving. A node that starts
+// takes new calls at a rate that grows while it keeps up (the start-up ramp, same file).
 //
 // Parks, transfers and retrieves are never refused: they finish calls already taken (a
 // park refused would fail the transfer halfway, a retrieve refused would leave the call
@@ -190,6 +191,7 @@ func (g *overloadGate) probe(ctx context.Context, queues ...*queueProbe) {
 	var sched, cpu float64
 	cpu0, wall0 := processCPU(), time.Now()
 	last := nanotime()
+	g.rate.startRamp(last) // a node starts cold (overloadrate.go)
 	for {
 		select {
 		case <-ctx.Done():
@@ -295,8 +297,13 @@ func (n *node) admitOverload(req *sip.Request) *sipError {
 			strconv.FormatInt(time.Duration(g.queue.Load()).Milliseconds(), 10) + " ms in the read queue, " +
 			strconv.FormatInt(time.Duration(g.sched.Load()).Milliseconds(), 10) + " ms for a CPU)"
 	case !g.rate.take():
-		why = "pool overloaded: it takes " + strconv.FormatFloat(g.rate.rate(), 'f', 0, 64) +
-			" new calls a second until the calls it has are done"
+		if g.rate.warming() {
+			why = "pool starting: it takes " + strconv.FormatFloat(g.rate.rate(), 'f', 0, 64) +
+				" new calls a second, more each second it keeps up"
+		} else {
+			why = "pool overloaded: it takes " + strconv.FormatFloat(g.rate.rate(), 'f', 0, 64) +
+				" new calls a second until the calls it has are done"
+		}
 	default:
 		g.admitted.add(req, now)
 		return nil

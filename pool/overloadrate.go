@@ -28,6 +28,16 @@ import (
 // then. Multiplicative decrease paced as TCP's is, for TCP's reason: a change shows its
 // effect only a round trip later, here up to admitWindow.
 //
+// A pool that starts has no admissions to halve yet, and a cold pool (its heap, its
+// goroutine stacks, its caches all small) falls behind later than a warm one: at
+// 1,000 calls a second offered it let ≈ 300 calls in within half a second before the
+// delay showed anything, and their retrieves came back two seconds later as one burst
+// that failed calls (issue #12). So the gate starts (startRamp) with a limit of
+// rampStart calls a second that grows by rampGrowth every second the pool keeps up —
+// slowly enough that the work a call brings seconds later is seen before the limit has
+// grown far past it — and goes once it passes rampEnd. Falling behind on the way ends
+// the ramp: the limit is then cut as above.
+//
 // Only the probe goroutine changes the limit; admissions take tokens from a bucket it
 // fills every tick (take), from the read loop or a TCP handler.
 type admissionRate struct {
@@ -42,6 +52,9 @@ type admissionRate struct {
 	filled    int               // slots of the ring written so far (the window before it fills)
 	lastCut   int64             // nanotime of the last cut; 0: never
 	lastBack  int64             // nanotime the pool was last behind
+	rampStep  int64             // nanotime the start-up ramp's limit last grew
+
+	ramping atomic.Bool // the start-up ramp is on (startRamp); read by admissions too
 }
 
 const (
@@ -60,7 +73,27 @@ const (
 	// this is not behind because of them (it is starting, or a neighbour takes the
 	// CPU), and its limit is left as it is; the hold still refuses new calls meanwhile.
 	minCutRate = 20.0
+	// The start-up ramp: a cold pool takes rampStart new calls a second, a quarter more
+	// every second it keeps up, and no limit from rampEnd on (≈ 11 s after the start).
+	// A call's work comes up to two seconds after it (the retrieve in the benchmark):
+	// growing by a quarter a second, the limit is at most about half as much again as
+	// what the pool could carry when that work shows.
+	rampStart  = 300.0
+	rampGrowth = 1.25
+	rampEnd    = 4000.0
 )
+
+// startRamp begins the start-up ramp at now: the limit is rampStart, with a bucket of
+// 100 ms of calls in it. Only the probe goroutine calls it, before its first tick.
+func (r *admissionRate) startRamp(now int64) {
+	r.rampStep = now
+	r.ramping.Store(true)
+	r.limit.Store(int64(rampStart * 1000))
+	r.tokens.Store(int64(rampStart * 100))
+}
+
+// warming reports whether the limit is the start-up ramp's.
+func (r *admissionRate) warming() bool { return r.ramping.Load() }
 
 // take reports whether a new call may be admitted now, and counts it when it may.
 func (r *admissionRate) take() bool {
@@ -97,7 +130,22 @@ func (r *admissionRate) tick(now int64, dt time.Duration, behind bool) {
 		r.filled = min(r.filled+1, admitSlots)
 	}
 	limit := r.rate()
+	if r.ramping.Load() {
+		switch {
+		case behind:
+			r.ramping.Store(false) // the cuts take over from here
+		case now-r.rampStep >= int64(time.Second):
+			r.rampStep = now
+			if limit *= rampGrowth; limit >= rampEnd {
+				r.ramping.Store(false)
+				r.limit.Store(0)
+				return
+			}
+		}
+	}
 	switch {
+	case r.ramping.Load():
+		// Keeping up: the ramp's limit holds until its next step.
 	case behind:
 		r.lastBack = now
 		if r.lastCut == 0 || now-r.lastCut >= int64(cutEvery) {

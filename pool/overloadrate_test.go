@@ -78,6 +78,73 @@ func TestAdmissionRateCutsAndDrops(t *testing.T) {
 	}
 }
 
+// TestAdmissionRateStartRamp: a node that starts takes rampStart new calls a second,
+// not a burst of everything offered; the limit grows by rampGrowth each second the pool
+// keeps up and goes once it passes rampEnd; falling behind on the way ends the ramp with
+// a cut to half of what was taken.
+func TestAdmissionRateStartRamp(t *testing.T) {
+	const step = 10 * time.Millisecond
+	ramp := func() (*admissionRate, *int64) {
+		r := &admissionRate{}
+		now := int64(time.Second)
+		r.startRamp(now)
+		return r, &now
+	}
+	run := func(r *admissionRate, now *int64, d time.Duration, perTick int, behind bool) (admitted int) {
+		for end := *now + int64(d); *now < end; *now += int64(step) {
+			for i := 0; i < perTick; i++ {
+				if r.take() {
+					admitted++
+				}
+			}
+			r.tick(*now, step, behind)
+		}
+		return admitted
+	}
+	r, now := ramp()
+	if !r.warming() || r.rate() != rampStart {
+		t.Fatalf("limit at the start %v (warming %v), want %v", r.rate(), r.warming(), rampStart)
+	}
+	// Offered 1,000 a second: the first second takes rampStart and 100 ms of it more
+	// (the bucket it starts with), not 1,000.
+	if got := run(r, now, time.Second, 10, false); got < int(rampStart) || got > int(rampStart*1.1)+1 {
+		t.Fatalf("first second of a cold pool offered 1000/s admitted %d, want %v–%v", got, rampStart, rampStart*1.1)
+	}
+	// Each second kept up: a quarter more.
+	want := rampStart
+	for i := 0; i < 3; i++ {
+		want *= rampGrowth
+		if got := run(r, now, time.Second, 10, false); math.Abs(float64(got)-want) > want*0.1 {
+			t.Fatalf("second %d of the ramp admitted %d, want ≈ %v", i+2, got, want)
+		}
+	}
+	// Kept up all the way: past rampEnd the limit goes.
+	run(r, now, 15*time.Second, 0, false)
+	if r.rate() != 0 || r.warming() {
+		t.Fatalf("limit %v (warming %v) after 18 s kept up, want none", r.rate(), r.warming())
+	}
+	if got := run(r, now, time.Second, 10, false); got != 1000 {
+		t.Fatalf("admitted %d of 1000 after the ramp", got)
+	}
+
+	// Behind during the ramp: the ramp ends and the limit is cut to half of what was
+	// taken (≈ rampStart·rampGrowth over the last seconds), and it stays cut.
+	r, now = ramp()
+	run(r, now, 2*time.Second, 10, false)
+	run(r, now, step, 10, true)
+	if r.warming() {
+		t.Fatal("still on the ramp after falling behind")
+	}
+	if got := r.rate(); got <= minAdmitRate || got > rampStart*rampGrowth/2*1.2 {
+		t.Fatalf("limit after falling behind on the ramp %v, want about half of %v", got, rampStart*rampGrowth)
+	}
+	cut := r.rate()
+	run(r, now, 2*time.Second, 10, false)
+	if r.rate() != cut {
+		t.Fatalf("limit after the ramp ended moved %v → %v while keeping up for less than admitWindow", cut, r.rate())
+	}
+}
+
 // TestAdmissionRateFloor: a pool behind for a long time keeps taking at least
 // minAdmitRate calls a second, so it can learn when to take more, and a pool that falls
 // behind while taking fewer than minCutRate (starting, or starved by a neighbour) gets

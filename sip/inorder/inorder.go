@@ -11,7 +11,8 @@
 // request. A handler then calls [Queue.Turn], which waits until every request of the
 // same dialog that arrived earlier has finished (its own done was called), and calls
 // the done it returns once the request has been acted on. Requests outside a dialog
-// (no To tag) are never held.
+// (no To tag) are never held. A filter that needs nothing else of a message calls
+// [Scan] and [Queue.ArrivedScanned] instead of parsing it (sipgo parses it next).
 //
 // A proxy relays responses too, and a response must not be overtaken by the request its
 // sender sent right after it (a 202 to a REFER, then the NOTIFY): [Queue.ArrivedResponse]
