@@ -196,7 +196,8 @@ func (f *parkedFeed) ring() {
 // watchPools follows the DR controller's snapshots (a Controller subscriber: it
 // must not block): a pool that answered probes and stops, or the home pool when the
 // phase becomes outage, is down; a pool that answers again is up, and its watcher
-// subscribes anew at once.
+// subscribes anew at once. The user agent hears both (ua.Manager.PoolDown), so it says
+// no goodbyes to a pool that is down.
 func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 	var failed []string
 	f.mu.Lock()
@@ -216,6 +217,7 @@ func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 				}
 			}
 			delete(f.down, p.Name)
+			f.p.m.PoolDown(p.Name, false)
 		}
 		f.health[p.Name] = p.Healthy
 	}
@@ -226,6 +228,7 @@ func (f *parkedFeed) watchPools(snap dr.Snapshot) {
 	f.outage = outage
 	f.mu.Unlock()
 	for _, pool := range failed {
+		f.p.m.PoolDown(pool, true) // no goodbyes to it (ua.Manager.PoolDown)
 		f.poolDown(pool)
 	}
 }

@@ -29,7 +29,10 @@
 // requests by Call-ID and our tag. Registrations are refreshed at RefreshAt of the
 // granted lifetime. Redirect moves every user to another pool with bounded
 // parallelism; calls are untouched, because the pools never Record-Route and every
-// dialog runs end to end.
+// dialog runs end to end. PoolDown is the DR controller's word that a pool stopped
+// answering (gateway/phone passes it on from the snapshots): no goodbye — the
+// un-REGISTER at sign-out, a park watcher's un-SUBSCRIBE — goes to that pool until it
+// is reported up again; each could only wait out RequestTimeout.
 //
 // # Calls and media
 //

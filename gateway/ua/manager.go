@@ -40,12 +40,13 @@ type Manager struct {
 	chals challenges              // digest challenges per pool, for pre-emptive credentials
 	sink  atomic.Pointer[sinkBox] // hears of established dialogs (adopt.go); nil: nobody
 
-	// mu guards active, users, dialogs and watchers.
+	// mu guards active, users, dialogs, watchers and down.
 	mu       sync.Mutex
 	active   Pool
 	users    map[string]*User
 	dialogs  map[string]*dialog // by dialogKey
 	watchers map[*Watcher]struct{}
+	down     map[string]bool // pools the DR controller saw stop answering (PoolDown)
 	closed   bool
 }
 
@@ -70,6 +71,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		users:    map[string]*User{},
 		dialogs:  map[string]*dialog{},
 		watchers: map[*Watcher]struct{}{},
+		down:     map[string]bool{},
 	}
 	for _, p := range cfg.Pools {
 		if p.Name == cfg.Active {
@@ -168,6 +170,30 @@ func (m *Manager) Pool(name string) (Pool, bool) {
 		}
 	}
 	return Pool{}, false
+}
+
+// PoolDown tells the manager that the pool named name stopped answering (down true),
+// as the DR controller saw it (its snapshots: a pool that answered probes and stopped),
+// or that it answers again (down false). Goodbyes to a pool that is down are not sent —
+// the un-REGISTER at sign-out and a park watcher's un-SUBSCRIBE, when it closes or
+// leaves the pool: they could only wait out RequestTimeout for a pool that will not
+// answer, and what they would remove lapses there by itself (a pool that restarts has
+// forgotten it). A pool never reported down counts as up.
+func (m *Manager) PoolDown(name string, down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if down {
+		m.down[name] = true
+	} else {
+		delete(m.down, name)
+	}
+}
+
+// poolDown reports whether the pool named name was last reported down (PoolDown).
+func (m *Manager) poolDown(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.down[name]
 }
 
 // User returns the signed-in user name, or nil.

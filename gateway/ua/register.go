@@ -186,10 +186,15 @@ func (u *User) granted(res *sip.Response, asked time.Duration) time.Duration {
 	return asked
 }
 
-// unregister removes the binding at the pool the user is registered with.
+// unregister removes the binding at the pool the user is registered with — unless that
+// pool is down (Manager.PoolDown): the binding lapses there by itself.
 func (u *User) unregister(ctx context.Context) error {
 	pool, ok := u.Registered()
 	if !ok {
+		return nil
+	}
+	if u.m.poolDown(pool.Name) {
+		u.m.log.Debug("ua: no un-REGISTER to a pool that is down; the binding lapses there", "user", u.name, "pool", pool.Name)
 		return nil
 	}
 	return u.register(ctx, pool, 0)

@@ -294,8 +294,13 @@ func (w *Watcher) refresh(ctx context.Context, expires time.Duration) error {
 // unsubscribe sends req, a SUBSCRIBE with Expires: 0 (RFC 6665 §4.1.2.3), to pool.
 // It is best effort: a pool that does not answer — down, or left behind by a failover —
 // drops the subscription itself when it expires, so a failure is logged, not returned.
-// A 481 means the pool had already forgotten it (restarted): nothing to undo.
+// A 481 means the pool had already forgotten it (restarted): nothing to undo. To a pool
+// that is down (Manager.PoolDown) nothing is sent.
 func (w *Watcher) unsubscribe(ctx context.Context, pool string, req *sip.Request) {
+	if w.m.poolDown(pool) {
+		w.m.log.Debug("ua: park watch: no unsubscribe from a pool that is down; the subscription lapses there", "pool", pool)
+		return
+	}
 	res, err := w.m.cli.Do(ctx, req)
 	if err == nil && !res.IsSuccess() && res.StatusCode != 481 {
 		err = &StatusError{Method: "SUBSCRIBE", Code: res.StatusCode, Reason: res.Reason}
