@@ -46,6 +46,7 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		// which Scan reads without parsing it: sipgo parses it next anyway (a response
 		// it cannot parse it drops, as this filter did).
 		n.order.ArrivedScanned(s)
+		n.pool.overload.saw()
 		return vetted, nil
 	} else if m, err := guardParser.ParseSIP(vetted); err == nil {
 		data = vetted
@@ -53,6 +54,9 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		// the message to a goroutine of its own (package inorder).
 		switch m := m.(type) {
 		case *sip.Request:
+			if m.Method != sip.OPTIONS {
+				n.pool.overload.saw()
+			}
 			m.SetSource(props.RemoteAddr.String())
 			m.SetTransport("UDP")
 			if e := n.admit(m); e != nil {

@@ -35,6 +35,9 @@ func (n *node) respond(req *sip.Request, tx sip.ServerTransaction, e *sipError) 
 
 func (n *node) handle(req *sip.Request, tx sip.ServerTransaction) {
 	p := n.pool
+	if req.Method != sip.OPTIONS {
+		p.overload.saw() // over TCP and TLS this is the first the gate hears of it
+	}
 	answerToSource(req)
 	if hook := p.opt.testBeforeTurn; hook != nil {
 		hook(req)

@@ -241,3 +241,40 @@ func TestOverloadHold(t *testing.T) {
 		t.Error("the door stayed shut after the hold")
 	}
 }
+
+// TestOverloadIdlePace: a pool that reads nothing but OPTIONS for idleAfter measures at
+// the idle pace, and the next other message puts it back at the full pace.
+func TestOverloadIdlePace(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	g := p.overload
+	c := dialUDP(t, p.Addr())
+	send := func(method string) {
+		req := strings.Replace(rawRequest(c.LocalAddr(), "UDP", "carol", "1 "+method, ""), "OPTIONS sip:", method+" sip:", 1)
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Health probes do not keep it at the full pace.
+	deadline := time.Now().Add(idleAfter + 500*time.Millisecond)
+	for time.Now().Before(deadline) {
+		send("OPTIONS")
+		time.Sleep(200 * time.Millisecond)
+	}
+	before := g.ticks.Load()
+	time.Sleep(time.Second)
+	// The idle pace is two a second; the full one a hundred (fewer on a busy machine,
+	// never more).
+	if n := g.ticks.Load() - before; n > 5 {
+		t.Fatalf("%d measurements in the second after %v with only OPTIONS, want the idle pace (%v)", n, idleAfter, idleEvery)
+	}
+	send("INVITE")
+	before = g.ticks.Load()
+	const want = 20 // 10 s at the idle pace, 200 ms at the full one
+	deadline = time.Now().Add(5 * time.Second)
+	for g.ticks.Load()-before < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d measurements in the 5 s after an INVITE, want %d (the full pace)", g.ticks.Load()-before, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
