@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/siptest"
 )
@@ -16,7 +18,13 @@ import (
 // on the same address and parks again.
 func TestStopIsAbruptAndStartReuses(t *testing.T) {
 	ctx := testCtx(t)
-	s := startService(t, defaultConfig(), Options{})
+	// A port from outside the ephemeral range: one the kernel picked would be free for
+	// any outgoing socket to take while the service is down (it happened under load).
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, defaultConfig(), Options{Listen: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
 	addr := s.Addr()
 	p := newParties(t)
 	bp, err := parkBob(t, ctx, p, uri(s, parkwire.ParkUser))
