@@ -65,7 +65,9 @@
 // goes to the caller and the other branches are CANCELled (Reason: "Call completed
 // elsewhere", RFC 3326); a 6xx ends the fork; when every branch fails the best answer
 // goes upstream (lowest class, a phone's own decision such as 486 before a timeout); the
-// caller's CANCEL and Timer C reach every branch. The park service's ring-backs and
+// caller's CANCEL and Timer C reach every branch — a CANCEL is watched for from before
+// the 100 Trying, so one that comes while the branches are being sent is not lost, and an
+// INVITE cancelled before it went anywhere is not sent on. The park service's ring-backs and
 // calls to transfer targets come through this proxy too, so they fork alike. Other
 // methods, requests inside a dialog and users with one binding take the newest contact.
 //

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -77,12 +78,8 @@ type branchEvent struct {
 // fork forwards the INVITE req to every binding of its user in parallel and relays the
 // answers (see the comment at the top of this file). sent is called once every branch
 // was sent.
-func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Binding, sent func()) {
+func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Binding, cancelled <-chan struct{}, sent func()) {
 	defer sent()
-	// §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
-	if err := tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil)); err != nil {
-		return
-	}
 	branches := make([]*forkBranch, len(bindings))
 	for i, b := range bindings {
 		br := &forkBranch{to: userTarget(b)}
@@ -118,7 +115,6 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 		go pumpBranch(i, br.ctr, events, quit)
 	}
 
-	cancelled := upstreamCancel(tx)
 	timer := time.NewTimer(n.pool.opt.InviteTimeout)
 	defer timer.Stop()
 	timerC := timer.C
@@ -232,16 +228,16 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 	}
 }
 
-// upstreamCancel returns a channel closed when the caller CANCELs tx's INVITE (§16.10).
+// upstreamCancel returns a channel closed when the caller CANCELs tx's INVITE (§16.10),
+// or at once when that happened already (or the transaction is over): sipgo answers the
+// CANCEL, and the INVITE 487, before the handler may have asked.
 func upstreamCancel(tx sip.ServerTransaction) <-chan struct{} {
 	cancelled := make(chan struct{})
-	var once bool
-	tx.OnCancel(func(*sip.Request) {
-		if !once {
-			once = true
-			close(cancelled)
-		}
-	})
+	var once sync.Once
+	closeOnce := func() { once.Do(func() { close(cancelled) }) }
+	if !tx.OnCancel(func(*sip.Request) { closeOnce() }) {
+		closeOnce()
+	}
 	return cancelled
 }
 

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +18,13 @@ import (
 // them with the test's context.
 func twoBobs(t *testing.T) (p *Pool, ctx context.Context, alice, bob1, bob2 *siptest.Phone) {
 	t.Helper()
-	p = startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	return twoBobsWith(t, Options{})
+}
+
+// twoBobsWith is twoBobs with a pool started with opt.
+func twoBobsWith(t *testing.T, opt Options) (p *Pool, ctx context.Context, alice, bob1, bob2 *siptest.Phone) {
+	t.Helper()
+	p = startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), opt)
 	ctx = testCtx(t)
 	alice = newPhone(t, p, "alice", "alice-pw", 350)
 	bob1 = newPhone(t, p, "bob", "bob-pw", 440)
@@ -154,6 +161,66 @@ func TestForkCallerCancels(t *testing.T) {
 	if r := result(t, ctx, done); r.err == nil {
 		t.Fatal("alice's cancelled call was answered")
 	}
+}
+
+// TestCancelBeforeForward: the caller's CANCEL comes after the pool's 100 Trying but
+// before the INVITE went on to bob's phones (the proxy's goroutine held up there): the
+// caller's call ends and neither phone rings. The pool used to watch for the CANCEL only
+// once the branches were sent, so one arriving meanwhile was lost and both phones rang
+// until Timer C (TestForkCallerCancels failed a CI run that way).
+func TestCancelBeforeForward(t *testing.T) {
+	var invites atomic.Int32
+	held := make(chan struct{})
+	p, ctx, alice, bob1, bob2 := twoBobsWith(t, Options{
+		testBeforeForward: func(tx sip.ServerTransaction) {
+			if invites.Add(1) != 1 {
+				return // the second call goes through
+			}
+			close(held)
+			// sipgo answers a CANCEL in its transaction layer (200, then 487 for the
+			// INVITE); the pool's handler never sees it.
+			for deadline := time.Now().Add(20 * time.Second); tx.Err() != sip.ErrTransactionCanceled; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Error("alice's CANCEL never reached the INVITE's transaction")
+					return
+				}
+			}
+		},
+	})
+	callCtx, hangUp := context.WithCancel(ctx)
+	first := make(chan callResult, 1)
+	go func() {
+		c, err := alice.Call(callCtx, "sip:bob@"+p.Addr())
+		first <- callResult{c, err}
+	}()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("alice's INVITE never reached the point of being forwarded")
+	}
+	hangUp() // sipgo CANCELs once the 100 Trying is in, which it is
+	if r := result(t, ctx, first); r.err == nil {
+		t.Fatal("alice's cancelled call was answered")
+	}
+	// Nothing of it is left in the pool (with the CANCEL lost, its branches would ring
+	// on until Timer C), and a second call rings both phones: the first call each of
+	// them saw must be that one.
+	waitFor(t, "the pool to be done with alice's cancelled INVITE", func() bool { return p.inflight.Load() == 0 })
+	done, in1, in2 := dial(t, ctx, ctx, p, alice, bob1, bob2)
+	if err := in1.Answer(ctx); err != nil {
+		t.Fatalf("bob answers the second call: %v", err)
+	}
+	r := result(t, ctx, done)
+	if r.err != nil {
+		t.Fatalf("alice's second call: %v", r.err)
+	}
+	for _, in := range []*siptest.Call{in1, in2} {
+		if in.CallID() != r.call.CallID() {
+			t.Fatalf("a phone of bob's rang for the cancelled call %s (the second is %s)", in.CallID(), r.call.CallID())
+		}
+	}
+	endsWith(t, ctx, "bob's second phone", in2, "cancelled")
+	_ = r.call.Hangup(ctx)
 }
 
 // TestForkAfterUnregister: a phone that removes its binding (a gateway whose last tab

@@ -84,6 +84,9 @@ type Options struct {
 	// testBeforeRelay runs as the proxy takes a downstream response, before relaying
 	// it: a slow relay goroutine, for the same tests.
 	testBeforeRelay func(*sip.Response)
+	// testBeforeForward runs after an INVITE was answered 100 Trying, before it is sent
+	// on: a slow proxy goroutine, while the caller's CANCEL arrives.
+	testBeforeForward func(sip.ServerTransaction)
 }
 
 func (o Options) withDefaults() Options {

@@ -114,8 +114,30 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		n.respond(req, tx, &sipError{Code: 503, Reason: "Pool Draining", RetryAfter: n.pool.opt.RetryAfter})
 		return
 	}
+	var cancelled <-chan struct{}
+	if req.IsInvite() {
+		// Watch for the caller's CANCEL before answering 100 Trying: the caller may send
+		// it as soon as that arrives (§9.1), and one that came before the watch would be
+		// lost — the callee left ringing until Timer C.
+		cancelled = upstreamCancel(tx)
+		// §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil)); err != nil {
+			return
+		}
+		if hook := n.pool.opt.testBeforeForward; hook != nil {
+			hook(tx)
+		}
+		select {
+		case <-cancelled:
+			// Cancelled (or its transaction over) before it went anywhere: sipgo has
+			// answered the INVITE 487 itself, and there is nothing downstream to stop.
+			n.log.Debug("invite cancelled before it was forwarded")
+			return
+		default:
+		}
+	}
 	if forks(req, t) {
-		n.fork(req, tx, t.bindings, sent)
+		n.fork(req, tx, t.bindings, cancelled, sent)
 		return
 	}
 	fwd := n.forwardCopy(req, t)
@@ -136,12 +158,6 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 			n.log.Debug("ack relay failed", "error", err)
 		}
 		return
-	}
-	if req.IsInvite() {
-		// §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
-		if err := tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil)); err != nil {
-			return
-		}
 	}
 	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
 	sent()
@@ -166,7 +182,7 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 		// non-INVITE's first answer waits for the far end, which may be slow.
 		peerDown = func() *sipError { return n.withoutPeer(req) }
 	}
-	n.relay(req, tx, fwd, ctr, peerDown)
+	n.relay(req, tx, fwd, ctr, cancelled, peerDown)
 }
 
 // inDialog reports whether req belongs to an existing dialog (has a To tag).
@@ -228,7 +244,7 @@ func (n *node) forwardCopy(req *sip.Request, t target) *sip.Request {
 // upstream downstream (§16.10) and runs Timer C (§16.6 step 11). With peerDown set (the
 // request went to the paired pool), a peer that sends nothing at all within
 // Options.PeerTimeout is taken for dead and peerDown's answer goes upstream.
-func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, ctr sip.ClientTransaction, peerDown func() *sipError) {
+func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, ctr sip.ClientTransaction, cancelled <-chan struct{}, peerDown func() *sipError) {
 	invite := req.IsInvite()
 	var silent <-chan time.Time
 	if peerDown != nil {
@@ -236,10 +252,8 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 		defer t.Stop()
 		silent = t.C
 	}
-	var cancelled <-chan struct{}
 	var timerC <-chan time.Time
 	if invite {
-		cancelled = upstreamCancel(tx)
 		t := time.NewTimer(n.pool.opt.InviteTimeout)
 		defer t.Stop()
 		timerC = t.C
