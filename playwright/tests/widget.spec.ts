@@ -5,16 +5,19 @@
 // by CSP frame-ancestors; a foreign frame's messages are ignored; malformed and unknown
 // commands get typed errors; an expired and a reused ticket are refused. The widget's
 // load → ready time is measured (printed, never a pass/fail timer), and the README's
-// screenshots are written to docs/.
+// screenshots are taken: into the test's output directory, or into docs/ with
+// PARKWAY_SCREENSHOTS=docs (a test run leaves the checkout as it found it).
 import path from 'node:path';
-import type { Browser, BrowserContext, Frame, Page, WebSocketRoute } from '@playwright/test';
+import type { Browser, BrowserContext, Frame, Page, TestInfo, WebSocketRoute } from '@playwright/test';
 import { expect, test } from './demo';
 import { DEMO_EMBED_KEY, startHost, type Host } from '../host/server';
 import { button, open, restoreNormal, startTimeout } from './support';
 
 // The demo this worker's tests run against (tests/demo.ts), set before the first test.
 let gateway = '';
-const docs = path.join(__dirname, '..', '..', 'docs');
+// Where the README's screenshots go (see the top of this file).
+const screenshot = (info: TestInfo, name: string) =>
+  process.env.PARKWAY_SCREENSHOTS === 'docs' ? path.join(__dirname, '..', '..', 'docs', name) : info.outputPath(name);
 
 let allowed: Host;
 let disallowed: Host;
@@ -112,7 +115,7 @@ async function raw(page: Page, msg: unknown): Promise<Reply> {
 
 const callEvents = async (page: Page) => (await events(page)).filter((e) => e.event === 'call');
 
-test('a host page embeds the widget and drives a whole call by postMessage', async ({ browser }) => {
+test('a host page embeds the widget and drives a whole call by postMessage', async ({ browser }, info) => {
   test.setTimeout(150_000);
   const bob = await newPage(browser);
   await open(bob, 'bob');
@@ -154,7 +157,7 @@ test('a host page embeds the widget and drives a whole call by postMessage', asy
 
   // The README's screenshot of the widget, mid-call on a host page.
   await host.setViewportSize({ width: 1000, height: 560 });
-  await host.screenshot({ path: path.join(docs, 'widget.png') });
+  await host.screenshot({ path: screenshot(info, 'widget.png') });
 
   // Mute needs the call's microphone track, which the client may still be attaching
   // just after the answer ("not available yet"): ask again until it is.
@@ -413,5 +416,5 @@ test('widget load → ready (measured) and the README screenshot of the softphon
 
   await page.setViewportSize({ width: 1100, height: 760 });
   await open(page, 'alice');
-  await page.screenshot({ path: path.join(docs, 'softphone.png') });
+  await page.screenshot({ path: screenshot(info, 'softphone.png') });
 });
