@@ -71,7 +71,10 @@ elif [[ -n "${ASTERISK_SRC:-}" ]]; then
 	git --git-dir="$(git -C "$ASTERISK_SRC" rev-parse --absolute-git-dir)" archive "$ref" | tar -x -C "$src"
 else
 	log "cloning asterisk $ref from GitHub"
-	git clone --quiet --depth 1 --branch "$ref" https://github.com/asterisk/asterisk "$src"
+	git clone --quiet --depth 1 --branch "$ref" https://github.com/asterisk/asterisk "$src" || {
+		echo "build-asterisk: cannot clone github.com/asterisk/asterisk; on a machine without GitHub set ASTERISK_SRC (a git dir or tarball) and PJPROJECT_SRC or PJPROJECT_TARBALL" >&2
+		exit 1
+	}
 fi
 
 # --- pjproject tarball for the bundled build ------------------------------------------
