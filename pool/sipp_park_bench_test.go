@@ -30,6 +30,7 @@ import (
 //	./scripts/loopback-only.sh go test ./pool -run '^$' -bench SIPpParkRetrieve -benchtime 1x -outputdir /tmp/bench
 //	PARKWAY_BENCH_RATES=100,300,600,1000,1500   # cycles/s offered, one sub-benchmark each (default)
 //	PARKWAY_BENCH_SECONDS=10                    # how long each rate is offered
+//	PARKWAY_BENCH_TRACE=1                       # keep every message of a failed round (below)
 //
 // It reports, per rate: cycles/s (retrievals a second at the pool, between 10 % and
 // 90 % of them), cycles-done and cycles-failed (end to end at bob: failed = offered −
@@ -37,7 +38,13 @@ import (
 // 503 a phone got), udp-drops (datagrams the kernel dropped at the pool process's
 // sockets for a full receive buffer), pool-cpu-ms/cycle (user+system CPU of the pool process from /proc,
 // per cycle done) and pool-cpu-%. With -outputdir it writes the pool's CPU and
-// allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof). It
+// allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof) and, in
+// sipp-rate<N>/, each SIPp's log of unexpected messages and timeouts (*errors.log) and its
+// statistics. With PARKWAY_BENCH_TRACE=1 as well, the SIPps log every message they send
+// and receive (-trace_msg) and the pool captures its SIP and its park service's
+// (--sip-capture); when a cycle failed both are kept there too (sipp-rate<N>/*messages.log,
+// pool-rate<N>.pcap, for tshark or sngrep), and thrown away otherwise. Tracing costs the
+// pool ≈ a write per message and SIPp more: its numbers are not the untraced ones. It
 // never fails on a number: a benchmark reports, it does not judge.
 func BenchmarkSIPpParkRetrieve(b *testing.B) {
 	bin := requireSIPp(b)
@@ -124,6 +131,10 @@ func benchMaxDelay() string {
 	return "30ms"
 }
 
+// benchTrace reports PARKWAY_BENCH_TRACE=1: SIPp logs every message, the pool captures
+// its SIP (BenchmarkSIPpParkRetrieve's doc).
+func benchTrace() bool { return os.Getenv("PARKWAY_BENCH_TRACE") == "1" }
+
 // benchOutputDir is go test's -outputdir, where profiles go; "" when not set.
 func benchOutputDir() string {
 	if f := flag.Lookup("test.outputdir"); f != nil {
@@ -138,9 +149,15 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	n := rate * seconds
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b)))
 	var args []string
+	trace := benchTrace()
+	capture := ""
 	if dir := benchOutputDir(); dir != "" {
 		args = []string{"--cpuprofile", filepath.Join(dir, fmt.Sprintf("pool-cpu-rate%d.pprof", rate)),
 			"--memprofile", filepath.Join(dir, fmt.Sprintf("pool-allocs-rate%d.pprof", rate))}
+		if trace {
+			capture = filepath.Join(dir, fmt.Sprintf("pool-rate%d.pcap", rate))
+			args = append(args, "--sip-capture", capture)
+		}
 	}
 	// A large orbit range so every cycle parks on its own orbit (directed park).
 	// The flood limit per source is raised far above the load (startPoolProcessWith):
@@ -184,6 +201,9 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	// SIPp dumps its statistics (-trace_stat) and per-message counts (-trace_counts)
 	// every second and when it exits; a missing answer fails that call after 30 s.
 	stats := []string{"-trace_stat", "-trace_counts", "-fd", "1", "-recv_timeout", "30000"}
+	if trace {
+		stats = append(stats, "-trace_msg")
+	}
 	limit := []string{"-l", strconv.Itoa(max(3000, rate*8))} // calls open at once in one SIPp
 	retrievals := watchRetrievals(ctx, "http://"+httpAddr+"/metrics")
 	cpu0 := cpuTime(b, pp.cmd.Process.Pid)
@@ -229,13 +249,19 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	for _, s := range []*sipp{alice, bob, carol, carolPhone} {
 		round.refusals += sippCount(b, s, "_503_Recv")
 	}
+	failed := round.offered-round.done-round.shed > 0
 	if out := benchOutputDir(); out != "" {
-		// SIPp's logs of unexpected messages and its statistics, to see why cycles failed.
+		// SIPp's logs of unexpected messages and its statistics, to see why cycles failed;
+		// traced, every message too when a cycle failed.
 		keep := filepath.Join(out, fmt.Sprintf("sipp-rate%d", rate))
+		pats := []string{"*errors.log", "*.csv"}
+		if failed {
+			pats = append(pats, "*messages.log")
+		}
 		for _, s := range []*sipp{alice, bob, carol, carolPhone, alicePhone} {
 			d := filepath.Join(keep, strings.Fields(s.Name)[0]+filepath.Base(s.Dir))
 			_ = os.MkdirAll(d, 0o755)
-			for _, pat := range []string{"*errors.log", "*.csv"} {
+			for _, pat := range pats {
 				files, _ := filepath.Glob(filepath.Join(s.Dir, pat))
 				for _, f := range files {
 					if data, err := os.ReadFile(f); err == nil {
@@ -243,6 +269,13 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 					}
 				}
 			}
+		}
+	}
+	if capture != "" {
+		if failed {
+			b.Logf("traced: the pool's SIP in %s, every SIPp message in %s/*/*messages.log", capture, filepath.Join(benchOutputDir(), fmt.Sprintf("sipp-rate%d", rate)))
+		} else {
+			_ = os.Remove(capture)
 		}
 	}
 	b.Logf("machine: %s", benchMachine())
