@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/parkway/parkway/sip/inorder"
 )
 
@@ -275,5 +277,40 @@ func TestInDialogFloodGets503(t *testing.T) {
 	}
 	if answered != 2 || refused != n-2 {
 		t.Fatalf("a burst of 2 let %d BYEs in and refused %d, want 2 and %d", answered, refused, n-2)
+	}
+}
+
+// BenchmarkReadFilter is the read filter's cost for the requests of a park cycle as SIPp
+// sends them to the pool: an in-dialog BYE (read by inorder.Scan) and a new INVITE
+// (parsed). Each request is new (its own branch and Call-ID), so none is taken for a
+// retransmission.
+func BenchmarkReadFilter(b *testing.B) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.FloodLimit = FloodLimit{PerSecond: 1e9, Burst: 1e9}
+	cfg.Overload.Off = true // its start-up ramp would refuse most of the new calls
+	p := startPool(b, cfg, Options{})
+	p.mu.Lock()
+	n := p.node
+	p.mu.Unlock()
+	props := sip.TransportReadProps{Transport: "UDP", RemoteAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47945}}
+	for _, c := range []struct{ name, format string }{
+		{"in-dialog", "BYE sip:carol@127.0.0.1:35412 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11205-%d-31\r\n" +
+			"From: <sip:bob@pool-a>;tag=11205bob3\r\nTo: <sip:carol@127.0.0.1:35412>;tag=11206carolphone\r\n" +
+			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
+		{"new-call", "INVITE sip:bob@pool-a SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11209-%d-0\r\n" +
+			"From: <sip:alice@pool-a>;tag=11209alice1\r\nTo: <sip:bob@pool-a>\r\n" +
+			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:41221>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				msg := []byte(fmt.Sprintf(c.format, i, i))
+				if out, err := n.readFilter(props, msg); err != nil || len(out) == 0 {
+					b.Fatalf("filtered out: %v", err)
+				}
+			}
+		})
 	}
 }
