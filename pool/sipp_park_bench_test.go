@@ -36,8 +36,10 @@ import (
 // 90 % of them), cycles-done and cycles-failed (end to end at bob: failed = offered −
 // done − shed), cycles-shed (cycles answered 503 at their first INVITE), 503s (every
 // 503 a phone got), udp-drops (datagrams the kernel dropped at the pool process's
-// sockets for a full receive buffer), pool-cpu-ms/cycle (user+system CPU of the pool process from /proc,
-// per cycle done) and pool-cpu-%. With -outputdir it writes the pool's CPU and
+// sockets for a full receive buffer), sipp-udp-drops (the same at the SIPps' SIP sockets:
+// a datagram lost there fails its cycle, whatever the pool did), pool-cpu-ms/cycle
+// (user+system CPU of the pool process from /proc, per cycle done), pool-faults/cycle
+// (its minor page faults, the fresh memory its heap took) and pool-cpu-%. With -outputdir it writes the pool's CPU and
 // allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof) and, in
 // sipp-rate<N>/, each SIPp's log of unexpected messages and timeouts (*errors.log) and its
 // statistics. With PARKWAY_BENCH_TRACE=1 as well, the SIPps log every message they send
@@ -88,6 +90,7 @@ type parkRound struct {
 	offered, done, shed, refusals int
 	drops                         int           // datagrams dropped at the pool's sockets for want of buffer
 	sippDrops                     int           // the same at the SIPps' sockets (the load generator's)
+	faults                        int           // the pool process's minor page faults (fresh memory touched)
 	window                        time.Duration // from 10 % to 90 % of the retrievals
 	windowCycles                  int           // retrievals in that window
 	cpu, wall                     time.Duration
@@ -100,6 +103,7 @@ func (r *parkRound) add(o parkRound) {
 	r.refusals += o.refusals
 	r.drops += o.drops
 	r.sippDrops += o.sippDrops
+	r.faults += o.faults
 	r.window += o.window
 	r.windowCycles += o.windowCycles
 	r.cpu += o.cpu
@@ -120,6 +124,7 @@ func (r parkRound) report(b *testing.B) {
 	b.ReportMetric(float64(r.sippDrops), "sipp-udp-drops")
 	if r.done > 0 {
 		b.ReportMetric(float64(r.cpu.Microseconds())/float64(r.done)/1000, "pool-cpu-ms/cycle")
+		b.ReportMetric(float64(r.faults)/float64(r.done), "pool-faults/cycle")
 	}
 	b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds()*100, "pool-cpu-%")
 }
@@ -210,6 +215,7 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	limit := []string{"-l", strconv.Itoa(max(3000, rate*8))} // calls open at once in one SIPp
 	retrievals := watchRetrievals(ctx, "http://"+httpAddr+"/metrics")
 	cpu0 := cpuTime(b, pp.cmd.Process.Pid)
+	faults0 := minorFaults(b, pp.cmd.Process.Pid)
 	drops0 := udpDrops(pp.cmd.Process.Pid)
 	start := time.Now()
 	b.StartTimer()
@@ -246,7 +252,8 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	}
 	b.StopTimer()
 	round := parkRound{offered: n, wall: time.Since(start), cpu: cpuTime(b, pp.cmd.Process.Pid) - cpu0,
-		drops: udpDrops(pp.cmd.Process.Pid) - drops0, sippDrops: sippDrops() + carolDrops()}
+		drops: udpDrops(pp.cmd.Process.Pid) - drops0, sippDrops: sippDrops() + carolDrops(),
+		faults: minorFaults(b, pp.cmd.Process.Pid) - faults0}
 	samples := retrievals()
 	round.window, round.windowCycles = steadyWindow(samples)
 	round.done = sippStat(b, bob, "SuccessfulCall(C)")
@@ -343,6 +350,19 @@ func watchDrops(ctx context.Context, ss map[*sipp]int) func() int {
 		}
 	}()
 	return func() int { cancel(); return <-out }
+}
+
+// minorFaults is process pid's minor page faults so far (/proc/pid/stat): each is a page
+// of memory it touched for the first time, ≈ 16 µs of CPU on the 2-vCPU VM of
+// BENCHMARKS.md (a Go heap that grows by 300 MB in a round pays ≈ 1 s for it).
+func minorFaults(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read page faults: %v", err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	n, _ := strconv.Atoi(f[7]) // minflt, field 10 of stat
+	return n
 }
 
 // udpDrops is the datagrams the kernel dropped for a full receive buffer on the UDP
