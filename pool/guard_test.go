@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/sip/inorder"
 )
 
 // rawRequest is a request with the given CSeq line, for hand-made bad input.
@@ -223,4 +227,90 @@ func TestFloodDoesNotGrowMemory(t *testing.T) {
 		t.Fatalf("heap grew from %d to %d bytes during the flood", before, after)
 	}
 	t.Logf("heap before %d KiB, after %d KiB", before>>10, after>>10)
+}
+
+// TestInDialogFloodGets503 holds readFilter's in-dialog fast path (a request with both
+// tags is read by inorder.Scan, not parsed) to what the parsing path did: the flood gate
+// still counts it and refuses it statelessly with 503 and Retry-After, and the answers —
+// to a Via with no rport — still go to the packet's source.
+func TestInDialogFloodGets503(t *testing.T) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.FloodLimit = FloodLimit{PerSecond: 0.001, Burst: 2} // two, then one every 1,000 s
+	p := startPool(t, cfg, Options{})
+	c := dialUDP(t, p.Addr())
+	bye := func(i int) []byte {
+		// To a user nobody registered: past the gate the pool answers it itself.
+		return []byte(fmt.Sprintf("BYE sip:nobody@127.0.0.1 SIP/2.0\r\n"+
+			"Via: SIP/2.0/UDP 192.0.2.1:5999;branch=z9hG4bK-indialog-%d\r\n"+
+			"From: <sip:tester@127.0.0.1>;tag=t1\r\nTo: <sip:nobody@127.0.0.1>;tag=t2\r\n"+
+			"Call-ID: indialog-flood@127.0.0.1\r\nCSeq: %d BYE\r\nMax-Forwards: 70\r\n"+
+			"Content-Length: 0\r\n\r\n", i, i+1))
+	}
+	if _, ok := inorder.Scan(bye(0)); !ok {
+		t.Fatal("the test's BYE is not one inorder.Scan reads: it would not take the fast path")
+	}
+	const n = 5
+	for i := range n {
+		if _, err := c.Write(bye(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused, answered := 0, 0
+	buf := make([]byte, 65535)
+	for refused+answered < n {
+		// The Via names 192.0.2.1, where nothing listens: an answer here went to the
+		// packet's source (rport added by the filter, RFC 3581).
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		k, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%d of %d BYEs answered (%d with 503), then waiting 10 s for the next answer: %v", refused+answered, n, refused, err)
+		}
+		msg := string(buf[:k])
+		if strings.HasPrefix(msg, "SIP/2.0 503") {
+			refused++
+			if !strings.Contains(msg, "\r\nRetry-After: ") || !strings.Contains(msg, "requests a second from 127.0.0.1") {
+				t.Errorf("503 without Retry-After or the flood's Warning:\n%s", msg)
+			}
+		} else {
+			answered++
+		}
+	}
+	if answered != 2 || refused != n-2 {
+		t.Fatalf("a burst of 2 let %d BYEs in and refused %d, want 2 and %d", answered, refused, n-2)
+	}
+}
+
+// BenchmarkReadFilter is the read filter's cost for the requests of a park cycle as SIPp
+// sends them to the pool: an in-dialog BYE (read by inorder.Scan) and a new INVITE
+// (parsed). Each request is new (its own branch and Call-ID), so none is taken for a
+// retransmission.
+func BenchmarkReadFilter(b *testing.B) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.FloodLimit = FloodLimit{PerSecond: 1e9, Burst: 1e9}
+	cfg.Overload.Off = true // its start-up ramp would refuse most of the new calls
+	p := startPool(b, cfg, Options{})
+	p.mu.Lock()
+	n := p.node
+	p.mu.Unlock()
+	props := sip.TransportReadProps{Transport: "UDP", RemoteAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47945}}
+	for _, c := range []struct{ name, format string }{
+		{"in-dialog", "BYE sip:carol@127.0.0.1:35412 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11205-%d-31\r\n" +
+			"From: <sip:bob@pool-a>;tag=11205bob3\r\nTo: <sip:carol@127.0.0.1:35412>;tag=11206carolphone\r\n" +
+			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
+		{"new-call", "INVITE sip:bob@pool-a SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11209-%d-0\r\n" +
+			"From: <sip:alice@pool-a>;tag=11209alice1\r\nTo: <sip:bob@pool-a>\r\n" +
+			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:41221>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				msg := []byte(fmt.Sprintf(c.format, i, i))
+				if out, err := n.readFilter(props, msg); err != nil || len(out) == 0 {
+					b.Fatalf("filtered out: %v", err)
+				}
+			}
+		})
+	}
 }

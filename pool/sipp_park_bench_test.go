@@ -30,14 +30,23 @@ import (
 //	./scripts/loopback-only.sh go test ./pool -run '^$' -bench SIPpParkRetrieve -benchtime 1x -outputdir /tmp/bench
 //	PARKWAY_BENCH_RATES=100,300,600,1000,1500   # cycles/s offered, one sub-benchmark each (default)
 //	PARKWAY_BENCH_SECONDS=10                    # how long each rate is offered
+//	PARKWAY_BENCH_TRACE=1                       # keep every message of a failed round (below)
 //
 // It reports, per rate: cycles/s (retrievals a second at the pool, between 10 % and
 // 90 % of them), cycles-done and cycles-failed (end to end at bob: failed = offered −
 // done − shed), cycles-shed (cycles answered 503 at their first INVITE), 503s (every
 // 503 a phone got), udp-drops (datagrams the kernel dropped at the pool process's
-// sockets for a full receive buffer), pool-cpu-ms/cycle (user+system CPU of the pool process from /proc,
-// per cycle done) and pool-cpu-%. With -outputdir it writes the pool's CPU and
-// allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof). It
+// sockets for a full receive buffer), sipp-udp-drops (the same at the SIPps' SIP sockets:
+// a datagram lost there fails its cycle, whatever the pool did), pool-cpu-ms/cycle
+// (user+system CPU of the pool process from /proc, per cycle done), pool-faults/cycle
+// (its minor page faults, the fresh memory its heap took) and pool-cpu-%. With -outputdir it writes the pool's CPU and
+// allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof) and, in
+// sipp-rate<N>/, each SIPp's log of unexpected messages and timeouts (*errors.log) and its
+// statistics. With PARKWAY_BENCH_TRACE=1 as well, the SIPps log every message they send
+// and receive (-trace_msg) and the pool captures its SIP and its park service's
+// (--sip-capture); when a cycle failed both are kept there too (sipp-rate<N>/*messages.log,
+// pool-rate<N>.pcap, for tshark or sngrep), and thrown away otherwise. Tracing costs the
+// pool ≈ a write per message and SIPp more: its numbers are not the untraced ones. It
 // never fails on a number: a benchmark reports, it does not judge.
 func BenchmarkSIPpParkRetrieve(b *testing.B) {
 	bin := requireSIPp(b)
@@ -80,6 +89,8 @@ func benchRates(b *testing.B) []int {
 type parkRound struct {
 	offered, done, shed, refusals int
 	drops                         int           // datagrams dropped at the pool's sockets for want of buffer
+	sippDrops                     int           // the same at the SIPps' sockets (the load generator's)
+	faults                        int           // the pool process's minor page faults (fresh memory touched)
 	window                        time.Duration // from 10 % to 90 % of the retrievals
 	windowCycles                  int           // retrievals in that window
 	cpu, wall                     time.Duration
@@ -91,6 +102,8 @@ func (r *parkRound) add(o parkRound) {
 	r.shed += o.shed
 	r.refusals += o.refusals
 	r.drops += o.drops
+	r.sippDrops += o.sippDrops
+	r.faults += o.faults
 	r.window += o.window
 	r.windowCycles += o.windowCycles
 	r.cpu += o.cpu
@@ -108,8 +121,10 @@ func (r parkRound) report(b *testing.B) {
 	b.ReportMetric(float64(r.shed), "cycles-shed")
 	b.ReportMetric(float64(r.refusals), "503s")
 	b.ReportMetric(float64(r.drops), "udp-drops")
+	b.ReportMetric(float64(r.sippDrops), "sipp-udp-drops")
 	if r.done > 0 {
 		b.ReportMetric(float64(r.cpu.Microseconds())/float64(r.done)/1000, "pool-cpu-ms/cycle")
+		b.ReportMetric(float64(r.faults)/float64(r.done), "pool-faults/cycle")
 	}
 	b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds()*100, "pool-cpu-%")
 }
@@ -123,6 +138,10 @@ func benchMaxDelay() string {
 	}
 	return "30ms"
 }
+
+// benchTrace reports PARKWAY_BENCH_TRACE=1: SIPp logs every message, the pool captures
+// its SIP (BenchmarkSIPpParkRetrieve's doc).
+func benchTrace() bool { return os.Getenv("PARKWAY_BENCH_TRACE") == "1" }
 
 // benchOutputDir is go test's -outputdir, where profiles go; "" when not set.
 func benchOutputDir() string {
@@ -138,9 +157,15 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	n := rate * seconds
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b)))
 	var args []string
+	trace := benchTrace()
+	capture := ""
 	if dir := benchOutputDir(); dir != "" {
 		args = []string{"--cpuprofile", filepath.Join(dir, fmt.Sprintf("pool-cpu-rate%d.pprof", rate)),
 			"--memprofile", filepath.Join(dir, fmt.Sprintf("pool-allocs-rate%d.pprof", rate))}
+		if trace {
+			capture = filepath.Join(dir, fmt.Sprintf("pool-rate%d.pcap", rate))
+			args = append(args, "--sip-capture", capture)
+		}
 	}
 	// A large orbit range so every cycle parks on its own orbit (directed park).
 	// The flood limit per source is raised far above the load (startPoolProcessWith):
@@ -184,9 +209,13 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	// SIPp dumps its statistics (-trace_stat) and per-message counts (-trace_counts)
 	// every second and when it exits; a missing answer fails that call after 30 s.
 	stats := []string{"-trace_stat", "-trace_counts", "-fd", "1", "-recv_timeout", "30000"}
+	if trace {
+		stats = append(stats, "-trace_msg")
+	}
 	limit := []string{"-l", strconv.Itoa(max(3000, rate*8))} // calls open at once in one SIPp
 	retrievals := watchRetrievals(ctx, "http://"+httpAddr+"/metrics")
 	cpu0 := cpuTime(b, pp.cmd.Process.Pid)
+	faults0 := minorFaults(b, pp.cmd.Process.Pid)
 	drops0 := udpDrops(pp.cmd.Process.Pid)
 	start := time.Now()
 	b.StartTimer()
@@ -198,9 +227,11 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	time.Sleep(200 * time.Millisecond)
 	cycles := []string{"-inf", inf, "-m", strconv.Itoa(n), "-r", strconv.Itoa(rate)}
 	alice := startSIPpLoad(b, bin, "alice (parker)", "parker.xml", pp.addr, alicePort, append(append(cycles, stats...), limit...)...)
+	sippDrops := watchDrops(ctx, map[*sipp]int{bob: bobPort, carolPhone: carolPhonePort, alicePhone: alicePhonePort, alice: alicePort})
 	// Retrieves start two seconds behind the parks, at the same rate.
 	time.Sleep(2 * time.Second)
 	carol := startSIPpLoad(b, bin, "carol (retriever)", "retriever.xml", pp.addr, carolPort, append(append(cycles, stats...), limit...)...)
+	carolDrops := watchDrops(ctx, map[*sipp]int{carol: carolPort})
 	for _, s := range []*sipp{alice, carol} {
 		if over, _ := s.Wait(ctx); !over {
 			b.Fatalf("sipp %s did not finish", s.Name)
@@ -221,7 +252,8 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	}
 	b.StopTimer()
 	round := parkRound{offered: n, wall: time.Since(start), cpu: cpuTime(b, pp.cmd.Process.Pid) - cpu0,
-		drops: udpDrops(pp.cmd.Process.Pid) - drops0}
+		drops: udpDrops(pp.cmd.Process.Pid) - drops0, sippDrops: sippDrops() + carolDrops(),
+		faults: minorFaults(b, pp.cmd.Process.Pid) - faults0}
 	samples := retrievals()
 	round.window, round.windowCycles = steadyWindow(samples)
 	round.done = sippStat(b, bob, "SuccessfulCall(C)")
@@ -229,13 +261,19 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	for _, s := range []*sipp{alice, bob, carol, carolPhone} {
 		round.refusals += sippCount(b, s, "_503_Recv")
 	}
+	failed := round.offered-round.done-round.shed > 0
 	if out := benchOutputDir(); out != "" {
-		// SIPp's logs of unexpected messages and its statistics, to see why cycles failed.
+		// SIPp's logs of unexpected messages and its statistics, to see why cycles failed;
+		// traced, every message too when a cycle failed.
 		keep := filepath.Join(out, fmt.Sprintf("sipp-rate%d", rate))
+		pats := []string{"*errors.log", "*.csv"}
+		if failed {
+			pats = append(pats, "*messages.log")
+		}
 		for _, s := range []*sipp{alice, bob, carol, carolPhone, alicePhone} {
 			d := filepath.Join(keep, strings.Fields(s.Name)[0]+filepath.Base(s.Dir))
 			_ = os.MkdirAll(d, 0o755)
-			for _, pat := range []string{"*errors.log", "*.csv"} {
+			for _, pat := range pats {
 				files, _ := filepath.Glob(filepath.Join(s.Dir, pat))
 				for _, f := range files {
 					if data, err := os.ReadFile(f); err == nil {
@@ -245,27 +283,95 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 			}
 		}
 	}
+	if capture != "" {
+		if failed {
+			b.Logf("traced: the pool's SIP in %s, every SIPp message in %s/*/*messages.log", capture, filepath.Join(benchOutputDir(), fmt.Sprintf("sipp-rate%d", rate)))
+		} else {
+			_ = os.Remove(capture)
+		}
+	}
 	b.Logf("machine: %s", benchMachine())
-	b.Logf("rate %d/s offered for %d s: %d cycles, %d done, %d shed (503 at the first INVITE), %d 503s in all; retrieved %d at the pool; pool CPU %v over %v",
-		rate, seconds, n, round.done, round.shed, round.refusals, last(samples).count, round.cpu, round.wall.Round(time.Millisecond))
+	b.Logf("rate %d/s offered for %d s: %d cycles, %d done, %d shed (503 at the first INVITE), %d 503s in all; retrieved %d at the pool; pool CPU %v over %v; datagrams dropped for a full receive buffer: %d at the pool, %d at the SIPps",
+		rate, seconds, n, round.done, round.shed, round.refusals, last(samples).count, round.cpu, round.wall.Round(time.Millisecond), round.drops, round.sippDrops)
 	return round
 }
 
 // startSIPpLoad runs sipp like startSIPp but without -trace_msg: under load, logging
-// every message would cost SIPp more than the calls do.
+// every message would cost SIPp more than the calls do. Its socket buffers are 4 MB
+// (-buff_size; the kernel caps them at net.core.rmem_max): SIPp's own 64 KB held
+// ≈ 100 datagrams, a few milliseconds of a phone's traffic at 1,000 cycles/s, and
+// a datagram lost there fails the call outright — a SIPp call retransmits only its last
+// message, and its answering side has no transaction to answer a retransmission from
+// (issue #12: the cycles that failed at 600/s after their retrieve; sipp-udp-drops).
 func startSIPpLoad(b *testing.B, bin, name, scenario, target string, port int, args ...string) *sipp {
 	b.Helper()
 	wd, _ := os.Getwd()
 	base := []string{target, "-sf", filepath.Join(wd, "testdata", "sipp", scenario),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin",
-		"-timeout", "300s", "-trace_err", "-max_recv_loops", "1000"}
+		"-timeout", "300s", "-trace_err", "-max_recv_loops", "1000", "-buff_size", strconv.Itoa(sippBuffer())}
 	return &sipp{siptest.StartSIPp(b, bin, name, b.TempDir(), append(base, args...)...)}
+}
+
+// sippBuffer is SIPp's -buff_size in the benchmark: PARKWAY_BENCH_SIPP_BUFFER bytes,
+// default 4 MB (65535, SIPp's own default, shows what it costs).
+func sippBuffer() int {
+	if v, err := strconv.Atoi(os.Getenv("PARKWAY_BENCH_SIPP_BUFFER")); err == nil && v > 0 {
+		return v
+	}
+	return 4 << 20
+}
+
+// watchDrops polls the receive-buffer drops at the SIP sockets of the given SIPps (each
+// with its SIP port; not their media sockets, where the music on hold the park service
+// sends is never read) every 250 ms until the returned function is called, which
+// returns their sum: a SIPp's sockets go when it exits, so its count is the last one
+// read while it ran.
+func watchDrops(ctx context.Context, ss map[*sipp]int) func() int {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan int, 1)
+	go func() {
+		last := map[*sipp]int{}
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for s, port := range ss {
+				last[s] = max(last[s], udpDropsAt(s.Pid(), port)) // 0 once it exited: no sockets
+			}
+			select {
+			case <-ctx.Done():
+				total := 0
+				for _, d := range last {
+					total += d
+				}
+				out <- total
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int { cancel(); return <-out }
+}
+
+// minorFaults is process pid's minor page faults so far (/proc/pid/stat): each is a page
+// of memory it touched for the first time, ≈ 16 µs of CPU on the 2-vCPU VM of
+// BENCHMARKS.md (a Go heap that grows by 300 MB in a round pays ≈ 1 s for it).
+func minorFaults(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read page faults: %v", err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	n, _ := strconv.Atoi(f[7]) // minflt, field 10 of stat
+	return n
 }
 
 // udpDrops is the datagrams the kernel dropped for a full receive buffer on the UDP
 // sockets of process pid (its SIP sockets and its RTP ports): the "drops" column of
 // /proc/net/udp for the sockets among pid's file descriptors.
-func udpDrops(pid int) int {
+func udpDrops(pid int) int { return udpDropsAt(pid, 0) }
+
+// udpDropsAt is udpDrops for pid's sockets bound to local port port (0: all of them).
+func udpDropsAt(pid, port int) int {
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	inodes := map[string]bool{}
 	for _, fd := range fds {
@@ -283,7 +389,7 @@ func udpDrops(pid int) int {
 		for _, line := range strings.Split(string(data), "\n")[1:] {
 			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
 			f := strings.Fields(line)
-			if len(f) >= 13 && inodes[f[9]] {
+			if len(f) >= 13 && inodes[f[9]] && (port == 0 || strings.HasSuffix(f[1], fmt.Sprintf(":%04X", port))) {
 				v, _ := strconv.Atoi(f[12])
 				total += v
 			}

@@ -16,6 +16,8 @@
 #   BENCH_CPUS     CPU list the pool and Asterisk (and their SIPp) are confined to with
 #                  taskset: the same CPU budget for both (default 0-1, or 0 on one CPU)
 #   ASTERISK_SRC, PJPROJECT_SRC, PJPROJECT_TARBALL, PARKWAY_ASTERISK_CACHE: see build-asterisk.sh
+#   PARKWAY_BENCH_TRACE=1  the park rounds keep every message of a round that failed a cycle:
+#                  SIPp's message logs and the pool's pcap beside the profiles (pool/sipp_park_bench_test.go)
 #   BENCH_STEP_TIMEOUT  seconds one benchmark step may run (default 900; the relay step twice
 #                  that): then it gets SIGTERM, SIGKILL 30 s later, and its rows not yet printed
 #                  say "not measured (timed out after N s)" — the rows it printed stay

@@ -19,10 +19,24 @@ type Scanned struct {
 	fromTag  string
 	toTag    string
 	branch   string // the top Via's branch
+	rport    bool   // the top Via has an rport parameter (RFC 3581), with or without a value
 }
 
 // Response reports whether the message is a response.
 func (s Scanned) Response() bool { return s.response }
+
+// Method is a request's method, or a response's CSeq method.
+func (s Scanned) Method() string { return s.method }
+
+// ToTag is the To header's tag ("" without one).
+func (s Scanned) ToTag() string { return s.toTag }
+
+// Branch is the top Via's branch parameter.
+func (s Scanned) Branch() string { return s.branch }
+
+// Rport reports whether the top Via carries an rport parameter (RFC 3581), valued or
+// not — what sipgo's ViaHeader.Params.Has("rport") says of the parsed message.
+func (s Scanned) Rport() bool { return s.rport }
 
 // InDialog reports whether the message is in a dialog: it has both tags.
 func (s Scanned) InDialog() bool { return s.fromTag != "" && s.toTag != "" }
@@ -139,11 +153,11 @@ func Scan(data []byte) (Scanned, bool) {
 				s.toTag = tag
 			}
 		case 16:
-			branch, ok := viaBranch(value)
+			branch, rport, ok := viaBranch(value)
 			if !ok {
 				return s, false
 			}
-			s.branch = branch
+			s.branch, s.rport = branch, rport
 		}
 	}
 	if seen != 31 {
@@ -215,25 +229,40 @@ func addressTag(v string) (string, bool) {
 }
 
 // viaBranch is the branch of the first via-parm of a Via value: "SIP/2.0/UDP
-// host[:port];params", possibly followed by ", " and more via-parms.
-func viaBranch(v string) (string, bool) {
+// host[:port];params", possibly followed by ", " and more via-parms; and whether it has
+// an rport parameter.
+func viaBranch(v string) (string, bool, bool) {
 	if strings.IndexByte(v, '"') >= 0 || strings.IndexByte(v, '(') >= 0 {
-		return "", false
+		return "", false, false
 	}
 	first, _, _ := strings.Cut(v, ",")
 	proto, sentBy, ok := strings.Cut(first, " ")
 	if !ok || !strings.HasPrefix(proto, "SIP/2.0/") || strings.IndexByte(proto, ';') >= 0 {
-		return "", false
+		return "", false, false
 	}
 	if !isToken(proto[len("SIP/2.0/"):]) {
-		return "", false
+		return "", false, false
 	}
 	hostPort, params, _ := strings.Cut(sentBy, ";")
 	host, port, hasPort := strings.Cut(hostPort, ":")
 	if !isHost(host) || hasPort && (!allDigits(port) || len(port) > 5) || strings.IndexByte(params, ' ') >= 0 {
-		return "", false // an IPv6 reference among others: left to the parser
+		return "", false, false // an IPv6 reference among others: left to the parser
 	}
-	return param(";"+params, "branch")
+	branch, ok := param(";"+params, "branch")
+	if !ok {
+		return "", false, false
+	}
+	// param vetted the list: plain ";key[=value]" items.
+	rport := false
+	for _, p := range strings.Split(params, ";") {
+		k, _, _ := strings.Cut(p, "=")
+		if k == "rport" {
+			rport = true
+		} else if strings.EqualFold(k, "rport") {
+			return "", false, false // the parser's keys are case-sensitive: left to it
+		}
+	}
+	return branch, rport, true
 }
 
 // param finds name in params (";a=b;c", or "" for none): its value, "" when it is

@@ -65,6 +65,10 @@ var scanCorpus = []struct {
 		"From: <sip:a@x>;tag=1", "To: <sip:b@x>;tag=2", "Call-ID: c", "CSeq: 4 INVITE"), true},
 	{msg("SIP/2.0 100 Trying", "Via: SIP/2.0/UDP h:1;branch=z9hG4bK1", "From: <sip:a@x>;tag=1", "To: <sip:b@x>",
 		"Call-ID: c", "CSeq: 4 INVITE"), true},
+	{msg("BYE sip:b@x SIP/2.0", "Via: SIP/2.0/UDP h:1;branch=z9hG4bK1;rport=5060;received=h", "From: <sip:a@x>;tag=1",
+		"To: <sip:b@x>;tag=2", "Call-ID: c", "CSeq: 4 BYE"), true},
+	{msg("BYE sip:b@x SIP/2.0", "Via: SIP/2.0/UDP h:1;branch=z9hG4bK1;RPort", "From: <sip:a@x>;tag=1",
+		"To: <sip:b@x>;tag=2", "Call-ID: c", "CSeq: 4 BYE"), false},
 	{msg("CANCEL sip:b@x SIP/2.0", "Via: SIP/2.0/UDP h:1;branch=z9hG4bK1", "From: <sip:a@x>;tag=1",
 		"To: <sip:b@x>;tag=2", "Call-ID: c", "CSeq: 4 CANCEL"), true},
 	{msg("NOTIFY sip:b@x SIP/2.0", "Via: SIP/2.0/UDP h:1;branch=z9hG4bK1", "From: <sip:a@x>;tag=1",
@@ -130,6 +134,24 @@ func checkScanAgrees(t *testing.T, raw []byte) {
 	k2, id2, skip2, ok2 := parsedEntry(m)
 	if ok1 != ok2 || ok1 && (k1 != k2 || id1 != id2 || skip1 != skip2) {
 		t.Fatalf("Scan queues %v %+v %q %q, the parser %v %+v %q %q:\n%q", ok1, k1, id1, skip1, ok2, k2, id2, skip2, raw)
+	}
+	// What a read filter takes from Scan instead of the parse (pool's readFilter).
+	method := ""
+	switch m := m.(type) {
+	case *sip.Request:
+		method = string(m.Method)
+	case *sip.Response:
+		method = string(m.CSeq().MethodName)
+	}
+	toTag, _ := m.To().Params.Get("tag")
+	branch, rport := "", false
+	if v := m.Via(); v != nil {
+		branch, _ = v.Params.Get("branch")
+		rport = v.Params.Has("rport")
+	}
+	if s.Method() != method || s.ToTag() != toTag || s.Branch() != branch || s.Rport() != rport {
+		t.Fatalf("Scan reads method %q, To tag %q, branch %q, rport %v; the parser %q %q %q %v:\n%q",
+			s.Method(), s.ToTag(), s.Branch(), s.Rport(), method, toTag, branch, rport, raw)
 	}
 }
 
