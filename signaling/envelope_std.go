@@ -59,3 +59,7 @@ func describeJSONError(err error) string {
 	s = strings.TrimPrefix(s, "json: ")
 	return s
 }
+
+// MessageJSON is m's data as Encode writes it, without the envelope (the wasm client's
+// page API hands states and parked lists to the page in this shape).
+func MessageJSON(m Message) ([]byte, error) { return json.Marshal(m) }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -264,7 +263,7 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 	ws, early, err := c.dial(dctx, url)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("could not reach the gateway: %w", err)
+		return false, wrap("could not reach the gateway", err)
 	}
 	mark("parkway-ws-open")
 	if early {
@@ -329,7 +328,7 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 			if welcomed {
 				return true, errGatewayClosing
 			}
-			return false, fmt.Errorf("the connection closed before sign-in completed: %w", err)
+			return false, wrap("the connection closed before sign-in completed", err)
 		case <-check.C:
 			if len(frames) > 0 {
 				// Frames are waiting: the page was busy, not the gateway silent. Read
@@ -413,7 +412,7 @@ func (c *client) write(ws *socket, id string, m signaling.Message) error {
 	}
 	// The browser's send never blocks.
 	if err := ws.Write(b); err != nil {
-		return fmt.Errorf("send %s: %w", m.Type(), err)
+		return wrap("send "+string(m.Type()), err)
 	}
 	return nil
 }
