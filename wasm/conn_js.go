@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"syscall/js"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
@@ -86,6 +87,9 @@ type client struct {
 	// early: the first attempt may take the websocket boot.js opened (early_js.go).
 	// Only run's goroutine uses it.
 	early bool
+	// earlySignIn: the first session may take the sign-in boot.js started
+	// (takeEarlySignIn). Only run's goroutine uses it.
+	earlySignIn bool
 
 	mu     sync.Mutex
 	ws     *socket // set while authenticated; nil otherwise
@@ -101,6 +105,8 @@ func newClient(events chan<- any, user string) *client {
 		user:    user,
 		gw:      softphone.NewGateways(wsURL()),
 		early:   true,
+
+		earlySignIn: true,
 	}
 }
 
@@ -202,6 +208,11 @@ func (c *client) session(ctx context.Context) (softphone.Session, error) {
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
+	started := js.Undefined()
+	if c.earlySignIn {
+		c.earlySignIn = false
+		started = takeEarlySignIn(user)
+	}
 	if s, ok := loadSession(); ok && s.Usable(time.Now()) && (user == "" || user == s.User) {
 		return s, nil
 	}
@@ -211,7 +222,7 @@ func (c *client) session(ctx context.Context) (softphone.Session, error) {
 	sctx, cancel := context.WithTimeout(ctx, signInTimeout)
 	defer cancel()
 	mark("parkway-signin")
-	s, err := signIn(sctx, user)
+	s, err := signIn(sctx, user, started)
 	if err != nil {
 		return softphone.Session{}, err
 	}

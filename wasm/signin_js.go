@@ -132,16 +132,21 @@ func (e *signInError) Error() string {
 
 // signIn exchanges a demo user name for a session token (POST /api/session). Network
 // failures and 5xx answers are plain errors, worth retrying; a 4xx is a *signInError.
-func signIn(ctx context.Context, user string) (softphone.Session, error) {
-	body := global.Get("JSON").Call("stringify", js.ValueOf(map[string]any{"user": user})).String()
-	opts := map[string]any{
-		"method":      "POST",
-		"headers":     map[string]any{"Content-Type": "application/json", "Accept": "application/json"},
-		"body":        body,
-		"credentials": "same-origin",
-		"cache":       "no-store",
+// started, when not undefined, is that request already made (takeEarlySignIn): its
+// answer is read instead of asking again.
+func signIn(ctx context.Context, user string, started js.Value) (softphone.Session, error) {
+	if started.IsUndefined() {
+		body := global.Get("JSON").Call("stringify", js.ValueOf(map[string]any{"user": user})).String()
+		opts := map[string]any{
+			"method":      "POST",
+			"headers":     map[string]any{"Content-Type": "application/json", "Accept": "application/json"},
+			"body":        body,
+			"credentials": "same-origin",
+			"cache":       "no-store",
+		}
+		started = global.Call("fetch", "/api/session", opts)
 	}
-	resp, err := await(ctx, global.Call("fetch", "/api/session", opts))
+	resp, err := await(ctx, started)
 	if err != nil {
 		return softphone.Session{}, wrap("sign in", err)
 	}
@@ -169,4 +174,20 @@ func signIn(ctx context.Context, user string) (softphone.Session, error) {
 		s.User = user
 	}
 	return s, nil
+}
+
+// takeEarlySignIn returns the demo sign-in boot.js started while main.wasm compiled
+// (window.parkwayEarlySignIn = {user, response}: the fetch's promise), when it was for
+// user; else undefined. It is taken once, on the client's first session: later calls,
+// and a token renewal (reauth_js.go), ask afresh.
+func takeEarlySignIn(user string) js.Value {
+	early := global.Get("parkwayEarlySignIn")
+	if !present(early) {
+		return js.Undefined()
+	}
+	global.Delete("parkwayEarlySignIn")
+	if user == "" || early.Get("user").Type() != js.TypeString || early.Get("user").String() != user {
+		return js.Undefined()
+	}
+	return early.Get("response")
 }
