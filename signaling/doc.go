@@ -11,6 +11,14 @@
 //   - [Decode] turns one websocket frame into a typed [Message], or a typed error
 //     ([*Error]) that the gateway sends back as a JSON error frame.
 //   - [Encode] wraps a [Message] in the versioned [Envelope].
+//
+// The gateway reads and writes the JSON with encoding/json (envelope_std.go); the
+// wasm client with a codec of its own (codec.go, envelope_js.go), which keeps
+// encoding/json, reflect and fmt out of main.wasm (issue 12). codec_test.go holds the
+// two to the same bytes out and the same messages and errors in (a differential test
+// and a fuzz target in every `go test` of the package), so the wire is one contract.
+// The package uses no fmt and, in the js build, no net/url (CheckGatewayURL checks a
+// welcome's gateway URLs with plainWebsocketURL there).
 //   - [Reauth] is the gateway asking for a fresh token before the session's expires; the
 //     client answers with [Auth] (ARCHITECTURE.md §7).
 //   - [ActionMedia] (issue 10) gives an existing call this tab's audio: a new

@@ -2,9 +2,7 @@ package signaling
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
-	"strings"
+	"strconv"
 )
 
 // Version is the protocol version this build speaks. A change that an older peer would
@@ -24,10 +22,10 @@ type Type string
 //
 // ID is set by the sender of a request and echoed as Ref in the error that refuses it.
 type Envelope struct {
-	V    int             `json:"v"`
-	Type Type            `json:"type"`
-	ID   string          `json:"id,omitempty"`
-	Data json.RawMessage `json:"data,omitempty"`
+	V    int     `json:"v"`
+	Type Type    `json:"type"`
+	ID   string  `json:"id,omitempty"`
+	Data rawData `json:"data,omitempty"` // json.RawMessage in the gateway's build, []byte in the js build
 }
 
 // Message is a decoded payload. Each message type is a struct; Type names it.
@@ -37,13 +35,9 @@ type Message interface {
 }
 
 // Encode wraps m in a version-1 envelope with the given request id (may be empty).
-func Encode(id string, m Message) ([]byte, error) {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
-	}
-	return json.Marshal(Envelope{V: Version, Type: m.Type(), ID: id, Data: data})
-}
+// The gateway's build writes it with encoding/json (envelope_std.go), the wasm client's
+// with the hand codec (envelope_js.go, codec.go); the bytes are the same.
+func Encode(id string, m Message) ([]byte, error) { return encode(id, m) }
 
 // Side says who sent a frame: each side accepts only the other side's message types.
 type Side int
@@ -59,38 +53,35 @@ const (
 // on error when it could be read) and the typed message, or an *Error saying exactly
 // what is wrong: too large, not JSON, an unknown type or version, or a bad field.
 func Decode(from Side, frame []byte) (Envelope, Message, error) {
-	var env Envelope
+	return decode(from, frame, readEnvelope, readData)
+}
+
+// decode is Decode with the JSON reading given: readEnvelope reads the envelope (a
+// CodeMalformed error when it cannot), readData an envelope's data (not empty, not
+// null) into a message (a CodeBadField error, with the field when a value had the wrong
+// type). Both builds' readers go through it, so they differ in nothing else.
+func decode(from Side, frame []byte, readEnvelope func([]byte) (Envelope, *Error), readData func([]byte, Message) *Error) (Envelope, Message, error) {
 	if len(frame) > MaxMessageSize {
-		return env, nil, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("message is %d bytes; the limit is %d", len(frame), MaxMessageSize)}
+		return Envelope{}, nil, &Error{Code: CodeTooLarge, Message: "message is " + strconv.Itoa(len(frame)) + " bytes; the limit is " + strconv.Itoa(MaxMessageSize)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(frame))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		return env, nil, &Error{Code: CodeMalformed, Message: "not a JSON envelope: " + describeJSONError(err)}
-	}
-	if dec.More() {
-		return env, nil, &Error{Code: CodeMalformed, Message: "trailing data after the JSON envelope"}
+	env, e := readEnvelope(frame)
+	if e != nil {
+		return env, nil, e
 	}
 	if len(env.ID) > 64 {
-		return env, nil, badField("id", "is %d characters; at most 64", len(env.ID))
+		return env, nil, badField("id", "is "+strconv.Itoa(len(env.ID))+" characters; at most 64")
 	}
 	if env.V != Version {
-		return env, nil, &Error{Code: CodeVersion, Message: fmt.Sprintf("version %d is not supported; this gateway speaks version %d", env.V, Version), Ref: env.ID}
+		return env, nil, &Error{Code: CodeVersion, Message: "version " + strconv.Itoa(env.V) + " is not supported; this gateway speaks version " + strconv.Itoa(Version), Ref: env.ID}
 	}
 	newMsg, ok := registry[from][env.Type]
 	if !ok {
-		return env, nil, &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown message type %q", string(env.Type)), Ref: env.ID}
+		return env, nil, &Error{Code: CodeUnknownType, Message: "unknown message type " + strconv.Quote(string(env.Type)), Ref: env.ID}
 	}
 	m := newMsg()
 	if len(env.Data) > 0 && !bytes.Equal(bytes.TrimSpace(env.Data), []byte("null")) {
-		dd := json.NewDecoder(bytes.NewReader(env.Data))
-		dd.DisallowUnknownFields()
-		if err := dd.Decode(m); err != nil {
-			e := &Error{Code: CodeBadField, Message: describeJSONError(err), Ref: env.ID}
-			var ute *json.UnmarshalTypeError
-			if asType(err, &ute) {
-				e.Field = ute.Field
-			}
+		if e := readData(env.Data, m); e != nil {
+			e.Ref = env.ID
 			return env, nil, e
 		}
 	}
@@ -99,23 +90,4 @@ func Decode(from Side, frame []byte) (Envelope, Message, error) {
 		return env, nil, e
 	}
 	return env, m, nil
-}
-
-func asType(err error, target **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = t
-	}
-	return ok
-}
-
-// describeJSONError turns encoding/json's messages into a short sentence without the
-// Go type names a user cannot act on.
-func describeJSONError(err error) string {
-	if t, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("field %q has the wrong type (got JSON %s)", t.Field, t.Value)
-	}
-	s := err.Error()
-	s = strings.TrimPrefix(s, "json: ")
-	return s
 }

@@ -2,7 +2,7 @@ package signaling
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // ErrorCode names a class of error in the "error" message, so a client can act on it
@@ -40,9 +40,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Field != "" {
-		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+		return string(e.Code) + ": " + e.Field + ": " + e.Message
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	return string(e.Code) + ": " + e.Message
 }
 
 // Is makes errors.Is(err, ErrTooLarge) and friends match on the code alone.
@@ -60,6 +60,11 @@ var (
 	ErrBadField    = &Error{Code: CodeBadField}
 )
 
-func badField(field, format string, args ...any) *Error {
-	return &Error{Code: CodeBadField, Field: field, Message: fmt.Sprintf(format, args...)}
+func badField(field, message string) *Error {
+	return &Error{Code: CodeBadField, Field: field, Message: message}
 }
+
+// quote and itoa word values in messages without fmt, which the wasm client leaves out
+// (issue 12): quote(s) is fmt's %q of a string, itoa(n) its %d.
+func quote(s string) string { return strconv.Quote(s) }
+func itoa(n int) string     { return strconv.Itoa(n) }

@@ -53,7 +53,7 @@ func (m *Auth) validate() *Error {
 		return badField("token", "is required")
 	}
 	if len(m.Token) > 1024 {
-		return badField("token", "is %d characters; at most 1024", len(m.Token))
+		return badField("token", "is "+itoa(len(m.Token))+" characters; at most 1024")
 	}
 	return nil
 }
@@ -112,34 +112,34 @@ func (m *Request) validate() *Error {
 		return badField("action", "is required")
 	}
 	if !m.Action.Valid() {
-		return badField("action", "%q is not an action", string(m.Action))
+		return badField("action", quote(string(m.Action))+" is not an action")
 	}
 	if m.Call != "" && !validCallID(m.Call) {
-		return badField("call", "%q is not a call id", m.Call)
+		return badField("call", quote(m.Call)+" is not a call id")
 	}
 	if m.Target != "" && !validTarget(m.Target) {
-		return badField("target", "%q is not a user name or number", m.Target)
+		return badField("target", quote(m.Target)+" is not a user name or number")
 	}
 	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
-		return badField("orbit", "%q is not an orbit number", m.Orbit)
+		return badField("orbit", quote(m.Orbit)+" is not an orbit number")
 	}
 	if m.Consult != "" {
 		if !validCallID(m.Consult) {
-			return badField("consult", "%q is not a call id", m.Consult)
+			return badField("consult", quote(m.Consult)+" is not a call id")
 		}
 		if m.Action != ActionTransfer {
-			return badField("consult", "is only taken with transfer, not %s", m.Action)
+			return badField("consult", "is only taken with transfer, not "+string(m.Action))
 		}
 	}
 	if m.Muted != nil && m.Action != ActionMute {
-		return badField("muted", "is only taken with mute, not %s", m.Action)
+		return badField("muted", "is only taken with mute, not "+string(m.Action))
 	}
 	if m.SDP != "" {
 		if e := validSDP(m.SDP); e != nil {
 			return e
 		}
 		if !startsMedia(m.Action) && m.Action != ActionMedia {
-			return badField("sdp", "is only taken with call, answer, retrieve and media, not %s", m.Action)
+			return badField("sdp", "is only taken with call, answer, retrieve and media, not "+string(m.Action))
 		}
 	}
 	switch m.Action {
@@ -186,7 +186,7 @@ func startsMedia(a Action) bool {
 // the gateway's media stack parses the rest and says what it lacks.
 func validSDP(s string) *Error {
 	if len(s) > MaxSDPSize {
-		return badField("sdp", "is %d bytes; at most %d", len(s), MaxSDPSize)
+		return badField("sdp", "is "+itoa(len(s))+" bytes; at most "+itoa(MaxSDPSize))
 	}
 	if !strings.HasPrefix(s, "v=0") {
 		return badField("sdp", "is not an SDP session description (it must start with v=0)")
@@ -249,24 +249,24 @@ const (
 func (*Call) Type() Type { return TypeCall }
 func (m *Call) validate() *Error {
 	if m.Trace != "" && !ValidTrace(m.Trace) {
-		return badField("trace", "%q is not a trace id", m.Trace)
+		return badField("trace", quote(m.Trace)+" is not a trace id")
 	}
 	if !validCallID(m.ID) {
-		return badField("id", "%q is not a call id", m.ID)
+		return badField("id", quote(m.ID)+" is not a call id")
 	}
 	if m.State == CallNone || !m.State.Valid() {
-		return badField("state", "%q is not a call state", string(m.State))
+		return badField("state", quote(string(m.State))+" is not a call state")
 	}
 	if m.Direction != "" && m.Direction != CallOutgoing && m.Direction != CallIncoming {
-		return badField("direction", "%q is neither outgoing nor incoming", m.Direction)
+		return badField("direction", quote(m.Direction)+" is neither outgoing nor incoming")
 	}
 	if m.Orbit != "" && !parkwire.ValidOrbit(m.Orbit) {
-		return badField("orbit", "%q is not an orbit number", m.Orbit)
+		return badField("orbit", quote(m.Orbit)+" is not an orbit number")
 	}
 	switch m.Media {
 	case "", MediaHere, MediaElsewhere, MediaNeeded:
 	default:
-		return badField("media", "%q is not here, elsewhere or needed", m.Media)
+		return badField("media", quote(m.Media)+" is not here, elsewhere or needed")
 	}
 	if m.SDP != "" {
 		return validSDP(m.SDP)
@@ -304,7 +304,7 @@ func (*Parked) Type() Type { return TypeParked }
 func (m *Parked) validate() *Error {
 	for i, c := range m.Calls {
 		if !parkwire.ValidOrbit(c.Orbit) {
-			return badField("calls", "[%d]: %q is not an orbit number", i, c.Orbit)
+			return badField("calls", "["+itoa(i)+"]: "+quote(c.Orbit)+" is not an orbit number")
 		}
 	}
 	return nil
@@ -331,10 +331,10 @@ func (m *ICE) validate() *Error {
 		return badField("ref", "is required: the id of the call, answer or retrieve action whose offer started the media")
 	}
 	if len(m.Ref) > 64 {
-		return badField("ref", "is %d characters; at most 64", len(m.Ref))
+		return badField("ref", "is "+itoa(len(m.Ref))+" characters; at most 64")
 	}
 	if len(m.Candidate) > MaxCandidateSize {
-		return badField("candidate", "is %d bytes; at most %d", len(m.Candidate), MaxCandidateSize)
+		return badField("candidate", "is "+itoa(len(m.Candidate))+" bytes; at most "+itoa(MaxCandidateSize))
 	}
 	if m.Candidate != "" && !strings.HasPrefix(m.Candidate, "candidate:") {
 		return badField("candidate", "is not an ICE candidate (it must start with candidate:)")
@@ -376,20 +376,20 @@ func (m *Welcome) validate() *Error {
 	}
 	for i, id := range m.Calls {
 		if !validCallID(id) {
-			return badField("calls", "[%d]: %q is not a call id", i, id)
+			return badField("calls", "["+itoa(i)+"]: "+quote(id)+" is not a call id")
 		}
 	}
 	if len(m.Gateways) > MaxGateways {
-		return badField("gateways", "lists %d gateways; at most %d", len(m.Gateways), MaxGateways)
+		return badField("gateways", "lists "+itoa(len(m.Gateways))+" gateways; at most "+itoa(MaxGateways))
 	}
 	for i, g := range m.Gateways {
 		if err := CheckGatewayURL(g); err != nil {
-			return badField("gateways", "[%d]: %v", i, err)
+			return badField("gateways", "["+itoa(i)+"]: "+err.Error())
 		}
 	}
 	for i, id := range m.NeedsMedia {
 		if !validCallID(id) {
-			return badField("needsMedia", "[%d]: %q is not a call id", i, id)
+			return badField("needsMedia", "["+itoa(i)+"]: "+quote(id)+" is not a call id")
 		}
 	}
 	return nil
@@ -414,16 +414,16 @@ type State struct {
 func (*State) Type() Type { return TypeState }
 func (m *State) validate() *Error {
 	if !m.Phase.Valid() {
-		return badField("phase", "%q is not a phase", string(m.Phase))
+		return badField("phase", quote(string(m.Phase))+" is not a phase")
 	}
 	for a := range m.Capabilities {
 		if !a.Valid() {
-			return badField("capabilities", "%q is not an action", string(a))
+			return badField("capabilities", quote(string(a))+" is not an action")
 		}
 	}
 	for i, p := range m.Pools {
 		if p.Name == "" {
-			return badField("pools", "[%d]: a pool needs a name", i)
+			return badField("pools", "["+itoa(i)+"]: a pool needs a name")
 		}
 	}
 	return nil

@@ -1,7 +1,5 @@
 package signaling
 
-import "fmt"
-
 // Phase is the disaster-recovery phase of a home/backup pool pair (ARCHITECTURE.md §2).
 type Phase string
 
@@ -51,5 +49,5 @@ func (p Phase) Describe() string {
 	case PhaseFailback:
 		return "Resiliency mode (moving back to home pool) — park unavailable"
 	}
-	return fmt.Sprintf("Unknown pool state %q", string(p))
+	return "Unknown pool state " + quote(string(p))
 }

@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/parkway/parkway/park/parkwire"
@@ -31,7 +30,7 @@ func OrbitRefusal(orbit string, pools []PoolState) string {
 		return ""
 	}
 	if !parkwire.ValidOrbit(orbit) {
-		return fmt.Sprintf("%q is not an orbit number.", orbit)
+		return quote(orbit) + " is not an orbit number."
 	}
 	var ranges []string
 	for _, p := range pools {
@@ -49,7 +48,7 @@ func OrbitRefusal(orbit string, pools []PoolState) string {
 				continue
 			}
 			if !p.Up {
-				return fmt.Sprintf("Orbit %s is on %s, which is down.", orbit, p.Name)
+				return "Orbit " + orbit + " is on " + p.Name + ", which is down."
 			}
 			return ""
 		}
@@ -57,7 +56,7 @@ func OrbitRefusal(orbit string, pools []PoolState) string {
 	if len(ranges) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("Orbit %s is not in any pool's orbit range (%s).", orbit, strings.Join(ranges, ", "))
+	return "Orbit " + orbit + " is not in any pool's orbit range (" + strings.Join(ranges, ", ") + ")."
 }
 
 // SIPSentence says in one sentence why act failed when the far end answered the SIP
@@ -130,7 +129,7 @@ func SIPSentence(act Action, code int, subject string) string {
 	case code >= 500 && code < 600:
 		return "The phone system is unavailable right now; try again shortly."
 	}
-	return fmt.Sprintf("The phone system refused it (SIP status %d).", code)
+	return "The phone system refused it (SIP status " + itoa(code) + ")."
 }
 
 func capital(s string) string {

@@ -99,6 +99,39 @@
     window.parkwayEarlySocket = early;
   }
 
+  // signInEarly starts the demo sign-in of /?user=NAME while main.wasm compiles, as
+  // openSocket does the websocket (issue 12): the program takes its answer
+  // (wasm/signin_js.go, takeEarlySignIn) instead of asking only once it runs, a round
+  // trip later. The request is the program's own, byte for byte. Not when this tab
+  // holds a session for that user: the program presents that one (and signs in by
+  // itself if it has expired).
+  function signInEarly() {
+    if (typeof fetch !== 'function' || typeof URL !== 'function') return;
+    let user = '';
+    try {
+      user = (new URL(location.href).searchParams.get('user') || '').trim();
+    } catch (err) {
+      return;
+    }
+    if (!user) return;
+    try {
+      const stored = JSON.parse(sessionStorage.getItem('parkway.session') || 'null');
+      if (stored && stored.user === user && stored.token) return;
+    } catch (err) {
+      // no sessionStorage, or not a session in it: sign in
+    }
+    performance.mark('parkway-early-signin');
+    const response = fetch('/api/session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ user }),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    response.catch(() => {}); // the program reads a failure when it takes the answer
+    window.parkwayEarlySignIn = { user, response };
+  }
+
   // A page that cannot start closes the socket it opened for the program.
   function closeSocket() {
     const early = window.parkwayEarlySocket;
@@ -112,6 +145,7 @@
   const compiled = compile();
   compiled.catch(closeSocket);
   if (!root.classList.contains('compact')) {
+    signInEarly();
     openSocket();
     compiled.then(run).catch(failed);
     return;

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"syscall/js"
 
 	"github.com/parkway/parkway/signaling"
@@ -94,44 +93,77 @@ func installAPI(fn func(softphone.Command) bool) (release func()) {
 	}
 }
 
-// jsArgs reads a command's arguments: an object (or nothing) of JSON values.
-func jsArgs(v js.Value) (map[string]any, *softphone.APIError) {
+// jsArgs reads a command's arguments: an object (or nothing) of JSON values. They go
+// through the page's JSON (stringify, then parse) so only plain data is taken, as it
+// would arrive through postMessage.
+func jsArgs(v js.Value) (args map[string]any, e *softphone.APIError) {
 	if v.IsUndefined() || v.IsNull() {
 		return map[string]any{}, nil
 	}
+	notPlain := &softphone.APIError{Code: softphone.CodeBadCommand, Message: "the arguments are not plain data"}
 	if v.Type() != js.TypeObject || global.Get("Array").Call("isArray", v).Bool() {
 		return nil, &softphone.APIError{Code: softphone.CodeBadCommand, Message: "the arguments must be an object, e.g. {target: 'bob'}"}
 	}
+	defer func() {
+		if recover() != nil { // JSON.stringify throws on a cycle or a BigInt
+			args, e = nil, notPlain
+		}
+	}()
 	s := global.Get("JSON").Call("stringify", v)
-	var m map[string]any
-	if s.Type() != js.TypeString || json.Unmarshal([]byte(s.String()), &m) != nil {
-		return nil, &softphone.APIError{Code: softphone.CodeBadCommand, Message: "the arguments are not plain data"}
+	if s.Type() != js.TypeString {
+		return nil, notPlain
 	}
-	return m, nil
+	plain := global.Get("JSON").Call("parse", s)
+	keys := global.Get("Object").Call("keys", plain)
+	args = make(map[string]any, keys.Length())
+	for i := 0; i < keys.Length(); i++ {
+		k := keys.Index(i).String()
+		switch x := plain.Get(k); x.Type() {
+		case js.TypeNull:
+			args[k] = nil
+		case js.TypeString:
+			args[k] = x.String()
+		case js.TypeBoolean:
+			args[k] = x.Bool()
+		case js.TypeNumber:
+			args[k] = x.Float()
+		default: // an object or an array: ParseCommand takes none
+			args[k] = struct{}{}
+		}
+	}
+	return args, nil
 }
 
-// publish dispatches a "parkway" event on window with {event, data}; data is any
-// JSON-encodable value.
-func publish(event string, data any) {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return
-	}
+// publish dispatches a "parkway" event on window with {event, data}.
+func publish(event string, data js.Value) {
 	detail := global.Get("Object").New()
 	detail.Set("event", event)
-	detail.Set("data", global.Get("JSON").Call("parse", string(b)))
+	detail.Set("data", data)
 	init := global.Get("Object").New()
 	init.Set("detail", detail)
 	global.Call("dispatchEvent", global.Get("CustomEvent").New("parkway", init))
 }
 
-// callData is a call as the API's call event carries it.
-type callData struct {
-	ID        string              `json:"id"`
-	Peer      string              `json:"peer"`
-	State     signaling.CallState `json:"state"`
-	Direction string              `json:"direction"`
-	Reason    string              `json:"reason"`
-	Orbit     string              `json:"orbit"`
-	Muted     bool                `json:"muted"`
+// messageData is a signaling message's data as a JavaScript object (null when it cannot
+// be written, which none of the messages published can fail).
+func messageData(m signaling.Message) js.Value {
+	b, err := signaling.MessageJSON(m)
+	if err != nil {
+		return js.Null()
+	}
+	return global.Get("JSON").Call("parse", string(b))
+}
+
+// callData is a call as the API's call event carries it: {id, peer, state, direction,
+// reason, orbit, muted}.
+func callData(id, peer string, state signaling.CallState, direction, reason, orbit string, muted bool) js.Value {
+	o := global.Get("Object").New()
+	o.Set("id", id)
+	o.Set("peer", peer)
+	o.Set("state", string(state))
+	o.Set("direction", direction)
+	o.Set("reason", reason)
+	o.Set("orbit", orbit)
+	o.Set("muted", muted)
+	return o
 }

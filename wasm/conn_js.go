@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
+	"syscall/js"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
@@ -87,6 +87,9 @@ type client struct {
 	// early: the first attempt may take the websocket boot.js opened (early_js.go).
 	// Only run's goroutine uses it.
 	early bool
+	// earlySignIn: the first session may take the sign-in boot.js started
+	// (takeEarlySignIn). Only run's goroutine uses it.
+	earlySignIn bool
 
 	mu     sync.Mutex
 	ws     *socket // set while authenticated; nil otherwise
@@ -102,6 +105,8 @@ func newClient(events chan<- any, user string) *client {
 		user:    user,
 		gw:      softphone.NewGateways(wsURL()),
 		early:   true,
+
+		earlySignIn: true,
 	}
 }
 
@@ -203,6 +208,11 @@ func (c *client) session(ctx context.Context) (softphone.Session, error) {
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
+	started := js.Undefined()
+	if c.earlySignIn {
+		c.earlySignIn = false
+		started = takeEarlySignIn(user)
+	}
 	if s, ok := loadSession(); ok && s.Usable(time.Now()) && (user == "" || user == s.User) {
 		return s, nil
 	}
@@ -212,7 +222,7 @@ func (c *client) session(ctx context.Context) (softphone.Session, error) {
 	sctx, cancel := context.WithTimeout(ctx, signInTimeout)
 	defer cancel()
 	mark("parkway-signin")
-	s, err := signIn(sctx, user)
+	s, err := signIn(sctx, user, started)
 	if err != nil {
 		return softphone.Session{}, err
 	}
@@ -264,7 +274,7 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 	ws, early, err := c.dial(dctx, url)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("could not reach the gateway: %w", err)
+		return false, wrap("could not reach the gateway", err)
 	}
 	mark("parkway-ws-open")
 	if early {
@@ -329,7 +339,7 @@ func (c *client) serve(ctx context.Context, sess softphone.Session) (welcomed bo
 			if welcomed {
 				return true, errGatewayClosing
 			}
-			return false, fmt.Errorf("the connection closed before sign-in completed: %w", err)
+			return false, wrap("the connection closed before sign-in completed", err)
 		case <-check.C:
 			if len(frames) > 0 {
 				// Frames are waiting: the page was busy, not the gateway silent. Read
@@ -413,7 +423,7 @@ func (c *client) write(ws *socket, id string, m signaling.Message) error {
 	}
 	// The browser's send never blocks.
 	if err := ws.Write(b); err != nil {
-		return fmt.Errorf("send %s: %w", m.Type(), err)
+		return wrap("send "+string(m.Type()), err)
 	}
 	return nil
 }

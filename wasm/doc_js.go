@@ -43,6 +43,12 @@
 // wrapped the same object and cost a third of main.wasm. Promise waits (await) take a
 // context and run only on goroutines of their own.
 //
+// What the client leaves out to stay small (issue 12): encoding/json, fmt and net/url,
+// and with them reflect. The protocol's JSON is signaling's own codec; any other JSON
+// (the sign-in answer, the stored session, the page API's arguments and events) goes
+// through the page's JSON.parse and JSON.stringify; sentences are built with strconv.
+// `GOOS=js GOARCH=wasm go list -deps ./wasm` shows none of the four.
+//
 // A websocket drop keeps the calls and their PeerConnections: media does not pass
 // through the websocket. On reconnect the gateway's welcome lists the calls it still
 // carries, each of which it then resends; the calls it did not list are ended here at
@@ -62,7 +68,8 @@
 //   - dom_js.go      the few syscall/js helpers, with listeners that release their js.Func,
 //     and keyed lists rendered in place
 //   - promise_js.go  waiting on a JavaScript promise from a goroutine
-//   - signin_js.go   demo sign-in and the per-tab session token's storage
+//   - signin_js.go   demo sign-in (taking the one boot.js started while main.wasm
+//     compiled) and the per-tab session token's storage
 //   - conn_js.go     the websocket: auth, heartbeat, reconnect with backoff
 //   - socket_js.go   the browser's WebSocket behind a blocking Go API (no Go websocket
 //     library: it would bring net/http and TLS the browser already has), taking the

@@ -133,7 +133,7 @@ func (a *app) handle(ev any) {
 	switch ev := ev.(type) {
 	case connEvent:
 		a.view.showConnection(ev)
-		publish("connection", map[string]string{"state": string(ev.status)})
+		publish("connection", js.ValueOf(map[string]any{"state": string(ev.status)}))
 		if ev.status != connConnected {
 			a.disconnected(ev.status)
 		}
@@ -169,7 +169,7 @@ func (a *app) handle(ev any) {
 		a.keepMedia(time.Now())
 		if a.link.Connected && !a.readySent {
 			a.readySent = true
-			publish("ready", map[string]string{"user": a.user})
+			publish("ready", js.ValueOf(map[string]any{"user": a.user}))
 		}
 	case errorEvent:
 		a.gatewayError(ev.err)
@@ -178,7 +178,7 @@ func (a *app) handle(ev any) {
 	case parkedEvent:
 		a.parked = ev.parked
 		a.showParked()
-		publish("parked", ev.parked)
+		publish("parked", messageData(ev.parked))
 	case iceEvent:
 		a.remoteICE(ev.ice)
 	case offerEvent:
@@ -323,8 +323,7 @@ func (a *app) publishCall(c *softphone.ListedCall) {
 	if c == nil {
 		return
 	}
-	publish("call", callData{ID: c.ID, Peer: softphone.DisplayPeer(c.Peer), State: c.State, Direction: c.Direction,
-		Reason: c.Reason, Orbit: c.Orbit, Muted: a.muted(c)})
+	publish("call", callData(c.ID, softphone.DisplayPeer(c.Peer), c.State, c.Direction, c.Reason, c.Orbit, a.muted(c)))
 }
 
 // capabilities is the capability rule for the focus call, as the buttons show it.
@@ -348,7 +347,7 @@ func (a *app) publishState(pushed bool) {
 	a.published = caps
 	s := *a.link.State
 	s.Capabilities = caps
-	publish("state", &s)
+	publish("state", messageData(&s))
 }
 
 func (a *app) showParked() {

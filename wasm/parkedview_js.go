@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"strconv"
 	"syscall/js"
 	"time"
 
@@ -75,7 +75,7 @@ func fillParkedItem(li js.Value, r softphone.ParkedRow, retrieve signaling.Verdi
 	}
 	setText(query(li, `[data-part="parked-left"]`), r.Left)
 	if r.Seconds >= 0 {
-		setAttr(li, "data-seconds-left", fmt.Sprint(r.Seconds))
+		setAttr(li, "data-seconds-left", strconv.Itoa(r.Seconds))
 	} else {
 		removeAttr(li, "data-seconds-left")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"syscall/js"
 )
 
@@ -98,5 +97,20 @@ func thrown(r any) error {
 	if e, ok := r.(error); ok {
 		return e
 	}
-	return fmt.Errorf("%v", r)
+	if s, ok := r.(string); ok {
+		return errors.New(s)
+	}
+	return errors.New("a JavaScript call failed")
 }
+
+// wrapped is an error with words in front of the one it wraps: fmt.Errorf's %w without
+// fmt, which the client leaves out (issue 12).
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg + ": " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+func wrap(msg string, err error) error { return &wrapped{msg: msg, err: err} }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"syscall/js"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
@@ -33,7 +34,7 @@ func (c *client) renewSession(ws *socket, r *signaling.Reauth) {
 	go func() {
 		ctx, cancel := context.WithDeadline(context.Background(), r.Deadline)
 		defer cancel()
-		s, err := signIn(ctx, user)
+		s, err := signIn(ctx, user, js.Undefined())
 		if err != nil {
 			warn("could not renew the session token before it expires at " + r.Deadline.Format(time.RFC3339) + ": " + err.Error())
 			return

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"sync"
 	"syscall/js"
 )
@@ -35,9 +35,9 @@ type closeError struct {
 
 func (e *closeError) Error() string {
 	if e.Reason == "" {
-		return fmt.Sprintf("websocket closed (%d)", e.Code)
+		return "websocket closed (" + strconv.Itoa(e.Code) + ")"
 	}
-	return fmt.Sprintf("websocket closed (%d %s)", e.Code, e.Reason)
+	return "websocket closed (" + strconv.Itoa(e.Code) + " " + e.Reason + ")"
 }
 
 // closeCode returns the close code in err, or 0 when err is not a close.
@@ -115,7 +115,7 @@ func openSocket(ctx context.Context, ws js.Value) (*socket, error) {
 	case <-ctx.Done():
 		s.Close(closeNormal, "dial timed out")
 		s.release()
-		return nil, fmt.Errorf("websocket did not open: %w", ctx.Err())
+		return nil, wrap("websocket did not open", ctx.Err())
 	}
 	s.mu.Lock()
 	closed := s.closed
@@ -123,7 +123,7 @@ func openSocket(ctx context.Context, ws js.Value) (*socket, error) {
 	if closed != nil {
 		s.release()
 		// The browser does not say why a handshake failed (by design); the console has it.
-		return nil, fmt.Errorf("the websocket did not open: %w", closed)
+		return nil, wrap("the websocket did not open", closed)
 	}
 	return s, nil
 }
@@ -132,7 +132,7 @@ func newWebSocket(url string) (ws js.Value, err error) {
 	defer func() {
 		// The constructor throws a SyntaxError for a bad URL.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("websocket: %v", r)
+			err = wrap("websocket", thrown(r))
 		}
 	}()
 	ws = js.Global().Get("WebSocket").New(url)
@@ -191,7 +191,7 @@ func (s *socket) Read(ctx context.Context) ([]byte, error) {
 // longer open.
 func (s *socket) Write(b []byte) error {
 	if st := s.ws.Get("readyState").Int(); st != wsOpen {
-		return fmt.Errorf("websocket not open (state %d)", st)
+		return errors.New("websocket not open (state " + strconv.Itoa(st) + ")")
 	}
 	s.ws.Call("send", string(b))
 	return nil

@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"syscall/js"
 
@@ -89,7 +89,7 @@ func bindView(root js.Value) (*view, error) {
 		v.reasons[a] = reasonElement(btn, a)
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("the page has no button for %s", strings.Join(missing, ", "))
+		return nil, errors.New("the page has no button for " + strings.Join(missing, ", "))
 	}
 	return v, nil
 }
@@ -239,7 +239,7 @@ func (v *view) showConnection(ev connEvent) {
 	if ev.status == connReconnecting {
 		text = "Reconnecting…"
 		if ev.attempt > 0 {
-			text = fmt.Sprintf("Reconnecting… (attempt %d)", ev.attempt)
+			text = "Reconnecting… (attempt " + strconv.Itoa(ev.attempt) + ")"
 		}
 	}
 	setAttr(v.connection, "data-connection", string(ev.status))
@@ -286,7 +286,7 @@ func (v *view) showState(s *signaling.State) {
 		text = s.Phase.Describe()
 	}
 	setText(v.statusText, text)
-	setAttr(v.status, "data-resiliency", fmt.Sprint(s.Resiliency))
+	setAttr(v.status, "data-resiliency", strconv.FormatBool(s.Resiliency))
 	removeAttr(v.status, "data-stale")
 	setAttr(v.status, "data-phase", string(s.Phase))
 }

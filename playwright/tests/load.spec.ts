@@ -2,13 +2,16 @@
 // buttons rendered, in headless Chromium, and main.wasm's size raw and as served. The
 // numbers are printed and attached to the report. Screenshots at phone and desktop width
 // go to test-results/ for people to look at.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CDPSession, Page, TestInfo } from '@playwright/test';
 import { expect, PHASE, test } from './demo';
 import { mainThreadCPU, startTrace, stopTrace, traceLoads } from './loadtrace';
 import { runsFrom } from './runs';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-type Marks = Record<'ready' | 'compiled' | 'wasm' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
+type Marks = Record<'ready' | 'compiled' | 'wasm' | 'earlySignin' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
 
 // Busy is the CPU time the page's renderer has used so far, from Chromium's own counters
 // (the DevTools protocol's Performance.getMetrics): ThreadTime, its main thread's, and
@@ -80,6 +83,7 @@ async function loadMarks(page: Page, cdp: CDPSession, before: Busy): Promise<Mar
       ready: at('parkway-ready'),
       compiled: at('parkway-wasm-loaded'),
       wasm: at('parkway-wasm-started'),
+      earlySignin: at('parkway-early-signin'), // boot.js's sign-in started (NaN: none, the tab had a session)
       signin: at('parkway-signin'),
       session: at('parkway-session'),
       early: at('parkway-early-ws-open'), // boot.js's socket open (NaN: it was not used or not open)
@@ -98,7 +102,7 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   const line = `${what}: median ${median(runs.map((r) => r.ready)).toFixed(0)} ms (runs ${runs
     .map(
       (r) =>
-        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.signin.toFixed(0)}→${r.session.toFixed(0)}, early ws open ${r.early.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
+        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.earlySignin.toFixed(0)}/${r.signin.toFixed(0)}→${r.session.toFixed(0)}, early ws open ${r.early.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
     )
     .join(', ')})`;
   console.log(line);
@@ -111,59 +115,107 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   info.annotations.push({ type: `${what}, CPU`, description: busyLine });
 }
 
-// loadRuns is how many cold + warm pairs the test loads: one in the suite (the client
-// starts; a repeat visit takes the hashed files from the cache), 5 for the medians
-// BENCHMARKS.md reports (PARKWAY_LOAD_RUNS, set by bench-anchors).
+// loadRuns is how many measured rounds the test loads (a cold load, a reload and a repeat
+// visit each): one in the suite (the client starts; a repeat visit takes the hashed files
+// from the cache), 5 for the medians BENCHMARKS.md reports (PARKWAY_LOAD_RUNS, set by
+// bench-anchors).
 const loadRuns = runsFrom('PARKWAY_LOAD_RUNS', 1);
 
-// Cold: a new browser context each time (empty HTTP cache, no compiled code, no
-// session), as a first visit. Warm: the same context loading the page again, as a
-// repeat visit — main.wasm comes from the HTTP cache under its hashed name, without
-// asking the gateway, and V8 takes its compiled code from the code cache.
-test('page load → connected with buttons rendered, cold and warm (measured)', async ({ browser, request }, info) => {
-  // two page loads a run and one more; on a two-core machine shared with other workers
+// Three loads a round:
+// - cold: a new browser context (empty HTTP cache, no compiled code, no session), as a
+//   first visit;
+// - warm (repeat visit): the page opened again in a NEW tab of a browser profile on disk
+//   that visited it before, once the first tab has closed: a new renderer, so main.wasm's
+//   compiled code comes from Chromium's code cache on disk and its bytes from the HTTP
+//   cache under the hashed name, without asking the gateway. This is the goal's "repeat
+//   visit". (Incognito contexts, the ones newContext makes, keep no code cache at all.)
+// - reload (same tab): the cold tab reloaded; V8's in-memory module cache of the same
+//   renderer serves it, so it is faster than any real repeat visit — reported beside the
+//   others, not as the warm number (issue 12).
+test('page load → connected with buttons rendered, cold and warm (measured)', async ({ browser, request, playwright, launchOptions, baseURL }, info) => {
+  // four page loads a run and one more; on a two-core machine shared with other workers
   // each can take many seconds
-  test.setTimeout(60_000 + 36_000 * loadRuns);
+  test.setTimeout(60_000 + 60_000 * loadRuns);
   const cold: Marks[] = [];
   const warm: Marks[] = [];
-  const traced: Record<'cold' | 'warm', Record<string, number>[]> = { cold: [], warm: [] };
+  const reload: Marks[] = [];
+  const traced: Record<'cold' | 'warm' | 'reload', Record<string, number>[]> = { cold: [], warm: [], reload: [] };
+  const logErrors = (page: Page, run: string) =>
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`run ${run} console error: ${m.text()}`);
+    });
+  // main.wasm and the page's scripts, stylesheet and icon, by their content-hashed names.
+  const hashedRequests = (page: Page) => {
+    const urls: string[] = [];
+    page.on('requestfinished', (r) => {
+      if (/\.[0-9a-f]{16}\.(wasm|js|css|svg)$/.test(r.url())) urls.push(r.url());
+    });
+    return urls;
+  };
+  const expectImmutable = async (page: Page, urls: string[]) => {
+    for (const url of urls) {
+      const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
+      expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
+    }
+  };
   for (let i = 0; i < loadRuns; i++) {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
-      page.on('console', (m) => {
-        if (m.type() === 'error') console.log(`run ${i} console error: ${m.text()}`);
-      });
-      // main.wasm and the page's scripts, stylesheet and icon, by their content-hashed names.
-      const wasmRequests: string[] = [];
-      page.on('requestfinished', (r) => {
-        if (/\.[0-9a-f]{16}\.(wasm|js|css|svg)$/.test(r.url())) wasmRequests.push(r.url());
-      });
+      logErrors(page, `${i} (cold)`);
+      const hashed = hashedRequests(page);
       const cdp = await measure(page);
       let tracing = traceLoads ? await startTrace(browser) : undefined;
       let before = await busy(cdp);
       await page.goto(`/?user=alice&run=${i}`);
       cold.push(await loadMarks(page, cdp, before));
       if (tracing) traced.cold.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-cold-${i}.json`))));
-      // Let V8 finish caching the compiled module before the repeat visit.
+      // Let V8 finish caching the compiled module before the reload.
       await page.waitForTimeout(500);
-      wasmRequests.length = 0;
+      hashed.length = 0;
       tracing = traceLoads ? await startTrace(browser) : undefined;
       before = await busy(cdp);
-      await page.goto(`/?user=alice&run=${i}&warm`);
-      warm.push(await loadMarks(page, cdp, before));
-      if (tracing) traced.warm.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-warm-${i}.json`))));
-      for (const url of wasmRequests) {
-        const resp = await (await page.request.fetch(url, { method: 'HEAD' })).headers();
-        expect(resp['cache-control'], `${url} on a repeat visit`).toContain('immutable');
-      }
+      await page.goto(`/?user=alice&run=${i}&reload`);
+      reload.push(await loadMarks(page, cdp, before));
+      if (tracing) traced.reload.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-reload-${i}.json`))));
+      await expectImmutable(page, hashed);
     } finally {
       await context.close();
     }
+
+    // The repeat visit, in a profile of its own on disk.
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'parkway-load-'));
+    const persistent = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions, headless: true, baseURL });
+    try {
+      const first = persistent.pages()[0] ?? (await persistent.newPage());
+      logErrors(first, `${i} (first visit)`);
+      const firstCDP = await measure(first);
+      await first.goto(`/?user=alice&run=${i}&first`);
+      await loadMarks(first, firstCDP, await busy(firstCDP));
+      // Let V8 write the compiled module to the code cache, then close the tab: the next
+      // one starts in a new renderer.
+      await first.waitForTimeout(1000);
+      await first.close();
+      const page = await persistent.newPage();
+      logErrors(page, `${i} (repeat visit)`);
+      const hashed = hashedRequests(page);
+      const cdp = await measure(page);
+      const persistentBrowser = persistent.browser();
+      const tracing = traceLoads && persistentBrowser ? await startTrace(persistentBrowser) : undefined;
+      const before = await busy(cdp);
+      await page.goto(`/?user=alice&run=${i}&warm`);
+      warm.push(await loadMarks(page, cdp, before));
+      if (tracing) traced.warm.push(mainThreadCPU(await stopTrace(tracing, info.outputPath(`trace-warm-${i}.json`))));
+      await expectImmutable(page, hashed);
+    } finally {
+      await persistent.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
   }
   report(info, 'page load → connected, buttons rendered (cold: new context)', cold);
-  report(info, 'page load → connected, buttons rendered (warm: repeat visit)', warm);
-  for (const kind of ['cold', 'warm'] as const) {
+  report(info, 'page load → connected, buttons rendered (warm: repeat visit, a new tab of a profile on disk)', warm);
+  report(info, 'page load → connected, buttons rendered (reload: the same tab, not a repeat visit)', reload);
+  for (const kind of ['cold', 'warm', 'reload'] as const) {
     if (!traced[kind].length) continue;
     const names = [...new Set(traced[kind].flatMap((r) => Object.keys(r)))];
     const line = `main-thread CPU to ready by what it ran (${kind}, traced loads, median ms): ${names

@@ -1,8 +1,8 @@
 package softphone
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,7 +169,7 @@ func (l *CallList) PlanTransfer(target string) (p TransferPlan, ok bool) {
 		p = TransferPlan{Target: target, Describe: "Blind transfer to " + target}
 		if focus != nil {
 			p.Call = focus.ID
-			p.Describe = fmt.Sprintf("Blind transfer of %s to %s", PeerName(focus), target)
+			p.Describe = "Blind transfer of " + PeerName(focus) + " to " + target
 		}
 		return p, focus != nil
 	}
@@ -186,7 +186,7 @@ func (l *CallList) PlanTransfer(target string) (p TransferPlan, ok bool) {
 		return TransferPlan{
 			Call:     held[0].ID,
 			Consult:  active[0].ID,
-			Describe: fmt.Sprintf("Attended transfer: connect %s with %s", PeerName(held[0]), PeerName(active[0])),
+			Describe: "Attended transfer: connect " + PeerName(held[0]) + " with " + PeerName(active[0]),
 		}, true
 	}
 	return TransferPlan{Describe: "Type a number to transfer to, or hold one call and talk to the other to connect them"}, false
@@ -226,9 +226,17 @@ func elapsed(d time.Duration) string {
 	}
 	s := int(d / time.Second)
 	if s >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+		return strconv.Itoa(s/3600) + ":" + twoDigits(s/60%60) + ":" + twoDigits(s%60)
 	}
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
+	return strconv.Itoa(s/60) + ":" + twoDigits(s%60)
+}
+
+// twoDigits is n (0–59) as two digits.
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
 }
 
 // TimerText is what a call's timer shows at now: nothing before it connects.

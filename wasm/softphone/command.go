@@ -1,8 +1,8 @@
 package softphone
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/parkway/parkway/signaling"
@@ -98,7 +98,7 @@ func ParseCommand(name string, args map[string]any) (Command, *APIError) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return Command{}, &APIError{Code: CodeBadCommand, Message: fmt.Sprintf("unknown command %q; the commands are %s", name, strings.Join(names, ", "))}
+		return Command{}, &APIError{Code: CodeBadCommand, Message: "unknown command " + strconv.Quote(name) + "; the commands are " + strings.Join(names, ", ")}
 	}
 	c := Command{Name: name, Act: spec.act}
 	allowed := map[string]bool{}
@@ -113,7 +113,7 @@ func ParseCommand(name string, args map[string]any) (Command, *APIError) {
 	for _, k := range keys {
 		v := args[k]
 		if !allowed[k] {
-			return Command{}, &APIError{Code: CodeBadCommand, Field: k, Message: fmt.Sprintf("%s takes no %q argument (it takes %s)", name, k, strings.Join(spec.args, ", "))}
+			return Command{}, &APIError{Code: CodeBadCommand, Field: k, Message: name + " takes no " + strconv.Quote(k) + " argument (it takes " + strings.Join(spec.args, ", ") + ")"}
 		}
 		if v == nil {
 			continue // an explicit null or undefined is the default

@@ -1,7 +1,7 @@
 package softphone
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/parkway/parkway/signaling"
@@ -66,7 +66,7 @@ func ParkedRows(p *signaling.Parked, now time.Time) []ParkedRow {
 				ms = 0
 			}
 			r.Seconds = int((ms + 999) / 1000)
-			r.Left = fmt.Sprintf("%d s left", r.Seconds)
+			r.Left = strconv.Itoa(r.Seconds) + " s left"
 		}
 		rows = append(rows, r)
 	}

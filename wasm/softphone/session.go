@@ -1,7 +1,6 @@
 package softphone
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -9,9 +8,9 @@ import (
 // Session is what the gateway issues in exchange for a demo user name: a signed, expiring
 // token that the websocket's first frame presents.
 type Session struct {
-	Token     string `json:"token"`
-	User      string `json:"user"`
-	ExpiresAt Expiry `json:"expiresAt"`
+	Token     string
+	User      string
+	ExpiresAt Expiry
 }
 
 // Expiry is the token's expiry as the gateway sends it: an RFC 3339 time, or Unix time
@@ -19,28 +18,33 @@ type Session struct {
 // sign-in: the gateway is the one that enforces expiry.
 type Expiry struct{ time.Time }
 
-func (e *Expiry) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		e.Time, _ = time.Parse(time.RFC3339Nano, s)
-		return nil
-	}
-	var n float64
-	if json.Unmarshal(b, &n) == nil && n > 0 {
-		if n < 1e12 {
-			e.Time = time.Unix(int64(n), 0)
-		} else {
-			e.Time = time.UnixMilli(int64(n))
+// ExpiryOf reads an expiry from a JSON value as the page's JSON.parse gives it to Go:
+// a string (RFC 3339) or a number (float64, Unix seconds or milliseconds); anything
+// else is unknown. The client parses JSON with the browser's parser, not encoding/json,
+// which with the reflect and fmt it brings would grow main.wasm by a quarter (issue 12).
+func ExpiryOf(v any) Expiry {
+	switch v := v.(type) {
+	case string:
+		t, _ := time.Parse(time.RFC3339Nano, v)
+		return Expiry{t}
+	case float64:
+		switch {
+		case v <= 0:
+		case v < 1e12:
+			return Expiry{time.Unix(int64(v), 0)}
+		default:
+			return Expiry{time.UnixMilli(int64(v))}
 		}
 	}
-	return nil
+	return Expiry{}
 }
 
-func (e Expiry) MarshalJSON() ([]byte, error) {
+// String is the expiry as ExpiryOf reads it back: RFC 3339, or "" when unknown.
+func (e Expiry) String() string {
 	if e.IsZero() {
-		return []byte("null"), nil
+		return ""
 	}
-	return json.Marshal(e.Time.Format(time.RFC3339Nano))
+	return e.Time.Format(time.RFC3339Nano)
 }
 
 // expiringSoon is how close to its expiry a stored token is no longer worth presenting:
@@ -55,29 +59,26 @@ func (s Session) Usable(now time.Time) bool {
 	return s.ExpiresAt.IsZero() || now.Add(expiringSoon).Before(s.ExpiresAt.Time)
 }
 
-// ErrorText pulls a human sentence out of an HTTP error body, whichever of the usual
-// shapes it has: {"message"}, {"error":"..."} or {"error":{"message"}}; else the status.
-func ErrorText(body []byte, fallback string) string {
-	var shapes struct {
-		Message string          `json:"message"`
-		Error   json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(body, &shapes) == nil {
-		if shapes.Message != "" {
-			return shapes.Message
-		}
-		var s string
-		if json.Unmarshal(shapes.Error, &s) == nil && s != "" {
+// ErrorBody is what ErrorText looks at in an HTTP error body: its text, and, when it is
+// a JSON object (read by the page's JSON.parse), the sentence in whichever of the usual
+// shapes it has — {"message"}, {"error":"..."} or {"error":{"message"}} — each "" when
+// absent or not a string.
+type ErrorBody struct {
+	Text         string
+	Message      string
+	Error        string
+	ErrorMessage string
+}
+
+// ErrorText pulls a human sentence out of an HTTP error body; else its text when it is
+// short and not HTML; else fallback (the status text).
+func ErrorText(b ErrorBody, fallback string) string {
+	for _, s := range []string{b.Message, b.Error, b.ErrorMessage} {
+		if s != "" {
 			return s
 		}
-		var inner struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(shapes.Error, &inner) == nil && inner.Message != "" {
-			return inner.Message
-		}
 	}
-	if t := strings.TrimSpace(string(body)); t != "" && len(t) < 200 && !strings.HasPrefix(t, "<") {
+	if t := strings.TrimSpace(b.Text); t != "" && len(t) < 200 && !strings.HasPrefix(t, "<") {
 		return t
 	}
 	return fallback

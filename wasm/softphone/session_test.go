@@ -1,24 +1,29 @@
 package softphone
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 )
 
 func TestExpiryReadsTheShapesAGatewayMightSend(t *testing.T) {
 	want := time.Date(2026, 11, 27, 18, 18, 50, 0, time.UTC)
-	for _, in := range []string{`"2026-11-27T18:18:50Z"`, `1795803530`, `1795803530000`} {
-		var e Expiry
-		if err := json.Unmarshal([]byte(in), &e); err != nil || !e.Equal(want) {
-			t.Errorf("%s: %v, %v; want %v", in, e.Time, err, want)
+	for _, in := range []any{"2026-11-27T18:18:50Z", float64(1795803530), float64(1795803530000)} {
+		if e := ExpiryOf(in); !e.Equal(want) {
+			t.Errorf("%#v: %v; want %v", in, e.Time, want)
 		}
 	}
-	for _, in := range []string{`null`, `"soon"`, `{}`, `true`} {
-		var e Expiry
-		if err := json.Unmarshal([]byte(in), &e); err != nil || !e.IsZero() {
-			t.Errorf("%s: %v, %v; want unknown, no error", in, e.Time, err)
+	for _, in := range []any{nil, "soon", map[string]any{}, true, float64(-1), float64(0)} {
+		if e := ExpiryOf(in); !e.IsZero() {
+			t.Errorf("%#v: %v; want unknown", in, e.Time)
 		}
+	}
+	// What the client stores it reads back.
+	at := time.Date(2026, 11, 27, 18, 18, 50, 123, time.UTC)
+	if e := ExpiryOf(Expiry{at}.String()); !e.Equal(at) {
+		t.Errorf("%v read back as %v", at, e.Time)
+	}
+	if (Expiry{}).String() != "" {
+		t.Errorf("an unknown expiry is %q", Expiry{}.String())
 	}
 }
 
@@ -42,17 +47,20 @@ func TestSessionUsable(t *testing.T) {
 }
 
 func TestErrorTextFindsTheSentence(t *testing.T) {
-	cases := map[string]string{
-		`{"error":{"code":"unknown-user","message":"no demo user \"mallory\""}}`: `no demo user "mallory"`,
-		`{"error":"demo sign-in is off"}`:                                        "demo sign-in is off",
-		`{"message":"too many requests"}`:                                        "too many requests",
-		"plain words\n":                                                          "plain words",
-		"<html>oops</html>":                                                      "Not Found",
-		"":                                                                       "Not Found",
+	cases := []struct {
+		body ErrorBody
+		want string
+	}{
+		{ErrorBody{Text: `{"error":{"code":"unknown-user","message":"no demo user \"mallory\""}}`, ErrorMessage: `no demo user "mallory"`}, `no demo user "mallory"`},
+		{ErrorBody{Text: `{"error":"demo sign-in is off"}`, Error: "demo sign-in is off"}, "demo sign-in is off"},
+		{ErrorBody{Text: `{"message":"too many requests"}`, Message: "too many requests"}, "too many requests"},
+		{ErrorBody{Text: "plain words\n"}, "plain words"},
+		{ErrorBody{Text: "<html>oops</html>"}, "Not Found"},
+		{ErrorBody{}, "Not Found"},
 	}
-	for body, want := range cases {
-		if got := ErrorText([]byte(body), "Not Found"); got != want {
-			t.Errorf("%q: %q, want %q", body, got, want)
+	for _, c := range cases {
+		if got := ErrorText(c.body, "Not Found"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.body, got, c.want)
 		}
 	}
 }
