@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -19,11 +20,20 @@ import (
 // threeGatewayCells is the parent test whose subtests startCluster gives three gateways.
 const threeGatewayCells = "TestSeedTablesOnThreeGateways"
 
+// cells3Width is how many three-gateway cells run at once. A cell spends most of its
+// 10–17 s waiting for its cluster to form (JetStream's Raft election: 4–9 s) and in its
+// steps' round trips, and takes ≈ a third of a core, so the twelve, run in go test's
+// -parallel slots (4 in `go tool task unit`), kept the package's other tests waiting
+// and were its long pole: 85 of its 112 s (issue #12). They run in slots of their own
+// instead, as a second package would, beside the package's other parallel tests.
+const cells3Width = 4
+
 func TestSeedTablesOnThreeGateways(t *testing.T) {
-	// Beside the other tests, not before them: the cells are parallel among themselves,
-	// but a parent that is not held every parallel test of the package back until its
-	// last cell ended.
+	// Beside the other tests, not before them: a parent that is not parallel holds
+	// every parallel test of the package back until its last cell ended.
 	parallel(t)
+	slots := make(chan struct{}, cells3Width)
+	var wg sync.WaitGroup
 	for _, cell := range []struct {
 		name string
 		run  func(*testing.T)
@@ -41,14 +51,28 @@ func TestSeedTablesOnThreeGateways(t *testing.T) {
 		{"PlannedFailover", TestPlannedFailover},
 		{"AutomaticFailoverAndFailback", TestAutomaticFailoverAndFailback},
 	} {
-		t.Run(cell.name, cell.run)
+		// Each cell's parallel(t) does nothing under this parent (isThreeGatewayCell):
+		// the cells are concurrent through these goroutines, cells3Width at a time.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			t.Run(cell.name, cell.run)
+		}()
 	}
+	wg.Wait()
+}
+
+// isThreeGatewayCell reports whether t is a cell TestSeedTablesOnThreeGateways runs.
+func isThreeGatewayCell(t testing.TB) bool {
+	return strings.HasPrefix(t.Name(), threeGatewayCells+"/")
 }
 
 // gatewaysFor is how many gateways a test's cluster has: opts.gateways, or three for
 // the cells run by TestSeedTablesOnThreeGateways.
 func gatewaysFor(t testing.TB, opts clusterOptions) int {
-	if opts.gateways == 0 && strings.HasPrefix(t.Name(), threeGatewayCells+"/") {
+	if opts.gateways == 0 && isThreeGatewayCell(t) {
 		return 3
 	}
 	return opts.gateways

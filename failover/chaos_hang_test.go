@@ -19,6 +19,8 @@ import (
 // only through failback, by the admin or by autoFailbackAfter, and until then the
 // gateway's /api/dr and every tab agree on one phase and one active pool.
 func TestChaosPoolHangs(t *testing.T) {
+	// Beside the other tests, not before them (TestSeedTablesOnThreeGateways says why).
+	parallel(t)
 	for _, tc := range []struct {
 		name         string
 		autoFailback time.Duration

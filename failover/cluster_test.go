@@ -27,7 +27,10 @@ import (
 	"github.com/parkway/parkway/signaling"
 )
 
-// bin is the parkway binary TestMain builds once for every test.
+// bin is the parkway binary every test runs: $PARKWAY_BIN when set (`go tool task
+// unit` sets it to the bin/parkway its build dependency has just built from the same
+// tree, and the pool tests take it too: one link instead of three), else the one
+// TestMain builds.
 var bin string
 
 func TestMain(m *testing.M) {
@@ -36,13 +39,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "parkway")
-	build := exec.Command("go", "build", "-o", bin, "github.com/parkway/parkway/cmd/parkway")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "failover: building cmd/parkway:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	if bin = os.Getenv("PARKWAY_BIN"); bin == "" {
+		bin = filepath.Join(dir, "parkway")
+		build := exec.Command("go", "build", "-o", bin, "github.com/parkway/parkway/cmd/parkway")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "failover: building cmd/parkway:", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

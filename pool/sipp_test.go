@@ -260,9 +260,14 @@ var (
 	buildErr  error
 )
 
-// parkwayBinary builds cmd/parkway once per test run (TestMain removes it).
+// parkwayBinary builds cmd/parkway once per test run (TestMain removes it), or is
+// $PARKWAY_BIN when set (`go tool task unit` sets it to the bin/parkway it has just
+// built from the same tree).
 func parkwayBinary(t testing.TB) string {
 	t.Helper()
+	if b := os.Getenv("PARKWAY_BIN"); b != "" {
+		return b
+	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "parkway-pool-test")
 		if buildErr != nil {
