@@ -317,6 +317,11 @@ func (r *run) shutdown() {
 	r.tcp.Close()
 	r.ua.Close()
 	r.wg.Wait()
+	// A goroutine of the run that sent after the listener closed (the parker's
+	// "Parked at" MESSAGE, say) made sipgo bind a socket of its own to our address to
+	// send from; its goroutines are done now, so closing the transports again closes
+	// that socket — left open, it kept the port, and Start on it failed.
+	_ = r.ua.TransportLayer().Close()
 }
 
 // Drain refuses new parks with 503 and Retry-After (ErrDraining) while
