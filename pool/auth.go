@@ -45,10 +45,7 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 		ip := sourceIP(req.Source())
 		if left, locked := p.throttle.locked(ip, c.Username, p.opt.Now()); locked {
 			// Locked out: not even the right password gets in until the time is up.
-			e := newSIPError(403, "Forbidden: Too Many Failed Attempts")
-			e.Headers = []sip.Header{n.warning(fmt.Sprintf("user %s is locked out from %s for %ds after %d failed digest answers",
-				c.Username, ip, int(left.Round(time.Second)/time.Second), p.opt.AuthFailureLimit))}
-			n.respondAfter(req, tx, e, p.throttle.maxDelay())
+			n.respondAfter(req, tx, n.lockedOut(c.Username, ip, left), p.throttle.maxDelay())
 			return "", false
 		}
 		if _, ok := digestHash(c.Algorithm); !ok {
@@ -75,9 +72,14 @@ func (n *node) authenticateAs(req *sip.Request, tx sip.ServerTransaction, proxy 
 		if !known || !digestMatches(c, string(req.Method), user) {
 			// Each failure is answered later than the one before; the last allowed one
 			// locks the user out from this source (limits.go).
-			delay, lockedNow := p.throttle.fail(ip, c.Username, p.opt.Now())
+			now := p.opt.Now()
+			delay, lockedNow := p.throttle.fail(ip, c.Username, now)
 			e := newSIPError(403, "Forbidden: Bad Credentials")
-			if lockedNow {
+			if left, locked := p.throttle.locked(ip, c.Username, now); locked && !lockedNow {
+				// Another failure locked the pair out while this one was checked: it is
+				// answered as the lock-out is (fail did not count it).
+				e = n.lockedOut(c.Username, ip, left)
+			} else if lockedNow {
 				n.log.Warn("digest failures: user locked out from source", "user", c.Username, "from", ip, "for", p.opt.AuthLockout)
 				e.Headers = []sip.Header{n.warning(fmt.Sprintf("user %s is now locked out from %s for %ds after %d failed digest answers",
 					c.Username, ip, int(p.opt.AuthLockout/time.Second), p.opt.AuthFailureLimit))}
@@ -172,4 +174,12 @@ func (n *node) authenticateCaller(req *sip.Request, tx sip.ServerTransaction) bo
 func stripParkTime(req *sip.Request) {
 	for req.RemoveHeader(parkwire.ParkedSinceHeader) {
 	}
+}
+
+// lockedOut is the answer to user from ip while the pair is locked out, left to go.
+func (n *node) lockedOut(user, ip string, left time.Duration) *sipError {
+	e := newSIPError(403, "Forbidden: Too Many Failed Attempts")
+	e.Headers = []sip.Header{n.warning(fmt.Sprintf("user %s is locked out from %s for %ds after %d failed digest answers",
+		user, ip, int(left.Round(time.Second)/time.Second), n.pool.opt.AuthFailureLimit))}
+	return e
 }

@@ -137,6 +137,11 @@ func (a *authThrottle) fail(ip, user string, now time.Time) (time.Duration, bool
 		f = &failures{}
 		a.pairs[k] = f
 	}
+	if now.Before(f.lockedUntil) {
+		// Checked before the lock-out began, failed after: not a new failure to count
+		// (the count restarted at the lock-out), answered as the lock-out is.
+		return a.maxDelay(), false
+	}
 	if f.count == 0 || now.Sub(f.first) > a.window {
 		f.count, f.first = 0, now
 	}

@@ -552,3 +552,32 @@ func TestFloodLimitOverTCP(t *testing.T) {
 		t.Fatalf("%d of 10 MESSAGEs refused, want at least 4", refused)
 	}
 }
+
+// TestFailureAfterLockOutBegan: two wrong passwords checked at once, the first of them
+// the one that locks the pair out — the second is answered as the lock-out is (its
+// delay) and not counted, so the lock-out's count does not start over with it; once the
+// lock-out is over, a user gets the full count of tries again. (TestDigestFailuresLockOut
+// saw one such answer without "locked out" under load.)
+func TestFailureAfterLockOutBegan(t *testing.T) {
+	o := Options{}.withDefaults()
+	a := newAuthThrottle(o)
+	now := time.Now()
+	for i := 1; i <= o.AuthFailureLimit; i++ {
+		if _, locked := a.fail("192.0.2.7", "alice", now); locked != (i == o.AuthFailureLimit) {
+			t.Fatalf("failure %d: locked %v, want %v", i, locked, i == o.AuthFailureLimit)
+		}
+	}
+	d, lockedNow := a.fail("192.0.2.7", "alice", now)
+	if lockedNow || d != a.maxDelay() {
+		t.Fatalf("a failure during the lock-out: delay %v, locked now %v; want %v, false", d, lockedNow, a.maxDelay())
+	}
+	if _, locked := a.locked("192.0.2.7", "alice", now); !locked {
+		t.Fatal("the pair is not locked out after its last allowed failure")
+	}
+	later := now.Add(o.AuthLockout + time.Second)
+	for i := 1; i < o.AuthFailureLimit; i++ {
+		if _, locked := a.fail("192.0.2.7", "alice", later); locked {
+			t.Fatalf("after the lock-out, failure %d of %d locked the pair out again", i, o.AuthFailureLimit)
+		}
+	}
+}
