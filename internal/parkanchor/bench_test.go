@@ -66,7 +66,7 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 		base := []string{"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
 			"-nostdin", "-m", strconv.Itoa(n), "-timeout", fmt.Sprintf("%ds", int(limit.Seconds())),
 			"-trace_stat", "-stf", filepath.Join(dir, "stat.csv"), "-fd", "1", "-trace_counts",
-			"-trace_err", "-max_recv_loops", "1000"}
+			"-trace_err", "-max_recv_loops", "1000", "-buff_size", strconv.Itoa(sippBuffer())}
 		// PARKANCHOR_SIPP_KEEP=dir keeps every SIPp run's logs, with its messages, there.
 		if keep := os.Getenv("PARKANCHOR_SIPP_KEEP"); keep != "" {
 			base = append(base, "-trace_msg")
@@ -234,4 +234,14 @@ func freePort(b *testing.B) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sippBuffer is SIPp's socket buffer size (-buff_size), the same as the pool's benchmark
+// gives its SIPps (pool/sipp_park_bench_test.go): PARKWAY_BENCH_SIPP_BUFFER bytes, default
+// 4 MB — both sides of the comparison lose no datagram at SIPp that the other would not.
+func sippBuffer() int {
+	if v, err := strconv.Atoi(os.Getenv("PARKWAY_BENCH_SIPP_BUFFER")); err == nil && v > 0 {
+		return v
+	}
+	return 4 << 20
 }
