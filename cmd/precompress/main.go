@@ -1,5 +1,5 @@
-// Command precompress writes FILE.gz and FILE.br beside FILE and removes FILE (keep it
-// with -keep): the build step that makes the WebAssembly client's served copies. See
+// Command precompress writes FILE.gz and FILE.br beside FILE (or into -o DIR) and removes
+// FILE (keep it with -keep): the build step that makes the WebAssembly client's served copies. See
 // package internal/precompress.
 package main
 
@@ -12,9 +12,10 @@ import (
 )
 
 func main() {
-	keep := flag.Bool("keep", false, "keep FILE beside its compressed copies")
+	keep := flag.Bool("keep", false, "keep FILE once its compressed copies are written")
+	dir := flag.String("o", "", "write the copies into `DIR` (on FILE's file system) instead of beside FILE")
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: precompress [-keep] FILE...")
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: precompress [-keep] [-o DIR] FILE...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -23,7 +24,7 @@ func main() {
 		os.Exit(2)
 	}
 	for _, name := range flag.Args() {
-		if err := precompress.Files(name, *keep); err != nil {
+		if err := precompress.Files(name, *dir, *keep); err != nil {
 			fmt.Fprintln(os.Stderr, "precompress:", err)
 			os.Exit(1)
 		}

@@ -22,19 +22,30 @@ const (
 	BrotliSuffix = ".br"
 )
 
-// Files writes name.gz and name.br from name and, when keep is false, removes name: only
-// the compressed copies are embedded, so a raw one left behind would be dead weight.
-func Files(name string, keep bool) error {
+// Files writes name.gz and name.br from name into dir (beside name when dir is empty) and,
+// when keep is false, removes name: only the compressed copies are embedded, so a raw one
+// left behind would be dead weight.
+//
+// Each copy is written to a temporary file beside name and renamed into dir, so dir only
+// ever sees whole copies appear: the build links main.wasm outside static/ because a
+// `//go:embed *` there, listed by a go vet running beside the build, would otherwise see a
+// temporary file or the raw main.wasm vanish between listing and reading. dir must be on
+// name's file system.
+func Files(name, dir string, keep bool) error {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return err
 	}
-	if err := write(name+GzipSuffix, data, func(w io.Writer) (io.WriteCloser, error) {
+	out := name
+	if dir != "" {
+		out = filepath.Join(dir, filepath.Base(name))
+	}
+	if err := write(filepath.Dir(name), out+GzipSuffix, data, func(w io.Writer) (io.WriteCloser, error) {
 		return gzip.NewWriterLevel(w, gzip.BestCompression)
 	}); err != nil {
 		return err
 	}
-	if err := write(name+BrotliSuffix, data, func(w io.Writer) (io.WriteCloser, error) {
+	if err := write(filepath.Dir(name), out+BrotliSuffix, data, func(w io.Writer) (io.WriteCloser, error) {
 		// Quality 11 with a 16 MiB window: the whole client fits in it.
 		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 24}), nil
 	}); err != nil {
@@ -46,10 +57,10 @@ func Files(name string, keep bool) error {
 	return os.Remove(name)
 }
 
-// write compresses data into a temporary file and renames it over out, so a failed or
-// interrupted build never leaves a truncated copy to be embedded.
-func write(out string, data []byte, encoder func(io.Writer) (io.WriteCloser, error)) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".precompress-*")
+// write compresses data into a temporary file in tmpDir and renames it over out, so a
+// failed or interrupted build never leaves a truncated copy to be embedded.
+func write(tmpDir, out string, data []byte, encoder func(io.Writer) (io.WriteCloser, error)) (err error) {
+	tmp, err := os.CreateTemp(tmpDir, ".precompress-*")
 	if err != nil {
 		return err
 	}
