@@ -101,7 +101,16 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 
 func waitTone(t *testing.T, ctx context.Context, m *siptest.Media, freq float64) {
 	t.Helper()
-	waitFor(t, ctx, "tone", func() bool { return m.HeardTone(freq) })
+	for !m.HeardTone(freq) {
+		select {
+		case <-ctx.Done():
+			// what was heard instead tells a stalled stream (no packets) from a wrong
+			// or mixed one (packets, other sources, a low level)
+			t.Fatalf("timed out waiting for a %.0f Hz tone at %s: level %.2f (0.5 needed), %d packets since the last reset, from %v",
+				freq, m.LocalAddr(), m.Level(freq), m.Packets(), m.Sources())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // nextEvent waits for an event in state st (skipping others).
