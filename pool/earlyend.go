@@ -66,8 +66,11 @@ func (t *endingTx) Respond(res *sip.Response) error {
 		t.ServerTransaction.Terminate()
 		return t.n.srv.WriteResponse(res)
 	}
-	var b bytes.Buffer
-	res.StringWrite(&b)
+	// Exactly its size: kept 32 s, a growing buffer's spare capacity would be too.
+	var size byteCount
+	res.StringWrite(&size)
+	b := bytes.NewBuffer(make([]byte, 0, int(size)))
+	res.StringWrite(b)
 	t.n.finished.add(t.key, b.Bytes(), time.Now())
 	err := t.ServerTransaction.Respond(res)
 	t.ended.Store(true)
