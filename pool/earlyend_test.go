@@ -19,12 +19,19 @@ type earlyEndRig struct {
 	bob      *net.UDPConn
 	atBob    chan *sip.Request
 	handled  atomic.Int32 // INVITEs that reached the pool's handler
+	ok200    chan resent  // bob's 200s to INVITEs, as sent
 	deadline time.Time
+}
+
+// resent is a datagram bob's phone sent, and where to.
+type resent struct {
+	data []byte
+	to   *net.UDPAddr
 }
 
 func newEarlyEndRig(t *testing.T) *earlyEndRig {
 	t.Helper()
-	r := &earlyEndRig{atBob: make(chan *sip.Request, 16), deadline: time.Now().Add(20 * time.Second)}
+	r := &earlyEndRig{atBob: make(chan *sip.Request, 16), ok200: make(chan resent, 16), deadline: time.Now().Add(20 * time.Second)}
 	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	cfg.UnauthenticatedCalls = true // alice's requests are bare datagrams
 	r.p = startPool(t, cfg, Options{testBeforeTurn: func(req *sip.Request) {
@@ -62,7 +69,11 @@ func newEarlyEndRig(t *testing.T) *earlyEndRig {
 					res.To().Params.Add("tag", "bob1")
 					res.AppendHeader(sip.NewHeader("Contact", "<sip:bob@"+r.bob.LocalAddr().String()+">"))
 				}
-				r.bob.WriteToUDP([]byte(res.String()), from)
+				data := []byte(res.String())
+				r.bob.WriteToUDP(data, from)
+				if req.IsInvite() {
+					r.ok200 <- resent{data, from}
+				}
 			}
 			r.atBob <- req
 		}
@@ -170,6 +181,47 @@ func TestInviteRetransmissionAbsorbed(t *testing.T) {
 	}
 	if n := r.handled.Load(); n != 1 {
 		t.Fatalf("%d INVITEs reached the pool's handler, want 1 (the retransmission absorbed)", n)
+	}
+}
+
+// TestInvite2xxRetransmissionRelayed: bob's phone sends its 200 again (it has no ACK
+// yet, RFC 3261 §13.3.1.4); the pool, whose client transaction ended at the first 200
+// (releaseAccepted), relays it to alice all the same (§16.7 step 5, onStrayResponse).
+func TestInvite2xxRetransmissionRelayed(t *testing.T) {
+	r := newEarlyEndRig(t)
+	r.send(t, r.request("INVITE", "early-inv-2", 1))
+	first := r.answer(t, "INVITE")
+	if first.StatusCode != 200 {
+		t.Fatalf("INVITE answered %d, want bob's 200", first.StatusCode)
+	}
+	var ok resent
+	select {
+	case ok = <-r.ok200:
+	case <-time.After(time.Until(r.deadline)):
+		t.Fatal("waited for bob's 200")
+	}
+	// bob sends it again and again, as a phone does until its ACK comes: one sent while
+	// the pool was still ending the transaction the first 200 went through is dropped.
+	buf := make([]byte, 65535)
+	for {
+		if time.Now().After(r.deadline) {
+			t.Fatal("alice never got bob's retransmitted 200")
+		}
+		if _, err := r.bob.WriteToUDP(ok.data, ok.to); err != nil {
+			t.Fatal(err)
+		}
+		r.alice.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := r.alice.Read(buf)
+		if err != nil {
+			continue // nothing yet: send it again
+		}
+		m, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
+		if res, isRes := m.(*sip.Response); err == nil && isRes && res.StatusCode == 200 && res.CSeq().MethodName == sip.INVITE {
+			if res.String() != first.String() {
+				t.Fatalf("the retransmitted 200 reached alice as\n%s\nwant\n%s", res, first)
+			}
+			return
+		}
 	}
 }
 
