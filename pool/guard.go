@@ -54,6 +54,9 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		// reads (issue #12: three in four requests of a park cycle are in a dialog, and
 		// each was parsed here and again by sipgo). admitScanned is admit for a request
 		// with a To tag; it only parses to build a 503.
+		if n.retransmitted(s.Method(), s.Branch(), props.RemoteAddr) {
+			return nil, nil // answered again from its ended transaction (earlyend.go)
+		}
 		if s.Method() != string(sip.OPTIONS) {
 			n.pool.overload.saw()
 		}
@@ -74,6 +77,9 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		// the message to a goroutine of its own (package inorder).
 		switch m := m.(type) {
 		case *sip.Request:
+			if n.retransmitted(string(m.Method), viaBranch(m), props.RemoteAddr) {
+				return nil, nil
+			}
 			if m.Method != sip.OPTIONS {
 				n.pool.overload.saw()
 			}

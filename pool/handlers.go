@@ -16,9 +16,9 @@ func (n *node) register() {
 		sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.REGISTER, sip.OPTIONS, sip.SUBSCRIBE,
 		sip.NOTIFY, sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH,
 	} {
-		n.srv.OnRequest(m, n.handle)
+		n.srv.OnRequest(m, n.serve)
 	}
-	n.srv.OnNoRoute(n.handle)
+	n.srv.OnNoRoute(n.serve)
 }
 
 // allowed is the Allow header value: every method the proxy relays.

@@ -309,13 +309,16 @@ type node struct {
 	tcp    net.Listener
 	tlsL   net.Listener   // nil without TLS
 	order  *inorder.Queue // in-dialog requests, in the order they were read
-	park   *park.Service
-	ping   *queueProbe      // the overload gate's read-queue ping; nil without the gate
-	elems  []netip.AddrPort // the peer's and park's addresses (trust.go)
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	// finished answers retransmissions for the UDP server transactions that ended at
+	// their final answer (earlyend.go).
+	finished finishedTxs
+	park     *park.Service
+	ping     *queueProbe      // the overload gate's read-queue ping; nil without the gate
+	elems    []netip.AddrPort // the peer's and park's addresses (trust.go)
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 func (n *node) parkAddr() string {

@@ -325,6 +325,9 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 				}
 			}
 			n.order.Relayed(res)
+			if res.IsSuccess() && invite && !cancelSent {
+				releaseAccepted(ctr, fwd, res)
+			}
 			return
 		case <-cancelled:
 			cancelled = nil
@@ -363,6 +366,19 @@ func (n *node) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Reques
 			return
 		}
 	}
+}
+
+// releaseAccepted ends the client transaction of a forwarded INVITE answered 2xx, whose
+// answer has gone upstream, and empties the request and the answer it holds. The 2xx put
+// the transaction in Accepted (RFC 6026), whose Timer M sipgo never stops, so the ended
+// transaction — with both messages, ≈ 8 KB — stayed reachable for 32 s, four times a park
+// cycle (issue #12). Once ended nothing reads them: sipgo drops the transaction from its
+// table (a retransmitted 2xx then goes to onStrayResponse) and Timer M, firing, only
+// finds it closed. The caller must be done with both and have no CANCEL of fwd running.
+func releaseAccepted(ctr sip.ClientTransaction, fwd *sip.Request, res *sip.Response) {
+	ctr.Terminate()
+	*fwd = sip.Request{}
+	*res = sip.Response{}
 }
 
 // cancelDownstream sends CANCEL for the forwarded INVITE fwd (RFC 3261 §9.1): same

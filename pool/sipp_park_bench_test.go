@@ -31,6 +31,18 @@ import (
 //	PARKWAY_BENCH_RATES=100,300,600,1000,1500   # cycles/s offered, one sub-benchmark each (default)
 //	PARKWAY_BENCH_SECONDS=10                    # how long each rate is offered
 //	PARKWAY_BENCH_TRACE=1                       # keep every message of a failed round (below)
+//	PARKWAY_BENCH_WARMUP=40                     # seconds of the same load first, on the same pool (below)
+//
+// Without PARKWAY_BENCH_WARMUP the round measures a pool just started: its start-up
+// admission ramp (overload.go: fewer than 1,000 new calls a second for its first ≈ 6 s)
+// and its heap's first growth (page faults, pool-faults/cycle) are in the numbers. With
+// it, the same rate is offered to the same pool for that many seconds first (orbits
+// 500000 on) and the round measured is the one after it, which is what a long-running
+// pool does — past its ramp at once, and past the 32 s a finished call's state is kept
+// (its heap at full size) with 40 s or more; the warm-up
+// round's own numbers are reported beside it as fresh-cycles/s, fresh-cycles-failed,
+// fresh-pool-cpu-ms/cycle and fresh-pool-faults/cycle (internal/parkanchor's Asterisk
+// anchor takes the same variable). The pool's profiles then cover both rounds.
 //
 // It reports, per rate: cycles/s (retrievals a second at the pool, between 10 % and
 // 90 % of them), cycles-done and cycles-failed (end to end at bob: failed = offered −
@@ -94,6 +106,7 @@ type parkRound struct {
 	window                        time.Duration // from 10 % to 90 % of the retrievals
 	windowCycles                  int           // retrievals in that window
 	cpu, wall                     time.Duration
+	fresh                         *parkRound // the warm-up round, with PARKWAY_BENCH_WARMUP=1
 }
 
 func (r *parkRound) add(o parkRound) {
@@ -108,13 +121,39 @@ func (r *parkRound) add(o parkRound) {
 	r.windowCycles += o.windowCycles
 	r.cpu += o.cpu
 	r.wall += o.wall
+	if o.fresh != nil {
+		if r.fresh == nil {
+			r.fresh = &parkRound{}
+		}
+		r.fresh.add(*o.fresh)
+	}
+}
+
+// cyclesPerSecond is the retrievals a second in the steady window (0 without one).
+func (r parkRound) cyclesPerSecond() float64 {
+	if r.window <= 0 {
+		return 0
+	}
+	return float64(r.windowCycles) / r.window.Seconds()
+}
+
+// summary is the round's numbers in one line.
+func (r parkRound) summary() string {
+	per := func(v int) float64 { return float64(v) / float64(max(r.done, 1)) }
+	return fmt.Sprintf("%.1f cycles/s, %d done, %d failed, %d shed, pool CPU %.2f ms/cycle, %.1f faults/cycle",
+		r.cyclesPerSecond(), r.done, r.offered-r.done-r.shed, r.shed, float64(r.cpu.Microseconds())/1000*per(1), float64(r.faults)*per(1))
 }
 
 func (r parkRound) report(b *testing.B) {
-	if r.window > 0 {
-		b.ReportMetric(float64(r.windowCycles)/r.window.Seconds(), "cycles/s")
-	} else {
-		b.ReportMetric(0, "cycles/s")
+	b.ReportMetric(r.cyclesPerSecond(), "cycles/s")
+	if f := r.fresh; f != nil {
+		// The warm-up round: what a pool just started does with the same load.
+		b.ReportMetric(f.cyclesPerSecond(), "fresh-cycles/s")
+		b.ReportMetric(float64(f.offered-f.done-f.shed), "fresh-cycles-failed")
+		if f.done > 0 {
+			b.ReportMetric(float64(f.cpu.Microseconds())/float64(f.done)/1000, "fresh-pool-cpu-ms/cycle")
+			b.ReportMetric(float64(f.faults)/float64(f.done), "fresh-pool-faults/cycle")
+		}
 	}
 	b.ReportMetric(float64(r.done), "cycles-done")
 	b.ReportMetric(float64(r.offered-r.done-r.shed), "cycles-failed")
@@ -154,7 +193,6 @@ func benchOutputDir() string {
 // runParkRound offers rate cycles a second for seconds against a fresh pool process.
 func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	b.StopTimer()
-	n := rate * seconds
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b)))
 	var args []string
 	trace := benchTrace()
@@ -179,7 +217,7 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	default:
 		settings += "overload: {maxDelay: " + d + "}\n"
 	}
-	pp := startPoolProcessWith(b, "100000-199999", settings, args...)
+	pp := startPoolProcessWith(b, "100000-999999", settings, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := b.TempDir()
@@ -194,12 +232,48 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 		startSIPp(b, bin, "register "+r.user, "register.xml", pp.addr, freePort(b),
 			"-inf", inf, "-s", r.user, "-au", r.user, "-ap", r.user+"-demo", "-m", "1").wait(b, ctx)
 	}
-	// One injection line per cycle: cycle i parks on and retrieves orbit 100000+i.
+	phones := parkPhones{alice: alicePort, alicePhone: alicePhonePort, bob: bobPort, carolPhone: carolPhonePort, carol: carolPort}
+	var warm parkRound
+	if w := benchWarmup(); w > 0 {
+		// The same load on the same pool first, measured apart: the round after it sees a
+		// pool past its start-up admission ramp (overload.go) with its heap grown, as a
+		// long-running pool is (BenchmarkSIPpParkRetrieve's doc).
+		warm = offerCycles(b, bin, pp, rate, w, 500000, phones, httpAddr, "")
+		b.Logf("warm-up round (the fresh pool): %s", warm.summary())
+	}
+	round := offerCycles(b, bin, pp, rate, seconds, 100000, phones, httpAddr, capture)
+	if benchWarmup() > 0 {
+		round.fresh = &warm
+	}
+	return round
+}
+
+// parkPhones are the SIP ports of a round's SIPps; the answering phones' (alicePhone, bob,
+// carolPhone) are registered with the pool.
+type parkPhones struct{ alice, alicePhone, bob, carolPhone, carol int }
+
+// benchWarmup is PARKWAY_BENCH_WARMUP: seconds of warm-up load before the measured
+// round (0: none, the round measures a fresh pool).
+func benchWarmup() int {
+	w, _ := strconv.Atoi(os.Getenv("PARKWAY_BENCH_WARMUP"))
+	return max(w, 0)
+}
+
+// offerCycles offers rate cycles a second for seconds to the running pool pp, cycle i on
+// orbit orbit0+i, and measures the round.
+func offerCycles(b *testing.B, bin string, pp *poolProcess, rate, seconds, orbit0 int, phones parkPhones, httpAddr, capture string) parkRound {
+	n := rate * seconds
+	trace := benchTrace()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := b.TempDir()
+	alicePort, alicePhonePort, bobPort, carolPhonePort, carolPort := phones.alice, phones.alicePhone, phones.bob, phones.carolPhone, phones.carol
+	// One injection line per cycle: cycle i parks on and retrieves orbit orbit0+i.
 	poolHost, poolPort, _ := net.SplitHostPort(pp.addr)
 	var lines strings.Builder
 	lines.WriteString("SEQUENTIAL\n")
 	for i := 0; i < n; i++ {
-		orbit := strconv.Itoa(100000 + i)
+		orbit := strconv.Itoa(orbit0 + i)
 		fmt.Fprintf(&lines, "pool-a;127.0.0.1:%d;3600;%s;%s;%s;%s;\n", carolPhonePort, orbit, poolHost, poolPort, orbit)
 	}
 	inf := filepath.Join(dir, "cycles.csv")
@@ -214,10 +288,10 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	}
 	limit := []string{"-l", strconv.Itoa(max(3000, rate*8))} // calls open at once in one SIPp
 	retrievals := watchRetrievals(ctx, "http://"+httpAddr+"/metrics")
+	start := time.Now()
 	cpu0 := cpuTime(b, pp.cmd.Process.Pid)
 	faults0 := minorFaults(b, pp.cmd.Process.Pid)
 	drops0 := udpDrops(pp.cmd.Process.Pid)
-	start := time.Now()
 	b.StartTimer()
 	// The two answering phones run until told to stop: with load shed, fewer calls than
 	// offered reach them.
@@ -254,7 +328,7 @@ func runParkRound(b *testing.B, bin string, rate, seconds int) parkRound {
 	round := parkRound{offered: n, wall: time.Since(start), cpu: cpuTime(b, pp.cmd.Process.Pid) - cpu0,
 		drops: udpDrops(pp.cmd.Process.Pid) - drops0, sippDrops: sippDrops() + carolDrops(),
 		faults: minorFaults(b, pp.cmd.Process.Pid) - faults0}
-	samples := retrievals()
+	samples := sinceFirst(retrievals()) // the pool's count goes on from a warm-up round
 	round.window, round.windowCycles = steadyWindow(samples)
 	round.done = sippStat(b, bob, "SuccessfulCall(C)")
 	round.shed = sippCount(b, alice, "_503_Recv")
@@ -456,6 +530,18 @@ func retrievedCount(ctx context.Context, client *http.Client, url string) (int, 
 		}
 	}
 	return 0, false
+}
+
+// sinceFirst is s counted from its first sample: the retrievals of this round only.
+func sinceFirst(s []retrievalSample) []retrievalSample {
+	if len(s) == 0 {
+		return s
+	}
+	out := make([]retrievalSample, len(s))
+	for i, x := range s {
+		out[i] = retrievalSample{x.at, x.count - s[0].count}
+	}
+	return out
 }
 
 // steadyWindow is the time between the samples that first reached 10 % and 90 % of the

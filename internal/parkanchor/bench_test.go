@@ -27,6 +27,10 @@ import (
 //	cpu-ms/cycle  Asterisk's user+system CPU (from /proc) per offered cycle
 //	cpu-%         that CPU over the run's wall time
 //
+// With PARKWAY_BENCH_WARMUP=N, N seconds of the same rate go through the same Asterisk
+// first, and that round's numbers are reported apart (fresh-cycles/s, fresh-failed-cycles,
+// fresh-cpu-ms/cycle), as the pool's benchmark does with the same variable.
+//
 // PARKWAY_ASTERISK is the asterisk binary from scripts/anchors/build-asterisk.sh; the CPU
 // budget is whatever `taskset` the benchmark runs under (Asterisk inherits it), the same
 // as the pool's in `go tool task bench-anchors`.
@@ -44,12 +48,43 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 		rate = v
 	}
 	ast := startAsterisk(b, bin)
-	n := b.N
+	if w, _ := strconv.Atoi(os.Getenv("PARKWAY_BENCH_WARMUP")); w > 0 {
+		// As the pool's benchmark does with the same variable: w seconds of the same rate
+		// through the same Asterisk first, its numbers apart (fresh-…), the round
+		// measured after it.
+		warm := ast.offer(b, sippBin, rate, rate*w, b.N)
+		b.Logf("warm-up round (Asterisk just started): %.1f cycles/s, %d failed, %d 503s, %.2f ms CPU/cycle",
+			warm.cyclesPerSecond, warm.failed, warm.refused, warm.cpuPerCycle)
+		defer func() {
+			b.ReportMetric(warm.cyclesPerSecond, "fresh-cycles/s")
+			b.ReportMetric(float64(warm.failed), "fresh-failed-cycles")
+			b.ReportMetric(warm.cpuPerCycle, "fresh-cpu-ms/cycle")
+		}()
+	}
+	b.ResetTimer()
+	r := ast.offer(b, sippBin, rate, b.N, 0)
+	b.StopTimer()
+	b.ReportMetric(r.cyclesPerSecond, "cycles/s")
+	b.ReportMetric(float64(r.failed), "failed-cycles")
+	b.ReportMetric(float64(r.refused), "503s")
+	b.ReportMetric(r.cpuPerCycle, "cpu-ms/cycle")
+	b.ReportMetric(r.cpuPercent, "cpu-%")
+}
+
+// anchorRound is what one round of cycles through Asterisk measured.
+type anchorRound struct {
+	cyclesPerSecond, cpuPerCycle, cpuPercent float64
+	failed, refused                          int
+}
+
+// offer runs n park + retrieve cycles at rate a second through a, cycle i on slot
+// first+i.
+func (ast *asterisk) offer(b *testing.B, sippBin string, rate, n, first int) anchorRound {
 	inf := filepath.Join(b.TempDir(), "cycles.csv")
 	var lines strings.Builder
 	lines.WriteString("SEQUENTIAL\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&lines, "127.0.0.1;%d;\n", ast.cfg.Slot(i))
+		fmt.Fprintf(&lines, "127.0.0.1;%d;\n", ast.cfg.Slot(first+i))
 	}
 	if err := os.WriteFile(inf, []byte(lines.String()), 0o600); err != nil {
 		b.Fatal(err)
@@ -75,7 +110,6 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 		return &sippRun{siptest.StartSIPp(b, sippBin, name, dir, append(base, args...)...)}
 	}
 	cpu0 := cpuTime(b, ast.cmd.Process.Pid)
-	b.ResetTimer()
 	start := time.Now()
 	// bob is a plain answering phone: pool's answerer.xml as it is.
 	bob := run("bob (parked)", filepath.Join(wd, "..", "..", "pool", "testdata", "sipp", "answerer.xml"), ast.cfg.BobPort)
@@ -92,7 +126,6 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 	bob.wait(b, bobCtx)
 	bobCancel()
 	elapsed := time.Since(start) - 2*time.Second
-	b.StopTimer()
 	cpu := cpuTime(b, ast.cmd.Process.Pid) - cpu0
 
 	a, c, o := alice.counts(b, true), carol.counts(b, true), bob.counts(b, false)
@@ -102,11 +135,13 @@ func BenchmarkAsteriskParkRetrieve(b *testing.B) {
 	if failed > 0 {
 		b.Logf("alice %+v, carol %+v, bob %+v; asterisk said:\n%s", a, c, o, ast.tail())
 	}
-	b.ReportMetric(float64(ok)/elapsed.Seconds(), "cycles/s")
-	b.ReportMetric(float64(failed), "failed-cycles")
-	b.ReportMetric(float64(refused), "503s")
-	b.ReportMetric(float64(cpu.Microseconds())/float64(n)/1000, "cpu-ms/cycle")
-	b.ReportMetric(cpu.Seconds()/elapsed.Seconds()*100, "cpu-%")
+	return anchorRound{
+		cyclesPerSecond: float64(ok) / elapsed.Seconds(),
+		failed:          failed,
+		refused:         refused,
+		cpuPerCycle:     float64(cpu.Microseconds()) / float64(n) / 1000,
+		cpuPercent:      cpu.Seconds() / elapsed.Seconds() * 100,
+	}
 }
 
 // sippRun is one SIPp role of a cycle.

@@ -13,6 +13,12 @@
 #   BENCH_PATHS    which paths to run (default "park media fanout client failover")
 #   BENCH_RATES    offered park + retrieve rates (default "100 300 600 1000")
 #   BENCH_SECONDS  seconds of load at each rate: cycles = rate × seconds (default 5)
+#   BENCH_WARMUP   N > 0: each park round is measured after N seconds of the same rate on the
+#                  same pool (and the same Asterisk): a long-running process, past the pool's
+#                  start-up admission ramp and, with N ≥ 40, past the 32 s a finished call's
+#                  state is kept (its heap grown); the warm-up round's numbers stay in
+#                  park-*.txt as fresh-* (default 0: a fresh process, as every run before
+#                  session 24 measured)
 #   BENCH_CPUS     CPU list the pool and Asterisk (and their SIPp) are confined to with
 #                  taskset: the same CPU budget for both (default 0-1, or 0 on one CPU)
 #   ASTERISK_SRC, PJPROJECT_SRC, PJPROJECT_TARBALL, PARKWAY_ASTERISK_CACHE: see build-asterisk.sh
@@ -31,6 +37,7 @@ out="${BENCH_OUT:-$root/bench-out}"
 paths="${BENCH_PATHS:-park media fanout client failover}"
 rates="${BENCH_RATES:-100 300 600 1000}"
 seconds="${BENCH_SECONDS:-5}"
+warmup="${BENCH_WARMUP:-0}"
 if [[ $(nproc) -ge 2 ]]; then cpus="${BENCH_CPUS:-0-1}"; else cpus="${BENCH_CPUS:-0}"; fi
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/profiles"
@@ -46,6 +53,11 @@ want() { [[ " $paths " == *" $1 "* ]]; }
 	echo "commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
 	echo "park CPU budget: pool and Asterisk each run alone, with their SIPp, on CPUs $cpus (taskset)"
 	echo "park load: $seconds s at each offered rate (cycles = rate × $seconds)"
+	if ((warmup > 0)); then
+		echo "park rounds: measured after $warmup s of the same rate on the same pool / Asterisk (BENCH_WARMUP=$warmup; the fresh process's numbers: fresh-* in park-*.txt)"
+	else
+		echo "park rounds: a freshly started pool / Asterisk each (BENCH_WARMUP=0): the pool's start-up admission ramp and first heap growth are in the numbers"
+	fi
 	echo "paths run: $paths (BENCH_PATHS; a path not run has no output in its table)"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
@@ -113,11 +125,11 @@ inputs=()
 if want park; then
 	for rate in $rates; do
 		n=$((rate * seconds))
-		prefix=(env PARKWAY_BENCH_RATES="$rate" PARKWAY_BENCH_SECONDS="$seconds" PARKWAY_REQUIRE_SIPP=1 taskset -c "$cpus")
+		prefix=(env PARKWAY_BENCH_RATES="$rate" PARKWAY_BENCH_SECONDS="$seconds" PARKWAY_BENCH_WARMUP="$warmup" PARKWAY_REQUIRE_SIPP=1 taskset -c "$cpus")
 		gotest "park-pool-$rate" pool '^BenchmarkSIPpParkRetrieve$' -test.benchtime 1x
 		inputs+=("$out/park-pool-$rate.txt@rate=$rate")
 		if [[ -n "$asterisk" ]]; then
-			prefix=(env PARKWAY_BENCH_RATE="$rate" PARKWAY_ASTERISK="$asterisk" PARKWAY_REQUIRE_SIPP=1 taskset -c "$cpus")
+			prefix=(env PARKWAY_BENCH_RATE="$rate" PARKWAY_BENCH_WARMUP="$warmup" PARKWAY_ASTERISK="$asterisk" PARKWAY_REQUIRE_SIPP=1 taskset -c "$cpus")
 			gotest "park-asterisk-$rate" internal/parkanchor '^BenchmarkAsteriskParkRetrieve$' -test.benchtime "${n}x"
 		else
 			echo "NOT MEASURED BenchmarkAsteriskParkRetrieve: $asterisk_why" >"$out/park-asterisk-$rate.txt"
