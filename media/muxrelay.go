@@ -37,7 +37,9 @@ import (
 //
 // A pacing worker sleeps in the kernel and keeps its P meanwhile (see
 // muxrelay_linux.go): while a MuxRelay runs, GOMAXPROCS is one higher
-// for each of its workers, and Close lowers it again.
+// for each of its workers, and Close lowers it again (setting it, like
+// any runtime.GOMAXPROCS call, ends the runtime's own updates of it to
+// the process's CPU limit).
 type MuxRelay struct {
 	addr  netip.AddrPort
 	epoch time.Time
