@@ -53,11 +53,11 @@
 //
 // [MuxRelay] relays many such calls through ONE shared UDP port (as an SFU
 // does): calls are told apart by their peers' source addresses, sockets
-// (one per core by default) join the port with SO_REUSEPORT, and each
-// worker moves the packets of many calls with one recvmmsg and one
-// sendmmsg, waiting [DefaultMuxPace] between reads that did not fill a
-// batch so that packets queue up — batching a socket per call can never
-// get at 50 packets/s.
+// (one per core by default) join the port with SO_REUSEPORT, and one
+// worker (by default) wakes every [DefaultMuxPace], moves the packets of
+// many calls from each socket with one recvmmsg and one sendmmsg, and
+// sleeps again in the kernel — batching a socket per call can never get at
+// 50 packets/s, and one wake-up serves every call.
 // Unknown sources are dropped (a shared port cannot latch) and a call's
 // Close releases its addresses at once (muxrelay.go, muxrelay_linux.go).
 package media

@@ -15,13 +15,16 @@ import (
 // to the same address, and the relay tells the calls apart by the
 // datagram's source address (the address each peer's SDP gave). The port
 // is opened by Sockets sockets (SO_REUSEPORT; the kernel hashes each
-// source to one of them; one per core by default), and each socket's
-// worker reads up to muxBatch datagrams of many calls with one recvmmsg
-// and sends them on with one sendmmsg. When a read returns less than a full batch the
-// worker sleeps Pace before the next, so at any rate the packets that
-// arrived meanwhile — of every call — are read in one syscall: this is
-// where the per-packet syscall cost of a socket per call (one read and
-// one write a packet, at 50 packets/s a socket never more) goes.
+// source to one of them; one per core by default), read by Workers
+// workers (one by default). A worker wakes every Pace, reads each of its
+// sockets — up to muxBatch datagrams of many calls with one recvmmsg, again
+// at once while a read fills a batch — sends them on with one sendmmsg
+// per read, and sleeps until Pace after its last wake: at any rate the
+// packets that arrived meanwhile, of every call and every socket, cost one
+// wake-up. This is where the per-packet cost of a socket per call (a
+// wake-up, a read and a write a packet, at 50 packets/s a socket never
+// more) goes. A worker that read nothing waits for the next packet
+// instead, so an idle relay does not wake.
 //
 // Each packet gets the per-call Relay's treatment (RTP validation, SSRC,
 // sequence and timestamp rewriting so each peer sees one stream). What a
@@ -31,6 +34,12 @@ import (
 // Two calls — or two sides of a call — cannot register the same peer
 // address ([ErrPeerInUse]). Closing a call removes its addresses at once:
 // from then on their packets are Unknown.
+//
+// A pacing worker sleeps in the kernel and keeps its P meanwhile (see
+// muxrelay_linux.go): while a MuxRelay runs, GOMAXPROCS is one higher
+// for each of its workers, and Close lowers it again (setting it, like
+// any runtime.GOMAXPROCS call, ends the runtime's own updates of it to
+// the process's CPU limit).
 type MuxRelay struct {
 	addr  netip.AddrPort
 	epoch time.Time
@@ -49,24 +58,28 @@ type MuxRelayConfig struct {
 	// Addr is where the shared sockets bind; a zero IP is 127.0.0.1 and
 	// port 0 lets the kernel choose.
 	Addr netip.AddrPort
-	// Sockets is how many sockets (and workers) share the port; zero:
-	// GOMAXPROCS. One worker moves a few hundred thousand packets/s, but
-	// on a busy machine each thread gets its share of CPU, and each socket
-	// brings its receive buffer; fewer sockets cost fewer wake-ups.
+	// Sockets is how many sockets share the port; zero: GOMAXPROCS. Each
+	// brings its receive buffer, and the kernel spreads the senders over
+	// them.
 	Sockets int
-	// Pace is how long a worker waits after a read that did not fill a
-	// batch (zero: DefaultMuxPace; negative: no wait, a read as soon as the
-	// socket is readable, which batches only under overload). It bounds
-	// the latency the relay adds.
+	// Workers is how many workers (goroutines, each on a thread of its
+	// own while it sleeps) read the sockets, each its share of them; zero:
+	// one, at most Sockets. One worker moves a few hundred thousand
+	// packets/s; each more costs as many wake-ups again, but on a busy
+	// machine each thread gets its share of CPU.
+	Workers int
+	// Pace is a worker's period: it reads its sockets, sends, and sleeps
+	// until Pace after it woke (zero: DefaultMuxPace; negative: no sleep,
+	// it reads again at once and waits only when nothing came, which
+	// batches only under overload). It bounds the latency the relay adds.
 	Pace time.Duration
 }
 
 // DefaultMuxPace is MuxRelayConfig.Pace's default: at 100 calls (10,000
-// packets/s) a worker reads ≈ 20 packets a wake, at 1,000 calls a full
-// batch, and the 2 ms it adds at most is well inside a 20 ms packet
-// interval. On this project's 2-core VM a wake-up (two context switches)
-// costs more CPU than relaying ten packets; 1 ms measured ≈ 25 % more CPU
-// per packet at 100 calls.
+// packets/s) a worker reads ≈ 20 packets a wake, at 1,000 calls ≈ 200,
+// and the 2 ms it adds at most is well inside a 20 ms packet interval. On
+// this project's 2-core VM a wake-up costs about as much CPU as relaying
+// ten packets; 1 ms measured ≈ 25 % more CPU per packet at 100 calls.
 const DefaultMuxPace = 2 * time.Millisecond
 
 // muxBatch is how many datagrams one recvmmsg or sendmmsg carries.
@@ -113,6 +126,27 @@ type MuxCallStats struct {
 	WriteErrors              uint64
 }
 
+var (
+	procsMu    sync.Mutex
+	procsAdded int // Ps the running mux workers added to GOMAXPROCS
+)
+
+// addProcs raises (n > 0) or lowers GOMAXPROCS by n.
+func addProcs(n int) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	procsAdded += n
+	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+n))
+}
+
+// defaultSockets is a MuxRelay's default socket count: one per P the
+// process had before mux workers added theirs.
+func defaultSockets() int {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	return max(1, runtime.GOMAXPROCS(0)-procsAdded)
+}
+
 // NewMuxRelay opens the shared port and starts its workers.
 func NewMuxRelay(cfg *MuxRelayConfig) (*MuxRelay, error) {
 	var c MuxRelayConfig
@@ -123,7 +157,7 @@ func NewMuxRelay(cfg *MuxRelayConfig) (*MuxRelay, error) {
 		c.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), c.Addr.Port())
 	}
 	if c.Sockets <= 0 {
-		c.Sockets = runtime.GOMAXPROCS(0)
+		c.Sockets = defaultSockets()
 	}
 	switch {
 	case c.Pace == 0:
@@ -132,7 +166,7 @@ func NewMuxRelay(cfg *MuxRelayConfig) (*MuxRelay, error) {
 		c.Pace = 0
 	}
 	r := &MuxRelay{epoch: time.Now(), pace: c.Pace, routes: map[netip.AddrPort]*muxSide{}}
-	io, addr, err := listenMux(r, c.Addr, c.Sockets)
+	io, addr, err := listenMux(r, c.Addr, c.Sockets, c.Workers)
 	if err != nil {
 		return nil, err
 	}

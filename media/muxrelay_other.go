@@ -11,7 +11,7 @@ import (
 // only.
 type muxIO struct{}
 
-func listenMux(*MuxRelay, netip.AddrPort, int) (*muxIO, netip.AddrPort, error) {
+func listenMux(*MuxRelay, netip.AddrPort, int, int) (*muxIO, netip.AddrPort, error) {
 	return nil, netip.AddrPort{}, errors.New("media: the shared-port relay needs Linux (recvmmsg, sendmmsg, SO_REUSEPORT)")
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 )
 
@@ -194,10 +195,19 @@ func TestMuxRelayRejectsUnknownSourcesAndReleasesEndedCalls(t *testing.T) {
 // TestMuxRelayManyCallsInBatches: 200 calls on one port send bursts at
 // once, so each recvmmsg carries packets of many calls and each sendmmsg
 // sends them to many peers; every peer gets exactly its own call's
-// packets, in order.
+// packets, in order: with one worker reading two sockets, two workers
+// sharing three, and a worker that does not pace.
 func TestMuxRelayManyCallsInBatches(t *testing.T) {
+	for _, cfg := range []MuxRelayConfig{{Sockets: 2}, {Sockets: 3, Workers: 2}, {Sockets: 2, Pace: -1}} {
+		t.Run(fmt.Sprintf("sockets=%d,workers=%d,pace=%v", cfg.Sockets, cfg.Workers, cfg.Pace), func(t *testing.T) {
+			testMuxRelayManyCallsInBatches(t, cfg)
+		})
+	}
+}
+
+func testMuxRelayManyCallsInBatches(t *testing.T, cfg MuxRelayConfig) {
 	checkGoroutines(t)
-	r := newMuxRelay(t, &MuxRelayConfig{Sockets: 2})
+	r := newMuxRelay(t, &cfg)
 	const calls, perCall = 200, 20
 	type pair struct{ a, b *relayEnd }
 	pairs := make([]pair, calls)
@@ -249,6 +259,35 @@ func TestMuxRelayManyCallsInBatches(t *testing.T) {
 	for _, p := range pairs {
 		p.a.conn.Close()
 		p.b.conn.Close()
+	}
+}
+
+// TestMuxRelayGivesBackItsPs: each pacing worker keeps a P while it
+// sleeps, so a MuxRelay raises GOMAXPROCS by its workers while it runs
+// and Close gives them back; a relay that does not pace takes none.
+func TestMuxRelayGivesBackItsPs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	r := newMuxRelay(t, &MuxRelayConfig{Sockets: 3, Workers: 2})
+	if got := runtime.GOMAXPROCS(0); got != before+2 {
+		t.Fatalf("GOMAXPROCS %d with two pacing workers, want %d", got, before+2)
+	}
+	unpaced := newMuxRelay(t, &MuxRelayConfig{Sockets: 2, Pace: -1})
+	if got := runtime.GOMAXPROCS(0); got != before+2 {
+		t.Fatalf("GOMAXPROCS %d after a relay that does not pace, want %d", got, before+2)
+	}
+	if got := len(r.io.socks); got != 3 {
+		t.Fatalf("%d sockets, want 3", got)
+	}
+	if d := defaultSockets(); d != before {
+		t.Fatalf("default sockets %d while relays run, want GOMAXPROCS as it was (%d)", d, before)
+	}
+	for _, rr := range []*MuxRelay{r, unpaced} {
+		if err := rr.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("GOMAXPROCS %d after Close, want %d back", got, before)
 	}
 }
 

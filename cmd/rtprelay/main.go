@@ -30,8 +30,9 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to `file` on exit")
 	var shared media.MuxRelayConfig
-	flag.DurationVar(&shared.Pace, "pace", 0, "relay-shared: wait after a read that did not fill a batch (0: media.DefaultMuxPace, negative: none)")
+	flag.DurationVar(&shared.Pace, "pace", 0, "relay-shared: a worker's period: read, send, sleep until this long after it woke (0: media.DefaultMuxPace, negative: no sleep)")
 	flag.IntVar(&shared.Sockets, "sockets", 0, "relay-shared: sockets sharing the port (0: GOMAXPROCS)")
+	flag.IntVar(&shared.Workers, "workers", 0, "relay-shared: workers reading the sockets (0: one)")
 	flag.Parse()
 	if err := run(*ngAddr, *mediaAddr, *mode, *cpuProfile, *memProfile, &shared); err != nil {
 		fmt.Fprintln(os.Stderr, "rtprelay:", err)

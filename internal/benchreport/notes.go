@@ -3,6 +3,13 @@ package benchreport
 // PathNotes are paragraphs printed under a path's table, keyed by the path (Paths): what
 // a number measures where its row cannot say it all.
 var PathNotes = map[string]string{
+	Paths[1]: `From BenchmarkRelayProcesses (media/rtpload/bench_test.go): the load generator (cmd/rtpload)
+and each relay run as processes of their own; a relay's CPU is its /proc utime+stime over the
+load generator's measured window (after a 2 s warm-up, calls set up before it), divided by the
+packets that arrived. Every target runs MEDIA_RELAY_REPEAT times at each count (3 by default), the
+targets interleaved so the machine's drift hits all alike, and each row is the median of its
+runs (before stop 24 a row was one run). Max calls needs every run at that count under 0.1 %
+lost and 1 % late. The raw output (bench-out/relay.txt) has every run.`,
 	Paths[2]: `Both moments come from the same rounds of BenchmarkFanout (gateway/fanout_bench_test.go),
 timed from the DR controller's call. **Arrived** — the goal's "pushed to the client" — is when
 the state frame reached the client's socket, by the kernel's receive timestamp (SO_TIMESTAMPNS,

@@ -41,8 +41,8 @@ var Rows = append(parkRows(),
 	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "plain Go UDP forwarder", "plain", "≤ 0.5× plain forwarder"),
 	relayRow("CPU per packet at %d calls (µs)", 500, "cpu-µs/packet", "rtpengine (userspace)", "rtpengine", ""),
 	Row{Paths[1], "CPU per packet at 100 calls (µs), a socket per call (media.Relay)",
-		Ref{"BenchmarkRelayProcesses/target=relay/calls=100", "cpu-µs/packet"},
-		"plain Go UDP forwarder", Ref{"BenchmarkRelayProcesses/target=plain/calls=100", "cpu-µs/packet"}, ""},
+		Ref{"BenchmarkRelayProcesses/target=relay/calls=100/median", "cpu-µs/packet"},
+		"plain Go UDP forwarder", Ref{"BenchmarkRelayProcesses/target=plain/calls=100/median", "cpu-µs/packet"}, ""},
 	relayRow("added latency p99 at %d calls (µs, the direct hop's p99 as anchor)", 100, "p99-µs", "direct UDP, no relay", "direct", ""),
 	relayRow("loss at %d calls (%%)", 100, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
 	relayRow("loss at %d calls (%%)", 1000, "loss-%", "rtpengine (userspace)", "rtpengine", "< 0.1 %"),
@@ -107,10 +107,11 @@ func parkRows() []Row {
 const relayTarget = "relay-shared"
 
 // relayRow is a path-2 row from the relay benchmark (media/rtpload's
-// BenchmarkRelayProcesses): Parkway's relay at calls concurrent calls against target.
+// BenchmarkRelayProcesses): Parkway's relay at calls concurrent calls against target,
+// each the median of its MEDIA_RELAY_REPEAT runs.
 func relayRow(quantity string, calls int, metric, anchorName, target, goal string) Row {
 	at := func(t string) Ref {
-		return Ref{fmt.Sprintf("BenchmarkRelayProcesses/target=%s/calls=%d", t, calls), metric}
+		return Ref{fmt.Sprintf("BenchmarkRelayProcesses/target=%s/calls=%d/median", t, calls), metric}
 	}
 	return Row{Paths[1], fmt.Sprintf(quantity, calls), at(relayTarget), anchorName, at(target), goal}
 }

@@ -47,7 +47,10 @@ import (
 //
 // The runs go calls-major with the targets interleaved (and repeated
 // MEDIA_RELAY_REPEAT times), so drifting load on a shared machine hits
-// every target alike. Then target=X/summary reports max-calls (the most
+// every target alike. target=X/calls=N/median then reports each metric's
+// median over the repeats (what BENCHMARKS.md shows: at 100 calls a run
+// is ≈ 0.5 s of relay CPU, and one disturbed run must not move the row).
+// Then target=X/summary reports max-calls (the most
 // calls at which every run had < 0.1 % lost and < 1 % late),
 // cpu-growth-vs-linear (relay CPU at 1,000 calls ÷ at 100 ÷ 10, or
 // between the fewest and most calls run when those are not), and the
@@ -110,18 +113,32 @@ func BenchmarkRelayProcesses(b *testing.B) {
 					for b.Loop() {
 						r := runTarget(b, bins, target, n, time.Duration(secs)*time.Second, profiles)
 						runs[target][n] = append(runs[target][n], r)
-						for _, m := range r.res.Metrics() {
+						for _, m := range runMetrics(target, r) {
 							b.ReportMetric(m.Value, m.Unit)
-						}
-						if target != "direct" {
-							b.ReportMetric(float64(r.cpuPerPkt.Nanoseconds())/1e3, "cpu-µs/packet")
-							b.ReportMetric(r.cpuPct, "relay-cpu-%")
-							b.ReportMetric(r.bytesPerCl/(1<<20), "MiB/call")
 						}
 						b.ReportMetric(0, "ns/op") // one iteration is a whole run; see the metrics
 					}
 				})
 			}
+		}
+	}
+	// Each target's median at each count over the repeats, metric by
+	// metric, under the name BENCHMARKS.md reads (a single run is its own
+	// median): one run disturbed by the machine's other work moves no row.
+	for _, n := range calls {
+		for _, target := range targets {
+			rs := runs[target][n]
+			if len(rs) == 0 {
+				continue
+			}
+			b.Run(fmt.Sprintf("target=%s/calls=%d/median", target, n), func(b *testing.B) {
+				for b.Loop() {
+				}
+				for _, m := range medianMetrics(target, rs) {
+					b.ReportMetric(m.Value, m.Unit)
+				}
+				b.ReportMetric(0, "ns/op")
+			})
 		}
 	}
 	for _, target := range targets {
@@ -131,6 +148,44 @@ func BenchmarkRelayProcesses(b *testing.B) {
 			summarize(b, target, calls, runs)
 		})
 	}
+}
+
+// runMetrics are the numbers one run of target reports.
+func runMetrics(target string, r relayRun) []rtpload.Metric {
+	ms := r.res.Metrics()
+	if target != "direct" {
+		ms = append(ms,
+			rtpload.Metric{Value: float64(r.cpuPerPkt.Nanoseconds()) / 1e3, Unit: "cpu-µs/packet"},
+			rtpload.Metric{Value: r.cpuPct, Unit: "relay-cpu-%"},
+			rtpload.Metric{Value: r.bytesPerCl / (1 << 20), Unit: "MiB/call"})
+	}
+	return ms
+}
+
+// medianMetrics is, for each metric of target's runs rs, the median
+// (of an even count, the mean of the middle two), and the number of runs.
+func medianMetrics(target string, rs []relayRun) []rtpload.Metric {
+	byUnit := map[string][]float64{}
+	var units []string
+	for _, r := range rs {
+		for _, m := range runMetrics(target, r) {
+			if byUnit[m.Unit] == nil {
+				units = append(units, m.Unit)
+			}
+			byUnit[m.Unit] = append(byUnit[m.Unit], m.Value)
+		}
+	}
+	var out []rtpload.Metric
+	for _, u := range units {
+		v := byUnit[u]
+		slices.Sort(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + med) / 2
+		}
+		out = append(out, rtpload.Metric{Value: med, Unit: u})
+	}
+	return append(out, rtpload.Metric{Value: float64(len(rs)), Unit: "runs"})
 }
 
 // summarize reports, over the runs of one target: max-calls (the most
