@@ -105,6 +105,7 @@ func TestApplyKeepsHomeUpSince(t *testing.T) {
 // a recovered home pool brings everyone back through failback to normal. The record
 // says which gateway's leader made each automatic step.
 func TestAutomaticFailoverAndFailback(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	gws := threeGatewaysWith(t, p, [3]string{}, func(c *dr.Config) {
 		c.AutoFailoverAfter = 300 * time.Millisecond
@@ -144,6 +145,7 @@ func TestAutomaticFailoverAndFailback(t *testing.T) {
 // TestAutoFailbackLeavesPlannedFailover: the leader's automatic failback never undoes
 // an admin's planned failover, however long the home pool stays healthy.
 func TestAutoFailbackLeavesPlannedFailover(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	g := startDR(t, startNode(t, Config{Name: "gw1"}), withTimers(p.config(""), func(c *dr.Config) {
 		c.AutoFailoverAfter = time.Millisecond
@@ -166,6 +168,7 @@ func TestAutoFailbackLeavesPlannedFailover(t *testing.T) {
 // failover waits for AutoFailoverAfter; a new leader completes it from the record's
 // deadline — once, made by itself — and its failback later follows home's recovery.
 func TestAutoFailoverDeadlineSurvivesLeaderCrash(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	// Long enough that the leader is surely crashed before the deadline (the test does
 	// not depend on it: the deadline being past when a new leader leads is fine too).

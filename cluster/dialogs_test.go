@@ -60,6 +60,7 @@ func startDialogs(tb testing.TB, g *gw) *adopter {
 // gateway's calls are left alone is not asserted here: on a starved machine a live
 // gateway's report can go stale, which is exactly what death looks like.)
 func TestDialogsAdoptedOnceBySuccessor(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	owner := startNode(t, Config{Name: "gw1"})
 	nodes := []*Node{owner, sharedNode(t, owner, "gw2"), sharedNode(t, owner, "gw3")}

@@ -30,6 +30,7 @@ func TestNotProbedDetail(t *testing.T) {
 // through the same phases a dr.Controller does — outage, then failover (nothing to
 // redirect), then an admin failback to normal — publishing outage before failover.
 func TestOneGatewayOutageFailoverFailback(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	g := startDR(t, startNode(t, Config{Name: "gw1"}), p.config(""))
 	g.waitFor("both pools healthy in phase normal", bothHealthy)
@@ -89,6 +90,7 @@ func threeGatewaysWith(t *testing.T, p pools, homeAddrs [3]string, edit func(*dr
 // phase; when the others lose it too, all three go through outage to failover at the
 // same revision.
 func TestMajorityDeclaresPoolDown(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	unreachable := newPools(t).home
 	if err := unreachable.Stop(); err != nil {
@@ -140,6 +142,7 @@ func TestMajorityDeclaresPoolDown(t *testing.T) {
 // another change before it writes is refused with a transition error (409), and the
 // other change stands.
 func TestAdminConcurrentRequest(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	gws := threeGateways(t, p, [3]string{})
 	for _, g := range gws {
@@ -190,6 +193,7 @@ func TestAdminConcurrentRequest(t *testing.T) {
 // gateway leads within a generous deadline, and the phase it inherits is the one
 // stored (neither lost nor repeated).
 func TestLeaderCrash(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	gws := threeGateways(t, p, [3]string{})
 	for _, g := range gws {
@@ -231,6 +235,7 @@ func TestLeaderCrash(t *testing.T) {
 // buckets); killing the node of the leading gateway — its NATS server too — leaves
 // the other two with a new leader and the phase.
 func TestClusteredNodes(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	routes := freePorts(t, 3)
 	var gws [3]*gw

@@ -20,6 +20,7 @@ import (
 // cause and logged as "dr: phase change" with component=dr, and the prober's lines
 // (a pool down, healthy) passed on, but not the local prober's own phase changes.
 func TestOperatedLikeController(t *testing.T) {
+	t.Parallel()
 	p := newPools(t)
 	var logs lockedBuffer
 	m := metrics.NewGateway()
@@ -111,6 +112,7 @@ func (l *lockedBuffer) String() string {
 // dr.Controller applies it after whatever its prober did. Only another admin's write
 // makes it a 409 (TestAdminConcurrentRequest).
 func TestAdminRequestAfterLeaderWrite(t *testing.T) {
+	t.Parallel()
 	g := startDR(t, startNode(t, Config{Name: "gw1"}), newPools(t).config(""))
 	g.waitFor("both pools healthy", bothHealthy)
 	var once sync.Once

@@ -14,6 +14,7 @@ import (
 // TestTicketRacedOnTwoGateways: the same ticket spent on two gateways at once is
 // accepted exactly once.
 func TestTicketRacedOnTwoGateways(t *testing.T) {
+	t.Parallel()
 	owner := startNode(t, Config{Name: "gw1"})
 	ctx := context.Background()
 	var stores []*Tickets
@@ -52,6 +53,7 @@ func TestTicketRacedOnTwoGateways(t *testing.T) {
 
 // TestSessionKeyShared: every gateway gets the same key, made once.
 func TestSessionKeyShared(t *testing.T) {
+	t.Parallel()
 	owner := startNode(t, Config{Name: "gw1"})
 	k1, err := SessionKey(context.Background(), owner)
 	if err != nil {

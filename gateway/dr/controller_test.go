@@ -230,6 +230,7 @@ func TestOutageAndRecovery(t *testing.T) {
 // TestDrainingPoolIsDown: a pool answering 503 (draining) is unhealthy, and healthy
 // again once it answers 200.
 func TestDrainingPoolIsDown(t *testing.T) {
+	t.Parallel()
 	h := startController(t, nil)
 	h.waitHealthy()
 	h.backup.SetStatus(503)
@@ -255,6 +256,7 @@ func TestDrainingPoolIsDown(t *testing.T) {
 // (probeAttempts); with one datagram per probe, three misses in a row came within a
 // second. It is still marked down the moment it stops answering.
 func TestProbeResendsThroughLoss(t *testing.T) {
+	t.Parallel()
 	h := startController(t, nil)
 	h.waitHealthy()
 	h.home.SetAnswerEvery(4)
@@ -331,6 +333,7 @@ func TestPlannedFailover(t *testing.T) {
 // TestRedirectRetried: a failing redirection is retried, its error is published, and
 // the phase moves on once it succeeds.
 func TestRedirectRetried(t *testing.T) {
+	t.Parallel()
 	r := newFakeRedirector()
 	h := startController(t, func(c *Config) { c.Redirector = r })
 	h.waitHealthy()
@@ -355,6 +358,7 @@ func TestRedirectRetried(t *testing.T) {
 // TestHomeBackDuringOutage: home returns before users are moved; the move to the backup
 // is cancelled and users are brought home (failback, then normal).
 func TestHomeBackDuringOutage(t *testing.T) {
+	t.Parallel()
 	r := newFakeRedirector()
 	h := startController(t, func(c *Config) { c.Redirector = r })
 	h.waitHealthy()
@@ -416,6 +420,7 @@ func TestFailoverDuringOutage(t *testing.T) {
 // TestAutomatic: with both automatic options on, an outage ends in failed-over and a
 // recovered home pool brings users back without an admin.
 func TestAutomatic(t *testing.T) {
+	t.Parallel()
 	h := startController(t, func(c *Config) {
 		c.AutoFailoverAfter = 300 * time.Millisecond
 		c.AutoFailbackAfter = 500 * time.Millisecond
@@ -447,6 +452,7 @@ func TestAutoFailbackLeavesPlannedFailover(t *testing.T) {
 // TestOnPoolDown: each failure of a pool that was healthy is reported once, also in a
 // phase the failure does not change (home dying after a planned failover).
 func TestOnPoolDown(t *testing.T) {
+	t.Parallel()
 	h := startController(t, nil)
 	down := make(chan string, 16)
 	cancel := h.c.OnPoolDown(func(pool string) { down <- pool })
@@ -651,6 +657,7 @@ func TestWatchNoticesDeadPool(t *testing.T) {
 // TestWatchReconnectsToLivePool: a pool that drops the watch connection (reset) but
 // still listens and answers is reconnected to and never marked down, drop after drop.
 func TestWatchReconnectsToLivePool(t *testing.T) {
+	t.Parallel()
 	h := startController(t, nil)
 	h.waitHealthy()
 	for range 3 {
