@@ -75,6 +75,21 @@ func (c *Call) WaitState(ctx context.Context, s signaling.CallState) (signaling.
 	return last, nil
 }
 
+// WaitUpdate waits until the call's latest message satisfies ok and returns it; what
+// names the wait in the error. For what a message says beyond its state (its reason),
+// which may follow what the call's media already shows.
+func (c *Call) WaitUpdate(ctx context.Context, what string, ok func(signaling.Call) bool) (signaling.Call, error) {
+	var last signaling.Call
+	err := c.p.wait(ctx, func() bool {
+		last = c.last
+		return ok(last)
+	})
+	if err != nil {
+		return last, fmt.Errorf("browsertest: %s waiting for call %s to be %s (last %s, reason %q): %w", c.p.user, c.ID, what, last.State, last.Reason, err)
+	}
+	return last, nil
+}
+
 // Answer answers a ringing call with this tab's audio.
 func (c *Call) Answer(ctx context.Context) error {
 	a, err := NewAudio(c.p.api, PCMU)
