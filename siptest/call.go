@@ -211,17 +211,24 @@ func (p *Phone) invite(ctx context.Context, req *sip.Request, headers ...sip.Hea
 		}
 		return nil, fmt.Errorf("siptest: invite %s: %w", req.Recipient.String(), err)
 	}
+	// The answer's media is applied before the ACK goes: a peer may re-INVITE us the
+	// moment it has the ACK (the park service bridging a retriever does), and starting
+	// the media after that would point it back at the answer's address, undoing the
+	// re-INVITE's — the peer then heard nothing from us (TestParkedPartyWithoutReferIsBridged
+	// and TestParkedByReferWithoutReferIsBridged under load).
+	d, sdpErr := audiosdp.Parse(cs.InviteResponse.Body())
+	if sdpErr == nil {
+		m.start(d, d.Codec())
+	}
 	c.res = cs.InviteResponse
 	if err := cs.Ack(ctx); err != nil {
 		c.end("ack failed")
 		return nil, fmt.Errorf("siptest: ack: %w", err)
 	}
-	d, err := audiosdp.Parse(c.res.Body())
-	if err != nil {
+	if sdpErr != nil {
 		_ = c.Hangup(ctx)
-		return nil, fmt.Errorf("siptest: answer sdp: %w", err)
+		return nil, fmt.Errorf("siptest: answer sdp: %w", sdpErr)
 	}
-	m.start(d, d.Codec())
 	return c, nil
 }
 
@@ -359,6 +366,12 @@ func (c *Call) Reinvite(ctx context.Context) error {
 	if !res.IsSuccess() {
 		return &ResponseError{Res: res}
 	}
+	// the answer applied before the ACK, as in invite: a re-INVITE the peer sends once
+	// it has the ACK must not be undone by this one's
+	d, sdpErr := audiosdp.Parse(res.Body())
+	if sdpErr == nil {
+		c.media.start(d, uint8(c.media.pt.Load()))
+	}
 	ack := sip.NewRequest(sip.ACK, c.RemoteTarget())
 	c.p.stamp(ack)
 	if c.cs != nil {
@@ -369,10 +382,8 @@ func (c *Call) Reinvite(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("siptest: ACK re-INVITE: %w", err)
 	}
-	d, err := audiosdp.Parse(res.Body())
-	if err != nil {
-		return fmt.Errorf("siptest: re-INVITE answer: %w", err)
+	if sdpErr != nil {
+		return fmt.Errorf("siptest: re-INVITE answer: %w", sdpErr)
 	}
-	c.media.start(d, uint8(c.media.pt.Load()))
 	return nil
 }
