@@ -4,11 +4,6 @@
 // Everything after start-up is the Go program's job; this only says clearly when the
 // program cannot load or stops.
 //
-// It is loaded async, so it runs as soon as it has arrived, while the page may still be
-// parsing: it starts main.wasm's download and compile, the websocket and the demo
-// sign-in at once, and runs the program once the document is parsed (the program binds
-// to the page's parts) and wasm_exec.js (deferred) has run.
-//
 // The widget (/widget.html) is this page in its compact layout: the gateway serves it
 // with class="compact" on <html>. There the client starts only once widget.js, loaded
 // from here, has signed the widget in with its host's ticket and dispatches
@@ -16,10 +11,10 @@
 (() => {
   'use strict';
   const root = document.documentElement;
+  const loader = document.querySelector('[data-part="loader"]');
 
   function say(message) {
     root.dataset.client = 'failed';
-    const loader = document.querySelector('[data-part="loader"]');
     if (loader) {
       loader.textContent = message;
       loader.hidden = false;
@@ -28,34 +23,18 @@
     if (conn) conn.textContent = 'Not started';
   }
 
-  // parsed resolves once the document is parsed and its deferred scripts (wasm_exec.js)
-  // have run: the program finds the page's parts, and Go. readyState turns
-  // "interactive" when parsing ends, before the deferred scripts run and
-  // DOMContentLoaded fires; a page whose wasm_exec.js failed has fired it already, and
-  // then load (readyState "complete") is still to come.
-  const parsed = new Promise((resolve) => {
-    const state = document.readyState;
-    if (state === 'complete' || (state === 'interactive' && typeof Go === 'function')) {
-      resolve();
-      return;
-    }
-    document.addEventListener('DOMContentLoaded', () => resolve(), { once: true });
-    window.addEventListener('load', () => resolve(), { once: true });
-  });
-
-  if (typeof WebAssembly !== 'object') {
-    parsed.then(() => say('This browser cannot run the softphone: it needs WebAssembly.'));
+  if (typeof WebAssembly !== 'object' || typeof Go !== 'function') {
+    say('This browser cannot run the softphone: it needs WebAssembly.');
     return;
   }
 
+  const go = new Go();
   // The gateway names the client by its content (main.<hash>.wasm, cached for good) in
-  // the parkway-client meta, which precedes this script; a page served some other way
-  // falls back to main.wasm.
-  const named = document.querySelector('meta[name="parkway-client"]');
-  const url = named && named.content ? new URL(named.content, document.baseURI).href : 'main.wasm';
+  // the preload link; a page served some other way falls back to main.wasm.
+  const preload = document.querySelector('link[rel="preload"][as="fetch"][type="application/wasm"]');
+  const url = preload ? preload.href : 'main.wasm';
 
-  // compileStreaming compiles while downloading, and on a repeat visit lets Chromium
-  // give V8 the compiled code it cached from the last one; it needs the server to say
+  // instantiateStreaming compiles while downloading; it needs the server to say
   // application/wasm. If it cannot be used, fall back to the whole-buffer path, which
   // also turns an HTTP error into a sentence.
   async function compile() {
@@ -73,20 +52,13 @@
 
   function failed(err) {
     console.error('parkway:', err);
-    parsed.then(() => say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`));
+    say(`The softphone could not be loaded (${err && err.message ? err.message : err}). Reload the page to try again.`);
   }
 
-  // run starts the compiled program once the page may: once parsed, or in the widget
-  // once widget.js has signed in too (the ticket exchange overlaps the download and
-  // compile).
+  // run starts the compiled program once the page may: at once, or in the widget once
+  // widget.js has signed in (the ticket exchange overlaps the download and compile).
   function run(module) {
     performance.mark('parkway-wasm-loaded');
-    if (typeof Go !== 'function') {
-      closeSocket();
-      say('This browser cannot run the softphone: wasm_exec.js did not load.');
-      return undefined;
-    }
-    const go = new Go();
     return WebAssembly.instantiate(module, go.importObject).then((instance) => go.run(instance)).then(() => {
       // main returned or panicked: the page no longer works, so say so.
       if (root.dataset.client !== 'failed') say('The softphone stopped. Reload the page to start it again.');
@@ -175,23 +147,16 @@
   if (!root.classList.contains('compact')) {
     signInEarly();
     openSocket();
-    Promise.all([compiled, parsed])
-      .then(([module]) => run(module))
-      .catch(failed);
+    compiled.then(run).catch(failed);
     return;
   }
   // The widget opens its socket once signed in: the host's ticket may take longer than
   // the gateway waits for an auth message.
   const signedIn = new Promise((resolve) => document.addEventListener('parkway:signed-in', resolve, { once: true }));
   signedIn.then(openSocket);
-  Promise.all([compiled, signedIn, parsed])
-    .then(([module]) => run(module))
-    .catch(failed);
-  // widget.js works on the parsed page, as it did when this script was deferred.
-  parsed.then(() => {
-    const widget = document.createElement('script');
-    widget.src = 'widget.js';
-    widget.onerror = () => say('The widget could not be loaded. Reload the page to try again.');
-    document.head.appendChild(widget);
-  });
+  Promise.all([compiled, signedIn]).then(([module]) => run(module)).catch(failed);
+  const widget = document.createElement('script');
+  widget.src = 'widget.js';
+  widget.onerror = () => say('The widget could not be loaded. Reload the page to try again.');
+  document.head.appendChild(widget);
 })();
