@@ -103,7 +103,7 @@ type Node struct {
 	js       jetstream.JetStream
 	replicas int
 	storage  jetstream.StorageType
-	tmpDir   string // removed on Close
+	scratch  *scratch // the embedded server's temporary directory, removed on Close
 }
 
 // Start starts (or joins) the NATS of cfg and connects to it. With clustered nodes it
@@ -148,11 +148,11 @@ func (n *Node) embed(cfg Config) error {
 		n.storage = jetstream.MemoryStorage
 		// JetStream wants a directory even when every stream is in memory (and a
 		// clustered node keeps its Raft logs there).
-		tmp, err := os.MkdirTemp("", "parkway-nats-")
+		tmp, err := newScratch()
 		if err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
-		n.tmpDir, dir = tmp, tmp
+		n.scratch, dir = tmp, tmp.dir
 	}
 	opts := &server.Options{
 		ServerName: n.name,
@@ -241,8 +241,8 @@ func (n *Node) Close() {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
 	}
-	if n.tmpDir != "" {
-		os.RemoveAll(n.tmpDir)
+	if n.scratch != nil {
+		n.scratch.remove()
 	}
 }
 
