@@ -1,7 +1,7 @@
 // Command benchreport writes BENCHMARKS.md from the benchmark output files of one
 // `go tool task bench-anchors` run (see internal/benchreport).
 //
-//	benchreport -machine machine.txt -o BENCHMARKS.md park-100.txt@rate=100 media.txt ...
+//	benchreport -machine machine.txt -o BENCHMARKS.md -profiles DIR park-100.txt@rate=100 media.txt ...
 //
 // An argument file@sub names every benchmark in file as a sub-benchmark sub (the task
 // runs the park benchmarks once per offered rate).
@@ -19,14 +19,15 @@ import (
 func main() {
 	machine := flag.String("machine", "", "file describing the machine (uname, nproc, CPU model, load average at start)")
 	out := flag.String("o", "BENCHMARKS.md", "file to write")
+	profiles := flag.String("profiles", "", "directory of the run's CPU profiles (pool-cpu-rate<N>.pprof), read to say why a goal was missed")
 	flag.Parse()
-	if err := run(*machine, *out, flag.Args()); err != nil {
+	if err := run(*machine, *out, *profiles, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(machineFile, out string, inputs []string) error {
+func run(machineFile, out, profiles string, inputs []string) error {
 	if machineFile == "" || len(inputs) == 0 {
 		return fmt.Errorf("usage: benchreport -machine FILE [-o BENCHMARKS.md] OUTPUT[@SUB]...")
 	}
@@ -47,5 +48,5 @@ func run(machineFile, out string, inputs []string) error {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
-	return os.WriteFile(out, []byte(benchreport.Render(string(machine), results, benchreport.Rows)), 0o644)
+	return os.WriteFile(out, []byte(benchreport.Render(string(machine), results, benchreport.Rows, profiles)), 0o644)
 }

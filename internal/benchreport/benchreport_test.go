@@ -46,6 +46,9 @@ func TestParseReadsMetricsOfEveryKindOfLine(t *testing.T) {
 		{Ref{"PlaywrightLoad", "warm-renderer-cpu-ms"}, 310},
 		{Ref{"PlaywrightLoad", "served-bytes"}, 1430000},
 		{Ref{"PlaywrightLoad", "raw-bytes"}, 7060000},
+		{Ref{"PlaywrightLoad", "cold-wasm-running-ms"}, 900},
+		{Ref{"PlaywrightLoad", "cold-sign-in-ms"}, 1100}, // "sign-in 1000→1100": when the program had the answer
+		{Ref{"PlaywrightLoad", "cold-welcome-ms"}, 1300},
 	} {
 		got, why := r.Lookup(c.ref)
 		if why != "" || got != c.want {
@@ -80,7 +83,7 @@ func TestParseRejectsAMangledBenchmarkLine(t *testing.T) {
 }
 
 func TestRenderPutsRatiosAndReasonsInEachPathsTable(t *testing.T) {
-	md := Render("Linux test 6.1 x86_64\nnproc 2\nload average at start: 4.83 3.45 1.86\n", parseSamples(t), Rows)
+	md := Render("Linux test 6.1 x86_64\nnproc 2\nload average at start: 4.83 3.45 1.86\n", parseSamples(t), Rows, "")
 	for _, want := range []string{
 		"load average at start: 4.83 3.45 1.86",
 		"## 1. Park + retrieve",

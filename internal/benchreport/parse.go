@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,11 +18,14 @@ type Results struct {
 	// NotMeasured says, by benchmark name, why it has no numbers (skipped, failed, or a
 	// step the task could not run).
 	NotMeasured map[string]string
+	// Text is what a run said in words that a table cannot hold, by key: "cold-cpu-by-task",
+	// "warm-cpu-by-task" (the load spec's traced main-thread CPU by what it ran).
+	Text map[string]string
 }
 
 // NewResults is an empty set of results.
 func NewResults() *Results {
-	return &Results{Metrics: map[string]map[string]float64{}, NotMeasured: map[string]string{}}
+	return &Results{Metrics: map[string]map[string]float64{}, NotMeasured: map[string]string{}, Text: map[string]string{}}
 }
 
 var (
@@ -40,8 +44,10 @@ var (
 	// The same loads' CPU time to ready (load.spec.ts), which the machine's load
 	// disturbs less than the wall clock.
 	loadCPULine = regexp.MustCompile(`^CPU time to ready \((cold|warm)[^)]*\): main thread median (\d+) ms, renderer median (\d+) ms`)
-	wasmLine    = regexp.MustCompile(`^main\.wasm: (\d+) bytes raw; served .*Content-Length (\d+)`)
-	loadBench   = "PlaywrightLoad"
+	// The traced loads' main-thread CPU by what it ran (load.spec.ts, PARKWAY_LOAD_TRACE=1).
+	loadTaskLine = regexp.MustCompile(`^main-thread CPU to ready by what it ran \((cold|warm|reload)[^)]*\): (.*)$`)
+	wasmLine     = regexp.MustCompile(`^main\.wasm: (\d+) bytes raw; served .*Content-Length (\d+)`)
+	loadBench    = "PlaywrightLoad"
 )
 
 // Parse reads one file of benchmark output into r. A non-empty sub is appended to every
@@ -110,12 +116,18 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 			m := loadLine.FindStringSubmatch(line)
 			v, _ := strconv.ParseFloat(m[2], 64)
 			r.set(loadBench, m[1]+"-ready-ms", v)
+			for step, at := range loadSteps(line) {
+				r.set(loadBench, m[1]+"-"+step+"-ms", at)
+			}
 		case loadCPULine.MatchString(line):
 			m := loadCPULine.FindStringSubmatch(line)
 			thread, _ := strconv.ParseFloat(m[2], 64)
 			renderer, _ := strconv.ParseFloat(m[3], 64)
 			r.set(loadBench, m[1]+"-main-thread-cpu-ms", thread)
 			r.set(loadBench, m[1]+"-renderer-cpu-ms", renderer)
+		case loadTaskLine.MatchString(line):
+			m := loadTaskLine.FindStringSubmatch(line)
+			r.Text[m[1]+"-cpu-by-task"] = m[2]
 		case wasmLine.MatchString(line):
 			m := wasmLine.FindStringSubmatch(line)
 			raw, _ := strconv.ParseFloat(m[1], 64)
@@ -125,6 +137,40 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 		}
 	}
 	return sc.Err()
+}
+
+var (
+	loadRun  = regexp.MustCompile(`\[([^\]]*)\]`)
+	loadStep = regexp.MustCompile(`^([a-z][a-z -]*?) (?:[0-9./NaN]+→)?([0-9]+(?:\.[0-9]+)?)$`)
+)
+
+// loadSteps are the medians, over a load line's runs, of when each step of a page load
+// happened ("compiled 274, wasm running 300, sign-in 122/314→351, …": ms from
+// navigation; for the sign-in, when the program had its answer), keyed "compiled",
+// "wasm-running", "sign-in", … .
+func loadSteps(line string) map[string]float64 {
+	runs := map[string][]float64{}
+	for _, run := range loadRun.FindAllStringSubmatch(line, -1) {
+		for _, item := range strings.Split(run[1], ", ") {
+			if m := loadStep.FindStringSubmatch(strings.TrimSpace(item)); m != nil {
+				v, _ := strconv.ParseFloat(m[2], 64)
+				key := strings.ReplaceAll(m[1], " ", "-")
+				runs[key] = append(runs[key], v)
+			}
+		}
+	}
+	out := map[string]float64{}
+	for k, vs := range runs {
+		out[k] = median(vs)
+	}
+	return out
+}
+
+// median of vs (the upper middle one of an even count, as load.spec.ts takes it).
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // saysWhatWentWrong tells a log line that explains a failure from one that merely informs.

@@ -6,9 +6,11 @@ import (
 	"strings"
 )
 
-// Render writes BENCHMARKS.md: the machine (as the task recorded it), then one table per
-// path in Paths with the rows of rows that belong to it.
-func Render(machine string, r *Results, rows []Row) string {
+// Render writes BENCHMARKS.md: the machine (as the task recorded it), one table per path
+// in Paths with the rows of rows that belong to it, each checked against its goal, and
+// then the goals missed with what the run measured about why (profiles: the directory of
+// the run's CPU profiles; "" for none).
+func Render(machine string, r *Results, rows []Row, profiles string) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks against the anchors\n\n")
 	b.WriteString("Written by `go tool task bench-anchors` (internal/benchreport) from one run: every number\n")
@@ -20,8 +22,8 @@ func Render(machine string, r *Results, rows []Row) string {
 	b.WriteString("\n```\n")
 	for _, path := range Paths {
 		fmt.Fprintf(&b, "\n## %s\n\n", path)
-		b.WriteString("| | Parkway | anchor | anchor's | Parkway ÷ anchor | goal |\n")
-		b.WriteString("|---|---:|---|---:|---:|---|\n")
+		b.WriteString("| | Parkway | anchor | anchor's | Parkway ÷ anchor | goal | |\n")
+		b.WriteString("|---|---:|---|---:|---:|---|---|\n")
 		for _, row := range rows {
 			if row.Path != path {
 				continue
@@ -40,12 +42,17 @@ func Render(machine string, r *Results, rows []Row) string {
 			if goal == "" {
 				goal = "—"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Quantity, cell(p, pwhy), anchor, aval, ratio, goal)
+			verdict := Verdict(r, row)
+			if verdict == "missed" {
+				verdict = "**missed**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", row.Quantity, cell(p, pwhy), anchor, aval, ratio, goal, verdict)
 		}
 		if note := PathNotes[path]; note != "" {
 			fmt.Fprintf(&b, "\n%s\n", note)
 		}
 	}
+	renderMissed(&b, r, rows, machine, profiles)
 	return b.String()
 }
 

@@ -92,11 +92,18 @@ func parkRows() []Row {
 			return Row{Paths[0], fmt.Sprintf("%d/s offered: %s", r, q), Ref{pool, poolMetric},
 				"Asterisk 22 res_parking", Ref{ast, astMetric}, goal}
 		}
+		// issue 12: ≥ 1,000 cycles/s at 1,000 offered, ahead of Asterisk at every rate
+		rate := "≥ 1× Asterisk's (ahead at every rate)"
+		if r >= 1000 {
+			rate = "≥ 1,000; ahead of Asterisk"
+		}
 		rows = append(rows,
-			row("cycles/s achieved", "cycles/s", "cycles/s", "≥ 1,000 at 1,000 offered; ahead of Asterisk"),
-			row("failed cycles", "cycles-failed", "failed-cycles", "0 (overload → 503)"),
+			row("cycles/s achieved", "cycles/s", "cycles/s", rate),
+			row("failed cycles", "cycles-failed", "failed-cycles", "≤ 0: overload → 503, never a failed call"),
 			row("503s", "503s", "503s", ""),
 			row("CPU ms/cycle", "pool-cpu-ms/cycle", "cpu-ms/cycle", ""),
+			Row{Paths[0], fmt.Sprintf("%d/s offered: the load generator's CPU ms/cycle (SIPp, same CPUs)", r),
+				Ref{pool, "sipp-cpu-ms/cycle"}, "", Ref{}, ""},
 		)
 	}
 	return rows

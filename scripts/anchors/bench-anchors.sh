@@ -176,8 +176,15 @@ if want client; then
 	fi
 	grep -E '^(page load|main\.wasm:|NOT MEASURED)' "$out/client.txt" >&2 || true
 	inputs+=("$out/client.txt")
+	# Traced loads apart from the measured ones (tracing costs CPU): where the main thread's
+	# CPU went, for BENCHMARKS.md's "why" of a missed start-up goal. Only that line is read.
+	if [[ -e playwright/node_modules ]]; then
+		PARKWAY_LOAD_TRACE=1 PARKWAY_LOAD_RUNS=3 ./scripts/e2e.sh tests/load.spec.ts -g 'page load' --reporter=line >"$out/client-traced.txt" 2>&1 || true
+		grep -E '^main-thread CPU to ready by what it ran' "$out/client-traced.txt" >"$out/client-cpu-by-task.txt" || true
+		inputs+=("$out/client-cpu-by-task.txt")
+	fi
 fi
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
-go run ./cmd/benchreport -machine "$out/machine.txt" -o "$root/BENCHMARKS.md" "${inputs[@]}" &&
+go run ./cmd/benchreport -machine "$out/machine.txt" -o "$root/BENCHMARKS.md" -profiles "$out/profiles" "${inputs[@]}" &&
 	say "wrote BENCHMARKS.md (raw outputs and profiles in $out)"

@@ -1,0 +1,175 @@
+package benchreport
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Issue 12 asks, where a goal is missed, for the profile that shows why. renderMissed
+// lists the rows whose goal this run missed and, under them, what the run itself measured
+// about each path that missed one: the numbers come from the same run, never from text
+// written by hand, so the explanation cannot go stale.
+
+// explainers say why a path missed a goal, from the run's results; "" when they have
+// nothing to add.
+var explainers = map[string]func(r *Results, machine, profiles string) string{
+	Paths[0]: explainPark,
+	Paths[3]: explainClientStart,
+}
+
+func renderMissed(b *strings.Builder, r *Results, rows []Row, machine, profiles string) {
+	var missed []Row
+	for _, row := range rows {
+		if Verdict(r, row) == "missed" {
+			missed = append(missed, row)
+		}
+	}
+	b.WriteString("\n## Goals missed in this run, and why\n\n")
+	if len(missed) == 0 {
+		b.WriteString("None: every number with a goal met it.\n")
+		return
+	}
+	for _, row := range missed {
+		v, _ := r.Lookup(row.Parkway)
+		table := strings.TrimSuffix(strings.SplitN(row.Path, " ", 2)[0], ".")
+		fmt.Fprintf(b, "- table %s, %s: **%s** (goal %s)\n", table, row.Quantity, cell(v, ""), row.Goal)
+	}
+	seen := map[string]bool{}
+	for _, row := range missed {
+		if seen[row.Path] {
+			continue
+		}
+		seen[row.Path] = true
+		why := "Nothing in this run says why; the raw output in the task's output directory has every number."
+		if explain := explainers[row.Path]; explain != nil {
+			if s := explain(r, machine, profiles); s != "" {
+				why = s
+			}
+		}
+		fmt.Fprintf(b, "\n### %s\n\n%s\n", row.Path, strings.TrimRight(why, "\n"))
+	}
+}
+
+var nprocLine = regexp.MustCompile(`(?m)^nproc:?\s*(\d+)`)
+
+// explainPark puts the CPU a cycle costs the pool against the CPUs the machine has,
+// beside what its load generator took of them, and sorts the pool's CPU profile by kind
+// of work at the highest rate at which nothing was shed (there each cycle's cost is a
+// whole cycle's: a round that refused calls also spent CPU on the refusals).
+func explainPark(r *Results, machine, profiles string) string {
+	type round struct {
+		rate            int
+		pool, sipp      float64 // ms per cycle done
+		sippPct         float64 // SIPps' CPU, % of one CPU
+		shed, hasSIPpPc bool
+	}
+	var rounds []round
+	for _, n := range ParkRates {
+		bench := fmt.Sprintf("BenchmarkSIPpParkRetrieve/rate=%d", n)
+		p, pwhy := r.Lookup(Ref{bench, "pool-cpu-ms/cycle"})
+		s, swhy := r.Lookup(Ref{bench, "sipp-cpu-ms/cycle"})
+		if pwhy != "" || swhy != "" {
+			continue
+		}
+		pct, pctWhy := r.Lookup(Ref{bench, "sipp-cpu-%"})
+		shed, shedWhy := r.Lookup(Ref{bench, "cycles-shed"})
+		rounds = append(rounds, round{n, p, s, pct, shedWhy != "" || shed > 0, pctWhy == ""})
+	}
+	if len(rounds) == 0 {
+		return ""
+	}
+	cheapest, clean, last := rounds[0], rounds[0], rounds[len(rounds)-1]
+	for _, rd := range rounds {
+		if rd.pool < cheapest.pool {
+			cheapest = rd
+		}
+		if !rd.shed {
+			clean = rd
+		}
+	}
+	cpus := 0
+	if m := nprocLine.FindStringSubmatch(machine); m != nil {
+		cpus, _ = strconv.Atoi(m[1])
+	}
+	var b strings.Builder
+	// ms of CPU per cycle × 1,000 cycles a second ÷ 1,000 ms a second = CPUs
+	fmt.Fprintf(&b, "A cycle done cost the pool **%.2f ms** of CPU at its cheapest (%d/s offered; each round's CPU\n", cheapest.pool, cheapest.rate)
+	b.WriteString("from start to the last SIPp's exit, over its cycles done: the CPU ms/cycle rows). At that cost\n")
+	fmt.Fprintf(&b, "1,000 cycles a second take **%.2f CPUs for the pool alone**", cheapest.pool*1000/1000)
+	if cpus > 0 {
+		fmt.Fprintf(&b, "; this machine has **%d**", cpus)
+		if last.hasSIPpPc {
+			share := last.sippPct / 100
+			fmt.Fprintf(&b, ", and at %d/s offered the load generator\n(five SIPp processes on the same CPUs) used %.2f of them", last.rate, share)
+			if left := float64(cpus) - share; left > 0 {
+				fmt.Fprintf(&b, ": 1,000/s needs a pool about **%.1f× cheaper per cycle**", cheapest.pool/left)
+			}
+		}
+	}
+	b.WriteString(".\nPast what the CPUs keep up with, the pool's admission gate answers new calls 503 (the 503s\n")
+	b.WriteString("rows) rather than fail the calls it took (the failed-cycles rows).\n\n")
+	b.WriteString("| offered | pool CPU ms/cycle | SIPps' CPU ms/cycle | SIPps' CPU, share of one CPU |\n|---:|---:|---:|---:|\n")
+	for _, rd := range rounds {
+		pct := "—"
+		if rd.hasSIPpPc {
+			pct = fmt.Sprintf("%.0f %%", rd.sippPct)
+		}
+		fmt.Fprintf(&b, "| %d/s | %.2f | %.2f | %s |\n", rd.rate, rd.pool, rd.sipp, pct)
+	}
+	rate, pool := clean.rate, clean.pool
+	if profiles == "" {
+		return b.String()
+	}
+	prof := filepath.Join(profiles, fmt.Sprintf("pool-cpu-rate%d.pprof", rate))
+	shares, total, span, err := CPUBreakdown(prof, PoolBuckets)
+	if err != nil {
+		fmt.Fprintf(&b, "\nThe pool's CPU profile could not be read: %v\n", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\nWhere the pool's CPU went at %d/s (`%s`, %.2f s of CPU over %.1f s; each\n", rate, filepath.Base(prof), total, span)
+	b.WriteString("sample goes to the first kind of work, from the running function up, that claims one of its\n")
+	b.WriteString("frames: internal/benchreport's PoolBuckets):\n\n")
+	b.WriteString("| work | share of the pool's CPU | ms per cycle |\n|---|---:|---:|\n")
+	for _, s := range shares {
+		if total == 0 || s.Seconds == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.1f %% | %.2f |\n", s.Name, s.Seconds/total*100, s.Seconds/total*pool)
+	}
+	return b.String()
+}
+
+// explainClientStart says when each step of the median load happened and what the main
+// thread spent its CPU on (the traced loads), for the kinds of load that missed.
+func explainClientStart(r *Results, _, _ string) string {
+	var b strings.Builder
+	for _, kind := range []string{"cold", "warm"} {
+		ready, why := r.Lookup(Ref{loadBench, kind + "-ready-ms"})
+		if why != "" {
+			continue
+		}
+		var steps []string
+		for _, s := range []struct{ key, what string }{
+			{"compiled", "main.wasm compiled"},
+			{"wasm-running", "the Go program running"},
+			{"sign-in", "signed in"},
+			{"ws-open", "websocket taken over"},
+			{"welcome", "the gateway's welcome"},
+		} {
+			if v, why := r.Lookup(Ref{loadBench, kind + "-" + s.key + "-ms"}); why == "" {
+				steps = append(steps, fmt.Sprintf("%s at %.0f", s.what, v))
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "- %s load, median %.0f ms to ready; the steps' medians, ms from navigation: %s.\n", kind, ready, strings.Join(steps, ", "))
+		if t, ok := r.Text[kind+"-cpu-by-task"]; ok {
+			fmt.Fprintf(&b, "  Main-thread CPU to ready by what it ran (traced loads, medians in ms): %s.\n", t)
+		}
+	}
+	return b.String()
+}
