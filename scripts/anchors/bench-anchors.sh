@@ -152,7 +152,8 @@ if want media; then
 		MEDIA_RELAY_PROFILES="$out/profiles/relay")
 	limit=$((2 * step_timeout)) gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
 	inputs+=("$out/relay.txt")
-	prefix=(env PARKWAY_REQUIRE_SIPP=1)
+	# through the whole gateway, stepping up until it loses more than 1 % (or the last step)
+	prefix=(env PARKWAY_REQUIRE_SIPP=1 PARKWAY_GW_LOAD_CALLS="${PARKWAY_GW_LOAD_CALLS:-10,50,100,200,300,400,500}")
 	gotest calls-load gateway '^BenchmarkCallsGatewayLoad$' -test.benchtime 1x
 	inputs+=("$out/calls-load.txt")
 fi
