@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,11 @@ type callRig struct {
 func newCallRig(t testing.TB, o rigOptions) *callRig {
 	t.Helper()
 	r := &callRig{}
-	r.poolA, r.poolB = rigPools(t, o.users)
+	// The pools' goroutines carry a profiler label, so that the calls benchmark can tell
+	// the gateway's CPU from theirs (cpusplit_bench_test.go).
+	pprof.Do(context.Background(), pprof.Labels(cpuSide, sidePools), func(context.Context) {
+		r.poolA, r.poolB = rigPools(t, o.users)
+	})
 	creds := ua.StaticCredentials{}
 	for _, u := range append(append([]pool.User(nil), pool.DemoUsers...), o.users...) {
 		creds[u.Name] = u.Password

@@ -368,6 +368,9 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 	secs := envInts("PARKWAY_GW_LOAD_SECONDS", "5")[0]
 	machine(b)
 	lr := newLoadRig(b, slices.Max(steps))
+	// What this goroutine starts from here is the simulated browsers' (their tabs, pion
+	// PeerConnections, websockets, the pacer), which the CPU split tells from the gateway's.
+	labelled(sideBrowsers)
 	runtime.GC()
 	heap0, rss0 := memInUse(), rssBytes()
 	best := 0
@@ -385,8 +388,10 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 			for _, t := range lr.tabs {
 				t.window(true)
 			}
+			split := cpuSplit()
 			cpu0, sippCPU0, t0 := cpuTime(0), cpuTime(lr.sipp.Pid()), time.Now()
 			time.Sleep(time.Duration(secs) * time.Second)
+			shares := split()
 			for _, t := range lr.tabs {
 				t.window(false)
 			}
@@ -423,6 +428,15 @@ func BenchmarkCallsGatewayLoad(b *testing.B) {
 			b.ReportMetric(float64(rss-rss0)/float64(n)/1024, "rss-KiB/call")
 			b.ReportMetric(100*float64(cpu)/float64(wall), "cpu-%core")
 			b.ReportMetric(100*float64(sippCPU)/float64(wall), "sipp-cpu-%core")
+			if shares != nil {
+				pct := 100 * float64(cpu) / float64(wall)
+				b.ReportMetric(pct*shares[sideGateway], "gateway-cpu-%core")
+				b.ReportMetric(pct*shares[sideBrowsers], "browsers-cpu-%core")
+				b.ReportMetric(pct*shares[sidePools], "pools-cpu-%core")
+				b.ReportMetric(pct*shares[sideGC], "gc-cpu-%core")
+				b.Logf("calls=%d: of the process's CPU, the gateway %.0f %%, the simulated browsers %.0f %%, the pools %.0f %%, the garbage collector %.0f %%",
+					n, 100*shares[sideGateway], 100*shares[sideBrowsers], 100*shares[sidePools], 100*shares[sideGC])
+			}
 			b.Logf("calls=%d load=%s sent=%d lost=%d (%.3f%%) late=%d (%.3f%%) rtt p50=%v p99=%v heap+stacks %.0f KiB/call rss %.0f KiB/call process CPU %.0f%% of a core, SIPp %.0f%%",
 				n, loadAvg(), sent, lost, lossPct, late, latePct, p50.Round(time.Microsecond), p99.Round(time.Microsecond),
 				float64(heap-heap0)/float64(n)/1024, float64(rss-rss0)/float64(n)/1024, 100*float64(cpu)/float64(wall), 100*float64(sippCPU)/float64(wall))

@@ -64,6 +64,7 @@ var Rows = append(parkRows(),
 		Ref{"BenchmarkCallsGatewayLoad/summary", "max-calls"}, "", Ref{}, ""},
 	Row{Paths[1], "most calls tried through the gateway (the steps' last)",
 		Ref{"BenchmarkCallsGatewayLoad/summary", "most-calls-tried"}, "", Ref{}, ""},
+	gatewayCPURow(100), gatewayCPURow(300),
 	Row{Paths[1], "late packets at 100 concurrent calls (%)",
 		Ref{"BenchmarkCallsGatewayLoad/calls=100", "late-%"}, "", Ref{}, "< 1 %"},
 	Row{Paths[2], "p99, 10,000 clients, arrived: state in the last client's socket (ms)", Ref{"BenchmarkFanout/clients=10000", "arrived-p99-ms"}, "", Ref{}, "≤ 90 ms"},
@@ -125,4 +126,12 @@ func relayRow(quantity string, calls int, metric, anchorName, target, goal strin
 		return Ref{fmt.Sprintf("BenchmarkRelayProcesses/target=%s/calls=%d/median", t, calls), metric}
 	}
 	return Row{Paths[1], fmt.Sprintf(quantity, calls), at(relayTarget), anchorName, at(target), goal}
+}
+
+// gatewayCPURow is the gateway's own CPU at calls concurrent calls through it: the calls
+// benchmark's process also runs the simulated browsers and the pools, whose goroutines it
+// profiles apart (gateway/cpusplit_bench_test.go).
+func gatewayCPURow(calls int) Row {
+	return Row{Paths[1], fmt.Sprintf("the gateway's own CPU at %d calls through it (%% of one core; the browsers and pools in its process profiled apart)", calls),
+		Ref{fmt.Sprintf("BenchmarkCallsGatewayLoad/calls=%d", calls), "gateway-cpu-%core"}, "", Ref{}, ""}
 }
