@@ -141,7 +141,7 @@ func (r *Results) Parse(in io.Reader, sub string) error {
 
 var (
 	loadRun  = regexp.MustCompile(`\[([^\]]*)\]`)
-	loadStep = regexp.MustCompile(`^([a-z][a-z -]*?) (?:[0-9./NaN]+→)?([0-9]+(?:\.[0-9]+)?)$`)
+	loadStep = regexp.MustCompile(`^([a-z][a-z -]*?) (?:[^→]*→)?([0-9]+(?:\.[0-9]+)?)$`)
 )
 
 // loadSteps are the medians, over a load line's runs, of when each step of a page load

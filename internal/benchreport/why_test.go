@@ -9,6 +9,21 @@ import (
 	"github.com/google/pprof/profile"
 )
 
+// The steps of a load line, whatever the spec adds before a sign-in's "→".
+func TestLoadStepsAreMediansOfEachStep(t *testing.T) {
+	got := loadSteps("page load → x (warm: y): median 394 ms (runs 399 [compiled 274, wasm running 300, sign-in 175 (answered 265)/343→380, early ws open NaN, welcome 367], " +
+		"393 [compiled 268, wasm running 299, sign-in NaN/NaN→351, welcome 362], 412 [compiled 299, wasm running 325, sign-in 83/315→343, welcome 385])")
+	want := map[string]float64{"compiled": 274, "wasm-running": 300, "sign-in": 351, "welcome": 367}
+	if len(got) != len(want) {
+		t.Errorf("steps %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %v, want %v", k, got[k], v)
+		}
+	}
+}
+
 func TestVerdictChecksTheGoalsFirstComparison(t *testing.T) {
 	r := NewResults()
 	r.set("B", "rate", 328)
