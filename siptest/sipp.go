@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // SIPpPath finds sipp (Debian's sip-tester). Where it is missing the test is skipped
@@ -99,6 +100,14 @@ func (s *SIPpRun) Kill() { _ = s.cmd.Process.Kill() }
 
 // Output is what sipp printed; call it once sipp has exited.
 func (s *SIPpRun) Output() string { return s.out.String() }
+
+// CPU is the user and system CPU time sipp used; 0 until it has exited (Wait).
+func (s *SIPpRun) CPU() time.Duration {
+	if !s.over || s.cmd.ProcessState == nil {
+		return 0
+	}
+	return s.cmd.ProcessState.UserTime() + s.cmd.ProcessState.SystemTime()
+}
 
 // Pid is sipp's process id.
 func (s *SIPpRun) Pid() int { return s.cmd.Process.Pid }
