@@ -113,7 +113,8 @@ func (n *node) sendResponse(res *sip.Response) (bool, error) {
 // without sipgo's transport layer.
 func udpDestination(res *sip.Response) (netip.AddrPort, bool) {
 	to, err := netip.ParseAddrPort(res.Destination())
-	return to, err == nil && to.Port() != 0
+	// Unmapped: an IPv4 socket refuses ::ffff:a.b.c.d, an IPv6 one maps a.b.c.d itself.
+	return netip.AddrPortFrom(to.Addr().Unmap(), to.Port()), err == nil && to.Port() != 0
 }
 
 // wireBytes is res as sent, in a slice of exactly its size: kept 32 s, a growing
