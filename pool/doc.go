@@ -75,9 +75,10 @@
 // server transaction would be kept after it (Timer J, and Timer L after an INVITE's 2xx)
 // only serve retransmissions, which the read filter answers from the final answer's bytes
 // (a non-INVITE) or absorbs (an INVITE answered 2xx); an INVITE answered otherwise keeps
-// its transaction for its ACK. The client transaction of an INVITE relayed 2xx is ended
-// and emptied at once (releaseAccepted). What a park cycle leaves on the heap for 32 s
-// went from ≈ 58 KB to ≈ 25 KB (pool/BENCHMARKS.md).
+// its transaction for its ACK. Such a final answer is built once and sent from the pool's
+// socket by its Via, not through the transaction. The client transaction of an INVITE
+// relayed 2xx is ended and emptied at once (releaseAccepted). What a park cycle leaves on
+// the heap for 32 s went from ≈ 58 KB to ≈ 25 KB (pool/BENCHMARKS.md).
 //
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
 // nonce.go (RFC 8760/7616 digest), proxy.go, route.go, fork.go and earlyend.go (RFC 3261 §16–17), health.go

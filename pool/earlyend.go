@@ -64,19 +64,71 @@ func (t *endingTx) Respond(res *sip.Response) error {
 		t.n.finished.add(t.key, nil, time.Now())
 		t.ended.Store(true)
 		t.ServerTransaction.Terminate()
+		// Sent by its Via from here: through sipgo's transport layer it is looked up
+		// again and built in a buffer of its own.
+		if sent, err := t.n.sendResponse(res); sent {
+			return err
+		}
 		return t.n.srv.WriteResponse(res)
 	}
-	// Exactly its size: kept 32 s, a growing buffer's spare capacity would be too.
-	var size byteCount
-	res.StringWrite(&size)
-	b := bytes.NewBuffer(make([]byte, 0, int(size)))
-	res.StringWrite(b)
-	t.n.finished.add(t.key, b.Bytes(), time.Now())
-	err := t.ServerTransaction.Respond(res)
+	// Built once: the bytes kept for a retransmission are the bytes sent, here rather
+	// than by the transaction, which would build them again and start Timer J only for
+	// Terminate to stop it (issue #12's profile).
+	data := wireBytes(res)
+	t.n.finished.add(t.key, data, time.Now())
+	to, ok := udpDestination(res)
+	if !ok || len(data) > sip.UDPMTUSize-200 {
+		// Not an address (sipgo resolves it), or too large (sipgo refuses it).
+		err := t.ServerTransaction.Respond(res)
+		t.ended.Store(true)
+		t.ServerTransaction.Terminate()
+		return err
+	}
 	t.ended.Store(true)
 	t.ServerTransaction.Terminate()
+	_, err := t.n.udp.WriteToUDPAddrPort(data, to)
 	return err
 }
+
+// sendResponse sends res over the node's UDP socket to udpDestination; false when it
+// cannot (no such address, or too large for UDP: sipgo's transport layer decides).
+func (n *node) sendResponse(res *sip.Response) (bool, error) {
+	to, ok := udpDestination(res)
+	if !ok {
+		return false, nil
+	}
+	b := wireBufs.Get().(*bytes.Buffer)
+	defer wireBufs.Put(b)
+	b.Reset()
+	res.StringWrite(b)
+	if b.Len() > sip.UDPMTUSize-200 {
+		return false, nil
+	}
+	_, err := n.udp.WriteToUDPAddrPort(b.Bytes(), to)
+	return true, err
+}
+
+// udpDestination is where res goes, by its top Via (received and rport, RFC 3581) as
+// sipgo sends it, when that is an IP address and port: the pool's UDP socket sends it
+// without sipgo's transport layer.
+func udpDestination(res *sip.Response) (netip.AddrPort, bool) {
+	to, err := netip.ParseAddrPort(res.Destination())
+	// Unmapped: an IPv4 socket refuses ::ffff:a.b.c.d, an IPv6 one maps a.b.c.d itself.
+	return netip.AddrPortFrom(to.Addr().Unmap(), to.Port()), err == nil && to.Port() != 0
+}
+
+// wireBytes is res as sent, in a slice of exactly its size: kept 32 s, a growing
+// buffer's spare capacity would be kept too.
+func wireBytes(res *sip.Response) []byte {
+	b := wireBufs.Get().(*bytes.Buffer)
+	b.Reset()
+	res.StringWrite(b)
+	data := bytes.Clone(b.Bytes())
+	wireBufs.Put(b)
+	return data
+}
+
+var wireBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // viaBranch is req's top Via branch ("" without one).
 func viaBranch(req *sip.Request) string {

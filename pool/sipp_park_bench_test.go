@@ -51,9 +51,9 @@ import (
 // sockets for a full receive buffer), sipp-udp-drops (the same at the SIPps' SIP sockets:
 // a datagram lost there fails its cycle, whatever the pool did), pool-cpu-ms/cycle
 // (user+system CPU of the pool process from /proc, per cycle done), pool-faults/cycle
-// (its minor page faults, the fresh memory its heap took), pool-cpu-%, and the load
-// generator's share of the same CPUs: sipp-cpu-ms/cycle and sipp-cpu-% (the five SIPps'
-// user+system CPU from start to exit). With -outputdir it writes the pool's CPU and
+// (its minor page faults, the fresh memory its heap took), pool-cpu-%, and the five SIPps'
+// user+system CPU as sipp-cpu-ms/cycle and sipp-cpu-% (they share the pool's CPUs under
+// bench-anchors' taskset: what they take is what the pool cannot have). With -outputdir it writes the pool's CPU and
 // allocation profiles there (pool-cpu-rate<N>.pprof, pool-allocs-rate<N>.pprof) and, in
 // sipp-rate<N>/, each SIPp's log of unexpected messages and timeouts (*errors.log) and its
 // statistics. With PARKWAY_BENCH_TRACE=1 as well, the SIPps log every message they send
@@ -108,7 +108,7 @@ type parkRound struct {
 	window                        time.Duration // from 10 % to 90 % of the retrievals
 	windowCycles                  int           // retrievals in that window
 	cpu, wall                     time.Duration
-	sippCPU                       time.Duration // the five SIPps' CPU, start to exit
+	sippCPU                       time.Duration // the five SIPps' user+system CPU
 	fresh                         *parkRound    // the warm-up round, with PARKWAY_BENCH_WARMUP=1
 }
 
@@ -123,8 +123,8 @@ func (r *parkRound) add(o parkRound) {
 	r.window += o.window
 	r.windowCycles += o.windowCycles
 	r.cpu += o.cpu
-	r.sippCPU += o.sippCPU
 	r.wall += o.wall
+	r.sippCPU += o.sippCPU
 	if o.fresh != nil {
 		if r.fresh == nil {
 			r.fresh = &parkRound{}
@@ -168,10 +168,15 @@ func (r parkRound) report(b *testing.B) {
 	if r.done > 0 {
 		b.ReportMetric(float64(r.cpu.Microseconds())/float64(r.done)/1000, "pool-cpu-ms/cycle")
 		b.ReportMetric(float64(r.faults)/float64(r.done), "pool-faults/cycle")
-		b.ReportMetric(float64(r.sippCPU.Microseconds())/float64(r.done)/1000, "sipp-cpu-ms/cycle")
 	}
 	b.ReportMetric(r.cpu.Seconds()/r.wall.Seconds()*100, "pool-cpu-%")
-	b.ReportMetric(r.sippCPU.Seconds()/r.wall.Seconds()*100, "sipp-cpu-%")
+	if r.sippCPU > 0 {
+		// The load generators' share of the same CPUs: what is left for the pool.
+		if r.done > 0 {
+			b.ReportMetric(float64(r.sippCPU.Microseconds())/float64(r.done)/1000, "sipp-cpu-ms/cycle")
+		}
+		b.ReportMetric(r.sippCPU.Seconds()/r.wall.Seconds()*100, "sipp-cpu-%")
+	}
 }
 
 // benchMaxDelay is the pool's overload.maxDelay in the benchmark: PARKWAY_BENCH_MAXDELAY,
@@ -334,11 +339,12 @@ func offerCycles(b *testing.B, bin string, pp *poolProcess, rate, seconds, orbit
 	round := parkRound{offered: n, wall: time.Since(start), cpu: cpuTime(b, pp.cmd.Process.Pid) - cpu0,
 		drops: udpDrops(pp.cmd.Process.Pid) - drops0, sippDrops: sippDrops() + carolDrops(),
 		faults: minorFaults(b, pp.cmd.Process.Pid) - faults0}
-	samples := sinceFirst(retrievals()) // the pool's count goes on from a warm-up round
-	round.window, round.windowCycles = steadyWindow(samples)
 	for _, s := range []*sipp{alice, bob, carol, carolPhone, alicePhone} {
+		_, _ = s.Wait(ctx) // all have exited or been killed by now
 		round.sippCPU += s.CPU()
 	}
+	samples := sinceFirst(retrievals()) // the pool's count goes on from a warm-up round
+	round.window, round.windowCycles = steadyWindow(samples)
 	round.done = sippStat(b, bob, "SuccessfulCall(C)")
 	round.shed = sippCount(b, alice, "_503_Recv")
 	for _, s := range []*sipp{alice, bob, carol, carolPhone} {
@@ -374,8 +380,8 @@ func offerCycles(b *testing.B, bin string, pp *poolProcess, rate, seconds, orbit
 		}
 	}
 	b.Logf("machine: %s", benchMachine())
-	b.Logf("rate %d/s offered for %d s: %d cycles, %d done, %d shed (503 at the first INVITE), %d 503s in all; retrieved %d at the pool; pool CPU %v over %v, the SIPps' %v; datagrams dropped for a full receive buffer: %d at the pool, %d at the SIPps",
-		rate, seconds, n, round.done, round.shed, round.refusals, last(samples).count, round.cpu, round.wall.Round(time.Millisecond), round.sippCPU, round.drops, round.sippDrops)
+	b.Logf("rate %d/s offered for %d s: %d cycles, %d done, %d shed (503 at the first INVITE), %d 503s in all; retrieved %d at the pool; pool CPU %v over %v; datagrams dropped for a full receive buffer: %d at the pool, %d at the SIPps",
+		rate, seconds, n, round.done, round.shed, round.refusals, last(samples).count, round.cpu, round.wall.Round(time.Millisecond), round.drops, round.sippDrops)
 	return round
 }
 

@@ -101,7 +101,7 @@ func (s *SIPpRun) Kill() { _ = s.cmd.Process.Kill() }
 // Output is what sipp printed; call it once sipp has exited.
 func (s *SIPpRun) Output() string { return s.out.String() }
 
-// CPU is the user and system CPU time sipp used, once it has exited (0 before).
+// CPU is the user and system CPU time sipp used; 0 until it has exited (Wait).
 func (s *SIPpRun) CPU() time.Duration {
 	if !s.over || s.cmd.ProcessState == nil {
 		return 0

@@ -107,8 +107,9 @@ func parkRows() []Row {
 			row("failed cycles", "cycles-failed", "failed-cycles", "≤ 0: overload → 503, never a failed call"),
 			row("503s", "503s", "503s", ""),
 			row("CPU ms/cycle", "pool-cpu-ms/cycle", "cpu-ms/cycle", ""),
-			Row{Paths[0], fmt.Sprintf("%d/s offered: the load generator's CPU ms/cycle (SIPp, same CPUs)", r),
-				Ref{pool, "sipp-cpu-ms/cycle"}, "", Ref{}, ""},
+			// What the load generators take of the same CPUs: the pool's ceiling is
+			// what is left (issue #12).
+			Row{Paths[0], fmt.Sprintf("%d/s offered: SIPp CPU ms/cycle (same CPUs)", r), Ref{pool, "sipp-cpu-ms/cycle"}, "", Ref{}, ""},
 		)
 	}
 	return rows
