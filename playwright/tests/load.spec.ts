@@ -11,7 +11,7 @@ import { mainThreadCPU, startTrace, stopTrace, traceLoads } from './loadtrace';
 import { runsFrom } from './runs';
 import { alertRegion, button, connection, expectPhase, open, post, restoreNormal, startTimeout } from './support';
 
-type Marks = Record<'ready' | 'compiled' | 'wasm' | 'earlySignin' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
+type Marks = Record<'ready' | 'compiled' | 'wasm' | 'earlySignin' | 'earlyAnswer' | 'signin' | 'session' | 'early' | 'open' | 'welcome' | 'thread' | 'process', number>;
 
 // Busy is the CPU time the page's renderer has used so far, from Chromium's own counters
 // (the DevTools protocol's Performance.getMetrics): ThreadTime, its main thread's, and
@@ -84,6 +84,7 @@ async function loadMarks(page: Page, cdp: CDPSession, before: Busy): Promise<Mar
       compiled: at('parkway-wasm-loaded'),
       wasm: at('parkway-wasm-started'),
       earlySignin: at('parkway-early-signin'), // boot.js's sign-in started (NaN: none, the tab had a session)
+      earlyAnswer: at('parkway-early-signin-answer'), // its answer reached the page's thread
       signin: at('parkway-signin'),
       session: at('parkway-session'),
       early: at('parkway-early-ws-open'), // boot.js's socket open (NaN: it was not used or not open)
@@ -102,7 +103,7 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
   const line = `${what}: median ${median(runs.map((r) => r.ready)).toFixed(0)} ms (runs ${runs
     .map(
       (r) =>
-        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.earlySignin.toFixed(0)}/${r.signin.toFixed(0)}→${r.session.toFixed(0)}, early ws open ${r.early.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
+        `${r.ready.toFixed(0)} [compiled ${r.compiled.toFixed(0)}, wasm running ${r.wasm.toFixed(0)}, sign-in ${r.earlySignin.toFixed(0)} (answered ${r.earlyAnswer.toFixed(0)})/${r.signin.toFixed(0)}→${r.session.toFixed(0)}, early ws open ${r.early.toFixed(0)}, ws open ${r.open.toFixed(0)}, welcome ${r.welcome.toFixed(0)}]`,
     )
     .join(', ')})`;
   console.log(line);
