@@ -30,11 +30,12 @@
 
   const go = new Go();
   // The gateway names the client by its content (main.<hash>.wasm, cached for good) in
-  // the preload link; a page served some other way falls back to main.wasm.
-  const preload = document.querySelector('link[rel="preload"][as="fetch"][type="application/wasm"]');
-  const url = preload ? preload.href : 'main.wasm';
+  // the parkway-client meta; a page served some other way falls back to main.wasm.
+  const named = document.querySelector('meta[name="parkway-client"]');
+  const url = named && named.content ? new URL(named.content, document.baseURI).href : 'main.wasm';
 
-  // instantiateStreaming compiles while downloading; it needs the server to say
+  // compileStreaming compiles while downloading and, on a repeat visit, lets Chromium
+  // hand V8 the client's compiled code from its code cache; it needs the server to say
   // application/wasm. If it cannot be used, fall back to the whole-buffer path, which
   // also turns an HTTP error into a sentence.
   async function compile() {

@@ -183,10 +183,13 @@ func hashedName(gz []byte) string {
 	return "main." + hex.EncodeToString(sum[:8]) + ".wasm"
 }
 
-// nameHashedWASM points a page's references to main.wasm (the preload link that
-// boot.js follows) at its hashed name.
+// nameHashedWASM points a page's references to main.wasm (the parkway-client meta that
+// boot.js reads, or a link) at its hashed name.
 func nameHashedWASM(page []byte, hashed string) []byte {
-	return bytes.ReplaceAll(page, []byte(`href="`+WASM+`"`), []byte(`href="`+hashed+`"`))
+	for _, attr := range []string{`content="`, `href="`} {
+		page = bytes.ReplaceAll(page, []byte(attr+WASM+`"`), []byte(attr+hashed+`"`))
+	}
+	return page
 }
 
 // CompactClass is the class on the <html> element of the widget page: the index page's

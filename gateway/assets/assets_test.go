@@ -363,7 +363,7 @@ func TestBrotliOfAnotherBuildIsRefused(t *testing.T) {
 // The pages load the client from a name that changes with its content, which may be
 // cached for good: a repeat visit neither downloads it again nor asks whether it changed.
 func TestHashedWASMName(t *testing.T) {
-	page := `<!doctype html><html><head><link rel="preload" href="main.wasm" as="fetch" type="application/wasm"></head></html>`
+	page := `<!doctype html><html><head><meta name="parkway-client" content="main.wasm"></head></html>`
 	build := func(wasm []byte) *Handler {
 		fsys := testFS(t)
 		fsys["index.html"] = &fstest.MapFile{Data: []byte(page)}
@@ -379,8 +379,8 @@ func TestHashedWASMName(t *testing.T) {
 	}
 	for _, p := range []string{"/", "/widget.html"} {
 		_, body := get(t, h, p, nil)
-		if !strings.Contains(string(body), `href="`+strings.TrimPrefix(hashed, "/")+`"`) {
-			t.Errorf("%s does not preload %s: %s", p, hashed, body)
+		if !strings.Contains(string(body), `content="`+strings.TrimPrefix(hashed, "/")+`"`) {
+			t.Errorf("%s does not name %s: %s", p, hashed, body)
 		}
 	}
 	resp, body := get(t, h, hashed, map[string]string{"Accept-Encoding": "gzip"})

@@ -122,14 +122,51 @@ function report(info: TestInfo, what: string, runs: Marks[]) {
 // bench-anchors).
 const loadRuns = runsFrom('PARKWAY_LOAD_RUNS', 1);
 
+// firstVisitMs is how long the repeat visit's first visit stays open past ready. Chromium
+// writes the client's compiled code to its code cache only when V8 hands the module over,
+// and V8 (Chromium 156) does that late: once it has 1,000 bytes of optimised (TurboFan)
+// code it checks 2 s later for 2 s without new optimised code, and a check that finds
+// newer code re-arms itself with the milliseconds left taken as seconds
+// (CompilationStateImpl::TriggerCachingAfterTimeout in v8/src/wasm/module-compiler.cc).
+// The client's start tiers code up for a few hundred ms, so the entry is written only
+// minutes into the first visit (issue 12, traced: none by 3, 5 or 10 s, the first at
+// 583 s in a 15 min visit; with --wasm-caching-timeout-ms=10 the re-check came 5 s late
+// instead of 5 ms). A softphone's first visit may well last that long, but a benchmark
+// of five rounds cannot wait for it, and a V8 flag the user's browser does not have
+// would measure another browser: the warm number is a repeat visit that compiles the
+// client again, its bytes from the HTTP cache.
+const firstVisitMs = 1000;
+
+// wasmCodeCacheBytes is how much compiled WebAssembly a browser profile's code cache on
+// disk holds (its Code Cache/wasm directory, less the index): 0 when none.
+function wasmCodeCacheBytes(profile: string): number {
+  const dir = path.join(profile, 'Default', 'Code Cache', 'wasm');
+  let bytes = 0;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0; // no cache directory yet: nothing cached
+  }
+  for (const name of names) {
+    if (name.startsWith('index')) continue;
+    const st = fs.statSync(path.join(dir, name));
+    if (st.isFile()) bytes += st.size;
+  }
+  return bytes;
+}
+
 // Three loads a round:
 // - cold: a new browser context (empty HTTP cache, no compiled code, no session), as a
 //   first visit;
 // - warm (repeat visit): the page opened again in a NEW tab of a browser profile on disk
-//   that visited it before, once the first tab has closed: a new renderer, so main.wasm's
-//   compiled code comes from Chromium's code cache on disk and its bytes from the HTTP
-//   cache under the hashed name, without asking the gateway. This is the goal's "repeat
-//   visit". (Incognito contexts, the ones newContext makes, keep no code cache at all.)
+//   that visited it before, once the first tab has closed: a new renderer, which takes
+//   main.wasm's bytes from the HTTP cache under the hashed name, without asking the
+//   gateway, and its compiled code from Chromium's code cache on disk if the first visit
+//   left it there. This is the goal's "repeat visit". (Incognito contexts, the ones
+//   newContext makes, keep no code cache at all.)
+//   The first visit stays open 1 s past ready, and leaves no code cache entry: the
+//   report says how many did (firstVisitMs above says why a longer one would not either).
 // - reload (same tab): the cold tab reloaded; V8's in-memory module cache of the same
 //   renderer serves it, so it is faster than any real repeat visit — reported beside the
 //   others, not as the warm number (issue 12).
@@ -139,6 +176,7 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
   test.setTimeout(60_000 + 60_000 * loadRuns);
   const cold: Marks[] = [];
   const warm: Marks[] = [];
+  const codeCached: number[] = []; // bytes of compiled code each first visit left for its repeat visit
   const reload: Marks[] = [];
   const traced: Record<'cold' | 'warm' | 'reload', Record<string, number>[]> = { cold: [], warm: [], reload: [] };
   const logErrors = (page: Page, run: string) =>
@@ -193,10 +231,10 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
       const firstCDP = await measure(first);
       await first.goto(`/?user=alice&run=${i}&first`);
       await loadMarks(first, firstCDP, await busy(firstCDP));
-      // Let V8 write the compiled module to the code cache, then close the tab: the next
-      // one starts in a new renderer.
-      await first.waitForTimeout(1000);
+      // Close the first tab after firstVisitMs: the next one starts in a new renderer.
+      await first.waitForTimeout(firstVisitMs);
       await first.close();
+      codeCached.push(wasmCodeCacheBytes(profile));
       const page = await persistent.newPage();
       logErrors(page, `${i} (repeat visit)`);
       const hashed = hashedRequests(page);
@@ -214,7 +252,13 @@ test('page load → connected with buttons rendered, cold and warm (measured)', 
     }
   }
   report(info, 'page load → connected, buttons rendered (cold: new context)', cold);
-  report(info, 'page load → connected, buttons rendered (warm: repeat visit, a new tab of a profile on disk)', warm);
+  const cachedRuns = codeCached.filter((n) => n > 0).length;
+  report(
+    info,
+    `page load → connected, buttons rendered (warm: repeat visit, a new tab of a profile on disk, after a first visit of ${firstVisitMs / 1000} s past ready; ` +
+      `a code cache entry in ${cachedRuns} of ${codeCached.length} runs)`,
+    warm,
+  );
   report(info, 'page load → connected, buttons rendered (reload: the same tab, not a repeat visit)', reload);
   for (const kind of ['cold', 'warm', 'reload'] as const) {
     if (!traced[kind].length) continue;
