@@ -74,3 +74,45 @@ func TestPlayerSharedAndStops(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPlayerSnapshotGroupsBySocket: the player's snapshot holds every playing stream
+// once, those of one socket next to each other (each socket's frames go out in one
+// batch), whatever order the streams came in.
+func TestPlayerSnapshotGroupsBySocket(t *testing.T) {
+	a, b, c := &mediaSocket{key: "a"}, &mediaSocket{key: "b"}, &mediaSocket{key: "c"}
+	p := &player{streams: map[*stream]struct{}{}}
+	var all []*stream
+	for i := 0; i < 30; i++ {
+		s := &stream{sock: []*mediaSocket{a, b, c}[i%3]}
+		p.streams[s] = struct{}{}
+		all = append(all, s)
+	}
+	for round := 0; round < 5; round++ { // map order differs from one snapshot to the next
+		snap, socks := p.snapshot(nil, nil)
+		if len(snap) != len(all) || len(socks) != 3 {
+			t.Fatalf("snapshot of %d streams on 3 sockets: %d streams, %d sockets", len(all), len(snap), len(socks))
+		}
+		seen := map[*stream]bool{}
+		done := map[*mediaSocket]bool{}
+		for i, s := range snap {
+			if seen[s] {
+				t.Fatalf("stream %d twice in the snapshot", i)
+			}
+			seen[s] = true
+			if i > 0 && snap[i-1].sock != s.sock {
+				done[snap[i-1].sock] = true
+			}
+			if done[s.sock] {
+				t.Fatalf("socket %q's streams are not next to each other: %v", s.sock.key, snapKeys(snap))
+			}
+		}
+	}
+}
+
+func snapKeys(snap []*stream) []string {
+	var k []string
+	for _, s := range snap {
+		k = append(k, s.sock.key)
+	}
+	return k
+}

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,6 +259,7 @@ func (p *player) loop() {
 	const interval = 20 * time.Millisecond
 	var (
 		snapshot []*stream
+		socks    []*mediaSocket
 		batch    playerBatch
 	)
 	next := time.Now()
@@ -275,12 +275,7 @@ func (p *player) loop() {
 		}
 		if p.dirty {
 			clear(snapshot) // let closed streams go
-			snapshot = snapshot[:0]
-			for s := range p.streams {
-				snapshot = append(snapshot, s)
-			}
-			// Streams of one socket next to each other, so they go out in one batch.
-			slices.SortFunc(snapshot, func(a, b *stream) int { return strings.Compare(a.sock.key, b.sock.key) })
+			snapshot, socks = p.snapshot(snapshot[:0], socks[:0])
 			p.dirty = false
 		}
 		p.mu.Unlock()
@@ -305,6 +300,31 @@ func (p *player) loop() {
 			timer.Reset(0)
 		}
 	}
+}
+
+// snapshot appends the playing streams to into, those of one socket next to each other
+// so they go out in one batch, and returns it with the sockets seen. There are as many
+// sockets as media addresses, one or two: a pass over the streams per socket, not a sort.
+// The snapshot is taken again whenever a call parks or leaves, which at a few hundred
+// parks a second is every round, and sorting it cost more than sending it (2.4 % of the
+// pool's CPU at 300 cycles/s, issue #12). Called with p.mu held.
+func (p *player) snapshot(into []*stream, socks []*mediaSocket) ([]*stream, []*mediaSocket) {
+	for s := range p.streams {
+		if len(socks) == 0 || s.sock != socks[len(socks)-1] && !slices.Contains(socks, s.sock) {
+			socks = append(socks, s.sock)
+		}
+		if s.sock == socks[0] {
+			into = append(into, s)
+		}
+	}
+	for _, k := range socks[1:] {
+		for s := range p.streams {
+			if s.sock == k {
+				into = append(into, s)
+			}
+		}
+	}
+	return into, socks
 }
 
 // playerBatch is the packets of up to maxBatch streams of one socket, sent with one

@@ -342,6 +342,28 @@ func (s *Service) Owns(user string) bool {
 	return false
 }
 
+// Vacant reports whether orbit is one of the service's own with no call at it, parked
+// or being parked, and then the headers of the 404 "Orbit not found" a retrieve of it
+// gets (ErrOrbitNotFound), counting that refusal as the service's own. The pool answers
+// such a retrieve itself, statelessly, instead of relaying it here through two
+// transactions (issue #12: a pool shedding new calls still gets, two seconds later, a
+// retrieve for each call it refused, and relaying them was most of its traffic). A call
+// that parks after the answer is found by the next retrieve, as when the service answers.
+func (s *Service) Vacant(orbit string) ([]sip.Header, bool) {
+	if !s.Owns(orbit) {
+		return nil, false
+	}
+	s.mu.Lock()
+	r := s.run
+	taken := r == nil || r.calls[orbit] != nil
+	s.mu.Unlock()
+	if taken {
+		return nil, false // not running (the relay answers), or someone is there
+	}
+	s.opt.Metrics.ParkRefused(ErrOrbitNotFound.Status)
+	return ErrOrbitNotFound.withOrbit(orbit).headers(s.opt.Name), true
+}
+
 // Parked returns a snapshot of the parked calls, ordered by orbit.
 func (s *Service) Parked() []parkwire.ParkedCall {
 	s.mu.Lock()

@@ -89,6 +89,10 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 				n.refuseStateless(m, e, props.RemoteAddr)
 				return nil, nil
 			}
+			if e := n.vacantRetrieve(m); e != nil {
+				n.refuseStateless(m, e, props.RemoteAddr) // its ACK is dropped as a flood 503's
+				return nil, nil
+			}
 			if m.IsAck() {
 				if tag, _ := m.To().Params.Get("tag"); strings.HasPrefix(tag, floodTagPrefix) {
 					return nil, nil // the ACK for a flood 503: nothing to relay

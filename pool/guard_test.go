@@ -297,6 +297,11 @@ func BenchmarkReadFilter(b *testing.B) {
 		{"in-dialog", "BYE sip:carol@127.0.0.1:35412 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11205-%d-31\r\n" +
 			"From: <sip:bob@pool-a>;tag=11205bob3\r\nTo: <sip:carol@127.0.0.1:35412>;tag=11206carolphone\r\n" +
 			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
+		// The same as SIPp writes it from "To: [$carolto]": the value keeps the SP it
+		// was copied with.
+		{"in-dialog-sipp", "BYE sip:carol@127.0.0.1:35412 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11205-%d-31\r\n" +
+			"From: <sip:bob@pool-a>;tag=11205bob3\r\nTo:  <sip:carol@127.0.0.1:35412>;tag=11206carolphone\r\n" +
+			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},
 		{"new-call", "INVITE sip:bob@pool-a SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:47945;branch=z9hG4bK-11209-%d-0\r\n" +
 			"From: <sip:alice@pool-a>;tag=11209alice1\r\nTo: <sip:bob@pool-a>\r\n" +
 			"Call-ID: %d-11209@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:41221>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"},

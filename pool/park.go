@@ -3,6 +3,8 @@ package pool
 import (
 	"net"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/parkway/parkway/park"
 	"github.com/parkway/parkway/park/parkwire"
 )
@@ -58,4 +60,37 @@ func (p *Pool) Park() *park.Service {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.park
+}
+
+// vacantRetrieve is the pool's own answer to a retrieve of one of its orbits where no
+// call is: the park service's 404 "Orbit not found" (park.Service.Vacant), sent
+// statelessly from the read filter instead of relaying the INVITE to the service and
+// its answer back through two transactions. A pool shedding new calls still gets a
+// retrieve for each call it refused, two seconds later — never refused, since a
+// retrieve finishes work taken — and relaying those 404s was most of what it read at
+// 1,000 cycles/s offered (issue #12, pool/BENCHMARKS.md session 26). nil for anything
+// else: a request the relay would treat differently (a transfer's park to an orbit,
+// Replaces, a Route, no hops left, one that must be authenticated first) goes the
+// usual way.
+func (n *node) vacantRetrieve(req *sip.Request) *sipError {
+	if req.Method != sip.INVITE || n.park == nil || !n.ownsOrbit(req.Recipient.User) {
+		return nil
+	}
+	if to := req.To(); to == nil || to.Params.Has("tag") || req.From() == nil || req.CallID() == nil || req.Contact() == nil {
+		return nil
+	}
+	if req.Route() != nil || req.GetHeader("Replaces") != nil || req.GetHeader("Referred-By") != nil || req.GetHeader("b") != nil {
+		return nil
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		return nil
+	}
+	if _, ours := n.pool.users[req.From().Address.User]; ours && !n.pool.cfg.UnauthenticatedCalls && !n.trusted(req) {
+		return nil // authenticateCaller challenges it first
+	}
+	hdrs, vacant := n.park.Vacant(req.Recipient.User)
+	if !vacant {
+		return nil
+	}
+	return &sipError{Code: park.ErrOrbitNotFound.Status, Reason: park.ErrOrbitNotFound.Text, Headers: hdrs}
 }

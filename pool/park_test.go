@@ -289,3 +289,58 @@ func TestRingBackFollowsMovedParker(t *testing.T) {
 		t.Fatal("the ring-back never reached alice at pool-b")
 	}
 }
+
+// TestVacantOrbitAnsweredByPool: a retrieve of one of the pool's orbits where no call is
+// gets the park service's 404 "Orbit not found" (with its ms-diagnostics) from the pool
+// itself, statelessly — no 100 Trying before it, the pool's own To tag (so its ACK is
+// dropped as a flood 503's) — while a caller the pool must authenticate first still gets
+// its challenge.
+func TestVacantOrbitAnsweredByPool(t *testing.T) {
+	p := startPool(t, testConfig("pool-a", Range{Start: "7000", End: "7099"}), Options{})
+	c := dialUDP(t, p.Addr())
+	local := c.LocalAddr().String()
+	invite := func(from, branch string) string {
+		return "INVITE sip:7005@pool-a SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-" + branch + "\r\n" +
+			"From: <sip:" + from + "@pool-a>;tag=f" + branch + "\r\nTo: <sip:7005@pool-a>\r\nCall-ID: " + branch + "@127.0.0.1\r\n" +
+			"CSeq: 1 INVITE\r\nContact: <sip:" + from + "@" + local + ">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	}
+	read := func(what string) string {
+		t.Helper()
+		buf := make([]byte, 65535)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		return string(buf[:n])
+	}
+	if _, err := c.Write([]byte(invite("tester", "v1"))); err != nil {
+		t.Fatal(err)
+	}
+	res := read("the answer to a retrieve of an empty orbit")
+	line, _, _ := strings.Cut(res, "\r\n")
+	if line != "SIP/2.0 404 Orbit not found" {
+		t.Fatalf("first answer to a retrieve of an empty orbit: %q, want the 404 at once\n%s", line, res)
+	}
+	if !strings.Contains(res, "ms-diagnostics: 13001") || !strings.Contains(res, parkwire.OrbitHeader+": 7005") {
+		t.Fatalf("the 404 lacks the park service's ms-diagnostics or orbit:\n%s", res)
+	}
+	if !strings.Contains(res, ";tag="+floodTagPrefix) {
+		t.Fatalf("the 404 is not the pool's own (stateless) answer:\n%s", res)
+	}
+	// Its ACK, then the next request, answered as before.
+	_, toTag, _ := strings.Cut(res, ";tag="+floodTagPrefix)
+	toTag, _, _ = strings.Cut(toTag, "\r\n")
+	ack := strings.Replace(strings.Replace(invite("tester", "v1"), "INVITE sip:", "ACK sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 ACK", 1)
+	ack = strings.Replace(ack, "To: <sip:7005@pool-a>", "To: <sip:7005@pool-a>;tag="+floodTagPrefix+toTag, 1)
+	if _, err := c.Write([]byte(ack)); err != nil {
+		t.Fatal(err)
+	}
+	// One of the pool's users without credentials: challenged first, as any call of theirs.
+	if _, err := c.Write([]byte(invite("alice", "v2"))); err != nil {
+		t.Fatal(err)
+	}
+	if line, _, _ := strings.Cut(read("the answer to alice's unauthenticated retrieve"), "\r\n"); !strings.HasPrefix(line, "SIP/2.0 407") {
+		t.Fatalf("alice's retrieve without credentials: %q, want 407", line)
+	}
+}

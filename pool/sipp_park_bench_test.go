@@ -30,7 +30,7 @@ import (
 //	./scripts/loopback-only.sh go test ./pool -run '^$' -bench SIPpParkRetrieve -benchtime 1x -outputdir /tmp/bench
 //	PARKWAY_BENCH_RATES=100,300,600,1000,1500   # cycles/s offered, one sub-benchmark each (default)
 //	PARKWAY_BENCH_SECONDS=10                    # how long each rate is offered
-//	PARKWAY_BENCH_TRACE=1                       # keep every message of a failed round (below)
+//	PARKWAY_BENCH_TRACE=1                       # keep every message of a failed round (below); =keep: of every round
 //	PARKWAY_BENCH_WARMUP=40                     # seconds of the same load first, on the same pool (below)
 //
 // Without PARKWAY_BENCH_WARMUP the round measures a pool just started: its start-up
@@ -191,7 +191,11 @@ func benchMaxDelay() string {
 
 // benchTrace reports PARKWAY_BENCH_TRACE=1: SIPp logs every message, the pool captures
 // its SIP (BenchmarkSIPpParkRetrieve's doc).
-func benchTrace() bool { return os.Getenv("PARKWAY_BENCH_TRACE") == "1" }
+func benchTrace() bool { v := os.Getenv("PARKWAY_BENCH_TRACE"); return v == "1" || v == "keep" }
+
+// benchTraceKeep: PARKWAY_BENCH_TRACE=keep keeps the traces of a round that failed no
+// cycle too (to count the messages a cycle takes, say).
+func benchTraceKeep() bool { return os.Getenv("PARKWAY_BENCH_TRACE") == "keep" }
 
 // benchOutputDir is go test's -outputdir, where profiles go; "" when not set.
 func benchOutputDir() string {
@@ -356,7 +360,7 @@ func offerCycles(b *testing.B, bin string, pp *poolProcess, rate, seconds, orbit
 		// traced, every message too when a cycle failed.
 		keep := filepath.Join(out, fmt.Sprintf("sipp-rate%d", rate))
 		pats := []string{"*errors.log", "*.csv"}
-		if failed {
+		if failed || benchTraceKeep() {
 			pats = append(pats, "*messages.log")
 		}
 		for _, s := range []*sipp{alice, bob, carol, carolPhone, alicePhone} {
@@ -373,7 +377,7 @@ func offerCycles(b *testing.B, bin string, pp *poolProcess, rate, seconds, orbit
 		}
 	}
 	if capture != "" {
-		if failed {
+		if failed || benchTraceKeep() {
 			b.Logf("traced: the pool's SIP in %s, every SIPp message in %s/*/*messages.log", capture, filepath.Join(benchOutputDir(), fmt.Sprintf("sipp-rate%d", rate)))
 		} else {
 			_ = os.Remove(capture)

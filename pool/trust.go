@@ -97,8 +97,9 @@ func (n *node) warning(text string) sip.Header {
 	return sip.NewHeader("Warning", "399 "+n.pool.cfg.Name+" "+strconv.Quote(text))
 }
 
-// floodTagPrefix marks the To tag of a stateless flood 503, so the ACK for it is
-// dropped rather than relayed.
+// floodTagPrefix marks the To tag of a stateless refusal from the read filter (a flood
+// or overload 503, a vacant orbit's 404), so the ACK for it is dropped rather than
+// relayed.
 const floodTagPrefix = "pwflood"
 
 // admit applies the flood gate to req; it returns the 503 for a source over its limit.

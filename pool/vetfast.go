@@ -145,12 +145,13 @@ func (s *singleSeen) first(name string) bool {
 	return true
 }
 
-// tight reports whether tightenSeparators(v, seps) would return v unchanged: one SP
-// before the value and none after it, and outside quoted strings no HTAB, no run of
-// white space and none next to a separator.
+// tight reports whether tightenSeparators(v, seps) would return v unchanged: a run of
+// SPs before the value and no white space after it, and outside quoted strings no
+// HTAB, no run of white space and none next to a separator but one SP after a comma.
 func tight(v, seps string) bool {
 	t := strings.TrimSpace(v)
-	if len(v) != len(t)+1 || v[0] != ' ' {
+	lead := leadingSP(v, t)
+	if len(v) != len(lead)+len(t) || !strings.HasPrefix(v, lead) {
 		return false
 	}
 	quoted, escaped := false, false
@@ -174,7 +175,7 @@ func tight(v, seps string) bool {
 			// t is trimmed, so a space has a byte on either side.
 			prev, next := t[i-1], t[i+1]
 			if prev == ' ' || next == ' ' || next == '\t' ||
-				strings.IndexByte(seps, prev) >= 0 || strings.IndexByte(seps, next) >= 0 {
+				prev != ',' && strings.IndexByte(seps, prev) >= 0 || strings.IndexByte(seps, next) >= 0 {
 				return false
 			}
 		}

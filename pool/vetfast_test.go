@@ -2,8 +2,11 @@ package pool
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"testing"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // vetAgrees fails t when vetClean calls raw clean but vetMessage's full pass would
@@ -39,6 +42,16 @@ func TestVetCleanAgreesWithVet(t *testing.T) {
 			"From: <sip:alice@pool-a>;tag=1\r\nTo: \"Bob\" <sip:bob@pool-a>;tag=2\r\nCall-ID: c1\r\n" +
 			"CSeq: 2 REFER\r\nContact: <sip:bob@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n"),
 	}
+	// As SIPp writes them (issue #12): a header value copied with its leading SP into
+	// "To: [$to]", and a response's Vias as one list with ", ".
+	ordinary = append(ordinary,
+		[]byte("ACK sip:bob@127.0.0.1:36453 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:36355;branch=z9hG4bK-1-1-5\r\n"+
+			"From: <sip:alice@pool-a>;tag=1alice1\r\nTo:  <sip:bob@pool-a>;tag=1bob1\r\nCall-ID: 1-1@127.0.0.1\r\n"+
+			"CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+		[]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:60011;branch=z9hG4bK.pw1, SIP/2.0/UDP 127.0.0.1:36355;branch=z9hG4bK-1-1-0;rport=36355\r\n"+
+			"From: <sip:alice@pool-a>;tag=1alice1\r\nTo: <sip:bob@pool-a>;tag=1bob1\r\nCall-ID: 1-1@127.0.0.1\r\n"+
+			"CSeq: 1 INVITE\r\nContent-Length:   0\r\n\r\n"),
+	)
 	for _, raw := range ordinary {
 		vetAgrees(t, raw)
 		if !vetClean(raw) {
@@ -49,7 +62,10 @@ func TestVetCleanAgreesWithVet(t *testing.T) {
 	// or refuses.
 	for _, raw := range []string{
 		"OPTIONS sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP h ;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
-		"OPTIONS sip:bob@h SIP/2.0\r\nVia:  SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		"OPTIONS sip:bob@h SIP/2.0\r\nVia: \tSIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		"OPTIONS sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1,  SIP/2.0/UDP g;branch=z9hG4bK2\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		"OPTIONS sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1 , SIP/2.0/UDP g;branch=z9hG4bK2\r\nCSeq: 1 OPTIONS\r\n\r\n",
+		"OPTIONS sip:bob@h SIP/2.0\r\nTo:  <sip:bob@h> \r\nCSeq: 1 OPTIONS\r\n\r\n",
 		"OPTIONS sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\nCall-ID: d\r\nCSeq: 1 OPTIONS\r\n\r\n",
 		"OPTIONS sip:bob@h SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n",
 		"OPTIONS sip:bob@h SIP/2.0\r\nCSeq: 1  OPTIONS\r\n\r\n",
@@ -68,6 +84,39 @@ func TestVetCleanAgreesWithVet(t *testing.T) {
 		vetAgrees(t, []byte(raw))
 	}
 	t.Logf("%d of %d RFC 4475 messages clean", clean, len(torture))
+}
+
+// TestVetKeptSpaceParses: the white space the full pass now leaves (a run of SPs before
+// a value, one SP after a comma in a Via list) is read by sipgo exactly as the tight
+// form is, so a message the quick path passes means what the full pass would have
+// made of it.
+func TestVetKeptSpaceParses(t *testing.T) {
+	const tmpl = "SIP/2.0 200 OK\r\nVia:%sSIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1;rport=5060,%sSIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK2\r\n" +
+		"From:%s<sip:alice@pool-a>;tag=1\r\nTo:%s\"Bob\" <sip:bob@pool-a>;tag=2\r\nCall-ID: c1\r\nCSeq: 2 REFER\r\n" +
+		"Contact:%s<sip:bob@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n"
+	parse := func(sp, comma string) string {
+		t.Helper()
+		raw := []byte(fmt.Sprintf(tmpl, sp, comma, sp, sp, sp))
+		out, code, reason := vetMessage(raw)
+		if code != 0 || !bytes.Equal(out, raw) {
+			t.Fatalf("vetMessage(%q) = %d %s, %q: want it passed as it is", raw, code, reason, out)
+		}
+		m, err := guardParser.ParseSIP(out)
+		if err != nil {
+			t.Fatalf("sipgo cannot parse %q: %v", out, err)
+		}
+		res := m.(*sip.Response)
+		if n := len(res.GetHeaders("Via")); n != 2 {
+			t.Fatalf("%q: %d Vias, want 2", out, n)
+		}
+		return res.String()
+	}
+	want := parse(" ", "")
+	for _, c := range []struct{ sp, comma string }{{"  ", ""}, {" ", " "}, {"   ", " "}} {
+		if got := parse(c.sp, c.comma); got != want {
+			t.Errorf("SP %q, after the comma %q: sipgo reads\n%s\nthe tight form\n%s", c.sp, c.comma, got, want)
+		}
+	}
 }
 
 // FuzzVetClean: whatever vetClean accepts, the full pass leaves as it is.
