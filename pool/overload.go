@@ -42,8 +42,7 @@ import (
 // Falling behind also sets a limit on new calls a second (admissionRate,
 // overloadrate.go): the delay says that the pool took too much, the limit how much it
 // may take while the work of the calls it took is still arriving. A node that starts
-// takes new calls at a rate that grows while its delay stays under half the limit (the
-// start-up ramp, same file).
+// takes new calls at a rate that grows while it keeps up (the start-up ramp, same file).
 //
 // Parks, transfers and retrieves are never refused: they finish calls already taken (a
 // park refused would fail the transfer halfway, a retrieve refused would leave the call
@@ -270,7 +269,7 @@ func (g *overloadGate) probe(ctx context.Context, queues ...*queueProbe) {
 		}
 		tick := nanotime()
 		g.ticks.Add(1)
-		g.rate.tick(tick, time.Duration(tick-last), behind, g.calm())
+		g.rate.tick(tick, time.Duration(tick-last), behind)
 		last = tick
 		next := every
 		if tick-g.lastSeen.Load() >= int64(idleAfter) {
@@ -292,13 +291,6 @@ const overloadHold = time.Second
 // guard, the pool itself busy).
 func (g *overloadGate) behind() bool {
 	return time.Duration(g.delay.Load()) > g.max && (g.busy == 0 || float64(g.cpu.Load())/1000 >= g.busy)
-}
-
-// calm reports whether the measured delay is under half the limit (or, for the default
-// guard, the pool itself is not busy): the headroom the start-up ramp grows in
-// (overloadrate.go).
-func (g *overloadGate) calm() bool {
-	return time.Duration(g.delay.Load()) <= g.max/2 || g.busy > 0 && float64(g.cpu.Load())/1000 < g.busy
 }
 
 // overloaded reports whether new calls are refused now: the pool is behind, or was

@@ -33,20 +33,10 @@ import (
 // 1,000 calls a second offered it let ≈ 300 calls in within half a second before the
 // delay showed anything, and their retrieves came back two seconds later as one burst
 // that failed calls (issue #12). So the gate starts (startRamp) with a limit of
-// rampStart calls a second that grows by rampGrowth every second the pool stays calm —
-// its delay under half the limit all that second — and goes once it passes rampEnd; a
-// second that was not calm holds the limit where it is. Falling behind on the way ends
+// rampStart calls a second that grows by rampGrowth every second the pool keeps up —
+// slowly enough that the work a call brings seconds later is seen before the limit has
+// grown far past it — and goes once it passes rampEnd. Falling behind on the way ends
 // the ramp: the limit is then cut as above.
-//
-// Why calm and not just "not behind": the delay shows the work of calls already taken
-// only when it arrives, seconds after they were (their retrieves), and by then a ramp
-// that grew every second short of the limit had let in about twice what the two CPUs
-// carry; the read queue went from half the limit to past the socket's buffer within a
-// second, and the kernel dropped datagrams of calls already taken (issue #12, at
-// 1,000/s on a busy machine: cycles failed instead of being refused). A delay past
-// half the limit is the pool using up its headroom: the ramp stops growing there, so
-// the work still to come lands on a pool with room for it, and what is offered beyond
-// is refused 503.
 //
 // Only the probe goroutine changes the limit; admissions take tokens from a bucket it
 // fills every tick (take), from the read loop or a TCP handler.
@@ -62,8 +52,7 @@ type admissionRate struct {
 	filled    int               // slots of the ring written so far (the window before it fills)
 	lastCut   int64             // nanotime of the last cut; 0: never
 	lastBack  int64             // nanotime the pool was last behind
-	rampStep  int64             // nanotime the start-up ramp's limit last grew (or held)
-	rampWarm  bool              // the pool was not calm at some tick since rampStep
+	rampStep  int64             // nanotime the start-up ramp's limit last grew
 
 	ramping atomic.Bool // the start-up ramp is on (startRamp); read by admissions too
 }
@@ -127,10 +116,8 @@ func (r *admissionRate) take() bool {
 func (r *admissionRate) rate() float64 { return float64(r.limit.Load()) / 1000 }
 
 // tick is the probe's step every dt: it notes the admissions, cuts the limit when the pool
-// is behind, drops it when the pool has kept up for admitWindow, grows the start-up ramp
-// after a second that was calm throughout, and fills the bucket. behind: the delay is
-// over the limit; calm: under half of it (the gate's calm).
-func (r *admissionRate) tick(now int64, dt time.Duration, behind, calm bool) {
+// is behind, drops it when the pool has kept up for admitWindow, and fills the bucket.
+func (r *admissionRate) tick(now int64, dt time.Duration, behind bool) {
 	if r.slotStart == 0 {
 		r.slotStart = now
 		r.ring[0] = r.admitted.Load()
@@ -147,14 +134,8 @@ func (r *admissionRate) tick(now int64, dt time.Duration, behind, calm bool) {
 		switch {
 		case behind:
 			r.ramping.Store(false) // the cuts take over from here
-		case !calm:
-			r.rampWarm = true // no growth at the end of this second
 		case now-r.rampStep >= int64(time.Second):
-			warm := r.rampWarm
-			r.rampStep, r.rampWarm = now, false
-			if warm {
-				break // a second with the headroom half used: hold the limit
-			}
+			r.rampStep = now
 			if limit *= rampGrowth; limit >= rampEnd {
 				r.ramping.Store(false)
 				r.limit.Store(0)

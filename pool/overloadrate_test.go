@@ -22,7 +22,7 @@ func TestAdmissionRateCutsAndDrops(t *testing.T) {
 					admitted++
 				}
 			}
-			r.tick(now, step, behind, !behind)
+			r.tick(now, step, behind)
 		}
 		return admitted
 	}
@@ -97,7 +97,7 @@ func TestAdmissionRateStartRamp(t *testing.T) {
 					admitted++
 				}
 			}
-			r.tick(*now, step, behind, !behind)
+			r.tick(*now, step, behind)
 		}
 		return admitted
 	}
@@ -145,36 +145,6 @@ func TestAdmissionRateStartRamp(t *testing.T) {
 	}
 }
 
-// TestAdmissionRateRampHoldsPastHalf: a second in which the delay passed half the limit
-// (not calm, not behind) holds the start-up ramp's limit instead of growing it; the next
-// calm second grows it again, and the ramp is not ended by it.
-func TestAdmissionRateRampHoldsPastHalf(t *testing.T) {
-	const step = 10 * time.Millisecond
-	r := &admissionRate{}
-	now := int64(time.Second)
-	r.startRamp(now)
-	second := func(warmTicks int) {
-		t.Helper()
-		for i := 0; i < 100; i++ {
-			now += int64(step)
-			r.tick(now, step, false, i >= warmTicks)
-		}
-	}
-	second(0) // calm all second: grows
-	if want := rampStart * rampGrowth; math.Abs(r.rate()-want) > 0.5 {
-		t.Fatalf("limit after a calm second %v, want %v", r.rate(), want)
-	}
-	held := r.rate()
-	second(1) // one tick past half the limit, then calm: held, still ramping
-	if r.rate() != held || !r.warming() {
-		t.Fatalf("limit after a second past half the limit %v (warming %v), want %v held", r.rate(), r.warming(), held)
-	}
-	second(0)
-	if want := held * rampGrowth; math.Abs(r.rate()-want) > 0.5 || !r.warming() {
-		t.Fatalf("limit after the next calm second %v (warming %v), want %v", r.rate(), r.warming(), want)
-	}
-}
-
 // TestAdmissionRateFloor: a pool behind for a long time keeps taking at least
 // minAdmitRate calls a second, so it can learn when to take more, and a pool that falls
 // behind while taking fewer than minCutRate (starting, or starved by a neighbour) gets
@@ -184,7 +154,7 @@ func TestAdmissionRateFloor(t *testing.T) {
 	now := int64(time.Second)
 	for i := 0; i < 3000; i++ { // 30 s behind, offered 100 calls a second
 		r.take()
-		r.tick(now, 10*time.Millisecond, true, false)
+		r.tick(now, 10*time.Millisecond, true)
 		now += int64(10 * time.Millisecond)
 	}
 	if got := r.rate(); got < minAdmitRate || got > minCutRate {
@@ -196,7 +166,7 @@ func TestAdmissionRateFloor(t *testing.T) {
 		if i%10 == 0 {
 			idle.take()
 		}
-		idle.tick(now, 10*time.Millisecond, true, false)
+		idle.tick(now, 10*time.Millisecond, true)
 		now += int64(10 * time.Millisecond)
 	}
 	if got := idle.rate(); got != 0 {
