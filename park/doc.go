@@ -99,7 +99,8 @@
 //	   |-- BYE, Reason: SIP;cause=408;text="Park time expired" -------->|  event "timed-out"
 //
 // A retriever who dials the orbit while it rings back wins: the ring-back is
-// cancelled. Every state change — parked, ringing-back, retrieved,
+// cancelled (if the parker's phone has not answered 180 yet, as soon as it
+// does: no CANCEL before a provisional response, RFC 3261 §9.1). Every state change — parked, ringing-back, retrieved,
 // timed-out, disconnected — is an Event (Service.Events) and a NOTIFY to
 // SUBSCRIBE dialogs (RFC 6665): Event: dialog (RFC 4235, one <dialog> per
 // parked call, state confirmed) on sip:<orbit>@dom for BLF keys or on

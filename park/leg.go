@@ -197,9 +197,11 @@ func (l *leg) answer(offer audiosdp.Description, extra ...sip.Header) error {
 // so the parker's phone shows which parked call is ringing back.
 //
 // Giving up sends CANCEL only once a provisional response arrived (RFC 3261
-// §9.1 forbids it before); a target that never answered anything — a dead
-// phone — is abandoned at once instead of waiting out Timer B (32 s), and so
-// is everything when the service stops.
+// §9.1 forbids it before). Given up by ctx before one arrived (a retriever came
+// while it was about to ring), it waits for that provisional and cancels then,
+// so the target does not ring on with a call nobody will take; a target that
+// answered nothing by the end of ring — a dead phone — is abandoned instead of
+// waiting out Timer B (32 s), and so is everything at once when the service stops.
 //
 // direct sends the INVITE straight to target (a contact, as in a park by
 // REFER with Replaces) instead of through Outbound; extra headers are added.
@@ -238,23 +240,40 @@ func (r *run) dial(ctx context.Context, target, orbit string, ring time.Duration
 	}
 	l := r.newLeg(req.CallID().Value(), media)
 	l.cs, l.invite, l.trace = cs, req, calltrace.From(req)
-	var provisional atomic.Bool
+	// provisional: the target answered 1xx, so a CANCEL may go; cancelWanted: ctx
+	// gave up before that, so the CANCEL goes when the 1xx comes. Each side stores
+	// its flag before it reads the other's, so one of them sees both.
+	var provisional, cancelWanted atomic.Bool
 	wctx, giveUp := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer giveUp(nil)
-	decide := func() {
-		if provisional.Load() && r.ctx.Err() == nil {
-			giveUp(errRingTimeout) // WaitAnswer sends CANCEL
-		} else {
-			giveUp(sipgo.WaitAnswerForceCancelErr) // WaitAnswer just returns
+	abandon := func() { giveUp(sipgo.WaitAnswerForceCancelErr) } // WaitAnswer just returns
+	stopAfter := context.AfterFunc(ctx, func() {
+		if r.ctx.Err() != nil {
+			abandon() // the service stops: no CANCEL to wait on
+			return
 		}
-	}
-	stopAfter := context.AfterFunc(ctx, decide)
+		cancelWanted.Store(true)
+		if provisional.Load() {
+			giveUp(errRingTimeout) // WaitAnswer sends CANCEL
+		}
+	})
 	defer stopAfter()
-	timer := time.AfterFunc(ring, decide)
+	stopWithService := context.AfterFunc(r.ctx, abandon)
+	defer stopWithService()
+	timer := time.AfterFunc(ring, func() {
+		if provisional.Load() && r.ctx.Err() == nil {
+			giveUp(errRingTimeout)
+		} else {
+			abandon()
+		}
+	})
 	defer timer.Stop()
 	err = cs.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		if res.IsProvisional() {
 			provisional.Store(true)
+			if cancelWanted.Load() && r.ctx.Err() == nil {
+				giveUp(errRingTimeout)
+			}
 		}
 		return nil
 	}})

@@ -366,11 +366,18 @@ func (r *run) ring(ctx context.Context, pc *parkedCall, target string) (answered
 		}
 		done <- result{l}
 	}()
+	// drop gives the ring up without waiting for it to end: a phone that has not
+	// rung yet is cancelled once it does (dial), which may take a moment the
+	// retriever should not wait for; one that answered meanwhile is hung up.
 	drop := func() {
 		cancel()
-		if res := <-done; res.l != nil {
-			res.l.hangup(r.ctx, nil)
-		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if res := <-done; res.l != nil {
+				res.l.hangup(r.ctx, nil)
+			}
+		}()
 	}
 	select {
 	case res := <-done:
