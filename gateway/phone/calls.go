@@ -268,14 +268,13 @@ func (ph *phone) pump(u *ua.User) {
 				continue
 			}
 			ph.event(e)
-		case in, ok := <-incoming:
+		case _, ok := <-incoming:
+			// The ringing event carried it already (ev.Incoming): drained so the
+			// queue does not grow. Taking it from here instead raced the event: a tab
+			// shown the ringing call could decline it before the phone could.
 			if !ok {
 				incoming = nil
-				continue
 			}
-			ph.mu.Lock()
-			ph.entryLocked(in.Call()).in = in
-			ph.mu.Unlock()
 		case <-ph.p.ctx.Done():
 			events, incoming = nil, nil
 		}
@@ -329,6 +328,9 @@ func (ph *phone) event(ev ua.Event) {
 	// The tabs name a peer by user part, as the parked list does: "sip:carol@pool-a"
 	// is carol, a number stays a number.
 	e.state, e.reason, e.orbit, e.peer = ev.State, ev.Reason, ev.Orbit, uriUser(ev.Call.Peer())
+	if ev.Incoming != nil {
+		e.in = ev.Incoming // before any tab is shown the call ringing
+	}
 	var leg *media.Leg
 	release := false
 	if e.state == signaling.CallEnded {

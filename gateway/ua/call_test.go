@@ -32,6 +32,11 @@ func callPair(t *testing.T, m *Manager) (alice, bob *User, ac, bc *Call, al, bl 
 	if in.From == "" || in.Call().State() != signaling.CallRinging {
 		t.Fatalf("incoming: from %q state %s", in.From, in.Call().State())
 	}
+	// The ringing event carries the same Incoming: a consumer that shows the event can
+	// answer at once, without waiting on the other queue.
+	if e := nextEvent(t, bob, signaling.CallRinging, ""); e.Incoming != in {
+		t.Fatalf("bob's ringing event carries %p, want the incoming call %p", e.Incoming, in)
+	}
 	var err error
 	if bc, err = in.Answer(ctx, bl); err != nil {
 		t.Fatalf("Answer: %v", err)

@@ -61,7 +61,7 @@ func (m *Manager) onNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !c.exec(func() {
 		c.adopt(d)
 		_ = ss.Respond(180, "Ringing", nil)
-		c.u.publish(Event{Call: c, State: signaling.CallRinging})
+		c.u.publish(Event{Call: c, State: signaling.CallRinging, Incoming: in})
 		u.incoming.push(in)
 	}) {
 		respond(req, tx, 480, "Temporarily Unavailable")

@@ -50,6 +50,11 @@ type Event struct {
 	// Orbit is set when this user's call was parked at an orbit (state ended,
 	// reason "parked").
 	Orbit string
+	// Incoming is set on the ringing event of a call that comes in: the same value
+	// Incoming() delivers, here so that whoever shows the event can answer or decline
+	// the call the moment it shows it. Incoming() is a queue of its own, so a consumer
+	// that read both could see the ringing before it had the call to answer.
+	Incoming *Incoming
 }
 
 // parkMessage is what a park service's MESSAGE told this user (park/doc.go).
