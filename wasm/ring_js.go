@@ -6,8 +6,9 @@ import "syscall/js"
 // the British double ring: 0.4 s on, 0.2 s off, 0.4 s on, 2 s off), scheduled a few
 // cycles ahead on the audio clock and topped up every second by keep, so the pattern
 // never stutters when the page is busy. It stops the moment no call rings (answered,
-// declined, ended). A page the user has not touched yet may not be allowed to play
-// sound; the ring then starts with the first click or key press.
+// declined, ended), and its audio context is suspended until the next ring. A page the
+// user has not touched yet may not be allowed to play sound; the ring then starts with
+// the first click or key press.
 type ringer struct {
 	ctx, gain js.Value
 	oscs      []js.Value
@@ -38,7 +39,7 @@ func (r *ringer) set(on bool) {
 // unlock lets a ring that the browser held back start: called on every user input,
 // which is what the browser's autoplay policy waits for.
 func (r *ringer) unlock() {
-	if present(r.ctx) && r.ctx.Get("state").String() == "suspended" {
+	if r.on && present(r.ctx) && r.ctx.Get("state").String() == "suspended" {
 		r.ctx.Call("resume")
 	}
 }
@@ -51,9 +52,9 @@ func (r *ringer) start() {
 	if !present(r.ctx) {
 		r.ctx = ctor.New()
 	}
-	if r.ctx.Get("state").String() == "suspended" {
-		r.ctx.Call("resume")
-	}
+	// Always: a suspend that stop asked for may still be under way (state "running"),
+	// and a resume asked after it wins.
+	r.ctx.Call("resume")
 	r.gain = r.ctx.Call("createGain")
 	r.gain.Get("gain").Set("value", 0)
 	r.gain.Call("connect", r.ctx.Get("destination"))
@@ -99,5 +100,10 @@ func (r *ringer) stop() {
 	if present(r.gain) {
 		r.gain.Call("disconnect")
 		r.gain = js.Undefined()
+	}
+	// A running context renders silence on the audio thread for as long as the page
+	// lives: suspended, it costs nothing until the next ring resumes it.
+	if present(r.ctx) && r.ctx.Get("state").String() == "running" {
+		r.ctx.Call("suspend")
 	}
 }
