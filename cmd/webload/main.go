@@ -58,7 +58,9 @@ func main() {
 		cfg.Users = append(cfg.Users, fmt.Sprintf("%s%04d", *prefix, *first+i))
 	}
 	cfg.OnWindow = func(calls int, start bool) { fmt.Println(webload.WindowLine(calls, start)) }
-	cfg.OnStep = func(st webload.Step) { fmt.Println(st.BenchmarkLine(fmt.Sprintf("BenchmarkWebLoad/calls=%d", st.Calls))) }
+	cfg.OnStep = func(st webload.Step) {
+		fmt.Println(st.BenchmarkLine(fmt.Sprintf("BenchmarkWebLoad/calls=%d", st.Calls)))
+	}
 	if !*quiet {
 		cfg.Logf = func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "webload: %s %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))

@@ -130,7 +130,7 @@ type tab struct {
 	track *webrtc.TrackLocalStaticRTP
 	seq   uint16 // the pacer's alone
 
-	echoes atomic.Int64 // in the window
+	echoes   atomic.Int64 // in the window
 	readDone chan struct{}
 
 	// wmu is held while the waiter runs: once await has cleared it, none is running.
