@@ -74,6 +74,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 
+	onLine func(string)
+
 	mu      sync.Mutex
 	lines   []string
 	changed chan struct{}
@@ -81,7 +83,13 @@ type proc struct {
 
 func startProc(tb testing.TB, name, dir string, argv ...string) *proc {
 	tb.Helper()
-	p := &proc{name: name, done: make(chan struct{}), changed: make(chan struct{})}
+	return startProcWatched(tb, name, dir, nil, argv...)
+}
+
+// startProcWatched is startProc with onLine called with each line as it is read.
+func startProcWatched(tb testing.TB, name, dir string, onLine func(string), argv ...string) *proc {
+	tb.Helper()
+	p := &proc{name: name, done: make(chan struct{}), changed: make(chan struct{}), onLine: onLine}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Dir = dir
 	out, err := p.cmd.StdoutPipe()
@@ -105,6 +113,9 @@ func (p *proc) scan(r io.Reader) {
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 1<<16), 1<<22)
 	for s.Scan() {
+		if p.onLine != nil {
+			p.onLine(s.Text())
+		}
 		p.mu.Lock()
 		p.lines = append(p.lines, s.Text())
 		close(p.changed)

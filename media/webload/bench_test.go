@@ -1,0 +1,204 @@
+package webload_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parkway/parkway/media/webload"
+)
+
+// BenchmarkGatewayProcesses steps up concurrent browser ⇄ SIP G.711 calls through a
+// `parkway gateway` process with nothing else in it: the pools are `parkway pool`
+// processes, SIPp (erin, answering every call with its RTP echo) and the load
+// generator (cmd/webload: the users' websockets and pion PeerConnections) are
+// processes of their own. Per step it reports what webload measured (probes lost,
+// late — a round trip over 200 ms —, RTT p50/p99) and, over exactly the step's
+// window, the gateway process's CPU (/proc utime + stime) and its RSS growth per call
+// since before the first sign-in, and the pools', SIPp's and the generator's CPU
+// beside it. The summary is the most calls at < 0.1 % lost and < 1 % late (issue 12).
+//
+//	go test ./media/webload -run XXX -bench GatewayProcesses -benchtime 1x
+//	WEBLOAD_CALLS=100,200,300,500,750,1000 WEBLOAD_SECONDS=5 WEBLOAD_WARMUP=2s go test …
+//
+// The generator stops stepping after a step with ≥ 1 % lost + late (clearly
+// overloaded). Timings are reported, never judged.
+func BenchmarkGatewayProcesses(b *testing.B) {
+	steps, err := webload.ParseSteps(envOr("WEBLOAD_CALLS", "100,200,300,500,750,1000"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	secs, err := strconv.Atoi(envOr("WEBLOAD_SECONDS", "5"))
+	if err != nil || secs <= 0 {
+		b.Fatalf("WEBLOAD_SECONDS=%q", os.Getenv("WEBLOAD_SECONDS"))
+	}
+	warmup, err := time.ParseDuration(envOr("WEBLOAD_WARMUP", "2s"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	most := slices.Max(steps)
+	b.Logf("machine: %s", machine())
+	r := startRig(b, most)
+	loadgen := binary(b, "webload")
+	time.Sleep(time.Second) // the gateway's start-up settles before its baseline
+	gwPid := r.gateway.cmd.Process.Pid
+	rss0 := rssOf(gwPid)
+	b.Logf("gateway at rest: RSS %.1f MiB (load average %s)", float64(rss0)/(1<<20), loadAvg())
+
+	// The window edges webload prints, sampled as they are read.
+	type sample struct {
+		at                    time.Time
+		gw, pools, sipp, load time.Duration
+		rss                   int64
+	}
+	var mu sync.Mutex
+	starts, ends := map[int]sample{}, map[int]sample{}
+	var lg *proc
+	take := func() sample {
+		s := sample{at: time.Now(), gw: cpuOf(gwPid), sipp: cpuOf(r.sipp.Pid()), rss: rssOf(gwPid)}
+		for _, p := range r.pools {
+			s.pools += cpuOf(p.cmd.Process.Pid)
+		}
+		return s
+	}
+	onLine := func(line string) {
+		n, start, ok := webload.ParseWindowLine(line)
+		if !ok {
+			return
+		}
+		s := take()
+		mu.Lock()
+		defer mu.Unlock()
+		if start {
+			starts[n] = s
+		} else {
+			ends[n] = s
+		}
+	}
+	keyFile := filepath.Join(r.dir, "embed.key")
+	stepsArg := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(steps)), ","), "[]")
+	lg = startProcWatched(b, "webload", r.dir, onLine, loadgen, "-gateway", r.url, "-embed-key-file", keyFile,
+		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", "1")
+	line := lg.waitLine(b, regexp.MustCompile(`^`+webload.ResultPrefix), 2*time.Hour)
+	for _, l := range strings.Split(lg.output(), "\n") {
+		if strings.HasPrefix(l, "webload: ") && !strings.HasPrefix(l, webload.WindowStart) && !strings.HasPrefix(l, webload.WindowEnd) {
+			b.Log(l)
+		}
+	}
+	var res webload.Result
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, webload.ResultPrefix)), &res); err != nil {
+		b.Fatalf("webload's result: %v: %s", err, line)
+	}
+	best := 0
+	for _, st := range res.Steps {
+		mu.Lock()
+		s0, s1 := starts[st.Calls], ends[st.Calls]
+		mu.Unlock()
+		wall := s1.at.Sub(s0.at)
+		pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(wall) }
+		gwPct := pct(s1.gw - s0.gw)
+		rssPerCall := float64(s1.rss-rss0) / float64(st.Calls) / 1024
+		passed := st.LossPct < 0.1 && st.LatePct < 1
+		b.Run(fmt.Sprintf("calls=%d", st.Calls), func(b *testing.B) {
+			for b.Loop() {
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(st.LossPct, "lost-%")
+			b.ReportMetric(st.LatePct, "late-%")
+			b.ReportMetric(st.RTTP50.Seconds()*1e3, "rtt-p50-ms")
+			b.ReportMetric(st.RTTP99.Seconds()*1e3, "rtt-p99-ms")
+			b.ReportMetric(gwPct, "gateway-cpu-%core")
+			b.ReportMetric(gwPct/float64(st.Calls)*1000, "gateway-cpu-%core/1000calls")
+			b.ReportMetric(float64(s1.rss)/(1<<20), "gateway-rss-MiB")
+			b.ReportMetric(rssPerCall, "gateway-rss-KiB/call")
+			b.ReportMetric(pct(s1.pools-s0.pools), "pools-cpu-%core")
+			b.ReportMetric(pct(s1.sipp-s0.sipp), "sipp-cpu-%core")
+			b.ReportMetric(st.LoadCPU, "loadgen-cpu-%core")
+			b.ReportMetric(float64(st.Silent), "silent-calls")
+			b.ReportMetric(st.SendLagMax.Seconds()*1e3, "pacer-lag-max-ms")
+		})
+		b.Logf("calls=%d load=%s lost %.3f%% late %.3f%% rtt p50 %v p99 %v | gateway CPU %.0f%% of a core, RSS %.0f MiB (%.0f KiB/call) | pools %.0f%% SIPp %.0f%% webload %.0f%% | set-up %.1f s, silent %d, pacer lag max %v",
+			st.Calls, loadAvg(), st.LossPct, st.LatePct, st.RTTP50, st.RTTP99, gwPct, float64(s1.rss)/(1<<20), rssPerCall,
+			pct(s1.pools-s0.pools), pct(s1.sipp-s0.sipp), st.LoadCPU, st.SetupSeconds, st.Silent, st.SendLagMax)
+		if passed {
+			best = st.Calls
+		}
+	}
+	b.Logf("most concurrent calls at < 0.1%% lost and < 1%% late: %d of %v (load average now %s)", best, steps, loadAvg())
+	b.Run("summary", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(float64(best), "max-calls")
+		b.ReportMetric(float64(most), "most-calls-tried")
+	})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// machine says what the numbers were measured on.
+func machine() string {
+	uname, _ := exec.Command("uname", "-srvmo").Output()
+	model := ""
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), loadAvg())
+}
+
+func loadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// cpuOf is the user + system CPU time process pid has used (its threads included).
+func cpuOf(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+}
+
+// rssOf is process pid's resident set size in bytes.
+func rssOf(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
