@@ -17,6 +17,7 @@ import (
 // nothing to add.
 var explainers = map[string]func(r *Results, machine, profiles string) string{
 	Paths[0]: explainPark,
+	Paths[1]: explainGatewayLoad,
 	Paths[3]: explainClientStart,
 }
 
@@ -171,5 +172,60 @@ func explainClientStart(r *Results, _, _ string) string {
 			fmt.Fprintf(&b, "  Main-thread CPU to ready by what it ran (traced loads, medians in ms): %s.\n", t)
 		}
 	}
+	return b.String()
+}
+
+// explainGatewayLoad puts the processes' CPU at the last step through the gateway that
+// met the loss rule and at the first that did not (media/webload's benchmark) against the
+// machine's CPUs: the gateway's own, and what the load generator, the pools and SIPp took
+// of the same CPUs beside it.
+func explainGatewayLoad(r *Results, machine, _ string) string {
+	sum := Ref{gatewayLoad + "/summary", ""}
+	lookup := func(bench, metric string) (float64, bool) {
+		v, why := r.Lookup(Ref{bench, metric})
+		return v, why == ""
+	}
+	best, _ := lookup(sum.Bench, "max-calls")
+	failed, ok := lookup(sum.Bench, "first-failed-calls")
+	if !ok {
+		return ""
+	}
+	cpus := 0
+	if m := nprocLine.FindStringSubmatch(machine); m != nil {
+		cpus, _ = strconv.Atoi(m[1])
+	}
+	var b strings.Builder
+	b.WriteString("Through the gateway (BenchmarkGatewayProcesses): each process's CPU over the step's window,\n")
+	b.WriteString("in CPUs, at the last step that met < 0.1 % lost and < 1 % late and the first that did not:\n\n")
+	b.WriteString("| calls | lost % | late % | gateway | load generator | pools | SIPp | all | gateway per 1,000 calls |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var gwAtFail, lgAtFail float64
+	for _, n := range []float64{best, failed} {
+		if n == 0 {
+			continue
+		}
+		bench := fmt.Sprintf("%s/calls=%d", gatewayLoad, int(n))
+		var v [6]float64
+		measured := true
+		for i, m := range []string{"lost-%", "late-%", "gateway-cpu-%core", "loadgen-cpu-%core", "pools-cpu-%core", "sipp-cpu-%core"} {
+			var ok bool
+			v[i], ok = lookup(bench, m)
+			measured = measured && ok
+		}
+		if !measured {
+			continue
+		}
+		all := (v[2] + v[3] + v[4] + v[5]) / 100
+		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+			int(n), v[0], v[1], v[2]/100, v[3]/100, v[4]/100, v[5]/100, all, v[2]/100/n*1000)
+		gwAtFail, lgAtFail = v[2]/100, v[3]/100
+	}
+	fmt.Fprintf(&b, "\nAt %d calls the gateway process used %.2f", int(failed), gwAtFail)
+	if cpus > 0 {
+		fmt.Fprintf(&b, " of the machine's %d CPUs", cpus)
+	}
+	fmt.Fprintf(&b, ", the load generator %.2f\n", lgAtFail)
+	b.WriteString("(the browsers' side: ICE, DTLS, SRTP for every call, which real users' machines carry) on the\n")
+	b.WriteString("same CPUs.\n")
 	return b.String()
 }

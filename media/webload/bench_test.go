@@ -32,7 +32,8 @@ import (
 //	WEBLOAD_CALLS=100,200,300,500,750,1000 WEBLOAD_SECONDS=5 WEBLOAD_WARMUP=2s go test …
 //
 // The generator stops stepping after a step with ≥ 1 % lost + late (clearly
-// overloaded). Timings are reported, never judged.
+// overloaded): most-calls-tried is the last step run, most-calls-planned the last asked
+// for. Timings are reported, never judged.
 func BenchmarkGatewayProcesses(b *testing.B) {
 	steps, err := webload.ParseSteps(envOr("WEBLOAD_CALLS", "100,200,300,500,750,1000"))
 	if err != nil {
@@ -99,7 +100,8 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, webload.ResultPrefix)), &res); err != nil {
 		b.Fatalf("webload's result: %v: %s", err, line)
 	}
-	best := 0
+	best, failedAt, last := 0, 0, 0
+	gwCPU := map[int]float64{} // % of a core, by calls
 	for _, st := range res.Steps {
 		mu.Lock()
 		s0, s1 := starts[st.Calls], ends[st.Calls]
@@ -109,6 +111,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		gwPct := pct(s1.gw - s0.gw)
 		rssPerCall := float64(s1.rss-rss0) / float64(st.Calls) / 1024
 		passed := st.LossPct < 0.1 && st.LatePct < 1
+		gwCPU[st.Calls] = gwPct
 		b.Run(fmt.Sprintf("calls=%d", st.Calls), func(b *testing.B) {
 			for b.Loop() {
 			}
@@ -132,7 +135,10 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 			pct(s1.pools-s0.pools), pct(s1.sipp-s0.sipp), st.LoadCPU, st.SetupSeconds, st.Silent, st.SendLagMax)
 		if passed {
 			best = st.Calls
+		} else if failedAt == 0 {
+			failedAt = st.Calls
 		}
+		last = st.Calls
 	}
 	b.Logf("most concurrent calls at < 0.1%% lost and < 1%% late: %d of %v (load average now %s)", best, steps, loadAvg())
 	b.Run("summary", func(b *testing.B) {
@@ -140,7 +146,21 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		}
 		b.ReportMetric(0, "ns/op")
 		b.ReportMetric(float64(best), "max-calls")
-		b.ReportMetric(float64(most), "most-calls-tried")
+		b.ReportMetric(float64(last), "most-calls-tried")
+		b.ReportMetric(float64(most), "most-calls-planned")
+		if failedAt > 0 {
+			b.ReportMetric(float64(failedAt), "first-failed-calls")
+		}
+		// How the gateway's CPU grows from the first step to the last measured, against
+		// linear in the calls (1: linear; issue 12 asks how it grows 100 → 1,000).
+		if len(res.Steps) > 1 {
+			lo, hi := res.Steps[0].Calls, res.Steps[len(res.Steps)-1].Calls
+			if gwCPU[lo] > 0 {
+				b.ReportMetric(gwCPU[hi]/gwCPU[lo]/(float64(hi)/float64(lo)), "cpu-growth-vs-linear")
+				b.ReportMetric(float64(lo), "growth-from-calls")
+				b.ReportMetric(float64(hi), "growth-to-calls")
+			}
+		}
 	})
 }
 
