@@ -1,8 +1,10 @@
 package webload_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +23,10 @@ import (
 
 // BenchmarkGatewayProcesses steps up concurrent browser ⇄ SIP G.711 calls through a
 // `parkway gateway` process with nothing else in it: the pools are `parkway pool`
-// processes, SIPp (erin, answering every call with its RTP echo) and the load
-// generator (cmd/webload: the users' websockets and pion PeerConnections) are
-// processes of their own. Per step it reports what webload measured (probes lost,
+// processes, SIPp (erin, answering every call) and the load generator (cmd/webload: the
+// users' websockets and pion PeerConnections) are processes of their own. The far
+// phone's media is a UDP echo in the benchmark's process with 4 MiB socket buffers
+// (echoBuffer says why not SIPp's own; WEBLOAD_ECHO=sipp uses SIPp's -rtp_echo). Per step it reports what webload measured (probes lost,
 // late — a round trip over 200 ms —, RTT p50/p99) and, over exactly the step's
 // window, the gateway process's CPU (/proc utime + stime) and its RSS growth per call
 // since before the first sign-in, and the pools', SIPp's and the generator's CPU
@@ -49,7 +53,15 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	}
 	most := slices.Max(steps)
 	b.Logf("machine: %s", machine())
-	r := startRig(b, most)
+	mode := echoGo
+	switch e := envOr("WEBLOAD_ECHO", "go"); e {
+	case "sipp":
+		mode = echoSIPp
+	case "go":
+	default:
+		b.Fatalf("WEBLOAD_ECHO=%q: sipp or go", e)
+	}
+	r := startRig(b, most, mode)
 	loadgen := binary(b, "webload")
 	time.Sleep(time.Second) // the gateway's start-up settles before its baseline
 	gwPid := r.gateway.cmd.Process.Pid
@@ -61,7 +73,10 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		at                    time.Time
 		gw, pools, sipp, load time.Duration
 		rss                   int64
+		toSIP, toBrowser      float64 // the gateway's relayed RTP (/metrics)
+		drops                 map[string]int64
 	}
+	var lgPid atomic.Int64
 	var mu sync.Mutex
 	starts, ends := map[int]sample{}, map[int]sample{}
 	var lg *proc
@@ -70,6 +85,8 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		for _, p := range r.pools {
 			s.pools += cpuOf(p.cmd.Process.Pid)
 		}
+		s.toSIP, s.toBrowser = relayed(r.url)
+		s.drops = udpDrops(map[string]int{"gateway": gwPid, "webload": int(lgPid.Load()), "SIPp": r.sipp.Pid(), "echo": os.Getpid()})
 		return s
 	}
 	onLine := func(line string) {
@@ -90,6 +107,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	stepsArg := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(steps)), ","), "[]")
 	lg = startProcWatched(b, "webload", r.dir, onLine, loadgen, "-gateway", r.url, "-embed-key-file", keyFile,
 		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", "1")
+	lgPid.Store(int64(lg.cmd.Process.Pid))
 	line := lg.waitLine(b, regexp.MustCompile(`^`+webload.ResultPrefix), 2*time.Hour)
 	for _, l := range strings.Split(lg.output(), "\n") {
 		if strings.HasPrefix(l, "webload: ") && !strings.HasPrefix(l, webload.WindowStart) && !strings.HasPrefix(l, webload.WindowEnd) {
@@ -128,11 +146,25 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 			b.ReportMetric(pct(s1.sipp-s0.sipp), "sipp-cpu-%core")
 			b.ReportMetric(st.LoadCPU, "loadgen-cpu-%core")
 			b.ReportMetric(float64(st.Silent), "silent-calls")
+			// Where probes went missing: the gateway's relay counters over the same
+			// window (by time, not by send stamp), per probe sent in it.
+			if st.Sent > 0 {
+				b.ReportMetric(100*(s1.toSIP-s0.toSIP)/float64(st.Sent), "gw-to-sip-%sent")
+				b.ReportMetric(100*(s1.toBrowser-s0.toBrowser)/float64(st.Sent), "gw-to-browser-%sent")
+			}
+			// Datagrams the kernel dropped at full receive buffers, by whose socket.
+			for _, who := range []string{"gateway", "webload", "SIPp", "echo"} {
+				b.ReportMetric(float64(s1.drops[who]-s0.drops[who]), "udp-drops-"+strings.ToLower(who))
+			}
 			b.ReportMetric(st.SendLagMax.Seconds()*1e3, "pacer-lag-max-ms")
+			b.ReportMetric(float64(st.Unsent), "unsent")
 		})
-		b.Logf("calls=%d load=%s lost %.3f%% late %.3f%% rtt p50 %v p99 %v | gateway CPU %.0f%% of a core, RSS %.0f MiB (%.0f KiB/call) | pools %.0f%% SIPp %.0f%% webload %.0f%% | set-up %.1f s, silent %d, pacer lag max %v",
+		b.Logf("calls=%d: of %d probes sent in the window the gateway relayed %.0f to SIPp and %.0f back to the browsers (by its /metrics, over the same time); UDP receive-buffer drops: gateway %d, SIPp %d, echo %d, webload %d",
+			st.Calls, st.Sent, s1.toSIP-s0.toSIP, s1.toBrowser-s0.toBrowser,
+			s1.drops["gateway"]-s0.drops["gateway"], s1.drops["SIPp"]-s0.drops["SIPp"], s1.drops["echo"]-s0.drops["echo"], s1.drops["webload"]-s0.drops["webload"])
+		b.Logf("calls=%d load=%s lost %.3f%% late %.3f%% rtt p50 %v p99 %v | gateway CPU %.0f%% of a core, RSS %.0f MiB (%.0f KiB/call) | pools %.0f%% SIPp %.0f%% webload %.0f%% | set-up %.1f s, silent %d, pacer lag max %v, unsent %d",
 			st.Calls, loadAvg(), st.LossPct, st.LatePct, st.RTTP50, st.RTTP99, gwPct, float64(s1.rss)/(1<<20), rssPerCall,
-			pct(s1.pools-s0.pools), pct(s1.sipp-s0.sipp), st.LoadCPU, st.SetupSeconds, st.Silent, st.SendLagMax)
+			pct(s1.pools-s0.pools), pct(s1.sipp-s0.sipp), st.LoadCPU, st.SetupSeconds, st.Silent, st.SendLagMax, st.Unsent)
 		if passed {
 			best = st.Calls
 		} else if failedAt == 0 {
@@ -221,4 +253,72 @@ func rssOf(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// relayed reads the gateway's parkway_relay_packets_total counters from its /metrics.
+func relayed(gateway string) (toSIP, toBrowser float64) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(gateway + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, "parkway_relay_packets_total{")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		switch {
+		case strings.Contains(rest, `direction="to_sip"`):
+			toSIP = v
+		case strings.Contains(rest, `direction="to_browser"`):
+			toBrowser = v
+		}
+	}
+	return toSIP, toBrowser
+}
+
+// udpDrops sums the drops column of /proc/net/udp (datagrams the kernel dropped at a full
+// receive buffer, per socket) over each named process's sockets.
+func udpDrops(pids map[string]int) map[string]int64 {
+	owner := map[string]string{} // socket inode → name
+	for name, pid := range pids {
+		if pid == 0 {
+			continue
+		}
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		fds, _ := os.ReadDir(dir)
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join(dir, fd.Name()))
+			if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+				owner[strings.TrimSuffix(inode, "]")] = name
+			}
+		}
+	}
+	out := map[string]int64{}
+	for _, file := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 13 {
+				continue
+			}
+			if name, ok := owner[f[9]]; ok {
+				d, _ := strconv.ParseInt(f[12], 10, 64)
+				out[name] += d
+			}
+		}
+	}
+	return out
 }

@@ -41,6 +41,10 @@
 //     each call sends every 20 ms and the gateway sees a steady rate. The
 //     payload carries the call's index and the send time; the RTP packet
 //     and the payload buffer are reused (pion encrypts each with SRTP).
+//     When it falls more than 100 ms behind (the process was not run in
+//     time) it skips the ticks it missed instead of sending them in a
+//     burst no browser would send; their probes count as unsent, neither
+//     sent nor lost.
 //   - SIPp echoes each probe, so it comes back through the gateway twice:
 //     browser → gateway leg → bridge → SIPp → bridge → leg → browser. A
 //     probe is in the window when its send time is; the echo of one is
@@ -53,7 +57,8 @@
 //     100 ms, 1 ms to 4 s) for p50, p99 and max.
 //   - Also: calls that heard no echo in the window (silent), echoes that
 //     name another call (misrouted), calls the gateway ended, the pacer's
-//     own lag behind its schedule (max), and the generator's CPU.
+//     own lag behind its schedule (max) and its unsent probes, and the
+//     generator's CPU.
 //
 // Linux and loopback: ICE is limited to UDP over IPv4 loopback (the
 // benchmarks and tests run in a network namespace of their own,

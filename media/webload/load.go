@@ -79,8 +79,12 @@ type Step struct {
 	Silent    int   `json:"silent"`
 	Misrouted int64 `json:"misrouted"`
 	Ended     int   `json:"ended"`
-	// SendLagMax is how far the pacer fell behind its schedule in the window.
+	// SendLagMax is how far the pacer fell behind its schedule in the window; Unsent
+	// the probes it skipped when it fell more than 100 ms behind (this process not run
+	// in time: the generator's own overload, or the machine's), counted neither as
+	// sent nor as lost.
 	SendLagMax time.Duration `json:"sendLagMax"`
+	Unsent     int64         `json:"unsent"`
 	// LoadCPU is the generator's own CPU in the window, % of one core.
 	LoadCPU float64 `json:"loadCpuPct"`
 }
@@ -94,6 +98,9 @@ type Result struct {
 // probeLen is a probe's payload: 20 ms of PCMU. It starts with the call's index (4
 // bytes) and the send time (8 bytes, ns since the run's epoch).
 const probeLen = 160
+
+// maxLag is how far the pacer may fall behind its schedule before it skips ticks.
+const maxLag = 100 * time.Millisecond
 
 // tick is the pacer's period; every call sends once per interval (ticks of it).
 const (
@@ -278,14 +285,14 @@ func (r *run) measure(ctx context.Context, n int, lag *lagTracker) (Step, bool) 
 	if r.cfg.OnWindow != nil {
 		r.cfg.OnWindow(n, false)
 	}
-	sent, lagMax := lag.window()
+	sent, unsent, lagMax := lag.window()
 	if !ok || !sleep(r.cfg.Grace) {
 		return Step{}, false
 	}
 	r.from.Store(math.MaxInt64)
 	wall := t1.Sub(t0)
 	st := Step{Calls: n, Seconds: wall.Seconds(), Sent: sent, Echoed: r.echoed.Load(), Late: r.late.Load(),
-		Misrouted: r.misroute.Load(), Ended: int(r.ended.Load()), SendLagMax: lagMax,
+		Misrouted: r.misroute.Load(), Ended: int(r.ended.Load()), SendLagMax: lagMax, Unsent: unsent,
 		LoadCPU: 100 * float64(cpu) / float64(wall)}
 	st.Lost = max(0, st.Sent-st.Echoed)
 	if st.Sent > 0 {
@@ -674,6 +681,15 @@ func (r *run) pace(ctx context.Context, lag *lagTracker) {
 		now := time.Now()
 		tabs := *r.tabs.Load()
 		from, to := r.from.Load(), r.to.Load()
+		if behind := now.Sub(due); behind > maxLag {
+			// Far behind (this process was not run): skip the ticks missed rather than
+			// send them in a burst, which would load the gateway with what no browser
+			// sends. Their probes count as unsent, not as sent and lost.
+			missed := int(behind / tick)
+			lag.skip(behind, int64(missed*len(tabs)/groups), from, to, int64(now.Sub(r.epoch)))
+			k += missed
+			due = due.Add(time.Duration(missed) * tick)
+		}
 		var inWindow int64
 		for i := k % groups; i < len(tabs); i += groups {
 			t := tabs[i]
@@ -734,7 +750,19 @@ func (t *tab) close() {
 type lagTracker struct {
 	mu     sync.Mutex
 	sent   int64
+	unsent int64
 	maxLag time.Duration
+}
+
+// skip records probes the pacer did not send, behind its schedule by lag, when now (a
+// send time) is in the window [from, to).
+func (l *lagTracker) skip(lag time.Duration, probes int64, from, to, now int64) {
+	l.mu.Lock()
+	l.maxLag = max(l.maxLag, lag)
+	if now >= from && now < to {
+		l.unsent += probes
+	}
+	l.mu.Unlock()
 }
 
 func newLagTracker() *lagTracker { return &lagTracker{} }
@@ -748,17 +776,17 @@ func (l *lagTracker) tick(lag time.Duration, sent int64) {
 
 func (l *lagTracker) reset() {
 	l.mu.Lock()
-	l.sent, l.maxLag = 0, 0
+	l.sent, l.unsent, l.maxLag = 0, 0, 0
 	l.mu.Unlock()
 }
 
 // window returns what was recorded since reset; a packet sent at the window's end may
 // be counted a tick later, so it waits one interval for the pacer first.
-func (l *lagTracker) window() (int64, time.Duration) {
+func (l *lagTracker) window() (sent, unsent int64, maxLag time.Duration) {
 	time.Sleep(interval)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sent, l.maxLag
+	return l.sent, l.unsent, l.maxLag
 }
 
 // histogram of round trips: 10 µs steps below 10 ms, 100 µs below 100 ms, 1 ms below

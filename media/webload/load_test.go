@@ -13,7 +13,7 @@ import (
 // calls SIPp (answering with its RTP echo) and every call must hear its own probes back
 // through the gateway, none another call's. Nothing here is judged on time.
 func TestCallsThroughGateway(t *testing.T) {
-	r := startRig(t, 2)
+	r := startRig(t, 2, echoSIPp)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var windows []string

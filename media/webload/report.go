@@ -82,6 +82,7 @@ func (s *Step) Metrics() []Metric {
 		{float64(s.Misrouted), "misrouted"},
 		{float64(s.Ended), "ended-calls"},
 		{ms(s.SendLagMax), "pacer-lag-max-ms"},
+		{float64(s.Unsent), "unsent"},
 		{s.LoadCPU, "loadgen-cpu-%core"},
 		{s.SetupSeconds, "setup-s"},
 	}

@@ -193,8 +193,17 @@ func users(n int) []string {
 	return out
 }
 
+// echoMode is who echoes the calls' RTP: SIPp itself (-rtp_echo), or a UDP echo in the
+// test process that SIPp's answer names instead.
+type echoMode int
+
+const (
+	echoSIPp echoMode = iota
+	echoGo
+)
+
 // startRig starts the pools, the gateway and SIPp for up to n calls.
-func startRig(tb testing.TB, n int) *rig {
+func startRig(tb testing.TB, n int, mode echoMode) *rig {
 	tb.Helper()
 	sippBin := siptest.SIPpPath(tb)
 	bin := binary(tb, "parkway")
@@ -263,7 +272,11 @@ sip:
 		tb.Fatal(err)
 	}
 	scenarios := filepath.Join(wd, "..", "..", "gateway", "testdata", "sipp")
-	contact, aux, echo := freeUDP(tb), freeUDP(tb), freeUDP(tb)
+	contact, aux, sippMedia := freeUDP(tb), freeUDP(tb), freeUDP(tb)
+	echo, echoArgs := sippMedia, []string{"-rtp_echo"}
+	if mode == echoGo {
+		echo, echoArgs = startEcho(tb), nil
+	}
 	sippDir := tb.TempDir()
 	reg := siptest.StartSIPp(tb, sippBin, "register erin", sippDir,
 		fmt.Sprintf("127.0.0.1:%d", ports["pool-a"]), "-sf", filepath.Join(scenarios, "register.xml"),
@@ -275,13 +288,49 @@ sip:
 	if over, err := reg.Wait(ctx); !over || err != nil {
 		tb.Fatalf("SIPp registering erin (over %v): %v\n%s", over, err, reg.Output())
 	}
-	r.sipp = siptest.StartSIPp(tb, sippBin, "erin answers all", sippDir,
-		"-sf", filepath.Join(scenarios, "answer.xml"), "-inf", siptest.SIPpInjection(tb, sippDir, "answer", strconv.Itoa(echo), "101"),
+	args := []string{"-sf", filepath.Join(scenarios, "answer.xml"), "-inf", siptest.SIPpInjection(tb, sippDir, "answer", strconv.Itoa(echo), "101"),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(contact), "-t", "u1", "-nostdin", "-max_recv_loops", "1000",
-		"-s", "erin", "-m", strconv.Itoa(n+1), "-l", strconv.Itoa(n+1), "-timeout", "3600s",
-		"-rtp_echo", "-mp", strconv.Itoa(echo))
+		"-s", "erin", "-m", strconv.Itoa(n + 1), "-l", strconv.Itoa(n + 1), "-timeout", "3600s", "-mp", strconv.Itoa(sippMedia)}
+	r.sipp = siptest.StartSIPp(tb, sippBin, "erin answers all", sippDir, append(args, echoArgs...)...)
 	waitBound(tb, r.sipp, contact)
 	return r
+}
+
+// echoBuffer is the Go echo's socket buffers. SIPp's echo socket keeps the kernel's
+// default (208 KiB: its -rtp_buffsize does not reach the echo socket), ≈ 20 ms of 200
+// calls' probes and 4 ms of 1,000 calls', and one socket echoes every call: on a busy
+// machine it overflowed whenever SIPp was not run for that long (2,733 drops in 5 s at
+// 200 calls, load 13), which is the harness's loss, not the gateway's. 4 MiB is
+// net.core.rmem_max here (≈ 80 ms of 1,000 calls).
+const echoBuffer = 4 << 20
+
+// startEcho runs a UDP echo on loopback until the test ends and returns its port: the
+// far phone's media for the benchmark, as SIPp's -rtp_echo is, with room to wait.
+func startEcho(tb testing.TB) int {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = c.SetReadBuffer(echoBuffer)
+	_ = c.SetWriteBuffer(echoBuffer)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			_, _ = c.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	tb.Cleanup(func() {
+		c.Close()
+		<-done
+	})
+	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 var gatewayLine = regexp.MustCompile(`Parkway gateway on (http://[0-9.:]+) `)
