@@ -30,7 +30,10 @@ import (
 // browser sends comes back to it through the gateway twice — browser → bridge → SIPp →
 // bridge → browser — and the browser measures loss, lateness and round-trip time
 // itself. The browsers (pion) are in this process beside the gateway; SIPp is its own
-// process.
+// process. BENCHMARKS.md takes the numbers through the gateway from media/webload's
+// BenchmarkGatewayProcesses instead, where the gateway, the pools and the load generator
+// (cmd/webload) are each a process of their own; this one stays for a run in one
+// process, with its CPU split by profiler labels (cpusplit_bench_test.go).
 //
 //	# most concurrent calls under 0.1 % loss, stepping up; memory and CPU per step
 //	go test ./gateway -run XXX -bench CallsGatewayLoad -benchtime 1x
