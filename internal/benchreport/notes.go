@@ -12,9 +12,11 @@ runs (before stop 24 a row was one run). Max calls needs every run at that count
 lost and 1 % late. The raw output (bench-out/relay.txt) has every run.
 
 The rows "through the gateway" come from BenchmarkGatewayProcesses (media/webload/bench_test.go):
-the two pools, the gateway, SIPp (answering every call with its RTP echo) and the load generator
+the two pools, the gateway, SIPp (answering every call as erin) and the load generator
 (cmd/webload: each user signed in with a widget ticket over the gateway's own API, one pion
-PeerConnection per call, 20 ms G.711 probes from one pacer) each run as a process of their own.
+PeerConnection per call, 20 ms G.711 probes from one pacer) each run as a process of their own;
+the far phone's RTP is echoed by the benchmark's process, whose socket has room for 80 ms of
+1,000 calls (SIPp's own echo socket, 208 KiB, dropped probes whenever SIPp waited for a CPU).
 A probe comes back through the gateway twice; it is lost if its echo has not arrived 1 s after
 the 5 s window, late if its round trip is over 200 ms. The gateway's CPU is its /proc
 utime+stime over the window; its memory per call is its RSS growth since before the first

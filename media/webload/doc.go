@@ -1,8 +1,9 @@
 // Package webload is a load generator for the gateway's browser side: it
 // signs N users in to a gateway over its real HTTP and websocket API, as a
 // browser tab does, and has each place one G.711 call over a pion WebRTC
-// PeerConnection to a target (in the benchmarks SIPp, answering every call
-// with its RTP echo), then measures what comes back.
+// PeerConnection to a target whose media echoes it (in the test SIPp with its
+// -rtp_echo; in the benchmark SIPp answering, with SDP naming a UDP echo),
+// then measures what comes back.
 //
 // It runs as a process of its own (cmd/webload), so what the gateway
 // process spends is the gateway's alone: media/webload's benchmark starts
@@ -45,7 +46,7 @@
 //     time) it skips the ticks it missed instead of sending them in a
 //     burst no browser would send; their probes count as unsent, neither
 //     sent nor lost.
-//   - SIPp echoes each probe, so it comes back through the gateway twice:
+//   - The far end echoes each probe, so it comes back through the gateway twice:
 //     browser → gateway leg → bridge → SIPp → bridge → leg → browser. A
 //     probe is in the window when its send time is; the echo of one is
 //     counted when it arrives before the results are read (Grace after the
