@@ -125,6 +125,8 @@ type run struct {
 	misroute atomic.Int64
 	hist     histogram
 	ended    atomic.Int64
+
+	hearing sync.WaitGroup // the calls' track readers
 }
 
 // tab is one signed-in user with one call.
@@ -569,7 +571,13 @@ func (t *tab) dial(ctx context.Context) error {
 			once.Do(func() { close(connected) })
 		}
 	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go t.hear(tr) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		t.r.hearing.Add(1)
+		go func() {
+			defer t.r.hearing.Done()
+			t.hear(tr)
+		}()
+	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return err
@@ -722,6 +730,7 @@ func (r *run) close() {
 		}()
 	}
 	wg.Wait()
+	r.hearing.Wait() // each ends with its PeerConnection
 }
 
 func (t *tab) close() {
