@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parkway/parkway/browsertest"
+	"github.com/parkway/parkway/internal/soak"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -304,14 +305,7 @@ func machine(b *testing.B) {
 	b.Logf("machine: %s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), loadAvg())
 }
 
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
+func loadAvg() string { return soak.LoadAvg() }
 
 // rssBytes is this process's resident set size.
 func rssBytes() int64 {
@@ -332,18 +326,7 @@ func cpuTime(pid int) time.Duration {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+	return soak.CPU(pid)
 }
 
 func envInts(name, def string) []int {

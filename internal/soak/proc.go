@@ -61,6 +61,35 @@ func ReadProc(pid int) (rssKiB, dataKiB, threads, fds int64, err error) {
 	return rssKiB, dataKiB, threads, int64(len(entries)), nil
 }
 
+// CPU is the user + system CPU time process pid has used so far, all its threads (0 when
+// it cannot be read); /proc counts it in USER_HZ ticks, 10 ms.
+func CPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which may hold spaces, in parentheses.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+	return time.Duration(ut+st) * (time.Second / 100)
+}
+
+// LoadAvg is the machine's load average over 1, 5 and 15 minutes, as /proc/loadavg
+// gives it ("?" when it cannot be read).
+func LoadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // ReadMetrics fetches a Prometheus text exposition from url and returns go_goroutines
 // and go_memstats_heap_inuse_bytes, or an error when it is not served (no such
 // endpoint, or neither value in it).
