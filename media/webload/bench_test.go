@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/internal/soak"
 	"github.com/parkway/parkway/media/webload"
 )
 
@@ -36,7 +37,8 @@ import (
 //	WEBLOAD_CALLS=100,200,300,500,750,1000 WEBLOAD_SECONDS=5 WEBLOAD_WARMUP=2s go test …
 //
 // The generator stops stepping after a step with ≥ 1 % lost + late (clearly
-// overloaded): most-calls-tried is the last step run, most-calls-planned the last asked
+// overloaded; WEBLOAD_STOP_ABOVE=N: N %, 0: never, e.g. to see the CPU at every step on
+// a machine too busy to pass them): most-calls-tried is the last step run, most-calls-planned the last asked
 // for. Timings are reported, never judged.
 func BenchmarkGatewayProcesses(b *testing.B) {
 	steps, err := webload.ParseSteps(envOr("WEBLOAD_CALLS", "100,200,300,500,750,1000"))
@@ -50,6 +52,10 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	warmup, err := time.ParseDuration(envOr("WEBLOAD_WARMUP", "2s"))
 	if err != nil {
 		b.Fatal(err)
+	}
+	stopAbove := envOr("WEBLOAD_STOP_ABOVE", "1")
+	if _, err := strconv.ParseFloat(stopAbove, 64); err != nil {
+		b.Fatalf("WEBLOAD_STOP_ABOVE=%q: %v", stopAbove, err)
 	}
 	most := slices.Max(steps)
 	b.Logf("machine: %s", machine())
@@ -66,7 +72,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	time.Sleep(time.Second) // the gateway's start-up settles before its baseline
 	gwPid := r.gateway.cmd.Process.Pid
 	rss0 := rssOf(gwPid)
-	b.Logf("gateway at rest: RSS %.1f MiB (load average %s)", float64(rss0)/(1<<20), loadAvg())
+	b.Logf("gateway at rest: RSS %.1f MiB (load average %s)", float64(rss0)/(1<<20), soak.LoadAvg())
 
 	// The window edges webload prints, sampled as they are read.
 	type sample struct {
@@ -81,9 +87,9 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	starts, ends := map[int]sample{}, map[int]sample{}
 	var lg *proc
 	take := func() sample {
-		s := sample{at: time.Now(), gw: cpuOf(gwPid), sipp: cpuOf(r.sipp.Pid()), rss: rssOf(gwPid)}
+		s := sample{at: time.Now(), gw: soak.CPU(gwPid), sipp: soak.CPU(r.sipp.Pid()), rss: rssOf(gwPid)}
 		for _, p := range r.pools {
-			s.pools += cpuOf(p.cmd.Process.Pid)
+			s.pools += soak.CPU(p.cmd.Process.Pid)
 		}
 		s.toSIP, s.toBrowser = relayed(r.url)
 		s.drops = udpDrops(map[string]int{"gateway": gwPid, "webload": int(lgPid.Load()), "SIPp": r.sipp.Pid(), "echo": os.Getpid()})
@@ -106,7 +112,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	keyFile := filepath.Join(r.dir, "embed.key")
 	stepsArg := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(steps)), ","), "[]")
 	lg = startProcWatched(b, "webload", r.dir, onLine, loadgen, "-gateway", r.url, "-embed-key-file", keyFile,
-		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", "1")
+		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", stopAbove)
 	lgPid.Store(int64(lg.cmd.Process.Pid))
 	line := lg.waitLine(b, regexp.MustCompile(`^`+webload.ResultPrefix), 2*time.Hour)
 	for _, l := range strings.Split(lg.output(), "\n") {
@@ -163,7 +169,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 			st.Calls, st.Sent, s1.toSIP-s0.toSIP, s1.toBrowser-s0.toBrowser,
 			s1.drops["gateway"]-s0.drops["gateway"], s1.drops["SIPp"]-s0.drops["SIPp"], s1.drops["echo"]-s0.drops["echo"], s1.drops["webload"]-s0.drops["webload"])
 		b.Logf("calls=%d load=%s lost %.3f%% late %.3f%% rtt p50 %v p99 %v | gateway CPU %.0f%% of a core, RSS %.0f MiB (%.0f KiB/call) | pools %.0f%% SIPp %.0f%% webload %.0f%% | set-up %.1f s, silent %d, pacer lag max %v, unsent %d",
-			st.Calls, loadAvg(), st.LossPct, st.LatePct, st.RTTP50, st.RTTP99, gwPct, float64(s1.rss)/(1<<20), rssPerCall,
+			st.Calls, soak.LoadAvg(), st.LossPct, st.LatePct, st.RTTP50, st.RTTP99, gwPct, float64(s1.rss)/(1<<20), rssPerCall,
 			pct(s1.pools-s0.pools), pct(s1.sipp-s0.sipp), st.LoadCPU, st.SetupSeconds, st.Silent, st.SendLagMax, st.Unsent)
 		if passed {
 			best = st.Calls
@@ -172,7 +178,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		}
 		last = st.Calls
 	}
-	b.Logf("most concurrent calls at < 0.1%% lost and < 1%% late: %d of %v (load average now %s)", best, steps, loadAvg())
+	b.Logf("most concurrent calls at < 0.1%% lost and < 1%% late: %d of %v (load average now %s)", best, steps, soak.LoadAvg())
 	b.Run("summary", func(b *testing.B) {
 		for b.Loop() {
 		}
@@ -215,44 +221,13 @@ func machine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), loadAvg())
+	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), soak.LoadAvg())
 }
 
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// cpuOf is the user + system CPU time process pid has used (its threads included).
-func cpuOf(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
-}
-
-// rssOf is process pid's resident set size in bytes.
+// rssOf is process pid's resident set size in bytes (0 when it cannot be read).
 func rssOf(pid int) int64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	rss, _, _, _, _ := soak.ReadProc(pid)
+	return rss << 10
 }
 
 // relayed reads the gateway's parkway_relay_packets_total counters from its /metrics.

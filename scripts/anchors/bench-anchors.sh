@@ -32,8 +32,10 @@
 #                  targets direct,plain,relay,relay-shared,rtpengine; the table shows each
 #                  count's median); MEDIA_RELAY_REALTIME=1 runs the relays at nice -20, as
 #                  the load generator runs when root — for a machine busy with other work
-#   WEBLOAD_CALLS, WEBLOAD_SECONDS, WEBLOAD_WARMUP: the benchmark through the gateway's (media/webload
-#                  bench_test.go; here by default 100,200,300,500,750,1000 calls, 5 s windows after 2 s)
+#   WEBLOAD_CALLS, WEBLOAD_SECONDS, WEBLOAD_WARMUP, WEBLOAD_STOP_ABOVE, WEBLOAD_ECHO: the benchmark
+#                  through the gateway's (media/webload bench_test.go; here by default
+#                  100,200,300,500,750,1000 calls, 5 s windows after 2 s, stopping after a step
+#                  with >= 1 % lost + late)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
