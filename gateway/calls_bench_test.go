@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -291,19 +290,7 @@ func (lr *loadRig) pace(stop <-chan struct{}) int {
 }
 
 // machine logs what the numbers were measured on.
-func machine(b *testing.B) {
-	uname, _ := exec.Command("uname", "-srvmo").Output()
-	model := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(line, "model name") {
-				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
-				break
-			}
-		}
-	}
-	b.Logf("machine: %s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), loadAvg())
-}
+func machine(b *testing.B) { b.Logf("machine: %s", soak.Machine()) }
 
 func loadAvg() string { return soak.LoadAvg() }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +48,9 @@ func TestCPUAndLoadAvg(t *testing.T) {
 	}
 	if f := strings.Fields(LoadAvg()); len(f) != 3 {
 		t.Errorf("LoadAvg() = %q", LoadAvg())
+	}
+	if m := Machine(); !strings.Contains(m, "nproc ") || !strings.Contains(m, runtime.Version()) {
+		t.Errorf("Machine() = %q", m)
 	}
 }
 

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +56,7 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		b.Fatalf("WEBLOAD_STOP_ABOVE=%q: %v", stopAbove, err)
 	}
 	most := slices.Max(steps)
-	b.Logf("machine: %s", machine())
+	b.Logf("machine: %s", soak.Machine())
 	mode := echoGo
 	switch e := envOr("WEBLOAD_ECHO", "go"); e {
 	case "sipp":
@@ -207,21 +205,6 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-// machine says what the numbers were measured on.
-func machine() string {
-	uname, _ := exec.Command("uname", "-srvmo").Output()
-	model := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(line, "model name") {
-				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), soak.LoadAvg())
 }
 
 // rssOf is process pid's resident set size in bytes (0 when it cannot be read).
