@@ -3,6 +3,7 @@ package webload_test
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -65,7 +66,18 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	default:
 		b.Fatalf("WEBLOAD_ECHO=%q: sipp or go", e)
 	}
-	r := startRig(b, most, mode)
+	// With -test.outputdir (bench-anchors gives its profiles directory), the gateway
+	// writes its CPU profile there, from start to exit.
+	var gatewayArgs []string
+	if f := flag.Lookup("test.outputdir"); f != nil && f.Value.String() != "" {
+		if err := os.MkdirAll(f.Value.String(), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		prof := filepath.Join(f.Value.String(), "gateway-cpu-webload.pprof")
+		gatewayArgs = []string{"--cpuprofile", prof}
+		b.Logf("the gateway's CPU profile: %s", prof)
+	}
+	r := startRig(b, most, mode, gatewayArgs...)
 	loadgen := binary(b, "webload")
 	time.Sleep(time.Second) // the gateway's start-up settles before its baseline
 	gwPid := r.gateway.cmd.Process.Pid
@@ -113,6 +125,12 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", stopAbove)
 	lgPid.Store(int64(lg.cmd.Process.Pid))
 	line := lg.waitLine(b, regexp.MustCompile(`^`+webload.ResultPrefix), 2*time.Hour)
+	// What it says after its result (why it stopped early, if it did) is in the log too.
+	select {
+	case <-lg.done:
+	case <-time.After(time.Minute):
+		b.Logf("webload did not exit within a minute of its result")
+	}
 	for _, l := range strings.Split(lg.output(), "\n") {
 		if strings.HasPrefix(l, "webload: ") && !strings.HasPrefix(l, webload.WindowStart) && !strings.HasPrefix(l, webload.WindowEnd) {
 			b.Log(l)

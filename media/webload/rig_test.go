@@ -202,8 +202,9 @@ const (
 	echoGo
 )
 
-// startRig starts the pools, the gateway and SIPp for up to n calls.
-func startRig(tb testing.TB, n int, mode echoMode) *rig {
+// startRig starts the pools, the gateway (with gatewayArgs added to its command line)
+// and SIPp for up to n calls.
+func startRig(tb testing.TB, n int, mode echoMode, gatewayArgs ...string) *rig {
 	tb.Helper()
 	sippBin := siptest.SIPpPath(tb)
 	bin := binary(tb, "parkway")
@@ -250,6 +251,7 @@ sessionKeyFile: session.key
 maxSessions: %d
 maxSessionsPerIP: %d
 heartbeat: {interval: 2s, timeout: 30s}
+drainTimeout: 5s
 pools:
   home:   {name: pool-a, sip: 127.0.0.1:%d, orbits: ["7000-7099"]}
   backup: {name: pool-b, sip: 127.0.0.1:%d, orbits: ["8000-8099"]}
@@ -262,7 +264,7 @@ sip:
 		p.waitLine(tb, regexp.MustCompile(`pool `+name+` listening on`), time.Minute)
 		r.pools = append(r.pools, p)
 	}
-	r.gateway = startProc(tb, "gateway", r.dir, bin, "gateway", "--config", filepath.Join(r.dir, "gateway.yaml"))
+	r.gateway = startProc(tb, "gateway", r.dir, append([]string{bin, "gateway", "--config", filepath.Join(r.dir, "gateway.yaml")}, gatewayArgs...)...)
 	line := r.gateway.waitLine(tb, gatewayLine, time.Minute)
 	r.url = gatewayLine.FindStringSubmatch(line)[1]
 
