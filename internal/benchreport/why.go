@@ -179,7 +179,7 @@ func explainClientStart(r *Results, _, _ string) string {
 // met the loss rule and at the first that did not (media/webload's benchmark) against the
 // machine's CPUs: the gateway's own, and what the load generator, the pools and SIPp took
 // of the same CPUs beside it.
-func explainGatewayLoad(r *Results, machine, _ string) string {
+func explainGatewayLoad(r *Results, machine, profiles string) string {
 	sum := Ref{gatewayLoad + "/summary", ""}
 	lookup := func(bench, metric string) (float64, bool) {
 		v, why := r.Lookup(Ref{bench, metric})
@@ -227,5 +227,24 @@ func explainGatewayLoad(r *Results, machine, _ string) string {
 	fmt.Fprintf(&b, ", the load generator %.2f\n", lgAtFail)
 	b.WriteString("(the browsers' side: ICE, DTLS, SRTP for every call, which real users' machines carry) on the\n")
 	b.WriteString("same CPUs.\n")
+	if profiles == "" {
+		return b.String()
+	}
+	prof := filepath.Join(profiles, "gateway-cpu-webload.pprof")
+	shares, total, span, err := CPUBreakdown(prof, GatewayBuckets)
+	if err != nil {
+		fmt.Fprintf(&b, "\nThe gateway's CPU profile could not be read: %v\n", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\nWhere the gateway's CPU went (`%s`, %.2f s of CPU over %.1f s: the whole run, sign-ins,\n", filepath.Base(prof), total, span)
+	b.WriteString("call set-up and every step; each sample goes to the first kind of work, from the running\n")
+	b.WriteString("function up, that claims one of its frames: internal/benchreport's GatewayBuckets):\n\n")
+	b.WriteString("| work | share of the gateway's CPU |\n|---|---:|\n")
+	for _, s := range shares {
+		if total == 0 || s.Seconds == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.1f %% |\n", s.Name, s.Seconds/total*100)
+	}
 	return b.String()
 }
