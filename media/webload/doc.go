@@ -61,6 +61,9 @@
 //     own lag behind its schedule (max) and its unsent probes, and the
 //     generator's CPU.
 //
+// Every call's ICE, DTLS and SRTP go over one UDP socket (pion's ICE UDP mux,
+// 4 MiB buffers), read by one goroutine, not a socket per call.
+//
 // Linux and loopback: ICE is limited to UDP over IPv4 loopback (the
 // benchmarks and tests run in a network namespace of their own,
 // scripts/loopback-only.sh).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -164,10 +165,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("webload: steps must rise: %v", cfg.Steps)
 		}
 	}
-	api, err := browsertest.NewAPI(browsertest.G711...)
+	// Every call's ICE on one UDP socket (pion's UDP mux: one reader for all), not a
+	// socket and its goroutines per call: the generator's own cost stays low, and
+	// the gateway still sees one remote transport address per call's ICE pair.
+	mux, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webload: the calls' UDP socket: %w", err)
 	}
+	_ = mux.SetReadBuffer(4 << 20)
+	_ = mux.SetWriteBuffer(4 << 20)
+	udpMux := webrtc.NewICEUDPMux(nil, mux)
+	defer udpMux.Close()
+	me := &webrtc.MediaEngine{}
+	for _, c := range browsertest.G711 {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
+	}
+	se := browsertest.LoopbackSettings()
+	se.SetICEUDPMux(udpMux)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	r := &run{cfg: cfg, epoch: time.Now(), api: api,
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Dialers + 2}}}
 	r.from.Store(math.MaxInt64)
