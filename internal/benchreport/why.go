@@ -56,6 +56,9 @@ func renderMissed(b *strings.Builder, r *Results, rows []Row, machine, profiles 
 
 var nprocLine = regexp.MustCompile(`(?m)^nproc:?\s*(\d+)`)
 
+// loadAt finds the run's "load average at start: …" and "load average at end: …" lines.
+var loadAt = regexp.MustCompile(`(?m)^load average at (start|end):\s*(.+?)\s*$`)
+
 // explainPark puts the CPU a cycle costs the pool against the CPUs the machine has,
 // beside what its load generator took of them, and sorts the pool's CPU profile by kind
 // of work at the highest rate at which nothing was shed (there each cycle's cost is a
@@ -226,7 +229,15 @@ func explainGatewayLoad(r *Results, machine, profiles string) string {
 	}
 	fmt.Fprintf(&b, ", the load generator %.2f\n", lgAtFail)
 	b.WriteString("(the browsers' side: ICE, DTLS, SRTP for every call, which real users' machines carry) on the\n")
-	b.WriteString("same CPUs.\n")
+	b.WriteString("same CPUs")
+	if m := loadAt.FindAllStringSubmatch(machine, -1); len(m) > 0 {
+		var loads []string
+		for _, l := range m {
+			loads = append(loads, l[2]+" at the "+l[1])
+		}
+		fmt.Fprintf(&b, "; the machine's load average (1, 5, 15 min): %s, so other work took\nits share of them too", strings.Join(loads, ", "))
+	}
+	b.WriteString(".\n")
 	if profiles == "" {
 		return b.String()
 	}

@@ -229,9 +229,10 @@ func TestGatewayProfileSortedByLayer(t *testing.T) {
 	if err := r.Parse(f, ""); err != nil {
 		t.Fatal(err)
 	}
-	why := explainGatewayLoad(r, "nproc: 2\n", dir)
+	why := explainGatewayLoad(r, "nproc: 2\nload average at start: 4.10 3.00 2.00\nload average at end: 6.50 3.50 2.10\n", dir)
 	for _, want := range []string{
 		"At 500 calls the gateway process used 0.90 of the machine's 2 CPUs",
+		"the machine's load average (1, 5, 15 min): 4.10 3.00 2.00 at the start, 6.50 3.50 2.10 at the end",
 		"Where the gateway's CPU went (`gateway-cpu-webload.pprof`, 1.00 s of CPU over 2.0 s",
 		"| kernel: datagrams sent and read, polling (syscalls) | 60.0 % |",
 		"| SRTP and DTLS: encryption (pion srtp/dtls, crypto) | 20.0 % |",
