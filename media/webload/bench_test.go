@@ -68,14 +68,15 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	}
 	// With -test.outputdir (bench-anchors gives its profiles directory), the gateway
 	// writes its CPU profile there, from start to exit.
-	var gatewayArgs []string
+	var gatewayArgs, loadArgs []string
 	if f := flag.Lookup("test.outputdir"); f != nil && f.Value.String() != "" {
 		if err := os.MkdirAll(f.Value.String(), 0o755); err != nil {
 			b.Fatal(err)
 		}
 		prof := filepath.Join(f.Value.String(), "gateway-cpu-webload.pprof")
 		gatewayArgs = []string{"--cpuprofile", prof}
-		b.Logf("the gateway's CPU profile: %s", prof)
+		loadArgs = []string{"-cpuprofile", filepath.Join(f.Value.String(), "webload-cpu.pprof")}
+		b.Logf("the gateway's CPU profile: %s (the load generator's beside it)", prof)
 	}
 	r := startRig(b, most, mode, gatewayArgs...)
 	loadgen := binary(b, "webload")
@@ -121,8 +122,8 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 	}
 	keyFile := filepath.Join(r.dir, "embed.key")
 	stepsArg := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(steps)), ","), "[]")
-	lg = startProcWatched(b, "webload", r.dir, onLine, loadgen, "-gateway", r.url, "-embed-key-file", keyFile,
-		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", stopAbove)
+	lg = startProcWatched(b, "webload", r.dir, onLine, append([]string{loadgen, "-gateway", r.url, "-embed-key-file", keyFile,
+		"-steps", stepsArg, "-duration", fmt.Sprintf("%ds", secs), "-warmup", warmup.String(), "-stop-above", stopAbove}, loadArgs...)...)
 	lgPid.Store(int64(lg.cmd.Process.Pid))
 	line := lg.waitLine(b, regexp.MustCompile(`^`+webload.ResultPrefix), 2*time.Hour)
 	// What it says after its result (why it stopped early, if it did) is in the log too.
