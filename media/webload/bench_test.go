@@ -171,6 +171,11 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 			b.ReportMetric(float64(st.Silent), "silent-calls")
 			// Where probes went missing: the gateway's relay counters over the same
 			// window (by time, not by send stamp), per probe sent in it.
+			if relayedPkts := (s1.toSIP - s0.toSIP) + (s1.toBrowser - s0.toBrowser); relayedPkts > 0 {
+				// Per packet relayed (either way): the gateway's cost whatever rate the
+				// generator kept up on a busy machine.
+				b.ReportMetric(float64((s1.gw-s0.gw).Microseconds())/relayedPkts, "gateway-cpu-µs/packet")
+			}
 			if st.Sent > 0 {
 				b.ReportMetric(100*(s1.toSIP-s0.toSIP)/float64(st.Sent), "gw-to-sip-%sent")
 				b.ReportMetric(100*(s1.toBrowser-s0.toBrowser)/float64(st.Sent), "gw-to-browser-%sent")
