@@ -201,6 +201,18 @@ func BenchmarkGatewayProcesses(b *testing.B) {
 		last = st.Calls
 	}
 	b.Logf("most concurrent calls at < 0.1%% lost and < 1%% late: %d of %v (load average now %s)", best, steps, soak.LoadAvg())
+	defer func() {
+		// After the steps it measured are reported: why it ended before the last.
+		select {
+		case <-lg.done:
+		default:
+			return // still running: proc.stop ends it
+		}
+		if lg.exit != nil {
+			lines := strings.Split(strings.TrimSpace(lg.output()), "\n")
+			b.Errorf("webload stopped after %d of %d steps (%v): %s", len(res.Steps), len(steps), lg.exit, lines[len(lines)-1])
+		}
+	}()
 	b.Run("summary", func(b *testing.B) {
 		for b.Loop() {
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -401,15 +402,28 @@ func (r *run) connect(ctx context.Context, index uint32, user string) (*tab, err
 		return nil, fmt.Errorf("webload: %s: the gateway answered auth with %s", user, frame)
 	}
 	go t.read()
-	if err := t.waitReady(ctx); err != nil {
-		t.close()
-		return nil, err
+	for {
+		if err := t.waitReady(ctx); err != nil {
+			t.close()
+			return nil, err
+		}
+		err := t.dial(ctx)
+		if err == nil {
+			return t, nil
+		}
+		// Refused as unavailable (the user's pool went out of reach between the
+		// check and the call, as the DR prober saw it): a user tries again.
+		var se *signaling.Error
+		if !errors.As(err, &se) || se.Code != signaling.CodeUnavailable || ctx.Err() != nil {
+			t.close()
+			return nil, err
+		}
+		r.logf("%s: %v; trying again", user, err)
+		if t.pc != nil {
+			_ = t.pc.Close()
+			t.pc = nil
+		}
 	}
-	if err := t.dial(ctx); err != nil {
-		t.close()
-		return nil, err
-	}
-	return t, nil
 }
 
 // signIn gets a session token: a widget ticket exchanged, or the demo's sign-in.
