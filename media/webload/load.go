@@ -402,7 +402,7 @@ func (r *run) connect(ctx context.Context, index uint32, user string) (*tab, err
 		return nil, fmt.Errorf("webload: %s: the gateway answered auth with %s", user, frame)
 	}
 	go t.read()
-	for {
+	for attempt := 1; ; attempt++ {
 		if err := t.waitReady(ctx); err != nil {
 			t.close()
 			return nil, err
@@ -411,10 +411,14 @@ func (r *run) connect(ctx context.Context, index uint32, user string) (*tab, err
 		if err == nil {
 			return t, nil
 		}
-		// Refused as unavailable (the user's pool went out of reach between the
-		// check and the call, as the DR prober saw it): a user tries again.
+		// Refused or ended as unavailable (the user's pool went out of reach between
+		// the check and the call, as the DR prober saw it): a user tries again, a few
+		// times.
 		var se *signaling.Error
-		if !errors.As(err, &se) || se.Code != signaling.CodeUnavailable || ctx.Err() != nil {
+		var ended *setupEnded
+		unavailable := (errors.As(err, &se) && se.Code == signaling.CodeUnavailable) ||
+			(errors.As(err, &ended) && ended.reason == "unavailable")
+		if !unavailable || attempt == maxAttempts || ctx.Err() != nil {
 			t.close()
 			return nil, err
 		}
@@ -547,6 +551,17 @@ func (t *tab) await(ctx context.Context, id string, m signaling.Message, f func(
 	}
 }
 
+// maxAttempts is how many times a user places a call that the gateway finds
+// unavailable before the run gives up.
+const maxAttempts = 5
+
+// setupEnded is a call that ended before it was active.
+type setupEnded struct{ user, reason string }
+
+func (e *setupEnded) Error() string {
+	return fmt.Sprintf("webload: %s: the call ended while being set up (%s)", e.user, e.reason)
+}
+
 // readyProbe is whom the readiness check pretends to call.
 const readyProbe = "webload-ready"
 
@@ -647,7 +662,7 @@ func (t *tab) dial(ctx context.Context) error {
 				}
 				switch m.State {
 				case signaling.CallEnded:
-					return true, fmt.Errorf("webload: %s: the call ended while being set up (%s)", t.user, m.Reason)
+					return true, &setupEnded{user: t.user, reason: string(m.Reason)}
 				case signaling.CallActive:
 					active = true
 					return true, nil
