@@ -103,7 +103,7 @@ func TestRenderPutsRatiosAndReasonsInEachPathsTable(t *testing.T) {
 		"| most concurrent calls through the gateway at < 0.1 % lost, < 1 % late (WebRTC ⇄ SIP/RTP; gateway, pools, SIPp and load generator each a process) | 300 | — | — | — | ≥ 1,000 | **missed** |",
 		"At 500 calls the gateway process used 0.90 of the machine's 2 CPUs, the load generator 0.85\n",
 		"| 500 | 2.000 | 0.500 | 0.90 | 0.85 | 0.02 | 0.10 | 1.87 | 1.80 |",
-		"| the gateway's CPU growth over the steps measured (1 = linear; the steps are in the raw output) | 1.10 |",
+		"| the gateway's CPU growth over the steps measured: CPU per packet relayed at the last ÷ at the first (1 = linear) | 1.10 |",
 		"kernel's receive timestamp (SO_TIMESTAMPNS",
 		"| navigation → ready, cold, median (ms) | 1712 |",
 		"| kill → outage on the websocket, median of 20 (ms) | not measured (skipped: sipp not found: install Debian's sip-tester) |",
