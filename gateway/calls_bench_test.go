@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parkway/parkway/browsertest"
+	"github.com/parkway/parkway/internal/soak"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
 )
@@ -30,7 +30,10 @@ import (
 // browser sends comes back to it through the gateway twice — browser → bridge → SIPp →
 // bridge → browser — and the browser measures loss, lateness and round-trip time
 // itself. The browsers (pion) are in this process beside the gateway; SIPp is its own
-// process.
+// process. BENCHMARKS.md takes the numbers through the gateway from media/webload's
+// BenchmarkGatewayProcesses instead, where the gateway, the pools and the load generator
+// (cmd/webload) are each a process of their own; this one stays for a run in one
+// process, with its CPU split by profiler labels (cpusplit_bench_test.go).
 //
 //	# most concurrent calls under 0.1 % loss, stepping up; memory and CPU per step
 //	go test ./gateway -run XXX -bench CallsGatewayLoad -benchtime 1x
@@ -287,28 +290,9 @@ func (lr *loadRig) pace(stop <-chan struct{}) int {
 }
 
 // machine logs what the numbers were measured on.
-func machine(b *testing.B) {
-	uname, _ := exec.Command("uname", "-srvmo").Output()
-	model := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(line, "model name") {
-				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
-				break
-			}
-		}
-	}
-	b.Logf("machine: %s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), loadAvg())
-}
+func machine(b *testing.B) { b.Logf("machine: %s", soak.Machine()) }
 
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
+func loadAvg() string { return soak.LoadAvg() }
 
 // rssBytes is this process's resident set size.
 func rssBytes() int64 {
@@ -329,18 +313,7 @@ func cpuTime(pid int) time.Duration {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+	return soak.CPU(pid)
 }
 
 func envInts(name, def string) []int {

@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # issue #12): failover 83–94, gateway 59–66, pool 43–47, gateway/ua 34–39, cluster 18–20
 # (41–46 before its tests ran in parallel), park 15–19, media/rtpload 14, gateway/dr 12
 # (19–21 before), media 11–13, cmd/parkway 10–24, then every other package in under 5 s
-# (most of it the race link).
-slow=(failover gateway pool gateway/ua cluster park media/rtpload gateway/dr media cmd/parkway metrics siptest)
+# (most of it the race link); media/webload (session 27: two pool processes, a gateway and SIPp
+# for one test) 10-15 s of it at load 15-50.
+slow=(failover gateway pool gateway/ua cluster park media/rtpload gateway/dr media media/webload cmd/parkway metrics siptest)
 mod=$(go list -m)
 all=$(go list ./...)
 first=()

@@ -19,12 +19,14 @@ func init() { subcommands["gateway"] = runGateway }
 // runGateway runs the edge gateway and its DR controller from a YAML config file
 // (configfile.Parse documents the format). SIGINT and SIGTERM both stop it: open
 // websockets are closed with 1001 so softphones reconnect to another gateway.
-func runGateway(ctx context.Context, args []string) error {
+func runGateway(ctx context.Context, args []string) (err error) {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	path := fs.String("config", "", "gateway config file (YAML), e.g. configs/gateway.yaml")
 	debug := fs.Bool("debug", false, "log at debug level")
 	capture := fs.String("sip-capture", "", sipCaptureUsage)
 	check := fs.Bool("check-config", false, "load the config, print every unsafe setting with why, and exit: status 1 if the gateway would refuse to start with it")
+	cpuProfile := fs.String("cpuprofile", "", cpuProfileUsage)
+	memProfile := fs.String("memprofile", "", memProfileUsage)
 	var opts configfile.CheckOptions
 	fs.BoolVar(&opts.DemoOnNetwork, "demo-on-network", false, "allow demo: true on an address other than loopback (anyone who reaches it signs in as any demo user)")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +48,11 @@ func runGateway(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(*debug)
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopProfiles()) }()
 	stopCapture, err := startSIPCapture(*capture)
 	if err != nil {
 		return err

@@ -34,6 +34,19 @@ var PoolBuckets = []Bucket{
 	{"pool: proxy, registrar, admission gate", []string{"github.com/parkway/parkway/"}},
 }
 
+// GatewayBuckets sort a gateway's CPU profile (`parkway gateway --cpuprofile`) under
+// calls: media's syscalls first, then the runtime's parts as for a pool, then the WebRTC
+// stack by layer, signaling and SIP, and the gateway's own code.
+var GatewayBuckets = append(append([]Bucket(nil), PoolBuckets[:6]...),
+	Bucket{"SRTP and DTLS: encryption (pion srtp/dtls, crypto)", []string{"github.com/pion/srtp", "github.com/pion/dtls", "crypto/", "vendor/golang.org/x/crypto", "golang.org/x/crypto"}},
+	Bucket{"ICE and STUN: consent checks, candidate pairs (pion ice/stun)", []string{"github.com/pion/ice", "github.com/pion/stun", "github.com/pion/turn", "github.com/pion/transport"}},
+	Bucket{"the rest of pion: RTP/RTCP, PeerConnection (webrtc, rtp, rtcp, interceptor, sctp)", []string{"github.com/pion/"}},
+	Bucket{"websocket signaling (coder/websocket)", []string{"github.com/coder/websocket"}},
+	Bucket{"SIP (sipgo)", []string{"github.com/emiago/sipgo"}},
+	Bucket{"media: the calls' bridges and legs", []string{"github.com/parkway/parkway/media"}},
+	Bucket{"gateway: sessions, phone, user agents", []string{"github.com/parkway/parkway/"}},
+)
+
 // Share is one bucket's part of a profile.
 type Share struct {
 	Name    string

@@ -59,14 +59,23 @@ var Rows = append(parkRows(),
 		Ref{"BenchmarkRelayProcesses/target=" + relayTarget + "/summary", "cpu-growth-vs-linear"},
 		"rtpengine (userspace)", Ref{"BenchmarkRelayProcesses/target=rtpengine/summary", "cpu-growth-vs-linear"}, ""},
 	Row{Paths[1], "loss at 100 concurrent calls through the gateway (%)",
-		Ref{"BenchmarkCallsGatewayLoad/calls=100", "lost-%"}, "", Ref{}, "< 0.1 %"},
-	Row{Paths[1], "most concurrent calls through the gateway at < 0.1 % lost + late (WebRTC ⇄ SIP/RTP; the browsers' pion in the bench process)",
-		Ref{"BenchmarkCallsGatewayLoad/summary", "max-calls"}, "", Ref{}, ""},
-	Row{Paths[1], "most calls tried through the gateway (the steps' last)",
-		Ref{"BenchmarkCallsGatewayLoad/summary", "most-calls-tried"}, "", Ref{}, ""},
-	gatewayCPURow(100), gatewayCPURow(300),
-	Row{Paths[1], "late packets at 100 concurrent calls (%)",
-		Ref{"BenchmarkCallsGatewayLoad/calls=100", "late-%"}, "", Ref{}, "< 1 %"},
+		Ref{gatewayLoad + "/calls=100", "lost-%"}, "", Ref{}, "< 0.1 %"},
+	Row{Paths[1], "late packets at 100 concurrent calls through the gateway (%)",
+		Ref{gatewayLoad + "/calls=100", "late-%"}, "", Ref{}, "< 1 %"},
+	Row{Paths[1], "most concurrent calls through the gateway at < 0.1 % lost, < 1 % late (WebRTC ⇄ SIP/RTP; gateway, pools, SIPp and load generator each a process)",
+		Ref{gatewayLoad + "/summary", "max-calls"}, "", Ref{}, "≥ 1,000"},
+	Row{Paths[1], "most calls tried through the gateway (the last step run: the steps stop after one with ≥ 1 % lost + late)",
+		Ref{gatewayLoad + "/summary", "most-calls-tried"}, "", Ref{}, ""},
+	gatewayRow("the gateway process's CPU at %d calls through it (%% of one core)", 100, "gateway-cpu-%core"),
+	gatewayRow("the gateway process's CPU at %d calls through it (%% of one core)", 300, "gateway-cpu-%core"),
+	gatewayRow("the gateway process's CPU at %d calls through it (%% of one core)", 1000, "gateway-cpu-%core"),
+	gatewayRow("the gateway process's CPU per packet relayed at %d calls (µs; either way, by its /metrics)", 100, "gateway-cpu-µs/packet"),
+	gatewayRow("the gateway process's CPU per packet relayed at %d calls (µs; either way, by its /metrics)", 1000, "gateway-cpu-µs/packet"),
+	Row{Paths[1], "the gateway's CPU growth over the steps measured: CPU per packet relayed at the last ÷ at the first (1 = linear)",
+		Ref{gatewayLoad + "/summary", "cpu-growth-vs-linear"}, "", Ref{}, ""},
+	gatewayRow("the gateway process's memory per call at %d calls (KiB RSS, a signed-in user with one call)", 100, "gateway-rss-KiB/call"),
+	gatewayRow("the gateway process's memory per call at %d calls (KiB RSS, a signed-in user with one call)", 1000, "gateway-rss-KiB/call"),
+	gatewayRow("the load generator's CPU at %d calls (%% of one core; the browsers' pion, beside the gateway on the same CPUs)", 100, "loadgen-cpu-%core"),
 	Row{Paths[2], "p99, 10,000 clients, arrived: state in the last client's socket (ms)", Ref{"BenchmarkFanout/clients=10000", "arrived-p99-ms"}, "", Ref{}, "≤ 90 ms"},
 	Row{Paths[2], "p50, 10,000 clients, arrived (ms)", Ref{"BenchmarkFanout/clients=10000", "arrived-p50-ms"}, "", Ref{}, ""},
 	Row{Paths[2], "median client's arrival, 10,000 clients (ms)", Ref{"BenchmarkFanout/clients=10000", "arrived-client-p50-ms"}, "", Ref{}, ""},
@@ -129,10 +138,12 @@ func relayRow(quantity string, calls int, metric, anchorName, target, goal strin
 	return Row{Paths[1], fmt.Sprintf(quantity, calls), at(relayTarget), anchorName, at(target), goal}
 }
 
-// gatewayCPURow is the gateway's own CPU at calls concurrent calls through it: the calls
-// benchmark's process also runs the simulated browsers and the pools, whose goroutines it
-// profiles apart (gateway/cpusplit_bench_test.go).
-func gatewayCPURow(calls int) Row {
-	return Row{Paths[1], fmt.Sprintf("the gateway's own CPU at %d calls through it (%% of one core; the browsers and pools in its process profiled apart)", calls),
-		Ref{fmt.Sprintf("BenchmarkCallsGatewayLoad/calls=%d", calls), "gateway-cpu-%core"}, "", Ref{}, ""}
+// gatewayLoad is the benchmark through the whole gateway (media/webload
+// bench_test.go): the gateway, the pools, SIPp and the load generator (cmd/webload) each
+// a process of its own, the gateway's CPU and RSS read from /proc.
+const gatewayLoad = "BenchmarkGatewayProcesses"
+
+// gatewayRow is a path-2 row from the gateway benchmark's step of calls concurrent calls.
+func gatewayRow(quantity string, calls int, metric string) Row {
+	return Row{Paths[1], fmt.Sprintf(quantity, calls), Ref{fmt.Sprintf("%s/calls=%d", gatewayLoad, calls), metric}, "", Ref{}, ""}
 }

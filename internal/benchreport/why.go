@@ -17,6 +17,7 @@ import (
 // nothing to add.
 var explainers = map[string]func(r *Results, machine, profiles string) string{
 	Paths[0]: explainPark,
+	Paths[1]: explainGatewayLoad,
 	Paths[3]: explainClientStart,
 }
 
@@ -54,6 +55,9 @@ func renderMissed(b *strings.Builder, r *Results, rows []Row, machine, profiles 
 }
 
 var nprocLine = regexp.MustCompile(`(?m)^nproc:?\s*(\d+)`)
+
+// loadAt finds the run's "load average at start: …" and "load average at end: …" lines.
+var loadAt = regexp.MustCompile(`(?m)^load average at (start|end):\s*(.+?)\s*$`)
 
 // explainPark puts the CPU a cycle costs the pool against the CPUs the machine has,
 // beside what its load generator took of them, and sorts the pool's CPU profile by kind
@@ -170,6 +174,88 @@ func explainClientStart(r *Results, _, _ string) string {
 		if t, ok := r.Text[kind+"-cpu-by-task"]; ok {
 			fmt.Fprintf(&b, "  Main-thread CPU to ready by what it ran (traced loads, medians in ms): %s.\n", t)
 		}
+	}
+	return b.String()
+}
+
+// explainGatewayLoad puts the processes' CPU at the last step through the gateway that
+// met the loss rule and at the first that did not (media/webload's benchmark) against the
+// machine's CPUs: the gateway's own, and what the load generator, the pools and SIPp took
+// of the same CPUs beside it.
+func explainGatewayLoad(r *Results, machine, profiles string) string {
+	sum := Ref{gatewayLoad + "/summary", ""}
+	lookup := func(bench, metric string) (float64, bool) {
+		v, why := r.Lookup(Ref{bench, metric})
+		return v, why == ""
+	}
+	best, _ := lookup(sum.Bench, "max-calls")
+	failed, ok := lookup(sum.Bench, "first-failed-calls")
+	if !ok {
+		return ""
+	}
+	cpus := 0
+	if m := nprocLine.FindStringSubmatch(machine); m != nil {
+		cpus, _ = strconv.Atoi(m[1])
+	}
+	var b strings.Builder
+	b.WriteString("Through the gateway (BenchmarkGatewayProcesses): each process's CPU over the step's window,\n")
+	b.WriteString("in CPUs, at the last step that met < 0.1 % lost and < 1 % late and the first that did not:\n\n")
+	b.WriteString("| calls | lost % | late % | gateway | load generator | pools | SIPp | all | gateway per 1,000 calls |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var gwAtFail, lgAtFail float64
+	for _, n := range []float64{best, failed} {
+		if n == 0 {
+			continue
+		}
+		bench := fmt.Sprintf("%s/calls=%d", gatewayLoad, int(n))
+		var v [6]float64
+		measured := true
+		for i, m := range []string{"lost-%", "late-%", "gateway-cpu-%core", "loadgen-cpu-%core", "pools-cpu-%core", "sipp-cpu-%core"} {
+			var ok bool
+			v[i], ok = lookup(bench, m)
+			measured = measured && ok
+		}
+		if !measured {
+			continue
+		}
+		all := (v[2] + v[3] + v[4] + v[5]) / 100
+		fmt.Fprintf(&b, "| %d | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+			int(n), v[0], v[1], v[2]/100, v[3]/100, v[4]/100, v[5]/100, all, v[2]/100/n*1000)
+		gwAtFail, lgAtFail = v[2]/100, v[3]/100
+	}
+	fmt.Fprintf(&b, "\nAt %d calls the gateway process used %.2f", int(failed), gwAtFail)
+	if cpus > 0 {
+		fmt.Fprintf(&b, " of the machine's %d CPUs", cpus)
+	}
+	fmt.Fprintf(&b, ", the load generator %.2f\n", lgAtFail)
+	b.WriteString("(the browsers' side: ICE, DTLS, SRTP for every call, which real users' machines carry) on the\n")
+	b.WriteString("same CPUs")
+	if m := loadAt.FindAllStringSubmatch(machine, -1); len(m) > 0 {
+		var loads []string
+		for _, l := range m {
+			loads = append(loads, l[2]+" at the "+l[1])
+		}
+		fmt.Fprintf(&b, "; the machine's load average (1, 5, 15 min): %s, so other work took\nits share of them too", strings.Join(loads, ", "))
+	}
+	b.WriteString(".\n")
+	if profiles == "" {
+		return b.String()
+	}
+	prof := filepath.Join(profiles, "gateway-cpu-webload.pprof")
+	shares, total, span, err := CPUBreakdown(prof, GatewayBuckets)
+	if err != nil {
+		fmt.Fprintf(&b, "\nThe gateway's CPU profile could not be read: %v\n", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\nWhere the gateway's CPU went (`%s`, %.2f s of CPU over %.1f s: the whole run, sign-ins,\n", filepath.Base(prof), total, span)
+	b.WriteString("call set-up and every step; each sample goes to the first kind of work, from the running\n")
+	b.WriteString("function up, that claims one of its frames: internal/benchreport's GatewayBuckets):\n\n")
+	b.WriteString("| work | share of the gateway's CPU |\n|---|---:|\n")
+	for _, s := range shares {
+		if total == 0 || s.Seconds == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.1f %% |\n", s.Name, s.Seconds/total*100)
 	}
 	return b.String()
 }

@@ -191,3 +191,54 @@ func TestRenderExplainsAMissedGoalFromTheRunsOwnNumbers(t *testing.T) {
 		t.Log(md[strings.Index(md, "## Goals missed"):])
 	}
 }
+
+// A gateway's profile: SRTP under a bridge is encryption, ICE's consent checks are ICE,
+// a bridge's write is the kernel's, and the table goes under the gateway's missed goal.
+func TestGatewayProfileSortedByLayer(t *testing.T) {
+	dir := t.TempDir()
+	writeCPUProfile(t, filepath.Join(dir, "gateway-cpu-webload.pprof"), map[string]int64{
+		"crypto/aes.encryptBlock;github.com/pion/srtp/v3.(*Context).EncryptRTP;github.com/parkway/parkway/media.(*Bridge).toBrowser": 200e6,
+		"github.com/pion/ice/v4.(*Agent).checkKeepalive;runtime.goexit":                                                              100e6,
+		"internal/runtime/syscall/linux.Syscall6;syscall.sendto;github.com/parkway/parkway/media.(*Bridge).toSIP":                    600e6,
+		"github.com/parkway/parkway/gateway/edge.(*session).read":                                                                    100e6,
+	})
+	shares, _, _, err := CPUBreakdown(filepath.Join(dir, "gateway-cpu-webload.pprof"), GatewayBuckets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, s := range shares {
+		got[s.Name] = s.Seconds
+	}
+	for name, want := range map[string]float64{
+		"SRTP and DTLS: encryption (pion srtp/dtls, crypto)":            0.2,
+		"ICE and STUN: consent checks, candidate pairs (pion ice/stun)": 0.1,
+		"kernel: datagrams sent and read, polling (syscalls)":           0.6,
+		"gateway: sessions, phone, user agents":                         0.1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s: %v s, want %v", name, got[name], want)
+		}
+	}
+	f, err := os.Open("testdata/rest.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewResults()
+	if err := r.Parse(f, ""); err != nil {
+		t.Fatal(err)
+	}
+	why := explainGatewayLoad(r, "nproc: 2\nload average at start: 4.10 3.00 2.00\nload average at end: 6.50 3.50 2.10\n", dir)
+	for _, want := range []string{
+		"At 500 calls the gateway process used 0.90 of the machine's 2 CPUs",
+		"the machine's load average (1, 5, 15 min): 4.10 3.00 2.00 at the start, 6.50 3.50 2.10 at the end",
+		"Where the gateway's CPU went (`gateway-cpu-webload.pprof`, 1.00 s of CPU over 2.0 s",
+		"| kernel: datagrams sent and read, polling (syscalls) | 60.0 % |",
+		"| SRTP and DTLS: encryption (pion srtp/dtls, crypto) | 20.0 % |",
+	} {
+		if !strings.Contains(why, want) {
+			t.Errorf("the explanation lacks %q:\n%s", want, why)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +61,51 @@ func ReadProc(pid int) (rssKiB, dataKiB, threads, fds int64, err error) {
 		return 0, 0, 0, 0, err
 	}
 	return rssKiB, dataKiB, threads, int64(len(entries)), nil
+}
+
+// CPU is the user + system CPU time process pid has used so far, all its threads (0 when
+// it cannot be read); /proc counts it in USER_HZ ticks, 10 ms.
+func CPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which may hold spaces, in parentheses.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+	return time.Duration(ut+st) * (time.Second / 100)
+}
+
+// LoadAvg is the machine's load average over 1, 5 and 15 minutes, as /proc/loadavg
+// gives it ("?" when it cannot be read).
+func LoadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Machine says what numbers are measured on: the kernel (uname -srvmo), the CPUs Go
+// sees, the CPU model, the Go version and the load average now.
+func Machine() string {
+	uname, _ := exec.Command("uname", "-srvmo").Output()
+	model := ""
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s; nproc %d; CPU %q; %s; load average %s", strings.TrimSpace(string(uname)), runtime.NumCPU(), model, runtime.Version(), LoadAvg())
 }
 
 // ReadMetrics fetches a Prometheus text exposition from url and returns go_goroutines

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +32,32 @@ func TestReadProcSelf(t *testing.T) {
 	if _, _, _, _, err := ReadProc(1 << 30); err == nil {
 		t.Fatal("no error for a process that does not exist")
 	}
+}
+
+func TestCPUAndLoadAvg(t *testing.T) {
+	// Burn CPU until getrusage has seen 50 ms of it: /proc then shows some (10 ms ticks).
+	start := cpuSelf()
+	for x := 0; cpuSelf()-start < 50*time.Millisecond; x++ {
+		_ = fmt.Sprint(x)
+	}
+	if got := CPU(os.Getpid()); got <= 0 || got > cpuSelf()+10*time.Millisecond {
+		t.Errorf("CPU(self) = %v, getrusage says %v", got, cpuSelf())
+	}
+	if got := CPU(1 << 30); got != 0 {
+		t.Errorf("CPU of a process that does not exist = %v", got)
+	}
+	if f := strings.Fields(LoadAvg()); len(f) != 3 {
+		t.Errorf("LoadAvg() = %q", LoadAvg())
+	}
+	if m := Machine(); !strings.Contains(m, "nproc ") || !strings.Contains(m, runtime.Version()) {
+		t.Errorf("Machine() = %q", m)
+	}
+}
+
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestReadMetrics(t *testing.T) {

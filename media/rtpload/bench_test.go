@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/internal/soak"
 	"github.com/parkway/parkway/media/ngrelay"
 	"github.com/parkway/parkway/media/rtpload"
 )
@@ -313,10 +314,10 @@ func runTarget(b *testing.B, bins binaries, target string, n int, window time.Du
 		line := sc.Text()
 		switch {
 		case line == rtpload.WindowStart && relay != nil:
-			cpu0, t0 = procCPU(relay.Process.Pid), time.Now()
+			cpu0, t0 = soak.CPU(relay.Process.Pid), time.Now()
 			rss1 = procRSS(relay.Process.Pid)
 		case line == rtpload.WindowEnd && relay != nil:
-			cpu := procCPU(relay.Process.Pid) - cpu0
+			cpu := soak.CPU(relay.Process.Pid) - cpu0
 			run.cpuPct = 100 * cpu.Seconds() / time.Since(t0).Seconds()
 			run.cpuPerPkt = cpu // divided by the packets below
 		case strings.HasPrefix(line, rtpload.ResultPrefix):
@@ -356,7 +357,7 @@ func relayCPUNow(relay *exec.Cmd) string {
 	if relay == nil {
 		return "none"
 	}
-	return procCPU(relay.Process.Pid).String()
+	return soak.CPU(relay.Process.Pid).String()
 }
 
 func startRelay(b *testing.B, bins binaries, target, ng string, n int, profiles string) *exec.Cmd {
@@ -468,26 +469,6 @@ func rtpengineBinary(b *testing.B) string {
 	}
 	return strings.TrimSpace(string(out))
 }
-
-// procCPU is a process's user+system CPU time so far, all its threads.
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command (which may hold spaces) in parentheses.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
-	st, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	return time.Duration(ut+st) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, which /proc/<pid>/stat counts in; 100 on Linux.
-const clockTicks = 100
 
 // procRSS is a process's resident set in bytes.
 func procRSS(pid int) int64 {

@@ -32,6 +32,10 @@
 #                  targets direct,plain,relay,relay-shared,rtpengine; the table shows each
 #                  count's median); MEDIA_RELAY_REALTIME=1 runs the relays at nice -20, as
 #                  the load generator runs when root — for a machine busy with other work
+#   WEBLOAD_CALLS, WEBLOAD_SECONDS, WEBLOAD_WARMUP, WEBLOAD_STOP_ABOVE, WEBLOAD_ECHO: the benchmark
+#                  through the gateway's (media/webload bench_test.go; here by default
+#                  100,200,300,500,750,1000 calls, 5 s windows after 2 s, stopping after a step
+#                  with >= 1 % lost + late)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -152,9 +156,10 @@ if want media; then
 		MEDIA_RELAY_PROFILES="$out/profiles/relay")
 	limit=$((2 * step_timeout)) gotest relay media/rtpload '^BenchmarkRelayProcesses$' -test.benchtime 1x
 	inputs+=("$out/relay.txt")
-	# through the whole gateway, stepping up until it loses more than 1 % (or the last step)
-	prefix=(env PARKWAY_REQUIRE_SIPP=1 PARKWAY_GW_LOAD_CALLS="${PARKWAY_GW_LOAD_CALLS:-10,50,100,200,300,400,500}")
-	gotest calls-load gateway '^BenchmarkCallsGatewayLoad$' -test.benchtime 1x
+	# through the whole gateway, stepping up until it loses more than 1 % (or the last step):
+	# the pools, the gateway, SIPp and the load generator (cmd/webload) each a process
+	prefix=(env PARKWAY_REQUIRE_SIPP=1 WEBLOAD_CALLS="${WEBLOAD_CALLS:-100,200,300,500,750,1000}" WEBLOAD_SECONDS="${WEBLOAD_SECONDS:-5}")
+	gotest calls-load media/webload '^BenchmarkGatewayProcesses$' -test.benchtime 1x
 	inputs+=("$out/calls-load.txt")
 fi
 if want fanout; then
