@@ -91,7 +91,13 @@ type dialog struct {
 	next    int // where the next finished id goes in recent
 	seen    time.Time
 	ended   bool // a BYE finished: forget the dialog once pending is empty
+	// passed are the last requests Pass let through, to pass their retransmissions too.
+	passed     [passedLen]string
+	nextPassed int
 }
+
+// passedLen is how many requests passed outside the order a dialog remembers.
+const passedLen = 8
 
 type entry struct {
 	id      string
@@ -149,6 +155,15 @@ func idOf(req *sip.Request, method sip.RequestMethod) string {
 		seq = cs.SeqNo
 	}
 	return string(method) + " " + strconv.FormatUint(uint64(seq), 10) + " " + branch
+}
+
+func (d *dialog) passes(id string) bool {
+	for _, p := range d.passed {
+		if p == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *dialog) knows(id string) bool {
