@@ -57,6 +57,9 @@ func (t *endingTx) Respond(res *sip.Response) error {
 	}
 	if t.req.IsInvite() {
 		if !res.IsSuccess() {
+			if src, err := netip.ParseAddrPort(t.req.Source()); err == nil {
+				t.n.noteRejectedInvite(viaBranch(t.req), src) // its ACK is the transaction's
+			}
 			return t.ServerTransaction.Respond(res) // Completed: waits for its ACK
 		}
 		// Remembered before the transaction goes, so that a retransmission read from
