@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,4 +264,75 @@ func TestInDialogLoopAndHops(t *testing.T) {
 	if data, res := r.answerAtAlice(t, "the answer to the INFO with no hops left"); res.StatusCode != 483 {
 		t.Fatalf("INFO with Max-Forwards 0 answered\n%s\nwant 483", data)
 	}
+}
+
+// BenchmarkInDialogRelay: one in-dialog request (a NOTIFY as SIPp's bob sends it) through
+// the pool to bob and bob's 200 back, stateful (sipgo's transactions, as before
+// stateless.go) and stateless. cpu-µs/op is the test process's CPU per round trip: the
+// pool's, plus alice's and bob's bare sockets, which are the same in both.
+func BenchmarkInDialogRelay(b *testing.B) {
+	for _, mode := range []string{"stateful", "stateless"} {
+		b.Run(mode, func(b *testing.B) { benchInDialogRelay(b, mode == "stateful") })
+	}
+}
+
+func benchInDialogRelay(b *testing.B, stateful bool) {
+	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
+	cfg.UnauthenticatedCalls = true
+	p := startPool(b, cfg, Options{testStateful: stateful})
+	bob, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bob.Close()
+	defer alice.Close()
+	u := newRawUA(b)
+	if res := u.doAuth(b, registerReq(p, "bob", "<sip:bob@"+bob.LocalAddr().String()+">", 300), "bob", "bob-pw"); res.StatusCode != 200 {
+		b.Fatalf("register bob = %d", res.StatusCode)
+	}
+	to, err := net.ResolveUDPAddr("udp", p.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	bob.SetReadDeadline(deadline)
+	alice.SetReadDeadline(deadline)
+	go func() { // bob's phone: 200 to every request, Vias on one line as SIPp writes them
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := bob.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			bob.WriteToUDP(answer(buf[:n], true), from)
+		}
+	}()
+	buf := make([]byte, 65535)
+	cpu0 := cpuTime(b, os.Getpid())
+	b.ResetTimer()
+	for i := range b.N {
+		req := fmt.Sprintf("NOTIFY sip:bob@%s SIP/2.0\r\n"+
+			"Via: SIP/2.0/UDP %s;branch=z9hG4bK-bench-%d\r\n"+
+			"From: <sip:alice@pool-a>;tag=alice1\r\n"+
+			"To:  <sip:bob@pool-a>;tag=bob%d\r\n"+
+			"Call-ID: bench-%d@alice\r\n"+
+			"CSeq: 1 NOTIFY\r\n"+
+			"Max-Forwards: 70\r\n"+
+			"Event: refer\r\n"+
+			"Subscription-State: terminated;reason=noresource\r\n"+
+			"Content-Type: message/sipfrag\r\n"+
+			"Content-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n", bob.LocalAddr(), alice.LocalAddr(), i, i, i)
+		if _, err := alice.WriteTo([]byte(req), to); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := alice.Read(buf); err != nil {
+			b.Fatalf("alice waited for the answer to NOTIFY %d: %v", i, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime(b, os.Getpid())-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
