@@ -378,6 +378,11 @@ func (n *node) relayResponseStateless(s inorder.Scanned, data []byte) {
 			n.relayResponseParsed(data)
 			return
 		}
+		if statelessBranch(branch, s.Method(), to) != s.Branch() {
+			// Not the branch we gave the request this Via stands for: an answer made
+			// up to have the pool send it to whatever the next Via names.
+			return
+		}
 		if s.Status() >= 200 && strings.HasPrefix(branch, sip.RFC3261BranchMagicCookie) {
 			// A final answer is kept, as the pool's own transactions keep theirs
 			// (earlyend.go): a retransmission of the request read from now on is

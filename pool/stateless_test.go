@@ -137,7 +137,8 @@ func answer(req []byte, joinVias bool) []byte {
 // TestInDialogRelayedStatelessly: a request inside a dialog goes to bob with the pool's
 // Via on top (a stateless branch), alice's Via with received/rport as the pool saw her,
 // Max-Forwards one less and the Request-URI at bob's contact; bob's answer reaches alice
-// without the pool's Via, whether bob writes the Vias on one line or on two; and a
+// without the pool's Via, whether bob writes the Vias on one line or on two, and one
+// with a branch the pool did not make does not; and a
 // retransmission read after the answer is answered again by the pool, not relayed: bob
 // gets the next request of the dialog next.
 func TestInDialogRelayedStatelessly(t *testing.T) {
@@ -171,6 +172,14 @@ func TestInDialogRelayedStatelessly(t *testing.T) {
 	}
 	if req.Recipient.String() != "sip:bob@"+r.bob.LocalAddr().String() {
 		t.Fatalf("Request-URI %s, want bob's contact", req.Recipient.String())
+	}
+	// An answer with the pool's Via but a branch it did not make is not relayed: the
+	// pool is no reflector for made-up answers.
+	b, _ := top.Params.Get("branch")
+	forged := bytes.Replace(answer(raw, true), []byte(b), []byte(statelessPrefix+"0123456789abcdef"), 1)
+	forged = bytes.Replace(forged, []byte("SIP/2.0 200 OK"), []byte("SIP/2.0 202 Forged"), 1)
+	if _, err := r.bob.WriteToUDP(forged, from); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := r.bob.WriteToUDP(answer(raw, true), from); err != nil {
 		t.Fatal(err)
