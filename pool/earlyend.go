@@ -212,8 +212,14 @@ var finishedSeed = maphash.MakeSeed()
 
 // finishedKey hashes a request's top Via branch, method and source address.
 func finishedKey(branch, method string, src netip.AddrPort) uint64 {
+	return txHash(finishedSeed, branch, method, src)
+}
+
+// txHash hashes what names a request's transaction at the pool with seed: its top Via
+// branch, method and source address.
+func txHash(seed maphash.Seed, branch, method string, src netip.AddrPort) uint64 {
 	var h maphash.Hash
-	h.SetSeed(finishedSeed)
+	h.SetSeed(seed)
 	h.WriteString(branch)
 	h.WriteByte(0)
 	h.WriteString(method)

@@ -55,17 +55,8 @@ var statelessSeed = maphash.MakeSeed()
 // statelessBranch is the branch of the relayed copy of a request with top Via branch
 // branch and method method, read from src: the same for its retransmissions.
 func statelessBranch(branch, method string, src netip.AddrPort) string {
-	var h maphash.Hash
-	h.SetSeed(statelessSeed)
-	h.WriteString(branch)
-	h.WriteByte(0)
-	h.WriteString(method)
-	a := src.Addr().As16()
-	h.Write(a[:])
-	h.WriteByte(byte(src.Port() >> 8))
-	h.WriteByte(byte(src.Port()))
 	var sum [8]byte
-	v := h.Sum64()
+	v := txHash(statelessSeed, branch, method, src)
 	for i := range sum {
 		sum[i] = byte(v >> (8 * i))
 	}

@@ -13,6 +13,18 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
+// bareUDP is a UDP socket on loopback, closed when the test ends: a phone the test
+// drives by hand.
+func bareUDP(t testing.TB) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // slRig is a pool, alice (a bare UDP socket that sends to the pool) and bob's phone (a
 // bare UDP socket registered as bob, which the test answers by hand).
 type slRig struct {
@@ -28,14 +40,8 @@ func newSLRig(t *testing.T) *slRig {
 	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	cfg.UnauthenticatedCalls = true // alice's requests are bare datagrams
 	r.p = startPool(t, cfg, Options{})
+	r.bob, r.alice = bareUDP(t), bareUDP(t)
 	var err error
-	if r.bob, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	if r.alice, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.bob.Close(); r.alice.Close() })
 	if r.pool, err = net.ResolveUDPAddr("udp", r.p.Addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -289,16 +295,7 @@ func benchInDialogRelay(b *testing.B, stateful bool) {
 	cfg := testConfig("pool-a", Range{Start: "7000", End: "7099"})
 	cfg.UnauthenticatedCalls = true
 	p := startPool(b, cfg, Options{testStateful: stateful})
-	bob, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	alice, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bob.Close()
-	defer alice.Close()
+	bob, alice := bareUDP(b), bareUDP(b)
 	u := newRawUA(b)
 	if res := u.doAuth(b, registerReq(p, "bob", "<sip:bob@"+bob.LocalAddr().String()+">", 300), "bob", "bob-pw"); res.StatusCode != 200 {
 		b.Fatalf("register bob = %d", res.StatusCode)

@@ -202,25 +202,35 @@ func (q *Queue) Arrived(req *sip.Request) {
 	q.add(k, idOf(req, req.Method), skip)
 }
 
-// add queues id in dialog k unless it is known already (a retransmission), or skip
-// (when not "") names a request whose transaction takes this one.
-func (q *Queue) add(k dialogKey, id, skip string) {
-	now := q.opt.Now()
-	q.mu.Lock()
-	defer q.mu.Unlock()
+// dialogLocked is dialog k's record, made if need be and marked seen at now; nil when
+// the Queue is full even after forgetting what it can.
+func (q *Queue) dialogLocked(k dialogKey, now time.Time) *dialog {
 	q.sweepLocked(now, false)
 	d := q.dialogs[k]
 	if d == nil {
 		if len(q.dialogs) >= q.opt.MaxDialogs {
 			q.sweepLocked(now, true)
 			if len(q.dialogs) >= q.opt.MaxDialogs {
-				return // full: this dialog goes unordered
+				return nil
 			}
 		}
 		d = &dialog{}
 		q.dialogs[k] = d
 	}
 	d.seen = now
+	return d
+}
+
+// add queues id in dialog k unless it is known already (a retransmission), or skip
+// (when not "") names a request whose transaction takes this one.
+func (q *Queue) add(k dialogKey, id, skip string) {
+	now := q.opt.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.dialogLocked(k, now)
+	if d == nil {
+		return // full: this dialog goes unordered
+	}
 	if d.knows(id) {
 		return // a retransmission: its transaction, not its handler, takes it
 	}

@@ -376,19 +376,10 @@ func (q *Queue) Pass(s Scanned) bool {
 	now := q.opt.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.sweepLocked(now, false)
-	d := q.dialogs[k]
+	d := q.dialogLocked(k, now)
 	if d == nil {
-		if len(q.dialogs) >= q.opt.MaxDialogs {
-			q.sweepLocked(now, true)
-			if len(q.dialogs) >= q.opt.MaxDialogs {
-				return false
-			}
-		}
-		d = &dialog{}
-		q.dialogs[k] = d
+		return false
 	}
-	d.seen = now
 	if d.passes(id) {
 		return true
 	}
