@@ -89,8 +89,7 @@ func (t *endingTx) Respond(res *sip.Response) error {
 	}
 	t.ended.Store(true)
 	t.ServerTransaction.Terminate()
-	_, err := t.n.udp.WriteToUDPAddrPort(data, to)
-	return err
+	return t.n.sendUDP(data, to)
 }
 
 // sendResponse sends res over the node's UDP socket to udpDestination; false when it
@@ -107,8 +106,7 @@ func (n *node) sendResponse(res *sip.Response) (bool, error) {
 	if b.Len() > sip.UDPMTUSize-200 {
 		return false, nil
 	}
-	_, err := n.udp.WriteToUDPAddrPort(b.Bytes(), to)
-	return true, err
+	return true, n.sendUDP(b.Bytes(), to)
 }
 
 // udpDestination is where res goes, by its top Via (received and rport, RFC 3581) as
@@ -183,7 +181,7 @@ func (n *node) retransmitted(method, branch string, src net.Addr) bool {
 func (n *node) replay(key uint64, to net.Addr) bool {
 	res, ok := n.finished.get(key, time.Now())
 	if ok && res != nil {
-		if _, err := n.udp.WriteTo(res, to); err != nil {
+		if err := n.sendUDPTo(res, to); err != nil {
 			n.log.Debug("answering a retransmission failed", "error", err)
 		}
 	}

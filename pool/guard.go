@@ -136,7 +136,7 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		return data, nil
 	}
 	if res := salvageResponse(data, code, reason); res != nil {
-		if _, err := n.udp.WriteTo(res, props.RemoteAddr); err != nil {
+		if err := n.sendUDPTo(res, props.RemoteAddr); err != nil {
 			n.log.Debug("bad request reply failed", "error", err)
 		}
 	}
@@ -202,7 +202,7 @@ func (n *node) refuseStateless(req *sip.Request, e *sipError, to net.Addr) {
 			n.noteRejectedInvite(viaBranch(req), ap) // its ACK is not relayed (stateless.go)
 		}
 	}
-	if _, err := n.udp.WriteTo([]byte(res.String()), to); err != nil {
+	if err := n.sendUDPTo([]byte(res.String()), to); err != nil {
 		n.log.Debug("flood reply failed", "error", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/calltrace"
 	"github.com/parkway/parkway/sip/inorder"
+	"github.com/parkway/parkway/sip/sipcapture"
 )
 
 // Stateless relay of in-dialog requests and their answers (RFC 3261 §16.11, issue #12).
@@ -304,7 +305,7 @@ func (n *node) relayStateless(s inorder.Scanned, data []byte, src net.Addr) bool
 	if !n.order.Pass(s) {
 		return false // something of its dialog is still in flight: it waits its turn
 	}
-	if _, err := n.udp.WriteToUDPAddrPort(out, to); err != nil {
+	if err := n.sendUDP(out, to); err != nil {
 		n.log.Debug("stateless relay failed", "to", to.String(), "error", err)
 	}
 	if r.trace != "" && n.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -382,7 +383,7 @@ func (n *node) relayResponseStateless(s inorder.Scanned, data []byte) {
 			// for one out of turn. (The relayed copy's branch was made from this one.)
 			n.finished.add(finishedKey(branch, s.Method(), to), out, time.Now())
 		}
-		if _, err := n.udp.WriteToUDPAddrPort(out, to); err != nil {
+		if err := n.sendUDP(out, to); err != nil {
 			n.log.Debug("stateless relay of an answer failed", "error", err)
 		}
 		return
@@ -442,6 +443,26 @@ func viaDestination(v []byte) (netip.AddrPort, string, bool) {
 		return netip.AddrPort{}, "", false
 	}
 	return netip.AddrPortFrom(addr, uint16(pn)), branch, true
+}
+
+// sendUDP sends data from the node's UDP socket to to, outside sipgo's transports, and
+// records it in the --sip-capture running, as sipgo records what it sends: before the
+// write, so the capture has it by the time anyone can answer it.
+func (n *node) sendUDP(data []byte, to netip.AddrPort) error {
+	if sipcapture.Running() {
+		sipcapture.Sent("UDP", n.addr, to.String(), data)
+	}
+	_, err := n.udp.WriteToUDPAddrPort(data, to)
+	return err
+}
+
+// sendUDPTo is sendUDP to a net.Addr.
+func (n *node) sendUDPTo(data []byte, to net.Addr) error {
+	if sipcapture.Running() {
+		sipcapture.Sent("UDP", n.addr, to.String(), data)
+	}
+	_, err := n.udp.WriteTo(data, to)
+	return err
 }
 
 // relayResponseParsed is relayResponseStateless for an answer it could not read plainly.

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parkway/parkway/sip/sipcapture"
 )
 
 // bareUDP is a UDP socket on loopback, closed when the test ends: a phone the test
@@ -341,4 +344,28 @@ func benchInDialogRelay(b *testing.B, stateful bool) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime(b, os.Getpid())-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// TestStatelessRelayCaptured: --sip-capture records what the stateless relay sends with
+// the pool's own socket write, as it records what sipgo sends.
+func TestStatelessRelayCaptured(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sip.pcap")
+	stop, err := sipcapture.Start(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	r := newSLRig(t)
+	r.send(t, r.request("BYE", "sl-captured", 1, "bob1", ""))
+	relayed, _, _ := r.atBob(t, "the BYE")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, relayed) {
+		t.Fatalf("the capture does not hold the BYE the pool relayed:\n%s", relayed)
+	}
 }
