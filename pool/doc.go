@@ -1,6 +1,7 @@
 // Package pool is a Parkway SIP pool: one process-sized server that is the registrar, a
-// transaction-stateful proxy and the health endpoint for its users, and that hosts the
-// Call Park service (package park) behind it.
+// proxy (transaction-stateful, stateless for the plain in-dialog requests read over UDP)
+// and the health endpoint for its users, and that hosts the Call Park service (package
+// park) behind it.
 //
 // Entry points: [Config] describes a pool (its YAML form is parsed by [ParseConfig]),
 // [New] builds a [Pool], and [Pool.Start], [Pool.Stop] and [Pool.Drain] run it.
@@ -60,6 +61,19 @@
 // read filter and the TCP framing), each released as soon as it has been sent on, and
 // none overtakes a response of its dialog read before it (a NOTIFY its 202).
 //
+// In-dialog requests over UDP are relayed statelessly (stateless.go, RFC 3261 §16.11,
+// issue #12): an ACK, BYE, NOTIFY, REFER and the like, read when nothing of its dialog
+// is in flight (inorder.Queue.Pass), goes on from the read filter's goroutine as bytes —
+// Max-Forwards decremented, received/rport in the sender's Via, our Via with a branch
+// hashed from the request's own, the Request-URI retargeted to the contact — and its
+// answers go back by the next Via the same way; a final answer is kept, as for the
+// pool's own transactions, to answer a retransmission. No sipgo parse, transaction or
+// goroutine for three in four requests of a park cycle. What stateless relaying gives up
+// is the pool's own 408/503 when the far end is silent or unreachable (the phone's
+// transaction times out instead). INVITE, CANCEL, a Route, Proxy-Require or park time,
+// no hops left, one of our own Vias (loop check), TCP/TLS, the peer pool and an ACK of a
+// non-2xx answer take the stateful path.
+//
 // Forking (fork.go, RFC 3261 §16.6–16.7): a user whose tabs sit on two gateways holds
 // one binding per gateway Contact, and a call rings them all in parallel. The first 2xx
 // goes to the caller and the other branches are CANCELled (Reason: "Call completed
@@ -81,7 +95,7 @@
 // the heap for 32 s went from ≈ 58 KB to ≈ 25 KB (pool/BENCHMARKS.md).
 //
 // One file per concept: registrar.go and bindings.go (RFC 3261 §10), digest.go and
-// nonce.go (RFC 8760/7616 digest), proxy.go, route.go, fork.go and earlyend.go (RFC 3261 §16–17), health.go
+// nonce.go (RFC 8760/7616 digest), proxy.go, route.go, fork.go, earlyend.go and stateless.go (RFC 3261 §16–17), health.go
 // (OPTIONS), guard.go and framing.go (bad input and resource limits), trust.go (who is
 // trusted, where a Route may lead) and limits.go (flood gate, digest throttle), tls.go
 // (the TLS listener), config.go and configfile.go (the pool's settings).

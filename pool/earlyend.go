@@ -57,6 +57,9 @@ func (t *endingTx) Respond(res *sip.Response) error {
 	}
 	if t.req.IsInvite() {
 		if !res.IsSuccess() {
+			if src, err := netip.ParseAddrPort(t.req.Source()); err == nil {
+				t.n.noteRejectedInvite(viaBranch(t.req), src) // its ACK is the transaction's
+			}
 			return t.ServerTransaction.Respond(res) // Completed: waits for its ACK
 		}
 		// Remembered before the transaction goes, so that a retransmission read from
@@ -86,8 +89,7 @@ func (t *endingTx) Respond(res *sip.Response) error {
 	}
 	t.ended.Store(true)
 	t.ServerTransaction.Terminate()
-	_, err := t.n.udp.WriteToUDPAddrPort(data, to)
-	return err
+	return t.n.sendUDP(data, to)
 }
 
 // sendResponse sends res over the node's UDP socket to udpDestination; false when it
@@ -104,8 +106,7 @@ func (n *node) sendResponse(res *sip.Response) (bool, error) {
 	if b.Len() > sip.UDPMTUSize-200 {
 		return false, nil
 	}
-	_, err := n.udp.WriteToUDPAddrPort(b.Bytes(), to)
-	return true, err
+	return true, n.sendUDP(b.Bytes(), to)
 }
 
 // udpDestination is where res goes, by its top Via (received and rport, RFC 3581) as
@@ -180,7 +181,7 @@ func (n *node) retransmitted(method, branch string, src net.Addr) bool {
 func (n *node) replay(key uint64, to net.Addr) bool {
 	res, ok := n.finished.get(key, time.Now())
 	if ok && res != nil {
-		if _, err := n.udp.WriteTo(res, to); err != nil {
+		if err := n.sendUDPTo(res, to); err != nil {
 			n.log.Debug("answering a retransmission failed", "error", err)
 		}
 	}
@@ -209,8 +210,14 @@ var finishedSeed = maphash.MakeSeed()
 
 // finishedKey hashes a request's top Via branch, method and source address.
 func finishedKey(branch, method string, src netip.AddrPort) uint64 {
+	return txHash(finishedSeed, branch, method, src)
+}
+
+// txHash hashes what names a request's transaction at the pool with seed: its top Via
+// branch, method and source address.
+func txHash(seed maphash.Seed, branch, method string, src netip.AddrPort) uint64 {
 	var h maphash.Hash
-	h.SetSeed(finishedSeed)
+	h.SetSeed(seed)
 	h.WriteString(branch)
 	h.WriteByte(0)
 	h.WriteString(method)

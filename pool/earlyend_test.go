@@ -39,14 +39,7 @@ func newEarlyEndRig(t *testing.T) *earlyEndRig {
 			r.handled.Add(1)
 		}
 	}})
-	var err error
-	if r.bob, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	if r.alice, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.bob.Close(); r.alice.Close() })
+	r.bob, r.alice = bareUDP(t), bareUDP(t)
 	u := newRawUA(t)
 	if res := u.doAuth(t, registerReq(r.p, "bob", "<sip:bob@"+r.bob.LocalAddr().String()+">", 300), "bob", "bob-pw"); res.StatusCode != 200 {
 		t.Fatalf("register bob = %d", res.StatusCode)

@@ -42,7 +42,12 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		code, reason = 513, "Message Too Large"
 	} else if vetted, c, r := vetMessage(data); c != 0 {
 		code, reason = c, r
-	} else if s, ok := inorder.Scan(vetted); ok && s.Response() {
+	} else if s, ok := inorder.Scan(vetted); ok && s.Response() && strings.HasPrefix(s.Branch(), statelessPrefix) {
+		// The answer to a request relayed statelessly: on by the next Via (stateless.go).
+		n.pool.overload.saw()
+		n.relayResponseStateless(s, vetted)
+		return nil, nil
+	} else if ok && s.Response() {
 		// A response needs nothing of the filter but its place in its dialog's order,
 		// which Scan reads without parsing it: sipgo parses it next anyway (a response
 		// it cannot parse it drops, as this filter did).
@@ -65,6 +70,15 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		}
 		if s.Method() == string(sip.ACK) && strings.HasPrefix(s.ToTag(), floodTagPrefix) {
 			return nil, nil // the ACK for a flood 503: nothing to relay
+		}
+		if n.relayStateless(s, vetted, props.RemoteAddr) {
+			return nil, nil // relayed from here, in arrival order (stateless.go)
+		}
+		if s.Method() == string(sip.ACK) && n.rejectedInviteFrom(s.Branch(), props.RemoteAddr) {
+			// The ACK of a non-2xx answer: the INVITE's transaction takes it and no
+			// handler sees it, so it is not put in the dialog's order, where it would
+			// hold the next request for inorder's MaxWait.
+			return vetted, nil
 		}
 		n.order.ArrivedScanned(s)
 		if !s.Rport() {
@@ -93,6 +107,12 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 				n.refuseStateless(m, e, props.RemoteAddr) // its ACK is dropped as a flood 503's
 				return nil, nil
 			}
+			if m.IsCancel() {
+				// sipgo answers the INVITE 487 itself: its ACK is the transaction's.
+				if ap, ok := addrPort(props.RemoteAddr); ok {
+					n.noteRejectedInvite(viaBranch(m), ap)
+				}
+			}
 			if m.IsAck() {
 				if tag, _ := m.To().Params.Get("tag"); strings.HasPrefix(tag, floodTagPrefix) {
 					return nil, nil // the ACK for a flood 503: nothing to relay
@@ -116,7 +136,7 @@ func (n *node) readFilter(props sip.TransportReadProps, data []byte) ([]byte, er
 		return data, nil
 	}
 	if res := salvageResponse(data, code, reason); res != nil {
-		if _, err := n.udp.WriteTo(res, props.RemoteAddr); err != nil {
+		if err := n.sendUDPTo(res, props.RemoteAddr); err != nil {
 			n.log.Debug("bad request reply failed", "error", err)
 		}
 	}
@@ -177,7 +197,12 @@ func (n *node) refuseStateless(req *sip.Request, e *sipError, to net.Addr) {
 		// for a call it never saw.
 		h.Params.Add("tag", floodTagPrefix+sip.GenerateTagN(8))
 	}
-	if _, err := n.udp.WriteTo([]byte(res.String()), to); err != nil {
+	if req.IsInvite() && inDialog(req) {
+		if ap, ok := addrPort(to); ok {
+			n.noteRejectedInvite(viaBranch(req), ap) // its ACK is not relayed (stateless.go)
+		}
+	}
+	if err := n.sendUDPTo([]byte(res.String()), to); err != nil {
 		n.log.Debug("flood reply failed", "error", err)
 	}
 }

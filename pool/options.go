@@ -87,6 +87,9 @@ type Options struct {
 	// testBeforeForward runs after an INVITE was answered 100 Trying, before it is sent
 	// on: a slow proxy goroutine, while the caller's CANCEL arrives.
 	testBeforeForward func(sip.ServerTransaction)
+	// testStateful turns the stateless relay of in-dialog requests off (stateless.go),
+	// for BenchmarkInDialogRelay's comparison.
+	testStateful bool
 }
 
 func (o Options) withDefaults() Options {

@@ -312,6 +312,9 @@ type node struct {
 	// finished answers retransmissions for the UDP server transactions that ended at
 	// their final answer (earlyend.go).
 	finished finishedTxs
+	// rejected are the UDP INVITEs answered non-2xx (or cancelled) lately, whose ACK
+	// their transaction takes rather than the stateless relay (stateless.go).
+	rejected finishedTxs
 	park     *park.Service
 	ping     *queueProbe      // the overload gate's read-queue ping; nil without the gate
 	elems    []netip.AddrPort // the peer's and park's addresses (trust.go)

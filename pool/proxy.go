@@ -436,6 +436,16 @@ func (n *node) onStrayResponse(res *sip.Response) {
 	defer n.order.Relayed(res)
 	v := res.Via()
 	cs := res.CSeq()
+	if v != nil && v.Host == n.host && v.Port == n.port {
+		if b, _ := v.Params.Get("branch"); strings.HasPrefix(b, statelessPrefix) {
+			// The answer to a request relayed statelessly that the read filter could
+			// not read plainly (stateless.go): on by the next Via, whatever it is.
+			if out := upstreamCopy(res, ""); out.Via() != nil {
+				n.writeStateless(out)
+			}
+			return
+		}
+	}
 	if v == nil || cs == nil || v.Host != n.host || v.Port != n.port || cs.MethodName != sip.INVITE || !res.IsSuccess() {
 		return
 	}

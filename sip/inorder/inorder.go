@@ -91,7 +91,13 @@ type dialog struct {
 	next    int // where the next finished id goes in recent
 	seen    time.Time
 	ended   bool // a BYE finished: forget the dialog once pending is empty
+	// passed are the last requests Pass let through, to pass their retransmissions too.
+	passed     [passedLen]string
+	nextPassed int
 }
+
+// passedLen is how many requests passed outside the order a dialog remembers.
+const passedLen = 8
 
 type entry struct {
 	id      string
@@ -151,6 +157,15 @@ func idOf(req *sip.Request, method sip.RequestMethod) string {
 	return string(method) + " " + strconv.FormatUint(uint64(seq), 10) + " " + branch
 }
 
+func (d *dialog) passes(id string) bool {
+	for _, p := range d.passed {
+		if p == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *dialog) knows(id string) bool {
 	for _, e := range d.pending {
 		if e.id == id {
@@ -187,25 +202,35 @@ func (q *Queue) Arrived(req *sip.Request) {
 	q.add(k, idOf(req, req.Method), skip)
 }
 
-// add queues id in dialog k unless it is known already (a retransmission), or skip
-// (when not "") names a request whose transaction takes this one.
-func (q *Queue) add(k dialogKey, id, skip string) {
-	now := q.opt.Now()
-	q.mu.Lock()
-	defer q.mu.Unlock()
+// dialogLocked is dialog k's record, made if need be and marked seen at now; nil when
+// the Queue is full even after forgetting what it can.
+func (q *Queue) dialogLocked(k dialogKey, now time.Time) *dialog {
 	q.sweepLocked(now, false)
 	d := q.dialogs[k]
 	if d == nil {
 		if len(q.dialogs) >= q.opt.MaxDialogs {
 			q.sweepLocked(now, true)
 			if len(q.dialogs) >= q.opt.MaxDialogs {
-				return // full: this dialog goes unordered
+				return nil
 			}
 		}
 		d = &dialog{}
 		q.dialogs[k] = d
 	}
 	d.seen = now
+	return d
+}
+
+// add queues id in dialog k unless it is known already (a retransmission), or skip
+// (when not "") names a request whose transaction takes this one.
+func (q *Queue) add(k dialogKey, id, skip string) {
+	now := q.opt.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.dialogLocked(k, now)
+	if d == nil {
+		return // full: this dialog goes unordered
+	}
 	if d.knows(id) {
 		return // a retransmission: its transaction, not its handler, takes it
 	}

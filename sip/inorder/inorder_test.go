@@ -192,3 +192,55 @@ func TestRequestWaitsForResponse(t *testing.T) {
 		t.Fatalf("%d waiting, %d pending after the 202 was relayed", q.Waiting(), pending(q, notify))
 	}
 }
+
+// scanned is Scan of req as sipgo writes it.
+func scanned(t *testing.T, m sip.Message) Scanned {
+	t.Helper()
+	s, ok := Scan([]byte(m.String()))
+	if !ok {
+		t.Fatalf("Scan cannot read\n%s", m)
+	}
+	return s
+}
+
+// TestPass: a request passes (is relayed at once, outside the Queue) only when nothing
+// of its dialog that arrived before it is in flight, and not when the Queue ordered it
+// already (its retransmission) or the INVITE its ACK belongs to; a request passed
+// passes again when retransmitted, whatever is in flight by then.
+func TestPass(t *testing.T) {
+	q := New(Options{})
+	notify := inDialog(sip.NOTIFY, "c1", "a", "b", 1, "z9hG4bK-n1")
+	if !q.Pass(scanned(t, notify)) {
+		t.Fatal("a request of an idle dialog did not pass")
+	}
+	// A response read and not yet relayed holds the next request.
+	res := sip.NewResponseFromRequest(inDialog(sip.REFER, "c1", "b", "a", 7, "z9hG4bK-r7"), 202, "Accepted", nil)
+	q.ArrivedScanned(scanned(t, res))
+	bye := inDialog(sip.BYE, "c1", "a", "b", 2, "z9hG4bK-b2")
+	if q.Pass(scanned(t, bye)) {
+		t.Fatal("a request passed while a response read before it waits to be relayed")
+	}
+	if !q.Pass(scanned(t, notify)) {
+		t.Fatal("the retransmission of a request passed did not pass")
+	}
+	q.Relayed(res)
+	// Ordered by the Queue, a request's retransmission is its transaction's.
+	q.Arrived(bye)
+	q.Turn(bye)()
+	if q.Pass(scanned(t, bye)) {
+		t.Fatal("the retransmission of a request the Queue ordered passed")
+	}
+	if !q.Pass(scanned(t, inDialog(sip.NOTIFY, "c1", "a", "b", 3, "z9hG4bK-n3"))) {
+		t.Fatal("a new request after the ordered one finished did not pass")
+	}
+	// The ACK of a re-INVITE the Queue ordered (a non-2xx's ACK shares its branch).
+	reinvite := inDialog(sip.INVITE, "c2", "a", "b", 4, "z9hG4bK-i4")
+	q.Arrived(reinvite)
+	q.Turn(reinvite)()
+	if q.Pass(scanned(t, inDialog(sip.ACK, "c2", "a", "b", 4, "z9hG4bK-i4"))) {
+		t.Fatal("the ACK of an INVITE the Queue ordered passed")
+	}
+	if q.Pass(scanned(t, res)) {
+		t.Fatal("a response passed")
+	}
+}

@@ -14,6 +14,7 @@ type Scanned struct {
 	response bool
 	status   int
 	method   string // the request's method, or a response's CSeq method
+	cseq     string // the CSeq method as written
 	seq      uint32
 	callID   string
 	fromTag  string
@@ -27,6 +28,12 @@ func (s Scanned) Response() bool { return s.response }
 
 // Method is a request's method, or a response's CSeq method.
 func (s Scanned) Method() string { return s.method }
+
+// Status is a response's status code (0 for a request).
+func (s Scanned) Status() int { return s.status }
+
+// CSeqMethod is the method named in CSeq, as written.
+func (s Scanned) CSeqMethod() string { return s.cseq }
 
 // ToTag is the To header's tag ("" without one).
 func (s Scanned) ToTag() string { return s.toTag }
@@ -163,6 +170,7 @@ func Scan(data []byte) (Scanned, bool) {
 	if seen != 31 {
 		return s, false // something is missing: let the parser say what
 	}
+	s.cseq = cseqMethod
 	if s.response {
 		s.method = cseqMethod
 	}
@@ -344,6 +352,46 @@ func (q *Queue) ArrivedScanned(s Scanned) {
 	if k, id, skip, ok := s.entry(); ok {
 		q.add(k, id, skip)
 	}
+}
+
+// Pass reports whether a request Scan read may be acted on at once, on the reading
+// goroutine, instead of being queued with ArrivedScanned and waiting in Turn: nothing of
+// its dialog that arrived before it is still waiting or running, and it is not a
+// retransmission of a request the Queue ordered (that one's transaction takes it), nor
+// an ACK of an INVITE the Queue ordered (its transaction takes a non-2xx's ACK). A
+// request passed is remembered, so that its retransmissions pass too, and a BYE passed
+// ends its dialog's ordering as a finished one does. Pass reports false, and the caller
+// queues the request as before, for anything it cannot tell.
+//
+// A stateless relay (RFC 3261 §16.11) relays what Pass lets through from the read filter:
+// in arrival order, since the filter reads in that order and nothing earlier is pending.
+func (q *Queue) Pass(s Scanned) bool {
+	if s.response {
+		return false
+	}
+	k, id, skip, ok := s.entry()
+	if !ok {
+		return false
+	}
+	now := q.opt.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.dialogLocked(k, now)
+	if d == nil {
+		return false
+	}
+	if d.passes(id) {
+		return true
+	}
+	if len(d.pending) > 0 || d.knows(id) || skip != "" && d.knows(skip) {
+		return false
+	}
+	d.passed[d.nextPassed] = id
+	d.nextPassed = (d.nextPassed + 1) % passedLen
+	if s.method == "BYE" {
+		d.ended = true
+	}
+	return true
 }
 
 // entry is what Arrived or ArrivedResponse would queue for the message: its dialog, its

@@ -149,6 +149,13 @@ func checkScanAgrees(t *testing.T, raw []byte) {
 		branch, _ = v.Params.Get("branch")
 		rport = v.Params.Has("rport")
 	}
+	status := 0
+	if res, ok := m.(*sip.Response); ok {
+		status = res.StatusCode
+	}
+	if s.CSeqMethod() != string(m.CSeq().MethodName) || s.Status() != status {
+		t.Fatalf("Scan reads CSeq method %q, status %d; the parser %q %d:\n%q", s.CSeqMethod(), s.Status(), m.CSeq().MethodName, status, raw)
+	}
 	if s.Method() != method || s.ToTag() != toTag || s.Branch() != branch || s.Rport() != rport {
 		t.Fatalf("Scan reads method %q, To tag %q, branch %q, rport %v; the parser %q %q %q %v:\n%q",
 			s.Method(), s.ToTag(), s.Branch(), s.Rport(), method, toTag, branch, rport, raw)

@@ -100,6 +100,19 @@ func (h *hook) SIPTraceWrite(transport, laddr, raddr string, msg []byte) {
 
 var process = &hook{}
 
+// Running reports whether a capture is running: a caller of Sent checks it first to
+// spare formatting the addresses of every message when none is.
+func Running() bool { return process.w.Load() != nil }
+
+// Sent records msg, sent from laddr to raddr over transport by a socket write that
+// bypasses sipgo's transports (a proxy's stateless relay, say), in the capture running,
+// if any: without one it costs an atomic load.
+func Sent(transport, laddr, raddr string, msg []byte) {
+	if w := process.w.Load(); w != nil {
+		w.Message(transport, laddr, raddr, msg)
+	}
+}
+
 // init installs the hook before any goroutine can run a SIP transport: sipgo reads its
 // trace switch and tracer without a lock, so they are set once, here, and never
 // changed. Without a capture running, a message costs sipgo's copy of the addresses

@@ -234,3 +234,30 @@ func TestWriterIPv6(t *testing.T) {
 		t.Fatalf("packets %+v", pkts)
 	}
 }
+
+// TestSentRecorded: what a process sends with its own socket write is recorded by Sent
+// while a capture runs, and only then.
+func TestSentRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sent.pcap")
+	sipcapture.Sent("UDP", "127.0.0.1:5060", "127.0.0.1:5070", []byte("before"))
+	if sipcapture.Running() {
+		t.Fatal("Running before Start")
+	}
+	stop, err := sipcapture.Start(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sipcapture.Running() {
+		t.Fatal("not Running after Start")
+	}
+	sipcapture.Sent("UDP", "127.0.0.1:5060", "127.0.0.1:5070", []byte("BYE sip:bob@127.0.0.1:5070 SIP/2.0\r\n\r\n"))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	sipcapture.Sent("UDP", "127.0.0.1:5060", "127.0.0.1:5070", []byte("after"))
+	pkts := readPcap(t, path)
+	if len(pkts) != 1 || pkts[0].tcp || pkts[0].src != netip.MustParseAddrPort("127.0.0.1:5060") ||
+		pkts[0].dst != netip.MustParseAddrPort("127.0.0.1:5070") || !bytes.HasPrefix(pkts[0].payload, []byte("BYE ")) {
+		t.Fatalf("packets %+v, want the BYE alone", pkts)
+	}
+}

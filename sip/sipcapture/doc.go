@@ -10,5 +10,7 @@
 // gateway's user agent, its prober, both pools and their park services. Importing this
 // package installs the hook (in init: sipgo reads it without a lock, so it must never
 // change while transports run); Start attaches a file and its stop detaches it, after
-// which messages are dropped at the cost of an atomic load.
+// which messages are dropped at the cost of an atomic load. What a process sends with its
+// own socket write instead of sipgo's (the pool's stateless relay and its stateless
+// answers) it records with Sent.
 package sipcapture
