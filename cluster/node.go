@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -182,10 +183,20 @@ func (n *Node) embed(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("cluster: embedded NATS: %w", err)
 	}
+	// NoLog keeps nats-server quiet, but a listener it cannot open (a route port in
+	// use) would then fail only as "did not start": its errors are kept to say why.
+	failures := &natsFailures{}
+	srv.SetLoggerV2(failures, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return errors.New("cluster: embedded NATS did not start within 10s")
+	// Ready within 10 s, or failed for good (a fatal error: no use waiting on).
+	for deadline := time.Now().Add(10 * time.Second); !srv.ReadyForConnections(100 * time.Millisecond); {
+		if why, fatal := failures.last(); fatal || time.Now().After(deadline) {
+			srv.Shutdown()
+			if why != "" {
+				return fmt.Errorf("cluster: embedded NATS did not start: %s", why)
+			}
+			return errors.New("cluster: embedded NATS did not start within 10s")
+		}
 	}
 	n.srv = srv
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("parkway-gateway "+n.name), nats.MaxReconnects(-1))
@@ -291,3 +302,32 @@ func (n *Node) Attach(name string) (*Node, error) {
 	a := &Node{name: name, log: n.log, nc: nc, replicas: n.replicas, storage: n.storage}
 	return a.withJetStream()
 }
+
+// natsFailures is the embedded nats-server's logger: it keeps the last error or fatal
+// message, for the error a node that does not start returns, and drops the rest.
+type natsFailures struct {
+	mu    sync.Mutex
+	msg   string
+	fatal bool
+}
+
+func (f *natsFailures) keep(fatal bool, format string, v ...any) {
+	f.mu.Lock()
+	f.msg = fmt.Sprintf(format, v...)
+	f.fatal = f.fatal || fatal
+	f.mu.Unlock()
+}
+
+// last is the last error kept, and whether any was fatal.
+func (f *natsFailures) last() (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msg, f.fatal
+}
+
+func (f *natsFailures) Errorf(format string, v ...any) { f.keep(false, format, v...) }
+func (f *natsFailures) Fatalf(format string, v ...any) { f.keep(true, format, v...) }
+func (*natsFailures) Noticef(string, ...any)           {}
+func (*natsFailures) Warnf(string, ...any)             {}
+func (*natsFailures) Debugf(string, ...any)            {}
+func (*natsFailures) Tracef(string, ...any)            {}
