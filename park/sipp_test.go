@@ -3,7 +3,6 @@ package park
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,18 +10,20 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/park/parkwire"
 	"github.com/parkway/parkway/sip/transfer"
 	"github.com/parkway/parkway/siptest"
 )
 
+// freePort is a loopback port for a SIPp run, outside the kernel's ephemeral range so no
+// other test's port-0 socket takes it between this pick and SIPp binding it.
 func freePort(t *testing.T) string {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+	return strconv.Itoa(port)
 }
 
 // sipp runs a SIPp scenario (Debian's sip-tester) on port (a free one if

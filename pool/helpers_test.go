@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,25 +167,27 @@ func waitListening(t testing.TB, ua *sipgo.UserAgent, addr string) {
 	}
 }
 
-// freePort returns a port that was free for both UDP and TCP on 127.0.0.1 a moment ago.
+// freePort returns a loopback port free for both UDP and TCP a moment ago, never the same
+// twice in this process. Tests hold it for seconds before a pool or SIPp binds it, so it
+// lies outside the kernel's ephemeral range: there no other test's port-0 socket or
+// outgoing connection can take it meanwhile (a SIPp run once failed "binding a socket",
+// exit 254, on a port picked from that range).
 func freePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return portsUsed[p] })
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	portsUsed[port] = true
+	return port
 }
+
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{}
+)
 
 // startPair starts the demo pool pair on free ports, each the other's peer.
 func startPair(t testing.TB) (a, b *Pool) {

@@ -176,7 +176,9 @@ func (s *sipp) wait(t testing.TB, ctx context.Context) {
 				}
 			}
 		}
-		t.Fatalf("sipp %s failed: %v\n%s", s.Name, err, b.String())
+		// SIPp says on its own output why it could not run at all (exit 254: a socket
+		// it could not bind; 255: a fatal error) before any error log exists.
+		t.Fatalf("sipp %s failed: %v\n%s%s", s.Name, err, b.String(), lastLines(s.Output(), 20))
 	}
 }
 
@@ -318,4 +320,13 @@ func poolGoroutines(wait time.Duration) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// lastLines is the last n lines of out.
+func lastLines(out string, n int) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
