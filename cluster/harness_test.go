@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/parkway/parkway/gateway/dr"
 	"github.com/parkway/parkway/gateway/dr/drtest"
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/signaling"
 )
 
@@ -193,22 +193,20 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-// freePorts returns n free TCP ports of 127.0.0.1 (closed again, for a server to
-// take).
+// freePorts returns n loopback ports, all different, free a moment ago for a server to
+// take. They lie outside the kernel's ephemeral range, so no other test's port-0 socket
+// or outgoing connection takes one before the server binds it.
 func freePorts(tb testing.TB, n int) []string {
 	tb.Helper()
+	taken := map[int]bool{}
 	var out []string
-	var lns []net.Listener
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return taken[p] })
 		if err != nil {
 			tb.Fatal(err)
 		}
-		lns = append(lns, ln)
-		out = append(out, "127.0.0.1:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	}
-	for _, ln := range lns {
-		ln.Close()
+		taken[port] = true
+		out = append(out, "127.0.0.1:"+strconv.Itoa(port))
 	}
 	return out
 }
