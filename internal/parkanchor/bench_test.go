@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/internal/freeport"
 	"github.com/parkway/parkway/siptest"
 )
 
@@ -261,15 +263,24 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / clkTck
 }
 
-// freePort is a UDP port free on 127.0.0.1 a moment ago.
+// freePort is a loopback port free for UDP and TCP a moment ago, outside the kernel's
+// ephemeral range so no port-0 socket takes it before SIPp or Asterisk binds it, and
+// never the same twice in this process.
 func freePort(b *testing.B) int {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return portsUsed[p] })
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	portsUsed[port] = true
+	return port
 }
+
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{}
+)
 
 // sippBuffer is SIPp's socket buffer size (-buff_size), the same as the pool's benchmark
 // gives its SIPps (pool/sipp_park_bench_test.go): PARKWAY_BENCH_SIPP_BUFFER bytes, default
