@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,6 +154,8 @@ type cluster struct {
 	opts  clusterOptions
 	ports map[string]int // pool name → SIP port (UDP/TCP); name+"-tls" → its TLS port
 	procs map[string]*proc
+	// held keeps a killed pool's ports from other tests until it starts again (holdPorts).
+	held  map[string][]*net.UDPConn
 	url   string // the gateway (the first of several), http://127.0.0.1:port
 	key   []byte // the gateway's session key, to issue tokens as an identity provider would
 	admin *admin.Client
@@ -166,6 +169,11 @@ type cluster struct {
 func startCluster(t testing.TB, opts clusterOptions) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), opts: opts, procs: map[string]*proc{}}
+	t.Cleanup(func() {
+		for name := range c.held {
+			c.releasePorts(name)
+		}
+	})
 	c.ports = map[string]int{"pool-a": freePort(t), "pool-b": freePort(t), "pool-a-tls": freePort(t), "pool-b-tls": freePort(t)}
 	if opts.poolHTTP {
 		c.ports["pool-a-http"], c.ports["pool-b-http"] = freePort(t), freePort(t)
@@ -280,6 +288,7 @@ const realm = "parkway"
 // serves.
 func (c *cluster) startPool(name string) {
 	c.t.Helper()
+	c.releasePorts(name)
 	p := c.start(name, append([]string{"pool", "--config", filepath.Join(c.dir, name+".yaml")}, c.opts.poolArgs...)...)
 	p.waitLine(c.t, regexp.MustCompile(`pool `+name+` listening on`))
 }
@@ -293,7 +302,42 @@ func (c *cluster) kill(name string) time.Time {
 		c.t.Fatalf("kill %s: %v", name, err)
 	}
 	<-p.done
+	c.holdPorts(name)
 	return killed
+}
+
+// holdPorts keeps a killed pool's ports (SIP, TLS, HTTP) from the other test processes
+// until startPool gives them back: it may be down for many seconds, and other packages'
+// tests pick free ports from the same range (freeport.Default) meanwhile — a pool once
+// failed to restart, "bind: address already in use". Each hold is a UDP socket bound to
+// the port and connected elsewhere: freeport sees the port busy (it wants UDP and TCP
+// free), while a datagram to the port from anyone else finds no socket and is refused
+// (ICMP port unreachable), and a TCP connection is reset, just as with no pool there.
+func (c *cluster) holdPorts(name string) {
+	for _, key := range []string{name, name + "-tls", name + "-http"} {
+		port, ok := c.ports[key]
+		if !ok {
+			continue
+		}
+		conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+		if err != nil {
+			// Not held: the restart may still find the port free.
+			c.t.Logf("could not hold %s's port %d while it is down: %v", key, port, err)
+			continue
+		}
+		if c.held == nil {
+			c.held = map[string][]*net.UDPConn{}
+		}
+		c.held[name] = append(c.held[name], conn)
+	}
+}
+
+// releasePorts gives a pool's held ports back for it to bind.
+func (c *cluster) releasePorts(name string) {
+	for _, conn := range c.held[name] {
+		conn.Close()
+	}
+	delete(c.held, name)
 }
 
 // restart starts a killed pool again and waits until the gateway's prober sees it.
