@@ -259,8 +259,8 @@ func TestMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST /: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Content-Security-Policy") != NonPagePolicy {
+		t.Errorf("POST /: %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
 	}
 	req, _ := http.NewRequest(http.MethodHead, srv.URL+"/main.wasm", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
