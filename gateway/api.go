@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/parkway/parkway/gateway/assets"
 )
 
 // apiError is the body of every JSON error the gateway's HTTP API returns, the same
@@ -28,13 +30,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, apiError{Error: apiErrorDetail{Code: code, Message: msg}})
 }
 
-// securityHeaders applies to every response. frame-ancestors 'self' stops other sites
-// from framing the softphone (clickjacking a Call button); assets widens it for
-// widget.html only. nosniff keeps browsers from running a file as another type.
+// securityHeaders applies to every response. Its Content-Security-Policy lets a response
+// opened as a document load and run nothing, and frame-ancestors 'self' stops other
+// sites from framing the softphone (clickjacking a Call button); assets replaces it on
+// the pages with the policy they need (assets.PagePolicy), whose frame-ancestors it
+// widens for widget.html only. nosniff keeps browsers from running a file as another type.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
+		h.Set("Content-Security-Policy", assets.NonPagePolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/parkway/parkway/gateway/assets"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/signaling"
 )
@@ -37,7 +38,11 @@ func TestStaticThroughGateway(t *testing.T) {
 		if resp.StatusCode != 200 || h.Get("Content-Type") != want {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, h.Get("Content-Type"))
 		}
-		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Content-Security-Policy") != "frame-ancestors 'self'" {
+		csp := "default-src 'none'; frame-ancestors 'self'"
+		if strings.HasPrefix(path, "/?") || path == "/" {
+			csp = assets.PagePolicy + "; frame-ancestors 'self'"
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Content-Security-Policy") != csp {
 			t.Errorf("%s: security headers %q %q", path, h.Get("X-Content-Type-Options"), h.Get("Content-Security-Policy"))
 		}
 		if h.Get("ETag") == "" || h.Get("Cache-Control") != "no-cache" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parkway/parkway/gateway/assets"
 	"github.com/parkway/parkway/gateway/auth"
 	"github.com/parkway/parkway/signaling"
 )
@@ -233,11 +234,13 @@ func TestTicketStoreBound(t *testing.T) {
 func TestWidgetFrameAncestors(t *testing.T) {
 	g := startEmbedGateway(t, nil)
 	for path, want := range map[string]string{
-		"/widget.html":  "frame-ancestors 'self' " + testEmbedder,
-		"/":             "frame-ancestors 'self'",
-		"/index.html":   "frame-ancestors 'self'",
-		"/wasm_exec.js": "frame-ancestors 'self'",
-		"/api/dr":       "frame-ancestors 'self'",
+		"/widget.html":  assets.PagePolicy + "; frame-ancestors 'self' " + testEmbedder,
+		"/":             assets.PagePolicy + "; frame-ancestors 'self'",
+		"/index.html":   assets.PagePolicy + "; frame-ancestors 'self'",
+		"/wasm_exec.js": "default-src 'none'; frame-ancestors 'self'",
+		"/api/dr":       "default-src 'none'; frame-ancestors 'self'",
+		"/api/nothing":  "default-src 'none'; frame-ancestors 'self'",
+		"/metrics":      "default-src 'none'; frame-ancestors 'self'",
 	} {
 		resp, err := http.Get(g.url + path)
 		if err != nil {

@@ -1,6 +1,10 @@
 // Starts the Parkway softphone: fetches main.wasm (Go compiled to WebAssembly) and runs
-// it with Go's wasm_exec.js. It lives in its own file rather than inline so a strict
-// Content-Security-Policy (script-src 'self' 'wasm-unsafe-eval') can serve the page.
+// it with Go's wasm_exec.js. It lives in its own file rather than inline because the
+// gateway serves the page with a strict Content-Security-Policy (gateway/assets
+// PagePolicy): script-src 'self' 'wasm-unsafe-eval' runs the gateway's own script files
+// and lets this one compile main.wasm, but no inline script and no eval; connect-src
+// 'self' covers the fetches and the websocket below. Nothing here may write markup or a
+// style attribute (style-src 'self').
 // Everything after start-up is the Go program's job; this only says clearly when the
 // program cannot load or stops.
 //

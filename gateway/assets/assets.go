@@ -31,7 +31,8 @@ const (
 // ErrNotBuilt says the WebAssembly client is missing from the embedded files.
 var ErrNotBuilt = errors.New("the WebAssembly client is not built: run `go tool task wasm` (or `go tool task build`), then rebuild parkway")
 
-// Options tunes a Handler. The zero value serves every page with frame-ancestors 'self'.
+// Options tunes a Handler. The zero value serves every page with frame-ancestors 'self'
+// (each response's Content-Security-Policy: PagePolicy, NonPagePolicy).
 type Options struct {
 	// EmbedOrigins may frame widget.html (issue 6): they are added to its CSP
 	// frame-ancestors. Every other page can only be framed by the gateway's own origin.
@@ -43,6 +44,8 @@ type Handler struct {
 	files map[string]*file // by name, without the leading slash
 	wasm  *wasmFile        // nil when the client is not built
 	opts  Options
+	// pageCSP is each page's Content-Security-Policy: PagePolicy and who may frame it.
+	pageCSP map[string]string
 	// hashed are the pages' scripts and stylesheet at their content-hashed names
 	// (pageAssets), served cached for good, like main.<hash>.wasm.
 	hashed map[string]*file
@@ -79,6 +82,10 @@ func New(fsys fs.FS, opts Options) (*Handler, error) {
 		}
 	}
 	h := &Handler{files: map[string]*file{}, opts: Options{EmbedOrigins: append([]string(nil), opts.EmbedOrigins...)}}
+	h.pageCSP = map[string]string{
+		IndexPage:  PagePolicy + "; " + frameAncestors(nil),
+		WidgetPage: PagePolicy + "; " + frameAncestors(h.opts.EmbedOrigins),
+	}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -313,6 +320,10 @@ func (h *Handler) Has(name string) bool {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Secure by default: nothing here but the two pages is meant to be a document, so
+	// whatever else is opened as one (a file, a 404, the not-built page) may load and run
+	// nothing. The pages get their own policy below.
+	w.Header().Set("Content-Security-Policy", NonPagePolicy)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -339,8 +350,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notBuilt(w, true)
 		return
 	}
-	if name == WidgetPage {
-		w.Header().Set("Content-Security-Policy", frameAncestors(h.opts.EmbedOrigins))
+	if csp, ok := h.pageCSP[name]; ok {
+		w.Header().Set("Content-Security-Policy", csp)
 	}
 	serve(w, r, f)
 }
@@ -445,9 +456,42 @@ Run <code>go tool task wasm</code> (or <code>go tool task up</code>), then resta
 </main></body></html>
 `
 
+// PagePolicy is the Content-Security-Policy of the pages (index.html, widget.html)
+// before their frame-ancestors: each may load only what the softphone does, from the
+// gateway itself, and run no script but its files. Each source is there for one thing:
+//
+//   - default-src 'none': whatever is not named below is refused — fonts, media URLs,
+//     frames, objects, workers, a manifest. The pages use none: the ring is WebAudio
+//     oscillators and the call's audio a MediaStream (srcObject), which are not fetches.
+//   - script-src 'self' 'wasm-unsafe-eval': wasm_exec.js, boot.js and widget.js, never
+//     inline script, an event-handler attribute or eval; 'wasm-unsafe-eval' lets boot.js
+//     compile main.wasm (WebAssembly.compileStreaming) and allows nothing else.
+//   - style-src 'self': style.css. No <style> element or style= attribute: the client
+//     writes text, classes and data-/aria- attributes, never a style.
+//   - img-src 'self': favicon.svg (the icons in the markup are inline <svg>, not fetched).
+//   - connect-src 'self': the fetch of main.wasm, POST /api/session and
+//     /api/widget/session, and the websocket /ws, which both boot.js and the client open
+//     on the page's own host: CSP 3's 'self' matches ws: and wss: of it.
+//   - base-uri 'none': no injected <base> can re-point the pages' relative URLs.
+//   - form-action 'none': the forms are never submitted; the client takes their submit
+//     event (Enter in Number calls) and cancels it. Before it runs, Enter does nothing
+//     rather than navigating, and no injected form can post anywhere.
+//
+// frame-ancestors is appended per page: 'self', plus the embed allowlist for widget.html.
+const PagePolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'"
+
+// NonPagePolicy is the Content-Security-Policy of every other response: scripts,
+// stylesheets, main.wasm, the icon, JSON, errors. A browser applies no CSP to a file it
+// loads as a subresource, so this costs nothing; it is there for when one is opened as
+// a document (navigated to, or a response a bug lets be sniffed as HTML), where it may
+// load and run nothing, and only the gateway's own pages may frame it.
+const NonPagePolicy = "default-src 'none'; " + selfAncestors
+
+const selfAncestors = "frame-ancestors 'self'"
+
 // frameAncestors is the CSP for a page that origins may frame, besides the gateway itself.
 func frameAncestors(origins []string) string {
-	csp := "frame-ancestors 'self'"
+	csp := selfAncestors
 	for _, o := range origins {
 		csp += " " + o
 	}

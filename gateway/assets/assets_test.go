@@ -188,7 +188,7 @@ func TestCorruptWASMIsRefused(t *testing.T) {
 func TestWidgetFrameAncestors(t *testing.T) {
 	h := newHandler(t, testFS(t), Options{EmbedOrigins: []string{"http://127.0.0.2:9000"}})
 	resp, _ := get(t, h, "/widget.html", nil)
-	if got := resp.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'self' http://127.0.0.2:9000" {
+	if got := resp.Header.Get("Content-Security-Policy"); got != PagePolicy+"; frame-ancestors 'self' http://127.0.0.2:9000" {
 		t.Errorf("widget CSP %q", got)
 	}
 	if _, err := New(testFS(t), Options{EmbedOrigins: []string{"http://a; script-src *"}}); err == nil {
@@ -210,15 +210,15 @@ func TestWidgetIsTheIndexPageInItsCompactLayout(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || string(body) != want {
 		t.Fatalf("/widget.html: %d %q, want %q", resp.StatusCode, body, want)
 	}
-	if got := resp.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'self' http://127.0.0.2:9000" {
+	if got := resp.Header.Get("Content-Security-Policy"); got != PagePolicy+"; frame-ancestors 'self' http://127.0.0.2:9000" {
 		t.Errorf("widget CSP %q", got)
 	}
 	if resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || resp.Header.Get("ETag") == "" {
 		t.Errorf("widget headers %v", resp.Header)
 	}
 	resp, body = get(t, h, "/", nil)
-	if string(body) != index || resp.Header.Get("Content-Security-Policy") != "" {
-		t.Errorf("/: %q, CSP %q; want the page unchanged, no widget CSP", body, resp.Header.Get("Content-Security-Policy"))
+	if string(body) != index || resp.Header.Get("Content-Security-Policy") != PagePolicy+"; frame-ancestors 'self'" {
+		t.Errorf("/: %q, CSP %q; want the page unchanged, not the widget's frame-ancestors", body, resp.Header.Get("Content-Security-Policy"))
 	}
 	if e1, e2 := resp.Header.Get("ETag"), h.files[WidgetPage].etag; e1 == e2 {
 		t.Errorf("the two pages share the ETag %s", e1)
@@ -259,8 +259,8 @@ func TestMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST /: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Content-Security-Policy") != NonPagePolicy {
+		t.Errorf("POST /: %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
 	}
 	req, _ := http.NewRequest(http.MethodHead, srv.URL+"/main.wasm", nil)
 	req.Header.Set("Accept-Encoding", "gzip")

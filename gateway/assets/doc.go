@@ -18,6 +18,11 @@
 // among the files is served as it is instead). It keeps its own path, so its CSP can let
 // the embed allowlist frame it while every other page only allows the gateway itself.
 //
+// Every response carries a Content-Security-Policy: the pages PagePolicy (only the
+// gateway's own scripts, style and icon, 'wasm-unsafe-eval' for main.wasm, fetches and
+// the websocket to the gateway alone) with their frame-ancestors, everything else
+// NonPagePolicy, under which a response opened as a document loads and runs nothing.
+//
 // When the WebAssembly client has not been built, the pages that need it answer 503 with
 // the command that builds it, instead of a page that cannot start.
 package assets

@@ -5,7 +5,7 @@
 // window.__parkwayPCs, a test hook) — then Hold / Resume and Hang up through the buttons.
 import type { Browser, Page, WebSocketRoute } from '@playwright/test';
 import { expect, test } from './demo';
-import { alertRegion, button, callWith, connection, dial, liveCallItems, open, restoreNormal } from './support';
+import { alertRegion, button, callWith, connection, dial, expectNoCSPViolations, liveCallItems, open, restoreNormal, watchCSP } from './support';
 
 test.beforeEach(async ({ request }) => restoreNormal(request));
 
@@ -71,6 +71,7 @@ async function expectAudio(page: Page, who: string): Promise<void> {
 async function tab(browser: Browser, user: string): Promise<Page> {
   const ctx = await browser.newContext({ permissions: ['microphone'] });
   const page = await ctx.newPage();
+  await watchCSP(page);
   await open(page, user);
   return page;
 }
@@ -122,6 +123,8 @@ test('alice calls bob, both hear each other, hold, resume and hang up', async ({
   await expect(calls(bob).first()).toHaveAttribute('data-call-state', 'ended');
   for (const page of [alice, bob]) {
     await expect.poll(async () => (await inbound(page)).pcs, { message: 'the PeerConnection is closed' }).toBe(0);
+    // The whole call ran under the gateway's Content-Security-Policy, refused nothing.
+    await expectNoCSPViolations(page);
     await page.context().close();
   }
 });

@@ -281,3 +281,46 @@ export async function recordConnection(page: Page) {
   });
   return async () => page.evaluate(() => (window as unknown as { __conn: string[] }).__conn);
 }
+
+// The Content-Security-Policy violations each watched page has seen (watchCSP): what the
+// browser said on the page's console, from any of its frames.
+const cspConsole = new WeakMap<Page, string[]>();
+
+// watchCSP records every Content-Security-Policy violation on page from now on: each
+// document it loads, the widget's cross-origin iframe included, keeps the
+// securitypolicyviolation events it sees, and the page's console keeps the browser's own
+// report of each ("Refused to … because it violates the following Content Security
+// Policy directive …"), which also covers a refusal no event reaches, such as a
+// frame-ancestors one. Call it before the page loads; expectNoCSPViolations reads both.
+export async function watchCSP(page: Page): Promise<void> {
+  if (cspConsole.has(page)) return;
+  const said: string[] = [];
+  cspConsole.set(page, said);
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) said.push(`console: ${m.text()}`);
+  });
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __cspViolations: string[] }).__cspViolations = seen;
+    document.addEventListener('securitypolicyviolation', (e) => {
+      seen.push(`${location.origin}${location.pathname}: ${e.effectiveDirective} refused ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+}
+
+// expectNoCSPViolations fails, listing them, if page or any of its frames has seen a
+// Content-Security-Policy violation since watchCSP: the gateway's policy
+// (gateway/assets PagePolicy) must allow everything the softphone really does.
+export async function expectNoCSPViolations(page: Page): Promise<void> {
+  const said = cspConsole.get(page);
+  if (!said) throw new Error('expectNoCSPViolations: call watchCSP before the page loads');
+  const seen: string[] = [];
+  for (const frame of page.frames()) {
+    // A frame that went away meanwhile has nothing more to say.
+    const v = await frame
+      .evaluate(() => (window as unknown as { __cspViolations?: string[] }).__cspViolations ?? [])
+      .catch(() => [] as string[]);
+    seen.push(...v);
+  }
+  expect([...seen, ...said], 'Content-Security-Policy violations').toEqual([]);
+}

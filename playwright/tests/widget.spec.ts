@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Frame, Page, TestInfo, WebSocketRoute } from '@playwright/test';
 import { expect, test } from './demo';
 import { DEMO_EMBED_KEY, startHost, type Host } from '../host/server';
-import { button, open, restoreNormal, startTimeout } from './support';
+import { button, expectNoCSPViolations, open, restoreNormal, startTimeout, watchCSP } from './support';
 
 // The demo this worker's tests run against (tests/demo.ts), set before the first test.
 let gateway = '';
@@ -54,6 +54,7 @@ async function newPage(browser: Browser): Promise<Page> {
 // hostPage opens the host site with query (user=…, ticket=…, foreign=…).
 async function hostPage(browser: Browser, query: string, host = allowed): Promise<Page> {
   const page = await newPage(browser);
+  await watchCSP(page);
   await page.goto(`${host.origin}/?${query}`);
   return page;
 }
@@ -118,6 +119,7 @@ const callEvents = async (page: Page) => (await events(page)).filter((e) => e.ev
 test('a host page embeds the widget and drives a whole call by postMessage', async ({ browser }, info) => {
   test.setTimeout(150_000);
   const bob = await newPage(browser);
+  await watchCSP(bob);
   await open(bob, 'bob');
 
   const host = await hostPage(browser, 'user=alice');
@@ -173,6 +175,10 @@ test('a host page embeds the widget and drives a whole call by postMessage', asy
   expect(await command(host, 'hangup')).toMatchObject({ ok: true });
   await waitForEvent(host, 'call', (d) => d.id === active.data.id && d.state === 'ended');
   await expect(bob.locator('[data-part="calls"] [data-call-state]:not([data-call-state="ended"])')).toHaveCount(0, { timeout: 10_000 });
+  // The widget (its frame is the host page's) and the page ran the whole call under the
+  // gateway's Content-Security-Policy and it refused nothing.
+  await expectNoCSPViolations(host);
+  await expectNoCSPViolations(bob);
 });
 
 // inbound sums the audio RTP a frame's live PeerConnections received (the client keeps
