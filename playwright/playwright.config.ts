@@ -102,12 +102,16 @@ export default defineConfig<object, { ownDemo: boolean }>({
     // of waiting out the test's timeout (240 s for call waiting) with no word of what hung.
     // Generous, since the two-core machine is shared by three Chromium pages and the demos.
     actionTimeout: 30_000,
-    // Traces without the screencast and without DOM snapshots: both cost CPU the two-core
-    // machine does not have. A DOM snapshot before and after every action and assertion
-    // took a third of errors.spec's CPU (61.8 → 42.8 CPU-s in all processes, issue 12). A
-    // failed test's trace still has every action and assertion with its error, the
-    // console, the network and the source; screenshot adds the page as it failed.
-    trace: { mode: 'retain-on-failure', screenshots: false, snapshots: false },
+    // Traces only when asked (PARKWAY_E2E_TRACE=1), and then without the screencast and
+    // DOM snapshots: recording a trace costs CPU the two-core machine does not have, for
+    // every test, to keep the few that fail. A DOM snapshot before and after every action
+    // and assertion took a third of errors.spec's CPU (61.8 → 42.8 CPU-s in all processes,
+    // issue 12); the lean trace still cost the runner 3–4 CPU-s of 14–18 over calls, park
+    // and transfer (alternating, load 12–15; 111.6/113.8 → 100.5/110.2 CPU-s in all). A
+    // failure prints its error and the console lines the tests log; screenshot adds the
+    // page as it failed. With the variable set, a failed test keeps a trace of every
+    // action and assertion, the console, the network and the source.
+    trace: process.env.PARKWAY_E2E_TRACE ? { mode: 'retain-on-failure', screenshots: false, snapshots: false } : 'off',
     screenshot: 'only-on-failure',
     launchOptions: {
       executablePath: process.env.PARKWAY_CHROMIUM ?? '/usr/bin/chromium',
