@@ -647,10 +647,9 @@ func (l *logBuffer) find(re *regexp.Regexp) string {
 
 // Ports handed out in this process, so two clusters never pick the same one between
 // choosing it and binding it.
-var (
-	portsMu sync.Mutex
-	used    = map[int]bool{}
-)
+// portPicker hands out the ports of this package's tests: outside the ephemeral range,
+// never the same one twice.
+var portPicker freeport.Picker
 
 // freePort finds a loopback port free for both UDP and TCP: a pool binds both, and each
 // pool must know the other's port before either starts. A killed pool is started again
@@ -658,13 +657,10 @@ var (
 // test's outgoing connection or port-0 socket can take it while the pool is down.
 func freePort(t testing.TB) int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return used[p] })
+	port, err := portPicker.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	used[port] = true
 	return port
 }
 

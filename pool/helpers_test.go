@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,20 +173,16 @@ func waitListening(t testing.TB, ua *sipgo.UserAgent, addr string) {
 // exit 254, on a port picked from that range).
 func freePort(t testing.TB) int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return portsUsed[p] })
+	port, err := portPicker.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	portsUsed[port] = true
 	return port
 }
 
-var (
-	portsMu   sync.Mutex
-	portsUsed = map[int]bool{}
-)
+// portPicker hands out the ports of this package's tests: outside the ephemeral range,
+// never the same one twice.
+var portPicker freeport.Picker
 
 // startPair starts the demo pool pair on free ports, each the other's peer.
 func startPair(t testing.TB) (a, b *Pool) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Range is the ports Min to Max, both included.
@@ -106,4 +107,39 @@ func Check(host string, port int) error {
 		return err
 	}
 	return ul.Close()
+}
+
+// Picker picks ports free for both UDP and TCP, never the same one twice: for a program
+// that picks many ports before it binds them (a test starting pools that must know each
+// other's ports), where two picks must not meet. The zero value picks ports of Default()
+// on 127.0.0.1. A Picker is safe for concurrent use and must not be copied.
+type Picker struct {
+	Host  string // "" means 127.0.0.1
+	Range Range  // the zero Range means Default()
+
+	mu   sync.Mutex
+	used map[int]bool
+}
+
+// Pick returns a port of the Picker's range that UDPAndTCP finds free and that Pick has
+// not returned before.
+func (p *Picker) Pick() (int, error) {
+	host, r := p.Host, p.Range
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if r == (Range{}) {
+		r = Default()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	port, err := UDPAndTCP(host, r, func(port int) bool { return p.used[port] })
+	if err != nil {
+		return 0, err
+	}
+	if p.used == nil {
+		p.used = map[int]bool{}
+	}
+	p.used[port] = true
+	return port, nil
 }

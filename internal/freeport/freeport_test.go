@@ -69,3 +69,24 @@ func TestUDPAndTCPSkipsBusyAndSkippedPorts(t *testing.T) {
 		t.Errorf("UDPAndTCP took the bad range 10-5")
 	}
 }
+
+func TestPickerNeverRepeats(t *testing.T) {
+	// A range of five ports: every one must come out once, then the Picker says it has
+	// none left rather than hand one out again.
+	lo := Default().Min + 500
+	p := Picker{Range: Range{Min: lo, Max: lo + 4}}
+	seen := map[int]bool{}
+	for range 5 {
+		port, err := p.Pick()
+		if err != nil {
+			t.Skipf("a port of %d-%d is busy on this machine: %v", lo, lo+4, err)
+		}
+		if seen[port] || port < lo || port > lo+4 {
+			t.Fatalf("picked %d; already picked %v, range %d-%d", port, seen, lo, lo+4)
+		}
+		seen[port] = true
+	}
+	if port, err := p.Pick(); err == nil {
+		t.Fatalf("picked %d again after all five", port)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -267,20 +266,16 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 // ephemeral range so no port-0 socket takes it before SIPp or Asterisk binds it, and
 // never the same twice in this process.
 func freePort(b *testing.B) int {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return portsUsed[p] })
+	port, err := portPicker.Pick()
 	if err != nil {
 		b.Fatal(err)
 	}
-	portsUsed[port] = true
 	return port
 }
 
-var (
-	portsMu   sync.Mutex
-	portsUsed = map[int]bool{}
-)
+// portPicker hands out the ports of this package's tests: outside the ephemeral range,
+// never the same one twice.
+var portPicker freeport.Picker
 
 // sippBuffer is SIPp's socket buffer size (-buff_size), the same as the pool's benchmark
 // gives its SIPps (pool/sipp_park_bench_test.go): PARKWAY_BENCH_SIPP_BUFFER bytes, default

@@ -341,21 +341,17 @@ func startEcho(tb testing.TB) int {
 
 var gatewayLine = regexp.MustCompile(`Parkway gateway on (http://[0-9.:]+) `)
 
-var (
-	portsMu sync.Mutex
-	used    = map[int]bool{}
-)
+// portPicker hands out the ports of this package's tests: outside the ephemeral range,
+// never the same one twice.
+var portPicker freeport.Picker
 
 // poolPort is a port for a pool's UDP and TCP listeners, outside the ephemeral range.
 func poolPort(tb testing.TB) int {
 	tb.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	port, err := freeport.UDPAndTCP("127.0.0.1", freeport.Default(), func(p int) bool { return used[p] })
+	port, err := portPicker.Pick()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	used[port] = true
 	return port
 }
 
