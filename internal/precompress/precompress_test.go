@@ -93,3 +93,63 @@ func checkDecodes(t *testing.T, what string, r io.Reader, want []byte) {
 		t.Errorf("%s copy decodes to %d bytes, want the %d of the input", what, len(got), len(want))
 	}
 }
+
+// TestFilesCachedTakesEarlierCopies: a second build of the same bytes takes its copies from
+// the cache (an entry changed by hand comes out as it is, so it was not compressed again),
+// and other bytes are compressed afresh.
+func TestFilesCachedTakesEarlierCopies(t *testing.T) {
+	cache := t.TempDir()
+	build := func(raw []byte) (gz, br []byte) {
+		t.Helper()
+		dir := t.TempDir()
+		name := filepath.Join(dir, "main.wasm")
+		if err := os.WriteFile(name, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := FilesCached(name, "", false, cache); err != nil {
+			t.Fatalf("FilesCached: %v", err)
+		}
+		gz, _ = os.ReadFile(name + GzipSuffix)
+		br, _ = os.ReadFile(name + BrotliSuffix)
+		return gz, br
+	}
+	raw := bytes.Repeat([]byte("\x00asm parkway "), 5000)
+	_, br := build(raw)
+	checkDecodes(t, "brotli", brotli.NewReader(bytes.NewReader(br)), raw)
+	entries, _ := filepath.Glob(filepath.Join(cache, "*"+BrotliSuffix))
+	if len(entries) != 1 {
+		t.Fatalf("cache holds %q; want one Brotli entry", entries)
+	}
+	marked := []byte("from the cache")
+	if err := os.WriteFile(entries[0], marked, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, br := build(raw); !bytes.Equal(br, marked) {
+		t.Fatalf("the same bytes again: got %d bytes of Brotli, want the cache's entry", len(br))
+	}
+	other := bytes.Repeat([]byte("\x00asm another "), 5000)
+	gz, br := build(other)
+	checkDecodes(t, "brotli", brotli.NewReader(bytes.NewReader(br)), other)
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecodes(t, "gzip", zr, other)
+}
+
+// TestCacheKeepsTheNewest: past cacheEntries copies the oldest go.
+func TestCacheKeepsTheNewest(t *testing.T) {
+	cache := t.TempDir()
+	for i := range cacheEntries/2 + 3 {
+		name := filepath.Join(t.TempDir(), "main.wasm")
+		if err := os.WriteFile(name, bytes.Repeat([]byte{byte(i)}, 1000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := FilesCached(name, "", false, cache); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != cacheEntries {
+		t.Fatalf("cache holds %d files; want %d", len(entries), cacheEntries)
+	}
+}
