@@ -71,15 +71,15 @@ func TestUDPAndTCPSkipsBusyAndSkippedPorts(t *testing.T) {
 }
 
 func TestPickerNeverRepeats(t *testing.T) {
-	// A range of five ports: every one must come out once, then the Picker says it has
-	// none left rather than hand one out again.
-	lo := Default().Min + 500
+	// A range of five ports all free now: every one must come out once, then the Picker
+	// says it has none left rather than hand one out again.
+	lo := freeRun(t, 5)
 	p := Picker{Range: Range{Min: lo, Max: lo + 4}}
 	seen := map[int]bool{}
 	for range 5 {
 		port, err := p.Pick()
 		if err != nil {
-			t.Skipf("a port of %d-%d is busy on this machine: %v", lo, lo+4, err)
+			t.Fatalf("pick %d of 5 in %d-%d: %v", len(seen)+1, lo, lo+4, err)
 		}
 		if seen[port] || port < lo || port > lo+4 {
 			t.Fatalf("picked %d; already picked %v, range %d-%d", port, seen, lo, lo+4)
@@ -89,4 +89,21 @@ func TestPickerNeverRepeats(t *testing.T) {
 	if port, err := p.Pick(); err == nil {
 		t.Fatalf("picked %d again after all five", port)
 	}
+}
+
+// freeRun is the first of n consecutive ports of Default() free for UDP and TCP now.
+func freeRun(t *testing.T, n int) int {
+	t.Helper()
+	r := Default()
+	for lo := r.Min + 1000; lo+n-1 <= r.Max; lo += n {
+		free := true
+		for p := lo; p < lo+n && free; p++ {
+			free = Check("127.0.0.1", p) == nil
+		}
+		if free {
+			return lo
+		}
+	}
+	t.Fatalf("no %d consecutive free ports in %v", n, r)
+	return 0
 }
