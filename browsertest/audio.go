@@ -59,6 +59,9 @@ type Peer struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	mu     sync.Mutex // orders Go's wg.Add before Close's wg.Wait
+	closed bool       // Close has begun: Go starts nothing more
 }
 
 // NewPeer makes a PeerConnection from api that sends mic and hands every RTP packet
@@ -101,8 +104,15 @@ func NewPeer(api *webrtc.API, mic webrtc.TrackLocal, hear func(*rtp.Packet)) (*P
 // Connected is closed once ICE and DTLS are up.
 func (p *Peer) Connected() <-chan struct{} { return p.connected }
 
-// Go runs f until Close, which closes stop and waits for f to return.
+// Go runs f until Close, which closes stop and waits for f to return. After Close has
+// begun it runs nothing: pion calls OnTrack from its own goroutine, which may start a
+// reader while the test's cleanup is closing the peer (a WaitGroup's Add racing its Wait).
 func (p *Peer) Go(f func(stop <-chan struct{})) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -145,6 +155,9 @@ func (p *Peer) Answered(ctx context.Context, sdp string) error {
 // Close closes the PeerConnection and waits for its goroutines.
 func (p *Peer) Close() {
 	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
 		close(p.stop)
 		_ = p.PC.Close()
 		p.wg.Wait()
