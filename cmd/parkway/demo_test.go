@@ -52,37 +52,50 @@ func startDemoAt(tb testing.TB, addr string, flags ...string) *demo {
 		return <-done
 	}
 	tb.Cleanup(func() { d.stop() })
-	// Bounded: a demo whose prober missed its pools on a stalled machine fails over and
-	// never comes back to normal by itself; the test then fails saying so, not hangs
-	// until go test's -timeout.
-	// A demo that failed over by itself while both pools answer (its probes missed them
-	// on a machine stalled by the parallel test run: 3 × 250 ms) is failed back, as an
-	// operator would, and said so: the tests here are about the demo, not about probe
-	// timing under load (gateway/dr's tests are).
-	deadline := time.Now().Add(30 * time.Second)
-	var nextRecovery time.Time
-	for {
+	waitNormal(tb, d.url, func() (error, bool) {
 		select {
 		case err := <-done:
 			once = true // stop must not wait for an end already received
-			tb.Fatalf("demo ended: %v", err)
+			return err, true
 		default:
+			return nil, false
 		}
-		s, err := d.status()
+	})
+	return d
+}
+
+// waitNormal waits until the gateway at url is in phase normal with both pools healthy.
+// ended reports whether the gateway has ended (and how): the test then fails at once.
+//
+// Bounded: a gateway whose prober missed its pools on a stalled machine fails over and
+// never comes back to normal by itself; the test then fails saying so, not hangs until
+// go test's -timeout. One that failed over by itself while both pools answer (its
+// probes missed them on a machine stalled by the parallel test run: 3 × 250 ms) is
+// failed back, as an operator would, and said so: the tests here are about the demo
+// and the gateway command, not about probe timing under load (gateway/dr's tests are).
+func waitNormal(tb testing.TB, url string, ended func() (error, bool)) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var nextRecovery time.Time
+	for {
+		if err, yes := ended(); yes {
+			tb.Fatalf("the gateway ended before it was ready: %v", err)
+		}
+		s, err := drStatus(url)
 		if err == nil && s.Phase == signaling.PhaseNormal && allHealthy(s) {
-			return d
+			return
 		}
 		if err == nil && allHealthy(s) && (s.Phase == signaling.PhaseFailover || s.Phase == signaling.PhaseFailedOver) && time.Now().After(nextRecovery) {
-			tb.Logf("the demo failed over by itself at start (phase %s, both pools healthy now): failing back", s.Phase)
+			tb.Logf("the gateway failed over by itself at start (phase %s, both pools healthy now): failing back", s.Phase)
 			for _, path := range []string{"/api/dr/failover", "/api/dr/failback"} {
-				if resp, err := http.Post(d.url+path, "application/json", nil); err == nil {
+				if resp, err := http.Post(url+path, "application/json", nil); err == nil {
 					resp.Body.Close()
 				}
 			}
 			nextRecovery = time.Now().Add(time.Second)
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("the demo was not normal with both pools healthy within 30 s: last status %+v, err %v", s, err)
+			tb.Fatalf("the gateway was not normal with both pools healthy within 30 s: last status %+v, err %v", s, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -97,9 +110,12 @@ func allHealthy(s dr.Snapshot) bool {
 	return len(s.Pools) == 2
 }
 
-func (d *demo) status() (dr.Snapshot, error) {
+func (d *demo) status() (dr.Snapshot, error) { return drStatus(d.url) }
+
+// drStatus is GET /api/dr of the gateway at url.
+func drStatus(url string) (dr.Snapshot, error) {
 	var s dr.Snapshot
-	resp, err := http.Get(d.url + "/api/dr")
+	resp, err := http.Get(url + "/api/dr")
 	if err != nil {
 		return s, err
 	}

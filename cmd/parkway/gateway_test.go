@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/parkway/parkway/browsertest"
-	"github.com/parkway/parkway/gateway/admin"
 	"github.com/parkway/parkway/internal/demousers"
 	"github.com/parkway/parkway/pool"
 	"github.com/parkway/parkway/signaling"
@@ -61,13 +60,18 @@ sip: {listen: "127.0.0.1:0", credentialsFile: users.yaml}
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runGateway(ctx, []string{"--config", filepath.Join(dir, "gateway.yaml")}) }()
+	var gwErr error
+	gwEnded := make(chan struct{}) // closed when runGateway has returned gwErr
+	go func() {
+		defer close(gwEnded)
+		gwErr = runGateway(ctx, []string{"--config", filepath.Join(dir, "gateway.yaml")})
+	}()
 	// Before the pools stop: the gateway signs its users out on the way down.
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v", err)
+		<-gwEnded
+		if gwErr != nil {
+			t.Errorf("gateway: %v", gwErr)
 		}
 	})
 	url := "http://" + httpAddr
@@ -76,17 +80,14 @@ sip: {listen: "127.0.0.1:0", credentialsFile: users.yaml}
 		t.Cleanup(cancel)
 		return c
 	}
-	ac := &admin.Client{Gateway: url}
-	for {
-		if s, err := ac.Status(step()); err == nil && s.Phase == signaling.PhaseNormal && allHealthy(s) {
-			break
-		}
+	waitNormal(t, url, func() (error, bool) {
 		select {
-		case err := <-done:
-			t.Fatalf("gateway ended: %v", err)
-		case <-time.After(20 * time.Millisecond):
+		case <-gwEnded:
+			return gwErr, true
+		default:
+			return nil, false
 		}
-	}
+	})
 
 	phone := func(user string, hz float64) *browsertest.Phone {
 		p, err := browsertest.Connect(step(), url, user, &browsertest.Options{Hz: hz})
