@@ -162,13 +162,16 @@ func BenchmarkReadQueued(b *testing.B) {
 	msg := bytes.Repeat([]byte{'x'}, 900)
 	for _, name := range []string{"socket", "batch"} {
 		b.Run(name, func(b *testing.B) {
-			srv := listenUDP(&testing.T{}, "udp4", "127.0.0.1:0")
-			defer srv.Close()
-			src, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				b.Fatal(err)
+			var socks [2]*net.UDPConn
+			for i := range socks {
+				c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				socks[i] = c
 			}
-			defer src.Close()
+			srv, src := socks[0], socks[1]
 			var r net.PacketConn = srv
 			if name == "batch" {
 				r = NewBatchConn(srv, 0)
