@@ -245,7 +245,9 @@ func (s *Service) Start(ctx context.Context) error {
 			r.dua = &sipgo.DialogUA{Client: cli, ContactHDR: r.contact()}
 			r.routes()
 			r.wg.Add(2)
-			go func() { defer r.wg.Done(); _ = srv.ServeUDP(udp) }()
+			// Datagrams that queued while the loop was busy come in with one system
+			// call (sipnet.BatchConn; issue #12).
+			go func() { defer r.wg.Done(); _ = srv.ServeUDP(sipnet.NewBatchConn(udp, 0)) }()
 			go func() { defer r.wg.Done(); _ = srv.ServeTCP(limitListener(tcp, s.opt.MaxTCPConns)) }()
 			if err = r.waitListening(); err == nil {
 				s.run = r

@@ -3,13 +3,13 @@ package pool
 import (
 	"bytes"
 	"strings"
+	"unsafe"
 )
 
 // vetClean is vetMessage's quick answer for the ordinary message, which is nearly every
 // one: it reports true only when vetMessage would accept raw as it is (nothing to
 // normalise, nothing to refuse), and false whenever it is not sure — then vetMessage
-// does its full pass. It reads the header block once with one copy and no other
-// allocation; the full pass splits, lower-cases and rebuilds every line it looks at,
+// does its full pass. It reads the header block in place, without allocating; the full pass splits, lower-cases and rebuilds every line it looks at,
 // which made it cost as much as sipgo's own parse of the same datagram (issue #12's
 // profile of the park path: 6 % of the pool's CPU and 11 % of its allocations).
 //
@@ -20,7 +20,11 @@ func vetClean(raw []byte) bool {
 	if end < 0 {
 		return true // vetMessage leaves a message without a header block alone
 	}
-	head := string(raw[:end])
+	// The header block read as a string without copying it (issue #12: the copy was 4 %
+	// of the pool's allocated bytes). Sound because nothing here keeps any part of head
+	// past the return — vetClean answers a bool — and raw is not written meanwhile: the
+	// read loop hands it to the filter and waits for the answer.
+	head := unsafe.String(unsafe.SliceData(raw), end)
 	line, rest, _ := strings.Cut(head, "\r\n")
 	method, ok := cleanStartLine(line)
 	if !ok {

@@ -1,6 +1,7 @@
 // Package sipnet holds what every SIP endpoint in Parkway (pool, park service, gateway
 // user agent) needs from the network before sipgo takes over: one host:port bound for
-// both UDP and TCP.
+// both UDP and TCP, and a UDP socket (BatchConn) that sipgo's read loop reads with one
+// system call for all the datagrams queued at it.
 //
 // It is one of Parkway's shared SIP helpers under sip/ (see sip/README.md).
 package sipnet
