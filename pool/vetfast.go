@@ -9,9 +9,10 @@ import (
 // vetClean is vetMessage's quick answer for the ordinary message, which is nearly every
 // one: it reports true only when vetMessage would accept raw as it is (nothing to
 // normalise, nothing to refuse), and false whenever it is not sure — then vetMessage
-// does its full pass. It reads the header block in place, without allocating; the full pass splits, lower-cases and rebuilds every line it looks at,
-// which made it cost as much as sipgo's own parse of the same datagram (issue #12's
-// profile of the park path: 6 % of the pool's CPU and 11 % of its allocations).
+// does its full pass. It reads the header block in place, without allocating; the full
+// pass splits, lower-cases and rebuilds every line it looks at, which made it cost as
+// much as sipgo's own parse of the same datagram (issue #12's profile of the park path:
+// 6 % of the pool's CPU and 11 % of its allocations).
 //
 // Every check here is a stricter form of one in vetMessage; TestVetCleanAgreesWithVet
 // and FuzzVetClean hold the two together.
