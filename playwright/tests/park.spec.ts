@@ -1,6 +1,7 @@
 // Issue 4, Call Park through the buttons: four real Chromium pages (alice, bob, carol and
 // dave; fake microphones). Alice parks bob and is told the orbit; the other pages' parked
-// panels show the call live; carol retrieves it from the panel and talks to bob; the
+// panels show the call live (pool, parties, the time left ticking); carol retrieves it
+// from the panel and talks to bob; the
 // panel empties everywhere. Directed park on a typed orbit, retrieve by a typed orbit,
 // and a retrieve of an empty orbit that gets a clear error. Audio is proven from each
 // page's getStats, and the music on hold is told to be pool-a's by its frequencies.
@@ -26,6 +27,7 @@ import {
   parked,
   parkedAt,
   parkFocus,
+  parkNotice,
   refusals,
   tabsFor,
   type Tab,
@@ -57,14 +59,27 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
   await expectOffersOnlyAllowed(alice, 'normal');
 
   // Park: alice is freed and told the orbit; bob stays connected, to the music.
+  const parkedCall = callWith(alice.page, 'bob');
+  const id = await parkedCall.getAttribute('data-call-id');
   const orbit = await parkFocus(alice, POOL_A_ORBIT);
+  await expect(parkNotice(alice.page)).toHaveText(`Parked bob on orbit ${orbit}`);
   await expect(liveCalls(alice.page), 'alice has no call once bob is parked').toHaveCount(0, { timeout: 10_000 });
+  // Her call list keeps the call, ended, with the orbit it went to.
+  await expect(alice.page.locator(`[data-call-id="${id}"]`)).toHaveAttribute('data-call-state', 'ended');
+  await expect(alice.page.locator(`[data-call-id="${id}"]`)).toHaveAttribute('data-orbit', orbit);
   await expect(liveCalls(bob.page), 'bob is still in his call').toHaveCount(1);
   await expectAudio(bob, 'bob hears music on hold');
   const music = await expectMusic(bob, POOL_A_HZ, POOL_B_HZ, 'bob parked on pool-a');
 
-  // The parked panel on the other pages shows it live (alice's too).
+  // The parked panel on the other pages shows it live (alice's too): the pool, who is
+  // parked and by whom, and the time left, ticking down.
   for (const t of [carol, dave, alice]) await expectParkedShown(t, orbit, 'bob', 'alice');
+  const onCarols = parkedAt(carol.page, orbit);
+  await expect(carol.page.locator('[data-part="parked-pool"]')).toHaveText('Parked on pool-a');
+  await expect(onCarols.locator('[data-part="parked-peer"]')).toHaveText('bob');
+  await expect(onCarols.locator('[data-part="parked-left"]')).toHaveText(/^\d+ s left$/);
+  const left = Number(await onCarols.getAttribute('data-seconds-left'));
+  await expect.poll(async () => Number(await onCarols.getAttribute('data-seconds-left')), { message: 'the time left ticks' }).toBeLessThan(left);
   for (const t of [alice, bob, carol, dave]) await expectOffersOnlyAllowed(t, 'normal');
 
   // Carol picks it up from her panel.
@@ -73,6 +88,7 @@ test('alice parks bob, the others see it live, carol retrieves it from the panel
   await expect(cc, 'carol is connected to bob').toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
   await expect(liveCalls(bob.page)).toHaveCount(1);
   await expect(liveCalls(bob.page)).toHaveAttribute('data-call-state', 'active');
+  await expect(alertBox(carol.page)).toBeHidden();
   await expectAudio(carol, 'carol hears bob');
   await expectAudio(bob, 'bob hears carol');
   // …and no longer the music: 660 Hz is far from anything Chromium's fake microphone makes.

@@ -1,4 +1,4 @@
-// Repetition counts of the measuring tests (load.spec.ts, reattach.spec.ts). What such a
+// Repetition counts of the measuring tests (load.spec.ts, widget.spec.ts, reattach.spec.ts). What such a
 // test checks a run or two shows, and that is all `go tool task test` does; the medians of
 // many runs are a benchmark's, and whoever wants them asks through the environment
 // (`go tool task bench-anchors` sets PARKWAY_LOAD_RUNS, scripts/anchors/bench-anchors.sh).

@@ -1,10 +1,11 @@
 // Issue 4, Transfer through the buttons, in real Chromium pages with fake microphones:
 // blind (the Number field names the target, then Transfer) and attended (a held call and
 // an active consult call, the Number field empty, then Transfer: the held party is
-// connected to the consulted one). Audio between the two who end up together is proven
+// connected to the consulted one; what Transfer will do is said on the button and beside
+// it, and follows the Number field). Audio between the two who end up together is proven
 // from both pages' getStats; the one who transferred is left with no call.
 import { expect, test } from './demo';
-import { restoreNormal } from './support';
+import { alertRegion, button, restoreNormal } from './support';
 import {
   answer,
   press,
@@ -83,10 +84,24 @@ test('attended transfer: alice holds bob, consults carol, then joins them', asyn
   await expectAudio(carol, 'carol hears alice');
   await expectOffersOnlyAllowed(alice, 'normal');
 
-  // Number empty + Transfer: the held call goes to the active call's party.
+  // With the Number field empty, Transfer says it will connect the held call with the
+  // active one. Typing a number turns it into a blind transfer of the focus call;
+  // clearing it turns it back.
+  const transfer = button(alice.page, 'transfer');
   await numberField(alice.page).fill('');
+  await expect(transfer).toBeEnabled();
+  await expect(transfer).toHaveAttribute('data-transfer', 'attended');
+  await expect(transfer).toHaveAccessibleDescription('Attended transfer: connect bob with carol');
+  await numberField(alice.page).fill('dave');
+  await expect(transfer).toHaveAttribute('data-transfer', 'blind');
+  await expect(alice.page.locator('[data-part="transfer-mode"]')).toHaveText('Blind transfer of carol to dave');
+  await numberField(alice.page).fill('');
+  await expect(transfer).toHaveAttribute('data-transfer', 'attended');
+
+  // Number empty + Transfer: the held call goes to the active call's party.
   await press(alice.page, 'transfer');
   await expect(liveCalls(alice.page), 'alice has no calls').toHaveCount(0, { timeout: 15_000 });
+  await expect(alertRegion(alice.page)).toBeHidden();
   const cb = callWith(carol.page, 'bob');
   await expect(cb, 'carol is connected to bob').toHaveAttribute('data-call-state', 'active', { timeout: 15_000 });
   await expect(liveCalls(carol.page)).toHaveCount(1);
