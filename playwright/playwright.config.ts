@@ -102,6 +102,9 @@ export default defineConfig<object, { ownDemo: boolean }>({
     // of waiting out the test's timeout (240 s for call waiting) with no word of what hung.
     // Generous, since the two-core machine is shared by three Chromium pages and the demos.
     actionTimeout: 30_000,
+    // The same for a page.goto or reload that never loads: it fails naming the navigation
+    // instead of waiting out the whole test's timeout.
+    navigationTimeout: 30_000,
     // Traces only when asked (PARKWAY_E2E_TRACE=1), and then without the screencast and
     // DOM snapshots: recording a trace costs CPU the two-core machine does not have, for
     // every test, to keep the few that fail. A DOM snapshot before and after every action
