@@ -89,7 +89,7 @@ func (n *node) fork(req *sip.Request, tx sip.ServerTransaction, bindings []Bindi
 			br.to.transport = "TCP"
 			br.fwd = n.forwardCopy(req, br.to)
 		}
-		ctr, err := n.client.TransactionRequest(n.ctx, br.fwd, noBuild)
+		ctr, err := n.transactionRequest(n.ctx, br.fwd)
 		n.logTraced(req, br.to, err)
 		if err != nil {
 			// §16.9: a branch that cannot be reached counts as a 503 from it.

@@ -320,6 +320,7 @@ type node struct {
 	elems    []netip.AddrPort // the peer's and park's addresses (trust.go)
 	ctx      context.Context
 	cancel   context.CancelFunc
+	sends    sendGate // closed by stop before the listeners (sendgate.go)
 	wg       sync.WaitGroup
 	once     sync.Once
 }
@@ -498,6 +499,7 @@ func (n *node) stop() error {
 		if n.park != nil {
 			err = n.park.Stop()
 		}
+		n.sends.close()
 		n.udp.Close()
 		n.tcp.Close()
 		if n.tlsL != nil {

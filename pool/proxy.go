@@ -154,12 +154,12 @@ func (n *node) proxy(req *sip.Request, tx sip.ServerTransaction, t target, sent 
 	if req.IsAck() {
 		// ACK for a 2xx has no transaction: relay it statelessly (§16.11 behaviour for a
 		// proxy that is not in the route set, which only happens with odd routing).
-		if err := n.client.WriteRequest(fwd, noBuild); err != nil {
+		if err := n.writeRequest(fwd); err != nil {
 			n.log.Debug("ack relay failed", "error", err)
 		}
 		return
 	}
-	ctr, err := n.client.TransactionRequest(n.ctx, fwd, noBuild)
+	ctr, err := n.transactionRequest(n.ctx, fwd)
 	sent()
 	n.log.Debug("forwarded", "method", req.Method, "to", t.addr, "error", err)
 	n.logTraced(req, t, err)
@@ -402,7 +402,7 @@ func (n *node) cancelDownstream(fwd *sip.Request, reason sip.Header) {
 	c.Laddr = fwd.Laddr
 	ctx, cancel := context.WithTimeout(n.ctx, 40*time.Second)
 	defer cancel()
-	ctr, err := n.client.TransactionRequest(ctx, c, noBuild)
+	ctr, err := n.transactionRequest(ctx, c)
 	if err != nil {
 		n.log.Debug("cancel downstream failed", "error", err)
 		return
