@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,10 +148,41 @@ func (g *gw) waitFor(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
 			return s
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway %s: waited %v for %s; last snapshot: phase %s, pools %+v", g.node.Name(), limit, what, s.Phase, s.Pools)
+			g.t.Fatalf("gateway %s: waited %v for %s; last snapshot: phase %s, pools %+v; how it got there: %s", g.node.Name(), limit, what, s.Phase, s.Pools, g.history())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// history is what a failed wait prints of the snapshots the gateway published: each
+// change of phase, and why a pool was marked down (its Detail: missed probes or a
+// refused reconnection), so a phase nobody asked for explains itself.
+func (g *gw) history() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var b strings.Builder
+	var last signaling.Phase
+	lastDown := map[string]string{}
+	for _, s := range g.snaps {
+		if s.Phase != last {
+			fmt.Fprintf(&b, "[phase %s]", s.Phase)
+			last = s.Phase
+		}
+		for _, p := range s.Pools {
+			if !p.Healthy && p.Detail != "" && p.Detail != lastDown[p.Name] {
+				fmt.Fprintf(&b, "[%s down: %s]", p.Name, p.Detail)
+			}
+			if p.Healthy {
+				delete(lastDown, p.Name)
+			} else {
+				lastDown[p.Name] = p.Detail
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "nothing published"
+	}
+	return b.String()
 }
 
 // phases is the sequence of distinct phases the gateway published.
