@@ -52,13 +52,13 @@ func startDemoAt(tb testing.TB, addr string, flags ...string) *demo {
 		return <-done
 	}
 	tb.Cleanup(func() { d.stop() })
-	waitNormal(tb, d.url, func() (error, bool) {
+	waitNormal(tb, d.url, func() (bool, error) {
 		select {
 		case err := <-done:
 			once = true // stop must not wait for an end already received
-			return err, true
+			return true, err
 		default:
-			return nil, false
+			return false, nil
 		}
 	})
 	return d
@@ -73,12 +73,12 @@ func startDemoAt(tb testing.TB, addr string, flags ...string) *demo {
 // probes missed them on a machine stalled by the parallel test run: 3 × 250 ms) is
 // failed back, as an operator would, and said so: the tests here are about the demo
 // and the gateway command, not about probe timing under load (gateway/dr's tests are).
-func waitNormal(tb testing.TB, url string, ended func() (error, bool)) {
+func waitNormal(tb testing.TB, url string, ended func() (bool, error)) {
 	tb.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var nextRecovery time.Time
 	for {
-		if err, yes := ended(); yes {
+		if yes, err := ended(); yes {
 			tb.Fatalf("the gateway ended before it was ready: %v", err)
 		}
 		s, err := drStatus(url)

@@ -80,12 +80,12 @@ sip: {listen: "127.0.0.1:0", credentialsFile: users.yaml}
 		t.Cleanup(cancel)
 		return c
 	}
-	waitNormal(t, url, func() (error, bool) {
+	waitNormal(t, url, func() (bool, error) {
 		select {
 		case <-gwEnded:
-			return gwErr, true
+			return true, gwErr
 		default:
-			return nil, false
+			return false, nil
 		}
 	})
 
