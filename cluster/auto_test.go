@@ -112,7 +112,7 @@ func TestAutomaticFailoverAndFailback(t *testing.T) {
 		c.AutoFailbackAfter = 500 * time.Millisecond
 	})
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	if err := p.home.Stop(); err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestAutoFailbackLeavesPlannedFailover(t *testing.T) {
 		c.AutoFailoverAfter = time.Millisecond
 		c.AutoFailbackAfter = time.Millisecond
 	}))
-	g.waitFor("both pools healthy", bothHealthy)
+	g.waitStarted("both pools healthy", bothHealthy)
 	if _, err := g.d.Failover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestAutoFailoverDeadlineSurvivesLeaderCrash(t *testing.T) {
 	const after = 3 * time.Second
 	gws := threeGatewaysWith(t, p, [3]string{}, func(c *dr.Config) { c.AutoFailoverAfter = after })
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	if err := p.home.Stop(); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func BenchmarkPhasePush(b *testing.B) {
 		gws = append(gws, startDR(b, n, p.config("")))
 	}
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	var took []time.Duration
 	b.ResetTimer()

@@ -70,7 +70,7 @@ func TestDialogsAdoptedOnceBySuccessor(t *testing.T) {
 	}
 	a2, a3 := startDialogs(t, gws[1]), startDialogs(t, gws[2])
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	rec := ua.DialogRecord{ID: "c0ffee", User: "alice", State: signaling.CallActive, CallID: "x@y", LocalURI: "sip:alice@pool-a",
 		LocalTag: "a", RemoteURI: "sip:bob@pool-a", RemoteTag: "b", RemoteTarget: "sip:bob@127.0.0.1:5060", RemoteRTP: "127.0.0.1:4000", Payload: ua.PayloadPCMU}

@@ -33,7 +33,7 @@ func TestOneGatewayOutageFailoverFailback(t *testing.T) {
 	t.Parallel()
 	p := newPools(t)
 	g := startDR(t, startNode(t, Config{Name: "gw1"}), p.config(""))
-	g.waitFor("both pools healthy in phase normal", bothHealthy)
+	g.waitStarted("both pools healthy in phase normal", bothHealthy)
 
 	if err := p.home.Stop(); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestMajorityDeclaresPoolDown(t *testing.T) {
 	}
 	gws := threeGateways(t, p, [3]string{"", "", unreachable.Addr()})
 	for _, g := range gws[:2] {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	// gw3 sees pool-a down: give its report time to be read by the leader, several
 	// probe rounds and leader ticks.
@@ -146,7 +146,7 @@ func TestAdminConcurrentRequest(t *testing.T) {
 	p := newPools(t)
 	gws := threeGateways(t, p, [3]string{})
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	var once sync.Once
 	var otherErr error
@@ -197,7 +197,7 @@ func TestLeaderCrash(t *testing.T) {
 	p := newPools(t)
 	gws := threeGateways(t, p, [3]string{})
 	for _, g := range gws {
-		g.waitFor("both pools healthy", bothHealthy)
+		g.waitStarted("both pools healthy", bothHealthy)
 	}
 	if _, err := gws[2].d.Failover(context.Background()); err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestClusteredNodes(t *testing.T) {
 		gws[i] = startDR(t, nodes[i], p.config(""))
 	}
 	for _, g := range gws {
-		g.waitFor("both pools healthy and 3 members", func(s dr.Snapshot) bool { return bothHealthy(s) && g.d.ClusterStatus().Members == 3 })
+		g.waitStarted("both pools healthy and 3 members", func(s dr.Snapshot) bool { return bothHealthy(s) && g.d.ClusterStatus().Members == 3 })
 	}
 	if err := retry(t, "failover", func() error { _, err := gws[1].d.Failover(context.Background()); return err }); err != nil {
 		t.Fatal(err)

@@ -114,7 +114,7 @@ func (l *lockedBuffer) String() string {
 func TestAdminRequestAfterLeaderWrite(t *testing.T) {
 	t.Parallel()
 	g := startDR(t, startNode(t, Config{Name: "gw1"}), newPools(t).config(""))
-	g.waitFor("both pools healthy", bothHealthy)
+	g.waitStarted("both pools healthy", bothHealthy)
 	var once sync.Once
 	var leaderErr error
 	g.d.beforeWrite = func() {
