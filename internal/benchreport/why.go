@@ -113,6 +113,20 @@ func explainPark(r *Results, machine, profiles string) string {
 			}
 		}
 	}
+	b.WriteString(".\n")
+	// The load generator's own share of the goal, at its cheapest cycle in this run: what
+	// no pool, however cheap, can get back on the same CPUs.
+	sippLeast := rounds[0]
+	for _, rd := range rounds {
+		if rd.sipp < sippLeast.sipp {
+			sippLeast = rd
+		}
+	}
+	fmt.Fprintf(&b, "At 1,000 cycles a second the SIPps alone would take **%.2f CPUs** (their cheapest cycle in\n", sippLeast.sipp*1000/1000)
+	fmt.Fprintf(&b, "this run, %.2f ms at %d/s offered), so pool and load generator together need **%.1f CPUs**", sippLeast.sipp, sippLeast.rate, (cheapest.pool+sippLeast.sipp)*1000/1000)
+	if cpus > 0 {
+		fmt.Fprintf(&b, " of\nthis machine's %d", cpus)
+	}
 	b.WriteString(".\nPast what the CPUs keep up with, the pool's admission gate answers new calls 503 (the 503s\n")
 	b.WriteString("rows) rather than fail the calls it took (the failed-cycles rows).\n\n")
 	b.WriteString("| offered | pool CPU ms/cycle | SIPps' CPU ms/cycle | SIPps' CPU, share of one CPU |\n|---:|---:|---:|---:|\n")
@@ -238,6 +252,16 @@ func explainGatewayLoad(r *Results, machine, profiles string) string {
 		fmt.Fprintf(&b, "; the machine's load average (1, 5, 15 min): %s, so other work took\nits share of them too", strings.Join(loads, ", "))
 	}
 	b.WriteString(".\n")
+	if failed > 0 && lgAtFail > 0 {
+		// CPU a call at the failed step, times the goal's 1,000 calls: linear, which the
+		// steps show is if anything generous to the gateway (its CPU a packet falls as
+		// calls grow) and fair to the generator (one PeerConnection a call).
+		fmt.Fprintf(&b, "At the goal's 1,000 calls, at the same CPU a call, the load generator alone would take\n**%.2f CPUs** and the gateway **%.2f**", lgAtFail/failed*1000, gwAtFail/failed*1000)
+		if cpus > 0 {
+			fmt.Fprintf(&b, ": %.1f of this machine's %d", (lgAtFail+gwAtFail)/failed*1000, cpus)
+		}
+		b.WriteString(".\n")
+	}
 	if profiles == "" {
 		return b.String()
 	}

@@ -176,6 +176,7 @@ func TestRenderExplainsAMissedGoalFromTheRunsOwnNumbers(t *testing.T) {
 		"cost the pool **4.00 ms** of CPU at its cheapest (300/s offered",
 		"1,000 cycles a second take **4.00 CPUs for the pool alone**; this machine has **2**",
 		"used 0.80 of them: 1,000/s needs a pool about **3.3× cheaper per cycle**",
+		"At 1,000 cycles a second the SIPps alone would take **1.50 CPUs** (their cheapest cycle in\nthis run, 1.50 ms at 1000/s offered), so pool and load generator together need **5.5 CPUs** of\nthis machine's 2.",
 		"| 1000/s | 5.00 | 1.50 | 80 % |",
 		"Where the pool's CPU went at 300/s (`pool-cpu-rate300.pprof`, 1.00 s of CPU over 2.0 s",
 		"| kernel: datagrams sent and read, polling (syscalls) | 25.0 % | 1.00 |",
@@ -232,6 +233,7 @@ func TestGatewayProfileSortedByLayer(t *testing.T) {
 	why := explainGatewayLoad(r, "nproc: 2\nload average at start: 4.10 3.00 2.00\nload average at end: 6.50 3.50 2.10\n", dir)
 	for _, want := range []string{
 		"At 500 calls the gateway process used 0.90 of the machine's 2 CPUs",
+		"At the goal's 1,000 calls, at the same CPU a call, the load generator alone would take\n**1.70 CPUs** and the gateway **1.80**: 3.5 of this machine's 2.",
 		"the machine's load average (1, 5, 15 min): 4.10 3.00 2.00 at the start, 6.50 3.50 2.10 at the end",
 		"Where the gateway's CPU went (`gateway-cpu-webload.pprof`, 1.00 s of CPU over 2.0 s",
 		"| kernel: datagrams sent and read, polling (syscalls) | 60.0 % |",
