@@ -60,7 +60,7 @@ var nprocLine = regexp.MustCompile(`(?m)^nproc:?\s*(\d+)`)
 var loadAt = regexp.MustCompile(`(?m)^load average at (start|end):\s*(.+?)\s*$`)
 
 // explainPark puts the CPU a cycle costs the pool against the CPUs the machine has,
-// beside what its load generator took of them, and sorts the pool's CPU profile by kind
+// beside what its load generator takes of them at the goal, and sorts the pool's CPU profile by kind
 // of work at the highest rate at which nothing was shed (there each cycle's cost is a
 // whole cycle's: a round that refused calls also spent CPU on the refusals).
 func explainPark(r *Results, machine, profiles string) string {
@@ -85,7 +85,7 @@ func explainPark(r *Results, machine, profiles string) string {
 	if len(rounds) == 0 {
 		return ""
 	}
-	cheapest, clean, last := rounds[0], rounds[0], rounds[len(rounds)-1]
+	cheapest, clean := rounds[0], rounds[0]
 	for _, rd := range rounds {
 		if rd.pool < cheapest.pool {
 			cheapest = rd
@@ -105,15 +105,7 @@ func explainPark(r *Results, machine, profiles string) string {
 	fmt.Fprintf(&b, "1,000 cycles a second take **%.2f CPUs for the pool alone**", cheapest.pool*1000/1000)
 	if cpus > 0 {
 		fmt.Fprintf(&b, "; this machine has **%d**", cpus)
-		if last.hasSIPpPc {
-			share := last.sippPct / 100
-			fmt.Fprintf(&b, ", and at %d/s offered the load generator\n(five SIPp processes on the same CPUs) used %.2f of them", last.rate, share)
-			if left := float64(cpus) - share; left > 0 {
-				fmt.Fprintf(&b, ": 1,000/s needs a pool about **%.1f× cheaper per cycle**", cheapest.pool/left)
-			}
-		}
 	}
-	b.WriteString(".\n")
 	// The load generator's own share of the goal, at its cheapest cycle in this run: what
 	// no pool, however cheap, can get back on the same CPUs.
 	sippLeast := rounds[0]
@@ -122,10 +114,15 @@ func explainPark(r *Results, machine, profiles string) string {
 			sippLeast = rd
 		}
 	}
-	fmt.Fprintf(&b, "At 1,000 cycles a second the SIPps alone would take **%.2f CPUs** (their cheapest cycle in\n", sippLeast.sipp*1000/1000)
-	fmt.Fprintf(&b, "this run, %.2f ms at %d/s offered), so pool and load generator together need **%.1f CPUs**", sippLeast.sipp, sippLeast.rate, (cheapest.pool+sippLeast.sipp)*1000/1000)
+	need := (cheapest.pool + sippLeast.sipp) * 1000 / 1000
+	fmt.Fprintf(&b, ".\nThe five SIPp processes that drive it, on the same CPUs, took **%.2f ms** a cycle at their cheapest\n", sippLeast.sipp)
+	fmt.Fprintf(&b, "(%d/s offered): **%.2f CPUs** at 1,000 cycles a second, so pool and load generator together\nneed **%.1f CPUs**", sippLeast.rate, sippLeast.sipp*1000/1000, need)
 	if cpus > 0 {
-		fmt.Fprintf(&b, " of\nthis machine's %d", cpus)
+		if left := float64(cpus) - sippLeast.sipp; left > 0 {
+			fmt.Fprintf(&b, ", and in the %.2f CPUs the SIPps would leave the pool would have to be **%.1f× cheaper per\ncycle**", left, cheapest.pool/left)
+		} else {
+			b.WriteString(": the SIPps alone would take every CPU this machine has")
+		}
 	}
 	b.WriteString(".\nPast what the CPUs keep up with, the pool's admission gate answers new calls 503 (the 503s\n")
 	b.WriteString("rows) rather than fail the calls it took (the failed-cycles rows).\n\n")
