@@ -16,7 +16,9 @@ func TestCallsUnknownUserDuringFailover(t *testing.T) {
 	g, poolA := callGateway(t)
 	c, _ := g.connect(t, "carol")
 	ready(t, g, poolA, "carol")
+	g.ctl.setPools(map[string]bool{"pool-a": true, "pool-b": true})
 	poolA.Stop()
+	g.ctl.setPools(map[string]bool{"pool-b": true}) // as the probes would: nothing more is sent to pool-a
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := g.cfg.SIP.Redirect(ctx, "pool-b"); err != nil {

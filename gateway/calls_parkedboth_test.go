@@ -63,8 +63,11 @@ func TestCallsParkedListKeepsBackupCallsAfterFailback(t *testing.T) {
 		return p.Pool == "pool-b" && c != nil && c.Pool == "pool-b"
 	})
 
-	// Pool-a is back; failback, then normal.
-	if err := poolA.Start(ctx); err != nil {
+	// Pool-a is back; failback, then normal. It runs until the test's cleanup stops it,
+	// not until ctx ends: the gateway's own cleanup still unsubscribes there (a pool
+	// stopped first made that wait out the request timeout, 10 s, and its un-REGISTERs
+	// 10 s more).
+	if err := poolA.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	g.ctl.setPools(map[string]bool{"pool-a": true, "pool-b": true})

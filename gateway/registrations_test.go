@@ -256,7 +256,7 @@ func TestSIPRegistrationFollowsPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	statesUntil(t, c, signaling.PhaseFailedOver)
-	if err := poolA.Start(ctx); err != nil {
+	if err := poolA.Start(context.Background()); err != nil { // until the test's cleanup, not ctx
 		t.Fatal(err)
 	}
 	waitFor(t, "pool-a healthy again", func() bool { return healthy(ctl.Snapshot(), poolA.Name()) })

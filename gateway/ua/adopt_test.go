@@ -48,7 +48,11 @@ func (s *recordSink) get(id string) (DialogRecord, bool) {
 func TestAdoptCarriesOnACall(t *testing.T) {
 	ps := startPools(t, demoUsers, pool.Options{})
 	cfg := ps.config(demoUsers)
-	m1, m2, m3 := newManager(t, cfg), newManager(t, cfg), newManager(t, cfg)
+	// bob's gateway first, so it closes last: m1 still holds alice's call when the test
+	// ends and its goodbye (a BYE to bob, answered 481) needs bob's gateway there, or it
+	// waits out the request timeout (10 s) in the cleanup.
+	m3 := newManager(t, cfg)
+	m1, m2 := newManager(t, cfg), newManager(t, cfg)
 	sink := newRecordSink()
 	m1.SetDialogSink(sink)
 	ctx := testCtx(t)
