@@ -133,14 +133,19 @@ func startDR(tb testing.TB, node *Node, cfg dr.Config) *gw {
 	return g
 }
 
+// limit is how long a wait on this gateway may take: longer in a cluster of nodes.
+func (g *gw) limit() time.Duration {
+	if g.node.replicas > 1 {
+		return clusterWaitLimit
+	}
+	return waitLimit
+}
+
 // waitFor polls until ok holds for the gateway's snapshot, failing with what after
-// waitLimit.
+// g.limit().
 func (g *gw) waitFor(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
 	g.t.Helper()
-	limit := waitLimit
-	if g.node.replicas > 1 {
-		limit = clusterWaitLimit
-	}
+	limit := g.limit()
 	deadline := time.Now().Add(limit)
 	for {
 		s := g.d.Snapshot()
@@ -164,10 +169,7 @@ func (g *gw) waitFor(what string, ok func(dr.Snapshot) bool) dr.Snapshot {
 // causes sees only that.
 func (g *gw) waitStarted(what string, ok func(dr.Snapshot) bool) {
 	g.t.Helper()
-	limit := waitLimit
-	if g.node.replicas > 1 {
-		limit = clusterWaitLimit
-	}
+	limit := g.limit()
 	deadline := time.Now().Add(limit)
 	var nextRecovery time.Time
 	for {

@@ -60,9 +60,10 @@ var nprocLine = regexp.MustCompile(`(?m)^nproc:?\s*(\d+)`)
 var loadAt = regexp.MustCompile(`(?m)^load average at (start|end):\s*(.+?)\s*$`)
 
 // explainPark puts the CPU a cycle costs the pool against the CPUs the machine has,
-// beside what its load generator takes of them at the goal, and sorts the pool's CPU profile by kind
-// of work at the highest rate at which nothing was shed (there each cycle's cost is a
-// whole cycle's: a round that refused calls also spent CPU on the refusals).
+// beside what its load generator takes of them at the goal, and sorts the pool's CPU
+// profile by kind of work at the highest rate at which nothing was shed (there each
+// cycle's cost is a whole cycle's: a round that refused calls also spent CPU on the
+// refusals).
 func explainPark(r *Results, machine, profiles string) string {
 	type round struct {
 		rate            int
@@ -250,9 +251,9 @@ func explainGatewayLoad(r *Results, machine, profiles string) string {
 	}
 	b.WriteString(".\n")
 	if failed > 0 && lgAtFail > 0 {
-		// CPU a call at the failed step, times the goal's 1,000 calls: linear, which the
-		// steps show is if anything generous to the gateway (its CPU a packet falls as
-		// calls grow) and fair to the generator (one PeerConnection a call).
+		// CPU a call at the failed step, times the goal's 1,000 calls: linear, which if
+		// anything overstates the gateway's share (its CPU a packet falls as calls grow)
+		// and is fair to the generator's (one PeerConnection a call).
 		fmt.Fprintf(&b, "At the goal's 1,000 calls, at the same CPU a call, the load generator alone would take\n**%.2f CPUs** and the gateway **%.2f**", lgAtFail/failed*1000, gwAtFail/failed*1000)
 		if cpus > 0 {
 			fmt.Fprintf(&b, ": %.1f of this machine's %d", (lgAtFail+gwAtFail)/failed*1000, cpus)
